@@ -1,0 +1,106 @@
+// A convention is a chain of small transforms, in the manner of Optax
+// (scale_by_adam, add_decayed_weights, scale_by_learning_rate): each transform
+// does one thing to one element, and the conventions of real implementations
+// differ only in which transforms they chain and in what order.
+//
+// Per element and step, the chain works on three values: the gradient g (read
+// by the moments), the parameter theta, and the update u (built by
+// scale_by_adam, finished by scale_by_learning_rate, added by apply_update).
+#pragma once
+
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace adamconf {
+
+/// Where epsilon enters the denominator.
+enum class EpsPlacement {
+  /// Kingma & Ba Algorithm 1: m_hat / (sqrt(v_hat + eps_root) + eps).
+  /// (PyTorch's sqrt(v)/sqrt(bc2) + eps with step size lr/bc1 is the same number.)
+  after_bias_correction,
+  /// Kingma & Ba end of section 2, "epsilon hat": lr_t = lr*sqrt(bc2)/bc1 and
+  /// u = lr_t * m / (sqrt(v) + eps), so eps is added before bias correction.
+  before_bias_correction,
+};
+
+/// What AMSGrad takes the running maximum of.
+enum class AmsgradVariant {
+  none,
+  max_of_raw_v,  ///< PyTorch, Keras, TF: vmax = max(vmax, v), then bias-corrected as v would be
+  max_of_v_hat,  ///< Optax scale_by_amsgrad: nu_max = max(nu_max, v_hat)
+};
+
+/// The multiplier s in a decay theta*(1 - s*wd).
+enum class DecayScale {
+  learning_rate,  ///< s = lr_t (PyTorch AdamW, Keras, HF)
+  schedule,       ///< s = eta_t = lr_t / lr, the schedule multiplier only (Loshchilov & Hutter Alg. 2)
+  none,           ///< s = 1 (ONNX norm_coefficient_post)
+};
+
+/// maximize: g <- -g (PyTorch maximize=True), before any decay term is added.
+struct NegateGradient {
+  friend bool operator==(const NegateGradient&, const NegateGradient&) = default;
+};
+/// L2 regularisation through the gradient: g <- g + wd*theta (PyTorch Adam, dlib, sklearn, ONNX).
+struct AddL2ToGradient {
+  friend bool operator==(const AddL2ToGradient&, const AddL2ToGradient&) = default;
+};
+/// Multiplicative decay of the parameter: theta <- theta*(1 - s*wd). Before
+/// apply_update it is decoupled decay of the old theta (PyTorch AdamW,
+/// Loshchilov & Hutter); after apply_update it decays the new theta (old
+/// HuggingFace AdamW, ONNX norm_coefficient_post).
+struct DecayWeights {
+  DecayScale scale = DecayScale::learning_rate;
+  friend bool operator==(const DecayWeights&, const DecayWeights&) = default;
+};
+/// The Adam direction: moments, bias correction, eps, optional AMSGrad; u <- direction.
+struct ScaleByAdam {
+  EpsPlacement eps_placement = EpsPlacement::after_bias_correction;
+  bool bias_correction1 = true;
+  bool bias_correction2 = true;
+  AmsgradVariant amsgrad = AmsgradVariant::none;
+  friend bool operator==(const ScaleByAdam&, const ScaleByAdam&) = default;
+};
+/// Optax add_decayed_weights: u <- u + wd*theta (then scaled by lr with the rest).
+struct AddDecayedWeights {
+  friend bool operator==(const AddDecayedWeights&, const AddDecayedWeights&) = default;
+};
+/// u <- -lr_t * u.
+struct ScaleByLearningRate {
+  friend bool operator==(const ScaleByLearningRate&, const ScaleByLearningRate&) = default;
+};
+/// theta <- theta + u.
+struct ApplyUpdate {
+  friend bool operator==(const ApplyUpdate&, const ApplyUpdate&) = default;
+};
+
+using Transform = std::variant<NegateGradient, AddL2ToGradient, DecayWeights, ScaleByAdam,
+                               AddDecayedWeights, ScaleByLearningRate, ApplyUpdate>;
+
+struct Convention {
+  std::vector<Transform> chain;
+
+  /// The one ScaleByAdam of the chain.
+  const ScaleByAdam& adam() const;
+  ScaleByAdam& adam();
+  /// One line: "add_l2_to_gradient -> scale_by_adam(...) -> ...".
+  std::string describe() const;
+  /// Throws std::invalid_argument unless the chain is well formed: gradient
+  /// transforms, then exactly one scale_by_adam, optional add_decayed_weights,
+  /// scale_by_learning_rate, apply_update; decay_weights anywhere before
+  /// scale_by_adam or after apply_update.
+  void validate() const;
+  /// Whether any transform reads the weight_decay hyperparameter.
+  bool uses_weight_decay() const;
+
+  friend bool operator==(const Convention&, const Convention&) = default;
+};
+
+std::string to_string(EpsPlacement);
+std::string to_string(AmsgradVariant);
+std::string to_string(DecayScale);
+/// The name of a transform with its parameters, as in describe().
+std::string describe(const Transform&);
+
+}  // namespace adamconf

@@ -1,0 +1,82 @@
+// Target floating-point formats (the formats implementations under test compute
+// in) and exact operations on them: correct rounding of an exact value, the ulp
+// of a value, the unit roundoff, and text forms (hex floats as Python's float.hex).
+#pragma once
+
+#include <cmath>
+#include <limits>
+#include <optional>
+#include <string>
+
+namespace adamconf {
+
+struct FloatFormat {
+  const char* name;  ///< "float32" or "float64": the names users type
+  int precision;     ///< significand bits, hidden bit included (24, 53)
+  int min_exponent;  ///< exponent of the smallest normal number (-126, -1022)
+  int max_exponent;  ///< exponent of the largest finite number (127, 1023)
+
+  /// Unit roundoff u = 2^-p: round-to-nearest gives |fl(x) - x| <= u|x| for normal results.
+  double unit_roundoff() const { return std::ldexp(1.0, -precision); }
+  /// The smallest positive subnormal, 2^(emin - p + 1); the absolute error of a
+  /// rounding into the subnormal range is at most half of it.
+  double smallest_subnormal() const { return std::ldexp(1.0, min_exponent - precision + 1); }
+  double largest_finite() const {
+    return std::ldexp(2.0 - std::ldexp(1.0, 1 - precision), max_exponent);
+  }
+};
+
+inline constexpr FloatFormat float32_format{"float32", 24, -126, 127};
+inline constexpr FloatFormat float64_format{"float64", 53, -1022, 1023};
+
+/// "float32" / "float64" -> the format; nullopt for anything else.
+std::optional<FloatFormat> format_by_name(const std::string& name);
+
+/// Exponent of the quantum (the ulp) of the format at exact value x:
+/// ulp(x) = 2^quantum_exponent. For x = 0 or subnormal x it is emin - p + 1.
+template <class Real>
+int quantum_exponent(const Real& x, const FloatFormat& f) {
+  using std::frexp;
+  int leading = f.min_exponent;
+  if (x != 0) {
+    int e = 0;
+    (void)frexp(x, &e);  // x = frac * 2^e, 0.5 <= |frac| < 1, so the leading bit is 2^(e-1)
+    leading = std::max(e - 1, f.min_exponent);
+  }
+  return leading - (f.precision - 1);
+}
+
+/// The ulp of the format at exact value x (the spacing of representable numbers there).
+template <class Real>
+Real ulp_at(const Real& x, const FloatFormat& f) {
+  using std::ldexp;
+  return ldexp(Real(1), quantum_exponent(x, f));
+}
+
+/// Correctly rounds exact x to the format (round to nearest, ties to even),
+/// subnormals included; returns +-inf on overflow. Exact: no double rounding.
+template <class Real>
+double round_to_format(const Real& x, const FloatFormat& f) {
+  using std::floor;
+  using std::ldexp;
+  if (x == 0) return 0.0;
+  const int q = quantum_exponent(x, f);
+  const Real scaled = ldexp(x, -q);  // an integer after rounding, |scaled| < 2^p
+  Real r = floor(scaled);
+  const Real frac = scaled - r;
+  const Real half = Real(1) / 2;
+  if (frac > half || (frac == half && floor(r / 2) * 2 != r)) r += 1;
+  const Real y = ldexp(r, q);
+  const double largest = f.largest_finite();
+  if (y > Real(largest)) return std::numeric_limits<double>::infinity();
+  if (y < Real(-largest)) return -std::numeric_limits<double>::infinity();
+  return static_cast<double>(y);  // exact: y has at most p <= 53 significant bits
+}
+
+/// Python's float.hex() text of a double: "0x1.999999999999ap-4", "-0x0.0p+0", "inf".
+std::string hex_float(double x);
+/// Parses a hex float or decimal text into a double (strtod semantics); nullopt
+/// unless the whole text is a number.
+std::optional<double> parse_double(const std::string& text);
+
+}  // namespace adamconf

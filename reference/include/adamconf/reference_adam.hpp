@@ -1,0 +1,258 @@
+// The reference Adam/AdamW: runs a Convention's chain of transforms exactly
+// (to the precision of Real) and records every intermediate of every step.
+//
+// Generic over Real: ReferenceReal (MPFR, 257 bits) is the reference; float and
+// double instantiations are naive float implementations of the same math, used
+// by the tests to compare precisions.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "adamconf/convention.hpp"
+#include "adamconf/hyperparameters.hpp"
+
+namespace adamconf {
+
+/// Optimizer state: what an implementation must carry from one step to the next.
+template <class Real>
+struct OptimizerState {
+  std::int64_t step = 0;  ///< steps taken; the next step is step + 1
+  std::vector<Real> m;    ///< first moment
+  std::vector<Real> v;    ///< second moment
+  std::vector<Real> vmax; ///< AMSGrad running max (of raw v or of v_hat, by the convention); empty without AMSGrad
+};
+
+/// Everything one element went through in one step.
+template <class Real>
+struct ElementRecord {
+  Real theta_in;   ///< parameter before the step
+  Real grad;       ///< gradient as the moments read it (after negate_gradient / add_l2_to_gradient)
+  Real m;          ///< first moment after the step
+  Real v;          ///< second moment after the step
+  Real vmax;       ///< AMSGrad running max after the step (0 without AMSGrad)
+  Real m_hat;      ///< m / bc1
+  Real v_hat;      ///< the second moment the denominator uses, bias-corrected: v/bc2, vmax/bc2 or max(v_hat)
+  Real denom;      ///< sqrt(v_hat + eps_root) + eps; for eps-hat sqrt(v + eps_root) + eps
+  Real direction;  ///< u after scale_by_adam: m_hat/denom, or sqrt(bc2)/bc1 * m/denom for eps-hat
+  Real update;     ///< u as applied by apply_update (-lr_t * ...)
+  Real theta;      ///< parameter after the step
+};
+
+/// Scalars shared by all elements of one step.
+template <class Real>
+struct StepScalars {
+  std::int64_t t = 0;     ///< this step's number, 1 for the first
+  Real lr;                ///< lr_t
+  Real schedule;          ///< eta_t = lr_t / lr (1 when lr = 0)
+  Real beta1_power;       ///< beta1^t
+  Real beta2_power;       ///< beta2^t
+  Real bias_correction1;  ///< 1 - beta1^t, or 1 when the convention has no bias correction 1
+  Real bias_correction2;  ///< 1 - beta2^t, or 1
+};
+
+template <class Real>
+struct StepRecord {
+  StepScalars<Real> scalars;
+  std::vector<ElementRecord<Real>> elements;
+};
+
+/// The Adam-specific values scale_by_adam reports to an observer.
+template <class Real>
+struct AdamElement {
+  Real grad, m_prev, v_prev, vmax_prev;  // inputs
+  Real m, v, vmax;                       // new state
+  Real v_used;                           // v or the raw-v max (before bias correction)
+  Real m_hat, v_hat, denom, direction;
+};
+
+/// An observer is told the exact inputs and outputs of every transform; the
+/// error model is one. This one ignores everything.
+template <class Real>
+struct NoObserver {
+  void begin_step(const StepScalars<Real>&) {}
+  void add_l2_to_gradient(std::size_t, const Real& /*theta*/, const Real& /*g_in*/, const Real& /*g_out*/) {}
+  void decay_weights(std::size_t, const DecayWeights&, const Real& /*s*/, const Real& /*theta_in*/,
+                     const Real& /*factor*/, const Real& /*theta_out*/) {}
+  void scale_by_adam(std::size_t, const ScaleByAdam&, const AdamElement<Real>&) {}
+  void add_decayed_weights(std::size_t, const Real& /*theta*/, const Real& /*u_in*/, const Real& /*u_out*/) {}
+  void scale_by_learning_rate(std::size_t, const Real& /*u_in*/, const Real& /*u_out*/) {}
+  void apply_update(std::size_t, const Real& /*theta_in*/, const Real& /*u*/, const Real& /*theta_out*/) {}
+};
+
+template <class Real>
+class ReferenceAdam {
+ public:
+  /// Starts from theta0 and `state` (zero moments at step 0 by default).
+  /// Throws std::invalid_argument when the convention is ill formed or the
+  /// state's sizes do not match theta0.
+  ReferenceAdam(Convention convention, HyperValues<Real> hyper, std::vector<Real> theta0,
+                std::optional<OptimizerState<Real>> state = std::nullopt)
+      : convention_(std::move(convention)), hyper_(std::move(hyper)), theta_(std::move(theta0)) {
+    convention_.validate();
+    const auto& adam = convention_.adam();
+    if (adam.amsgrad == AmsgradVariant::max_of_v_hat &&
+        adam.eps_placement == EpsPlacement::before_bias_correction)
+      throw std::invalid_argument("AMSGrad over v_hat needs eps after bias correction");
+    one_minus_beta1_ = Real(1) - hyper_.beta1;
+    one_minus_beta2_ = Real(1) - hyper_.beta2;
+    const std::size_t n = theta_.size();
+    if (state) {
+      state_ = std::move(*state);
+      const bool amsgrad = adam.amsgrad != AmsgradVariant::none;
+      if (state_.m.size() != n || state_.v.size() != n || (amsgrad && state_.vmax.size() != n))
+        throw std::invalid_argument("optimizer state has " + std::to_string(state_.m.size()) +
+                                    " moments for " + std::to_string(n) + " parameters");
+      if (state_.step < 0) throw std::invalid_argument("optimizer state has a negative step count");
+      if (!amsgrad) state_.vmax.clear();
+    } else {
+      state_.m.assign(n, Real(0));
+      state_.v.assign(n, Real(0));
+      if (adam.amsgrad != AmsgradVariant::none) state_.vmax.assign(n, Real(0));
+    }
+  }
+
+  const Convention& convention() const { return convention_; }
+  const HyperValues<Real>& hyper() const { return hyper_; }
+  const std::vector<Real>& theta() const { return theta_; }
+  const OptimizerState<Real>& state() const { return state_; }
+
+  /// One step with gradient `grad` and learning rate `lr` (the constant lr when absent).
+  template <class Observer = NoObserver<Real>>
+  StepRecord<Real> step(const std::vector<Real>& grad, const std::optional<Real>& lr = std::nullopt,
+                        Observer&& observer = Observer{}) {
+    if (grad.size() != theta_.size())
+      throw std::invalid_argument("gradient has " + std::to_string(grad.size()) + " elements, parameters have " +
+                                  std::to_string(theta_.size()));
+    StepRecord<Real> record;
+    record.scalars = scalars_for(state_.step + 1, lr.value_or(hyper_.lr));
+    observer.begin_step(record.scalars);
+    record.elements.resize(theta_.size());
+    for (std::size_t i = 0; i < theta_.size(); ++i)
+      record.elements[i] = step_element(i, grad[i], record.scalars, observer);
+    state_.step += 1;
+    return record;
+  }
+
+ private:
+  StepScalars<Real> scalars_for(std::int64_t t, const Real& lr) const {
+    const auto& adam = convention_.adam();
+    StepScalars<Real> s;
+    s.t = t;
+    s.lr = lr;
+    s.schedule = hyper_.lr == 0 ? Real(1) : Real(lr / hyper_.lr);
+    s.beta1_power = integer_power(hyper_.beta1, t);
+    s.beta2_power = integer_power(hyper_.beta2, t);
+    s.bias_correction1 = adam.bias_correction1 ? Real(Real(1) - s.beta1_power) : Real(1);
+    s.bias_correction2 = adam.bias_correction2 ? Real(Real(1) - s.beta2_power) : Real(1);
+    return s;
+  }
+
+  Real decay_multiplier(DecayScale scale, const StepScalars<Real>& s) const {
+    switch (scale) {
+      case DecayScale::learning_rate: return s.lr;
+      case DecayScale::schedule: return s.schedule;
+      case DecayScale::none: return Real(1);
+    }
+    return Real(1);
+  }
+
+  template <class Observer>
+  ElementRecord<Real> step_element(std::size_t i, const Real& grad_in, const StepScalars<Real>& s,
+                                   Observer& observer) {
+    using std::max;
+    using std::sqrt;
+    ElementRecord<Real> rec;
+    rec.theta_in = theta_[i];
+    Real g = grad_in;
+    Real theta = theta_[i];
+    Real u = 0;
+    for (const Transform& transform : convention_.chain) {
+      if (std::holds_alternative<NegateGradient>(transform)) {
+        g = -g;
+      } else if (std::holds_alternative<AddL2ToGradient>(transform)) {
+        const Real g_out = g + hyper_.weight_decay * theta;
+        observer.add_l2_to_gradient(i, theta, g, g_out);
+        g = g_out;
+      } else if (const auto* decay = std::get_if<DecayWeights>(&transform)) {
+        const Real multiplier = decay_multiplier(decay->scale, s);
+        const Real factor = Real(1) - multiplier * hyper_.weight_decay;
+        const Real theta_out = theta * factor;
+        observer.decay_weights(i, *decay, multiplier, theta, factor, theta_out);
+        theta = theta_out;
+      } else if (const auto* adam = std::get_if<ScaleByAdam>(&transform)) {
+        AdamElement<Real> e;
+        e.grad = g;
+        e.m_prev = state_.m[i];
+        e.v_prev = state_.v[i];
+        e.vmax_prev = state_.vmax.empty() ? Real(0) : state_.vmax[i];
+        // m_t = b1 m_{t-1} + (1 - b1) g_t ;  v_t = b2 v_{t-1} + (1 - b2) g_t^2  (Kingma & Ba Alg. 1)
+        e.m = hyper_.beta1 * e.m_prev + one_minus_beta1_ * g;
+        e.v = hyper_.beta2 * e.v_prev + one_minus_beta2_ * g * g;
+        e.vmax = e.vmax_prev;
+        e.v_used = e.v;
+        if (adam->amsgrad == AmsgradVariant::max_of_raw_v) {
+          e.vmax = max(e.vmax_prev, e.v);  // Reddi et al.; PyTorch stores the raw max
+          e.v_used = e.vmax;
+        }
+        e.m_hat = e.m / s.bias_correction1;
+        e.v_hat = e.v_used / s.bias_correction2;
+        if (adam->amsgrad == AmsgradVariant::max_of_v_hat) {
+          e.vmax = max(e.vmax_prev, e.v_hat);  // Optax scale_by_amsgrad: max over nu_hat
+          e.v_hat = e.vmax;
+        }
+        if (adam->eps_placement == EpsPlacement::after_bias_correction) {
+          e.denom = sqrt(e.v_hat + hyper_.eps_root) + hyper_.eps;
+          e.direction = e.m_hat / e.denom;
+        } else {
+          // eps-hat: alpha_t = alpha sqrt(1 - b2^t)/(1 - b1^t); u = alpha_t m/(sqrt(v) + eps)
+          e.denom = sqrt(e.v_used + hyper_.eps_root) + hyper_.eps;
+          e.direction = sqrt(s.bias_correction2) / s.bias_correction1 * (e.m / e.denom);
+        }
+        observer.scale_by_adam(i, *adam, e);
+        state_.m[i] = e.m;
+        state_.v[i] = e.v;
+        if (!state_.vmax.empty()) state_.vmax[i] = e.vmax;
+        rec.grad = g;
+        rec.m = e.m;
+        rec.v = e.v;
+        rec.vmax = e.vmax;
+        rec.m_hat = e.m_hat;
+        rec.v_hat = e.v_hat;
+        rec.denom = e.denom;
+        rec.direction = e.direction;
+        u = e.direction;
+      } else if (std::holds_alternative<AddDecayedWeights>(transform)) {
+        const Real u_out = u + hyper_.weight_decay * theta;
+        observer.add_decayed_weights(i, theta, u, u_out);
+        u = u_out;
+      } else if (std::holds_alternative<ScaleByLearningRate>(transform)) {
+        const Real u_out = -(s.lr * u);
+        observer.scale_by_learning_rate(i, u, u_out);
+        u = u_out;
+      } else if (std::holds_alternative<ApplyUpdate>(transform)) {
+        const Real theta_out = theta + u;
+        observer.apply_update(i, theta, u, theta_out);
+        theta = theta_out;
+        rec.update = u;
+      }
+    }
+    theta_[i] = theta;
+    rec.theta = theta;
+    return rec;
+  }
+
+  Convention convention_;
+  HyperValues<Real> hyper_;
+  Real one_minus_beta1_, one_minus_beta2_;
+  std::vector<Real> theta_;
+  OptimizerState<Real> state_;
+};
+
+}  // namespace adamconf

@@ -1,0 +1,114 @@
+#include "adamconf/convention.hpp"
+
+#include <stdexcept>
+
+namespace adamconf {
+
+namespace {
+template <class... Fs>
+struct Overloaded : Fs... {
+  using Fs::operator()...;
+};
+template <class... Fs>
+Overloaded(Fs...) -> Overloaded<Fs...>;
+}  // namespace
+
+std::string to_string(EpsPlacement p) {
+  switch (p) {
+    case EpsPlacement::after_bias_correction: return "after_bias_correction";
+    case EpsPlacement::before_bias_correction: return "before_bias_correction";
+  }
+  return "?";
+}
+
+std::string to_string(AmsgradVariant a) {
+  switch (a) {
+    case AmsgradVariant::none: return "none";
+    case AmsgradVariant::max_of_raw_v: return "max_of_raw_v";
+    case AmsgradVariant::max_of_v_hat: return "max_of_v_hat";
+  }
+  return "?";
+}
+
+std::string to_string(DecayScale s) {
+  switch (s) {
+    case DecayScale::learning_rate: return "learning_rate";
+    case DecayScale::schedule: return "schedule";
+    case DecayScale::none: return "none";
+  }
+  return "?";
+}
+
+std::string describe(const Transform& t) {
+  return std::visit(
+      Overloaded{
+          [](const NegateGradient&) -> std::string { return "negate_gradient"; },
+          [](const AddL2ToGradient&) -> std::string { return "add_l2_to_gradient"; },
+          [](const DecayWeights& d) -> std::string {
+            return "decay_weights(scale=" + to_string(d.scale) + ")";
+          },
+          [](const ScaleByAdam& a) -> std::string {
+            std::string s = "scale_by_adam(eps=" + to_string(a.eps_placement);
+            if (!a.bias_correction1) s += ", no_bias_correction1";
+            if (!a.bias_correction2) s += ", no_bias_correction2";
+            if (a.amsgrad != AmsgradVariant::none) s += ", amsgrad=" + to_string(a.amsgrad);
+            return s + ")";
+          },
+          [](const AddDecayedWeights&) -> std::string { return "add_decayed_weights"; },
+          [](const ScaleByLearningRate&) -> std::string { return "scale_by_learning_rate"; },
+          [](const ApplyUpdate&) -> std::string { return "apply_update"; },
+      },
+      t);
+}
+
+const ScaleByAdam& Convention::adam() const {
+  for (const auto& t : chain)
+    if (const auto* a = std::get_if<ScaleByAdam>(&t)) return *a;
+  throw std::invalid_argument("convention has no scale_by_adam: " + describe());
+}
+
+ScaleByAdam& Convention::adam() {
+  return const_cast<ScaleByAdam&>(static_cast<const Convention&>(*this).adam());
+}
+
+std::string Convention::describe() const {
+  std::string s;
+  for (const auto& t : chain) {
+    if (!s.empty()) s += " -> ";
+    s += adamconf::describe(t);
+  }
+  return s;
+}
+
+bool Convention::uses_weight_decay() const {
+  for (const auto& t : chain)
+    if (std::holds_alternative<AddL2ToGradient>(t) || std::holds_alternative<DecayWeights>(t) ||
+        std::holds_alternative<AddDecayedWeights>(t))
+      return true;
+  return false;
+}
+
+void Convention::validate() const {
+  // Phases: 0 gradient transforms, 1 after scale_by_adam, 2 after
+  // scale_by_learning_rate, 3 after apply_update.
+  int phase = 0;
+  auto fail = [&](const Transform& t) {
+    throw std::invalid_argument("ill-formed convention chain: " + adamconf::describe(t) +
+                                " out of place in " + describe());
+  };
+  for (const auto& t : chain) {
+    std::visit(Overloaded{
+                   [&](const NegateGradient&) { if (phase != 0) fail(t); },
+                   [&](const AddL2ToGradient&) { if (phase != 0) fail(t); },
+                   [&](const DecayWeights&) { if (phase != 0 && phase != 3) fail(t); },
+                   [&](const ScaleByAdam&) { if (phase != 0) fail(t); phase = 1; },
+                   [&](const AddDecayedWeights&) { if (phase != 1) fail(t); },
+                   [&](const ScaleByLearningRate&) { if (phase != 1) fail(t); phase = 2; },
+                   [&](const ApplyUpdate&) { if (phase != 2) fail(t); phase = 3; },
+               },
+               t);
+  }
+  if (phase != 3) throw std::invalid_argument("incomplete convention chain: " + describe());
+}
+
+}  // namespace adamconf

@@ -1,0 +1,158 @@
+// The generic reference against closed forms, at many precisions: float,
+// double, Boost cpp_bin_float (113 bits), MPFR at 103, 257 (the reference) and
+// 513 bits. Each tolerance is derived from the precision's unit roundoff u in
+// the comment above it; nothing is tuned to make a test pass.
+#include <gtest/gtest.h>
+
+#include <bit>
+#include <cmath>
+#include <vector>
+
+#include "adamconf/presets.hpp"
+#include "adamconf/reference_adam.hpp"
+
+namespace adamconf {
+namespace {
+
+/// Far more precise than every type under test: the closed forms' values.
+using Oracle = MpfrReal<300>;
+
+template <class Real>
+Oracle to_oracle(const Real& x) {
+  if constexpr (is_multiprecision_v<Real>) {
+    return Oracle(x.str(0, std::ios_base::scientific));  // exact: 0 digits means all
+  } else {
+    return Oracle(static_cast<long double>(x));
+  }
+}
+
+template <class Real>
+class ClosedForms : public ::testing::Test {
+ protected:
+  static Oracle unit_roundoff() { return pow(Oracle(2), -significand_bits<Real>()); }
+};
+
+using Precisions = ::testing::Types<float, double, BinFloatReal<113>, MpfrReal<31>, ReferenceReal, MpfrReal<154>>;
+TYPED_TEST_SUITE(ClosedForms, Precisions);
+
+// Constant gradient g: m_t = g (1 - b1^t) and v_t = g^2 (1 - b2^t) exactly, so
+// m_hat_t = g and v_hat_t = g^2 at every step (the bias correction's purpose).
+//
+// Error bound at precision u. Step k adds at most u(b|m_{k-1}| + c|g|) + u|m_k|
+// = 2u|m_k| to m (3u|v_k| to v: g*g is one more rounding), and earlier errors
+// decay by b, so err(m_t) <= 3u |m_t| min(t, 1/(1-b)) because |m_k| <= |m_t|.
+// (The hyperparameters' own rounding cancels: the code uses the same rounded b
+// in 1 - b and in b^t.) b^t by binary powering is within k(t) u relative,
+// k(t) = 2 floor(log2 t), and 1 - b^t adds u bc, so rel(bc) <= (k(t) b^t + bc) u/bc.
+// The division adds u. Total: rel <= u (3 min(t, 1/(1-b)) + k(t) b^t/bc + 2).
+TYPED_TEST(ClosedForms, ConstantGradientGivesUnbiasedMomentsAtEveryStep) {
+  using Real = TypeParam;
+  const Oracle u = TestFixture::unit_roundoff();
+  const OptimizerSpec spec = make_spec("kingma-ba");
+  const Oracle b1("0.9"), b2("0.999");
+  const std::vector<Real> grads{Real(3) / 7, -Real(1) / 1000, Real(250), Real(1) / 3};
+  ReferenceAdam<Real> reference(spec.convention, values_of<Real>(spec.hyper), std::vector<Real>(grads.size(), Real(0)));
+  Oracle worst = 0;
+  for (int t = 1; t <= 300; ++t) {
+    const auto rec = reference.step(grads);
+    const Oracle bc1 = 1 - pow(b1, t), bc2 = 1 - pow(b2, t);
+    const int k = 2 * (std::bit_width(static_cast<unsigned>(t)) - 1);
+    const Oracle tol1 = u * (3 * std::min<Oracle>(t, 1 / (1 - b1)) + k * pow(b1, t) / bc1 + 2);
+    const Oracle tol2 = u * (3 * std::min<Oracle>(t, 1 / (1 - b2)) + k * pow(b2, t) / bc2 + 2);
+    for (std::size_t i = 0; i < grads.size(); ++i) {
+      const Oracle g = to_oracle(grads[i]);
+      const Oracle rel_m = abs(to_oracle(rec.elements[i].m_hat) - g) / abs(g);
+      const Oracle rel_v = abs(to_oracle(rec.elements[i].v_hat) - g * g) / (g * g);
+      ASSERT_LE(rel_m, tol1) << "t=" << t << " g=" << g.str(10);
+      ASSERT_LE(rel_v, tol2) << "t=" << t << " g=" << g.str(10);
+      worst = std::max(worst, std::max(rel_m / tol1, rel_v / tol2));
+    }
+  }
+  std::cout << "  " << significand_bits<Real>() << " bits: worst error / bound = " << worst.str(3) << "\n";
+}
+
+// Step 1 with eps after bias correction: theta_1 = theta_0 - lr g/(|g| + eps).
+//
+// Rounding count at precision u: m_1 = c1 g (1), m_hat = m/bc1 (1, bc1 = 1 - b1
+// is exact); v_1 = c2 (g g) (2), v_hat (1), sqrt (1.5 + 1 from the sqrt of a
+// 3u-perturbed value), + eps (1) and eps's own representation (1), m_hat/denom
+// (1), lr * (1) and lr's representation (1): 9.5u relative on the step, so 10u.
+// theta_0 + step adds u|theta_1|.
+TYPED_TEST(ClosedForms, StepOneMovesByLrGOverAbsGPlusEps) {
+  using Real = TypeParam;
+  const Oracle u = TestFixture::unit_roundoff();
+  for (const char* preset : {"kingma-ba", "pytorch-adam", "optax-adam", "tfjs-adam"}) {
+    const OptimizerSpec spec = make_spec(preset);
+    const Oracle lr(spec.hyper.lr), eps(spec.hyper.eps);
+    // Gradients from far below eps to far above, both signs.
+    std::vector<Real> grads;
+    for (int k = -12; k <= 6; ++k) grads.push_back(Real((k % 2 ? -1 : 1) * std::ldexp(1.0, 3 * k)) * 5 / 3);
+    const std::vector<Real> theta0(grads.size(), Real(1) / 2);
+    ReferenceAdam<Real> reference(spec.convention, values_of<Real>(spec.hyper), theta0);
+    const auto rec = reference.step(grads);
+    for (std::size_t i = 0; i < grads.size(); ++i) {
+      const Oracle g = to_oracle(grads[i]);
+      const Oracle step = -lr * g / (abs(g) + eps);
+      const Oracle theta1 = to_oracle(theta0[i]) + step;
+      const Oracle err = abs(to_oracle(rec.elements[i].theta) - theta1);
+      EXPECT_LE(err, 10 * u * abs(step) + u * abs(theta1)) << preset << " g=" << g.str(6);
+    }
+  }
+}
+
+// Step 1 with eps-hat: lr sqrt(c2)/c1 * c1 g/(sqrt(c2 g^2) + eps) = lr g/(|g| + eps/sqrt(1 - b2)):
+// eps-hat is eps/sqrt(1 - b2^t) in Algorithm 1's terms. Rounding count as above
+// plus sqrt(bc2) (1) and the product with it (1): 12u. Unlike Algorithm 1, the
+// rounding of b2 itself does not cancel here: 1 - fl(b2) has relative error up to
+// u b2/(1 - b2) (1000u for 0.999), and the step carries half of it weighted by
+// the share w = (eps/sqrt(c2))/(|g| + eps/sqrt(c2)) of eps in the denominator.
+TYPED_TEST(ClosedForms, StepOneWithEpsHatMovesByLrGOverAbsGPlusEpsOverSqrtOneMinusBeta2) {
+  using Real = TypeParam;
+  const Oracle u = TestFixture::unit_roundoff();
+  for (const char* preset : {"kingma-ba-eps-hat", "keras-adam", "onnx-adam", "sklearn-adam"}) {
+    const OptimizerSpec spec = make_spec(preset, {}, {});
+    if (spec.convention.uses_weight_decay() && spec.hyper.weight_decay != "0") continue;  // sklearn: L2 by default
+    const Oracle lr(spec.hyper.lr), eps(spec.hyper.eps), b2(spec.hyper.beta2);
+    std::vector<Real> grads;
+    for (int k = -12; k <= 6; ++k) grads.push_back(Real((k % 2 ? -1 : 1) * std::ldexp(1.0, 3 * k)) * 5 / 3);
+    ReferenceAdam<Real> reference(spec.convention, values_of<Real>(spec.hyper), std::vector<Real>(grads.size(), Real(0)));
+    const auto rec = reference.step(grads);
+    for (std::size_t i = 0; i < grads.size(); ++i) {
+      const Oracle g = to_oracle(grads[i]);
+      const Oracle eps_hat = eps / sqrt(1 - b2);
+      const Oracle step = -lr * g / (abs(g) + eps_hat);
+      const Oracle w = eps_hat / (abs(g) + eps_hat);
+      const Oracle tolerance = (12 * u + u * b2 / (1 - b2) / 2 * w) * abs(step);
+      EXPECT_LE(abs(to_oracle(rec.elements[i].theta) - step), tolerance) << preset << " g=" << g.str(6);
+    }
+  }
+}
+
+// Zero gradient with decoupled decay: theta_t = theta_0 prod (1 - s wd), s = lr
+// (PyTorch AdamW) or the schedule multiplier (Loshchilov & Hutter), the Adam
+// step being exactly 0 (m = 0). Each step rounds the factor (2: s*wd and 1 - .)
+// and the product (1): after t steps the relative error is at most 3tu (first
+// order), plus the representation of lr and wd (2 per step on s*wd relative,
+// at most 2u s wd/(1 - s wd) on the factor, below u for s wd <= 1/3).
+TYPED_TEST(ClosedForms, ZeroGradientDecoupledDecayIsGeometric) {
+  using Real = TypeParam;
+  const Oracle u = TestFixture::unit_roundoff();
+  for (const char* preset : {"pytorch-adamw", "loshchilov-hutter-adamw", "keras-adamw"}) {
+    const OptimizerSpec spec = make_spec(preset, {}, {{"lr", "0.25"}, {"weight_decay", "0.1"}});
+    const Oracle lr(spec.hyper.lr), wd(spec.hyper.weight_decay);
+    const Oracle s = spec.preset == "loshchilov-hutter-adamw" ? Oracle(1) : lr;
+    ReferenceAdam<Real> reference(spec.convention, values_of<Real>(spec.hyper), {Real(3), Real(-1) / 8});
+    for (int t = 1; t <= 50; ++t) {
+      const auto rec = reference.step({Real(0), Real(0)});
+      const Oracle factor = pow(1 - s * wd, t);
+      for (const auto& [i, theta0] : {std::pair{0, Oracle(3)}, std::pair{1, Oracle(-1) / 8}}) {
+        const Oracle expected = theta0 * factor;
+        EXPECT_LE(abs(to_oracle(rec.elements[i].theta) - expected), 4 * t * u * abs(expected))
+            << preset << " t=" << t;
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace adamconf
