@@ -1,0 +1,49 @@
+#include "spec_options.hpp"
+
+#include <map>
+#include <stdexcept>
+
+namespace adamconf::cli {
+
+void SpecOptions::add_to(CLI::App& command, bool preset_required) {
+  auto* p = command.add_option("--preset", preset, "convention preset, e.g. pytorch-adamw (see `adamconf presets`)");
+  if (preset_required) p->required();
+  command.add_option("--set", settings, "hyperparameter override name=value (lr beta1 beta2 eps eps_root weight_decay)");
+  command.add_flag("--amsgrad", amsgrad, "AMSGrad, as the preset's implementation defines it");
+  command.add_flag("--maximize", maximize, "maximize (gradients negated), where the implementation offers it");
+  command.add_flag("--no-bias-correction", no_bias_correction, "bias correction off, where the implementation offers it");
+}
+
+OptimizerSpec SpecOptions::spec() const {
+  std::map<std::string, std::string> overrides;
+  for (const auto& s : settings) {
+    const auto eq = s.find('=');
+    if (eq == std::string::npos || eq == 0)
+      throw std::invalid_argument("--set " + s + ": expected name=value");
+    overrides[s.substr(0, eq)] = s.substr(eq + 1);
+  }
+  return make_spec(preset, PresetOptions{amsgrad, maximize, !no_bias_correction}, overrides);
+}
+
+std::vector<std::string> split(const std::string& text, char separator) {
+  std::vector<std::string> out;
+  std::string item;
+  for (char c : text) {
+    if (c == separator) {
+      out.push_back(item);
+      item.clear();
+    } else if (c != ' ') {
+      item += c;
+    }
+  }
+  out.push_back(item);
+  return out;
+}
+
+std::string describe(const Hyperparameters& h) {
+  std::string s;
+  for (const auto& name : Hyperparameters::names()) s += (s.empty() ? "" : " ") + name + "=" + h.get(name);
+  return s;
+}
+
+}  // namespace adamconf::cli

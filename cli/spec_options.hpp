@@ -1,0 +1,33 @@
+// The options that name an optimizer on the command line: --preset, --set
+// name=value (repeatable), --amsgrad, --maximize, --no-bias-correction.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <string>
+#include <vector>
+
+#include "adamconf/presets.hpp"
+
+namespace adamconf::cli {
+
+struct SpecOptions {
+  std::string preset;
+  std::vector<std::string> settings;  ///< "name=value"
+  bool amsgrad = false;
+  bool maximize = false;
+  bool no_bias_correction = false;
+
+  /// Adds the options to `command`; `preset_required` makes --preset mandatory.
+  void add_to(CLI::App& command, bool preset_required = true);
+  /// The resolved spec; throws std::invalid_argument with a one-line message.
+  OptimizerSpec spec() const;
+};
+
+/// "a,b,c" -> {"a", "b", "c"} (empty items are kept, so "1,,2" fails to parse later).
+std::vector<std::string> split(const std::string& text, char separator);
+
+/// The hyperparameters as "lr=0.001 beta1=0.9 ...".
+std::string describe(const Hyperparameters& h);
+
+}  // namespace adamconf::cli

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs the Debian packages adamconf needs, only those missing.
+set -euo pipefail
+packages=(cmake make g++ libboost-dev libmpfr-dev libgmp-dev libgtest-dev librapidcheck-dev
+          nlohmann-json3-dev libcli11-dev libbenchmark-dev python3 python3-numpy python3-torch python3-mpmath)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "adamconf: installing ${missing[*]}"
+  sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo=sudo
+  $sudo apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi

@@ -1,0 +1,306 @@
+// Each preset against its source: the update loop of the implementation it
+// names, transcribed here line by line (independently of the chain of
+// transforms), must give the same trajectory. And every preset is told apart
+// from every other on at least one input.
+#include <gtest/gtest.h>
+
+#include <functional>
+#include <iostream>
+#include <map>
+#include <set>
+
+#include "adamconf/presets.hpp"
+#include "adamconf/reference_adam.hpp"
+
+namespace adamconf {
+namespace {
+
+using R = ReferenceReal;
+using Stream = std::vector<R>;  // one element's gradients, step by step
+
+/// One element's trajectory by the source's own loop; returns theta per step.
+using SourceLoop = std::function<std::vector<R>(const HyperValues<R>&, R theta, const Stream&, const PresetOptions&)>;
+
+// Kingma & Ba Algorithm 1 (and TF.js, Optax with eps_root, PyTorch written as
+// the paper): m_hat/(sqrt(v_hat + eps_root) + eps).
+std::vector<R> algorithm1(const HyperValues<R>& h, R theta, const Stream& grads, const PresetOptions&) {
+  std::vector<R> out;
+  R m = 0, v = 0;
+  for (std::size_t t = 1; t <= grads.size(); ++t) {
+    const R g = grads[t - 1];
+    m = h.beta1 * m + (1 - h.beta1) * g;
+    v = h.beta2 * v + (1 - h.beta2) * g * g;
+    const R m_hat = m / (1 - pow(h.beta1, t)), v_hat = v / (1 - pow(h.beta2, t));
+    theta = theta - h.lr * m_hat / (sqrt(v_hat + h.eps_root) + h.eps);
+    out.push_back(theta);
+  }
+  return out;
+}
+
+// Kingma & Ba section 2 / TF ApplyAdam / sklearn / dlib / ONNX: eps-hat, with
+// optional L2 (g += wd theta) and ONNX's post-update (1 - wd) on the new theta,
+// and ONNX T = 0 (no bias correction) as bias_correction = false.
+std::vector<R> eps_hat_loop(const HyperValues<R>& h, R theta, const Stream& grads, const PresetOptions& o,
+                            bool l2, bool post_decay_unscaled, bool post_decay_lr) {
+  std::vector<R> out;
+  R m = 0, v = 0;
+  for (std::size_t t = 1; t <= grads.size(); ++t) {
+    R g = grads[t - 1];
+    if (l2) g = g + h.weight_decay * theta;
+    m = h.beta1 * m + (1 - h.beta1) * g;
+    v = h.beta2 * v + (1 - h.beta2) * g * g;
+    const R alpha = o.bias_correction ? R(h.lr * sqrt(1 - pow(h.beta2, t)) / (1 - pow(h.beta1, t))) : h.lr;
+    theta = theta - alpha * m / (sqrt(v) + h.eps);
+    if (post_decay_unscaled) theta = (1 - h.weight_decay) * theta;     // ONNX norm_coefficient_post
+    if (post_decay_lr) theta = theta - h.lr * h.weight_decay * theta;  // HF: p.add_(p, alpha=-lr*wd)
+    out.push_back(theta);
+  }
+  return out;
+}
+
+// PyTorch 1.13 _single_tensor_adam / _single_tensor_adamw.
+std::vector<R> pytorch_loop(const HyperValues<R>& h, R theta, const Stream& grads, const PresetOptions& o, bool adamw) {
+  std::vector<R> out;
+  R m = 0, v = 0, vmax = 0;
+  for (std::size_t t = 1; t <= grads.size(); ++t) {
+    R g = o.maximize ? R(-grads[t - 1]) : grads[t - 1];
+    if (adamw) theta = theta * (1 - h.lr * h.weight_decay);  // param.mul_(1 - lr * weight_decay)
+    else g = g + h.weight_decay * theta;                       // grad = grad.add(param, alpha=weight_decay)
+    m = h.beta1 * m + (1 - h.beta1) * g;
+    v = h.beta2 * v + (1 - h.beta2) * g * g;
+    const R bc1 = 1 - pow(h.beta1, t), bc2 = 1 - pow(h.beta2, t);
+    R denom;
+    if (o.amsgrad) {
+      vmax = std::max(vmax, v);  // torch.maximum(max_exp_avg_sqs[i], exp_avg_sq, out=max_exp_avg_sqs[i])
+      denom = sqrt(vmax) / sqrt(bc2) + h.eps;
+    } else {
+      denom = sqrt(v) / sqrt(bc2) + h.eps;
+    }
+    theta = theta - h.lr / bc1 * (m / denom);  // param.addcdiv_(exp_avg, denom, value=-step_size)
+    out.push_back(theta);
+  }
+  return out;
+}
+
+// Loshchilov & Hutter Algorithm 2 with a constant schedule multiplier eta = 1.
+std::vector<R> loshchilov_hutter_loop(const HyperValues<R>& h, R theta, const Stream& grads, const PresetOptions&) {
+  std::vector<R> out;
+  R m = 0, v = 0;
+  for (std::size_t t = 1; t <= grads.size(); ++t) {
+    const R g = grads[t - 1];
+    m = h.beta1 * m + (1 - h.beta1) * g;
+    v = h.beta2 * v + (1 - h.beta2) * g * g;
+    const R m_hat = m / (1 - pow(h.beta1, t)), v_hat = v / (1 - pow(h.beta2, t));
+    theta = theta - (h.lr * m_hat / (sqrt(v_hat) + h.eps) + h.weight_decay * theta);  // line 12, eta_t = 1
+    out.push_back(theta);
+  }
+  return out;
+}
+
+// Keras 3 Adam: decay first (var -= var*wd*lr), m += (g - m)(1 - b1), alpha =
+// lr sqrt(1 - b2^t)/(1 - b1^t), amsgrad v_hat = max(v_hat, v), var -= m alpha/(sqrt(v) + eps).
+std::vector<R> keras_loop(const HyperValues<R>& h, R theta, const Stream& grads, const PresetOptions& o) {
+  std::vector<R> out;
+  R m = 0, v = 0, v_hat = 0;
+  for (std::size_t t = 1; t <= grads.size(); ++t) {
+    const R g = grads[t - 1];
+    theta = theta - theta * h.weight_decay * h.lr;
+    const R alpha = h.lr * sqrt(1 - pow(h.beta2, t)) / (1 - pow(h.beta1, t));
+    m = m + (g - m) * (1 - h.beta1);
+    v = v + (g * g - v) * (1 - h.beta2);
+    R vv = v;
+    if (o.amsgrad) {
+      v_hat = std::max(v_hat, v);
+      vv = v_hat;
+    }
+    theta = theta - m * alpha / (sqrt(vv) + h.eps);
+    out.push_back(theta);
+  }
+  return out;
+}
+
+// Optax: chain(scale_by_adam | scale_by_amsgrad, [add_decayed_weights], scale_by_learning_rate).
+std::vector<R> optax_loop(const HyperValues<R>& h, R theta, const Stream& grads, const PresetOptions&,
+                          bool decayed_weights, bool amsgrad) {
+  std::vector<R> out;
+  R mu = 0, nu = 0, nu_max = 0;
+  for (std::size_t t = 1; t <= grads.size(); ++t) {
+    const R g = grads[t - 1];
+    mu = (1 - h.beta1) * g + h.beta1 * mu;  // update_moment
+    nu = (1 - h.beta2) * g * g + h.beta2 * nu;
+    const R mu_hat = mu / (1 - pow(h.beta1, t));
+    R nu_hat = nu / (1 - pow(h.beta2, t));
+    if (amsgrad) {
+      nu_max = std::max(nu_max, nu_hat);
+      nu_hat = nu_max;
+    }
+    R u = mu_hat / (sqrt(nu_hat + h.eps_root) + h.eps);
+    if (decayed_weights) u = u + h.weight_decay * theta;
+    theta = theta + (-h.lr * u);
+    out.push_back(theta);
+  }
+  return out;
+}
+
+const std::map<std::string, SourceLoop>& source_loops() {
+  using namespace std::placeholders;
+  static const std::map<std::string, SourceLoop> loops{
+      {"kingma-ba", algorithm1},
+      {"tfjs-adam", algorithm1},
+      {"kingma-ba-eps-hat", [](auto& h, R th, auto& g, auto& o) { return eps_hat_loop(h, th, g, o, false, false, false); }},
+      {"onnx-adam", [](auto& h, R th, auto& g, auto& o) { return eps_hat_loop(h, th, g, o, true, false, false); }},
+      {"onnx-adam-post-decay", [](auto& h, R th, auto& g, auto& o) { return eps_hat_loop(h, th, g, o, false, true, false); }},
+      {"dlib-adam", [](auto& h, R th, auto& g, auto& o) { return eps_hat_loop(h, th, g, o, true, false, false); }},
+      {"sklearn-adam", [](auto& h, R th, auto& g, auto& o) { return eps_hat_loop(h, th, g, o, true, false, false); }},
+      {"huggingface-adamw", [](auto& h, R th, auto& g, auto& o) { return eps_hat_loop(h, th, g, o, false, false, true); }},
+      {"pytorch-adam", [](auto& h, R th, auto& g, auto& o) { return pytorch_loop(h, th, g, o, false); }},
+      {"pytorch-adamw", [](auto& h, R th, auto& g, auto& o) { return pytorch_loop(h, th, g, o, true); }},
+      {"loshchilov-hutter-adamw", loshchilov_hutter_loop},
+      {"keras-adam", keras_loop},
+      {"keras-adamw", keras_loop},
+      {"optax-adam", [](auto& h, R th, auto& g, auto& o) { return optax_loop(h, th, g, o, false, false); }},
+      {"optax-adamw", [](auto& h, R th, auto& g, auto& o) { return optax_loop(h, th, g, o, true, false); }},
+      {"optax-amsgrad", [](auto& h, R th, auto& g, auto& o) { return optax_loop(h, th, g, o, false, true); }},
+  };
+  return loops;
+}
+
+/// A gradient stream with sign flips, a magnitude drop (so AMSGrad's max
+/// matters) and values near eps.
+std::vector<Stream> probe_streams() {
+  return {
+      {R("0.3"), R("-1.2"), R("0.05"), R("2.5"), R("-0.001"), R("0.0002"), R("-0.7")},
+      {R("1e-7"), R("3e-8"), R("-2e-7"), R("1e-9"), R("5e-8"), R("-1e-8"), R("2e-8")},
+      {R("4"), R("0.01"), R("0.01"), R("-0.02"), R("0.005"), R("0"), R("0.001")},
+  };
+}
+const std::vector<R> kTheta0{R("0.5"), R("-1.25"), R("2")};
+
+/// Every exposed hyperparameter set away from its default, so that each one
+/// the preset reads changes the trajectory.
+std::map<std::string, std::string> probe_overrides(const Preset& p) {
+  const std::map<std::string, std::string> probe{{"lr", "0.05"}, {"beta1", "0.8"}, {"beta2", "0.95"},
+                                                 {"eps", "1e-6"}, {"eps_root", "1e-7"}, {"weight_decay", "0.2"}};
+  std::map<std::string, std::string> out;
+  for (const auto& h : p.hyperparameters) out[h] = probe.at(h);
+  return out;
+}
+
+std::vector<PresetOptions> options_of(const Preset& p) {
+  std::vector<PresetOptions> out{{}};
+  if (p.amsgrad != AmsgradVariant::none) out.push_back({true, false, true});
+  if (p.offers_maximize) out.push_back({false, true, true});
+  if (p.amsgrad != AmsgradVariant::none && p.offers_maximize) out.push_back({true, true, true});
+  if (p.offers_bias_correction_switch) out.push_back({false, false, false});
+  return out;
+}
+
+std::vector<std::vector<R>> run_chain(const OptimizerSpec& spec, const std::vector<Stream>& streams) {
+  ReferenceAdam<R> reference(spec.convention, values_of<R>(spec.hyper), kTheta0);
+  std::vector<std::vector<R>> theta(kTheta0.size());
+  for (std::size_t t = 0; t < streams[0].size(); ++t) {
+    std::vector<R> g;
+    for (const auto& s : streams) g.push_back(s[t]);
+    const auto rec = reference.step(g);
+    for (std::size_t i = 0; i < g.size(); ++i) theta[i].push_back(rec.elements[i].theta);
+  }
+  return theta;
+}
+
+TEST(Presets, EveryPresetHasASourceLoop) {
+  for (const auto& p : presets()) EXPECT_TRUE(source_loops().count(p.name)) << p.name;
+  EXPECT_EQ(source_loops().size(), presets().size());
+}
+
+TEST(Presets, ChainEqualsTheSourceLoopForEveryOptionAndBothHyperparameterSets) {
+  const R tolerance = pow(R(2), -240);  // 257-bit arithmetic in two orders, 7 steps
+  int runs = 0;
+  for (const auto& preset : presets()) {
+    for (const auto& options : options_of(preset)) {
+      for (const auto& overrides : {std::map<std::string, std::string>{}, probe_overrides(preset)}) {
+        const OptimizerSpec spec = make_spec(preset.name, options, overrides);
+        const auto hyper = values_of<R>(spec.hyper);
+        const auto chain = run_chain(spec, probe_streams());
+        for (std::size_t i = 0; i < kTheta0.size(); ++i) {
+          const auto source = source_loops().at(preset.name)(hyper, kTheta0[i], probe_streams()[i], options);
+          for (std::size_t t = 0; t < source.size(); ++t)
+            ASSERT_LE(abs(chain[i][t] - source[t]), tolerance * (1 + abs(source[t])))
+                << preset.name << " amsgrad=" << options.amsgrad << " maximize=" << options.maximize
+                << " bias_correction=" << options.bias_correction << " element " << i << " step " << t + 1
+                << ": chain " << chain[i][t].str(20) << " source " << source[t].str(20);
+        }
+        ++runs;
+      }
+    }
+  }
+  std::cout << "  " << presets().size() << " presets, " << runs << " option/hyperparameter combinations agree with their sources\n";
+}
+
+/// Whether two trajectories differ by more than 1e-9 relative anywhere.
+bool differ(const std::vector<std::vector<R>>& a, const std::vector<std::vector<R>>& b) {
+  for (std::size_t i = 0; i < a.size(); ++i)
+    for (std::size_t t = 0; t < a[i].size(); ++t)
+      if (abs(a[i][t] - b[i][t]) > R("1e-9") * (abs(a[i][t]) + abs(b[i][t]))) return true;
+  return false;
+}
+
+TEST(Presets, EveryPresetIsToldApartFromEveryOtherOnSomeInput) {
+  // Inputs: each preset at its defaults, and each preset with every exposed
+  // hyperparameter at a common probe value; options off and each one on.
+  struct Run {
+    std::string label;
+    std::vector<std::vector<R>> defaults, probed;
+  };
+  std::map<std::string, std::vector<Run>> runs;
+  for (const auto& p : presets())
+    for (const auto& o : options_of(p)) {
+      const std::string label = p.name + (o.amsgrad ? "+amsgrad" : "") + (o.maximize ? "+maximize" : "") +
+                                (o.bias_correction ? "" : "-bias_correction");
+      runs[p.name].push_back({label, run_chain(make_spec(p.name, o), probe_streams()),
+                              run_chain(make_spec(p.name, o, probe_overrides(p)), probe_streams())});
+    }
+  int pairs = 0;
+  for (const auto& a : presets())
+    for (const auto& b : presets()) {
+      if (a.name >= b.name) continue;
+      // Compare the base configurations (options off).
+      const Run& ra = runs[a.name].front();
+      const Run& rb = runs[b.name].front();
+      const bool by_defaults = differ(ra.defaults, rb.defaults);
+      const bool by_probe = differ(ra.probed, rb.probed);
+      EXPECT_TRUE(by_defaults || by_probe) << a.name << " and " << b.name << " agree on every input";
+      ++pairs;
+    }
+  // And each option changes its preset's trajectory.
+  for (const auto& [name, list] : runs)
+    for (std::size_t k = 1; k < list.size(); ++k)
+      EXPECT_TRUE(differ(list[0].probed, list[k].probed)) << list[k].label << " equals " << list[0].label;
+  std::cout << "  " << pairs << " preset pairs told apart\n";
+}
+
+TEST(Presets, UnknownNamesAndOptionsGiveOneLineErrors) {
+  EXPECT_THROW(preset_by_name("pytorch_adam"), std::invalid_argument);
+  try {
+    make_spec("kingma-ba", {}, {{"weight_decay", "0.1"}});
+    FAIL();
+  } catch (const std::invalid_argument& e) {
+    EXPECT_EQ(std::string(e.what()), "preset kingma-ba has no hyperparameter weight_decay (it has: lr beta1 beta2 eps)");
+  }
+  try {
+    make_spec("pytorch-adam", {}, {{"beta2", "nan"}});
+    FAIL();
+  } catch (const std::invalid_argument& e) {
+    EXPECT_EQ(std::string(e.what()), "hyperparameter beta2: 'nan' is not a finite decimal number");
+  }
+  try {
+    make_spec("pytorch-adam", {}, {{"beta1", "1"}});
+    FAIL();
+  } catch (const std::invalid_argument& e) {
+    EXPECT_EQ(std::string(e.what()), "hyperparameter beta1 = 1 is outside [0, 1)");
+  }
+  EXPECT_THROW(make_spec("keras-adam", {false, true, true}), std::invalid_argument);  // no maximize in Keras
+  EXPECT_THROW(make_spec("kingma-ba", {true, false, true}), std::invalid_argument);   // no amsgrad flag
+}
+
+}  // namespace
+}  // namespace adamconf
