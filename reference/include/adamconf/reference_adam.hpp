@@ -55,6 +55,8 @@ struct StepScalars {
   Real beta2_power;       ///< beta2^t
   Real bias_correction1;  ///< 1 - beta1^t, or 1 when the convention has no bias correction 1
   Real bias_correction2;  ///< 1 - beta2^t, or 1
+  bool bias_corrected1 = true;  ///< whether bias_correction1 is 1 - beta1^t (else the constant 1)
+  bool bias_corrected2 = true;
 };
 
 template <class Real>
@@ -149,6 +151,8 @@ class ReferenceAdam {
     s.schedule = hyper_.lr == 0 ? Real(1) : Real(lr / hyper_.lr);
     s.beta1_power = integer_power(hyper_.beta1, t);
     s.beta2_power = integer_power(hyper_.beta2, t);
+    s.bias_corrected1 = adam.bias_correction1;
+    s.bias_corrected2 = adam.bias_correction2;
     s.bias_correction1 = adam.bias_correction1 ? Real(Real(1) - s.beta1_power) : Real(1);
     s.bias_correction2 = adam.bias_correction2 ? Real(Real(1) - s.beta2_power) : Real(1);
     return s;

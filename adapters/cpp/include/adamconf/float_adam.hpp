@@ -1,0 +1,326 @@
+// Correct float32/float64 implementations of every preset, written the way
+// real optimizers are: one loop over elements, arithmetic in the target
+// format, each source's own order of operations (Numerics). They are the
+// implementations adamconf must pass, and the base the mutant zoo perverts:
+// every step of the algorithm is a virtual hook a mutant can override.
+#pragma once
+
+#include <cmath>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "adamconf/implementation.hpp"
+#include "adamconf/real.hpp"
+
+namespace adamconf {
+
+/// How an implementation orders the arithmetic. All choices are correct.
+struct Numerics {
+  enum class Power {
+    pow_double,       ///< 1 - beta**t in double (PyTorch, HF: Python floats)
+    pow_target,       ///< std::pow in the target format (Keras, Optax, dlib, ONNX numpy)
+    binary_target,    ///< binary powering in the target format
+    running_product,  ///< beta^t kept as a running product in the target format (TF.js, DeepSpeed)
+  };
+  enum class Moments {
+    mul_add,  ///< b*m + (1-b)*g
+    fma,      ///< fma(b, m, (1-b)*g), and fma in the L2 term
+    lerp,     ///< m + (1-b)*(g - m) (PyTorch main, Keras)
+  };
+  enum class Denominator {
+    sqrt_of_ratio,   ///< sqrt(v/bc2) + eps
+    ratio_of_sqrts,  ///< sqrt(v)/sqrt(bc2) + eps (PyTorch)
+  };
+  enum class Step {
+    direction_then_lr,   ///< -lr * ((m/bc1)/denom)
+    step_size_first,     ///< -(lr/bc1) * m / denom (PyTorch addcdiv)
+  };
+  enum class Decay {
+    multiply,  ///< theta * (1 - s*wd) (PyTorch)
+    subtract,  ///< theta - theta*wd*s (Keras)
+  };
+  std::string name;
+  Power power = Power::pow_target;
+  Moments moments = Moments::mul_add;
+  Denominator denominator = Denominator::sqrt_of_ratio;
+  Step step = Step::direction_then_lr;
+  Decay decay = Decay::multiply;
+};
+
+/// How the preset's source orders its arithmetic.
+Numerics source_numerics(const std::string& preset);
+/// Correct re-orderings every implementation of a preset may use: pow vs
+/// running product, sqrt(v)/sqrt(bc2) vs sqrt(v/bc2), fma, lerp.
+std::vector<Numerics> numerics_variants();
+
+/// The convention as a float implementation reads it.
+struct Plan {
+  bool negate = false;
+  bool l2 = false;
+  std::optional<DecayScale> decay_before;
+  std::optional<DecayScale> decay_after;
+  bool additive_decay = false;
+  EpsPlacement eps = EpsPlacement::after_bias_correction;
+  bool bias_correction1 = true;
+  bool bias_correction2 = true;
+  AmsgradVariant amsgrad = AmsgradVariant::none;
+};
+Plan plan_of(const Convention& convention);
+
+/// One optimizer instance (one run case) in format F.
+template <class F>
+class FloatAdam {
+ public:
+  virtual ~FloatAdam() = default;
+
+  void init(const OptimizerSpec& spec, const Numerics& numerics, const std::vector<double>& theta0,
+            const std::optional<ImplementationState>& state) {
+    numerics_ = numerics;
+    plan_ = make_plan(spec.convention);
+    lr_ = parse_decimal<F>(spec.hyper.lr);
+    b1_ = parse_decimal<F>(spec.hyper.beta1);
+    b2_ = parse_decimal<F>(spec.hyper.beta2);
+    eps_ = parse_decimal<F>(spec.hyper.eps);
+    eps_root_ = parse_decimal<F>(spec.hyper.eps_root);
+    wd_ = parse_decimal<F>(spec.hyper.weight_decay);
+    lr_d_ = parse_decimal<double>(spec.hyper.lr);
+    b1_d_ = parse_decimal<double>(spec.hyper.beta1);
+    b2_d_ = parse_decimal<double>(spec.hyper.beta2);
+    const std::size_t n = theta0.size();
+    theta_.assign(theta0.begin(), theta0.end());
+    m_.assign(n, F(0));
+    v_.assign(n, F(0));
+    vmax_.assign(plan_.amsgrad == AmsgradVariant::none ? 0 : n, F(0));
+    step_ = 0;
+    if (state) import_state(*state);
+    power1_ = integer_power(b1_, step_);
+    power2_ = integer_power(b2_, step_);
+  }
+
+  /// One step; `lr` is this step's decimal learning rate, or empty for the constant one.
+  void step(const std::vector<double>& grad, const std::string& lr) {
+    step_ = advance_step(step_);
+    const std::int64_t t = bias_correction_exponent(step_);
+    const F lr_t = lr.empty() ? lr_ : parse_decimal<F>(lr);
+    const double lr_t_d = lr.empty() ? lr_d_ : parse_decimal<double>(lr);
+    const Scalars s = scalars(t, lr_t, lr_t_d);
+    for (std::size_t i = 0; i < theta_.size(); ++i) theta_[i] = step_element(i, static_cast<F>(grad[i]), s);
+  }
+
+  std::vector<double> theta() const { return {theta_.begin(), theta_.end()}; }
+
+  virtual ImplementationState export_state() const {
+    return {step_, {m_.begin(), m_.end()}, {v_.begin(), v_.end()}, {vmax_.begin(), vmax_.end()}};
+  }
+
+ protected:
+  struct Scalars {
+    F lr;                // lr_t
+    F schedule;          // lr_t / lr
+    F bc1, bc2;          // bias corrections in F
+    double bc1_d, bc2_d; // in double where the source computes them so
+  };
+
+  // ---- hooks a mutant overrides ----
+
+  virtual Plan make_plan(const Convention& c) const { return plan_of(c); }
+  /// The stored step count after a step.
+  virtual std::int64_t advance_step(std::int64_t step) const { return step + 1; }
+  /// The exponent t in beta^t for the stored count `step`.
+  virtual std::int64_t bias_correction_exponent(std::int64_t step) const { return step; }
+  virtual F incoming_gradient(F g) const { return plan_.negate ? -g : g; }
+
+  virtual void import_state(const ImplementationState& s) {
+    step_ = s.step;
+    m_.assign(s.m.begin(), s.m.end());
+    v_.assign(s.v.begin(), s.v.end());
+    if (!vmax_.empty()) vmax_.assign(s.vmax.begin(), s.vmax.end());
+  }
+
+  /// beta^t for bias correction, as the numerics say.
+  virtual F beta_power(F beta, F& running, std::int64_t t) const {
+    switch (numerics_.power) {
+      case Numerics::Power::pow_target: return std::pow(beta, static_cast<F>(t));
+      case Numerics::Power::binary_target: return integer_power(beta, t);
+      case Numerics::Power::running_product: return running = running * beta;
+      case Numerics::Power::pow_double: break;
+    }
+    return static_cast<F>(std::pow(static_cast<double>(beta), static_cast<double>(t)));
+  }
+
+  virtual Scalars scalars(std::int64_t t, F lr_t, double lr_t_d) {
+    Scalars s;
+    s.lr = lr_t;
+    s.schedule = lr_ == F(0) ? F(1) : F(lr_t / lr_);
+    (void)lr_t_d;
+    if (numerics_.power == Numerics::Power::pow_double) {
+      // Python: bias_correction = 1 - beta ** step, in double
+      s.bc1_d = plan_.bias_correction1 ? 1 - std::pow(b1_d_, static_cast<double>(t)) : 1.0;
+      s.bc2_d = plan_.bias_correction2 ? 1 - std::pow(b2_d_, static_cast<double>(t)) : 1.0;
+      s.bc1 = static_cast<F>(s.bc1_d);
+      s.bc2 = static_cast<F>(s.bc2_d);
+    } else {
+      const F p1 = beta_power(b1_, power1_, t);
+      const F p2 = beta_power(b2_, power2_, t);
+      s.bc1 = plan_.bias_correction1 ? F(F(1) - p1) : F(1);
+      s.bc2 = plan_.bias_correction2 ? F(F(1) - p2) : F(1);
+      s.bc1_d = s.bc1;
+      s.bc2_d = s.bc2;
+    }
+    return s;
+  }
+
+  virtual void update_moments(F g, F& m, F& v) const {
+    const F c1 = F(1) - b1_, c2 = F(1) - b2_;
+    switch (numerics_.moments) {
+      case Numerics::Moments::mul_add:
+        m = b1_ * m + c1 * g;
+        v = b2_ * v + c2 * (g * g);
+        break;
+      case Numerics::Moments::fma:
+        m = std::fma(b1_, m, c1 * g);
+        v = std::fma(b2_, v, c2 * (g * g));
+        break;
+      case Numerics::Moments::lerp:
+        m = m + c1 * (g - m);
+        v = v + c2 * (g * g - v);
+        break;
+    }
+  }
+
+  virtual F decay_multiplier(DecayScale scale, const Scalars& s) const {
+    switch (scale) {
+      case DecayScale::learning_rate: return s.lr;
+      case DecayScale::schedule: return s.schedule;
+      case DecayScale::none: return F(1);
+    }
+    return F(1);
+  }
+
+  virtual F decay(F theta, DecayScale scale, const Scalars& s) const {
+    const F mult = decay_multiplier(scale, s);
+    if (numerics_.decay == Numerics::Decay::subtract) return theta - theta * wd_ * mult;
+    return theta * (F(1) - mult * wd_);
+  }
+
+  virtual F add_l2(F g, F theta) const {
+    return numerics_.moments == Numerics::Moments::fma ? std::fma(wd_, theta, g) : F(g + wd_ * theta);
+  }
+
+  /// The denominator for eps after bias correction, from the second moment in use.
+  virtual F denominator(std::size_t i, F v_used, const Scalars& s) {
+    if (plan_.amsgrad == AmsgradVariant::max_of_v_hat || numerics_.denominator == Numerics::Denominator::sqrt_of_ratio ||
+        eps_root_ != F(0)) {
+      F v_hat = v_used / s.bc2;
+      if (plan_.amsgrad == AmsgradVariant::max_of_v_hat) v_hat = vmax_[i] = std::max(vmax_[i], v_hat);
+      return std::sqrt(v_hat + eps_root_) + eps_;
+    }
+    const F sqrt_bc2 = numerics_.power == Numerics::Power::pow_double ? static_cast<F>(std::sqrt(s.bc2_d))
+                                                                     : F(std::sqrt(s.bc2));
+    return std::sqrt(v_used) / sqrt_bc2 + eps_;
+  }
+
+  /// The denominator for eps-hat: sqrt(v) + eps.
+  virtual F denominator_eps_hat(F v_used) const { return std::sqrt(v_used + eps_root_) + eps_; }
+
+  /// The second moment the denominator uses, updating the raw AMSGrad max.
+  virtual F second_moment_in_use(std::size_t i) {
+    if (plan_.amsgrad == AmsgradVariant::max_of_raw_v) return vmax_[i] = std::max(vmax_[i], v_[i]);
+    return v_[i];
+  }
+
+  virtual F step_element(std::size_t i, F g, const Scalars& s) {
+    g = incoming_gradient(g);
+    F theta = theta_[i];
+    if (plan_.l2) g = add_l2(g, theta);
+    if (plan_.decay_before) theta = decay(theta, *plan_.decay_before, s);
+    update_moments(g, m_[i], v_[i]);
+    const F v_used = second_moment_in_use(i);
+    F update;
+    if (plan_.eps == EpsPlacement::after_bias_correction) {
+      const F denom = denominator(i, v_used, s);
+      if (numerics_.step == Numerics::Step::step_size_first && !plan_.additive_decay) {
+        const F step_size = numerics_.power == Numerics::Power::pow_double
+                                ? static_cast<F>(static_cast<double>(s.lr) / s.bc1_d)
+                                : F(s.lr / s.bc1);
+        update = (-step_size * m_[i]) / denom;  // addcdiv: value * t1 / t2
+      } else {
+        F direction = (m_[i] / s.bc1) / denom;
+        if (plan_.additive_decay) direction = direction + wd_ * theta;
+        update = -(s.lr * direction);
+      }
+    } else {
+      // alpha = lr sqrt(bc2)/bc1, in double where the source's scalars are double
+      const F alpha = numerics_.power == Numerics::Power::pow_double
+                          ? static_cast<F>(static_cast<double>(s.lr) * std::sqrt(s.bc2_d) / s.bc1_d)
+                          : F(s.lr * std::sqrt(s.bc2) / s.bc1);
+      update = -(m_[i] * alpha / denominator_eps_hat(v_used));
+      if (plan_.additive_decay) update = update - s.lr * (wd_ * theta);
+    }
+    theta = theta + update;
+    if (plan_.decay_after) theta = decay(theta, *plan_.decay_after, s);
+    return theta;
+  }
+
+  Numerics numerics_;
+  Plan plan_;
+  F lr_{}, b1_{}, b2_{}, eps_{}, eps_root_{}, wd_{};
+  double lr_d_ = 0, b1_d_ = 0, b2_d_ = 0;
+  F power1_{}, power2_{};  // running products (Numerics::Power::running_product)
+  std::int64_t step_ = 0;
+  std::vector<F> theta_, m_, v_, vmax_;
+};
+
+/// An Implementation running FloatAdam-like engines in float32 and float64:
+/// `Engine` is a class template deriving FloatAdam (FloatAdam itself, or a mutant).
+template <template <class> class Engine>
+class FloatImplementationOf : public Implementation {
+ public:
+  /// `numerics`: one ordering for every preset, or each preset's source ordering when empty.
+  explicit FloatImplementationOf(std::string name, std::optional<Numerics> numerics = std::nullopt)
+      : name_(std::move(name)), numerics_(std::move(numerics)) {}
+
+  std::string name() const override { return name_; }
+
+  Capabilities capabilities() const override {
+    Capabilities c;
+    for (const auto& p : presets()) c.presets.push_back(p.name);
+    c.dtypes = {"float32", "float64"};
+    c.options = {"amsgrad", "maximize", "bias_correction"};
+    c.state_io = true;
+    c.lr_schedule = true;
+    return c;
+  }
+
+  std::vector<RunResult> run(const Setup& setup, const std::vector<RunCase>& cases) override {
+    return setup.dtype.precision == 24 ? run_in<float>(setup, cases) : run_in<double>(setup, cases);
+  }
+
+ private:
+  template <class F>
+  std::vector<RunResult> run_in(const Setup& setup, const std::vector<RunCase>& cases) {
+    const Numerics numerics = numerics_ ? *numerics_ : source_numerics(setup.spec.preset);
+    std::vector<RunResult> results;
+    for (const RunCase& c : cases) {
+      Engine<F> engine;
+      engine.init(setup.spec, numerics, c.theta0, c.initial_state);
+      RunResult r;
+      for (std::size_t t = 0; t < c.grads.size(); ++t) {
+        engine.step(c.grads[t], c.lrs.empty() ? std::string() : c.lrs[t]);
+        r.theta.push_back(engine.theta());
+        if (c.record_states) r.states.push_back(engine.export_state());
+      }
+      results.push_back(std::move(r));
+    }
+    return results;
+  }
+
+  std::string name_;
+  std::optional<Numerics> numerics_;
+};
+
+using FloatImplementation = FloatImplementationOf<FloatAdam>;
+
+}  // namespace adamconf

@@ -1,0 +1,73 @@
+#include <variant>
+
+#include "adamconf/float_adam.hpp"
+
+namespace adamconf {
+
+Numerics source_numerics(const std::string& preset) {
+  using N = Numerics;
+  Numerics n;
+  n.name = "as " + preset;
+  if (preset.rfind("pytorch-", 0) == 0) {
+    // torch/optim/adam.py: bias corrections and step size in Python double;
+    // denom = sqrt(v)/sqrt(bc2) + eps; param.addcdiv_(m, denom, value=-step_size)
+    n.power = N::Power::pow_double;
+    n.denominator = N::Denominator::ratio_of_sqrts;
+    n.step = N::Step::step_size_first;
+  } else if (preset.rfind("keras-", 0) == 0) {
+    // keras/optimizers/adam.py: ops.power in the variable dtype, m += (g - m)(1 - b1),
+    // base optimizer decay var -= var*wd*lr
+    n.power = N::Power::pow_target;
+    n.moments = N::Moments::lerp;
+    n.decay = N::Decay::subtract;
+  } else if (preset == "tfjs-adam") {
+    // adam_optimizer.ts: accBeta1 = accBeta1 * beta1 (float32 variables)
+    n.power = N::Power::running_product;
+  } else if (preset == "huggingface-adamw" || preset == "sklearn-adam") {
+    n.power = N::Power::pow_double;  // Python / numpy float64 scalars
+  } else {
+    n.power = N::Power::pow_target;  // Optax, ONNX (numpy in dtype), dlib (std::pow on float), the papers
+  }
+  return n;
+}
+
+std::vector<Numerics> numerics_variants() {
+  using N = Numerics;
+  std::vector<Numerics> v;
+  v.push_back({"pow-in-double, sqrt(v)/sqrt(bc2), lr/bc1 first", N::Power::pow_double, N::Moments::mul_add,
+               N::Denominator::ratio_of_sqrts, N::Step::step_size_first, N::Decay::multiply});
+  v.push_back({"running product, sqrt(v/bc2)", N::Power::running_product, N::Moments::mul_add,
+               N::Denominator::sqrt_of_ratio, N::Step::direction_then_lr, N::Decay::multiply});
+  v.push_back({"running product, sqrt(v)/sqrt(bc2)", N::Power::running_product, N::Moments::mul_add,
+               N::Denominator::ratio_of_sqrts, N::Step::direction_then_lr, N::Decay::subtract});
+  v.push_back({"binary powering, fma moments", N::Power::binary_target, N::Moments::fma,
+               N::Denominator::sqrt_of_ratio, N::Step::direction_then_lr, N::Decay::multiply});
+  v.push_back({"pow in target, lerp moments, lr/bc1 first", N::Power::pow_target, N::Moments::lerp,
+               N::Denominator::ratio_of_sqrts, N::Step::step_size_first, N::Decay::subtract});
+  v.push_back({"pow in target, fma moments, sqrt(v)/sqrt(bc2)", N::Power::pow_target, N::Moments::fma,
+               N::Denominator::ratio_of_sqrts, N::Step::direction_then_lr, N::Decay::multiply});
+  return v;
+}
+
+Plan plan_of(const Convention& convention) {
+  Plan p;
+  bool after_adam = false, after_apply = false;
+  for (const Transform& t : convention.chain) {
+    if (std::holds_alternative<NegateGradient>(t)) p.negate = true;
+    if (std::holds_alternative<AddL2ToGradient>(t)) p.l2 = true;
+    if (std::holds_alternative<AddDecayedWeights>(t)) p.additive_decay = true;
+    if (const auto* d = std::get_if<DecayWeights>(&t)) (after_apply ? p.decay_after : p.decay_before) = d->scale;
+    if (const auto* a = std::get_if<ScaleByAdam>(&t)) {
+      p.eps = a->eps_placement;
+      p.bias_correction1 = a->bias_correction1;
+      p.bias_correction2 = a->bias_correction2;
+      p.amsgrad = a->amsgrad;
+      after_adam = true;
+    }
+    if (std::holds_alternative<ApplyUpdate>(t)) after_apply = true;
+  }
+  (void)after_adam;
+  return p;
+}
+
+}  // namespace adamconf

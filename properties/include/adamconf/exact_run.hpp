@@ -1,0 +1,34 @@
+// The exact side of a check: the reference and the error model run over the
+// same case an implementation ran, giving the exact value and the allowed
+// error of every element at every step.
+#pragma once
+
+#include <vector>
+
+#include "adamconf/error_model.hpp"
+#include "adamconf/implementation.hpp"
+#include "adamconf/reference_adam.hpp"
+
+namespace adamconf {
+
+using R = ReferenceReal;
+
+struct ExactStep {
+  StepRecord<R> record;
+  std::vector<ElementBounds<R>> bounds;
+};
+
+/// The reference trajectory of `c` under `setup`, with the trajectory error
+/// bound accumulated from the first step (or from c.initial_state, read as exact).
+std::vector<ExactStep> exact_trajectory(const Setup& setup, const RunCase& c);
+
+/// One exact step from an implementation's state (theta and optimizer state as
+/// it reported them) with gradient `grad` and learning rate `lr` (decimal, or
+/// empty): the single-step check's expected values and bounds.
+ExactStep exact_single_step(const Setup& setup, const std::vector<double>& theta, const ImplementationState& state,
+                            const std::vector<double>& grad, const std::string& lr);
+
+/// The reference's view of an implementation state (values are exact).
+OptimizerState<R> to_reference_state(const ImplementationState& s);
+
+}  // namespace adamconf

@@ -1,0 +1,81 @@
+// Named RapidCheck generators for the domain: hyperparameters as decimal text,
+// gradients and parameters as values of the target format, and whole
+// scenarios. They reach the regimes that hide bugs: |g| near eps, tiny and
+// huge gradients, zeros, sign flips, dead-token coordinates, betas near 0 and
+// near 1, early steps and long runs. (arbitrary<double>() reaches none of them.)
+#pragma once
+
+#include <rapidcheck.h>
+
+#include <iosfwd>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "adamconf/implementation.hpp"
+
+namespace adamconf {
+
+/// Everything one property case runs: the optimizer and one trajectory.
+struct Scenario {
+  OptimizerSpec spec;
+  FloatFormat dtype = float32_format;
+  RunCase run;
+};
+
+/// How RapidCheck prints a scenario in a counterexample: hyperparameters,
+/// theta0 and the gradient stream as hex floats, the learning rates.
+void showValue(const Scenario& s, std::ostream& os);
+
+/// What a scenario generator may vary. Pinned hyperparameters are never
+/// generated (users pin them with --set; properties pin e.g. weight_decay=0).
+struct ScenarioShape {
+  std::string preset;
+  PresetOptions options;
+  FloatFormat dtype = float32_format;
+  std::map<std::string, std::string> pinned;
+  int min_steps = 1;
+  int max_steps = 0;          ///< 0: the default mix of early steps and long runs
+  int max_elements = 8;
+  bool lr_schedule = true;    ///< may generate a per-step learning rate
+  bool zero_gradients = false;
+};
+
+namespace gen {
+
+rc::Gen<std::string> lr();
+rc::Gen<std::string> beta1();
+rc::Gen<std::string> beta2();
+rc::Gen<std::string> eps();
+rc::Gen<std::string> eps_root();
+rc::Gen<std::string> weight_decay();
+/// The preset's exposed hyperparameters generated, the others at their defaults, pinned ones kept.
+rc::Gen<Hyperparameters> hyperparameters(const Preset& preset, const std::map<std::string, std::string>& pinned);
+
+/// A value of `dtype` with |x| in [2^min_exp, 2^(max_exp+1)), either sign, any significand.
+rc::Gen<double> float_in(const FloatFormat& dtype, int min_exp, int max_exp);
+/// One gradient from a mix of regimes: typical, eps-sized (|g| ~ eps), tiny,
+/// huge, zero, powers of two.
+rc::Gen<double> grad(const FloatFormat& dtype, double eps);
+/// A steps x elements gradient stream; each element follows its own kind:
+/// random, constant, sign-flipping, dead-token (tiny with rare pushes), eps
+/// regime, sparse spikes, decaying.
+rc::Gen<std::vector<std::vector<double>>> grad_stream(const FloatFormat& dtype, double eps, int steps, int elements);
+rc::Gen<std::vector<double>> theta0(const FloatFormat& dtype, int elements);
+/// Mostly steps 1-10, sometimes 11-40, sometimes a long run of 100-300.
+rc::Gen<int> step_count();
+/// A per-step learning rate around `lr`: warmup, decay, or jumps (decimal text).
+rc::Gen<std::vector<std::string>> lr_schedule(const std::string& lr, int steps);
+
+rc::Gen<Scenario> scenario(const ScenarioShape& shape);
+
+}  // namespace gen
+
+/// The largest |g| generated for a format: g^2 and the moments stay finite
+/// (1e18 for float32, 1e150 for float64).
+double largest_gradient(const FloatFormat& dtype);
+
+/// Decimal text times 2^k, exactly ("0.001", 3 -> "0.008"; "0.001", -1 -> "0.0005").
+std::string scale_decimal(const std::string& decimal, int k);
+
+}  // namespace adamconf

@@ -1,0 +1,83 @@
+#include "adamconf/comparison.hpp"
+
+#include <cmath>
+#include <limits>
+
+namespace adamconf {
+
+std::string show_value(double x) {
+  std::string s = hex_float(x);
+  const auto p = s.find('p');
+  if (p == std::string::npos) return s;
+  std::size_t end = p;
+  while (end > 0 && s[end - 1] == '0') --end;
+  if (s[end - 1] == '.') --end;
+  return s.substr(0, end) + s.substr(p);
+}
+
+Comparison compare(double observed, const R& exact, const R& allowed, const FloatFormat& f) {
+  Comparison c;
+  c.observed = observed;
+  c.exact = exact;
+  c.allowed = allowed;
+  const R ulp = ulp_at(exact, f);
+  if (std::isnan(observed)) {
+    c.error_ulps = std::numeric_limits<double>::infinity();
+    c.ratio = std::numeric_limits<double>::infinity();
+    c.pass = false;
+  } else if (std::isinf(observed)) {
+    c.error_ulps = std::numeric_limits<double>::infinity();
+    c.ratio = std::numeric_limits<double>::infinity();
+    c.pass = false;
+  } else {
+    const R error = abs(R(observed) - exact);
+    c.error_ulps = static_cast<double>(error / ulp);
+    c.pass = error <= allowed;
+    // An error at the level of the reference's own rounding is no error of the
+    // implementation's: it counts as 0 in the ratio (pass/fail is unchanged).
+    const bool immaterial = error <= ldexp(abs(exact), 16 - significand_bits<R>());
+    c.ratio = immaterial ? 0.0 : allowed == 0 ? std::numeric_limits<double>::infinity()
+                                              : static_cast<double>(error / allowed);
+  }
+  c.allowed_ulps = static_cast<double>(allowed / ulp);
+  return c;
+}
+
+namespace {
+std::string ulps_text(double x) {
+  char buf[64];
+  if (std::isinf(x)) return "inf";
+  std::snprintf(buf, sizeof buf, x < 100 ? "%.3g" : "%.4g", x);
+  return buf;
+}
+}  // namespace
+
+std::string Comparison::describe(const FloatFormat& f) const {
+  return show_value(observed) + "  expected " + show_value(round_to_format(exact, f)) + " (exact " +
+         to_decimal(exact, 21) + "): error " + ulps_text(error_ulps) + " ulps, allowed " + ulps_text(allowed_ulps) +
+         " ulps";
+}
+
+void ErrorStatistics::add(const Comparison& c, const std::string& where, const FloatFormat& f) {
+  ++count;
+  max_error_ulps = std::max(max_error_ulps, c.error_ulps);
+  sum_squares_ulps += c.error_ulps * c.error_ulps;
+  if (c.ratio > worst_ratio || worst.empty()) {
+    worst_ratio = c.ratio;
+    worst = where + " => " + c.describe(f);
+  }
+}
+
+double ErrorStatistics::rms_ulps() const { return count ? std::sqrt(sum_squares_ulps / count) : 0.0; }
+
+void ErrorStatistics::merge(const ErrorStatistics& o) {
+  count += o.count;
+  max_error_ulps = std::max(max_error_ulps, o.max_error_ulps);
+  sum_squares_ulps += o.sum_squares_ulps;
+  if (o.worst_ratio > worst_ratio || worst.empty()) {
+    worst_ratio = o.worst_ratio;
+    worst = o.worst;
+  }
+}
+
+}  // namespace adamconf

@@ -1,0 +1,271 @@
+#include "adamconf/generators.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <ostream>
+#include <stdexcept>
+
+#include "adamconf/comparison.hpp"
+
+namespace adamconf {
+
+double largest_gradient(const FloatFormat& dtype) { return dtype.precision == 24 ? 1e18 : 1e150; }
+
+std::string scale_decimal(const std::string& decimal, int k) {
+  // decimal = digits * 10^exponent10, digits a big integer (little-endian base 10)
+  std::string mantissa = decimal;
+  int exponent10 = 0;
+  const auto e = mantissa.find_first_of("eE");
+  if (e != std::string::npos) {
+    exponent10 = std::stoi(mantissa.substr(e + 1));
+    mantissa = mantissa.substr(0, e);
+  }
+  bool negative = false;
+  if (!mantissa.empty() && (mantissa[0] == '-' || mantissa[0] == '+')) {
+    negative = mantissa[0] == '-';
+    mantissa = mantissa.substr(1);
+  }
+  std::vector<int> digits;
+  for (auto it = mantissa.rbegin(); it != mantissa.rend(); ++it) {
+    if (*it == '.') {
+      exponent10 -= static_cast<int>(it - mantissa.rbegin());
+      continue;
+    }
+    if (*it < '0' || *it > '9') throw std::invalid_argument("not a decimal: " + decimal);
+    digits.push_back(*it - '0');
+  }
+  auto multiply = [&](int factor) {
+    int carry = 0;
+    for (int& d : digits) {
+      const int x = d * factor + carry;
+      d = x % 10;
+      carry = x / 10;
+    }
+    while (carry) {
+      digits.push_back(carry % 10);
+      carry /= 10;
+    }
+  };
+  for (int i = 0; i < std::abs(k); ++i) {
+    if (k > 0) {
+      multiply(2);
+    } else {
+      multiply(5);  // x/2 = 5x/10
+      exponent10 -= 1;
+    }
+  }
+  while (digits.size() > 1 && digits.back() == 0) digits.pop_back();
+  std::string out = negative ? "-" : "";
+  for (auto it = digits.rbegin(); it != digits.rend(); ++it) out += static_cast<char>('0' + *it);
+  return out + "e" + std::to_string(exponent10);
+}
+
+void showValue(const Scenario& s, std::ostream& os) {
+  os << s.spec.preset << " " << s.dtype.name;
+  if (s.spec.options.amsgrad) os << " amsgrad";
+  if (s.spec.options.maximize) os << " maximize";
+  if (!s.spec.options.bias_correction) os << " no-bias-correction";
+  os << "\n  ";
+  for (const auto& name : Hyperparameters::names()) os << name << "=" << s.spec.hyper.get(name) << " ";
+  os << "\n  theta0 = [";
+  for (std::size_t i = 0; i < s.run.theta0.size(); ++i) os << (i ? ", " : "") << show_value(s.run.theta0[i]);
+  os << "]\n  gradients (" << s.run.grads.size() << " steps x " << s.run.theta0.size() << " elements):";
+  const std::size_t shown = std::min<std::size_t>(s.run.grads.size(), 40);
+  for (std::size_t t = 0; t < shown; ++t) {
+    os << "\n    step " << t + 1 << ": [";
+    for (std::size_t i = 0; i < s.run.grads[t].size(); ++i) os << (i ? ", " : "") << show_value(s.run.grads[t][i]);
+    os << "]";
+    if (!s.run.lrs.empty()) os << " lr=" << s.run.lrs[t];
+  }
+  if (shown < s.run.grads.size()) os << "\n    ... " << s.run.grads.size() - shown << " more steps";
+}
+
+namespace gen {
+
+rc::Gen<std::string> lr() {
+  return rc::gen::element<std::string>("0.001", "0.01", "0.1", "0.5", "1", "0.0003", "0.0001", "0.05", "2.5");
+}
+
+rc::Gen<std::string> beta1() {
+  return rc::gen::weightedOneOf<std::string>({
+      {6, rc::gen::element<std::string>("0.9", "0.95", "0.8", "0.85")},
+      {2, rc::gen::element<std::string>("0", "0.1", "0.01", "0.5")},       // near 0
+      {2, rc::gen::element<std::string>("0.99", "0.999", "0.9999")},      // near 1
+  });
+}
+
+rc::Gen<std::string> beta2() {
+  return rc::gen::weightedOneOf<std::string>({
+      {6, rc::gen::element<std::string>("0.999", "0.99", "0.98", "0.95")},
+      {2, rc::gen::element<std::string>("0.9999", "0.99999")},            // near 1
+      {2, rc::gen::element<std::string>("0", "0.1", "0.5", "0.8")},       // near 0
+  });
+}
+
+rc::Gen<std::string> eps() {
+  return rc::gen::element<std::string>("1e-8", "1e-7", "1e-6", "0.001", "1e-12", "1e-16", "0.1");
+}
+
+rc::Gen<std::string> eps_root() { return rc::gen::element<std::string>("0", "1e-8", "1e-16", "0.0001"); }
+
+rc::Gen<std::string> weight_decay() {
+  return rc::gen::element<std::string>("0", "0.01", "0.1", "0.5", "0.0001", "0.05", "1");
+}
+
+rc::Gen<Hyperparameters> hyperparameters(const Preset& preset, const std::map<std::string, std::string>& pinned) {
+  return rc::gen::exec([preset, pinned] {
+    Hyperparameters h = preset.defaults;
+    const std::map<std::string, rc::Gen<std::string>> generators{
+        {"lr", lr()}, {"beta1", beta1()}, {"beta2", beta2()}, {"eps", eps()},
+        {"eps_root", eps_root()}, {"weight_decay", weight_decay()}};
+    for (const auto& name : preset.hyperparameters)
+      if (!pinned.count(name)) h.get(name) = *generators.at(name);
+    for (const auto& [name, value] : pinned) h.get(name) = value;
+    return h;
+  });
+}
+
+rc::Gen<double> float_in(const FloatFormat& dtype, int min_exp, int max_exp) {
+  const int p = dtype.precision;
+  return rc::gen::apply(
+      [dtype, p](bool negative, std::uint64_t fraction, int exponent) {
+        const double significand = static_cast<double>((std::uint64_t{1} << (p - 1)) | fraction);
+        double x = std::ldexp(significand, exponent - (p - 1));
+        if (dtype.precision == 24) x = static_cast<float>(x);  // rounds a float32 subnormal
+        return negative ? -x : x;
+      },
+      rc::gen::arbitrary<bool>(), rc::gen::inRange<std::uint64_t>(0, std::uint64_t{1} << (p - 1)),
+      rc::gen::inRange(min_exp, max_exp + 1));
+}
+
+namespace {
+int exponent_of(double x) { return static_cast<int>(std::floor(std::log2(x))); }
+
+struct Ranges {
+  int tiny_min, tiny_max, huge_min, huge_max;
+};
+Ranges ranges(const FloatFormat& dtype) {
+  // tiny reaches the subnormals and values whose square underflows; huge stops
+  // at largest_gradient so that g^2 stays finite.
+  if (dtype.precision == 24) return {-140, -40, 40, 58};
+  return {-1060, -300, 200, 497};
+}
+
+rc::Gen<double> typical(const FloatFormat& dtype) { return float_in(dtype, -10, 4); }
+
+rc::Gen<double> near_eps(const FloatFormat& dtype, double eps) {
+  if (!(eps > 0)) return typical(dtype);
+  const int e = exponent_of(eps);
+  return float_in(dtype, std::max(e - 3, ranges(dtype).tiny_min), e + 3);
+}
+}  // namespace
+
+rc::Gen<double> grad(const FloatFormat& dtype, double eps) {
+  const Ranges r = ranges(dtype);
+  return rc::gen::weightedOneOf<double>({
+      {40, typical(dtype)},
+      {12, near_eps(dtype, eps)},
+      {6, float_in(dtype, r.tiny_min, r.tiny_max)},
+      {5, float_in(dtype, r.huge_min, r.huge_max)},
+      {8, rc::gen::just(0.0)},
+      {5, rc::gen::element(1.0, -1.0, 0.5, -2.0, 4.0)},
+  });
+}
+
+rc::Gen<std::vector<std::vector<double>>> grad_stream(const FloatFormat& dtype, double eps, int steps, int elements) {
+  return rc::gen::exec([dtype, eps, steps, elements] {
+    std::vector<std::vector<double>> by_element;
+    for (int i = 0; i < elements; ++i) {
+      const int kind = *rc::gen::weightedElement<int>({{5, 0}, {2, 1}, {2, 2}, {2, 3}, {1, 4}, {1, 5}, {1, 6}});
+      std::vector<double> g;
+      switch (kind) {
+        case 0:  // random: every step from the regime mix
+          g = *rc::gen::container<std::vector<double>>(steps, grad(dtype, eps));
+          break;
+        case 1:  // constant
+          g.assign(steps, *grad(dtype, eps));
+          break;
+        case 2: {  // sign flips with jittering magnitude
+          const auto mags = *rc::gen::container<std::vector<double>>(steps, typical(dtype));
+          for (int t = 0; t < steps; ++t) g.push_back((t % 2 ? -1 : 1) * std::abs(mags[t]));
+          break;
+        }
+        case 3: {  // dead token: tiny gradients, a rare push
+          const auto tiny = *rc::gen::container<std::vector<double>>(steps, float_in(dtype, -30, -14));
+          const auto push = *rc::gen::container<std::vector<int>>(steps, rc::gen::weightedElement<int>({{7, 0}, {1, 1}}));
+          const double p = *typical(dtype);
+          for (int t = 0; t < steps; ++t) g.push_back(push[t] ? p : tiny[t]);
+          break;
+        }
+        case 4:  // every step near eps
+          g = *rc::gen::container<std::vector<double>>(steps, near_eps(dtype, eps));
+          break;
+        case 5: {  // sparse spikes
+          g = *rc::gen::container<std::vector<double>>(
+              steps, rc::gen::weightedOneOf<double>({{5, rc::gen::just(0.0)}, {1, typical(dtype)}}));
+          break;
+        }
+        default: {  // decaying by powers of two (exact until it underflows)
+          double x = *typical(dtype);
+          for (int t = 0; t < steps; ++t, x /= 2) g.push_back(dtype.precision == 24 ? double(float(x)) : x);
+          break;
+        }
+      }
+      by_element.push_back(std::move(g));
+    }
+    std::vector<std::vector<double>> by_step(steps, std::vector<double>(elements));
+    for (int i = 0; i < elements; ++i)
+      for (int t = 0; t < steps; ++t) by_step[t][i] = by_element[i][t];
+    return by_step;
+  });
+}
+
+rc::Gen<std::vector<double>> theta0(const FloatFormat& dtype, int elements) {
+  return rc::gen::container<std::vector<double>>(
+      elements, rc::gen::weightedOneOf<double>({{8, float_in(dtype, -4, 2)},
+                                                 {1, rc::gen::just(0.0)},
+                                                 {1, float_in(dtype, 8, 20)},
+                                                 {1, float_in(dtype, -30, -10)}}));
+}
+
+rc::Gen<int> step_count() {
+  return rc::gen::weightedOneOf<int>(
+      {{14, rc::gen::inRange(1, 11)}, {4, rc::gen::inRange(11, 41)}, {2, rc::gen::inRange(100, 301)}});
+}
+
+rc::Gen<std::vector<std::string>> lr_schedule(const std::string& lr, int steps) {
+  return rc::gen::weightedOneOf<std::vector<std::string>>({
+      {3, rc::gen::just(std::vector<std::string>{})},  // constant
+      {1, rc::gen::map(rc::gen::container<std::vector<int>>(steps, rc::gen::inRange(-4, 2)),
+                       [lr](const std::vector<int>& ks) {
+                         std::vector<std::string> out;
+                         for (int k : ks) out.push_back(scale_decimal(lr, k));
+                         return out;
+                       })},
+  });
+}
+
+rc::Gen<Scenario> scenario(const ScenarioShape& shape) {
+  return rc::gen::exec([shape] {
+    const Preset& preset = preset_by_name(shape.preset);
+    Scenario s;
+    s.dtype = shape.dtype;
+    const Hyperparameters h = *hyperparameters(preset, shape.pinned);
+    s.spec = OptimizerSpec{preset.name, shape.options, h, preset.resolve(shape.options)};
+    const int steps = shape.max_steps > 0 ? *rc::gen::inRange(shape.min_steps, shape.max_steps + 1)
+                                          : std::max(shape.min_steps, *step_count());
+    const int elements = *rc::gen::inRange(1, shape.max_elements + 1);
+    s.run.theta0 = *theta0(shape.dtype, elements);
+    if (shape.zero_gradients) {
+      s.run.grads.assign(steps, std::vector<double>(elements, 0.0));
+    } else {
+      const double eps = parse_decimal<double>(h.eps);
+      s.run.grads = *grad_stream(shape.dtype, eps, steps, elements);
+    }
+    if (shape.lr_schedule) s.run.lrs = *lr_schedule(h.lr, steps);
+    return s;
+  });
+}
+
+}  // namespace gen
+}  // namespace adamconf

@@ -1,0 +1,251 @@
+// Equivalences between two ways of running the implementation: AdamW at
+// wd = 0 and Adam, L2 and Adam fed g + wd*theta, maximize and negated
+// gradients, resumed and uninterrupted runs, repeated runs; and AMSGrad's
+// monotone maximum.
+#include "property_helpers.hpp"
+
+namespace adamconf::detail {
+
+namespace {
+
+/// A preset the implementation supports whose convention, decay removed,
+/// equals `spec`'s, with the same hyperparameters; nullopt if none.
+std::optional<OptimizerSpec> adam_partner(const PropertyContext& ctx, const OptimizerSpec& spec) {
+  const Convention target = without_decay(spec.convention);
+  for (const auto& p : presets()) {
+    if (p.name == spec.preset || !ctx.capabilities.supports_preset(p.name)) continue;
+    try {
+      std::map<std::string, std::string> overrides;
+      for (const auto& h : p.hyperparameters) overrides[h] = spec.hyper.get(h);
+      OptimizerSpec partner = make_spec(p.name, spec.options, overrides);
+      if (!ctx.capabilities.supports(partner) || without_decay(partner.convention) != target) continue;
+      Hyperparameters a = partner.hyper, b = spec.hyper;
+      a.weight_decay = b.weight_decay = "0";
+      if (a == b && parse_decimal<R>(partner.hyper.weight_decay) == 0) return partner;
+    } catch (const std::invalid_argument&) {
+      // the partner cannot take these options
+    }
+  }
+  return std::nullopt;
+}
+
+Property adamw_without_decay_is_adam() {
+  return {"zero-decay-is-adam",
+          "with weight_decay = 0, a decoupled-decay convention computes the same trajectory as Adam without decay",
+          [](const PropertyContext& ctx) -> std::string {
+            if (!has_decoupled_decay(ctx.convention())) return "no decoupled decay in this convention";
+            return needs_zero_weight_decay(ctx);
+          },
+          [](Checker& checker) {
+            const auto& ctx = checker.context();
+            const Scenario s = *gen::scenario(zero_decay_shape(ctx));
+            const RunResult a = checker.run(s);
+            const auto exact = exact_trajectory(setup_of(s), s.run);
+            if (const auto partner = adam_partner(ctx, s.spec)) {
+              // Against the implementation's own Adam.
+              Scenario adam = s;
+              adam.spec = *partner;
+              const RunResult b = checker.run(adam);
+              for (std::size_t t = 0; t < s.run.grads.size(); ++t)
+                for (std::size_t i = 0; i < s.run.theta0.size(); ++i)
+                  checker.expect_within(R(a.theta[t][i]), R(b.theta[t][i]), 2 * exact[t].bounds[i].theta,
+                                        at(t, i, "theta versus " + partner->preset));
+            } else {
+              // Against the exact Adam without decay.
+              Setup adam = setup_of(s);
+              adam.spec.convention = without_decay(s.spec.convention);
+              const auto e = exact_trajectory(adam, s.run);
+              for (std::size_t t = 0; t < s.run.grads.size(); ++t)
+                for (std::size_t i = 0; i < s.run.theta0.size(); ++i)
+                  checker.expect_close(a.theta[t][i], e[t].record.elements[i].theta, e[t].bounds[i].theta,
+                                       at(t, i, "theta versus exact Adam without decay"));
+            }
+          }};
+}
+
+Property l2_is_adam_on_modified_gradient() {
+  return {"l2-is-adam-on-modified-gradient",
+          "L2 weight decay equals Adam without decay fed the gradient g + wd theta, step by step",
+          [](const PropertyContext& ctx) -> std::string {
+            if (!has_l2(ctx.convention())) return "no L2 decay in this convention";
+            if (!ctx.capabilities.state_io) return "needs state read/write";
+            return "";
+          },
+          [](Checker& checker) {
+            const auto& ctx = checker.context();
+            Scenario s = *gen::scenario(ctx.shape());
+            s.run.record_states = true;
+            const RunResult a = checker.run(s);
+            const std::size_t n = s.run.theta0.size();
+            const bool amsgrad = s.spec.convention.adam().amsgrad != AmsgradVariant::none;
+            const auto h = values_of<R>(s.spec.hyper);
+            OptimizerSpec plain = s.spec;
+            plain.hyper.weight_decay = "0";
+            const auto h_plain = values_of<R>(plain.hyper);
+            // One single-step case per step, from the L2 run's own state.
+            std::vector<RunCase> cases;
+            std::vector<std::vector<R>> exact_grads;
+            for (std::size_t t = 0; t < s.run.grads.size(); ++t) {
+              RunCase c;
+              c.theta0 = t == 0 ? s.run.theta0 : a.theta[t - 1];
+              c.initial_state = t == 0 ? zero_state(n, amsgrad) : a.states[t - 1];
+              if (!s.run.lrs.empty()) c.lrs = {s.run.lrs[t]};
+              std::vector<R> g_exact;
+              std::vector<double> g;
+              for (std::size_t i = 0; i < n; ++i) {
+                // maximize negates the fed gradient, so feed g - wd theta then
+                const R wd_theta = h.weight_decay * R(c.theta0[i]);
+                g_exact.push_back(s.spec.options.maximize ? R(R(s.run.grads[t][i]) - wd_theta)
+                                                          : R(R(s.run.grads[t][i]) + wd_theta));
+                g.push_back(round_to_format(g_exact.back(), s.dtype));
+              }
+              c.grads = {g};
+              cases.push_back(c);
+              exact_grads.push_back(g_exact);
+            }
+            const auto b = checker.run(Setup{plain, s.dtype}, cases);
+            for (std::size_t t = 0; t < s.run.grads.size(); ++t) {
+              const RunCase& c = cases[t];
+              const ExactStep ea = exact_single_step(setup_of(s), c.theta0, *c.initial_state, s.run.grads[t],
+                                                     c.lrs.empty() ? "" : c.lrs[0]);
+              // B's bound: the exact modified gradient, known to B only rounded.
+              ReferenceAdam<R> reference(plain.convention, h_plain, {c.theta0.begin(), c.theta0.end()},
+                                         to_reference_state(*c.initial_state));
+              ErrorModel<R> model(s.dtype, h_plain, n);
+              for (std::size_t i = 0; i < n; ++i)
+                model.set_input_gradient_error(i, abs(R(c.grads[0][i]) - exact_grads[t][i]));
+              std::optional<R> lr;
+              if (!c.lrs.empty()) lr = parse_decimal<R>(c.lrs[0]);
+              reference.step(exact_grads[t], lr, model);
+              for (std::size_t i = 0; i < n; ++i)
+                checker.expect_within(R(b[t].theta[0][i]), R(a.theta[t][i]), ea.bounds[i].theta + model.bounds()[i].theta,
+                                      at(t, i, "theta fed g + wd theta versus theta with L2"));
+            }
+          }};
+}
+
+Property amsgrad_monotone() {
+  return {"amsgrad-max-never-decreases", "the AMSGrad maximum never decreases",
+          [](const PropertyContext& ctx) -> std::string {
+            const Preset& p = ctx.preset_info();
+            const bool built_in = p.convention.adam().amsgrad != AmsgradVariant::none;
+            if (!built_in && p.amsgrad == AmsgradVariant::none) return "the preset has no AMSGrad";
+            if (!built_in && !ctx.capabilities.supports_option("amsgrad")) return "the implementation does not offer amsgrad";
+            if (!ctx.capabilities.state_io) return "needs state read/write";
+            return "";
+          },
+          [](Checker& checker) {
+            ScenarioShape shape = checker.context().shape();
+            shape.options.amsgrad = checker.context().preset_info().amsgrad != AmsgradVariant::none;
+            Scenario s = *gen::scenario(shape);
+            s.run.record_states = true;
+            const RunResult r = checker.run(s);
+            for (std::size_t t = 0; t < r.states.size(); ++t) {
+              if (r.states[t].vmax.size() != s.run.theta0.size())
+                checker.fail("step " + std::to_string(t + 1) + ": the exported state has no AMSGrad maximum");
+              for (std::size_t i = 0; i < s.run.theta0.size(); ++i) {
+                const double before = t == 0 ? 0.0 : r.states[t - 1].vmax[i];
+                if (!(r.states[t].vmax[i] >= before))
+                  checker.fail(at(t, i, "vmax") + " => " + show_value(r.states[t].vmax[i]) + " after " +
+                               show_value(before) + ": the maximum decreased");
+              }
+            }
+          }};
+}
+
+Property maximize_is_negation() {
+  return {"maximize-is-negated-gradient", "maximize gives the trajectory of minimizing the negated gradients",
+          [](const PropertyContext& ctx) -> std::string {
+            if (!ctx.preset_info().offers_maximize) return "the preset has no maximize option";
+            if (!ctx.capabilities.supports_option("maximize")) return "the implementation does not offer maximize";
+            return "";
+          },
+          [](Checker& checker) {
+            const auto& ctx = checker.context();
+            ScenarioShape shape = ctx.shape();
+            shape.options.maximize = true;
+            const Scenario s = *gen::scenario(shape);
+            Scenario negated = s;
+            negated.spec.options.maximize = false;
+            negated.spec.convention = ctx.preset_info().resolve(negated.spec.options);
+            for (auto& step : negated.run.grads)
+              for (double& g : step) g = -g;
+            const RunResult a = checker.run(s), b = checker.run(negated);
+            const auto e = exact_trajectory(setup_of(s), s.run);
+            for (std::size_t t = 0; t < s.run.grads.size(); ++t)
+              for (std::size_t i = 0; i < s.run.theta0.size(); ++i)
+                checker.expect_within(R(a.theta[t][i]), R(b.theta[t][i]), 2 * e[t].bounds[i].theta,
+                                      at(t, i, "theta with maximize versus negated gradients"));
+          }};
+}
+
+Property resume_equals_uninterrupted() {
+  return {"resume-equals-uninterrupted",
+          "a run resumed from exported state continues the uninterrupted run",
+          [](const PropertyContext& ctx) -> std::string { return ctx.capabilities.state_io ? "" : "needs state read/write"; },
+          [](Checker& checker) {
+            ScenarioShape shape = checker.context().shape();
+            shape.min_steps = 2;
+            Scenario s = *gen::scenario(shape);
+            s.run.record_states = true;
+            const RunResult a = checker.run(s);
+            const std::size_t steps = s.run.grads.size();
+            const std::size_t k = *rc::gen::inRange<std::size_t>(1, steps);
+            RunCase resumed;
+            resumed.theta0 = a.theta[k - 1];
+            resumed.initial_state = a.states[k - 1];
+            resumed.grads.assign(s.run.grads.begin() + k, s.run.grads.end());
+            if (!s.run.lrs.empty()) resumed.lrs.assign(s.run.lrs.begin() + k, s.run.lrs.end());
+            const RunResult b = checker.run(setup_of(s), {resumed}).front();
+            // Both continue exactly from the state at step k.
+            const auto e = exact_trajectory(setup_of(s), resumed);
+            for (std::size_t j = 0; j < resumed.grads.size(); ++j)
+              for (std::size_t i = 0; i < s.run.theta0.size(); ++i)
+                checker.expect_within(R(b.theta[j][i]), R(a.theta[k + j][i]), 2 * e[j].bounds[i].theta,
+                                      at(k + j, i, "theta resumed after step " + std::to_string(k)));
+          }};
+}
+
+Property deterministic() {
+  return {"repeated-runs-are-identical", "running the same case twice gives bitwise identical results", nullptr,
+          [](Checker& checker) {
+            Scenario s = *gen::scenario(checker.context().shape());
+            s.run.record_states = checker.context().capabilities.state_io;
+            const auto first = checker.run(setup_of(s), {s.run, s.run});
+            const auto again = checker.run(setup_of(s), {s.run});
+            for (const RunResult* other : {&first[1], &again[0]})
+              for (std::size_t t = 0; t < s.run.grads.size(); ++t) {
+                for (std::size_t i = 0; i < s.run.theta0.size(); ++i)
+                  checker.expect_identical(first[0].theta[t][i], other->theta[t][i], at(t, i, "theta"));
+                if (s.run.record_states)
+                  for (std::size_t i = 0; i < s.run.theta0.size(); ++i) {
+                    checker.expect_identical(first[0].states[t].m[i], other->states[t].m[i], at(t, i, "m"));
+                    checker.expect_identical(first[0].states[t].v[i], other->states[t].v[i], at(t, i, "v"));
+                  }
+              }
+          }};
+}
+
+}  // namespace
+
+std::vector<Property> equivalence_properties() {
+  return {adamw_without_decay_is_adam(), l2_is_adam_on_modified_gradient(), amsgrad_monotone(),
+          maximize_is_negation(), resume_equals_uninterrupted(), deterministic()};
+}
+
+}  // namespace adamconf::detail
+
+namespace adamconf {
+
+const std::vector<Property>& all_properties() {
+  static const std::vector<Property> all = [] {
+    std::vector<Property> out;
+    for (auto group : {detail::agreement_properties, detail::closed_form_properties, detail::invariance_properties,
+                       detail::equivalence_properties})
+      for (auto& p : group()) out.push_back(std::move(p));
+    return out;
+  }();
+  return all;
+}
+
+}  // namespace adamconf

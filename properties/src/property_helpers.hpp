@@ -1,0 +1,85 @@
+// Helpers shared by the property definitions.
+#pragma once
+
+#include <rapidcheck.h>
+
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "adamconf/property.hpp"
+
+namespace adamconf::detail {
+
+inline bool has_l2(const Convention& c) {
+  for (const auto& t : c.chain)
+    if (std::holds_alternative<AddL2ToGradient>(t)) return true;
+  return false;
+}
+
+/// Decoupled decay of any kind (decay_weights before or after the update, add_decayed_weights).
+inline bool has_decoupled_decay(const Convention& c) {
+  for (const auto& t : c.chain)
+    if (std::holds_alternative<DecayWeights>(t) || std::holds_alternative<AddDecayedWeights>(t)) return true;
+  return false;
+}
+
+/// The convention without any weight decay transform.
+inline Convention without_decay(const Convention& c) {
+  Convention out;
+  for (const auto& t : c.chain)
+    if (!std::holds_alternative<DecayWeights>(t) && !std::holds_alternative<AddDecayedWeights>(t) &&
+        !std::holds_alternative<AddL2ToGradient>(t))
+      out.chain.push_back(t);
+  return out;
+}
+
+inline bool is_pinned_nonzero(const PropertyContext& ctx, const std::string& name) {
+  const auto it = ctx.pinned.find(name);
+  return it != ctx.pinned.end() && parse_decimal<R>(it->second) != 0;
+}
+
+/// "" when weight_decay can be pinned to 0 for this context, else why not.
+inline std::string needs_zero_weight_decay(const PropertyContext& ctx) {
+  if (is_pinned_nonzero(ctx, "weight_decay")) return "needs weight_decay = 0, and it is pinned";
+  return "";
+}
+
+inline ScenarioShape zero_decay_shape(const PropertyContext& ctx) {
+  ScenarioShape s = ctx.shape();
+  if (ctx.preset_info().exposes("weight_decay")) s.pinned["weight_decay"] = "0";
+  return s;
+}
+
+inline std::string at(std::size_t step, std::size_t element, const std::string& what) {
+  return "step " + std::to_string(step + 1) + ", element " + std::to_string(element) + ": " + what;
+}
+
+inline Setup setup_of(const Scenario& s) { return Setup{s.spec, s.dtype}; }
+
+/// The learning rate of step t (0-based) as an exact value.
+inline R lr_at(const Scenario& s, std::size_t t) {
+  return parse_decimal<R>(s.run.lrs.empty() ? s.spec.hyper.lr : s.run.lrs[t]);
+}
+
+/// Exact difference of two values (for observed steps theta_t - theta_{t-1}).
+inline R diff(double a, double b) { return R(a) - R(b); }
+
+/// Whether x is representable in the format and within the generated range.
+inline bool representable(double x, const FloatFormat& f) {
+  if (!(std::abs(x) <= largest_gradient(f))) return false;
+  return f.precision == 53 || static_cast<double>(static_cast<float>(x)) == x;
+}
+
+/// The zero state an implementation starts from.
+inline ImplementationState zero_state(std::size_t n, bool amsgrad) {
+  return {0, std::vector<double>(n, 0.0), std::vector<double>(n, 0.0),
+          amsgrad ? std::vector<double>(n, 0.0) : std::vector<double>{}};
+}
+
+std::vector<Property> agreement_properties();
+std::vector<Property> closed_form_properties();
+std::vector<Property> invariance_properties();
+std::vector<Property> equivalence_properties();
+
+}  // namespace adamconf::detail

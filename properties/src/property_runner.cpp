@@ -1,0 +1,189 @@
+#include <rapidcheck.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <sstream>
+
+#include "adamconf/property.hpp"
+
+namespace adamconf {
+
+ScenarioShape PropertyContext::shape() const {
+  ScenarioShape s;
+  s.preset = preset;
+  s.options = options;
+  s.dtype = dtype;
+  s.pinned = pinned;
+  s.lr_schedule = capabilities.lr_schedule;
+  return s;
+}
+
+namespace {
+// RapidCheck's default listener prints a "reproduce" banner when the process
+// exits; adamconf reports failures itself, with the seed to replay them.
+struct SilentListener : rc::detail::TestListener {
+  void onTestCaseFinished(const rc::detail::CaseDescription&) override {}
+  void onShrinkTried(const rc::detail::CaseDescription&, bool) override {}
+  void onTestFinished(const rc::detail::TestMetadata&, const rc::detail::TestResult&) override {}
+};
+
+// Thrown through RapidCheck to end a case with exactly this description.
+[[noreturn]] void fail_case(const std::string& message) {
+  throw rc::detail::CaseResult(rc::detail::CaseResult::Type::Failure, message);
+}
+
+std::string count_mismatch(const std::string& what, std::size_t got, std::size_t want) {
+  return "adapter answered " + std::to_string(got) + " " + what + " for " + std::to_string(want);
+}
+}  // namespace
+
+void Checker::fail(const std::string& message) { fail_case(message); }
+
+std::vector<RunResult> Checker::run(const Setup& setup, const std::vector<RunCase>& cases) {
+  if (adapter_failure_) fail_case(*adapter_failure_);
+  std::vector<RunResult> results;
+  try {
+    results = ctx_.implementation->run(setup, cases);
+    if (results.size() != cases.size())
+      throw ImplementationError(count_mismatch("results", results.size(), cases.size()));
+    for (std::size_t k = 0; k < cases.size(); ++k) {
+      const RunCase& c = cases[k];
+      const RunResult& r = results[k];
+      if (r.theta.size() != c.grads.size())
+        throw ImplementationError(count_mismatch("steps", r.theta.size(), c.grads.size()));
+      for (const auto& theta : r.theta)
+        if (theta.size() != c.theta0.size())
+          throw ImplementationError(count_mismatch("parameters", theta.size(), c.theta0.size()));
+      if (c.record_states) {
+        if (r.states.size() != c.grads.size())
+          throw ImplementationError(count_mismatch("states", r.states.size(), c.grads.size()));
+        for (const auto& s : r.states)
+          if (s.m.size() != c.theta0.size() || s.v.size() != c.theta0.size())
+            throw ImplementationError(count_mismatch("moments", s.m.size(), c.theta0.size()));
+      }
+    }
+  } catch (const ImplementationError& e) {
+    adapter_failure_ = std::string("adapter failure: ") + e.what();
+    fail_case(*adapter_failure_);
+  }
+  return results;
+}
+
+RunResult Checker::run(const Scenario& s) { return run(Setup{s.spec, s.dtype}, {s.run}).front(); }
+
+void Checker::expect_close(double observed, const R& exact, const R& allowed, const std::string& where) {
+  const Comparison c = compare(observed, exact, allowed, ctx_.dtype);
+  stats_.add(c, where, ctx_.dtype);
+  if (!c.pass) fail_case(where + " => " + c.describe(ctx_.dtype));
+}
+
+void Checker::expect_within(const R& observed, const R& expected, const R& allowed, const std::string& where) {
+  const R error = abs(observed - expected);
+  Comparison c;
+  c.exact = expected;
+  c.allowed = allowed;
+  const R ulp = ulp_at(expected, ctx_.dtype);
+  c.error_ulps = static_cast<double>(error / ulp);
+  c.allowed_ulps = static_cast<double>(allowed / ulp);
+  c.ratio = error == 0 ? 0.0 : allowed == 0 ? INFINITY : static_cast<double>(error / allowed);
+  c.pass = !isnan(observed) && error <= allowed;
+  c.observed = static_cast<double>(observed);
+  std::string text = where + " => " + to_decimal(observed, 17) + "  expected " + to_decimal(expected, 17) +
+                     ": error " + to_decimal(R(c.error_ulps), 3) + " ulps, allowed " +
+                     to_decimal(R(c.allowed_ulps), 3) + " ulps";
+  if (c.ratio > stats_.worst_ratio || stats_.worst.empty()) {
+    stats_.worst_ratio = c.ratio;
+    stats_.worst = text;
+  }
+  ++stats_.count;
+  stats_.max_error_ulps = std::max(stats_.max_error_ulps, c.error_ulps);
+  stats_.sum_squares_ulps += c.error_ulps * c.error_ulps;
+  if (!c.pass) fail_case(text);
+}
+
+void Checker::expect_at_most(const R& value, const R& limit, const std::string& where) {
+  ++stats_.count;
+  const double ratio = limit == 0 ? (value == 0 ? 0.0 : INFINITY) : static_cast<double>(value / limit);
+  const std::string text = where + " => " + to_decimal(value, 17) + ", limit " + to_decimal(limit, 17);
+  if (ratio > stats_.worst_ratio || stats_.worst.empty()) {
+    stats_.worst_ratio = ratio;
+    stats_.worst = text;
+  }
+  if (isnan(value) || value > limit) fail_case(text + ": above the limit");
+}
+
+void Checker::expect_identical(double a, double b, const std::string& where) {
+  const bool same = (std::isnan(a) && std::isnan(b)) || std::memcmp(&a, &b, sizeof a) == 0;
+  ++stats_.count;
+  if (!same) fail_case(where + " => first " + show_value(a) + "  second " + show_value(b) + ": not bitwise identical");
+}
+
+std::string to_string(PropertyResult::Status s) {
+  switch (s) {
+    case PropertyResult::Status::passed: return "pass";
+    case PropertyResult::Status::failed: return "FAIL";
+    case PropertyResult::Status::skipped: return "skip";
+    case PropertyResult::Status::adapter_error: return "ERROR";
+  }
+  return "?";
+}
+
+const Property& property_by_id(const std::string& id) {
+  for (const auto& p : all_properties())
+    if (p.id == id) return p;
+  std::string known;
+  for (const auto& p : all_properties()) known += (known.empty() ? "" : " ") + p.id;
+  throw std::invalid_argument("unknown property '" + id + "' (known: " + known + ")");
+}
+
+PropertyResult run_property(const Property& property, const PropertyContext& ctx, const RunSettings& settings) {
+  PropertyResult result;
+  result.id = property.id;
+  result.claim = property.claim;
+  result.seed = settings.seed;
+  const auto start = std::chrono::steady_clock::now();
+  const std::string why_not = property.not_applicable ? property.not_applicable(ctx) : "";
+  if (!why_not.empty()) {
+    result.status = PropertyResult::Status::skipped;
+    result.reason = why_not;
+    return result;
+  }
+  Checker checker(ctx);
+  rc::detail::TestMetadata metadata;
+  metadata.id = property.id;
+  metadata.description = property.claim;
+  rc::detail::TestParams params;
+  params.seed = settings.seed;
+  params.maxSuccess = settings.cases;
+  params.maxSize = 100;
+  params.maxDiscardRatio = 10;
+  SilentListener listener;
+  const auto outcome = rc::detail::checkProperty(
+      rc::detail::toProperty([&property, &checker] { property.body(checker); }), metadata, params, listener);
+  result.statistics = checker.statistics();
+  if (outcome.template is<rc::detail::SuccessResult>()) {
+    result.cases = outcome.template get<rc::detail::SuccessResult>().numSuccess;
+  } else if (outcome.template is<rc::detail::FailureResult>()) {
+    const auto& failure = outcome.template get<rc::detail::FailureResult>();
+    result.cases = failure.numSuccess + 1;
+    result.shrinks = static_cast<int>(failure.reproduce.shrinkPath.size());
+    result.status = checker.adapter_failure() ? PropertyResult::Status::adapter_error : PropertyResult::Status::failed;
+    result.reason = failure.description;
+    std::ostringstream shown;
+    for (const auto& [type, value] : failure.counterExample) shown << value << "\n";
+    result.counterexample = shown.str();
+  } else if (outcome.template is<rc::detail::GaveUpResult>()) {
+    const auto& gave_up = outcome.template get<rc::detail::GaveUpResult>();
+    result.cases = gave_up.numSuccess;
+    result.status = PropertyResult::Status::failed;
+    result.reason = "gave up: too many discarded cases (" + gave_up.description + ")";
+  } else {
+    result.status = PropertyResult::Status::failed;
+    result.reason = "RapidCheck error: " + outcome.template get<rc::detail::Error>().description;
+  }
+  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return result;
+}
+
+}  // namespace adamconf

@@ -1,0 +1,369 @@
+// The mutant zoo: deliberately wrong optimizers, each the correct float
+// implementation with one plausible bug, overriding one hook of FloatAdam.
+// The property suite must catch every one of them.
+#pragma once
+
+#include <cmath>
+#include <cstring>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "adamconf/float_adam.hpp"
+
+namespace adamconf::mutants {
+
+// ---- bias correction and the step counter ----
+
+template <class F>
+struct NoBiasCorrection1 : FloatAdam<F> {
+  typename FloatAdam<F>::Scalars scalars(std::int64_t t, F lr, double lr_d) override {
+    auto s = FloatAdam<F>::scalars(t, lr, lr_d);
+    s.bc1 = 1;
+    s.bc1_d = 1;
+    return s;
+  }
+};
+
+template <class F>
+struct NoBiasCorrection2 : FloatAdam<F> {
+  typename FloatAdam<F>::Scalars scalars(std::int64_t t, F lr, double lr_d) override {
+    auto s = FloatAdam<F>::scalars(t, lr, lr_d);
+    s.bc2 = 1;
+    s.bc2_d = 1;
+    return s;
+  }
+};
+
+template <class F>
+struct BiasCorrectionOffByOne : FloatAdam<F> {
+  std::int64_t bias_correction_exponent(std::int64_t step) const override { return step + 1; }
+};
+
+template <class F>
+struct StepCountedFromZero : FloatAdam<F> {  // beta^(t-1): 1 - beta^0 = 0 at the first step
+  std::int64_t bias_correction_exponent(std::int64_t step) const override { return step - 1; }
+};
+
+template <class F>
+struct StepCounterNotAdvanced : FloatAdam<F> {  // starts at 1 and stays there
+  std::int64_t advance_step(std::int64_t) const override { return 1; }
+};
+
+// ---- epsilon ----
+
+template <class F>
+struct EpsInsideSqrt : FloatAdam<F> {
+  F denominator(std::size_t, F v_used, const typename FloatAdam<F>::Scalars& s) override {
+    return std::sqrt(v_used / s.bc2 + this->eps_);
+  }
+};
+
+template <class F>
+struct EpsSquaredInsideSqrt : FloatAdam<F> {  // sqrt(v_hat + eps^2): right only when one term dominates
+  F denominator(std::size_t, F v_used, const typename FloatAdam<F>::Scalars& s) override {
+    return std::sqrt(v_used / s.bc2 + this->eps_ * this->eps_);
+  }
+};
+
+template <class F>
+struct EpsHatWhereEpsDeclared : FloatAdam<F> {
+  Plan make_plan(const Convention& c) const override {
+    Plan p = plan_of(c);
+    p.eps = EpsPlacement::before_bias_correction;
+    return p;
+  }
+};
+
+template <class F>
+struct EpsOutsideWhereEpsHatDeclared : FloatAdam<F> {
+  Plan make_plan(const Convention& c) const override {
+    Plan p = plan_of(c);
+    p.eps = EpsPlacement::after_bias_correction;
+    return p;
+  }
+};
+
+template <class F>
+struct EpsHyperparameterIgnored : FloatAdam<F> {  // 1e-8 hard-coded
+  F denominator(std::size_t i, F v_used, const typename FloatAdam<F>::Scalars& s) override {
+    this->eps_ = static_cast<F>(1e-8);
+    return FloatAdam<F>::denominator(i, v_used, s);
+  }
+};
+
+template <class F>
+struct SqrtOfBiasCorrection2Missing : FloatAdam<F> {  // sqrt(v)/bc2 + eps
+  F denominator(std::size_t, F v_used, const typename FloatAdam<F>::Scalars& s) override {
+    return std::sqrt(v_used) / s.bc2 + this->eps_;
+  }
+};
+
+// ---- weight decay ----
+
+template <class F>
+struct DecayCoupledInsteadOfDecoupled : FloatAdam<F> {  // AdamW implemented as L2
+  Plan make_plan(const Convention& c) const override {
+    Plan p = plan_of(c);
+    p.decay_before.reset();
+    p.l2 = true;
+    return p;
+  }
+  F add_l2(F g, F theta) const override { return g + this->lr_ * this->wd_ * theta; }
+};
+
+template <class F>
+struct DecayNotScaledByLr : FloatAdam<F> {  // theta (1 - wd) where PyTorch has theta (1 - lr wd)
+  F decay_multiplier(DecayScale, const typename FloatAdam<F>::Scalars&) const override { return F(1); }
+};
+
+template <class F>
+struct DecayScaledByLrWhereItShouldNotBe : FloatAdam<F> {  // Loshchilov & Hutter with theta (1 - lr wd)
+  F decay_multiplier(DecayScale, const typename FloatAdam<F>::Scalars& s) const override { return s.lr; }
+};
+
+template <class F>
+struct DecayAppliedToUpdatedTheta : FloatAdam<F> {
+  Plan make_plan(const Convention& c) const override {
+    Plan p = plan_of(c);
+    p.decay_after = p.decay_before;
+    p.decay_before.reset();
+    return p;
+  }
+};
+
+template <class F>
+struct DecayUsesBaseLrNotScheduled : FloatAdam<F> {  // ignores the learning-rate schedule in the decay
+  F decay_multiplier(DecayScale scale, const typename FloatAdam<F>::Scalars& s) const override {
+    return scale == DecayScale::learning_rate ? this->lr_ : FloatAdam<F>::decay_multiplier(scale, s);
+  }
+};
+
+template <class F>
+struct DecaySignFlipped : FloatAdam<F> {  // theta (1 + lr wd)
+  F decay(F theta, DecayScale scale, const typename FloatAdam<F>::Scalars& s) const override {
+    return theta * (F(1) + this->decay_multiplier(scale, s) * this->wd_);
+  }
+};
+
+template <class F>
+struct L2AddedToUpdateNotGradient : FloatAdam<F> {  // PyTorch Adam's wd as Optax's add_decayed_weights
+  Plan make_plan(const Convention& c) const override {
+    Plan p = plan_of(c);
+    p.l2 = false;
+    p.additive_decay = true;
+    return p;
+  }
+};
+
+template <class F>
+struct MaximizeAppliedAfterL2 : FloatAdam<F> {  // -(g + wd theta): decay pushes the wrong way
+  F incoming_gradient(F g) const override { return g; }
+  F add_l2(F g, F theta) const override {
+    const F sum = g + this->wd_ * theta;
+    return this->plan_.negate ? -sum : sum;
+  }
+};
+
+// ---- moments ----
+
+template <class F>
+struct BetasSwapped : FloatAdam<F> {
+  void update_moments(F g, F& m, F& v) const override {
+    m = this->b2_ * m + (F(1) - this->b2_) * g;
+    v = this->b1_ * v + (F(1) - this->b1_) * (g * g);
+  }
+};
+
+template <class F>
+struct AbsGradientInsteadOfSquare : FloatAdam<F> {
+  void update_moments(F g, F& m, F& v) const override {
+    m = this->b1_ * m + (F(1) - this->b1_) * g;
+    v = this->b2_ * v + (F(1) - this->b2_) * std::abs(g);
+  }
+};
+
+template <class F>
+struct MissingOneMinusBeta1 : FloatAdam<F> {  // m = b1 m + g
+  void update_moments(F g, F& m, F& v) const override {
+    m = this->b1_ * m + g;
+    v = this->b2_ * v + (F(1) - this->b2_) * (g * g);
+  }
+};
+
+template <class F>
+F round_to_bfloat16(F x) {  // keep 8 significant bits, round to nearest even
+  if (x == 0 || !std::isfinite(x)) return x;
+  int e = 0;
+  const F f = std::frexp(x, &e);
+  return std::ldexp(std::nearbyint(std::ldexp(f, 8)), e - 8);
+}
+
+template <class F>
+struct MomentsStoredInBfloat16 : FloatAdam<F> {  // a narrower state format than claimed
+  void update_moments(F g, F& m, F& v) const override {
+    FloatAdam<F>::update_moments(g, m, v);
+    m = round_to_bfloat16(m);
+    v = round_to_bfloat16(v);
+  }
+};
+
+template <class F>
+struct Beta2Ignored : FloatAdam<F> {  // 0.999 hard-coded
+  void update_moments(F g, F& m, F& v) const override {
+    const F b2 = static_cast<F>(0.999);
+    m = this->b1_ * m + (F(1) - this->b1_) * g;
+    v = b2 * v + (F(1) - b2) * (g * g);
+  }
+};
+
+// ---- AMSGrad ----
+
+template <class F>
+struct AmsgradMaxOverVHatWhereRaw : FloatAdam<F> {
+  Plan make_plan(const Convention& c) const override {
+    Plan p = plan_of(c);
+    if (p.amsgrad == AmsgradVariant::max_of_raw_v) p.amsgrad = AmsgradVariant::max_of_v_hat;
+    return p;
+  }
+};
+
+template <class F>
+struct AmsgradMaxOverRawVWhereVHat : FloatAdam<F> {
+  Plan make_plan(const Convention& c) const override {
+    Plan p = plan_of(c);
+    if (p.amsgrad == AmsgradVariant::max_of_v_hat) p.amsgrad = AmsgradVariant::max_of_raw_v;
+    return p;
+  }
+};
+
+template <class F>
+struct AmsgradMaxNotStored : FloatAdam<F> {
+  F second_moment_in_use(std::size_t i) override {
+    if (this->plan_.amsgrad == AmsgradVariant::max_of_raw_v) return std::max(this->vmax_[i], this->v_[i]);
+    return this->v_[i];
+  }
+};
+
+template <class F>
+struct AmsgradIgnored : FloatAdam<F> {
+  Plan make_plan(const Convention& c) const override {
+    Plan p = plan_of(c);
+    p.amsgrad = AmsgradVariant::none;
+    return p;
+  }
+  void import_state(const ImplementationState& s) override {
+    ImplementationState t = s;
+    t.vmax.clear();
+    FloatAdam<F>::import_state(t);
+  }
+  ImplementationState export_state() const override {
+    ImplementationState s = FloatAdam<F>::export_state();
+    s.vmax = s.v;  // reports v as the maximum
+    return s;
+  }
+};
+
+// ---- maximize and state ----
+
+template <class F>
+struct MaximizeIgnored : FloatAdam<F> {
+  F incoming_gradient(F g) const override { return g; }
+};
+
+template <class F>
+struct StateLostOnResume : FloatAdam<F> {  // keeps the step count, drops the moments
+  void import_state(const ImplementationState& s) override {
+    ImplementationState t = s;
+    std::fill(t.m.begin(), t.m.end(), 0.0);
+    std::fill(t.v.begin(), t.v.end(), 0.0);
+    FloatAdam<F>::import_state(t);
+  }
+};
+
+template <class F>
+struct StepCountLostOnResume : FloatAdam<F> {  // keeps the moments, restarts bias correction
+  void import_state(const ImplementationState& s) override {
+    ImplementationState t = s;
+    t.step = 0;
+    FloatAdam<F>::import_state(t);
+  }
+};
+
+/// A mutant and where its bug shows: the preset and options it is checked with.
+struct Mutant {
+  std::string name;
+  std::string bug;
+  std::function<std::unique_ptr<Implementation>()> make;
+  std::string preset;
+  PresetOptions options;
+};
+
+template <template <class> class Engine>
+std::function<std::unique_ptr<Implementation>()> factory(const std::string& name) {
+  return [name] { return std::make_unique<FloatImplementationOf<Engine>>(name); };
+}
+
+inline std::vector<Mutant> zoo() {
+  const PresetOptions plain{}, amsgrad{true, false, true}, maximize{false, true, true};
+  return {
+      {"no-bias-correction-1", "m is not bias-corrected", factory<NoBiasCorrection1>("m"), "kingma-ba", plain},
+      {"no-bias-correction-2", "v is not bias-corrected", factory<NoBiasCorrection2>("m"), "kingma-ba", plain},
+      {"bias-correction-off-by-one", "bias correction uses beta^(t+1)", factory<BiasCorrectionOffByOne>("m"),
+       "pytorch-adam", plain},
+      {"step-counted-from-zero", "bias correction uses beta^(t-1)", factory<StepCountedFromZero>("m"),
+       "pytorch-adamw", plain},
+      {"step-counter-not-advanced", "the step count stays at 1", factory<StepCounterNotAdvanced>("m"),
+       "pytorch-adam", plain},
+      {"eps-inside-sqrt", "sqrt(v_hat + eps) where eps is declared outside", factory<EpsInsideSqrt>("m"),
+       "kingma-ba", plain},
+      {"eps-squared-inside-sqrt", "sqrt(v_hat + eps^2) instead of sqrt(v_hat) + eps",
+       factory<EpsSquaredInsideSqrt>("m"), "optax-adam", plain},
+      {"eps-hat-where-eps-declared", "eps added before bias correction in an Algorithm 1 preset",
+       factory<EpsHatWhereEpsDeclared>("m"), "pytorch-adam", plain},
+      {"eps-outside-where-eps-hat-declared", "eps added after bias correction in an eps-hat preset",
+       factory<EpsOutsideWhereEpsHatDeclared>("m"), "keras-adam", plain},
+      {"eps-hyperparameter-ignored", "eps hard-coded to 1e-8", factory<EpsHyperparameterIgnored>("m"), "tfjs-adam",
+       plain},
+      {"sqrt-of-bias-correction-2-missing", "sqrt(v)/bc2 instead of sqrt(v)/sqrt(bc2)",
+       factory<SqrtOfBiasCorrection2Missing>("m"), "pytorch-adam", plain},
+      {"decay-coupled-instead-of-decoupled", "AdamW's decay fed through the gradient",
+       factory<DecayCoupledInsteadOfDecoupled>("m"), "pytorch-adamw", plain},
+      {"decay-not-scaled-by-lr", "theta (1 - wd) where the convention has theta (1 - lr wd)",
+       factory<DecayNotScaledByLr>("m"), "pytorch-adamw", plain},
+      {"decay-scaled-by-lr-where-it-should-not-be", "theta (1 - lr wd) where the convention has theta (1 - wd)",
+       factory<DecayScaledByLrWhereItShouldNotBe>("m"), "loshchilov-hutter-adamw", plain},
+      {"decay-applied-to-updated-theta", "decay after the update instead of before",
+       factory<DecayAppliedToUpdatedTheta>("m"), "pytorch-adamw", plain},
+      {"decay-uses-base-lr", "the decay ignores the learning-rate schedule", factory<DecayUsesBaseLrNotScheduled>("m"),
+       "pytorch-adamw", plain},
+      {"decay-sign-flipped", "theta (1 + lr wd)", factory<DecaySignFlipped>("m"), "keras-adamw", plain},
+      {"l2-added-to-update-not-gradient", "PyTorch Adam's weight decay added to the update",
+       factory<L2AddedToUpdateNotGradient>("m"), "pytorch-adam", plain},
+      {"maximize-applied-after-l2", "maximize negates g + wd theta", factory<MaximizeAppliedAfterL2>("m"),
+       "pytorch-adam", maximize},
+      {"betas-swapped", "m decays with beta2, v with beta1", factory<BetasSwapped>("m"), "kingma-ba", plain},
+      {"abs-gradient-instead-of-square", "v accumulates |g|", factory<AbsGradientInsteadOfSquare>("m"),
+       "kingma-ba-eps-hat", plain},
+      {"missing-one-minus-beta1", "m = b1 m + g", factory<MissingOneMinusBeta1>("m"), "dlib-adam", plain},
+      {"moments-stored-in-bfloat16", "m and v rounded to 8 significant bits", factory<MomentsStoredInBfloat16>("m"),
+       "pytorch-adamw", plain},
+      {"beta2-ignored", "beta2 hard-coded to 0.999", factory<Beta2Ignored>("m"), "huggingface-adamw", plain},
+      {"amsgrad-max-over-v-hat-where-raw", "AMSGrad over v_hat in a raw-v convention",
+       factory<AmsgradMaxOverVHatWhereRaw>("m"), "pytorch-adam", amsgrad},
+      {"amsgrad-max-over-raw-v-where-v-hat", "AMSGrad over raw v in Optax's v_hat convention",
+       factory<AmsgradMaxOverRawVWhereVHat>("m"), "optax-amsgrad", plain},
+      {"amsgrad-max-not-stored", "the AMSGrad maximum is computed but not kept", factory<AmsgradMaxNotStored>("m"),
+       "pytorch-adamw", amsgrad},
+      {"amsgrad-ignored", "the amsgrad flag does nothing", factory<AmsgradIgnored>("m"), "keras-adam", amsgrad},
+      {"maximize-ignored", "the maximize flag does nothing", factory<MaximizeIgnored>("m"), "pytorch-adamw",
+       maximize},
+      {"state-lost-on-resume", "importing state drops m and v", factory<StateLostOnResume>("m"), "pytorch-adam",
+       plain},
+      {"step-count-lost-on-resume", "importing state restarts the step count", factory<StepCountLostOnResume>("m"),
+       "optax-adamw", plain},
+  };
+}
+
+}  // namespace adamconf::mutants

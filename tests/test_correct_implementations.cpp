@@ -1,0 +1,105 @@
+// Correct float implementations must pass every property: each preset with its
+// source's order of operations (100 cases per property), and six re-orderings
+// every implementation may use (pow vs running product, sqrt(v)/sqrt(bc2) vs
+// sqrt(v/bc2), fma, lerp) on every preset (20 cases per property).
+#include <gtest/gtest.h>
+
+#include <iostream>
+
+#include "adamconf/float_adam.hpp"
+#include "adamconf/property.hpp"
+
+namespace adamconf {
+namespace {
+
+struct Tally {
+  int passed = 0, skipped = 0, failed = 0;
+  double worst_ratio = 0;
+  std::string worst;
+};
+
+Tally check_all(Implementation& impl, const std::string& preset, const PresetOptions& options, int cases) {
+  Tally tally;
+  for (const FloatFormat& dtype : {float32_format, float64_format}) {
+    PropertyContext ctx;
+    ctx.implementation = &impl;
+    ctx.capabilities = impl.capabilities();
+    ctx.preset = preset;
+    ctx.options = options;
+    ctx.dtype = dtype;
+    for (const auto& p : all_properties()) {
+      const PropertyResult r = run_property(p, ctx, RunSettings{20261122, cases});
+      switch (r.status) {
+        case PropertyResult::Status::passed: ++tally.passed; break;
+        case PropertyResult::Status::skipped: ++tally.skipped; break;
+        default:
+          ++tally.failed;
+          ADD_FAILURE() << impl.name() << " " << preset << " " << dtype.name << " fails " << r.id << ": " << r.reason
+                        << "\n" << r.counterexample << "seed " << r.seed;
+      }
+      if (r.statistics.worst_ratio > tally.worst_ratio) {
+        tally.worst_ratio = r.statistics.worst_ratio;
+        tally.worst = std::string(dtype.name) + " " + r.id + ": " + r.statistics.worst;
+      }
+    }
+  }
+  return tally;
+}
+
+std::vector<PresetOptions> options_to_check(const Preset& p) {
+  std::vector<PresetOptions> out{{}};
+  if (p.amsgrad != AmsgradVariant::none) out.push_back({true, false, true});
+  if (p.offers_maximize) out.push_back({false, true, true});
+  if (p.offers_bias_correction_switch) out.push_back({false, false, false});
+  return out;
+}
+
+class SourceOrdering : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(SourceOrdering, PassesEveryPropertyWithEveryOption) {
+  const Preset& preset = preset_by_name(GetParam());
+  FloatImplementation impl("float (" + preset.name + " order)");
+  for (const auto& options : options_to_check(preset)) {
+    const Tally t = check_all(impl, preset.name, options, 100);
+    std::cout << "  " << preset.name << (options.amsgrad ? " +amsgrad" : "") << (options.maximize ? " +maximize" : "")
+              << (options.bias_correction ? "" : " -bias-correction") << ": " << t.passed << " pass, " << t.skipped
+              << " skip, " << t.failed << " fail (float32 + float64); worst observed/allowed " << t.worst_ratio
+              << "\n      " << t.worst << "\n";
+  }
+}
+
+std::vector<std::string> preset_names() {
+  std::vector<std::string> names;
+  for (const auto& p : presets()) names.push_back(p.name);
+  return names;
+}
+
+std::string test_name(const std::string& s) {
+  std::string out;
+  for (char c : s) out += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
+  return out;
+}
+
+INSTANTIATE_TEST_SUITE_P(Presets, SourceOrdering, ::testing::ValuesIn(preset_names()),
+                         [](const auto& info) { return test_name(info.param); });
+
+class Reordering : public ::testing::TestWithParam<Numerics> {};
+
+TEST_P(Reordering, PassesEveryPropertyOnEveryPreset) {
+  const Numerics& numerics = GetParam();
+  FloatImplementation impl("float (" + numerics.name + ")", numerics);
+  int passed = 0, skipped = 0;
+  for (const auto& preset : presets()) {
+    const Tally t = check_all(impl, preset.name, {}, 20);
+    passed += t.passed;
+    skipped += t.skipped;
+  }
+  std::cout << "  " << numerics.name << ": " << passed << " property runs pass, " << skipped << " skip, over "
+            << presets().size() << " presets x 2 formats\n";
+}
+
+INSTANTIATE_TEST_SUITE_P(Variants, Reordering, ::testing::ValuesIn(numerics_variants()),
+                         [](const auto& info) { return test_name(info.param.name); });
+
+}  // namespace
+}  // namespace adamconf

@@ -1,0 +1,71 @@
+// Every mutant must be caught by the property suite, in float32 and float64:
+// some property fails. The test prints which one, after how many cases, and
+// the shrunk failure.
+#include <gtest/gtest.h>
+
+#include <iostream>
+#include <map>
+
+#include "adamconf/property.hpp"
+#include "mutants.hpp"
+
+namespace adamconf {
+namespace {
+
+struct Catch {
+  bool caught = false;
+  std::string property, reason;
+  int cases = 0;
+};
+
+/// Runs the properties in order until one fails.
+Catch hunt(Implementation& impl, const std::string& preset, const PresetOptions& options, const FloatFormat& dtype) {
+  PropertyContext ctx;
+  ctx.implementation = &impl;
+  ctx.capabilities = impl.capabilities();
+  ctx.preset = preset;
+  ctx.options = options;
+  ctx.dtype = dtype;
+  Catch c;
+  for (const auto& p : all_properties()) {
+    const PropertyResult r = run_property(p, ctx, RunSettings{20261122, 100});
+    c.cases += r.cases;
+    if (r.status == PropertyResult::Status::failed || r.status == PropertyResult::Status::adapter_error) {
+      c.caught = true;
+      c.property = r.id;
+      c.reason = r.reason;
+      return c;
+    }
+  }
+  return c;
+}
+
+TEST(MutantZoo, EveryMutantIsCaughtInBothFormats) {
+  int pairs = 0, caught = 0;
+  std::map<std::string, int> by_property;
+  for (const mutants::Mutant& m : mutants::zoo()) {
+    for (const FloatFormat& dtype : {float32_format, float64_format}) {
+      const auto impl = m.make();
+      const Catch c = hunt(*impl, m.preset, m.options, dtype);
+      ++pairs;
+      caught += c.caught;
+      if (c.caught) ++by_property[c.property];
+      EXPECT_TRUE(c.caught) << m.name << " (" << m.bug << ") survived on " << m.preset << " " << dtype.name;
+      std::cout << "  " << (c.caught ? "caught  " : "SURVIVED") << " " << m.name << " [" << m.preset << " "
+                << dtype.name << "] by " << c.property << " after " << c.cases << " cases\n      " << c.reason
+                << "\n";
+    }
+  }
+  std::cout << "  " << caught << " of " << pairs << " mutant/format pairs caught (" << mutants::zoo().size()
+            << " mutants); first caught by:";
+  for (const auto& [property, n] : by_property) std::cout << " " << property << " " << n << ";";
+  std::cout << "\n";
+}
+
+TEST(MutantZoo, HasAtLeastTwentyMutants) {
+  EXPECT_GE(mutants::zoo().size(), 20u);
+  std::cout << "  " << mutants::zoo().size() << " mutants in the zoo\n";
+}
+
+}  // namespace
+}  // namespace adamconf
