@@ -12,5 +12,6 @@ extern int exit_status;
 
 void add_presets_command(CLI::App& app);
 void add_trace_command(CLI::App& app);
+void add_golden_command(CLI::App& app);
 
 }  // namespace adamconf::cli

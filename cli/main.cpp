@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   add_presets_command(app);
   add_trace_command(app);
+  add_golden_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -5,15 +5,7 @@
 
 namespace adamconf {
 
-std::string show_value(double x) {
-  std::string s = hex_float(x);
-  const auto p = s.find('p');
-  if (p == std::string::npos) return s;
-  std::size_t end = p;
-  while (end > 0 && s[end - 1] == '0') --end;
-  if (s[end - 1] == '.') --end;
-  return s.substr(0, end) + s.substr(p);
-}
+std::string show_value(double x) { return hex_float_short(x); }
 
 Comparison compare(double observed, const R& exact, const R& allowed, const FloatFormat& f) {
   Comparison c;

@@ -30,6 +30,16 @@ std::string hex_float(double x) {
   return out + buf;
 }
 
+std::string hex_float_short(double x) {
+  std::string s = hex_float(x);
+  const auto p = s.find('p');
+  if (p == std::string::npos) return s;
+  std::size_t end = p;
+  while (s[end - 1] == '0') --end;
+  if (s[end - 1] == '.') --end;
+  return s.substr(0, end) + s.substr(p);
+}
+
 std::optional<double> parse_double(const std::string& text) {
   if (text.empty()) return std::nullopt;
   const char* begin = text.c_str();

@@ -115,7 +115,7 @@ class ErrorModel {
     const Real lerp_m = times(c1_, sum_error(g, -m_prev)) + product_error(c1_, g - m_prev) +
                         sum_error(m_prev, c1_ * (g - m_prev));
     const Real standard_m = product_error(b1, m_prev) + product_error(c1_, g) + sum_error(b1 * m_prev, c1_ * g);
-    const Real e_m = times(b1, b.m) + times(c1_, eg) + (d_b1_ + d_c1_) * (abs(m_prev) + abs(g)) +
+    const Real e_m = times(b1, b.m) + times(c1_, eg) + hyperparameter_error(d_b1_, d_c1_, abs(m_prev), abs(g)) +
                      max(standard_m, lerp_m);
     const Real e_g2 = times(2 * abs(g), eg) + times(eg, eg);
     const Real square = max(c2_ * product_error(g, g), abs(g) * product_error(c2_, g));  // c2 (g g) or (c2 g) g
@@ -123,7 +123,8 @@ class ErrorModel {
                         sum_error(e.v_prev, c2_ * (g2 - e.v_prev));
     const Real standard_v =
         square + product_error(c2_, g2) + product_error(b2, e.v_prev) + sum_error(b2 * e.v_prev, c2_ * g2);
-    const Real e_v = times(b2, b.v) + times(c2_, e_g2) + (d_b2_ + d_c2_) * (e.v_prev + g2) + max(standard_v, lerp_v);
+    const Real e_v =
+        times(b2, b.v) + times(c2_, e_g2) + hyperparameter_error(d_b2_, d_c2_, e.v_prev, g2) + max(standard_v, lerp_v);
     Real e_vmax = b.vmax;
     Real e_v_used = e_v;
     if (adam.amsgrad == AmsgradVariant::max_of_raw_v) {
@@ -223,6 +224,13 @@ class ErrorModel {
   /// unbounded the factor it would be multiplied by.
   static Real times(const Real& a, const Real& b) { return a == 0 || b == 0 ? Real(0) : Real(a * b); }
 
+  /// "Moments", the hyperparameters' share: b x' + c y perturbs b and c
+  /// separately; the lerp x' + c (y - x') perturbs c against both terms.
+  static Real hyperparameter_error(const Real& d_b, const Real& d_c, const Real& x_prev, const Real& y) {
+    using std::max;
+    return max(d_b * x_prev + d_c * y, d_c * (x_prev + y));
+  }
+
   /// "Hyperparameters": 1 - beta computed from a rounded beta or rounded itself.
   Real complement_representation_error(const Real& beta) const {
     using std::abs;
@@ -241,7 +249,9 @@ class ErrorModel {
   Real bias_correction_error(const Real& bc, const Real& beta, const Real& power, const Real& d_beta,
                              std::int64_t t) const {
     using std::min;
-    const std::int64_t k = std::max<std::int64_t>(2, t - 1);
+    // beta^1 = beta exactly however it is computed; later, pow is within 1 ulp (2u)
+    // and a running product within t - 1 roundings.
+    const std::int64_t k = t == 1 ? 0 : std::max<std::int64_t>(2, t - 1);
     const Real sensitivity = t == 1 ? Real(1) : Real(t * integer_power(beta, t - 1));
     Real e_power = sensitivity * d_beta + gamma(static_cast<int>(std::min<std::int64_t>(k, 1 << 30))) * power +
                    t * eta_;

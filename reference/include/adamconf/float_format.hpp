@@ -75,6 +75,9 @@ double round_to_format(const Real& x, const FloatFormat& f) {
 
 /// Python's float.hex() text of a double: "0x1.999999999999ap-4", "-0x0.0p+0", "inf".
 std::string hex_float(double x);
+/// hex_float without the fraction's trailing zeros: "0x1.8p-3", "0x1p-4", "-0x0p+0".
+/// Python's float.fromhex and C's strtod read it.
+std::string hex_float_short(double x);
 /// Parses a hex float or decimal text into a double (strtod semantics); nullopt
 /// unless the whole text is a number.
 std::optional<double> parse_double(const std::string& text);

@@ -1,0 +1,79 @@
+// adamconf golden regenerate | verify | check FILE --results R
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+
+#include "adamconf/golden.hpp"
+#include "commands.hpp"
+#include "progress.hpp"
+
+namespace adamconf::cli {
+
+namespace {
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+}  // namespace
+
+void add_golden_command(CLI::App& app) {
+  auto* golden = app.add_subcommand("golden", "golden trace files: regenerate, verify, check an implementation's results");
+  golden->require_subcommand(1);
+  auto dir = std::make_shared<std::string>("golden/traces");
+
+  auto* regenerate = golden->add_subcommand("regenerate", "write every golden file from the reference (atomically)");
+  regenerate->add_option("--dir", *dir, "directory of the golden traces")->capture_default_str();
+  regenerate->callback([dir] {
+    const auto start = std::chrono::steady_clock::now();
+    Progress progress("regenerating");
+    const std::size_t n = golden::regenerate(*dir, std::ref(progress));
+    std::printf("wrote %zu golden files and index.json under %s in %.1f s\n", n, dir->c_str(), seconds_since(start));
+  });
+
+  auto* verify = golden->add_subcommand("verify", "fail if a committed golden file differs from what the reference produces now");
+  verify->add_option("--dir", *dir, "directory of the golden traces")->capture_default_str();
+  verify->callback([dir] {
+    const auto start = std::chrono::steady_clock::now();
+    Progress progress("verifying");
+    const auto report = golden::verify(*dir, std::ref(progress));
+    for (const auto& p : report.problems) std::printf("%s\n", p.c_str());
+    if (report.clean()) {
+      std::printf("all %zu golden files under %s match the reference (%.1f s)\n", report.files, dir->c_str(),
+                  seconds_since(start));
+    } else {
+      std::printf("%zu of %zu golden files differ from the reference; `adamconf golden regenerate` rewrites them\n",
+                  report.problems.size(), report.files);
+      exit_status = 1;
+    }
+  });
+
+  auto file = std::make_shared<std::string>();
+  auto results = std::make_shared<std::string>();
+  auto verbose = std::make_shared<bool>(false);
+  auto* check = golden->add_subcommand("check", "compare an implementation's results with a golden file");
+  check->add_option("FILE", *file, "golden file")->required();
+  check->add_option("--results", *results, "the implementation's results (golden/FORMAT.md)")->required();
+  check->add_flag("--all-steps", *verbose, "print every step, not only failing ones and a summary");
+  check->callback([file, results, verbose] {
+    const golden::GoldenTrace g = golden::load(*file);
+    const golden::Results r = golden::load_results(*results);
+    const golden::CheckReport report = golden::check(g, r);
+    std::printf("%s (%s, %s): %zu values compared\n", g.name.c_str(), g.preset.c_str(), g.dtype.name, report.compared);
+    std::printf("  %-6s %-5s %12s %12s %12s  %s\n", "step", "field", "max ulps", "rms ulps", "allowed", "worst element");
+    double max_ulps = 0;
+    for (const auto& s : report.steps) {
+      max_ulps = std::max(max_ulps, s.max_error_ulps);
+      if (*verbose || s.failures)
+        std::printf("  %-6d %-5s %12.4g %12.4g %12.4g  [%zu] %s%s\n", s.t, s.quantity.c_str(), s.max_error_ulps,
+                    s.rms_error_ulps, s.max_allowed_ulps, s.worst_element, s.worst.c_str(),
+                    s.failures ? "  FAIL" : "");
+    }
+    if (report.pass()) {
+      std::printf("pass: every value within its allowed error; max error %.4g ulps\n", max_ulps);
+    } else {
+      std::printf("FAIL: %zu of %zu values outside their allowed error\n", report.failures, report.compared);
+      exit_status = 1;
+    }
+  });
+}
+
+}  // namespace adamconf::cli

@@ -1,0 +1,123 @@
+// Golden traces (golden/FORMAT.md): the catalogue of files `adamconf golden
+// regenerate` writes, their rendering, a validating loader, and the checks.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "adamconf/float_format.hpp"
+#include "adamconf/presets.hpp"
+#include "adamconf/real.hpp"
+
+namespace adamconf::golden {
+
+using R = ReferenceReal;
+
+inline constexpr const char* kFormat = "adamconf-golden/1";
+inline constexpr const char* kResultsFormat = "adamconf-results/1";
+
+/// One golden file to generate: the optimizer, the format and the inputs.
+struct GoldenSpec {
+  std::string preset;
+  PresetOptions options;
+  std::map<std::string, std::string> overrides;  ///< hyperparameters set for this scenario
+  FloatFormat dtype = float32_format;
+  std::string scenario;
+  std::string description;
+  std::uint64_t seed = 0;
+  bool all_fields = true;  ///< false: theta, m, v (and vmax) only (long runs)
+  std::vector<double> theta0;
+  std::vector<std::vector<double>> grads;
+  std::vector<std::string> lrs;  ///< per step; empty: the constant lr
+
+  std::string name() const;          ///< "<preset>/<dtype>-<scenario>"
+  std::string relative_path() const; ///< name() + ".json"
+};
+
+/// Every golden file, in a fixed order.
+std::vector<GoldenSpec> catalogue();
+
+/// The file's text, deterministic to the byte.
+std::string render(const GoldenSpec& spec);
+/// golden/traces/index.json for the catalogue.
+std::string render_index(const std::vector<GoldenSpec>& specs);
+
+/// A malformed golden or results file: "<file>: <field>: <problem>".
+struct FileError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+/// A golden file as read back.
+struct GoldenTrace {
+  std::string path, name, preset;
+  FloatFormat dtype = float32_format;
+  PresetOptions options;
+  Hyperparameters hyper;
+  int digits = 0;
+  std::size_t elements = 0;
+  std::vector<std::string> fields;
+  std::vector<double> theta0;
+  struct Step {
+    int t = 0;
+    std::string lr;
+    std::vector<double> grad;
+    std::map<std::string, std::vector<R>> exact;    ///< per field
+    std::map<std::string, std::vector<R>> allowed;  ///< theta, m, v, vmax
+  };
+  std::vector<Step> trace;
+};
+
+/// Reads and validates a golden file; throws FileError naming the field.
+GoldenTrace load(const std::string& path);
+
+/// An implementation's results for a golden file (FORMAT.md, "Checking").
+struct Results {
+  std::string golden;
+  std::map<std::string, std::vector<std::vector<double>>> values;  ///< "theta", "m", "v": per step, per element
+};
+Results load_results(const std::string& path);
+
+/// Per step of a check: errors in ulps and against the allowed error.
+struct StepCheck {
+  int t = 0;
+  std::string quantity;
+  double max_error_ulps = 0, rms_error_ulps = 0, max_allowed_ulps = 0, worst_ratio = 0;
+  std::size_t worst_element = 0, failures = 0;
+  std::string worst;  ///< "x  expected y (exact z): error e ulps, allowed a ulps"
+};
+struct CheckReport {
+  std::vector<StepCheck> steps;
+  std::size_t compared = 0, failures = 0;
+  bool pass() const { return failures == 0; }
+};
+/// Compares results with the golden trace; throws FileError when the shapes disagree.
+CheckReport check(const GoldenTrace& golden, const Results& results);
+
+/// Outcome of comparing the committed files with what the reference produces now.
+struct VerifyReport {
+  std::vector<std::string> problems;  ///< one line each: file, line, field, both values
+  std::size_t files = 0;
+  bool clean() const { return problems.empty(); }
+};
+
+/// Writes every file under `dir` (golden/traces) atomically, removes stale
+/// *.json files there, and returns the number of files written. `progress` is
+/// called after each file with (done, total, name).
+std::size_t regenerate(const std::string& dir, const std::function<void(std::size_t, std::size_t, const std::string&)>& progress);
+VerifyReport verify(const std::string& dir, const std::function<void(std::size_t, std::size_t, const std::string&)>& progress);
+
+/// Writes `text` to `path` via a temporary file and a rename, so that a failure
+/// never leaves a half-written file. Creates missing directories.
+void write_atomically(const std::string& path, const std::string& text);
+
+/// x as decimal text with `digits` significant digits, rounded to nearest
+/// ("-1.23456789012e-05", "0"): MPFR's correctly rounded conversion.
+std::string decimal(const R& x, int digits);
+/// The smallest `digits`-digit decimal >= x (x >= 0).
+std::string decimal_rounded_up(const R& x, int digits);
+
+}  // namespace adamconf::golden

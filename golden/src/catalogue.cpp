@@ -1,0 +1,157 @@
+// The catalogue of golden files: every preset x float32/float64 x scenario,
+// with inputs from a deterministic generator (splitmix64, exact ldexp and one
+// IEEE rounding to float32): the same bytes on every machine.
+#include <cstdint>
+#include <string>
+
+#include "adamconf/golden.hpp"
+
+namespace adamconf::golden {
+
+namespace {
+
+/// splitmix64 (Steele, Lea, Flood 2014): a fixed, portable sequence.
+struct Rng {
+  std::uint64_t state;
+  std::uint64_t next() {
+    std::uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+  }
+  int range(int lo, int hi) { return lo + static_cast<int>(next() % static_cast<std::uint64_t>(hi - lo + 1)); }
+  bool coin() { return next() & 1; }
+};
+
+/// +-(1 + f) 2^e in the format, f a random fraction.
+double value(Rng& rng, const FloatFormat& dtype, int e) {
+  const double fraction = std::ldexp(static_cast<double>(rng.next() >> 11), -53);
+  double x = std::ldexp(1.0 + fraction, e);
+  if (dtype.precision == 24) x = static_cast<float>(x);
+  return rng.coin() ? -x : x;
+}
+
+std::uint64_t fnv1a(const std::string& s) {
+  std::uint64_t h = 0xcbf29ce484222325ULL;
+  for (unsigned char c : s) h = (h ^ c) * 0x100000001b3ULL;
+  return h;
+}
+
+int exponent_of(double x) {
+  int e = 0;
+  (void)std::frexp(x, &e);
+  return e - 1;
+}
+
+struct Scenario {
+  const char* name;
+  const char* description;
+  int elements, steps;
+};
+
+// The learning rate times k/8, exactly, as decimal text.
+std::string scaled_lr(const std::string& lr, int k) {
+  const R x = parse_decimal<R>(lr) * k / 8;
+  std::string s = decimal(x, 20);
+  // trim zeros of the mantissa: "1.25000000000000000000e-03" -> "1.25e-03"
+  const auto e = s.find('e');
+  std::string mantissa = s.substr(0, e), exponent = s.substr(e);
+  if (mantissa.find('.') != std::string::npos) {
+    while (mantissa.back() == '0') mantissa.pop_back();
+    if (mantissa.back() == '.') mantissa.pop_back();
+  }
+  return mantissa + exponent;
+}
+
+GoldenSpec make(const Preset& preset, const FloatFormat& dtype, const Scenario& sc, const PresetOptions& options) {
+  GoldenSpec g;
+  g.preset = preset.name;
+  g.options = options;
+  g.dtype = dtype;
+  g.scenario = sc.name;
+  g.description = sc.description;
+  g.seed = fnv1a(preset.name + "/" + dtype.name + "-" + sc.name);
+  g.overrides["lr"] = "0.01";
+  if (preset.exposes("weight_decay")) g.overrides["weight_decay"] = "0.01";
+  const Hyperparameters h = make_spec(preset.name, options, g.overrides).hyper;
+  Rng rng{g.seed};
+  const bool f32 = dtype.precision == 24;
+  for (int i = 0; i < sc.elements; ++i) g.theta0.push_back(value(rng, dtype, rng.range(-3, 1)));
+  const int eps_exp = exponent_of(parse_decimal<double>(h.eps));
+  std::vector<int> scale(sc.elements);
+  for (int& s : scale) s = rng.range(-6, 3);
+  const std::string name = sc.name;
+  for (int t = 0; t < sc.steps; ++t) {
+    std::vector<double> g_t;
+    for (int i = 0; i < sc.elements; ++i) {
+      double x = 0;
+      if (name == "eps-regime") {
+        x = value(rng, dtype, eps_exp + rng.range(-4, 4));
+      } else if (name == "tiny-huge") {
+        switch ((t + i) % 4) {
+          case 0: x = value(rng, dtype, f32 ? rng.range(-140, -100) : rng.range(-1070, -900)); break;
+          case 1: x = value(rng, dtype, f32 ? rng.range(40, 58) : rng.range(200, 490)); break;
+          case 2: x = 0; break;
+          default: x = value(rng, dtype, rng.range(-4, 2));
+        }
+      } else if (name == "amsgrad") {
+        x = value(rng, dtype, scale[i] + 2 - t / 2);  // magnitudes falling: the maximum matters
+      } else if (name == "long") {
+        x = value(rng, dtype, scale[i] + rng.range(-3, 3) - (t % 200) / 50);
+      } else {
+        x = value(rng, dtype, scale[i] + rng.range(-2, 2));
+      }
+      g_t.push_back(x);
+    }
+    g.grads.push_back(std::move(g_t));
+  }
+  if (name == "lr-schedule") {
+    // warmup over 4 steps, then halving every 4 steps: lr * k/8
+    const int ks[] = {2, 4, 6, 8, 8, 8, 4, 4, 4, 2, 2, 2};
+    for (int t = 0; t < sc.steps; ++t) g.lrs.push_back(scaled_lr(h.lr, ks[t % 12]));
+  }
+  g.all_fields = name != "long";
+  return g;
+}
+
+}  // namespace
+
+std::string GoldenSpec::name() const { return preset + "/" + dtype.name + "-" + scenario; }
+std::string GoldenSpec::relative_path() const { return name() + ".json"; }
+
+std::vector<GoldenSpec> catalogue() {
+  const Scenario random{"random", "gradients of mixed scales and signs", 3, 12};
+  const Scenario eps{"eps-regime", "|g| within 2^-4..2^5 of eps, where eps placement matters", 3, 12};
+  const Scenario extremes{"tiny-huge", "tiny (subnormal or underflowing g^2), huge, zero and ordinary gradients", 3, 12};
+  const Scenario schedule{"lr-schedule", "a learning rate changing every step: warmup over 4 steps, then halving every 3", 3, 12};
+  const Scenario amsgrad{"amsgrad", "AMSGrad with falling gradient magnitudes, so the maximum matters", 3, 12};
+  const Scenario maximize{"maximize", "maximize", 3, 12};
+  const Scenario no_bc{"no-bias-correction", "bias correction off", 3, 12};
+  const Scenario long_run{"long", "1000 steps of one element; theta, m, v at steps 1-10, every 50th and the last", 1, 1000};
+  std::vector<GoldenSpec> out;
+  for (const auto& p : presets()) {
+    for (const FloatFormat& dtype : {float32_format, float64_format}) {
+      for (const Scenario* sc : {&random, &eps, &extremes, &schedule, &long_run}) out.push_back(make(p, dtype, *sc, {}));
+      if (p.amsgrad != AmsgradVariant::none) out.push_back(make(p, dtype, amsgrad, {true, false, true}));
+      else if (p.convention.adam().amsgrad != AmsgradVariant::none) out.push_back(make(p, dtype, amsgrad, {}));
+      if (p.offers_maximize) out.push_back(make(p, dtype, maximize, {false, true, true}));
+      if (p.offers_bias_correction_switch) out.push_back(make(p, dtype, no_bc, {false, false, false}));
+      if (p.name == "loshchilov-hutter-adamw") {
+        // The AdamW document's example (shared/seeds/adamw-math-example.md), in this format.
+        GoldenSpec d;
+        d.preset = p.name;
+        d.dtype = dtype;
+        d.scenario = "document";
+        d.description = "the 4-step example of shared/seeds/adamw-math-example.md";
+        d.overrides = {{"lr", "0.1"}, {"weight_decay", "0.01"}};
+        auto in = [&](double x) { return dtype.precision == 24 ? double(float(x)) : x; };
+        d.theta0 = {0.5};
+        for (double x : {0.2, 0.15, 0.25, 0.05}) d.grads.push_back({in(x)});
+        out.push_back(d);
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace adamconf::golden

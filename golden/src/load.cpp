@@ -1,0 +1,193 @@
+// Reading golden and results files back, validating every field: a malformed
+// file gives FileError("<file>: <field>: <problem>"), never a crash.
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+
+#include "adamconf/golden.hpp"
+
+namespace adamconf::golden {
+
+namespace {
+using Json = nlohmann::json;
+
+/// A JSON value with the path that leads to it, for error messages.
+struct Node {
+  const Json& json;
+  std::string path;
+  const std::string& file;
+
+  [[noreturn]] void fail(const std::string& problem) const {
+    throw FileError(file + ": " + (path.empty() ? "top level" : path) + ": " + problem);
+  }
+  Node operator[](const std::string& key) const {
+    if (!json.is_object()) fail("expected an object");
+    const auto it = json.find(key);
+    if (it == json.end()) Node{json, path.empty() ? key : path + "." + key, file}.fail("missing");
+    return {*it, path.empty() ? key : path + "." + key, file};
+  }
+  Node operator[](std::size_t i) const { return {json.at(i), path + "[" + std::to_string(i) + "]", file}; }
+  bool has(const std::string& key) const { return json.is_object() && json.contains(key); }
+  std::size_t size(std::size_t expected = SIZE_MAX) const {
+    if (!json.is_array()) fail("expected an array");
+    if (expected != SIZE_MAX && json.size() != expected)
+      fail("has " + std::to_string(json.size()) + " entries, expected " + std::to_string(expected));
+    return json.size();
+  }
+  std::string text() const {
+    if (!json.is_string()) fail("expected a string, got " + json.dump());
+    return json.get<std::string>();
+  }
+  bool boolean() const {
+    if (!json.is_boolean()) fail("expected true or false, got " + json.dump());
+    return json.get<bool>();
+  }
+  long long integer(long long lo, long long hi) const {
+    if (!json.is_number_integer()) fail("expected an integer, got " + json.dump());
+    const long long v = json.get<long long>();
+    if (v < lo || v > hi) fail("expected an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) + "], got " + json.dump());
+    return v;
+  }
+  /// A hex float (or decimal) string, or a number; "nan"/"inf" strings.
+  double number() const {
+    if (json.is_number()) return json.get<double>();
+    if (json.is_string()) {
+      const std::string s = json.get<std::string>();
+      if (s == "nan") return std::numeric_limits<double>::quiet_NaN();
+      if (auto v = parse_double(s)) return *v;
+    }
+    fail("expected a number or a hex float string, got " + json.dump());
+  }
+  /// An exact decimal string.
+  R decimal_value() const {
+    const std::string s = text();
+    try {
+      return parse_decimal<R>(s);
+    } catch (const std::invalid_argument&) {
+      fail("expected a decimal number, got \"" + s + "\"");
+    }
+  }
+};
+
+Json parse_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw FileError(path + ": cannot open");
+  std::ostringstream text;
+  text << in.rdbuf();
+  const std::string s = text.str();
+  try {
+    return Json::parse(s);
+  } catch (const Json::parse_error& e) {
+    // report the line and column of the byte where parsing stopped
+    std::size_t line = 1, column = 1;
+    for (std::size_t k = 0; k + 1 < e.byte && k < s.size(); ++k) {
+      if (s[k] == '\n') {
+        ++line;
+        column = 1;
+      } else {
+        ++column;
+      }
+    }
+    throw FileError(path + ":" + std::to_string(line) + ":" + std::to_string(column) + ": not valid JSON");
+  }
+}
+
+const std::set<std::string> kStateFields{"theta", "m", "v", "vmax"};
+const std::set<std::string> kKnownFields{"theta", "m", "v", "vmax", "m_hat", "v_hat", "update"};
+}  // namespace
+
+GoldenTrace load(const std::string& path) {
+  const Json json = parse_file(path);
+  const Node root{json, "", path};
+  GoldenTrace g;
+  g.path = path;
+  if (root["format"].text() != kFormat)
+    root["format"].fail("unsupported format \"" + root["format"].text() + "\" (this adamconf reads " + kFormat + ")");
+  g.name = root["name"].text();
+  g.preset = root["preset"].text();
+  try {
+    (void)preset_by_name(g.preset);
+  } catch (const std::invalid_argument& e) {
+    root["preset"].fail(e.what());
+  }
+  const auto dtype = format_by_name(root["dtype"].text());
+  if (!dtype) root["dtype"].fail("expected \"float32\" or \"float64\"");
+  g.dtype = *dtype;
+  const Node options = root["options"];
+  g.options = {options["amsgrad"].boolean(), options["maximize"].boolean(), options["bias_correction"].boolean()};
+  const Node hyper = root["hyperparameters"];
+  for (const auto& name : Hyperparameters::names()) {
+    g.hyper.get(name) = hyper[name].text();
+    (void)hyper[name].decimal_value();
+  }
+  g.digits = static_cast<int>(root["digits"].integer(1, 77));
+  g.elements = static_cast<std::size_t>(root["elements"].integer(1, 1 << 20));
+  const auto steps = static_cast<std::size_t>(root["steps"].integer(1, 1 << 24));
+  const Node fields = root["fields"];
+  for (std::size_t k = 0; k < fields.size(); ++k) {
+    const std::string f = fields[k].text();
+    if (!kKnownFields.count(f)) fields[k].fail("unknown field \"" + f + "\"");
+    g.fields.push_back(f);
+  }
+  const Node theta0 = root["theta0"];
+  theta0.size(g.elements);
+  for (std::size_t i = 0; i < g.elements; ++i) g.theta0.push_back(theta0[i].number());
+  const Node trace = root["trace"];
+  trace.size(steps);
+  for (std::size_t t = 0; t < steps; ++t) {
+    const Node step = trace[t];
+    GoldenTrace::Step s;
+    s.t = static_cast<int>(step["t"].integer(1, 1 << 24));
+    if (s.t != static_cast<int>(t + 1)) step["t"].fail("expected " + std::to_string(t + 1));
+    s.lr = step["lr"].text();
+    (void)step["lr"].decimal_value();
+    const Node grad = step["grad"];
+    grad.size(g.elements);
+    for (std::size_t i = 0; i < g.elements; ++i) s.grad.push_back(grad[i].number());
+    for (const auto& f : g.fields) {
+      const Node values = step[f];
+      values.size(g.elements);
+      for (std::size_t i = 0; i < g.elements; ++i) s.exact[f].push_back(values[i].decimal_value());
+      if (kStateFields.count(f)) {
+        const Node allowed = step[f + "_allowed"];
+        allowed.size(g.elements);
+        for (std::size_t i = 0; i < g.elements; ++i) {
+          const R a = allowed[i].decimal_value();
+          if (a < 0) allowed[i].fail("an allowed error cannot be negative");
+          s.allowed[f].push_back(a);
+        }
+        const Node rounded = step[f + "_rounded"];
+        rounded.size(g.elements);
+        for (std::size_t i = 0; i < g.elements; ++i) (void)rounded[i].number();
+      }
+    }
+    g.trace.push_back(std::move(s));
+  }
+  return g;
+}
+
+Results load_results(const std::string& path) {
+  const Json json = parse_file(path);
+  const Node root{json, "", path};
+  if (root["format"].text() != kResultsFormat)
+    root["format"].fail("unsupported format \"" + root["format"].text() + "\" (expected " + kResultsFormat + ")");
+  Results r;
+  r.golden = root["golden"].text();
+  for (const char* q : {"theta", "m", "v", "vmax"}) {
+    if (!root.has(q)) continue;
+    const Node steps = root[q];
+    std::vector<std::vector<double>> values;
+    for (std::size_t t = 0; t < steps.size(); ++t) {
+      const Node step = steps[t];
+      std::vector<double> row;
+      for (std::size_t i = 0; i < step.size(); ++i) row.push_back(step[i].number());
+      values.push_back(std::move(row));
+    }
+    r.values[q] = std::move(values);
+  }
+  if (!r.values.count("theta")) root["theta"].fail("missing");
+  return r;
+}
+
+}  // namespace adamconf::golden
