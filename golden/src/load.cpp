@@ -123,7 +123,7 @@ GoldenTrace load(const std::string& path) {
   }
   g.digits = static_cast<int>(root["digits"].integer(1, 77));
   g.elements = static_cast<std::size_t>(root["elements"].integer(1, 1 << 20));
-  const auto steps = static_cast<std::size_t>(root["steps"].integer(1, 1 << 24));
+  g.steps = static_cast<std::size_t>(root["steps"].integer(1, 1 << 24));
   const Node fields = root["fields"];
   for (std::size_t k = 0; k < fields.size(); ++k) {
     const std::string f = fields[k].text();
@@ -133,18 +133,40 @@ GoldenTrace load(const std::string& path) {
   const Node theta0 = root["theta0"];
   theta0.size(g.elements);
   for (std::size_t i = 0; i < g.elements; ++i) g.theta0.push_back(theta0[i].number());
+  const Node lrs = root["learning_rates"];
+  lrs.size(g.steps);
+  for (std::size_t t = 0; t < g.steps; ++t) {
+    g.learning_rates.push_back(lrs[t].text());
+    (void)lrs[t].decimal_value();
+  }
+  const Node gradients = root["gradients"];
+  gradients.size(g.steps);
+  for (std::size_t t = 0; t < g.steps; ++t) {
+    const Node row = gradients[t];
+    row.size(g.elements);
+    std::vector<double> values;
+    for (std::size_t i = 0; i < g.elements; ++i) values.push_back(row[i].number());
+    g.gradients.push_back(std::move(values));
+  }
+  std::vector<std::size_t> recorded;
+  const Node which = root["recorded_steps"];
+  if (which.json.is_string()) {
+    if (which.text() != "all") which.fail("expected \"all\" or a list of steps");
+    for (std::size_t t = 1; t <= g.steps; ++t) recorded.push_back(t);
+  } else {
+    for (std::size_t k = 0; k < which.size(); ++k) {
+      const auto t = static_cast<std::size_t>(which[k].integer(1, static_cast<long long>(g.steps)));
+      if (!recorded.empty() && t <= recorded.back()) which[k].fail("steps must increase");
+      recorded.push_back(t);
+    }
+  }
   const Node trace = root["trace"];
-  trace.size(steps);
-  for (std::size_t t = 0; t < steps; ++t) {
-    const Node step = trace[t];
+  trace.size(recorded.size());
+  for (std::size_t k = 0; k < recorded.size(); ++k) {
+    const Node step = trace[k];
     GoldenTrace::Step s;
     s.t = static_cast<int>(step["t"].integer(1, 1 << 24));
-    if (s.t != static_cast<int>(t + 1)) step["t"].fail("expected " + std::to_string(t + 1));
-    s.lr = step["lr"].text();
-    (void)step["lr"].decimal_value();
-    const Node grad = step["grad"];
-    grad.size(g.elements);
-    for (std::size_t i = 0; i < g.elements; ++i) s.grad.push_back(grad[i].number());
+    if (s.t != static_cast<int>(recorded[k])) step["t"].fail("expected " + std::to_string(recorded[k]));
     for (const auto& f : g.fields) {
       const Node values = step[f];
       values.size(g.elements);

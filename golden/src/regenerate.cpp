@@ -33,7 +33,12 @@ void write_atomically(const std::string& path, const std::string& text) {
       throw std::runtime_error(temporary.string() + ": write failed");
     }
   }
-  fs::rename(temporary, target);  // atomic within a file system
+  std::error_code failed;
+  fs::rename(temporary, target, failed);  // atomic within a file system
+  if (failed) {
+    fs::remove(temporary);
+    throw std::runtime_error(path + ": cannot replace (" + failed.message() + ")");
+  }
 }
 
 namespace {

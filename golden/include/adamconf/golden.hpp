@@ -60,15 +60,16 @@ struct GoldenTrace {
   int digits = 0;
   std::size_t elements = 0;
   std::vector<std::string> fields;
+  std::size_t steps = 0;
   std::vector<double> theta0;
+  std::vector<std::string> learning_rates;  ///< per step
+  std::vector<std::vector<double>> gradients;  ///< per step
   struct Step {
-    int t = 0;
-    std::string lr;
-    std::vector<double> grad;
+    int t = 0;  ///< 1-based
     std::map<std::string, std::vector<R>> exact;    ///< per field
     std::map<std::string, std::vector<R>> allowed;  ///< theta, m, v, vmax
   };
-  std::vector<Step> trace;
+  std::vector<Step> trace;  ///< the recorded steps, in order
 };
 
 /// Reads and validates a golden file; throws FileError naming the field.

@@ -1,0 +1,221 @@
+// Golden traces: regeneration is deterministic, the committed files match the
+// reference, verify names an edited file and field, malformed files get errors
+// naming the field, check passes a correct implementation and fails a wrong one.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <regex>
+#include <sstream>
+
+#include "adamconf/float_adam.hpp"
+#include "adamconf/golden.hpp"
+
+namespace adamconf::golden {
+namespace {
+
+namespace fs = std::filesystem;
+
+const std::string kTraces = std::string(ADAMCONF_SOURCE_DIR) + "/golden/traces";
+
+std::string read(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+void write(const fs::path& p, const std::string& text) {
+  std::ofstream out(p, std::ios::binary);
+  out << text;
+}
+
+/// A fresh temporary directory, removed at the end of the test.
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    path = fs::temp_directory_path() / ("adamconf-test-" + std::to_string(::getpid()) + "-" +
+                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(path);
+    fs::create_directories(path);
+  }
+  ~TempDir() { fs::remove_all(path); }
+};
+
+TEST(Golden, CommittedFilesMatchTheReference) {
+  const VerifyReport report = verify(kTraces, nullptr);
+  for (const auto& p : report.problems) ADD_FAILURE() << p;
+  EXPECT_GT(report.files, 150u);
+  std::size_t bytes = 0;
+  for (const auto& e : fs::recursive_directory_iterator(kTraces))
+    if (e.is_regular_file()) bytes += e.file_size();
+  std::cout << "  " << report.files << " committed golden files match the reference; " << bytes / 1024 << " KiB\n";
+  EXPECT_LT(bytes, 5u << 20) << "keep the golden set small enough to read";
+}
+
+TEST(Golden, CatalogueCoversEveryPresetFormatAndScenario) {
+  std::map<std::string, std::set<std::string>> scenarios;
+  for (const auto& g : catalogue()) scenarios[g.preset].insert(std::string(g.dtype.name) + "-" + g.scenario);
+  for (const auto& p : presets()) {
+    for (const char* dtype : {"float32", "float64"})
+      for (const char* sc : {"random", "eps-regime", "tiny-huge", "lr-schedule", "long"})
+        EXPECT_TRUE(scenarios[p.name].count(std::string(dtype) + "-" + sc)) << p.name << " " << dtype << " " << sc;
+    if (p.amsgrad != AmsgradVariant::none || p.convention.adam().amsgrad != AmsgradVariant::none)
+      EXPECT_TRUE(scenarios[p.name].count("float32-amsgrad")) << p.name;
+  }
+}
+
+TEST(Golden, RegenerationIsByteIdenticalAndVerifiesClean) {
+  TempDir a, b;
+  const std::size_t n = regenerate(a.path.string(), nullptr);
+  regenerate(b.path.string(), nullptr);
+  std::size_t compared = 0;
+  for (const auto& e : fs::recursive_directory_iterator(a.path))
+    if (e.is_regular_file()) {
+      const fs::path other = b.path / fs::relative(e.path(), a.path);
+      ASSERT_TRUE(fs::exists(other)) << other;
+      EXPECT_EQ(read(e.path()), read(other)) << e.path();
+      ++compared;
+    }
+  EXPECT_EQ(compared, n + 1);  // and index.json
+  EXPECT_TRUE(verify(a.path.string(), nullptr).clean());
+  for (const auto& e : fs::recursive_directory_iterator(a.path))
+    EXPECT_EQ(e.path().string().find(".tmp."), std::string::npos) << "temporary file left: " << e.path();
+}
+
+TEST(Golden, EditingOneDigitFailsVerifyAndNamesFileLineAndField) {
+  TempDir dir;
+  fs::copy(kTraces, dir.path, fs::copy_options::recursive);
+  const fs::path file = dir.path / "pytorch-adamw" / "float32-random.json";
+  std::string text = read(file);
+  // the digit after the decimal point of the first theta on the line of step 5
+  const auto line_start = text.find("{\"t\":5,");
+  ASSERT_NE(line_start, std::string::npos);
+  const auto digit = text.find("\"theta\":[\"", line_start) + 12;
+  ASSERT_TRUE(std::isdigit(static_cast<unsigned char>(text[digit])));
+  text[digit] = text[digit] == '7' ? '8' : '7';
+  write(file, text);
+  const VerifyReport report = verify(dir.path.string(), nullptr);
+  ASSERT_EQ(report.problems.size(), 1u);
+  const std::string& problem = report.problems.front();
+  std::cout << "  " << problem << "\n";
+  EXPECT_NE(problem.find("pytorch-adamw/float32-random.json:"), std::string::npos);
+  EXPECT_NE(problem.find("trace[4].theta[0]"), std::string::npos);
+  const std::size_t line = static_cast<std::size_t>(std::count(text.begin(), text.begin() + digit, '\n') + 1);
+  EXPECT_NE(problem.find(".json:" + std::to_string(line) + ":"), std::string::npos);
+}
+
+TEST(Golden, VerifyReportsMissingAndStaleFiles) {
+  TempDir dir;
+  fs::copy(kTraces, dir.path, fs::copy_options::recursive);
+  fs::remove(dir.path / "kingma-ba" / "float64-long.json");
+  write(dir.path / "kingma-ba" / "float64-old-name.json", "{}");
+  const VerifyReport report = verify(dir.path.string(), nullptr);
+  ASSERT_EQ(report.problems.size(), 2u);
+  EXPECT_NE(report.problems[0].find("float64-long.json: missing"), std::string::npos) << report.problems[0];
+  EXPECT_NE(report.problems[1].find("float64-old-name.json: not produced by the reference"), std::string::npos)
+      << report.problems[1];
+}
+
+TEST(Golden, MalformedFilesGiveAnErrorNamingTheField) {
+  const std::string valid = read(fs::path(kTraces) / "optax-amsgrad" / "float32-random.json");
+  ASSERT_NO_THROW(load((fs::path(kTraces) / "optax-amsgrad" / "float32-random.json").string()));
+  struct Breakage {
+    std::string what, from, to, expected;
+  };
+  const std::vector<Breakage> cases{
+      {"truncated", "", "", ": not valid JSON"},
+      {"future version", "\"adamconf-golden/1\"", "\"adamconf-golden/2\"", "format: unsupported format"},
+      {"dtype removed", "\"dtype\": \"float32\",", "", "dtype: missing"},
+      {"elements as text", "\"elements\": 3", "\"elements\": \"3\"", "elements: expected an integer"},
+      {"bad hex gradient", "[\"", "[\"0xZZ", "expected a number or a hex float string"},
+      {"bad exact decimal", "\"theta\":[\"", "\"theta\":[\"x", "trace[0].theta[0]: expected a decimal number"},
+      {"negative allowed", "\"theta_allowed\":[\"", "\"theta_allowed\":[\"-", "trace[0].theta_allowed[0]: an allowed error cannot be negative"},
+      {"unknown preset", "\"preset\": \"optax-amsgrad\"", "\"preset\": \"optax-amsgrads\"", "preset: unknown preset 'optax-amsgrads'"},
+      {"wrong step number", "{\"t\":2,", "{\"t\":7,", "trace[1].t: expected 2"},
+  };
+  TempDir dir;
+  for (const auto& c : cases) {
+    std::string text = valid;
+    if (c.what == "truncated") {
+      text = text.substr(0, text.size() / 2);
+    } else if (c.what == "bad hex gradient") {
+      const auto at = text.find("\"gradients\": [");
+      text.replace(text.find("[\"", at), 2, c.to);
+    } else {
+      const auto at = text.find(c.from);
+      ASSERT_NE(at, std::string::npos) << c.what;
+      text.replace(at, c.from.size(), c.to);
+    }
+    const fs::path file = dir.path / "broken.json";
+    write(file, text);
+    try {
+      load(file.string());
+      ADD_FAILURE() << c.what << ": no error";
+    } catch (const FileError& e) {
+      const std::string message = e.what();
+      EXPECT_EQ(message.rfind(file.string(), 0), 0u) << message;
+      EXPECT_NE(message.find(c.expected), std::string::npos) << c.what << ": " << message;
+      EXPECT_EQ(message.find('\n'), std::string::npos) << "one line: " << message;
+    }
+  }
+}
+
+/// Runs a float implementation on a golden file's inputs.
+Results run_on(const GoldenTrace& g, Implementation& impl) {
+  Setup setup{make_spec(g.preset, g.options), g.dtype};
+  setup.spec.hyper = g.hyper;
+  RunCase c;
+  c.theta0 = g.theta0;
+  c.grads = g.gradients;
+  c.lrs = g.learning_rates;
+  Results r;
+  r.golden = g.name;
+  r.values["theta"] = impl.run(setup, {c}).front().theta;
+  return r;
+}
+
+TEST(Golden, CheckPassesCorrectImplementationsAndFailsAPerturbedValue) {
+  FloatImplementation impl("float");
+  std::size_t files = 0, values = 0;
+  for (const auto& spec : catalogue()) {
+    if (spec.preset != "pytorch-adamw" && spec.preset != "keras-adam" && spec.preset != "tfjs-adam") continue;
+    const GoldenTrace g = load(kTraces + "/" + spec.relative_path());
+    const CheckReport report = check(g, run_on(g, impl));
+    EXPECT_TRUE(report.pass()) << g.name;
+    ++files;
+    values += report.compared;
+  }
+  std::cout << "  the float implementations pass " << files << " golden files (" << values << " values)\n";
+
+  const GoldenTrace g = load(kTraces + "/pytorch-adamw/float32-random.json");
+  Results r = run_on(g, impl);
+  double& x = r.values["theta"][6][2];
+  x = static_cast<float>(x + 1e-4);  // far beyond the allowed error
+  const CheckReport report = check(g, r);
+  EXPECT_FALSE(report.pass());
+  EXPECT_EQ(report.failures, 1u);
+  for (const auto& s : report.steps)
+    if (s.failures) {
+      EXPECT_EQ(s.t, 7);
+      EXPECT_EQ(s.worst_element, 2u);
+    }
+}
+
+TEST(Golden, WritesAreAtomic) {
+  TempDir dir;
+  const fs::path target = dir.path / "file.json";
+  write_atomically(target.string(), "first");
+  EXPECT_EQ(read(target), "first");
+  write_atomically(target.string(), "second");
+  EXPECT_EQ(read(target), "second");
+  // A target that cannot be replaced (a non-empty directory): an error, and no temporary left behind.
+  fs::create_directories(dir.path / "occupied" / "inside");
+  EXPECT_THROW(write_atomically((dir.path / "occupied").string(), "x"), std::runtime_error);
+  for (const auto& e : fs::directory_iterator(dir.path))
+    EXPECT_EQ(e.path().string().find(".tmp."), std::string::npos) << e.path();
+}
+
+}  // namespace
+}  // namespace adamconf::golden
