@@ -13,5 +13,8 @@ extern int exit_status;
 void add_presets_command(CLI::App& app);
 void add_trace_command(CLI::App& app);
 void add_golden_command(CLI::App& app);
+void add_check_command(CLI::App& app);
+void add_properties_command(CLI::App& app);
+void add_identify_command(CLI::App& app);
 
 }  // namespace adamconf::cli

@@ -17,6 +17,9 @@ int main(int argc, char** argv) {
   add_presets_command(app);
   add_trace_command(app);
   add_golden_command(app);
+  add_check_command(app);
+  add_properties_command(app);
+  add_identify_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -229,8 +229,13 @@ rc::Gen<std::vector<double>> theta0(const FloatFormat& dtype, int elements) {
 }
 
 rc::Gen<int> step_count() {
-  return rc::gen::weightedOneOf<int>(
-      {{14, rc::gen::inRange(1, 11)}, {4, rc::gen::inRange(11, 41)}, {2, rc::gen::inRange(100, 301)}});
+  // One uniform draw mapped to the mix (70% 1-10, 20% 11-40, 10% 100-300), so
+  // that shrinking the draw towards 0 shrinks the run towards one step.
+  return rc::gen::map(rc::gen::inRange(0, 1000), [](int k) {
+    if (k < 700) return 1 + k / 70;
+    if (k < 900) return 11 + (k - 700) * 30 / 200;
+    return 100 + (k - 900) * 2;
+  });
 }
 
 rc::Gen<std::vector<std::string>> lr_schedule(const std::string& lr, int steps) {

@@ -46,18 +46,21 @@ StepOneEps step_one_eps(const Scenario& s) {
 }
 
 /// A step-1 scenario whose gradients all satisfy |g| >= 2^12 max(eps, sqrt(eps_root)).
-Scenario large_gradient_step_one(const PropertyContext& ctx) {
+/// Built inside the generator, so the counterexample shows what ran.
+rc::Gen<Scenario> large_gradient_step_one(const PropertyContext& ctx) {
   ScenarioShape shape = zero_decay_shape(ctx);
   shape.max_steps = 1;
   shape.lr_schedule = false;
-  Scenario s = *gen::scenario(shape);
-  const StepOneEps e = step_one_eps(s);
-  const R threshold = std::max(e.eps, R(sqrt(e.eps_root))) * 4096;
-  const int low = threshold == 0 ? -10 : static_cast<int>(floor(log2(threshold))) + 1;
-  const int high = static_cast<int>(std::floor(std::log2(largest_gradient(s.dtype)))) - 1;
-  RC_PRE(low <= high);
-  for (double& g : s.run.grads[0]) g = *gen::float_in(s.dtype, std::max(low, -10), std::max(high - 10, std::max(low, -10)));
-  return s;
+  return rc::gen::exec([shape] {
+    Scenario s = *gen::scenario(shape);
+    const StepOneEps e = step_one_eps(s);
+    const R threshold = std::max(e.eps, R(sqrt(e.eps_root))) * 4096;
+    const int low = std::max(threshold == 0 ? -10 : static_cast<int>(floor(log2(threshold))) + 1, -10);
+    const int high = static_cast<int>(std::floor(std::log2(largest_gradient(s.dtype)))) - 1;
+    RC_PRE(low <= high);
+    for (double& g : s.run.grads[0]) g = *gen::float_in(s.dtype, low, std::max(low, std::min(high, low + 20)));
+    return s;
+  });
 }
 
 Property step_one_closed_form() {
@@ -84,7 +87,7 @@ Property step_one_sign() {
           "when |g| >> eps, step 1 moves every parameter by -lr sign(g), to within lr (eps + eps_root/(2|g|))/|g|",
           [](const PropertyContext& ctx) { return first_of({needs_bias_correction(ctx), needs_zero_weight_decay(ctx)}); },
           [](Checker& checker) {
-            const Scenario s = large_gradient_step_one(checker.context());
+            const Scenario s = *large_gradient_step_one(checker.context());
             const RunResult r = checker.run(s);
             const auto exact = exact_trajectory(setup_of(s), s.run);
             const R lr = lr_at(s, 0);
@@ -104,7 +107,7 @@ Property step_one_norm() {
           "when |g| >> eps, the L2 norm of the step-1 update of D parameters is lr sqrt(D)",
           [](const PropertyContext& ctx) { return first_of({needs_bias_correction(ctx), needs_zero_weight_decay(ctx)}); },
           [](Checker& checker) {
-            const Scenario s = large_gradient_step_one(checker.context());
+            const Scenario s = *large_gradient_step_one(checker.context());
             const RunResult r = checker.run(s);
             const auto exact = exact_trajectory(setup_of(s), s.run);
             const R lr = lr_at(s, 0);
@@ -169,8 +172,10 @@ Property constant_gradient_steps() {
           [](Checker& checker) {
             ScenarioShape shape = zero_decay_shape(checker.context());
             shape.lr_schedule = false;
-            Scenario s = *gen::scenario(shape);
-            for (auto& step : s.run.grads) step = s.run.grads.front();
+            const Scenario s = *rc::gen::map(gen::scenario(shape), [](Scenario s) {
+              for (auto& step : s.run.grads) step = s.run.grads.front();  // constant gradients
+              return s;
+            });
             const RunResult r = checker.run(s);
             const auto exact = exact_trajectory(setup_of(s), s.run);
             const R lr = lr_at(s, 0);

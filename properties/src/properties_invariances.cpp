@@ -72,14 +72,18 @@ Property elementwise_independence() {
   return {"elementwise-independence",
           "an element's trajectory does not depend on the other elements (nor on how many there are)", nullptr,
           [](Checker& checker) {
-            const Scenario s = *gen::scenario(checker.context().shape());
-            // The same first element among different companions, and alone.
-            Scenario other = *gen::scenario(checker.context().shape());
-            other.spec = s.spec;
-            other.run.lrs = s.run.lrs;
-            other.run.grads.resize(s.run.grads.size(), other.run.grads.back());
-            for (std::size_t t = 0; t < s.run.grads.size(); ++t) other.run.grads[t][0] = s.run.grads[t][0];
-            other.run.theta0[0] = s.run.theta0[0];
+            const ScenarioShape shape = checker.context().shape();
+            // The same first element among different companions (shown second), and alone.
+            const auto [s, other] = *rc::gen::exec([shape] {
+              const Scenario s = *gen::scenario(shape);
+              Scenario other = *gen::scenario(shape);
+              other.spec = s.spec;
+              other.run.lrs = s.run.lrs;
+              other.run.grads.resize(s.run.grads.size(), other.run.grads.back());
+              for (std::size_t t = 0; t < s.run.grads.size(); ++t) other.run.grads[t][0] = s.run.grads[t][0];
+              other.run.theta0[0] = s.run.theta0[0];
+              return std::make_pair(s, other);
+            });
             Scenario alone = s;
             alone.run.theta0.resize(1);
             for (auto& step : alone.run.grads) step.resize(1);

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <iostream>
 #include <sstream>
 
 #include "adamconf/property.hpp"
@@ -65,6 +66,12 @@ std::vector<RunResult> Checker::run(const Setup& setup, const std::vector<RunCas
     }
   } catch (const ImplementationError& e) {
     adapter_failure_ = std::string("adapter failure: ") + e.what();
+    std::ostringstream inputs;
+    for (const RunCase& c : cases) {
+      showValue(Scenario{setup.spec, setup.dtype, c}, inputs);
+      inputs << "\n";
+    }
+    adapter_failure_inputs_ = inputs.str();
     fail_case(*adapter_failure_);
   }
   return results;
@@ -138,6 +145,17 @@ const Property& property_by_id(const std::string& id) {
 }
 
 PropertyResult run_property(const Property& property, const PropertyContext& ctx, const RunSettings& settings) {
+  // adamconf passes RapidCheck its seed and limits explicitly. RapidCheck still
+  // loads its global configuration lazily (while shrinking, say) and announces
+  // it on stderr; load it once here, quietly.
+  static const bool configuration_loaded = [] {
+    std::ostringstream sink;
+    std::streambuf* previous = std::cerr.rdbuf(sink.rdbuf());
+    (void)rc::detail::configuration();
+    std::cerr.rdbuf(previous);
+    return true;
+  }();
+  (void)configuration_loaded;
   PropertyResult result;
   result.id = property.id;
   result.claim = property.claim;
@@ -170,9 +188,16 @@ PropertyResult run_property(const Property& property, const PropertyContext& ctx
     result.shrinks = static_cast<int>(failure.reproduce.shrinkPath.size());
     result.status = checker.adapter_failure() ? PropertyResult::Status::adapter_error : PropertyResult::Status::failed;
     result.reason = failure.description;
-    std::ostringstream shown;
-    for (const auto& [type, value] : failure.counterExample) shown << value << "\n";
-    result.counterexample = shown.str();
+    if (checker.adapter_failure()) {
+      // Shrinking a case the adapter failed on says nothing: show what it was sent.
+      result.reason = *checker.adapter_failure();
+      result.counterexample = checker.adapter_failure_inputs();
+      result.shrinks = 0;
+    } else {
+      std::ostringstream shown;
+      for (const auto& [type, value] : failure.counterExample) shown << value << "\n";
+      result.counterexample = shown.str();
+    }
   } else if (outcome.template is<rc::detail::GaveUpResult>()) {
     const auto& gave_up = outcome.template get<rc::detail::GaveUpResult>();
     result.cases = gave_up.numSuccess;

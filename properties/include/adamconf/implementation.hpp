@@ -43,12 +43,14 @@ struct Capabilities {
   std::vector<std::string> presets;  ///< presets it implements
   std::vector<std::string> dtypes;   ///< "float32", "float64"
   std::vector<std::string> options;  ///< of "amsgrad", "maximize", "bias_correction"
+  std::vector<std::string> hyperparameters{"lr", "beta1", "beta2", "eps", "eps_root", "weight_decay"};  ///< it reads
   bool state_io = false;             ///< can export and import its state
   bool lr_schedule = true;           ///< accepts a learning rate per step
 
   bool supports_preset(const std::string& p) const;
   bool supports_dtype(const std::string& d) const;
   bool supports_option(const std::string& o) const;
+  bool takes(const std::string& hyperparameter) const;
   /// Whether it can run `spec` (preset and the options it turns on).
   bool supports(const OptimizerSpec& spec) const;
 };

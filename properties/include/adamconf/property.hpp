@@ -57,12 +57,15 @@ class Checker {
 
   const ErrorStatistics& statistics() const { return stats_; }
   const std::optional<std::string>& adapter_failure() const { return adapter_failure_; }
+  /// The inputs of the request the adapter failed on.
+  const std::string& adapter_failure_inputs() const { return adapter_failure_inputs_; }
   const PropertyContext& context() const { return ctx_; }
 
  private:
   const PropertyContext& ctx_;
   ErrorStatistics stats_;
   std::optional<std::string> adapter_failure_;
+  std::string adapter_failure_inputs_;
 };
 
 struct Property {
@@ -88,7 +91,7 @@ struct PropertyResult {
   std::string id, claim;
   Status status = Status::passed;
   std::string reason;          ///< skipped: why; failed: the failing comparison; adapter_error: what happened
-  std::string counterexample;  ///< the shrunk inputs
+  std::string counterexample;  ///< the shrunk inputs (adapter_error: the inputs of the failed request)
   int cases = 0;               ///< cases run (before any failure)
   int shrinks = 0;
   ErrorStatistics statistics;  ///< over every comparison made

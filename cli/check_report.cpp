@@ -1,0 +1,190 @@
+#include "check_report.hpp"
+
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+namespace adamconf::cli {
+
+namespace {
+
+std::string shell_quote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+std::string format(const char* fmt, double x) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, fmt, x);
+  return buf;
+}
+
+std::string indent(const std::string& text, const std::string& prefix) {
+  std::string out;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) out += prefix + line + "\n";
+  return out;
+}
+
+std::string xml_escape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      default: out += (static_cast<unsigned char>(c) < 32 && c != '\n' && c != '\t') ? ' ' : c;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+bool CheckRun::passed() const {
+  if (!not_run.empty()) return false;
+  for (const auto& r : results)
+    if (r.status == PropertyResult::Status::failed || r.status == PropertyResult::Status::adapter_error) return false;
+  return true;
+}
+
+std::string CheckRun::replay(const std::string& property) const {
+  std::string s = "adamconf check --impl " + shell_quote(impl_argument) + " --preset " + preset + " --dtype " + dtype;
+  if (!optimizer.empty()) s += " --optimizer " + shell_quote(optimizer);
+  for (const auto& [k, v] : pinned) s += " --set " + k + "=" + v;
+  if (options.amsgrad) s += " --amsgrad";
+  if (options.maximize) s += " --maximize";
+  if (!options.bias_correction) s += " --no-bias-correction";
+  return s + " --seed " + std::to_string(seed) + " --cases " + std::to_string(cases) + " --property " + property;
+}
+
+std::string render_header(const CheckRun& run) {
+  return "adamconf check: " + run.implementation + " as " + run.preset + ", " + run.dtype + "\n  seed " +
+         std::to_string(run.seed) + ", up to " + std::to_string(run.cases) + " cases per property; errors in ulps of " +
+         run.dtype + "\n\n";
+}
+
+std::string render_property(const CheckRun& run, const PropertyResult& r) {
+  char head[200];
+  std::snprintf(head, sizeof head, "  %-5s %-34s ", to_string(r.status).c_str(), r.id.c_str());
+  std::string out = head;
+  switch (r.status) {
+    case PropertyResult::Status::passed:
+      out += std::to_string(r.cases) + " cases";
+      if (r.statistics.count)
+        out += ", worst " + format("%.3g", r.statistics.worst_ratio) + " of allowed, max error " +
+               format("%.3g", r.statistics.max_error_ulps) + " ulps";
+      return out + format(" (%.1f s)\n", r.seconds);
+    case PropertyResult::Status::skipped:
+      return out + r.reason + "\n";
+    case PropertyResult::Status::adapter_error:
+      out += "on case " + std::to_string(r.cases) + "\n        " + r.reason + "\n";
+      if (!r.counterexample.empty()) out += "        the request:\n" + indent(r.counterexample, "          ");
+      return out + "        replay: " + run.replay(r.id) + "\n";
+    default:
+      out += "after " + std::to_string(r.cases) + " cases, shrunk " + std::to_string(r.shrinks) + " times\n";
+      out += "        claim: " + r.claim + "\n";
+      out += "        " + r.reason + "\n";
+      if (!r.counterexample.empty()) out += "        inputs:\n" + indent(r.counterexample, "          ");
+      return out + "        replay: " + run.replay(r.id) + "\n";
+  }
+}
+
+std::string render_summary(const CheckRun& run) {
+  int passed = 0, failed = 0, skipped = 0;
+  for (const auto& r : run.results) {
+    if (r.status == PropertyResult::Status::passed) ++passed;
+    else if (r.status == PropertyResult::Status::skipped) ++skipped;
+    else ++failed;
+  }
+  std::string out;
+  for (const auto& id : run.not_run) out += "  ----  " + id + "  not run: the adapter failed\n";
+  return out + "\n" + std::to_string(passed) + " passed, " + std::to_string(failed) + " failed, " +
+         std::to_string(skipped) + " skipped" +
+         (run.not_run.empty() ? "" : ", " + std::to_string(run.not_run.size()) + " not run") +
+         format(" in %.1f s\n", run.seconds);
+}
+
+std::string render_text(const CheckRun& run) {
+  std::string out = render_header(run);
+  for (const auto& r : run.results) out += render_property(run, r);
+  return out + render_summary(run);
+}
+
+std::string render_junit(const CheckRun& run) {
+  int failures = 0, skipped = 0;
+  for (const auto& r : run.results) {
+    if (r.status == PropertyResult::Status::failed || r.status == PropertyResult::Status::adapter_error) ++failures;
+    if (r.status == PropertyResult::Status::skipped) ++skipped;
+  }
+  const std::string suite = "adamconf." + run.preset + "." + run.dtype;
+  std::string out = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n";
+  out += "  <testsuite name=\"" + xml_escape(suite) + "\" tests=\"" +
+         std::to_string(run.results.size() + run.not_run.size()) + "\" failures=\"" +
+         std::to_string(failures + static_cast<int>(run.not_run.size())) + "\" skipped=\"" + std::to_string(skipped) +
+         "\" time=\"" + format("%.3f", run.seconds) + "\">\n";
+  out += "    <properties><property name=\"implementation\" value=\"" + xml_escape(run.implementation) +
+         "\"/><property name=\"seed\" value=\"" + std::to_string(run.seed) + "\"/></properties>\n";
+  for (const auto& r : run.results) {
+    out += "    <testcase classname=\"" + xml_escape(suite) + "\" name=\"" + xml_escape(r.id) + "\" time=\"" +
+           format("%.3f", r.seconds) + "\">";
+    if (r.status == PropertyResult::Status::skipped) {
+      out += "<skipped message=\"" + xml_escape(r.reason) + "\"/>";
+    } else if (r.status != PropertyResult::Status::passed) {
+      out += "\n      <failure message=\"" + xml_escape(r.reason) + "\">" +
+             xml_escape("claim: " + r.claim + "\n" + r.reason + "\ninputs:\n" + r.counterexample + "replay: " +
+                        run.replay(r.id)) +
+             "</failure>\n    ";
+    }
+    out += "</testcase>\n";
+  }
+  for (const auto& id : run.not_run)
+    out += "    <testcase classname=\"" + xml_escape(suite) + "\" name=\"" + xml_escape(id) +
+           "\"><failure message=\"not run: the adapter failed\"/></testcase>\n";
+  return out + "  </testsuite>\n</testsuites>\n";
+}
+
+std::string render_json(const CheckRun& run) {
+  nlohmann::ordered_json j;
+  j["format"] = "adamconf-report/1";
+  j["implementation"] = run.implementation;
+  j["preset"] = run.preset;
+  j["dtype"] = run.dtype;
+  j["options"] = {{"amsgrad", run.options.amsgrad}, {"maximize", run.options.maximize},
+                  {"bias_correction", run.options.bias_correction}};
+  j["pinned"] = run.pinned;
+  j["seed"] = run.seed;
+  j["cases"] = run.cases;
+  j["passed"] = run.passed();
+  j["seconds"] = run.seconds;
+  nlohmann::ordered_json list = nlohmann::ordered_json::array();
+  for (const auto& r : run.results) {
+    nlohmann::ordered_json p;
+    p["id"] = r.id;
+    p["claim"] = r.claim;
+    p["status"] = r.status == PropertyResult::Status::passed    ? "pass"
+                  : r.status == PropertyResult::Status::skipped ? "skip"
+                  : r.status == PropertyResult::Status::failed  ? "fail"
+                                                                : "adapter-error";
+    p["cases"] = r.cases;
+    p["seconds"] = r.seconds;
+    if (!r.reason.empty()) p["reason"] = r.reason;
+    if (!r.counterexample.empty()) p["counterexample"] = r.counterexample;
+    if (r.statistics.count) {
+      p["worst_ratio"] = r.statistics.worst_ratio;
+      p["max_error_ulps"] = r.statistics.max_error_ulps;
+      p["rms_error_ulps"] = r.statistics.rms_ulps();
+      p["worst"] = r.statistics.worst;
+    }
+    if (r.status == PropertyResult::Status::failed || r.status == PropertyResult::Status::adapter_error)
+      p["replay"] = run.replay(r.id);
+    list.push_back(p);
+  }
+  for (const auto& id : run.not_run) list.push_back({{"id", id}, {"status", "not-run"}});
+  j["properties"] = list;
+  return j.dump(2) + "\n";
+}
+
+}  // namespace adamconf::cli

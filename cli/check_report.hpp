@@ -1,0 +1,39 @@
+// What `adamconf check` found, rendered for a person (text), for CI (JUnit
+// XML) and for tools (JSON).
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "adamconf/property.hpp"
+
+namespace adamconf::cli {
+
+struct CheckRun {
+  std::string implementation;  ///< the implementation's own name
+  std::string impl_argument;   ///< what --impl said, for the replay line
+  std::string optimizer;       ///< --optimizer, if given
+  std::string preset;
+  std::string dtype;
+  PresetOptions options;
+  std::map<std::string, std::string> pinned;
+  std::uint64_t seed = 1;
+  int cases = 100;
+  double timeout = 30;
+  std::vector<PropertyResult> results;
+  std::vector<std::string> not_run;  ///< properties not run after the adapter failed
+  double seconds = 0;
+
+  bool passed() const;
+  std::string replay(const std::string& property) const;  ///< the command that reruns one property
+};
+
+std::string render_header(const CheckRun& run);
+std::string render_property(const CheckRun& run, const PropertyResult& result);
+std::string render_summary(const CheckRun& run);
+std::string render_text(const CheckRun& run);
+std::string render_junit(const CheckRun& run);
+std::string render_json(const CheckRun& run);
+
+}  // namespace adamconf::cli

@@ -1,0 +1,131 @@
+// adamconf check: the property suite against an implementation, with a report
+// for people, JUnit XML and JSON for CI, and an exit status (0 pass, 1 fail, 2 bad input).
+#include <chrono>
+#include <iostream>
+#include <random>
+
+#include "adamconf/golden.hpp"
+#include "check_report.hpp"
+#include "commands.hpp"
+#include "implementation_option.hpp"
+#include "spec_options.hpp"
+
+namespace adamconf::cli {
+
+namespace {
+
+struct CheckOptions {
+  std::string impl;
+  std::string optimizer;
+  SpecOptions spec;
+  std::string dtype = "float32";
+  std::string seed = "1";
+  int cases = 100;
+  std::vector<std::string> properties;
+  double timeout = 30;
+  std::string junit, json;
+};
+
+void run_check(const CheckOptions& o) {
+  const auto start = std::chrono::steady_clock::now();
+  const OptimizerSpec spec = o.spec.spec();  // validates preset, options and hyperparameters
+  const auto dtype = format_by_name(o.dtype);
+  if (!dtype) throw std::invalid_argument("--dtype " + o.dtype + ": expected float32 or float64");
+  std::vector<const Property*> selected;
+  for (const auto& id : o.properties) selected.push_back(&property_by_id(id));
+  if (selected.empty())
+    for (const auto& p : all_properties()) selected.push_back(&p);
+
+  CheckRun run;
+  run.impl_argument = o.impl;
+  run.optimizer = o.optimizer;
+  run.preset = spec.preset;
+  run.dtype = dtype->name;
+  run.options = spec.options;
+  run.cases = o.cases;
+  run.timeout = o.timeout;
+  for (const auto& s : o.spec.settings) {
+    const auto eq = s.find('=');
+    run.pinned[s.substr(0, eq)] = s.substr(eq + 1);
+  }
+  if (o.seed == "random") {
+    run.seed = std::random_device{}() % 1000000000;
+  } else {
+    try {
+      run.seed = std::stoull(o.seed);
+    } catch (const std::exception&) {
+      throw std::invalid_argument("--seed " + o.seed + ": expected a number or 'random'");
+    }
+  }
+
+  OpenedImplementation opened;
+  try {
+    opened = open_implementation(o.impl, o.timeout, o.optimizer, spec.preset);
+  } catch (const AdapterFailure& e) {
+    std::cout << "adamconf check: FAIL: the adapter did not start: " << e.what() << "\n";
+    exit_status = 1;
+    return;
+  }
+  Implementation& impl = *opened.implementation;
+  run.implementation = impl.name();
+  PropertyContext ctx;
+  ctx.implementation = &impl;
+  ctx.capabilities = impl.capabilities();
+  if (!ctx.capabilities.supports_preset(spec.preset)) ctx.capabilities.presets.push_back(spec.preset);  // --optimizer said so
+  if (!ctx.capabilities.supports_dtype(run.dtype)) {
+    std::string offered;
+    for (const auto& d : ctx.capabilities.dtypes) offered += " " + d;
+    throw std::invalid_argument(impl.name() + " does not offer " + run.dtype + " (it offers:" + offered + ")");
+  }
+  for (const auto& [flag, on] : {std::pair{"amsgrad", spec.options.amsgrad}, std::pair{"maximize", spec.options.maximize},
+                                 std::pair{"bias_correction", !spec.options.bias_correction}})
+    if (on && !ctx.capabilities.supports_option(flag))
+      throw std::invalid_argument(impl.name() + " does not offer the option " + std::string(flag));
+  ctx.preset = spec.preset;
+  ctx.options = spec.options;
+  ctx.dtype = *dtype;
+  ctx.pinned = run.pinned;
+
+  std::cout << render_header(run) << std::flush;
+  for (const Property* p : selected) {
+    // A broken adapter fails every property the same way: report it once.
+    if (!run.results.empty() && run.results.back().status == PropertyResult::Status::adapter_error) {
+      run.not_run.push_back(p->id);
+      continue;
+    }
+    run.results.push_back(run_property(*p, ctx, RunSettings{run.seed, run.cases}));
+    std::cout << render_property(run, run.results.back()) << std::flush;
+  }
+  run.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::cout << render_summary(run);
+  if (!o.junit.empty()) golden::write_atomically(o.junit, render_junit(run));
+  if (!o.json.empty()) golden::write_atomically(o.json, render_json(run));
+  if (!run.passed()) exit_status = 1;
+}
+
+}  // namespace
+
+void add_check_command(CLI::App& app) {
+  auto o = std::make_shared<CheckOptions>();
+  auto* cmd = app.add_subcommand("check", "run the property suite against an implementation");
+  cmd->add_option("--impl", o->impl, "adapter command (docs/protocol.md), or builtin:float")->required();
+  cmd->add_option("--optimizer", o->optimizer, "which of the adapter's optimizers (default: the one offering --preset)");
+  o->spec.add_to(*cmd);
+  cmd->add_option("--dtype", o->dtype, "float32 or float64")->capture_default_str();
+  cmd->add_option("--seed", o->seed, "RapidCheck seed, or 'random'")->capture_default_str();
+  cmd->add_option("--cases", o->cases, "successful cases per property")->check(CLI::Range(1, 100000))->capture_default_str();
+  cmd->add_option("--property", o->properties, "run only this property (repeatable); see `adamconf properties`");
+  cmd->add_option("--timeout", o->timeout, "seconds an adapter has for each answer")->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--junit", o->junit, "also write a JUnit XML report here");
+  cmd->add_option("--json", o->json, "also write a JSON report here");
+  cmd->callback([o] { run_check(*o); });
+}
+
+void add_properties_command(CLI::App& app) {
+  auto* cmd = app.add_subcommand("properties", "list the properties `adamconf check` runs");
+  cmd->callback([] {
+    for (const auto& p : all_properties()) std::cout << p.id << "\n    " << p.claim << "\n";
+  });
+}
+
+}  // namespace adamconf::cli

@@ -1,0 +1,23 @@
+// --impl: an adapter command, or a built-in implementation ("builtin:float").
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "adamconf/implementation.hpp"
+#include "adamconf/process_implementation.hpp"
+
+namespace adamconf::cli {
+
+struct OpenedImplementation {
+  std::unique_ptr<Implementation> implementation;
+  ProcessImplementation* process = nullptr;  ///< set for adapter commands
+};
+
+/// Starts the implementation. For an adapter, selects `optimizer` if given,
+/// else the one offering `preset`. Throws AdapterFailure (the adapter failed to
+/// start) or std::invalid_argument (bad input).
+OpenedImplementation open_implementation(const std::string& impl, double timeout, const std::string& optimizer,
+                                         const std::string& preset);
+
+}  // namespace adamconf::cli

@@ -1,0 +1,104 @@
+// An implementation in another process, driven over the adapter protocol
+// (docs/protocol.md): JSON Lines on its stdin/stdout, every exchange under a
+// deadline, so a crashing, hanging or babbling adapter gets a one-line verdict
+// and adamconf never hangs.
+#pragma once
+
+#include <sys/types.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "adamconf/implementation.hpp"
+
+namespace adamconf {
+
+inline constexpr const char* kProtocol = "adamconf-adapter/1";
+
+/// One optimizer an adapter offers (the hello answer).
+struct AdapterOptimizer {
+  std::string name;
+  std::vector<std::string> presets, dtypes, hyperparameters, options;
+  bool state = false;
+  bool lr_schedule = true;
+};
+
+struct AdapterInfo {
+  std::string name;
+  std::vector<AdapterOptimizer> optimizers;
+};
+
+/// The adapter failed; `hung` when it missed a deadline (and was killed).
+struct AdapterFailure : ImplementationError {
+  AdapterFailure(const std::string& what, bool hung) : ImplementationError(what), hung(hung) {}
+  bool hung;
+};
+
+/// The child process and its pipes.
+class AdapterProcess {
+ public:
+  /// Starts `/bin/sh -c command` in its own process group.
+  AdapterProcess(const std::string& command, double timeout_seconds);
+  ~AdapterProcess();  ///< closes stdin, waits a moment, then kills the process group
+  AdapterProcess(const AdapterProcess&) = delete;
+  AdapterProcess& operator=(const AdapterProcess&) = delete;
+
+  /// Writes one line and reads one line back, both before the deadline.
+  /// Throws AdapterFailure saying what happened to `what` ("request 7").
+  std::string exchange(const std::string& line, const std::string& what);
+  /// The last lines the adapter wrote to stderr.
+  std::string stderr_tail() const;
+
+ private:
+  [[noreturn]] void fail_exited(const std::string& what);
+  void drain_stderr();
+  void kill_group();
+
+  pid_t pid_ = -1;
+  int stdin_ = -1, stdout_ = -1, stderr_ = -1;
+  double timeout_;
+  std::string pending_;  // stdout bytes after the last line
+  std::string stderr_text_;  // the tail of stderr
+  bool reaped_ = false;
+};
+
+class ProcessImplementation : public Implementation {
+ public:
+  /// Starts the adapter and reads its hello. Throws AdapterFailure.
+  ProcessImplementation(std::string command, double timeout_seconds);
+  ~ProcessImplementation() override;
+
+  const AdapterInfo& info() const { return info_; }
+  const std::string& command() const { return command_; }
+  /// The optimizer run() drives. Throws std::invalid_argument for an unknown name.
+  void select(const std::string& optimizer);
+  const AdapterOptimizer& selected() const;
+  /// The optimizer offering `preset` (the first, if several); nullptr if none.
+  const AdapterOptimizer* optimizer_for(const std::string& preset) const;
+
+  std::string name() const override;
+  Capabilities capabilities() const override;
+  std::vector<RunResult> run(const Setup& setup, const std::vector<RunCase>& cases) override;
+
+  /// Whether the adapter missed a deadline: run() then fails at once.
+  bool hung() const { return hung_; }
+
+ private:
+  void start();
+  std::string exchange(const std::string& request, const std::string& what);
+
+  std::string command_;
+  double timeout_;
+  std::unique_ptr<AdapterProcess> process_;
+  AdapterInfo info_;
+  std::size_t selected_ = 0;
+  long long next_id_ = 1;
+  bool hung_ = false;
+};
+
+/// Replaces bare NaN, Infinity and -Infinity tokens outside strings by the
+/// strings "nan", "inf", "-inf" (Python's json.dumps writes them; JSON has none).
+std::string quote_non_finite_tokens(const std::string& line);
+
+}  // namespace adamconf

@@ -1,0 +1,292 @@
+#include "adamconf/identify.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <tuple>
+
+#include "adamconf/comparison.hpp"
+#include "adamconf/exact_run.hpp"
+
+namespace adamconf {
+
+namespace {
+
+struct Probe {
+  std::string name;
+  std::string axis;  ///< what a mismatch on it points at
+  Hyperparameters hyper;
+  PresetOptions options;
+  RunCase run;
+};
+
+double in_format(double x, const FloatFormat& f) { return f.precision == 24 ? double(float(x)) : x; }
+
+/// Six elements at magnitudes from below eps (1e-3) to far above it, eight
+/// steps with sign flips and jitter; `falling` halves the magnitudes each step
+/// (so that an AMSGrad maximum differs from v).
+RunCase probe_run(const FloatFormat& f, bool falling) {
+  const double scales[] = {1e-4, 1e-3, 1e-2, 0.1, 1.0, 10.0};
+  RunCase c;
+  for (double x : {0.5, -1.5, 2.0, 0.25, -0.75, 1.0}) c.theta0.push_back(x);
+  for (int t = 0; t < 8; ++t) {
+    std::vector<double> g;
+    for (int i = 0; i < 6; ++i) {
+      const double jitter = 1 + 0.25 * ((t * 7 + i * 3) % 5);
+      const double sign = (t + i) % 3 == 0 ? -1 : 1;
+      g.push_back(in_format(sign * scales[i] * jitter * (falling ? std::ldexp(1.0, -t) : 1.0), f));
+    }
+    c.grads.push_back(g);
+  }
+  return c;
+}
+
+Hyperparameters probe_hyper() {
+  Hyperparameters h;
+  h.lr = "0.05";
+  h.beta1 = "0.8";
+  h.beta2 = "0.95";
+  h.eps = "0.001";
+  h.eps_root = "0";
+  h.weight_decay = "0";
+  return h;
+}
+
+/// How a run compares with a candidate: the worst |observed - exact| / allowed
+/// (trajectory bounds) and how many values are within their bound.
+struct Fit {
+  double worst = 0;
+  std::size_t agreeing = 0, compared = 0;
+};
+
+Fit fit(const Setup& setup, const RunCase& c, const RunResult& r) {
+  const auto exact = exact_trajectory(setup, c);
+  Fit f;
+  for (std::size_t t = 0; t < exact.size(); ++t)
+    for (std::size_t i = 0; i < c.theta0.size(); ++i) {
+      const Comparison cmp = compare(r.theta[t][i], exact[t].record.elements[i].theta, exact[t].bounds[i].theta, setup.dtype);
+      f.worst = std::max(f.worst, cmp.pass ? std::min(cmp.ratio, 1.0) : std::max(cmp.ratio, 1.0 + 1e-9));
+      f.agreeing += cmp.pass;
+      ++f.compared;
+    }
+  return f;
+}
+
+bool has_decay(const Convention& c) {
+  for (const auto& t : c.chain)
+    if (std::holds_alternative<DecayWeights>(t) || std::holds_alternative<AddDecayedWeights>(t) ||
+        std::holds_alternative<AddL2ToGradient>(t))
+      return true;
+  return false;
+}
+
+struct Candidate {
+  std::string label;
+  Convention convention;
+  bool eps_inside = false;
+};
+
+/// Distinct preset conventions (presets sharing one are named together),
+/// each also without bias correction of m, of v, or of both, and, for
+/// Algorithm 1 forms, with eps inside the square root. Without weight decay on
+/// offer, only conventions without decay.
+std::vector<Candidate> candidates(bool decay_offered) {
+  std::vector<Candidate> base;
+  for (const auto& p : presets()) {
+    if (!decay_offered && has_decay(p.convention)) continue;
+    auto it = std::find_if(base.begin(), base.end(), [&](const Candidate& c) { return c.convention == p.convention; });
+    if (it == base.end()) base.push_back({p.name, p.convention, false});
+    else it->label += ", " + p.name;
+  }
+  std::vector<Candidate> all = base;
+  for (const Candidate& c : base) {
+    if (c.convention.adam().amsgrad != AmsgradVariant::none) continue;
+    for (const auto& [bc1, bc2, what] : {std::tuple{false, true, "bias correction of m"},
+                                         std::tuple{true, false, "bias correction of v"},
+                                         std::tuple{false, false, "bias correction"}}) {
+      Candidate v = c;
+      v.convention.adam().bias_correction1 = bc1;
+      v.convention.adam().bias_correction2 = bc2;
+      v.label = "as " + c.label + " but without " + what;
+      all.push_back(v);
+    }
+    if (c.convention.adam().eps_placement == EpsPlacement::after_bias_correction) {
+      Candidate inside = c;
+      inside.eps_inside = true;
+      inside.label = "as " + c.label + " but with eps inside the square root";
+      all.push_back(inside);
+    }
+  }
+  return all;
+}
+
+Setup setup_for(const Candidate& c, const Probe& p, const FloatFormat& dtype) {
+  Setup s;
+  s.dtype = dtype;
+  s.spec.preset = c.label;
+  s.spec.options = p.options;
+  s.spec.hyper = p.hyper;
+  s.spec.convention = c.convention;
+  if (c.eps_inside) {
+    s.spec.hyper.eps_root = p.hyper.eps;
+    s.spec.hyper.eps = "0";
+  }
+  return s;
+}
+
+std::string ratio_text(double r) {
+  char buf[64];
+  if (std::isinf(r)) return "inf x allowed";
+  std::snprintf(buf, sizeof buf, r <= 1 ? "%.2g of allowed" : "%.3g x allowed", r);
+  return buf;
+}
+
+}  // namespace
+
+std::vector<std::string> describe_axes(const Convention& c, bool eps_inside_sqrt) {
+  std::vector<std::string> lines;
+  const ScaleByAdam& a = c.adam();
+  if (eps_inside_sqrt)
+    lines.push_back("eps: inside the square root, sqrt(v_hat + eps) (Optax eps_root)");
+  else if (a.eps_placement == EpsPlacement::after_bias_correction)
+    lines.push_back("eps: after bias correction, sqrt(v_hat) + eps (Kingma & Ba Algorithm 1, PyTorch, Optax, TF.js)");
+  else
+    lines.push_back("eps: before bias correction, lr sqrt(bc2)/bc1 m/(sqrt(v) + eps) (\"epsilon hat\": Keras, TF, ONNX, dlib, sklearn)");
+  std::string decay = "weight decay: none";
+  bool after_apply = false;
+  for (const auto& t : c.chain) {
+    if (std::holds_alternative<ApplyUpdate>(t)) after_apply = true;
+    if (std::holds_alternative<AddL2ToGradient>(t)) decay = "weight decay: L2 through the gradient, g + wd theta (PyTorch Adam)";
+    if (std::holds_alternative<AddDecayedWeights>(t))
+      decay = "weight decay: decoupled, added to the update, theta - lr (u + wd theta) (Optax)";
+    if (const auto* d = std::get_if<DecayWeights>(&t)) {
+      const std::string factor = d->scale == DecayScale::learning_rate ? "(1 - lr wd)"
+                                 : d->scale == DecayScale::schedule    ? "(1 - eta_t wd), eta_t the schedule multiplier"
+                                                                       : "(1 - wd)";
+      decay = "weight decay: decoupled, theta " + factor +
+              (after_apply ? ", applied to the updated theta" : ", before the update");
+    }
+  }
+  lines.push_back(decay);
+  lines.push_back(std::string("bias correction: ") +
+                  (a.bias_correction1 && a.bias_correction2 ? "on" : !a.bias_correction1 && !a.bias_correction2 ? "off"
+                                                                                                              : "partial"));
+  if (a.amsgrad != AmsgradVariant::none) lines.push_back("AMSGrad: always on, " + to_string(a.amsgrad));
+  return lines;
+}
+
+Identification identify(Implementation& impl, const FloatFormat& dtype) {
+  Identification id;
+  id.implementation = impl.name();
+  id.dtype = dtype.name;
+  const Capabilities caps = impl.capabilities();
+  const Setup any{make_spec("kingma-ba"), dtype};  // the implementation reads only the hyperparameters and options
+
+  std::vector<Probe> probes{{"plain", "eps placement, bias correction or the moments", probe_hyper(), {}, probe_run(dtype, false)}};
+  if (caps.takes("weight_decay")) {
+    Probe decay = probes.front();
+    decay.name = "decay";
+    decay.axis = "weight decay";
+    decay.hyper.weight_decay = "0.1";
+    probes.push_back(decay);
+  } else {
+    id.notes.push_back("it takes no weight_decay: the decay probe was not run");
+  }
+  std::vector<RunResult> answers;
+  for (const Probe& p : probes) {
+    Setup s = any;
+    s.spec.hyper = p.hyper;
+    s.spec.options = p.options;
+    answers.push_back(impl.run(s, {p.run}).front());
+  }
+  for (const Candidate& c : candidates(caps.takes("weight_decay"))) {
+    CandidateFit f;
+    f.label = c.label;
+    f.convention = c.convention;
+    f.eps_inside_sqrt = c.eps_inside;
+    for (std::size_t k = 0; k < probes.size(); ++k) {
+      const Fit r = fit(setup_for(c, probes[k], dtype), probes[k].run, answers[k]);
+      f.probes.emplace_back(probes[k].name, r.worst);
+      f.worst = std::max(f.worst, r.worst);
+      f.agreeing += r.agreeing;
+      f.compared += r.compared;
+    }
+    id.candidates.push_back(std::move(f));
+  }
+  // Matches first, best fit first; then the ones that agree on the most values.
+  std::stable_sort(id.candidates.begin(), id.candidates.end(), [](const CandidateFit& a, const CandidateFit& b) {
+    if (a.matches() != b.matches()) return a.matches();
+    if (a.matches()) return a.worst < b.worst;
+    if (a.agreeing != b.agreeing) return a.agreeing > b.agreeing;
+    return a.worst < b.worst;
+  });
+
+  // The option axes, on the best base convention.
+  const CandidateFit& best = id.candidates.front();
+  auto run_option = [&](PresetOptions options, bool falling, const std::vector<Convention>& variants) {
+    Probe p{"option", "", probes.back().hyper, options, probe_run(dtype, falling)};
+    Setup s = any;
+    s.spec.hyper = p.hyper;
+    s.spec.options = options;
+    const RunResult r = impl.run(s, {p.run}).front();
+    std::vector<double> fits;
+    for (const Convention& v : variants) {
+      Candidate c{best.label, v, best.eps_inside_sqrt};
+      fits.push_back(fit(setup_for(c, p, dtype), p.run, r).worst);
+    }
+    return fits;
+  };
+  if (caps.supports_option("amsgrad") && best.convention.adam().amsgrad == AmsgradVariant::none) {
+    Convention raw = best.convention, hat = best.convention;
+    raw.adam().amsgrad = AmsgradVariant::max_of_raw_v;
+    hat.adam().amsgrad = AmsgradVariant::max_of_v_hat;
+    std::vector<Convention> variants{raw};
+    if (hat.adam().eps_placement == EpsPlacement::after_bias_correction) variants.push_back(hat);
+    const auto fits = run_option({true, false, true}, true, variants);
+    id.amsgrad = fits[0] <= 1 ? "max over raw v, bias-corrected afterwards (PyTorch, Keras, TF)"
+                 : fits.size() > 1 && fits[1] <= 1 ? "max over the bias-corrected v_hat (Optax scale_by_amsgrad)"
+                                                   : "neither known form (raw v: " + ratio_text(fits[0]) + ")";
+  }
+  if (caps.supports_option("maximize")) {
+    Convention negated = best.convention;
+    negated.chain.insert(negated.chain.begin(), NegateGradient{});
+    const auto fits = run_option({false, true, true}, false, {negated});
+    id.maximize = fits[0] <= 1 ? "negates the gradient before anything else (PyTorch)"
+                               : "does not negate the gradient first (" + ratio_text(fits[0]) + ")";
+  }
+  for (const Probe& p : probes) id.notes.push_back("probe " + p.name + ": tells apart " + p.axis);
+  return id;
+}
+
+std::string Identification::describe() const {
+  std::string out = implementation + ", probed in " + dtype + ":\n";
+  auto probe_text = [](const CandidateFit& c) {
+    std::string s;
+    for (const auto& [name, r] : c.probes) s += (s.empty() ? "" : ", ") + name + " " + ratio_text(r);
+    return s;
+  };
+  const CandidateFit& top = candidates.front();
+  if (top.matches()) {
+    out += "  convention of: " + top.label + " (" + probe_text(top) + ")\n";
+    for (std::size_t k = 1; k < candidates.size() && candidates[k].matches(); ++k)
+      out += "  also matches:  " + candidates[k].label + " (" + probe_text(candidates[k]) +
+             "; the same arithmetic on these probes)\n";
+  } else {
+    out += "  no known convention matches. Closest: " + top.label + ", which agrees on " + std::to_string(top.agreeing) +
+           " of " + std::to_string(top.compared) + " values (" + probe_text(top) + ")\n";
+  }
+  out += "  chain: " + top.convention.describe() + "\n";
+  for (const auto& line : describe_axes(top.convention, top.eps_inside_sqrt)) out += "    " + line + "\n";
+  if (!amsgrad.empty()) out += "    AMSGrad option: " + amsgrad + "\n";
+  if (!maximize.empty()) out += "    maximize option: " + maximize + "\n";
+  if (!top.matches()) {
+    out += "  next closest:\n";
+    for (std::size_t k = 1; k < std::min<std::size_t>(4, candidates.size()); ++k)
+      out += "    " + candidates[k].label + ": agrees on " + std::to_string(candidates[k].agreeing) + " of " +
+             std::to_string(candidates[k].compared) + " values\n";
+  }
+  for (const auto& n : notes) out += "  " + n + "\n";
+  return out;
+}
+
+}  // namespace adamconf

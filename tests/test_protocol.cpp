@@ -1,0 +1,96 @@
+// The adapter protocol layer: bare NaN/Infinity tokens, and what a dead,
+// silent or babbling process turns into (shell one-liners as adapters).
+#include <gtest/gtest.h>
+
+#include <chrono>
+
+#include "adamconf/process_implementation.hpp"
+
+namespace adamconf {
+namespace {
+
+TEST(Protocol, BareNonFiniteTokensBecomeStringsOutsideStrings) {
+  EXPECT_EQ(quote_non_finite_tokens(R"({"theta": [[NaN, -Infinity, Infinity, 1.5]]})"),
+            R"({"theta": [["nan", "-inf", "inf", 1.5]]})");
+  EXPECT_EQ(quote_non_finite_tokens(R"({"error": "NaN in \"Infinity\" land"})"), R"({"error": "NaN in \"Infinity\" land"})");
+}
+
+// An adapter that answers hello, then behaves as `then` says on the first run.
+std::string shell_adapter(const std::string& then) {
+  return "read line; echo '{\"protocol\": \"adamconf-adapter/1\", \"name\": \"sh\", \"optimizers\": [{\"name\": \"x\", "
+         "\"presets\": [\"kingma-ba\"], \"dtypes\": [\"float64\"]}]}'; read line; " + then;
+}
+
+std::vector<RunResult> run_once(ProcessImplementation& p) {
+  RunCase c;
+  c.theta0 = {1.0};
+  c.grads = {{0.5}};
+  return p.run(Setup{make_spec("kingma-ba"), float64_format}, {c});
+}
+
+TEST(Protocol, HelloIsReadAndTheOptimizerOffered) {
+  ProcessImplementation p(shell_adapter("exit 0"), 5);
+  EXPECT_EQ(p.info().name, "sh");
+  ASSERT_EQ(p.info().optimizers.size(), 1u);
+  EXPECT_EQ(p.optimizer_for("kingma-ba")->name, "x");
+  EXPECT_EQ(p.optimizer_for("pytorch-adam"), nullptr);
+  EXPECT_TRUE(p.capabilities().supports_dtype("float64"));
+}
+
+TEST(Protocol, ASilentAdapterIsKilledAtTheDeadlineAndMarkedHung) {
+  ProcessImplementation p(shell_adapter("sleep 30"), 0.5);
+  const auto start = std::chrono::steady_clock::now();
+  try {
+    run_once(p);
+    FAIL();
+  } catch (const AdapterFailure& e) {
+    EXPECT_TRUE(e.hung);
+    EXPECT_NE(std::string(e.what()).find("did not answer request 1 within 0.5 s"), std::string::npos) << e.what();
+  }
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), 3.0);
+  EXPECT_TRUE(p.hung());
+  EXPECT_THROW(run_once(p), AdapterFailure);  // not restarted
+}
+
+TEST(Protocol, ACrashedAdapterIsRestartedForTheNextRequest) {
+  ProcessImplementation p(shell_adapter("echo dying >&2; exit 4"), 5);
+  try {
+    run_once(p);
+    FAIL();
+  } catch (const AdapterFailure& e) {
+    EXPECT_FALSE(e.hung);
+    EXPECT_NE(std::string(e.what()).find("exited with status 4 before answering request 1; stderr: dying"),
+              std::string::npos)
+        << e.what();
+  }
+  EXPECT_FALSE(p.hung());
+  EXPECT_THROW(run_once(p), AdapterFailure);  // a fresh process, which crashes again: request 2
+}
+
+TEST(Protocol, GarbageAndMalformedAnswersAreNamed) {
+  for (const auto& [answer, expected] : std::vector<std::pair<std::string, std::string>>{
+           {"echo 'hello there'", "something that is not JSON: 'hello there'"},
+           {"echo '{\"id\": 1}'", "without a \"results\" list"},
+           {"echo '{\"id\": 1, \"results\": [{\"theta\": [[\"x\"]]}]}'", "not a number"},
+           {"echo '{\"id\": 1, \"error\": \"out of memory\"}'", "adapter reported: \"out of memory\""}}) {
+    ProcessImplementation p(shell_adapter(answer + "; sleep 5"), 5);
+    try {
+      run_once(p);
+      ADD_FAILURE() << answer;
+    } catch (const ImplementationError& e) {
+      EXPECT_NE(std::string(e.what()).find(expected), std::string::npos) << e.what();
+    }
+  }
+}
+
+TEST(Protocol, AnAdapterThatNeverStartsGivesOneLine) {
+  try {
+    ProcessImplementation p("exit 7", 5);
+    FAIL();
+  } catch (const AdapterFailure& e) {
+    EXPECT_EQ(std::string(e.what()), "adapter exited with status 7 before answering hello");
+  }
+}
+
+}  // namespace
+}  // namespace adamconf
