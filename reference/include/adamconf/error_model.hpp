@@ -118,8 +118,9 @@ class ErrorModel {
     const Real e_m = times(b1, b.m) + times(c1_, eg) + hyperparameter_error(d_b1_, d_c1_, abs(m_prev), abs(g)) +
                      max(standard_m, lerp_m);
     const Real e_g2 = times(2 * abs(g), eg) + times(eg, eg);
-    const Real square = max(c2_ * product_error(g, g), abs(g) * product_error(c2_, g));  // c2 (g g) or (c2 g) g
-    const Real lerp_v = times(c2_, product_error(g, g) + sum_error(g2, -e.v_prev)) + product_error(c2_, g2 - e.v_prev) +
+    const Real rounding_g2 = g2 == 0 ? Real(0) : rho(g2);  // g g, exact for g = 0
+    const Real square = max(c2_ * rounding_g2, abs(g) * product_error(c2_, g));  // c2 (g g) or (c2 g) g
+    const Real lerp_v = times(c2_, rounding_g2 + sum_error(g2, -e.v_prev)) + product_error(c2_, g2 - e.v_prev) +
                         sum_error(e.v_prev, c2_ * (g2 - e.v_prev));
     const Real standard_v =
         square + product_error(c2_, g2) + product_error(b2, e.v_prev) + sum_error(b2 * e.v_prev, c2_ * g2);
@@ -207,17 +208,18 @@ class ErrorModel {
     return min(rho(a + b), min(abs(a), abs(b)));
   }
 
-  /// "Products": the rounding of a * b, which is exact when a factor is 0 or a
-  /// power of two (1 - beta for beta = 0, say) unless the product underflows.
-  Real product_error(const Real& a, const Real& b) const {
+  /// "Products": the rounding of h * x, h a hyperparameter (or 1 - beta, a
+  /// learning rate, a decay multiplier). Exact when h is 0 or a power of two
+  /// (beta = 0, lr = 0.5), unless the product underflows: the implementation
+  /// holds such an h exactly. x is a computed value, so its being a power of two
+  /// in the reference says nothing about the implementation's copy of it.
+  Real product_error(const Real& h, const Real& x) const {
     using std::abs;
     using std::frexp;
-    if (a == 0 || b == 0) return 0;
+    if (h == 0 || x == 0) return 0;
     int e = 0;
-    const bool power_of_two = abs(frexp(a, &e)) == Real(1) / 2 || abs(frexp(b, &e)) == Real(1) / 2;
-    const Real smallest_normal = ldexp(Real(1), target_.min_exponent);
-    if (power_of_two) return abs(a * b) >= smallest_normal ? Real(0) : eta_;
-    return rho(a * b);
+    if (abs(frexp(h, &e)) == Real(1) / 2) return abs(h * x) >= ldexp(Real(1), target_.min_exponent) ? Real(0) : eta_;
+    return rho(h * x);
   }
 
   /// a * b where 0 * inf is 0: an exactly zero term has no error, however

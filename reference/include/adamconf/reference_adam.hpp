@@ -129,17 +129,25 @@ class ReferenceAdam {
   template <class Observer = NoObserver<Real>>
   StepRecord<Real> step(const std::vector<Real>& grad, const std::optional<Real>& lr = std::nullopt,
                         Observer&& observer = Observer{}) {
+    StepRecord<Real> record;
+    step_into(record, grad, lr, observer);
+    return record;
+  }
+
+  /// step() writing into `record`, whose storage is reused from call to call.
+  template <class Observer = NoObserver<Real>>
+  void step_into(StepRecord<Real>& record, const std::vector<Real>& grad, const std::optional<Real>& lr = std::nullopt,
+                 Observer&& observer = Observer{}) {
     if (grad.size() != theta_.size())
       throw std::invalid_argument("gradient has " + std::to_string(grad.size()) + " elements, parameters have " +
                                   std::to_string(theta_.size()));
-    StepRecord<Real> record;
     record.scalars = scalars_for(state_.step + 1, lr.value_or(hyper_.lr));
+    prepare_step(record.scalars);
     observer.begin_step(record.scalars);
     record.elements.resize(theta_.size());
     for (std::size_t i = 0; i < theta_.size(); ++i)
-      record.elements[i] = step_element(i, grad[i], record.scalars, observer);
+      step_element(i, grad[i], record.scalars, record.elements[i], observer);
     state_.step += 1;
-    return record;
   }
 
  private:
@@ -167,89 +175,150 @@ class ReferenceAdam {
     return Real(1);
   }
 
-  template <class Observer>
-  ElementRecord<Real> step_element(std::size_t i, const Real& grad_in, const StepScalars<Real>& s,
-                                   Observer& observer) {
-    using std::max;
+  /// What every element of this step shares: the reciprocals of the bias
+  /// corrections (elements multiply by them), eps-hat's sqrt(bc2)/bc1, -lr_t,
+  /// and each decay_weights factor 1 - s wd.
+  void prepare_step(const StepScalars<Real>& s) {
     using std::sqrt;
-    ElementRecord<Real> rec;
-    rec.theta_in = theta_[i];
-    Real g = grad_in;
-    Real theta = theta_[i];
-    Real u = 0;
+    inverse_bc1_ = Real(1) / s.bias_correction1;
+    inverse_bc2_ = Real(1) / s.bias_correction2;
+    eps_hat_factor_ = sqrt(s.bias_correction2) * inverse_bc1_;
+    minus_lr_ = -s.lr;
+    decay_multipliers_.clear();
+    decay_factors_.clear();
+    for (const Transform& transform : convention_.chain)
+      if (const auto* decay = std::get_if<DecayWeights>(&transform)) {
+        decay_multipliers_.push_back(decay_multiplier(decay->scale, s));
+        decay_factors_.push_back(Real(1) - decay_multipliers_.back() * hyper_.weight_decay);
+      }
+  }
+
+  static void negate(Real& x) {
+    if constexpr (is_multiprecision_v<Real>) x.backend().negate();
+    else x = -x;
+  }
+
+  /// One element through the chain, in place: the state and theta are updated
+  /// and every intermediate is written straight into `rec`. Scratch values are
+  /// members, so that no number is constructed per element (for MPFR that is
+  /// most of the cost of a naive version). Copies only an observer needs are
+  /// skipped when there is none.
+  template <class Observer>
+  void step_element(std::size_t i, const Real& grad_in, const StepScalars<Real>& s, ElementRecord<Real>& rec,
+                    Observer& observer) {
+    constexpr bool observed = !std::is_same_v<std::remove_cvref_t<Observer>, NoObserver<Real>>;
+    Real& theta = theta_[i];
+    rec.theta_in = theta;
+    Real& g = rec.grad;
+    g = grad_in;
+    Real& u = rec.update;
+    u = 0;
+    std::size_t decay_index = 0;
     for (const Transform& transform : convention_.chain) {
       if (std::holds_alternative<NegateGradient>(transform)) {
-        g = -g;
+        negate(g);
       } else if (std::holds_alternative<AddL2ToGradient>(transform)) {
-        const Real g_out = g + hyper_.weight_decay * theta;
-        observer.add_l2_to_gradient(i, theta, g, g_out);
-        g = g_out;
+        if constexpr (observed) before_ = g;
+        scratch_ = hyper_.weight_decay;
+        scratch_ *= theta;
+        g += scratch_;  // g + wd theta
+        if constexpr (observed) observer.add_l2_to_gradient(i, theta, before_, g);
       } else if (const auto* decay = std::get_if<DecayWeights>(&transform)) {
-        const Real multiplier = decay_multiplier(decay->scale, s);
-        const Real factor = Real(1) - multiplier * hyper_.weight_decay;
-        const Real theta_out = theta * factor;
-        observer.decay_weights(i, *decay, multiplier, theta, factor, theta_out);
-        theta = theta_out;
+        if constexpr (observed) before_ = theta;
+        theta *= decay_factors_[decay_index];  // theta (1 - s wd)
+        if constexpr (observed)
+          observer.decay_weights(i, *decay, decay_multipliers_[decay_index], before_, decay_factors_[decay_index], theta);
+        ++decay_index;
       } else if (const auto* adam = std::get_if<ScaleByAdam>(&transform)) {
-        AdamElement<Real> e;
-        e.grad = g;
-        e.m_prev = state_.m[i];
-        e.v_prev = state_.v[i];
-        e.vmax_prev = state_.vmax.empty() ? Real(0) : state_.vmax[i];
-        // m_t = b1 m_{t-1} + (1 - b1) g_t ;  v_t = b2 v_{t-1} + (1 - b2) g_t^2  (Kingma & Ba Alg. 1)
-        e.m = hyper_.beta1 * e.m_prev + one_minus_beta1_ * g;
-        e.v = hyper_.beta2 * e.v_prev + one_minus_beta2_ * g * g;
-        e.vmax = e.vmax_prev;
-        e.v_used = e.v;
-        if (adam->amsgrad == AmsgradVariant::max_of_raw_v) {
-          e.vmax = max(e.vmax_prev, e.v);  // Reddi et al.; PyTorch stores the raw max
-          e.v_used = e.vmax;
-        }
-        e.m_hat = e.m / s.bias_correction1;
-        e.v_hat = e.v_used / s.bias_correction2;
-        if (adam->amsgrad == AmsgradVariant::max_of_v_hat) {
-          e.vmax = max(e.vmax_prev, e.v_hat);  // Optax scale_by_amsgrad: max over nu_hat
-          e.v_hat = e.vmax;
-        }
-        if (adam->eps_placement == EpsPlacement::after_bias_correction) {
-          e.denom = sqrt(e.v_hat + hyper_.eps_root) + hyper_.eps;
-          e.direction = e.m_hat / e.denom;
-        } else {
-          // eps-hat: alpha_t = alpha sqrt(1 - b2^t)/(1 - b1^t); u = alpha_t m/(sqrt(v) + eps)
-          e.denom = sqrt(e.v_used + hyper_.eps_root) + hyper_.eps;
-          e.direction = sqrt(s.bias_correction2) / s.bias_correction1 * (e.m / e.denom);
-        }
-        observer.scale_by_adam(i, *adam, e);
-        state_.m[i] = e.m;
-        state_.v[i] = e.v;
-        if (!state_.vmax.empty()) state_.vmax[i] = e.vmax;
-        rec.grad = g;
-        rec.m = e.m;
-        rec.v = e.v;
-        rec.vmax = e.vmax;
-        rec.m_hat = e.m_hat;
-        rec.v_hat = e.v_hat;
-        rec.denom = e.denom;
-        rec.direction = e.direction;
-        u = e.direction;
+        scale_by_adam(i, *adam, rec, observer);
+        u = rec.direction;
       } else if (std::holds_alternative<AddDecayedWeights>(transform)) {
-        const Real u_out = u + hyper_.weight_decay * theta;
-        observer.add_decayed_weights(i, theta, u, u_out);
-        u = u_out;
+        if constexpr (observed) before_ = u;
+        scratch_ = hyper_.weight_decay;
+        scratch_ *= theta;
+        u += scratch_;  // u + wd theta
+        if constexpr (observed) observer.add_decayed_weights(i, theta, before_, u);
       } else if (std::holds_alternative<ScaleByLearningRate>(transform)) {
-        const Real u_out = -(s.lr * u);
-        observer.scale_by_learning_rate(i, u, u_out);
-        u = u_out;
+        if constexpr (observed) before_ = u;
+        u *= minus_lr_;  // -lr_t u
+        if constexpr (observed) observer.scale_by_learning_rate(i, before_, u);
       } else if (std::holds_alternative<ApplyUpdate>(transform)) {
-        const Real theta_out = theta + u;
-        observer.apply_update(i, theta, u, theta_out);
-        theta = theta_out;
-        rec.update = u;
+        if constexpr (observed) before_ = theta;
+        theta += u;
+        if constexpr (observed) observer.apply_update(i, before_, u, theta);
       }
     }
-    theta_[i] = theta;
     rec.theta = theta;
-    return rec;
+  }
+
+  template <class Observer>
+  void scale_by_adam(std::size_t i, const ScaleByAdam& adam, ElementRecord<Real>& rec, Observer& observer) {
+    using std::sqrt;
+    constexpr bool observed = !std::is_same_v<std::remove_cvref_t<Observer>, NoObserver<Real>>;
+    Real& m = state_.m[i];
+    Real& v = state_.v[i];
+    Real& vmax = state_.vmax.empty() ? zero_ : state_.vmax[i];
+    if constexpr (observed) {
+      adam_.m_prev = m;
+      adam_.v_prev = v;
+      adam_.vmax_prev = vmax;
+    }
+    const Real& g = rec.grad;
+    // m_t = b1 m_{t-1} + (1 - b1) g_t ;  v_t = b2 v_{t-1} + (1 - b2) g_t^2  (Kingma & Ba Alg. 1)
+    m *= hyper_.beta1;
+    scratch_ = one_minus_beta1_;
+    scratch_ *= g;
+    m += scratch_;
+    v *= hyper_.beta2;
+    scratch_ = g;
+    scratch_ *= g;
+    scratch_ *= one_minus_beta2_;
+    v += scratch_;
+    rec.m = m;
+    rec.v = v;
+    const Real* v_used = &v;
+    if (adam.amsgrad == AmsgradVariant::max_of_raw_v) {
+      if (v > vmax) vmax = v;  // Reddi et al.; PyTorch stores the raw max
+      v_used = &vmax;
+    }
+    rec.m_hat = m;
+    rec.m_hat *= inverse_bc1_;
+    rec.v_hat = *v_used;
+    rec.v_hat *= inverse_bc2_;
+    if (adam.amsgrad == AmsgradVariant::max_of_v_hat) {
+      if (rec.v_hat > vmax) vmax = rec.v_hat;  // Optax scale_by_amsgrad: max over nu_hat
+      rec.v_hat = vmax;
+    }
+    rec.vmax = vmax;
+    if (adam.eps_placement == EpsPlacement::after_bias_correction) {
+      rec.denom = rec.v_hat;  // sqrt(v_hat + eps_root) + eps
+      if (hyper_.eps_root != 0) rec.denom += hyper_.eps_root;
+      rec.denom = sqrt(rec.denom);
+      rec.denom += hyper_.eps;
+      rec.direction = rec.m_hat;
+      rec.direction /= rec.denom;
+    } else {
+      // eps-hat: alpha_t = alpha sqrt(1 - b2^t)/(1 - b1^t); u = alpha_t m/(sqrt(v) + eps)
+      rec.denom = *v_used;
+      if (hyper_.eps_root != 0) rec.denom += hyper_.eps_root;
+      rec.denom = sqrt(rec.denom);
+      rec.denom += hyper_.eps;
+      rec.direction = m;
+      rec.direction *= eps_hat_factor_;
+      rec.direction /= rec.denom;
+    }
+    if constexpr (observed) {
+      adam_.grad = g;
+      adam_.m = m;
+      adam_.v = v;
+      adam_.vmax = vmax;
+      adam_.v_used = *v_used;
+      adam_.m_hat = rec.m_hat;
+      adam_.v_hat = rec.v_hat;
+      adam_.denom = rec.denom;
+      adam_.direction = rec.direction;
+      observer.scale_by_adam(i, adam, adam_);
+    }
   }
 
   Convention convention_;
@@ -257,6 +326,12 @@ class ReferenceAdam {
   Real one_minus_beta1_, one_minus_beta2_;
   std::vector<Real> theta_;
   OptimizerState<Real> state_;
+  // per step (prepare_step)
+  Real inverse_bc1_, inverse_bc2_, eps_hat_factor_, minus_lr_;
+  std::vector<Real> decay_multipliers_, decay_factors_;
+  // scratch, reused for every element
+  Real scratch_, before_, zero_{0};
+  AdamElement<Real> adam_;
 };
 
 }  // namespace adamconf
