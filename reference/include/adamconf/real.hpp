@@ -81,11 +81,11 @@ Real integer_power(Real b, std::int64_t n) {
   return result;
 }
 
-/// Shortest decimal text in scientific form with `digits` significant digits.
+/// Decimal text in scientific form with `digits` significant digits.
 template <class Real>
 std::string to_decimal(const Real& x, int digits) {
   if constexpr (is_multiprecision_v<Real>) {
-    return x.str(digits, std::ios_base::scientific);
+    return x.str(digits - 1, std::ios_base::scientific);  // like %.*e: digits after the point
   } else {
     char buf[128];
     std::snprintf(buf, sizeof buf, "%.*Le", digits - 1, static_cast<long double>(x));
