@@ -68,9 +68,8 @@ void run_check(const CheckOptions& o) {
   }
   Implementation& impl = *opened.implementation;
   run.implementation = impl.name();
-  PropertyContext ctx;
-  ctx.implementation = &impl;
-  ctx.capabilities = impl.capabilities();
+  PropertyContext ctx = PropertyContext::for_implementation(impl, spec.preset, spec.options, *dtype);
+  ctx.pinned = run.pinned;
   if (!ctx.capabilities.supports_preset(spec.preset)) ctx.capabilities.presets.push_back(spec.preset);  // --optimizer said so
   if (!ctx.capabilities.supports_dtype(run.dtype)) {
     std::string offered;
@@ -81,10 +80,6 @@ void run_check(const CheckOptions& o) {
                                  std::pair{"bias_correction", !spec.options.bias_correction}})
     if (on && !ctx.capabilities.supports_option(flag))
       throw std::invalid_argument(impl.name() + " does not offer the option " + std::string(flag));
-  ctx.preset = spec.preset;
-  ctx.options = spec.options;
-  ctx.dtype = *dtype;
-  ctx.pinned = run.pinned;
 
   std::cout << render_header(run) << std::flush;
   for (const Property* p : selected) {

@@ -21,12 +21,7 @@ struct Tally {
 Tally check_all(Implementation& impl, const std::string& preset, const PresetOptions& options, int cases) {
   Tally tally;
   for (const FloatFormat& dtype : {float32_format, float64_format}) {
-    PropertyContext ctx;
-    ctx.implementation = &impl;
-    ctx.capabilities = impl.capabilities();
-    ctx.preset = preset;
-    ctx.options = options;
-    ctx.dtype = dtype;
+    const PropertyContext ctx = PropertyContext::for_implementation(impl, preset, options, dtype);
     for (const auto& p : all_properties()) {
       const PropertyResult r = run_property(p, ctx, RunSettings{20261122, cases});
       switch (r.status) {

@@ -20,12 +20,7 @@ struct Catch {
 
 /// Runs the properties in order until one fails.
 Catch hunt(Implementation& impl, const std::string& preset, const PresetOptions& options, const FloatFormat& dtype) {
-  PropertyContext ctx;
-  ctx.implementation = &impl;
-  ctx.capabilities = impl.capabilities();
-  ctx.preset = preset;
-  ctx.options = options;
-  ctx.dtype = dtype;
+  const PropertyContext ctx = PropertyContext::for_implementation(impl, preset, options, dtype);
   Catch c;
   for (const auto& p : all_properties()) {
     const PropertyResult r = run_property(p, ctx, RunSettings{20261122, 100});

@@ -45,6 +45,12 @@ StepOneEps step_one_eps(const Scenario& s) {
   return {h.eps / sqrt(c2), h.eps_root / c2};
 }
 
+/// |d - sign(g)| for the step-1 direction d = g/(sqrt(g^2 + eps_root) + eps):
+/// (sqrt(g^2 + eps_root) - |g| + eps)/(sqrt(g^2 + eps_root) + eps) <= (eps + eps_root/(2|g|))/|g|.
+R distance_from_sign(const StepOneEps& e, const R& g) {
+  return g == 0 ? R(0) : R((e.eps + e.eps_root / (2 * abs(g))) / abs(g));
+}
+
 /// A step-1 scenario whose gradients all satisfy |g| >= 2^12 max(eps, sqrt(eps_root)).
 /// Built inside the generator, so the counterexample shows what ran.
 rc::Gen<Scenario> large_gradient_step_one(const PropertyContext& ctx) {
@@ -95,9 +101,8 @@ Property step_one_sign() {
             for (std::size_t i = 0; i < s.run.theta0.size(); ++i) {
               const R g = effective(s, s.run.grads[0][i]);
               const R sign = g > 0 ? R(1) : g < 0 ? R(-1) : R(0);
-              const R off_sign = g == 0 ? R(0) : R((e.eps + e.eps_root / (2 * abs(g))) / abs(g));
               checker.expect_within(R(r.theta[0][i]), R(s.run.theta0[i]) - lr * sign,
-                                    exact[0].bounds[i].theta + lr * off_sign, at(0, i, "theta"));
+                                    exact[0].bounds[i].theta + lr * distance_from_sign(e, g), at(0, i, "theta"));
             }
           }};
 }
@@ -116,10 +121,9 @@ Property step_one_norm() {
             R norm2 = 0, rounding2 = 0, off_sign2 = 0;
             for (std::size_t i = 0; i < s.run.theta0.size(); ++i) {
               const R d = diff(r.theta[0][i], s.run.theta0[i]);
-              const R g = abs(R(s.run.grads[0][i]));
               norm2 += d * d;
               rounding2 += exact[0].bounds[i].theta * exact[0].bounds[i].theta;
-              const R off = lr * (e.eps + e.eps_root / (2 * g)) / g;
+              const R off = lr * distance_from_sign(e, R(s.run.grads[0][i]));
               off_sign2 += off * off;
             }
             const R d = R(static_cast<double>(s.run.theta0.size()));

@@ -10,6 +10,17 @@
 
 namespace adamconf {
 
+PropertyContext PropertyContext::for_implementation(Implementation& implementation, std::string preset,
+                                                    PresetOptions options, const FloatFormat& dtype) {
+  PropertyContext ctx;
+  ctx.implementation = &implementation;
+  ctx.capabilities = implementation.capabilities();
+  ctx.preset = std::move(preset);
+  ctx.options = options;
+  ctx.dtype = dtype;
+  return ctx;
+}
+
 ScenarioShape PropertyContext::shape() const {
   ScenarioShape s;
   s.preset = preset;

@@ -25,6 +25,9 @@ struct PropertyContext {
   FloatFormat dtype = float32_format;
   std::map<std::string, std::string> pinned;  ///< hyperparameters fixed by the user
 
+  /// A context checking `implementation` (its capabilities as it states them).
+  static PropertyContext for_implementation(Implementation& implementation, std::string preset,
+                                            PresetOptions options, const FloatFormat& dtype);
   /// The scenario shape for this context (preset, options, format, pins).
   ScenarioShape shape() const;
   const Preset& preset_info() const { return preset_by_name(preset); }
