@@ -6,6 +6,7 @@
 
 #include <bit>
 #include <cmath>
+#include <iostream>
 #include <vector>
 
 #include "adamconf/presets.hpp"
@@ -152,6 +153,35 @@ TYPED_TEST(ClosedForms, ZeroGradientDecoupledDecayIsGeometric) {
       }
     }
   }
+}
+
+// Kingma & Ba (section 2.1) state |step| <= lr (1 - b1)/sqrt(1 - b2) when
+// 1 - b1 > sqrt(1 - b2) (3.16 lr for the defaults). By Cauchy-Schwarz the tight
+// bound is lr B_t, B_t^2 = c1^2 bc2/(c2 bc1^2) sum_{j<t} (b1^2/b2)^j, reached by
+// gradients g_k proportional to w_k/omega_k = (b1/b2)^(t-k): growing by b2/b1
+// per step. B_t tends to (1 - b1)/sqrt((1 - b2)(1 - b1^2/b2)) = 7.27 for the
+// defaults, so the paper's bound is exceeded; the property suite checks B_t.
+TEST(KingmaBaBound, IsExceededByGradientsGrowingAtTheRatioOfTheBetas) {
+  using R = ReferenceReal;
+  const OptimizerSpec spec = make_spec("kingma-ba", {}, {{"eps", "0"}});
+  const auto h = values_of<R>(spec.hyper);
+  const int steps = 3000;  // bc2 = 0.95: B_t = 7.27 sqrt(0.95) = 7.09 lr
+  ReferenceAdam<R> reference(spec.convention, h, {R(0)});
+  R previous = 0, step = 0;
+  for (int t = 1; t <= steps; ++t) {
+    const R theta = reference.step({pow(h.beta2 / h.beta1, t)}).elements[0].theta;
+    step = abs(theta - previous);
+    previous = theta;
+  }
+  const R c1 = 1 - h.beta1, c2 = 1 - h.beta2, ratio = h.beta1 * h.beta1 / h.beta2;
+  const R bc1 = 1 - pow(h.beta1, steps), bc2 = 1 - pow(h.beta2, steps);
+  const R tight = h.lr * sqrt(c1 * c1 * bc2 / (c2 * bc1 * bc1) * (1 - pow(ratio, steps)) / (1 - ratio));
+  const R paper = h.lr * c1 / sqrt(c2);
+  EXPECT_GT(step, paper * 2);                          // the paper's bound, exceeded
+  EXPECT_LE(step, tight * (1 + pow(R(2), -200)));      // the tight bound holds
+  EXPECT_GT(step, tight * (1 - pow(R(2), -200)));      // and is reached
+  std::cout << "  step " << steps << " moves by " << (step / h.lr).str(6) << " lr; Kingma & Ba's bound is "
+            << (paper / h.lr).str(6) << " lr, the tight one " << (tight / h.lr).str(6) << " lr\n";
 }
 
 }  // namespace

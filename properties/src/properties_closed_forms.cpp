@@ -197,7 +197,8 @@ Property constant_gradient_steps() {
 Property update_magnitude_bound() {
   return {"update-magnitude-bound",
           "no step moves a parameter by more than lr B_t, B_t^2 = sum_k w_k^2/omega_k over the moments' weights "
-          "(Cauchy-Schwarz; Kingma & Ba 2.1 state lr max(1, (1-b1)/sqrt(1-b2)), which holds at t = 1 only)",
+          "(Cauchy-Schwarz; it is tight, and exceeds the lr max(1, (1-b1)/sqrt(1-b2)) Kingma & Ba state in 2.1 "
+          "for large t)",
           needs_zero_weight_decay, [](Checker& checker) {
             const Scenario s = *gen::scenario(zero_decay_shape(checker.context()));
             const auto h = values_of<R>(s.spec.hyper);
