@@ -20,7 +20,6 @@ struct CheckRun {
   std::map<std::string, std::string> pinned;
   std::uint64_t seed = 1;
   int cases = 100;
-  double timeout = 30;
   std::vector<PropertyResult> results;
   std::vector<std::string> not_run;  ///< properties not run after the adapter failed
   double seconds = 0;

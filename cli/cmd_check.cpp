@@ -43,7 +43,6 @@ void run_check(const CheckOptions& o) {
   run.dtype = dtype->name;
   run.options = spec.options;
   run.cases = o.cases;
-  run.timeout = o.timeout;
   for (const auto& s : o.spec.settings) {
     const auto eq = s.find('=');
     run.pinned[s.substr(0, eq)] = s.substr(eq + 1);

@@ -18,8 +18,8 @@ namespace adamconf::mutants {
 
 template <class F>
 struct NoBiasCorrection1 : FloatAdam<F> {
-  typename FloatAdam<F>::Scalars scalars(std::int64_t t, F lr, double lr_d) override {
-    auto s = FloatAdam<F>::scalars(t, lr, lr_d);
+  typename FloatAdam<F>::Scalars scalars(std::int64_t t, F lr) override {
+    auto s = FloatAdam<F>::scalars(t, lr);
     s.bc1 = 1;
     s.bc1_d = 1;
     return s;
@@ -28,8 +28,8 @@ struct NoBiasCorrection1 : FloatAdam<F> {
 
 template <class F>
 struct NoBiasCorrection2 : FloatAdam<F> {
-  typename FloatAdam<F>::Scalars scalars(std::int64_t t, F lr, double lr_d) override {
-    auto s = FloatAdam<F>::scalars(t, lr, lr_d);
+  typename FloatAdam<F>::Scalars scalars(std::int64_t t, F lr) override {
+    auto s = FloatAdam<F>::scalars(t, lr);
     s.bc2 = 1;
     s.bc2_d = 1;
     return s;

@@ -23,7 +23,7 @@ std::string format_mpfr_digits(const char* digits, mpfr_exp_t exponent) {
     d = d.substr(1);
   }
   const long e = static_cast<long>(exponent) - 1;
-  char buf[16];
+  char buf[32];
   std::snprintf(buf, sizeof buf, "e%c%02ld", e < 0 ? '-' : '+', e < 0 ? -e : e);
   return sign + d.substr(0, 1) + (d.size() > 1 ? "." + d.substr(1) : "") + buf;
 }

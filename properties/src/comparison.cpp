@@ -51,12 +51,16 @@ std::string Comparison::describe(const FloatFormat& f) const {
 }
 
 void ErrorStatistics::add(const Comparison& c, const std::string& where, const FloatFormat& f) {
+  add(c.error_ulps, c.ratio, where + " => " + c.describe(f));
+}
+
+void ErrorStatistics::add(double error_ulps, double ratio, const std::string& description) {
   ++count;
-  max_error_ulps = std::max(max_error_ulps, c.error_ulps);
-  sum_squares_ulps += c.error_ulps * c.error_ulps;
-  if (c.ratio > worst_ratio || worst.empty()) {
-    worst_ratio = c.ratio;
-    worst = where + " => " + c.describe(f);
+  max_error_ulps = std::max(max_error_ulps, error_ulps);
+  sum_squares_ulps += error_ulps * error_ulps;
+  if (ratio > worst_ratio || worst.empty()) {
+    worst_ratio = ratio;
+    worst = description;
   }
 }
 

@@ -69,6 +69,25 @@ rc::Gen<Scenario> large_gradient_step_one(const PropertyContext& ctx) {
   });
 }
 
+/// A large-gradient step-1 scenario, run, with what both step-1 sign claims need.
+struct StepOneRun {
+  Scenario s;
+  RunResult r;
+  std::vector<ExactStep> exact;
+  R lr;
+  StepOneEps eps;
+};
+
+StepOneRun run_large_gradient_step_one(Checker& checker) {
+  StepOneRun run;
+  run.s = *large_gradient_step_one(checker.context());
+  run.r = checker.run(run.s);
+  run.exact = exact_trajectory(setup_of(run.s), run.s.run);
+  run.lr = lr_at(run.s, 0);
+  run.eps = step_one_eps(run.s);
+  return run;
+}
+
 Property step_one_closed_form() {
   return {"step-one-closed-form",
           "step 1 moves every parameter by -lr g/(sqrt(g^2 + eps_root) + eps) (eps-hat: eps/sqrt(1 - beta2), "
@@ -93,11 +112,7 @@ Property step_one_sign() {
           "when |g| >> eps, step 1 moves every parameter by -lr sign(g), to within lr (eps + eps_root/(2|g|))/|g|",
           [](const PropertyContext& ctx) { return first_of({needs_bias_correction(ctx), needs_zero_weight_decay(ctx)}); },
           [](Checker& checker) {
-            const Scenario s = *large_gradient_step_one(checker.context());
-            const RunResult r = checker.run(s);
-            const auto exact = exact_trajectory(setup_of(s), s.run);
-            const R lr = lr_at(s, 0);
-            const StepOneEps e = step_one_eps(s);
+            const auto [s, r, exact, lr, e] = run_large_gradient_step_one(checker);
             for (std::size_t i = 0; i < s.run.theta0.size(); ++i) {
               const R g = effective(s, s.run.grads[0][i]);
               const R sign = g > 0 ? R(1) : g < 0 ? R(-1) : R(0);
@@ -112,11 +127,7 @@ Property step_one_norm() {
           "when |g| >> eps, the L2 norm of the step-1 update of D parameters is lr sqrt(D)",
           [](const PropertyContext& ctx) { return first_of({needs_bias_correction(ctx), needs_zero_weight_decay(ctx)}); },
           [](Checker& checker) {
-            const Scenario s = *large_gradient_step_one(checker.context());
-            const RunResult r = checker.run(s);
-            const auto exact = exact_trajectory(setup_of(s), s.run);
-            const R lr = lr_at(s, 0);
-            const StepOneEps e = step_one_eps(s);
+            const auto [s, r, exact, lr, e] = run_large_gradient_step_one(checker);
             // | ||d~|| - lr sqrt(D) | <= ||d~ - d|| + ||d - lr sign(g)||  (triangle inequality)
             R norm2 = 0, rounding2 = 0, off_sign2 = 0;
             for (std::size_t i = 0; i < s.run.theta0.size(); ++i) {

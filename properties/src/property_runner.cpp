@@ -98,36 +98,20 @@ void Checker::expect_close(double observed, const R& exact, const R& allowed, co
 
 void Checker::expect_within(const R& observed, const R& expected, const R& allowed, const std::string& where) {
   const R error = abs(observed - expected);
-  Comparison c;
-  c.exact = expected;
-  c.allowed = allowed;
   const R ulp = ulp_at(expected, ctx_.dtype);
-  c.error_ulps = static_cast<double>(error / ulp);
-  c.allowed_ulps = static_cast<double>(allowed / ulp);
-  c.ratio = error == 0 ? 0.0 : allowed == 0 ? INFINITY : static_cast<double>(error / allowed);
-  c.pass = !isnan(observed) && error <= allowed;
-  c.observed = static_cast<double>(observed);
-  std::string text = where + " => " + to_decimal(observed, 17) + "  expected " + to_decimal(expected, 17) +
-                     ": error " + to_decimal(R(c.error_ulps), 3) + " ulps, allowed " +
-                     to_decimal(R(c.allowed_ulps), 3) + " ulps";
-  if (c.ratio > stats_.worst_ratio || stats_.worst.empty()) {
-    stats_.worst_ratio = c.ratio;
-    stats_.worst = text;
-  }
-  ++stats_.count;
-  stats_.max_error_ulps = std::max(stats_.max_error_ulps, c.error_ulps);
-  stats_.sum_squares_ulps += c.error_ulps * c.error_ulps;
-  if (!c.pass) fail_case(text);
+  const double error_ulps = static_cast<double>(error / ulp);
+  const double ratio = error == 0 ? 0.0 : allowed == 0 ? INFINITY : static_cast<double>(error / allowed);
+  const std::string text = where + " => " + to_decimal(observed, 17) + "  expected " + to_decimal(expected, 17) +
+                           ": error " + to_decimal(R(error_ulps), 3) + " ulps, allowed " +
+                           to_decimal(R(static_cast<double>(allowed / ulp)), 3) + " ulps";
+  stats_.add(error_ulps, ratio, text);
+  if (isnan(observed) || error > allowed) fail_case(text);
 }
 
 void Checker::expect_at_most(const R& value, const R& limit, const std::string& where) {
-  ++stats_.count;
   const double ratio = limit == 0 ? (value == 0 ? 0.0 : INFINITY) : static_cast<double>(value / limit);
   const std::string text = where + " => " + to_decimal(value, 17) + ", limit " + to_decimal(limit, 17);
-  if (ratio > stats_.worst_ratio || stats_.worst.empty()) {
-    stats_.worst_ratio = ratio;
-    stats_.worst = text;
-  }
+  stats_.add(0.0, ratio, text);
   if (isnan(value) || value > limit) fail_case(text + ": above the limit");
 }
 

@@ -51,7 +51,7 @@ std::vector<Numerics> numerics_variants() {
 
 Plan plan_of(const Convention& convention) {
   Plan p;
-  bool after_adam = false, after_apply = false;
+  bool after_apply = false;
   for (const Transform& t : convention.chain) {
     if (std::holds_alternative<NegateGradient>(t)) p.negate = true;
     if (std::holds_alternative<AddL2ToGradient>(t)) p.l2 = true;
@@ -62,11 +62,9 @@ Plan plan_of(const Convention& convention) {
       p.bias_correction1 = a->bias_correction1;
       p.bias_correction2 = a->bias_correction2;
       p.amsgrad = a->amsgrad;
-      after_adam = true;
     }
     if (std::holds_alternative<ApplyUpdate>(t)) after_apply = true;
   }
-  (void)after_adam;
   return p;
 }
 

@@ -34,6 +34,9 @@ struct ErrorStatistics {
   std::string worst;  ///< description of the worst case, with its inputs
 
   void add(const Comparison& c, const std::string& where, const FloatFormat& f);
+  /// One checked value: its error in ulps (0 for an inequality), its ratio to
+  /// what is allowed, and the line that describes it.
+  void add(double error_ulps, double ratio, const std::string& description);
   double rms_ulps() const;
   void merge(const ErrorStatistics& other);
 };

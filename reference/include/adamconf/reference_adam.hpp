@@ -146,7 +146,7 @@ class ReferenceAdam {
     observer.begin_step(record.scalars);
     record.elements.resize(theta_.size());
     for (std::size_t i = 0; i < theta_.size(); ++i)
-      step_element(i, grad[i], record.scalars, record.elements[i], observer);
+      step_element(i, grad[i], record.elements[i], observer);
     state_.step += 1;
   }
 
@@ -204,8 +204,7 @@ class ReferenceAdam {
   /// most of the cost of a naive version). Copies only an observer needs are
   /// skipped when there is none.
   template <class Observer>
-  void step_element(std::size_t i, const Real& grad_in, const StepScalars<Real>& s, ElementRecord<Real>& rec,
-                    Observer& observer) {
+  void step_element(std::size_t i, const Real& grad_in, ElementRecord<Real>& rec, Observer& observer) {
     constexpr bool observed = !std::is_same_v<std::remove_cvref_t<Observer>, NoObserver<Real>>;
     Real& theta = theta_[i];
     rec.theta_in = theta;

@@ -85,7 +85,6 @@ class FloatAdam {
     eps_ = parse_decimal<F>(spec.hyper.eps);
     eps_root_ = parse_decimal<F>(spec.hyper.eps_root);
     wd_ = parse_decimal<F>(spec.hyper.weight_decay);
-    lr_d_ = parse_decimal<double>(spec.hyper.lr);
     b1_d_ = parse_decimal<double>(spec.hyper.beta1);
     b2_d_ = parse_decimal<double>(spec.hyper.beta2);
     const std::size_t n = theta0.size();
@@ -104,8 +103,7 @@ class FloatAdam {
     step_ = advance_step(step_);
     const std::int64_t t = bias_correction_exponent(step_);
     const F lr_t = lr.empty() ? lr_ : parse_decimal<F>(lr);
-    const double lr_t_d = lr.empty() ? lr_d_ : parse_decimal<double>(lr);
-    const Scalars s = scalars(t, lr_t, lr_t_d);
+    const Scalars s = scalars(t, lr_t);
     for (std::size_t i = 0; i < theta_.size(); ++i) theta_[i] = step_element(i, static_cast<F>(grad[i]), s);
   }
 
@@ -150,11 +148,10 @@ class FloatAdam {
     return static_cast<F>(std::pow(static_cast<double>(beta), static_cast<double>(t)));
   }
 
-  virtual Scalars scalars(std::int64_t t, F lr_t, double lr_t_d) {
+  virtual Scalars scalars(std::int64_t t, F lr_t) {
     Scalars s;
     s.lr = lr_t;
     s.schedule = lr_ == F(0) ? F(1) : F(lr_t / lr_);
-    (void)lr_t_d;
     if (numerics_.power == Numerics::Power::pow_double) {
       // Python: bias_correction = 1 - beta ** step, in double
       s.bc1_d = plan_.bias_correction1 ? 1 - std::pow(b1_d_, static_cast<double>(t)) : 1.0;
@@ -267,7 +264,7 @@ class FloatAdam {
   Numerics numerics_;
   Plan plan_;
   F lr_{}, b1_{}, b2_{}, eps_{}, eps_root_{}, wd_{};
-  double lr_d_ = 0, b1_d_ = 0, b2_d_ = 0;
+  double b1_d_ = 0, b2_d_ = 0;
   F power1_{}, power2_{};  // running products (Numerics::Power::running_product)
   std::int64_t step_ = 0;
   std::vector<F> theta_, m_, v_, vmax_;
