@@ -109,7 +109,7 @@ void add_check_command(CLI::App& app) {
   cmd->add_option("--seed", o->seed, "RapidCheck seed, or 'random'")->capture_default_str();
   cmd->add_option("--cases", o->cases, "successful cases per property")->check(CLI::Range(1, 100000))->capture_default_str();
   cmd->add_option("--property", o->properties, "run only this property (repeatable); see `adamconf properties`");
-  cmd->add_option("--timeout", o->timeout, "seconds an adapter has for each answer")->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--timeout", o->timeout, "seconds an adapter has for each answer")->check(timeout_validator())->capture_default_str();
   cmd->add_option("--junit", o->junit, "also write a JUnit XML report here");
   cmd->add_option("--json", o->json, "also write a JSON report here");
   cmd->callback([o] { run_check(*o); });

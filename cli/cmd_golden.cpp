@@ -25,8 +25,13 @@ void add_golden_command(CLI::App& app) {
   regenerate->callback([dir] {
     const auto start = std::chrono::steady_clock::now();
     Progress progress("regenerating");
-    const std::size_t n = golden::regenerate(*dir, std::ref(progress));
-    std::printf("wrote %zu golden files and index.json under %s in %.1f s\n", n, dir->c_str(), seconds_since(start));
+    const golden::RegenerateReport report = golden::regenerate(*dir, std::ref(progress));
+    for (const auto& f : report.removed_temporaries)
+      std::printf("removed %s/%s, a temporary file left by an interrupted run\n", dir->c_str(), f.c_str());
+    for (const auto& f : report.removed_stale)
+      std::printf("removed %s/%s, listed by the previous index but no longer generated\n", dir->c_str(), f.c_str());
+    std::printf("wrote %zu golden files and index.json under %s in %.1f s\n", report.written, dir->c_str(),
+                seconds_since(start));
   });
 
   auto* verify = golden->add_subcommand("verify", "fail if a committed golden file differs from what the reference produces now");

@@ -16,7 +16,7 @@ void add_identify_command(CLI::App& app) {
   cmd->add_option("--impl", *impl, "adapter command (docs/protocol.md), or builtin:float")->required();
   cmd->add_option("--optimizer", *optimizer, "probe only this optimizer of the adapter (default: all)");
   cmd->add_option("--dtype", *dtype, "float32 or float64 (default: float64 where offered: tighter bounds)");
-  cmd->add_option("--timeout", *timeout, "seconds an adapter has for each answer")->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--timeout", *timeout, "seconds an adapter has for each answer")->check(timeout_validator())->capture_default_str();
   cmd->callback([=] {
     if (impl->rfind("builtin:", 0) == 0)
       throw std::invalid_argument("identify probes adapters; " + *impl + " follows whichever preset it is told");

@@ -6,6 +6,23 @@
 
 namespace adamconf::cli {
 
+CLI::Validator timeout_validator() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        double x = 0;
+        try {
+          std::size_t used = 0;
+          x = std::stod(text, &used);
+          if (used != text.size()) return "expected a number of seconds, got '" + text + "'";
+        } catch (const std::exception&) {
+          return "expected a number of seconds, got '" + text.substr(0, 40) + "'";
+        }
+        if (!(x > 0 && x <= kMaxTimeoutSeconds)) return "expected seconds in (0, 86400], got " + text.substr(0, 40);
+        return "";
+      },
+      "SECONDS in (0, 86400]");
+}
+
 OpenedImplementation open_implementation(const std::string& impl, double timeout, const std::string& optimizer,
                                          const std::string& preset) {
   OpenedImplementation out;

@@ -1,6 +1,8 @@
 // --impl: an adapter command, or a built-in implementation ("builtin:float").
 #pragma once
 
+#include <CLI/CLI.hpp>
+
 #include <memory>
 #include <string>
 
@@ -13,6 +15,10 @@ struct OpenedImplementation {
   std::unique_ptr<Implementation> implementation;
   ProcessImplementation* process = nullptr;  ///< set for adapter commands
 };
+
+/// --timeout: seconds, finite, more than 0 and at most a day (NaN and 1e20
+/// used to overflow a duration and report a correct adapter as hung).
+CLI::Validator timeout_validator();
 
 /// Starts the implementation. For an adapter, selects `optimizer` if given,
 /// else the one offering `preset`. Throws AdapterFailure (the adapter failed to

@@ -2,8 +2,11 @@
 #include <CLI/CLI.hpp>
 
 #include <exception>
+#include <filesystem>
 #include <iostream>
+#include <new>
 
+#include "adamconf/bounded_json.hpp"
 #include "commands.hpp"
 
 namespace adamconf::cli {
@@ -20,13 +23,29 @@ int main(int argc, char** argv) {
   add_check_command(app);
   add_properties_command(app);
   add_identify_command(app);
+  // Every failure is one line on stderr and exit status 2 (bad input or an
+  // internal error); 1 is kept for a check that ran and failed.
+  auto error = [](const std::string& what) {
+    std::cerr << "adamconf: error: " << adamconf::excerpt(what, 300) << "\n";
+    return 2;
+  };
   try {
     app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
+  } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    return error(std::string(e.what()) + " (adamconf --help lists the commands and options)");
+  } catch (const std::filesystem::filesystem_error& e) {
+    const std::string path = e.path1().empty() ? "" : e.path1().string() + ": ";
+    return error(path + e.code().message());
+  } catch (const std::bad_alloc&) {
+    return error("out of memory");
   } catch (const std::exception& e) {
-    std::cerr << "adamconf: error: " << e.what() << "\n";
-    return 2;
+    return error(e.what());
   }
   return exit_status;
 }

@@ -2,25 +2,28 @@
 // per step max and RMS error in ulps and pass/fail against the allowed error.
 #include <cmath>
 
+#include "adamconf/bounded_json.hpp"
 #include "adamconf/golden.hpp"
 
 namespace adamconf::golden {
 
 CheckReport check(const GoldenTrace& g, const Results& results) {
+  // Shape errors name the results file and the field: "<results>: theta: ...".
+  const std::string file = results.path.empty() ? std::string("results") : results.path;
   if (results.golden != g.name)
-    throw FileError("results are for golden \"" + results.golden + "\", not \"" + g.name + "\"");
+    throw FileError(file + ": golden: the results are for \"" + excerpt(results.golden) + "\", not \"" + g.name + "\"");
   CheckReport report;
   for (const auto& [quantity, values] : results.values) {
     if (std::find(g.fields.begin(), g.fields.end(), quantity) == g.fields.end() || quantity == "m_hat" ||
         quantity == "v_hat" || quantity == "update")
-      throw FileError("results have " + quantity + ", which the golden file " + g.name + " does not record");
+      throw FileError(file + ": " + quantity + ": the golden file " + g.path + " does not record " + quantity);
     if (values.size() != g.steps)
-      throw FileError("results have " + std::to_string(values.size()) + " steps of " + quantity + ", the golden file " +
-                      std::to_string(g.steps));
+      throw FileError(file + ": " + quantity + ": has " + std::to_string(values.size()) + " steps, the golden file " +
+                      g.path + " " + std::to_string(g.steps));
     for (std::size_t t = 0; t < values.size(); ++t)
       if (values[t].size() != g.elements)
-        throw FileError("results step " + std::to_string(t + 1) + " has " + std::to_string(values[t].size()) + " " +
-                        quantity + " values, the golden file " + std::to_string(g.elements));
+        throw FileError(file + ": " + quantity + "[" + std::to_string(t) + "]: has " + std::to_string(values[t].size()) +
+                        " values, the golden file " + g.path + " " + std::to_string(g.elements));
     for (const auto& step : g.trace) {
       const std::size_t t = static_cast<std::size_t>(step.t - 1);
       StepCheck s;
@@ -60,6 +63,9 @@ CheckReport check(const GoldenTrace& g, const Results& results) {
       report.steps.push_back(std::move(s));
     }
   }
+  // Zero values compared is no pass (a golden file recording no step used to
+  // pass any results).
+  if (report.compared == 0) throw FileError(g.path + ": trace: no recorded values to compare the results with");
   return report;
 }
 

@@ -1,10 +1,8 @@
 // Reading golden and results files back, validating every field: a malformed
 // file gives FileError("<file>: <field>: <problem>"), never a crash.
-#include <fstream>
-#include <nlohmann/json.hpp>
 #include <set>
-#include <sstream>
 
+#include "adamconf/bounded_json.hpp"
 #include "adamconf/golden.hpp"
 
 namespace adamconf::golden {
@@ -36,17 +34,17 @@ struct Node {
     return json.size();
   }
   std::string text() const {
-    if (!json.is_string()) fail("expected a string, got " + json.dump());
+    if (!json.is_string()) fail("expected a string, got " + excerpt(json));
     return json.get<std::string>();
   }
   bool boolean() const {
-    if (!json.is_boolean()) fail("expected true or false, got " + json.dump());
+    if (!json.is_boolean()) fail("expected true or false, got " + excerpt(json));
     return json.get<bool>();
   }
   long long integer(long long lo, long long hi) const {
-    if (!json.is_number_integer()) fail("expected an integer, got " + json.dump());
+    if (!json.is_number_integer()) fail("expected an integer, got " + excerpt(json));
     const long long v = json.get<long long>();
-    if (v < lo || v > hi) fail("expected an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) + "], got " + json.dump());
+    if (v < lo || v > hi) fail("expected an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) + "], got " + excerpt(json));
     return v;
   }
   /// A hex float (or decimal) string, or a number; "nan"/"inf" strings.
@@ -57,7 +55,7 @@ struct Node {
       if (s == "nan") return std::numeric_limits<double>::quiet_NaN();
       if (auto v = parse_double(s)) return *v;
     }
-    fail("expected a number or a hex float string, got " + json.dump());
+    fail("expected a number or a hex float string, got " + excerpt(json));
   }
   /// An exact decimal string.
   R decimal_value() const {
@@ -65,31 +63,22 @@ struct Node {
     try {
       return parse_decimal<R>(s);
     } catch (const std::invalid_argument&) {
-      fail("expected a decimal number, got \"" + s + "\"");
+      fail("expected a decimal number, got \"" + excerpt(s) + "\"");
     }
   }
 };
 
 Json parse_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw FileError(path + ": cannot open");
-  std::ostringstream text;
-  text << in.rdbuf();
-  const std::string s = text.str();
+  std::string text;
   try {
-    return Json::parse(s);
-  } catch (const Json::parse_error& e) {
-    // report the line and column of the byte where parsing stopped
-    std::size_t line = 1, column = 1;
-    for (std::size_t k = 0; k + 1 < e.byte && k < s.size(); ++k) {
-      if (s[k] == '\n') {
-        ++line;
-        column = 1;
-      } else {
-        ++column;
-      }
-    }
-    throw FileError(path + ":" + std::to_string(line) + ":" + std::to_string(column) + ": not valid JSON");
+    text = read_bounded_file(path);
+  } catch (const std::runtime_error& e) {
+    throw FileError(e.what());
+  }
+  try {
+    return parse_bounded_json(text);
+  } catch (const JsonTextError& e) {
+    throw FileError(path + (e.where.empty() ? "" : ":" + e.where) + ": " + e.what());
   }
 }
 
@@ -103,7 +92,7 @@ GoldenTrace load(const std::string& path) {
   GoldenTrace g;
   g.path = path;
   if (root["format"].text() != kFormat)
-    root["format"].fail("unsupported format \"" + root["format"].text() + "\" (this adamconf reads " + kFormat + ")");
+    root["format"].fail("unsupported format \"" + excerpt(root["format"].text()) + "\" (this adamconf reads " + kFormat + ")");
   g.name = root["name"].text();
   g.preset = root["preset"].text();
   try {
@@ -127,7 +116,7 @@ GoldenTrace load(const std::string& path) {
   const Node fields = root["fields"];
   for (std::size_t k = 0; k < fields.size(); ++k) {
     const std::string f = fields[k].text();
-    if (!kKnownFields.count(f)) fields[k].fail("unknown field \"" + f + "\"");
+    if (!kKnownFields.count(f)) fields[k].fail("unknown field \"" + excerpt(f) + "\"");
     g.fields.push_back(f);
   }
   const Node theta0 = root["theta0"];
@@ -154,6 +143,7 @@ GoldenTrace load(const std::string& path) {
     if (which.text() != "all") which.fail("expected \"all\" or a list of steps");
     for (std::size_t t = 1; t <= g.steps; ++t) recorded.push_back(t);
   } else {
+    if (which.size() == 0) which.fail("empty: a golden file records at least one step");
     for (std::size_t k = 0; k < which.size(); ++k) {
       const auto t = static_cast<std::size_t>(which[k].integer(1, static_cast<long long>(g.steps)));
       if (!recorded.empty() && t <= recorded.back()) which[k].fail("steps must increase");
@@ -193,8 +183,9 @@ Results load_results(const std::string& path) {
   const Json json = parse_file(path);
   const Node root{json, "", path};
   if (root["format"].text() != kResultsFormat)
-    root["format"].fail("unsupported format \"" + root["format"].text() + "\" (expected " + kResultsFormat + ")");
+    root["format"].fail("unsupported format \"" + excerpt(root["format"].text()) + "\" (expected " + kResultsFormat + ")");
   Results r;
+  r.path = path;
   r.golden = root["golden"].text();
   for (const char* q : {"theta", "m", "v", "vmax"}) {
     if (!root.has(q)) continue;

@@ -1,6 +1,12 @@
 // adamconf golden regenerate / verify: all files from the catalogue, written
 // atomically; verify says which committed file differs, where, and how.
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <cctype>
+#include <cerrno>
+#include <cstring>
 
 #include <algorithm>
 #include <atomic>
@@ -12,32 +18,68 @@
 #include <sstream>
 #include <thread>
 
+#include "adamconf/bounded_json.hpp"
 #include "adamconf/golden.hpp"
 
 namespace adamconf::golden {
 
 namespace fs = std::filesystem;
 
+namespace {
+/// The process's umask, read once (umask() can only be read by setting it).
+mode_t process_umask() {
+  static const mode_t mask = [] {
+    const mode_t m = ::umask(022);
+    ::umask(m);
+    return m;
+  }();
+  return mask;
+}
+}  // namespace
+
+bool is_temporary_name(const std::string& file_name) {
+  // TARGET.tmp.XXXXXX (mkstemp) and, from earlier versions, TARGET.tmp.PID
+  const auto k = file_name.rfind(".tmp.");
+  if (k == std::string::npos || k + 5 >= file_name.size()) return false;
+  for (std::size_t i = k + 5; i < file_name.size(); ++i)
+    if (!std::isalnum(static_cast<unsigned char>(file_name[i]))) return false;
+  return true;
+}
+
 void write_atomically(const std::string& path, const std::string& text) {
+  if (path.empty()) throw std::runtime_error("cannot write to an empty file name");
   const fs::path target(path);
-  if (target.has_parent_path()) fs::create_directories(target.parent_path());
-  const fs::path temporary = target.string() + ".tmp." + std::to_string(::getpid());
-  {
-    std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
-    if (!out) throw std::runtime_error(temporary.string() + ": cannot write");
-    out << text;
-    out.flush();
-    if (!out) {
-      out.close();
-      fs::remove(temporary);
-      throw std::runtime_error(temporary.string() + ": write failed");
-    }
-  }
   std::error_code failed;
-  fs::rename(temporary, target, failed);  // atomic within a file system
-  if (failed) {
-    fs::remove(temporary);
-    throw std::runtime_error(path + ": cannot replace (" + failed.message() + ")");
+  if (target.has_parent_path()) {
+    fs::create_directories(target.parent_path(), failed);
+    if (failed) throw std::runtime_error(target.parent_path().string() + ": cannot create the directory (" + failed.message() + ")");
+  }
+  // mkstemp creates a new file with O_EXCL in the target's directory: a
+  // symlink planted at a predictable name is never followed.
+  std::string temporary = target.string() + ".tmp.XXXXXX";
+  const int fd = ::mkstemp(temporary.data());
+  if (fd < 0) throw std::runtime_error(path + ": cannot create a temporary file beside it (" + std::strerror(errno) + ")");
+  ::fchmod(fd, 0666 & ~process_umask());
+  std::size_t done = 0;
+  int error = 0;
+  while (done < text.size()) {
+    const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      error = n < 0 ? errno : ENOSPC;
+      break;
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  if (::close(fd) != 0 && error == 0) error = errno;
+  if (error != 0) {
+    ::unlink(temporary.c_str());
+    throw std::runtime_error(path + ": write failed (" + std::strerror(error) + "); the file is unchanged");
+  }
+  if (::rename(temporary.c_str(), target.c_str()) != 0) {  // atomic within a file system
+    error = errno;
+    ::unlink(temporary.c_str());
+    throw std::runtime_error(path + ": cannot replace (" + std::strerror(error) + ")");
   }
 }
 
@@ -79,11 +121,62 @@ std::set<std::string> json_files_under(const std::string& dir) {
   return files;
 }
 
+/// Temporary files an interrupted write left under `dir` (relative paths).
+std::set<std::string> temporaries_under(const std::string& dir) {
+  std::set<std::string> files;
+  if (!fs::exists(dir)) return files;
+  for (const auto& e : fs::recursive_directory_iterator(dir))
+    if (!e.is_directory() && is_temporary_name(e.path().filename().string()) &&
+        e.path().filename().string().find(".json.tmp.") != std::string::npos)
+      files.insert(fs::relative(e.path(), dir).generic_string());
+  return files;
+}
+
 std::string read(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
   std::ostringstream s;
   s << in.rdbuf();
   return s.str();
+}
+
+/// A path from an index: relative, inside the directory, a .json file.
+bool is_safe_relative_json(const std::string& relative) {
+  const fs::path p(relative);
+  if (relative.empty() || p.is_absolute() || p.extension() != ".json") return false;
+  for (const auto& part : p)
+    if (part == ".." || part == ".") return false;
+  return true;
+}
+
+/// Checks that `dir` may be written by regenerate, and returns the files its
+/// previous index.json lists. Refuses a directory that has files but is not a
+/// golden directory: pointed one level too high, regenerate used to delete
+/// every .json file it did not expect.
+std::set<std::string> previous_index_files(const std::string& dir) {
+  if (dir.empty()) throw std::invalid_argument("--dir is empty: name the golden directory (golden/traces)");
+  std::error_code ec;
+  if (!fs::exists(dir, ec)) return {};
+  if (!fs::is_directory(dir, ec)) throw std::invalid_argument(dir + ": is not a directory");
+  if (fs::is_empty(dir, ec)) return {};
+  const fs::path index = fs::path(dir) / "index.json";
+  const std::string refuse = dir + ": not a golden directory (";
+  const std::string advice = "); refusing to write or remove anything there: point --dir at golden/traces, or at a new or empty directory";
+  if (!fs::exists(index, ec)) throw std::invalid_argument(refuse + "it has files but no index.json" + advice);
+  nlohmann::json j;
+  try {
+    j = parse_bounded_json(read_bounded_file(index.string()));
+  } catch (const std::exception& e) {
+    throw std::invalid_argument(refuse + "its index.json cannot be read: " + e.what() + advice);
+  }
+  if (!j.is_object() || !j.contains("format") || j.at("format") != "adamconf-golden-index/1" || !j.contains("files") ||
+      !j.at("files").is_array())
+    throw std::invalid_argument(refuse + "its index.json is not an adamconf-golden-index/1 file" + advice);
+  std::set<std::string> files;
+  for (const auto& f : j.at("files"))
+    if (f.is_object() && f.contains("file") && f.at("file").is_string() &&
+        is_safe_relative_json(f.at("file").get<std::string>()))
+      files.insert(f.at("file").get<std::string>());
+  return files;
 }
 
 /// The path of the first difference between two JSON texts, e.g. "trace[4].theta[2]".
@@ -144,19 +237,32 @@ std::string describe_difference(const std::string& file, const std::string& comm
 
 }  // namespace
 
-std::size_t regenerate(const std::string& dir,
-                       const std::function<void(std::size_t, std::size_t, const std::string&)>& progress) {
+RegenerateReport regenerate(const std::string& dir,
+                            const std::function<void(std::size_t, std::size_t, const std::string&)>& progress) {
+  const std::set<std::string> previous = previous_index_files(dir);  // refuses a foreign directory first
   const auto specs = catalogue();
   const auto texts = render_all(specs, progress);  // all in memory first: nothing is written if one fails
+  RegenerateReport report;
+  // Temporaries of an interrupted (killed) earlier run: nothing else makes these names.
+  for (const auto& f : temporaries_under(dir)) {
+    std::error_code ec;
+    if (fs::remove(fs::path(dir) / f, ec)) report.removed_temporaries.push_back(f);
+  }
   std::set<std::string> expected{"index.json"};
   for (std::size_t k = 0; k < specs.size(); ++k) {
     write_atomically((fs::path(dir) / specs[k].relative_path()).string(), texts[k]);
     expected.insert(specs[k].relative_path());
   }
   write_atomically((fs::path(dir) / "index.json").string(), render_index(specs));
-  for (const auto& f : json_files_under(dir))
-    if (!expected.count(f)) fs::remove(fs::path(dir) / f);
-  return specs.size();
+  report.written = specs.size();
+  // Only files the previous index listed, and the catalogue no longer has.
+  for (const auto& f : previous) {
+    if (expected.count(f)) continue;
+    std::error_code ec;
+    const fs::path p = fs::path(dir) / f;
+    if (fs::is_regular_file(fs::symlink_status(p, ec)) && fs::remove(p, ec)) report.removed_stale.push_back(f);
+  }
+  return report;
 }
 
 VerifyReport verify(const std::string& dir,
@@ -181,6 +287,9 @@ VerifyReport verify(const std::string& dir,
   for (const auto& f : json_files_under(dir))
     if (!expected.count(f))
       report.problems.push_back((fs::path(dir) / f).string() + ": not produced by the reference (stale or foreign file)");
+  for (const auto& f : temporaries_under(dir))
+    report.problems.push_back((fs::path(dir) / f).string() +
+                              ": a temporary file left by an interrupted write (regenerate removes it)");
   return report;
 }
 

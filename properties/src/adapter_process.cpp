@@ -1,12 +1,19 @@
+#include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
+#include <cmath>
 #include <cstring>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <set>
 #include <thread>
 
 #include "adamconf/process_implementation.hpp"
@@ -37,6 +44,77 @@ std::string describe_status(int status) {
   return "stopped";
 }
 
+/// Adapters alive now: the orphan sweep must not kill another live adapter.
+std::mutex live_mutex;
+std::set<pid_t> live_adapters;
+
+/// Every process's parent, from /proc.
+std::multimap<pid_t, pid_t> children_by_parent() {
+  std::multimap<pid_t, pid_t> out;
+  DIR* proc = ::opendir("/proc");
+  if (!proc) return out;
+  while (const dirent* e = ::readdir(proc)) {
+    if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+    std::ifstream stat(std::string("/proc/") + e->d_name + "/stat");
+    std::string text;
+    std::getline(stat, text);
+    const auto close = text.rfind(')');  // the command name may hold spaces and ')'
+    if (close == std::string::npos || close + 4 > text.size()) continue;
+    char state = 0;
+    int parent = 0;
+    if (std::sscanf(text.c_str() + close + 1, " %c %d", &state, &parent) == 2 && state != 'Z')
+      out.emplace(static_cast<pid_t>(parent), static_cast<pid_t>(std::atoi(e->d_name)));
+  }
+  ::closedir(proc);
+  return out;
+}
+
+/// All descendants of `root` (not root itself), however they changed session or group.
+std::vector<pid_t> descendants_of(pid_t root) {
+  const auto tree = children_by_parent();
+  std::vector<pid_t> out, frontier{root};
+  while (!frontier.empty()) {
+    const pid_t p = frontier.back();
+    frontier.pop_back();
+    for (auto [it, end] = tree.equal_range(p); it != end; ++it) {
+      out.push_back(it->second);
+      frontier.push_back(it->second);
+    }
+  }
+  return out;
+}
+
+/// adamconf adopts the orphans of its adapters (a grandchild that called
+/// setsid, a child left behind by an adapter that exited), so that it can
+/// end them: no adapter process outlives adamconf.
+void become_subreaper() {
+  static const bool done = [] {
+    ::prctl(PR_SET_CHILD_SUBREAPER, 1);
+    return true;
+  }();
+  (void)done;
+}
+
+/// Kills and reaps children of adamconf that are not live adapters: the
+/// adopted orphans of adapters that are gone.
+void end_adopted_orphans() {
+  for (int round = 0; round < 3; ++round) {
+    std::vector<pid_t> orphans;
+    {
+      std::lock_guard lock(live_mutex);
+      const pid_t self = ::getpid();
+      for (auto [it, end] = children_by_parent().equal_range(self); it != end; ++it)
+        if (!live_adapters.count(it->second)) orphans.push_back(it->second);
+    }
+    if (orphans.empty()) return;
+    for (pid_t p : orphans) {
+      for (pid_t d : descendants_of(p)) ::kill(d, SIGKILL);
+      ::kill(p, SIGKILL);
+    }
+    for (pid_t p : orphans) ::waitpid(p, nullptr, 0);
+  }
+}
+
 std::string seconds_text(double s) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%g", s);
@@ -46,7 +124,12 @@ std::string seconds_text(double s) {
 }  // namespace
 
 AdapterProcess::AdapterProcess(const std::string& command, double timeout_seconds) : timeout_(timeout_seconds) {
+  if (!(timeout_seconds > 0) || !std::isfinite(timeout_seconds) || timeout_seconds > kMaxTimeoutSeconds)
+    throw AdapterFailure("a timeout of " + seconds_text(timeout_seconds) + " s: expected more than 0 and at most " +
+                             seconds_text(kMaxTimeoutSeconds),
+                         false);
   ::signal(SIGPIPE, SIG_IGN);  // a dead adapter's stdin gives EPIPE, not a signal
+  become_subreaper();
   int in[2], out[2], err[2];
   make_pipe(in);
   make_pipe(out);
@@ -62,6 +145,10 @@ AdapterProcess::AdapterProcess(const std::string& command, double timeout_second
     ::_exit(127);
   }
   ::setpgid(pid_, pid_);
+  {
+    std::lock_guard lock(live_mutex);
+    live_adapters.insert(pid_);
+  }
   ::close(in[0]);
   ::close(out[1]);
   ::close(err[1]);
@@ -76,28 +163,44 @@ AdapterProcess::AdapterProcess(const std::string& command, double timeout_second
 AdapterProcess::~AdapterProcess() {
   if (stdin_ >= 0) ::close(stdin_);
   if (!reaped_ && pid_ > 0) {
-    // Give it a moment to exit at end of input, then kill the whole group.
-    for (int k = 0; k < 20; ++k) {
-      int status = 0;
-      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-        reaped_ = true;
-        break;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    // Give it a moment to exit at end of input (an adapter importing torch
+    // needs more than 0.2 s to tear down), then kill it.
+    for (int k = 0; k < 200 && !reaped_; ++k) {
+      if (::waitpid(pid_, nullptr, WNOHANG) == pid_) reaped_ = true;
+      else std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
-    if (!reaped_) kill_group();
   }
+  kill_group();  // also after a normal exit: what it left running goes too
   if (stdout_ >= 0) ::close(stdout_);
   if (stderr_ >= 0) ::close(stderr_);
 }
 
 void AdapterProcess::kill_group() {
-  if (pid_ <= 0 || reaped_) return;
-  ::kill(-pid_, SIGKILL);
-  ::kill(pid_, SIGKILL);
-  int status = 0;
-  ::waitpid(pid_, &status, 0);
-  reaped_ = true;
+  if (pid_ <= 0 || killed_) return;
+  killed_ = true;
+  // Its descendants wherever they went (setsid, a new group), its group, itself.
+  for (int round = 0; round < 3 && !reaped_; ++round) {
+    const auto all = descendants_of(pid_);
+    if (all.empty()) break;
+    for (pid_t d : all) ::kill(d, SIGKILL);
+  }
+  ::kill(-pid_, SIGKILL);  // the group id stays reserved while any member lives
+  if (!reaped_) {
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, &exit_status_, 0);
+    reaped_ = true;
+  }
+  {
+    std::lock_guard lock(live_mutex);
+    live_adapters.erase(pid_);
+  }
+  end_adopted_orphans();
+}
+
+bool AdapterProcess::exited() {
+  if (reaped_) return true;
+  if (::waitpid(pid_, &exit_status_, WNOHANG) == pid_) reaped_ = true;
+  return reaped_;
 }
 
 void AdapterProcess::drain_stderr() {
@@ -130,18 +233,11 @@ std::string AdapterProcess::stderr_tail() const {
 }
 
 void AdapterProcess::fail_exited(const std::string& what) {
-  int status = 0;
-  // the pipe closed; the process is exiting or gone
-  for (int k = 0; k < 100 && !reaped_; ++k) {
-    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-      reaped_ = true;
-      break;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
+  // the pipe closed or the process ended; wait a moment for its status
+  for (int k = 0; k < 100 && !exited(); ++k) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   drain_stderr();
-  const std::string how = reaped_ ? describe_status(status) : "closed its stdout";
-  if (!reaped_) kill_group();
+  const std::string how = reaped_ ? describe_status(exit_status_) : "closed its stdout";
+  kill_group();  // with whatever it left running
   const std::string tail = stderr_tail();
   throw AdapterFailure("adapter " + how + " before answering " + what + (tail.empty() ? "" : "; stderr: " + tail),
                        false);
@@ -152,12 +248,18 @@ std::string AdapterProcess::exchange(const std::string& request, const std::stri
   std::string line = request + "\n";
   std::size_t written = 0;
   for (;;) {
-    const auto newline = pending_.find('\n');
+    // Search only the bytes not searched yet: a long line is read in linear time.
+    const auto newline = pending_.find('\n', scanned_);
+    scanned_ = newline == std::string::npos ? pending_.size() : newline;
     if (newline != std::string::npos && written == line.size()) {
       std::string answer = pending_.substr(0, newline);
       pending_.erase(0, newline + 1);
+      scanned_ = 0;
       return answer;
     }
+    // An adapter that exited while a child of its holds stdout open: its
+    // pipe never closes, so look at the process itself (after reading what it wrote).
+    if (exited_before_answer_) fail_exited(what);
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
     if (left <= 0) {
       kill_group();
@@ -167,7 +269,7 @@ std::string AdapterProcess::exchange(const std::string& request, const std::stri
     }
     pollfd fds[3] = {{stdout_, POLLIN, 0}, {stderr_, POLLIN, 0}, {stdin_, POLLOUT, 0}};
     const nfds_t count = written < line.size() ? 3 : 2;
-    const int ready = ::poll(fds, count, static_cast<int>(std::min<long long>(left, 1000)));
+    const int ready = ::poll(fds, count, static_cast<int>(std::min<long long>(left, 100)));
     if (ready < 0 && errno != EINTR) throw AdapterFailure(std::string("poll failed: ") + std::strerror(errno), false);
     if (fds[1].revents) drain_stderr();
     if (count == 3 && (fds[2].revents & (POLLOUT | POLLERR | POLLHUP))) {
@@ -175,6 +277,7 @@ std::string AdapterProcess::exchange(const std::string& request, const std::stri
       if (n < 0 && errno == EPIPE) fail_exited(what);
       if (n > 0) written += static_cast<std::size_t>(n);
     }
+    if (ready == 0 && exited()) exited_before_answer_ = true;  // nothing left to read and it is gone
     if (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) {
       char buf[65536];
       const ssize_t n = ::read(stdout_, buf, sizeof buf);

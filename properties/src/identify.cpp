@@ -72,6 +72,14 @@ Fit fit(const Setup& setup, const RunCase& c, const RunResult& r) {
   return f;
 }
 
+/// One run, its answer's shape checked: identify trusts nothing an adapter sends.
+RunResult run_checked(Implementation& impl, const Setup& s, const RunCase& c) {
+  const std::vector<RunCase> cases{c};
+  std::vector<RunResult> results = impl.run(s, cases);
+  validate_results(cases, results);
+  return std::move(results.front());
+}
+
 bool has_decay(const Convention& c) {
   for (const auto& t : c.chain)
     if (std::holds_alternative<DecayWeights>(t) || std::holds_alternative<AddDecayedWeights>(t) ||
@@ -197,7 +205,7 @@ Identification identify(Implementation& impl, const FloatFormat& dtype) {
     Setup s = any;
     s.spec.hyper = p.hyper;
     s.spec.options = p.options;
-    answers.push_back(impl.run(s, {p.run}).front());
+    answers.push_back(run_checked(impl, s, p.run));
   }
   for (const Candidate& c : candidates(caps.takes("weight_decay"))) {
     CandidateFit f;
@@ -228,7 +236,7 @@ Identification identify(Implementation& impl, const FloatFormat& dtype) {
     Setup s = any;
     s.spec.hyper = p.hyper;
     s.spec.options = options;
-    const RunResult r = impl.run(s, {p.run}).front();
+    const RunResult r = run_checked(impl, s, p.run);
     std::vector<double> fits;
     for (const Convention& v : variants) {
       Candidate c{best.label, v, best.eps_inside_sqrt};

@@ -45,9 +45,6 @@ struct SilentListener : rc::detail::TestListener {
   throw rc::detail::CaseResult(rc::detail::CaseResult::Type::Failure, message);
 }
 
-std::string count_mismatch(const std::string& what, std::size_t got, std::size_t want) {
-  return "adapter answered " + std::to_string(got) + " " + what + " for " + std::to_string(want);
-}
 }  // namespace
 
 void Checker::fail(const std::string& message) { fail_case(message); }
@@ -57,24 +54,7 @@ std::vector<RunResult> Checker::run(const Setup& setup, const std::vector<RunCas
   std::vector<RunResult> results;
   try {
     results = ctx_.implementation->run(setup, cases);
-    if (results.size() != cases.size())
-      throw ImplementationError(count_mismatch("results", results.size(), cases.size()));
-    for (std::size_t k = 0; k < cases.size(); ++k) {
-      const RunCase& c = cases[k];
-      const RunResult& r = results[k];
-      if (r.theta.size() != c.grads.size())
-        throw ImplementationError(count_mismatch("steps", r.theta.size(), c.grads.size()));
-      for (const auto& theta : r.theta)
-        if (theta.size() != c.theta0.size())
-          throw ImplementationError(count_mismatch("parameters", theta.size(), c.theta0.size()));
-      if (c.record_states) {
-        if (r.states.size() != c.grads.size())
-          throw ImplementationError(count_mismatch("states", r.states.size(), c.grads.size()));
-        for (const auto& s : r.states)
-          if (s.m.size() != c.theta0.size() || s.v.size() != c.theta0.size())
-            throw ImplementationError(count_mismatch("moments", s.m.size(), c.theta0.size()));
-      }
-    }
+    validate_results(cases, results);
   } catch (const ImplementationError& e) {
     adapter_failure_ = std::string("adapter failure: ") + e.what();
     std::ostringstream inputs;

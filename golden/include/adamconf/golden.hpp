@@ -77,6 +77,7 @@ GoldenTrace load(const std::string& path);
 
 /// An implementation's results for a golden file (FORMAT.md, "Checking").
 struct Results {
+  std::string path;    ///< the file read
   std::string golden;
   std::map<std::string, std::vector<std::vector<double>>> values;  ///< "theta", "m", "v": per step, per element
 };
@@ -105,15 +106,28 @@ struct VerifyReport {
   bool clean() const { return problems.empty(); }
 };
 
-/// Writes every file under `dir` (golden/traces) atomically, removes stale
-/// *.json files there, and returns the number of files written. `progress` is
-/// called after each file with (done, total, name).
-std::size_t regenerate(const std::string& dir, const std::function<void(std::size_t, std::size_t, const std::string&)>& progress);
+struct RegenerateReport {
+  std::size_t written = 0;                      ///< golden files (besides index.json)
+  std::vector<std::string> removed_stale;       ///< listed by the previous index, gone from the catalogue
+  std::vector<std::string> removed_temporaries; ///< TARGET.tmp.* left by an interrupted run
+};
+
+/// Writes every file under `dir` (golden/traces) atomically and returns what
+/// it did. It removes only files the previous index.json listed (and its own
+/// interrupted temporaries), and refuses (std::invalid_argument) an empty
+/// name or a directory that has files but no adamconf index.json. `progress`
+/// is called after each file with (done, total, name).
+RegenerateReport regenerate(const std::string& dir,
+                            const std::function<void(std::size_t, std::size_t, const std::string&)>& progress);
 VerifyReport verify(const std::string& dir, const std::function<void(std::size_t, std::size_t, const std::string&)>& progress);
 
-/// Writes `text` to `path` via a temporary file and a rename, so that a failure
-/// never leaves a half-written file. Creates missing directories.
+/// Writes `text` to `path` via a temporary file (mkstemp, TARGET.tmp.XXXXXX,
+/// never following a planted symlink) and a rename, so that a failure never
+/// leaves a half-written file. Creates missing directories. Throws
+/// std::runtime_error naming the path.
 void write_atomically(const std::string& path, const std::string& text);
+/// Whether a file name is one of write_atomically's temporaries.
+bool is_temporary_name(const std::string& file_name);
 
 /// x as decimal text with `digits` significant digits, rounded to nearest
 /// ("-1.23456789012e-05", "0"): MPFR's correctly rounded conversion.

@@ -67,6 +67,11 @@ struct ImplementationError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+/// Throws ImplementationError unless `results` has the shape of `cases`: one
+/// result per case, theta (and states, when recorded) for every step and
+/// element. Every caller of Implementation::run checks this before reading.
+void validate_results(const std::vector<RunCase>& cases, const std::vector<RunResult>& results);
+
 class Implementation {
  public:
   virtual ~Implementation() = default;

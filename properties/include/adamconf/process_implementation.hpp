@@ -10,30 +10,12 @@
 #include <string>
 #include <vector>
 
-#include "adamconf/implementation.hpp"
+#include "adamconf/adapter_messages.hpp"
 
 namespace adamconf {
 
-inline constexpr const char* kProtocol = "adamconf-adapter/1";
-
-/// One optimizer an adapter offers (the hello answer).
-struct AdapterOptimizer {
-  std::string name;
-  std::vector<std::string> presets, dtypes, hyperparameters, options;
-  bool state = false;
-  bool lr_schedule = true;
-};
-
-struct AdapterInfo {
-  std::string name;
-  std::vector<AdapterOptimizer> optimizers;
-};
-
-/// The adapter failed; `hung` when it missed a deadline (and was killed).
-struct AdapterFailure : ImplementationError {
-  AdapterFailure(const std::string& what, bool hung) : ImplementationError(what), hung(hung) {}
-  bool hung;
-};
+/// The longest --timeout: a day. Longer (or NaN) overflowed a duration.
+inline constexpr double kMaxTimeoutSeconds = 86400;
 
 /// The child process and its pipes.
 class AdapterProcess {
@@ -53,12 +35,20 @@ class AdapterProcess {
  private:
   [[noreturn]] void fail_exited(const std::string& what);
   void drain_stderr();
+  /// Kills the adapter, its process group and every descendant (wherever it
+  /// moved), reaps it, and ends orphans it left to adamconf.
   void kill_group();
+  /// Whether the adapter process has ended (reaps it; its status is kept).
+  bool exited();
 
   pid_t pid_ = -1;
   int stdin_ = -1, stdout_ = -1, stderr_ = -1;
   double timeout_;
   std::string pending_;  // stdout bytes after the last line
+  std::size_t scanned_ = 0;  // pending_[0, scanned_) holds no newline
+  int exit_status_ = 0;
+  bool killed_ = false;
+  bool exited_before_answer_ = false;
   std::string stderr_text_;  // the tail of stderr
   bool reaped_ = false;
 };
@@ -96,9 +86,5 @@ class ProcessImplementation : public Implementation {
   long long next_id_ = 1;
   bool hung_ = false;
 };
-
-/// Replaces bare NaN, Infinity and -Infinity tokens outside strings by the
-/// strings "nan", "inf", "-inf" (Python's json.dumps writes them; JSON has none).
-std::string quote_non_finite_tokens(const std::string& line);
 
 }  // namespace adamconf

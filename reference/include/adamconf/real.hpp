@@ -44,8 +44,16 @@ int significand_bits() {
   return std::numeric_limits<Real>::digits;
 }
 
+/// The longest decimal text adamconf reads (77 significant digits, sign,
+/// point and exponent fit many times over).
+inline constexpr std::size_t kMaxDecimalLength = 200;
+
 namespace detail {
-void check_decimal_syntax(const std::string& text);  // throws std::invalid_argument
+/// Throws std::invalid_argument naming (a short prefix of) the text unless it
+/// is a decimal of at most kMaxDecimalLength characters with |exponent| <= 9999.
+void check_decimal_syntax(const std::string& text);
+/// 'text' cut to `limit` characters, control characters replaced, for messages.
+std::string quoted_prefix(const std::string& text, std::size_t limit);
 }
 
 template <class Real>

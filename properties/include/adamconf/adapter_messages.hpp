@@ -1,0 +1,51 @@
+// The adapter protocol's messages (docs/protocol.md), apart from the process
+// that carries them: building requests and reading the hello and run answers.
+// Every reading fails with one line naming the adapter and the field; the
+// fuzz tests (tests/fuzz/) feed these functions arbitrary bytes.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "adamconf/implementation.hpp"
+
+namespace adamconf {
+
+inline constexpr const char* kProtocol = "adamconf-adapter/1";
+
+/// One optimizer an adapter offers (the hello answer).
+struct AdapterOptimizer {
+  std::string name;
+  std::vector<std::string> presets, dtypes, hyperparameters, options;
+  bool state = false;
+  bool lr_schedule = true;
+};
+
+struct AdapterInfo {
+  std::string name;
+  std::vector<AdapterOptimizer> optimizers;
+};
+
+/// The adapter failed; `hung` when it missed a deadline (and was killed).
+struct AdapterFailure : ImplementationError {
+  AdapterFailure(const std::string& what, bool hung) : ImplementationError(what), hung(hung) {}
+  bool hung;
+};
+
+/// Reads a hello answer; throws AdapterFailure("adapter hello: ...").
+/// `default_name` names an adapter whose hello has no "name".
+AdapterInfo parse_hello(const std::string& line, const std::string& default_name);
+
+/// The run request for `cases`, as one line.
+std::string run_request(long long id, const std::string& optimizer, const Setup& setup, const std::vector<RunCase>& cases);
+
+/// Reads the answer to run request `id` ("request 7" in messages); throws
+/// ImplementationError("adapter answered request 7 ..."). The shape against
+/// the cases is checked by validate_results.
+std::vector<RunResult> parse_run_answer(const std::string& line, long long id);
+
+/// Replaces bare NaN, Infinity and -Infinity tokens outside strings by the
+/// strings "nan", "inf", "-inf" (Python's json.dumps writes them; JSON has none).
+std::string quote_non_finite_tokens(const std::string& line);
+
+}  // namespace adamconf

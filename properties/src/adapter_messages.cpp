@@ -1,0 +1,213 @@
+#include "adamconf/adapter_messages.hpp"
+
+#include <cstring>
+
+#include "adamconf/bounded_json.hpp"
+
+namespace adamconf {
+
+namespace {
+
+using Json = nlohmann::json;
+
+/// An adapter line as JSON, or `fail(why)`.
+template <class Fail>
+Json parse_line(const std::string& line, Fail fail) {
+  try {
+    return parse_bounded_json(quote_non_finite_tokens(line));
+  } catch (const JsonTextError& e) {
+    const std::string what = e.what();
+    fail((what == "not valid JSON" ? std::string("something that is not JSON") : "JSON " + what) +
+         (e.where.empty() || what == "not valid JSON" ? "" : " (at " + e.where + ")") + ": '" + excerpt(line, 80) + "'");
+  }
+  return Json();
+}
+
+std::vector<std::string> strings(const Json& j, const char* key, const std::string& where) {
+  std::vector<std::string> out;
+  if (!j.contains(key)) return out;
+  if (!j.at(key).is_array()) throw AdapterFailure("adapter hello: " + where + "\"" + key + "\" is not a list", false);
+  for (const auto& x : j.at(key)) {
+    if (!x.is_string()) throw AdapterFailure("adapter hello: " + where + "\"" + key + "\" holds a non-string", false);
+    out.push_back(x.get<std::string>());
+  }
+  return out;
+}
+
+bool flag(const Json& j, const char* key, bool otherwise, const std::string& where) {
+  if (!j.contains(key)) return otherwise;
+  if (!j.at(key).is_boolean())
+    throw AdapterFailure("adapter hello: " + where + "\"" + key + "\" is " + excerpt(j.at(key)) + ", not true or false", false);
+  return j.at(key).get<bool>();
+}
+
+/// A JSON value as a double: numbers, hex-float strings, "nan", "inf".
+double number(const Json& x, const std::string& where) {
+  if (x.is_number()) return x.get<double>();
+  if (x.is_string())
+    if (const auto v = parse_double(x.get<std::string>())) return *v;
+  throw ImplementationError("adapter answered " + where + " with " + excerpt(x) + ", not a number");
+}
+
+std::vector<double> numbers(const Json& x, const std::string& where) {
+  if (!x.is_array()) throw ImplementationError("adapter answered " + where + " with " + excerpt(x) + ", not a list");
+  std::vector<double> out;
+  out.reserve(x.size());
+  for (const auto& v : x) out.push_back(number(v, where));
+  return out;
+}
+
+Json state_json(const ImplementationState& s) {
+  return {{"step", s.step}, {"m", s.m}, {"v", s.v}, {"vmax", s.vmax}};
+}
+
+ImplementationState state_of(const Json& j, const std::string& where) {
+  if (!j.is_object()) throw ImplementationError("adapter answered " + where + " with a state that is not an object");
+  ImplementationState s;
+  if (!j.contains("step") || !j.at("step").is_number())
+    throw ImplementationError("adapter answered " + where + " with a state without a step count");
+  const double step = j.at("step").get<double>();
+  if (!(step >= 0 && step <= 9.2e18))
+    throw ImplementationError("adapter answered " + where + " with a state whose step is " + excerpt(j.at("step")));
+  s.step = static_cast<std::int64_t>(step);
+  if (!j.contains("m") || !j.contains("v")) throw ImplementationError("adapter answered " + where + " with a state without m and v");
+  s.m = numbers(j.at("m"), where + " m");
+  s.v = numbers(j.at("v"), where + " v");
+  if (j.contains("vmax") && !j.at("vmax").is_null()) s.vmax = numbers(j.at("vmax"), where + " vmax");
+  return s;
+}
+
+}  // namespace
+
+std::string quote_non_finite_tokens(const std::string& line) {
+  std::string out;
+  out.reserve(line.size());
+  bool in_string = false;
+  for (std::size_t k = 0; k < line.size(); ++k) {
+    const char c = line[k];
+    if (in_string) {
+      out += c;
+      if (c == '\\' && k + 1 < line.size()) out += line[++k];
+      else if (c == '"') in_string = false;
+      continue;
+    }
+    if (c == '"') in_string = true;
+    auto token = [&](const char* t) { return line.compare(k, std::strlen(t), t) == 0; };
+    if (token("-Infinity")) {
+      out += "\"-inf\"";
+      k += 8;
+    } else if (token("Infinity")) {
+      out += "\"inf\"";
+      k += 7;
+    } else if (token("NaN")) {
+      out += "\"nan\"";
+      k += 2;
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+AdapterInfo parse_hello(const std::string& line, const std::string& default_name) {
+  const Json j = parse_line(line, [](const std::string& why) -> void {
+    throw AdapterFailure("adapter answered hello with " + why, false);
+  });
+  if (!j.is_object() || !j.contains("protocol") || j.at("protocol") != kProtocol)
+    throw AdapterFailure("adapter answered hello without \"protocol\": \"" + std::string(kProtocol) + "\": '" +
+                             excerpt(line, 80) + "'",
+                         false);
+  AdapterInfo info;
+  info.name = default_name;
+  if (j.contains("name")) {
+    if (!j.at("name").is_string()) throw AdapterFailure("adapter hello: \"name\" is not a string", false);
+    info.name = excerpt(j.at("name").get<std::string>(), 120);
+  }
+  if (!j.contains("optimizers") || !j.at("optimizers").is_array() || j.at("optimizers").empty())
+    throw AdapterFailure("adapter hello lists no optimizers", false);
+  for (std::size_t k = 0; k < j.at("optimizers").size(); ++k) {
+    const Json& o = j.at("optimizers")[k];
+    const std::string where = "optimizers[" + std::to_string(k) + "]: ";
+    AdapterOptimizer opt;
+    if (!o.is_object() || !o.contains("name") || !o.at("name").is_string())
+      throw AdapterFailure("adapter hello: " + where + "an optimizer without a name", false);
+    opt.name = o.at("name").get<std::string>();
+    opt.presets = strings(o, "presets", where);
+    opt.dtypes = strings(o, "dtypes", where);
+    opt.hyperparameters = strings(o, "hyperparameters", where);
+    if (opt.hyperparameters.empty()) opt.hyperparameters = {"lr", "beta1", "beta2", "eps"};
+    opt.options = strings(o, "options", where);
+    opt.state = flag(o, "state", false, where);
+    opt.lr_schedule = flag(o, "lr_schedule", true, where);
+    for (const auto& p : opt.presets) {
+      try {
+        (void)preset_by_name(p);
+      } catch (const std::invalid_argument& e) {
+        throw AdapterFailure("adapter hello: " + where + "\"presets\": " + e.what(), false);
+      }
+    }
+    info.optimizers.push_back(std::move(opt));
+  }
+  return info;
+}
+
+std::string run_request(long long id, const std::string& optimizer, const Setup& setup, const std::vector<RunCase>& cases) {
+  Json request;
+  request["op"] = "run";
+  request["id"] = id;
+  request["optimizer"] = optimizer;
+  request["dtype"] = setup.dtype.name;
+  Json hyper = Json::object(), exact = Json::object();
+  for (const auto& name : Hyperparameters::names()) {
+    hyper[name] = parse_decimal<double>(setup.spec.hyper.get(name));
+    exact[name] = setup.spec.hyper.get(name);
+  }
+  request["hyperparameters"] = hyper;
+  request["hyperparameters_exact"] = exact;
+  request["options"] = {{"amsgrad", setup.spec.options.amsgrad},
+                        {"maximize", setup.spec.options.maximize},
+                        {"bias_correction", setup.spec.options.bias_correction}};
+  Json list = Json::array();
+  for (const RunCase& c : cases) {
+    Json j = {{"theta0", c.theta0}, {"grads", c.grads}, {"record_states", c.record_states}};
+    if (!c.lrs.empty()) {
+      Json lrs = Json::array();
+      for (const auto& lr : c.lrs) lrs.push_back(parse_decimal<double>(lr));
+      j["lrs"] = lrs;
+    }
+    if (c.initial_state) j["state"] = state_json(*c.initial_state);
+    list.push_back(std::move(j));
+  }
+  request["cases"] = list;
+  return request.dump();
+}
+
+std::vector<RunResult> parse_run_answer(const std::string& line, long long id) {
+  const std::string what = "request " + std::to_string(id);
+  const Json j = parse_line(line, [&](const std::string& why) -> void {
+    throw ImplementationError("adapter answered " + what + " with " + why);
+  });
+  if (!j.is_object()) throw ImplementationError("adapter answered " + what + " with " + excerpt(line, 80) + ", not an object");
+  if (j.contains("error")) throw ImplementationError("adapter reported: " + excerpt(j.at("error"), 200));
+  if (!j.contains("id") || j.at("id") != id)
+    throw ImplementationError("adapter answered " + what + " with id " + (j.contains("id") ? excerpt(j.at("id")) : "none"));
+  if (!j.contains("results") || !j.at("results").is_array())
+    throw ImplementationError("adapter answered " + what + " without a \"results\" list");
+  std::vector<RunResult> results;
+  for (std::size_t k = 0; k < j.at("results").size(); ++k) {
+    const Json& r = j.at("results")[k];
+    const std::string where = what + " case " + std::to_string(k);
+    if (!r.is_object() || !r.contains("theta") || !r.at("theta").is_array())
+      throw ImplementationError("adapter answered " + where + " without a \"theta\" list");
+    RunResult out;
+    for (const auto& step : r.at("theta")) out.theta.push_back(numbers(step, where + " theta"));
+    if (r.contains("states")) {
+      if (!r.at("states").is_array()) throw ImplementationError("adapter answered " + where + " with \"states\" that is not a list");
+      for (const auto& s : r.at("states")) out.states.push_back(state_of(s, where));
+    }
+    results.push_back(std::move(out));
+  }
+  return results;
+}
+
+}  // namespace adamconf
