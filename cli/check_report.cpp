@@ -50,25 +50,34 @@ bool CheckRun::passed() const {
   return true;
 }
 
-std::string CheckRun::replay(const std::string& property) const {
-  std::string s = "adamconf check --impl " + shell_quote(impl_argument) + " --preset " + preset + " --dtype " + dtype;
-  if (!optimizer.empty()) s += " --optimizer " + shell_quote(optimizer);
-  for (const auto& [k, v] : pinned) s += " --set " + k + "=" + v;
+std::string display_id(const PropertyResult& r) { return r.variant.empty() ? r.id : r.id + " [" + r.variant + "]"; }
+
+std::string option_flags(const PresetOptions& options) {
+  std::string s;
   if (options.amsgrad) s += " --amsgrad";
   if (options.maximize) s += " --maximize";
   if (!options.bias_correction) s += " --no-bias-correction";
-  return s + " --seed " + std::to_string(seed) + " --cases " + std::to_string(cases) + " --property " + property;
+  return s;
+}
+
+std::string CheckRun::replay(const PropertyResult& result) const {
+  std::string s = "adamconf check --impl " + shell_quote(impl_argument) + " --preset " + preset + " --dtype " + dtype;
+  if (!optimizer.empty()) s += " --optimizer " + shell_quote(optimizer);
+  for (const auto& [k, v] : pinned) s += " --set " + shell_quote(k + "=" + v);
+  s += option_flags(options);
+  if (!result.variant.empty()) s += " --" + result.variant;
+  return s + " --seed " + std::to_string(seed) + " --cases " + std::to_string(cases) + " --property " + result.id;
 }
 
 std::string render_header(const CheckRun& run) {
-  return "adamconf check: " + run.implementation + " as " + run.preset + ", " + run.dtype + "\n  seed " +
+  return "adamconf check: " + run.implementation + " as " + run.preset + option_flags(run.options) + ", " + run.dtype + "\n  seed " +
          std::to_string(run.seed) + ", up to " + std::to_string(run.cases) + " cases per property; errors in ulps of " +
          run.dtype + "\n\n";
 }
 
 std::string render_property(const CheckRun& run, const PropertyResult& r) {
   char head[200];
-  std::snprintf(head, sizeof head, "  %-5s %-34s ", to_string(r.status).c_str(), r.id.c_str());
+  std::snprintf(head, sizeof head, "  %-5s %-34s ", to_string(r.status).c_str(), display_id(r).c_str());
   std::string out = head;
   switch (r.status) {
     case PropertyResult::Status::passed:
@@ -82,13 +91,13 @@ std::string render_property(const CheckRun& run, const PropertyResult& r) {
     case PropertyResult::Status::adapter_error:
       out += "on case " + std::to_string(r.cases) + "\n        " + r.reason + "\n";
       if (!r.counterexample.empty()) out += "        the request:\n" + indent(r.counterexample, "          ");
-      return out + "        replay: " + run.replay(r.id) + "\n";
+      return out + "        replay: " + run.replay(r) + "\n";
     default:
       out += "after " + std::to_string(r.cases) + " cases, shrunk " + std::to_string(r.shrinks) + " times\n";
       out += "        claim: " + r.claim + "\n";
       out += "        " + r.reason + "\n";
       if (!r.counterexample.empty()) out += "        inputs:\n" + indent(r.counterexample, "          ");
-      return out + "        replay: " + run.replay(r.id) + "\n";
+      return out + "        replay: " + run.replay(r) + "\n";
   }
 }
 
@@ -128,14 +137,14 @@ std::string render_junit(const CheckRun& run) {
   out += "    <properties><property name=\"implementation\" value=\"" + xml_escape(run.implementation) +
          "\"/><property name=\"seed\" value=\"" + std::to_string(run.seed) + "\"/></properties>\n";
   for (const auto& r : run.results) {
-    out += "    <testcase classname=\"" + xml_escape(suite) + "\" name=\"" + xml_escape(r.id) + "\" time=\"" +
+    out += "    <testcase classname=\"" + xml_escape(suite) + "\" name=\"" + xml_escape(display_id(r)) + "\" time=\"" +
            format("%.3f", r.seconds) + "\">";
     if (r.status == PropertyResult::Status::skipped) {
       out += "<skipped message=\"" + xml_escape(r.reason) + "\"/>";
     } else if (r.status != PropertyResult::Status::passed) {
       out += "\n      <failure message=\"" + xml_escape(r.reason) + "\">" +
              xml_escape("claim: " + r.claim + "\n" + r.reason + "\ninputs:\n" + r.counterexample + "replay: " +
-                        run.replay(r.id)) +
+                        run.replay(r)) +
              "</failure>\n    ";
     }
     out += "</testcase>\n";
@@ -163,6 +172,7 @@ std::string render_json(const CheckRun& run) {
   for (const auto& r : run.results) {
     nlohmann::ordered_json p;
     p["id"] = r.id;
+    if (!r.variant.empty()) p["variant"] = r.variant;
     p["claim"] = r.claim;
     p["status"] = r.status == PropertyResult::Status::passed    ? "pass"
                   : r.status == PropertyResult::Status::skipped ? "skip"
@@ -179,7 +189,7 @@ std::string render_json(const CheckRun& run) {
       p["worst"] = r.statistics.worst;
     }
     if (r.status == PropertyResult::Status::failed || r.status == PropertyResult::Status::adapter_error)
-      p["replay"] = run.replay(r.id);
+      p["replay"] = run.replay(r);
     list.push_back(p);
   }
   for (const auto& id : run.not_run) list.push_back({{"id", id}, {"status", "not-run"}});

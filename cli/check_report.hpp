@@ -25,8 +25,13 @@ struct CheckRun {
   double seconds = 0;
 
   bool passed() const;
-  std::string replay(const std::string& property) const;  ///< the command that reruns one property
+  std::string replay(const PropertyResult& result) const;  ///< the command that reruns one property
 };
+
+/// "trajectory-agrees-with-reference", or "... [amsgrad]" for a variant's run.
+std::string display_id(const PropertyResult& r);
+/// The options on the command line, as flags: " --amsgrad --maximize".
+std::string option_flags(const PresetOptions& options);
 
 std::string render_header(const CheckRun& run);
 std::string render_property(const CheckRun& run, const PropertyResult& result);

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <iostream>
 #include <random>
+#include <set>
 
 #include "adamconf/golden.hpp"
 #include "check_report.hpp"
@@ -31,6 +32,10 @@ void run_check(const CheckOptions& o) {
   const OptimizerSpec spec = o.spec.spec();  // validates preset, options and hyperparameters
   const auto dtype = format_by_name(o.dtype);
   if (!dtype) throw std::invalid_argument("--dtype " + o.dtype + ": expected float32 or float64");
+  std::map<std::string, std::string> pinned;
+  for (const auto& s : o.spec.settings) pinned[s.substr(0, s.find('='))] = s.substr(s.find('=') + 1);
+  if (const std::string why = why_not_judged(spec, pinned, *dtype); !why.empty())
+    throw std::invalid_argument("--set: " + why);
   std::vector<const Property*> selected;
   for (const auto& id : o.properties) selected.push_back(&property_by_id(id));
   if (selected.empty())
@@ -80,15 +85,48 @@ void run_check(const CheckOptions& o) {
     if (on && !ctx.capabilities.supports_option(flag))
       throw std::invalid_argument(impl.name() + " does not offer the option " + std::string(flag));
 
-  std::cout << render_header(run) << std::flush;
-  for (const Property* p : selected) {
-    // A broken adapter fails every property the same way: report it once.
-    if (!run.results.empty() && run.results.back().status == PropertyResult::Status::adapter_error) {
-      run.not_run.push_back(p->id);
-      continue;
+  // Every option the adapter offers is checked by default, not only when the
+  // user thinks of --amsgrad: a max taken over the wrong quantity, or not
+  // stored, passed a plain check before.
+  struct Variant {
+    std::string name;
+    PresetOptions options;
+  };
+  std::vector<Variant> variants{{"", spec.options}};
+  const Preset& preset = preset_by_name(spec.preset);
+  if (!spec.options.amsgrad && preset.amsgrad != AmsgradVariant::none && ctx.capabilities.supports_option("amsgrad"))
+    variants.push_back({"amsgrad", PresetOptions{true, spec.options.maximize, spec.options.bias_correction}});
+  if (!spec.options.maximize && preset.offers_maximize && ctx.capabilities.supports_option("maximize"))
+    variants.push_back({"maximize", PresetOptions{spec.options.amsgrad, true, spec.options.bias_correction}});
+  if (spec.options.bias_correction && preset.offers_bias_correction_switch &&
+      ctx.capabilities.supports_option("bias_correction"))
+    variants.push_back({"no-bias-correction", PresetOptions{spec.options.amsgrad, spec.options.maximize, false}});
+
+  // With an option on, the properties that compare with the reference (and
+  // the option's own claims) run again; the invariances add nothing there.
+  const std::set<std::string> variant_properties{"trajectory-agrees-with-reference", "each-step-agrees-with-reference",
+                                                 "resume-equals-uninterrupted", "amsgrad-max-never-decreases"};
+  std::cout << render_header(run);
+  if (variants.size() > 1) {
+    std::cout << "  the agreement and resume properties once more with";
+    for (std::size_t k = 1; k < variants.size(); ++k) std::cout << (k > 1 ? " and with --" : " --") << variants[k].name;
+    std::cout << ", which the adapter offers\n\n";
+  }
+  std::cout << std::flush;
+  for (const Variant& variant : variants) {
+    PropertyContext vctx = ctx;
+    vctx.options = variant.options;
+    for (const Property* p : selected) {
+      if (!variant.name.empty() && !variant_properties.count(p->id)) continue;
+      // A broken adapter fails every property the same way: report it once.
+      if (!run.results.empty() && run.results.back().status == PropertyResult::Status::adapter_error) {
+        run.not_run.push_back(p->id + (variant.name.empty() ? "" : " [" + variant.name + "]"));
+        continue;
+      }
+      run.results.push_back(run_property(*p, vctx, RunSettings{run.seed, run.cases}));
+      run.results.back().variant = variant.name;
+      std::cout << render_property(run, run.results.back()) << std::flush;
     }
-    run.results.push_back(run_property(*p, ctx, RunSettings{run.seed, run.cases}));
-    std::cout << render_property(run, run.results.back()) << std::flush;
   }
   run.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::cout << render_summary(run);

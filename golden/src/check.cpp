@@ -37,8 +37,10 @@ CheckReport check(const GoldenTrace& g, const Results& results) {
         const R ulp = ulp_at(exact, g.dtype);
         // a value the format cannot hold is not an implementation's output in that format
         const bool representable = std::isnan(x) || round_to_format(R(x), g.dtype) == x;
-        const bool finite = std::isfinite(x) && representable;
-        const R error = finite ? R(abs(R(x) - exact)) : R(0);
+        // +-inf agrees where a value within the allowed error of exact overflows (properties' compare())
+        const bool agreeing_infinity = std::isinf(x) && exact != 0 && (x > 0) == (exact > 0);
+        const bool finite = (std::isfinite(x) || agreeing_infinity) && representable;
+        const R error = !finite ? R(0) : agreeing_infinity ? distance_to_overflow(exact, g.dtype) : R(abs(R(x) - exact));
         const double error_ulps = finite ? static_cast<double>(error / ulp) : INFINITY;
         const double allowed_ulps = static_cast<double>(allowed / ulp);
         const bool ok = finite && error <= allowed;

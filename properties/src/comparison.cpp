@@ -18,9 +18,18 @@ Comparison compare(double observed, const R& exact, const R& allowed, const Floa
     c.ratio = std::numeric_limits<double>::infinity();
     c.pass = false;
   } else if (std::isinf(observed)) {
-    c.error_ulps = std::numeric_limits<double>::infinity();
-    c.ratio = std::numeric_limits<double>::infinity();
-    c.pass = false;
+    // Equal infinities agree: +-inf is a correct result where a value within
+    // the allowed error of exact rounds to it (the run overflowed the format,
+    // and so does the exact trajectory rounded). The error is the distance
+    // to the overflow threshold.
+    const bool same_sign = (observed > 0) == (exact > 0) && exact != 0;
+    const R to_overflow = distance_to_overflow(exact, f);
+    c.pass = same_sign && to_overflow <= allowed;
+    c.error_ulps = same_sign ? static_cast<double>(to_overflow / ulp) : std::numeric_limits<double>::infinity();
+    c.ratio = !same_sign ? std::numeric_limits<double>::infinity()
+              : to_overflow == 0 ? 0.0
+              : allowed == 0     ? std::numeric_limits<double>::infinity()
+                                 : static_cast<double>(to_overflow / allowed);
   } else {
     const R error = abs(R(observed) - exact);
     c.error_ulps = static_cast<double>(error / ulp);

@@ -6,10 +6,51 @@
 #include <stdexcept>
 
 #include "adamconf/comparison.hpp"
+#include "adamconf/float_format.hpp"
+
+#include <variant>
 
 namespace adamconf {
 
 double largest_gradient(const FloatFormat& dtype) { return dtype.precision == 24 ? 1e18 : 1e150; }
+
+double decay_product(const Convention& c, const Hyperparameters& h) {
+  const double wd = parse_decimal<double>(h.weight_decay);
+  const double lr_max = 2 * parse_decimal<double>(h.lr);  // gen::lr_schedule reaches 2 lr
+  double largest = 0;
+  for (const auto& t : c.chain) {
+    if (const auto* d = std::get_if<DecayWeights>(&t))
+      largest = std::max(largest, wd * (d->scale == DecayScale::learning_rate ? lr_max
+                                        : d->scale == DecayScale::schedule    ? 2.0
+                                                                              : 1.0));
+    if (std::holds_alternative<AddDecayedWeights>(t)) largest = std::max(largest, wd * lr_max);
+  }
+  return largest;
+}
+
+std::string why_not_judged(const OptimizerSpec& spec, const std::map<std::string, std::string>& pinned,
+                           const FloatFormat& dtype) {
+  const Preset& preset = preset_by_name(spec.preset);
+  // A value the generators never vary: pinned, or not a knob of the preset.
+  auto fixed = [&](const std::string& name) { return pinned.count(name) || !preset.exposes(name); };
+  const auto h = values_of<R>(spec.hyper);
+  if (fixed("eps") && h.eps == 0 && !(fixed("eps_root") && h.eps_root > 0))
+    return "eps = 0 with eps_root = 0 divides 0 by 0 wherever a gradient, or a moment, is 0: the exact value is "
+           "undefined there, so no error bound exists; adamconf judges eps > 0 or eps_root > 0";
+  for (const auto& name : Hyperparameters::names()) {
+    if (!fixed(name)) continue;  // generated values are all small
+    const double x = round_to_format(parse_decimal<R>(spec.hyper.get(name)), dtype);
+    if (std::isinf(x))
+      return name + " = " + spec.hyper.get(name) + " overflows " + dtype.name + ", the format the optimizer computes in";
+  }
+  // A decay factor 1 - s wd below -1 makes every run grow geometrically until
+  // it overflows: nothing is left to compare.
+  const double product = decay_product(spec.convention, spec.hyper) / 2;  // at the constant lr
+  if (fixed("lr") && fixed("weight_decay") && product > 2)
+    return "the decay factor 1 - s wd = " + std::to_string(1 - product) + " (s = lr, the schedule multiplier or 1) " +
+           "makes every trajectory diverge: adamconf judges s wd <= 2";
+  return "";
+}
 
 std::string scale_decimal(const std::string& decimal, int k) {
   // decimal = digits * 10^exponent10, digits a big integer (little-endian base 10)
@@ -121,6 +162,26 @@ rc::Gen<Hyperparameters> hyperparameters(const Preset& preset, const std::map<st
     for (const auto& name : preset.hyperparameters)
       if (!pinned.count(name)) h.get(name) = *generators.at(name);
     for (const auto& [name, value] : pinned) h.get(name) = value;
+    // No cases spent on runs that diverge: a decay factor 1 - s wd below 0
+    // (lr 2.5 with wd 1 gives -1.5) grows theta geometrically until it
+    // overflows. With the schedule's lr up to 2 lr, keep s wd <= 1 by
+    // drawing weight_decay (or, if that is pinned, lr) again from the values that do.
+    if (decay_product(preset.convention, h) > 1) {
+      const bool wd_free = preset.exposes("weight_decay") && !pinned.count("weight_decay");
+      const bool lr_free = preset.exposes("lr") && !pinned.count("lr");
+      const std::vector<std::string> wds{"0", "0.01", "0.1", "0.5", "0.0001", "0.05", "1"};
+      const std::vector<std::string> lrs{"0.001", "0.01", "0.1", "0.5", "1", "0.0003", "0.0001", "0.05", "2.5"};
+      const std::string free = wd_free ? "weight_decay" : lr_free ? "lr" : "";
+      if (!free.empty()) {
+        std::vector<std::string> allowed;
+        for (const auto& value : free == "weight_decay" ? wds : lrs) {
+          Hyperparameters candidate = h;
+          candidate.get(free) = value;
+          if (decay_product(preset.convention, candidate) <= 1) allowed.push_back(value);
+        }
+        if (!allowed.empty()) h.get(free) = *rc::gen::elementOf(allowed);
+      }
+    }
     return h;
   });
 }
@@ -134,8 +195,8 @@ rc::Gen<double> float_in(const FloatFormat& dtype, int min_exp, int max_exp) {
         if (dtype.precision == 24) x = static_cast<float>(x);  // rounds a float32 subnormal
         return negative ? -x : x;
       },
-      rc::gen::arbitrary<bool>(), rc::gen::inRange<std::uint64_t>(0, std::uint64_t{1} << (p - 1)),
-      rc::gen::inRange(min_exp, max_exp + 1));
+      rc::gen::arbitrary<bool>(), uniform<std::uint64_t>(0, std::uint64_t{1} << (p - 1)),
+      uniform(min_exp, max_exp + 1));
 }
 
 namespace {
@@ -231,7 +292,7 @@ rc::Gen<std::vector<double>> theta0(const FloatFormat& dtype, int elements) {
 rc::Gen<int> step_count() {
   // One uniform draw mapped to the mix (70% 1-10, 20% 11-40, 10% 100-300), so
   // that shrinking the draw towards 0 shrinks the run towards one step.
-  return rc::gen::map(rc::gen::inRange(0, 1000), [](int k) {
+  return rc::gen::map(uniform(0, 1000), [](int k) {
     if (k < 700) return 1 + k / 70;
     if (k < 900) return 11 + (k - 700) * 30 / 200;
     return 100 + (k - 900) * 2;
@@ -257,9 +318,9 @@ rc::Gen<Scenario> scenario(const ScenarioShape& shape) {
     s.dtype = shape.dtype;
     const Hyperparameters h = *hyperparameters(preset, shape.pinned);
     s.spec = OptimizerSpec{preset.name, shape.options, h, preset.resolve(shape.options)};
-    const int steps = shape.max_steps > 0 ? *rc::gen::inRange(shape.min_steps, shape.max_steps + 1)
+    const int steps = shape.max_steps > 0 ? *uniform(shape.min_steps, shape.max_steps + 1)
                                           : std::max(shape.min_steps, *step_count());
-    const int elements = *rc::gen::inRange(1, shape.max_elements + 1);
+    const int elements = *uniform(1, shape.max_elements + 1);
     s.run.theta0 = *theta0(shape.dtype, elements);
     if (shape.zero_gradients) {
       s.run.grads.assign(steps, std::vector<double>(elements, 0.0));

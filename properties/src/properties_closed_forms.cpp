@@ -210,7 +210,12 @@ Property update_magnitude_bound() {
           "no step moves a parameter by more than lr B_t, B_t^2 = sum_k w_k^2/omega_k over the moments' weights "
           "(Cauchy-Schwarz; it is tight, and exceeds the lr max(1, (1-b1)/sqrt(1-b2)) Kingma & Ba state in 2.1 "
           "for large t)",
-          needs_zero_weight_decay, [](Checker& checker) {
+          [](const PropertyContext& ctx) -> std::string {
+            if (ctx.pinned.count("beta2") && parse_decimal<R>(ctx.pinned.at("beta2")) == 0)
+              return "needs beta2 > 0 (the bound divides by beta2), and it is pinned to 0";
+            return needs_zero_weight_decay(ctx);
+          },
+          [](Checker& checker) {
             const Scenario s = *gen::scenario(zero_decay_shape(checker.context()));
             const auto h = values_of<R>(s.spec.hyper);
             RC_PRE(h.beta2 > 0);

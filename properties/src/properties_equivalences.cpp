@@ -145,9 +145,9 @@ Property amsgrad_monotone() {
                 checker.fail("step " + std::to_string(t + 1) + ": the exported state has no AMSGrad maximum");
               for (std::size_t i = 0; i < s.run.theta0.size(); ++i) {
                 const double before = t == 0 ? 0.0 : r.states[t - 1].vmax[i];
-                if (!(r.states[t].vmax[i] >= before))
-                  checker.fail(at(t, i, "vmax") + " => " + show_value(r.states[t].vmax[i]) + " after " +
-                               show_value(before) + ": the maximum decreased");
+                checker.expect_true(r.states[t].vmax[i] >= before,
+                                    at(t, i, "vmax") + " => " + show_value(r.states[t].vmax[i]) + " after " +
+                                        show_value(before) + ": the maximum decreased");
               }
             }
           }};
@@ -190,7 +190,7 @@ Property resume_equals_uninterrupted() {
             s.run.record_states = true;
             const RunResult a = checker.run(s);
             const std::size_t steps = s.run.grads.size();
-            const std::size_t k = *rc::gen::inRange<std::size_t>(1, steps);
+            const std::size_t k = *gen::uniform<std::size_t>(1, steps);
             RunCase resumed;
             resumed.theta0 = a.theta[k - 1];
             resumed.initial_state = a.states[k - 1];

@@ -95,6 +95,11 @@ void Checker::expect_at_most(const R& value, const R& limit, const std::string& 
   if (isnan(value) || value > limit) fail_case(text + ": above the limit");
 }
 
+void Checker::expect_true(bool holds, const std::string& failure) {
+  ++stats_.count;
+  if (!holds) fail_case(failure);
+}
+
 void Checker::expect_identical(double a, double b, const std::string& where) {
   const bool same = (std::isnan(a) && std::isnan(b)) || std::memcmp(&a, &b, sizeof a) == 0;
   ++stats_.count;
@@ -157,6 +162,10 @@ PropertyResult run_property(const Property& property, const PropertyContext& ctx
   result.statistics = checker.statistics();
   if (outcome.template is<rc::detail::SuccessResult>()) {
     result.cases = outcome.template get<rc::detail::SuccessResult>().numSuccess;
+    if (result.statistics.count == 0) {  // zero values compared is no pass
+      result.status = PropertyResult::Status::failed;
+      result.reason = "no value was compared in " + std::to_string(result.cases) + " cases";
+    }
   } else if (outcome.template is<rc::detail::FailureResult>()) {
     const auto& failure = outcome.template get<rc::detail::FailureResult>();
     result.cases = failure.numSuccess + 1;
@@ -176,8 +185,17 @@ PropertyResult run_property(const Property& property, const PropertyContext& ctx
   } else if (outcome.template is<rc::detail::GaveUpResult>()) {
     const auto& gave_up = outcome.template get<rc::detail::GaveUpResult>();
     result.cases = gave_up.numSuccess;
-    result.status = PropertyResult::Status::failed;
-    result.reason = "gave up: too many discarded cases (" + gave_up.description + ")";
+    if (!ctx.pinned.empty()) {
+      // Under the user's pins the property found too few cases it can
+      // judge: that is no failure of the implementation.
+      std::string pins;
+      for (const auto& [name, value] : ctx.pinned) pins += (pins.empty() ? "" : " ") + name + "=" + value;
+      result.status = PropertyResult::Status::skipped;
+      result.reason = "too few cases it can judge under the pinned " + pins + " (" + gave_up.description + ")";
+    } else {
+      result.status = PropertyResult::Status::failed;
+      result.reason = "gave up: too many discarded cases (" + gave_up.description + ")";
+    }
   } else {
     result.status = PropertyResult::Status::failed;
     result.reason = "RapidCheck error: " + outcome.template get<rc::detail::Error>().description;

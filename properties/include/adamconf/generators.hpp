@@ -43,6 +43,15 @@ struct ScenarioShape {
 
 namespace gen {
 
+/// An integer uniform in [min, max) at every test size. RapidCheck's
+/// inRange scales its range with the size, so early cases (and all of a short
+/// run) never reached long runs: the longest of 3000 cases was 202 steps.
+/// Shrinking still goes towards min.
+template <class T>
+rc::Gen<T> uniform(T min, T max) {
+  return rc::gen::resize(rc::kNominalSize, rc::gen::inRange<T>(min, max));
+}
+
 rc::Gen<std::string> lr();
 rc::Gen<std::string> beta1();
 rc::Gen<std::string> beta2();
@@ -74,6 +83,19 @@ rc::Gen<Scenario> scenario(const ScenarioShape& shape);
 /// The largest |g| generated for a format: g^2 and the moments stay finite
 /// (1e18 for float32, 1e150 for float64).
 double largest_gradient(const FloatFormat& dtype);
+
+/// The largest s wd of a decay factor 1 - s wd the convention forms with
+/// these hyperparameters, s = lr_t (up to 2 lr, as gen::lr_schedule draws),
+/// the schedule multiplier (up to 2) or 1; 0 without decoupled decay.
+double decay_product(const Convention& c, const Hyperparameters& h);
+
+/// Why `check` cannot judge an optimizer with these hyperparameters in this
+/// format ("" when it can): eps = eps_root = 0 (0/0, no exact value), a
+/// hyperparameter that overflows the format, a decay factor that makes every
+/// run diverge.
+/// Only values the generators never vary count: `pinned` ones and those the preset does not expose.
+std::string why_not_judged(const OptimizerSpec& spec, const std::map<std::string, std::string>& pinned,
+                           const FloatFormat& dtype);
 
 /// Decimal text times 2^k, exactly ("0.001", 3 -> "0.008"; "0.001", -1 -> "0.0005").
 std::string scale_decimal(const std::string& decimal, int k);

@@ -54,6 +54,8 @@ class Checker {
   void expect_within(const R& observed, const R& expected, const R& allowed, const std::string& where);
   /// value <= limit (an inequality the claim states), else the case fails.
   void expect_at_most(const R& value, const R& limit, const std::string& where);
+  /// A claim that holds or not (counted as one checked value); fails the case with `failure`.
+  void expect_true(bool holds, const std::string& failure);
   /// Bitwise equality of two runs' values.
   void expect_identical(double a, double b, const std::string& where);
   [[noreturn]] void fail(const std::string& message);
@@ -92,6 +94,10 @@ struct RunSettings {
 struct PropertyResult {
   enum class Status { passed, failed, skipped, adapter_error };
   std::string id, claim;
+  /// The option the check turned on by itself for this run ("amsgrad",
+  /// "maximize"; "" for the options on the command line): `check` runs the
+  /// suite once more for every option the adapter offers.
+  std::string variant;
   Status status = Status::passed;
   std::string reason;          ///< skipped: why; failed: the failing comparison; adapter_error: what happened
   std::string counterexample;  ///< the shrunk inputs (adapter_error: the inputs of the failed request)

@@ -73,6 +73,19 @@ double round_to_format(const Real& x, const FloatFormat& f) {
   return static_cast<double>(y);  // exact: y has at most p <= 53 significant bits
 }
 
+/// The distance from exact x to the nearest value that rounds to the infinity
+/// of x's sign: 0 when x itself overflows the format (|x| >= largest +
+/// ulp/2, the round-to-nearest overflow threshold), else threshold - |x|.
+/// An implementation's +-inf agrees with x within `allowed` when this is <= allowed.
+template <class Real>
+Real distance_to_overflow(const Real& x, const FloatFormat& f) {
+  using std::abs;
+  using std::ldexp;
+  const Real threshold = Real(f.largest_finite()) + ldexp(Real(1), f.max_exponent - f.precision);
+  const Real d = threshold - Real(abs(x));
+  return d > 0 ? d : Real(0);
+}
+
 /// Python's float.hex() text of a double: "0x1.999999999999ap-4", "-0x0.0p+0", "inf".
 std::string hex_float(double x);
 /// hex_float without the fraction's trailing zeros: "0x1.8p-3", "0x1p-4", "-0x0p+0".
