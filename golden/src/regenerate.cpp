@@ -132,13 +132,6 @@ std::set<std::string> temporaries_under(const std::string& dir) {
   return files;
 }
 
-std::string read(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 /// A path from an index: relative, inside the directory, a .json file.
 bool is_safe_relative_json(const std::string& relative) {
   const fs::path p(relative);
@@ -183,15 +176,15 @@ std::set<std::string> previous_index_files(const std::string& dir) {
 std::string first_difference(const nlohmann::json& a, const nlohmann::json& b, const std::string& path,
                              std::string& left, std::string& right) {
   if (a.type() != b.type() || (!a.is_object() && !a.is_array() && a != b)) {
-    left = a.dump();
-    right = b.dump();
+    left = excerpt(a);
+    right = excerpt(b);
     return path;
   }
   if (a.is_object()) {
     for (auto it = a.begin(); it != a.end(); ++it) {
       const std::string p = path.empty() ? it.key() : path + "." + it.key();
       if (!b.contains(it.key())) {
-        left = it.value().dump().substr(0, 60);
+        left = excerpt(it.value());
         right = "(missing)";
         return p;
       }
@@ -201,7 +194,7 @@ std::string first_difference(const nlohmann::json& a, const nlohmann::json& b, c
     for (auto it = b.begin(); it != b.end(); ++it)
       if (!a.contains(it.key())) {
         left = "(missing)";
-        right = it.value().dump().substr(0, 60);
+        right = excerpt(it.value());
         return path.empty() ? it.key() : path + "." + it.key();
       }
   }
@@ -227,11 +220,11 @@ std::string describe_difference(const std::string& file, const std::string& comm
   std::string where = file + ":" + std::to_string(line) + ": ";
   try {
     std::string left, right;
-    const std::string field = first_difference(nlohmann::json::parse(committed), nlohmann::json::parse(fresh), "", left, right);
+    const std::string field = first_difference(parse_bounded_json(committed), parse_bounded_json(fresh), "", left, right);
     if (field.empty()) return where + "same values, different text (formatting)";
-    return where + field + ": committed " + left + ", the reference now gives " + right;
-  } catch (const nlohmann::json::parse_error&) {
-    return where + "the committed file is not valid JSON";
+    return where + field + ": committed " + excerpt(left) + ", the reference now gives " + excerpt(right);
+  } catch (const JsonTextError& e) {
+    return where + "the committed file cannot be read as JSON (" + e.what() + (e.where.empty() ? "" : " at " + e.where) + ")";
   }
 }
 
@@ -279,7 +272,13 @@ VerifyReport verify(const std::string& dir,
       report.problems.push_back(p.string() + ": missing (run adamconf golden regenerate)");
       return;
     }
-    const std::string committed = read(p);
+    std::string committed;
+    try {
+      committed = read_bounded_file(p.string());
+    } catch (const std::runtime_error& e) {
+      report.problems.push_back(e.what());
+      return;
+    }
     if (committed != fresh) report.problems.push_back(describe_difference(p.string(), committed, fresh));
   };
   for (std::size_t k = 0; k < specs.size(); ++k) compare(specs[k].relative_path(), texts[k]);

@@ -48,10 +48,10 @@ std::size_t too_deep_at(const std::string& text, std::size_t max_depth) {
 
 nlohmann::json parse_bounded_json(const std::string& text, const JsonLimits& limits) {
   if (text.size() > limits.max_bytes)
-    throw JsonTextError("larger than the " + std::to_string(limits.max_bytes >> 20) + " MiB adamconf reads", "");
+    throw JsonTextError("JSON larger than the " + std::to_string(limits.max_bytes >> 20) + " MiB adamconf reads", "");
   const std::size_t deep = too_deep_at(text, limits.max_depth);
   if (deep != std::string::npos)
-    throw JsonTextError("nested more than " + std::to_string(limits.max_depth) + " levels deep", position(text, deep));
+    throw JsonTextError("JSON nested more than " + std::to_string(limits.max_depth) + " levels deep", position(text, deep));
   try {
     return nlohmann::json::parse(text);
   } catch (const nlohmann::json::parse_error& e) {
@@ -59,7 +59,7 @@ nlohmann::json parse_bounded_json(const std::string& text, const JsonLimits& lim
     throw JsonTextError("not valid JSON", position(text, e.byte > 0 ? e.byte - 1 : 0));
   } catch (const nlohmann::json::out_of_range&) {
     // 406: a number beyond double's range, e.g. 1e999
-    throw JsonTextError("a number beyond the range of float64 (write \"inf\" for infinity)", "");
+    throw JsonTextError("JSON with a number beyond the range of float64 (write \"inf\" for infinity)", "");
   } catch (const nlohmann::json::exception& e) {
     throw JsonTextError(std::string("not valid JSON (") + excerpt(std::string(e.what()), 80) + ")", "");
   }

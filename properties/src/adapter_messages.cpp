@@ -17,7 +17,7 @@ Json parse_line(const std::string& line, Fail fail) {
     return parse_bounded_json(quote_non_finite_tokens(line));
   } catch (const JsonTextError& e) {
     const std::string what = e.what();
-    fail((what == "not valid JSON" ? std::string("something that is not JSON") : "JSON " + what) +
+    fail((what == "not valid JSON" ? std::string("something that is not JSON") : what) +
          (e.where.empty() || what == "not valid JSON" ? "" : " (at " + e.where + ")") + ": '" + excerpt(line, 80) + "'");
   }
   return Json();

@@ -48,8 +48,8 @@ std::string describe_status(int status) {
 std::mutex live_mutex;
 std::set<pid_t> live_adapters;
 
-/// Every process's parent, from /proc.
-std::multimap<pid_t, pid_t> children_by_parent() {
+/// Every process's parent, from /proc (zombies too when asked: adopted ones must be reaped).
+std::multimap<pid_t, pid_t> children_by_parent(bool with_zombies = false) {
   std::multimap<pid_t, pid_t> out;
   DIR* proc = ::opendir("/proc");
   if (!proc) return out;
@@ -62,7 +62,7 @@ std::multimap<pid_t, pid_t> children_by_parent() {
     if (close == std::string::npos || close + 4 > text.size()) continue;
     char state = 0;
     int parent = 0;
-    if (std::sscanf(text.c_str() + close + 1, " %c %d", &state, &parent) == 2 && state != 'Z')
+    if (std::sscanf(text.c_str() + close + 1, " %c %d", &state, &parent) == 2 && (with_zombies || state != 'Z'))
       out.emplace(static_cast<pid_t>(parent), static_cast<pid_t>(std::atoi(e->d_name)));
   }
   ::closedir(proc);
@@ -103,7 +103,8 @@ void end_adopted_orphans() {
     {
       std::lock_guard lock(live_mutex);
       const pid_t self = ::getpid();
-      for (auto [it, end] = children_by_parent().equal_range(self); it != end; ++it)
+      const auto tree = children_by_parent(true);
+      for (auto [it, end] = tree.equal_range(self); it != end; ++it)
         if (!live_adapters.count(it->second)) orphans.push_back(it->second);
     }
     if (orphans.empty()) return;
