@@ -68,13 +68,15 @@ struct Node {
   }
 };
 
-Json parse_file(const std::string& path) {
-  std::string text;
+std::string read_file(const std::string& path) {
   try {
-    text = read_bounded_file(path);
+    return read_bounded_file(path);
   } catch (const std::runtime_error& e) {
     throw FileError(e.what());
   }
+}
+
+Json parse_text(const std::string& text, const std::string& path) {
   try {
     return parse_bounded_json(text);
   } catch (const JsonTextError& e) {
@@ -86,8 +88,11 @@ const std::set<std::string> kStateFields{"theta", "m", "v", "vmax"};
 const std::set<std::string> kKnownFields{"theta", "m", "v", "vmax", "m_hat", "v_hat", "update"};
 }  // namespace
 
-GoldenTrace load(const std::string& path) {
-  const Json json = parse_file(path);
+GoldenTrace load(const std::string& path) { return load_text(read_file(path), path); }
+Results load_results(const std::string& path) { return load_results_text(read_file(path), path); }
+
+GoldenTrace load_text(const std::string& text, const std::string& path) {
+  const Json json = parse_text(text, path);
   const Node root{json, "", path};
   GoldenTrace g;
   g.path = path;
@@ -179,8 +184,8 @@ GoldenTrace load(const std::string& path) {
   return g;
 }
 
-Results load_results(const std::string& path) {
-  const Json json = parse_file(path);
+Results load_results_text(const std::string& text, const std::string& path) {
+  const Json json = parse_text(text, path);
   const Node root{json, "", path};
   if (root["format"].text() != kResultsFormat)
     root["format"].fail("unsupported format \"" + excerpt(root["format"].text()) + "\" (expected " + kResultsFormat + ")");

@@ -74,6 +74,8 @@ struct GoldenTrace {
 
 /// Reads and validates a golden file; throws FileError naming the field.
 GoldenTrace load(const std::string& path);
+/// The same for a file's text; `path` names it in messages.
+GoldenTrace load_text(const std::string& text, const std::string& path);
 
 /// An implementation's results for a golden file (FORMAT.md, "Checking").
 struct Results {
@@ -82,6 +84,7 @@ struct Results {
   std::map<std::string, std::vector<std::vector<double>>> values;  ///< "theta", "m", "v": per step, per element
 };
 Results load_results(const std::string& path);
+Results load_results_text(const std::string& text, const std::string& path);
 
 /// Per step of a check: errors in ulps and against the allowed error.
 struct StepCheck {

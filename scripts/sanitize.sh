@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The sanitizer build: clang with AddressSanitizer and UndefinedBehaviorSanitizer
+# (any report is fatal) and the libFuzzer targets, in build-sanitize/; then the
+# test suite in it. The Python-only tests are left out: they do not run adamconf.
+# usage: scripts/sanitize.sh [--build-only]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+CC=clang CXX=clang++ cmake -S . -B build-sanitize -DCMAKE_BUILD_TYPE=Release -DADAMCONF_SANITIZE=ON \
+  -DADAMCONF_FUZZ=ON -DADAMCONF_BENCH=OFF >/dev/null
+cmake --build build-sanitize -j "$(nproc)"
+[ "${1:-}" = --build-only ] && exit 0
+export ASAN_OPTIONS=abort_on_error=0:detect_leaks=1:halt_on_error=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+ctest --test-dir build-sanitize --output-on-failure -j "$(nproc)" -E '^python\.'
