@@ -4,7 +4,7 @@
 # number of inputs each, from the seed corpora in tests/fuzz/corpus/. Then the
 # command itself on the inputs the fuzzer kept: every exit status must be 0,
 # 1 or 2. A crash, a sanitizer report, an input slower than 10 s, or another
-# exit status fails.   usage: scripts/fuzz.sh [INPUTS_PER_TARGET] (default 20000)
+# exit status fails.   usage: scripts/fuzz.sh [INPUTS_PER_TARGET] (default 20000; scripts/test.sh runs 50000)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-20000}

@@ -12,4 +12,4 @@ ctest --test-dir build --output-on-failure -j "$(nproc)"
 echo "== sanitizer build (ASan + UBSan): the test suite again"
 scripts/sanitize.sh
 echo "== fuzz campaign"
-scripts/fuzz.sh "${ADAMCONF_FUZZ_INPUTS:-20000}"
+scripts/fuzz.sh "${ADAMCONF_FUZZ_INPUTS:-50000}"
