@@ -99,16 +99,6 @@ std::string read_bounded_file(const std::string& path, std::size_t max_bytes) {
   return text;
 }
 
-std::string excerpt(const std::string& text, std::size_t limit) {
-  std::string out;
-  for (std::size_t k = 0; k < text.size() && k < limit; ++k) {
-    const unsigned char c = static_cast<unsigned char>(text[k]);
-    out += c < 32 || c == 127 ? '?' : static_cast<char>(c);
-  }
-  if (text.size() > limit) out += "... (" + std::to_string(text.size()) + " characters)";
-  return out;
-}
-
 std::string excerpt(const nlohmann::json& value, std::size_t limit) {
   // Depth is bounded by parse_bounded_json, so dump() cannot recurse far; a
   // long string or array is dumped once and cut.

@@ -1,5 +1,7 @@
 #include "adamconf/hyperparameters.hpp"
 
+#include "adamconf/excerpt.hpp"
+
 #include <cfloat>
 #include <stdexcept>
 
@@ -7,15 +9,7 @@ namespace adamconf {
 
 namespace detail {
 
-std::string quoted_prefix(const std::string& text, std::size_t limit) {
-  std::string out;
-  for (std::size_t k = 0; k < text.size() && k < limit; ++k) {
-    const unsigned char c = static_cast<unsigned char>(text[k]);
-    out += c < 32 || c == 127 ? '?' : static_cast<char>(c);
-  }
-  if (text.size() > limit) out += "... (" + std::to_string(text.size()) + " characters)";
-  return "'" + out + "'";
-}
+std::string quoted_prefix(const std::string& text, std::size_t limit) { return "'" + excerpt(text, limit) + "'"; }
 
 // A finite decimal: [+-] (digits [. digits*] | . digits) [(e|E) [+-] digits].
 // Scanned by hand, in one pass: std::regex recursed once per character and

@@ -10,6 +10,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "adamconf/excerpt.hpp"
+
 namespace adamconf {
 
 struct JsonLimits {
@@ -33,10 +35,7 @@ nlohmann::json parse_bounded_json(const std::string& text, const JsonLimits& lim
 /// (a FIFO, /dev/zero) or oversized file.
 std::string read_bounded_file(const std::string& path, std::size_t max_bytes = JsonLimits{}.max_bytes);
 
-/// At most `limit` characters of `text` for a one-line message: control
-/// characters shown as '?', and "... (N characters)" when cut.
-std::string excerpt(const std::string& text, std::size_t limit = 60);
-/// A JSON value's text, cut the same way.
+/// A JSON value's text, cut as excerpt() cuts text.
 std::string excerpt(const nlohmann::json& value, std::size_t limit = 60);
 
 }  // namespace adamconf
