@@ -242,10 +242,24 @@ RegenerateReport regenerate(const std::string& dir,
     if (fs::remove(fs::path(dir) / f, ec)) report.removed_temporaries.push_back(f);
   }
   std::set<std::string> expected{"index.json"};
-  for (std::size_t k = 0; k < specs.size(); ++k) {
-    write_atomically((fs::path(dir) / specs[k].relative_path()).string(), texts[k]);
-    expected.insert(specs[k].relative_path());
+  for (const auto& spec : specs) expected.insert(spec.relative_path());
+  // The index is written first, listing both the previous files and the new
+  // ones: a run killed part-way leaves a directory the next run recognises
+  // (and whose stale files it still knows), never one with files and no index.
+  {
+    nlohmann::json claim;
+    claim["format"] = "adamconf-golden-index/1";
+    claim["incomplete"] = "a regenerate in progress or interrupted; run adamconf golden regenerate";
+    nlohmann::json files = nlohmann::json::array();
+    std::set<std::string> all = previous;
+    all.insert(expected.begin(), expected.end());
+    all.erase("index.json");
+    for (const auto& f : all) files.push_back({{"file", f}});
+    claim["files"] = files;
+    write_atomically((fs::path(dir) / "index.json").string(), claim.dump(1) + "\n");
   }
+  for (std::size_t k = 0; k < specs.size(); ++k)
+    write_atomically((fs::path(dir) / specs[k].relative_path()).string(), texts[k]);
   write_atomically((fs::path(dir) / "index.json").string(), render_index(specs));
   report.written = specs.size();
   // Only files the previous index listed, and the catalogue no longer has.

@@ -67,6 +67,22 @@ run 1 golden verify --dir "$traces"  # notes.json is foreign: reported, not remo
 said "notes.json: not produced by the reference"
 echo "regenerate: removed the stale listed file and the temporary, kept notes.json"
 
+# kill -9 in the middle of regenerate: no torn file; the next run cleans up and verifies clean.
+mkdir "$tmp/killed"
+for delay in 0.15 0.3 0.45 0.6 0.75; do
+  "$adamconf" golden regenerate --dir "$tmp/killed" >/dev/null 2>&1 &
+  sleep "$delay"
+  kill -9 $! 2>/dev/null
+  wait $! 2>/dev/null
+  for f in $(find "$tmp/killed" -name '*.json'); do
+    "$python" -c "import json,sys; json.load(open(sys.argv[1]))" "$f" 2>/dev/null || fail "a torn file after kill -9: $f"
+  done
+done
+run 0 golden regenerate --dir "$tmp/killed"
+run 0 golden verify --dir "$tmp/killed"
+[ -z "$(find "$tmp/killed" -name '*.tmp.*')" ] || fail "temporaries left after a clean regenerate"
+echo "kill -9 during regenerate (5 times): no torn file; regenerate then verify clean"
+
 ## Vacuous passes: a golden file recording no step is malformed.
 g=$src/golden/traces/pytorch-adamw/float32-random.json
 "$python" - "$g" "$tmp/empty.json" "$tmp/results.json" <<'PY'
