@@ -7,6 +7,7 @@
 #include <new>
 
 #include "adamconf/bounded_json.hpp"
+#include "adamconf/process_implementation.hpp"
 #include "commands.hpp"
 
 namespace adamconf::cli {
@@ -15,6 +16,7 @@ int exit_status = 0;
 
 int main(int argc, char** argv) {
   using namespace adamconf::cli;
+  adamconf::adopt_adapter_orphans();  // no process an adapter started outlives adamconf
   CLI::App app{"adamconf: check Adam/AdamW implementations against an exact reference"};
   app.require_subcommand(1);
   add_presets_command(app);

@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cmath>
@@ -84,20 +85,12 @@ std::vector<pid_t> descendants_of(pid_t root) {
   return out;
 }
 
-/// adamconf adopts the orphans of its adapters (a grandchild that called
-/// setsid, a child left behind by an adapter that exited), so that it can
-/// end them: no adapter process outlives adamconf.
-void become_subreaper() {
-  static const bool done = [] {
-    ::prctl(PR_SET_CHILD_SUBREAPER, 1);
-    return true;
-  }();
-  (void)done;
-}
+std::atomic<bool> adopting{false};
 
 /// Kills and reaps children of adamconf that are not live adapters: the
 /// adopted orphans of adapters that are gone.
 void end_adopted_orphans() {
+  if (!adopting) return;
   for (int round = 0; round < 3; ++round) {
     std::vector<pid_t> orphans;
     {
@@ -124,13 +117,17 @@ std::string seconds_text(double s) {
 
 }  // namespace
 
+void adopt_adapter_orphans() {
+  if (adopting.exchange(true)) return;
+  ::prctl(PR_SET_CHILD_SUBREAPER, 1);
+}
+
 AdapterProcess::AdapterProcess(const std::string& command, double timeout_seconds) : timeout_(timeout_seconds) {
   if (!(timeout_seconds > 0) || !std::isfinite(timeout_seconds) || timeout_seconds > kMaxTimeoutSeconds)
     throw AdapterFailure("a timeout of " + seconds_text(timeout_seconds) + " s: expected more than 0 and at most " +
                              seconds_text(kMaxTimeoutSeconds),
                          false);
   ::signal(SIGPIPE, SIG_IGN);  // a dead adapter's stdin gives EPIPE, not a signal
-  become_subreaper();
   int in[2], out[2], err[2];
   make_pipe(in);
   make_pipe(out);

@@ -17,6 +17,16 @@ namespace adamconf {
 /// The longest --timeout: a day. Longer (or NaN) overflowed a duration.
 inline constexpr double kMaxTimeoutSeconds = 86400;
 
+/// Makes this process adopt the orphans of its adapters (a grandchild that
+/// called setsid, a child an adapter left behind when it exited; Linux's child
+/// subreaper) and end them with the adapter, so that nothing an adapter
+/// started outlives the process. The adamconf command calls it first thing.
+/// A program embedding ProcessImplementation calls it only if no child of its
+/// own may be ended that way: every adopted child that is not a live adapter is.
+/// Without it, the adapter's process group and every descendant still living
+/// under it are ended; only an orphan that also left the group escapes.
+void adopt_adapter_orphans();
+
 /// The child process and its pipes.
 class AdapterProcess {
  public:
