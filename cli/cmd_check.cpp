@@ -48,10 +48,7 @@ void run_check(const CheckOptions& o) {
   run.dtype = dtype->name;
   run.options = spec.options;
   run.cases = o.cases;
-  for (const auto& s : o.spec.settings) {
-    const auto eq = s.find('=');
-    run.pinned[s.substr(0, eq)] = s.substr(eq + 1);
-  }
+  run.pinned = pinned;
   if (o.seed == "random") {
     run.seed = std::random_device{}() % 1000000000;
   } else {
