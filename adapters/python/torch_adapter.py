@@ -20,7 +20,7 @@ DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 def hello(foreach):
     path = "foreach" if foreach else "single-tensor"
-    return {"protocol": "adamconf-adapter/1", "name": f"torch {torch.__version__} ({path})",
+    return {"protocol": "adamconf-adapter/2", "name": f"torch {torch.__version__} ({path})",
             "optimizers": [{"name": name, "presets": [preset], "dtypes": list(DTYPES),
                             "hyperparameters": ["lr", "beta1", "beta2", "eps", "weight_decay"],
                             "options": ["amsgrad", "maximize"], "state": True, "lr_schedule": True}
@@ -28,34 +28,50 @@ def hello(foreach):
 
 
 def run_case(request, case, foreach):
+    """One case (adamconf-adapter/2): a torch parameter per tensor, a param_group
+    per group, grad None where the case gives no gradient."""
     cls, _ = OPTIMIZERS[request["optimizer"]]
     dtype = DTYPES[request["dtype"]]
-    h, options = request["hyperparameters"], request["options"]
+    options = request["options"]
     if not options.get("bias_correction", True):
         raise ValueError("torch.optim has no switch for bias correction")
-    param = torch.tensor(case["theta0"], dtype=dtype, requires_grad=True)
-    optimizer = cls([param], lr=h["lr"], betas=(h["beta1"], h["beta2"]), eps=h["eps"],
-                    weight_decay=h["weight_decay"], amsgrad=options["amsgrad"], maximize=options["maximize"],
-                    foreach=foreach)
+    params = [torch.tensor(t["theta0"], dtype=dtype, requires_grad=True) for t in case["tensors"]]
+    groups = []
+    for g, group in enumerate(case["groups"]):
+        h = group["hyperparameters"]
+        members = [p for p, t in zip(params, case["tensors"]) if t["group"] == g]
+        if members:
+            groups.append({"params": members, "lr": h["lr"], "betas": (h["beta1"], h["beta2"]), "eps": h["eps"],
+                           "weight_decay": h["weight_decay"]})
+    optimizer = cls(groups, amsgrad=options["amsgrad"], maximize=options["maximize"], foreach=foreach)
     if "state" in case:
-        s = case["state"]
-        state = {"step": torch.tensor(float(s["step"])), "exp_avg": torch.tensor(s["m"], dtype=dtype),
-                 "exp_avg_sq": torch.tensor(s["v"], dtype=dtype)}
-        if options["amsgrad"]:
-            state["max_exp_avg_sq"] = torch.tensor(s["vmax"], dtype=dtype)
-        optimizer.state[param] = state
+        for param, s in zip(params, case["state"]):
+            state = {"step": torch.tensor(float(s["step"])), "exp_avg": torch.tensor(s["m"], dtype=dtype),
+                     "exp_avg_sq": torch.tensor(s["v"], dtype=dtype)}
+            if options["amsgrad"]:
+                state["max_exp_avg_sq"] = torch.tensor(s["vmax"], dtype=dtype)
+            optimizer.state[param] = state
     thetas, states = [], []
-    for t, grad in enumerate(case["grads"]):
+    for t, grads in enumerate(case["grads"]):
         if "lrs" in case:
-            optimizer.param_groups[0]["lr"] = case["lrs"][t]
-        param.grad = torch.tensor(grad, dtype=dtype)
+            for group in optimizer.param_groups:
+                group["lr"] = case["lrs"][t]
+        for param, grad in zip(params, grads):
+            param.grad = None if grad is None else torch.tensor(grad, dtype=dtype)
         optimizer.step()
-        thetas.append(param.detach().tolist())
+        thetas.append([p.detach().tolist() for p in params])
         if case.get("record_states"):
-            s = optimizer.state[param]
-            states.append({"step": int(s["step"].item()), "m": s["exp_avg"].tolist(), "v": s["exp_avg_sq"].tolist(),
-                           "vmax": s["max_exp_avg_sq"].tolist() if options["amsgrad"] else []})
+            states.append([tensor_state(optimizer, p, options, t) for p in params])
     return {"theta": thetas, "states": states}
+
+
+def tensor_state(optimizer, param, options, t):
+    s = optimizer.state.get(param)
+    if not s:  # never had a gradient: torch has no state for it yet
+        n = param.numel()
+        return {"step": 0, "m": [0.0] * n, "v": [0.0] * n, "vmax": [0.0] * n if options["amsgrad"] else []}
+    return {"step": int(s["step"].item()), "m": s["exp_avg"].tolist(), "v": s["exp_avg_sq"].tolist(),
+            "vmax": s["max_exp_avg_sq"].tolist() if options["amsgrad"] else []}
 
 
 def main():

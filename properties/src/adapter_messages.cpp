@@ -61,6 +61,15 @@ Json state_json(const ImplementationState& s) {
   return {{"step", s.step}, {"m", s.m}, {"v", s.v}, {"vmax", s.vmax}};
 }
 
+/// A JSON list of `what` (a /2 answer's per-tensor lists), or a named error.
+const Json& list_of(const Json& j, std::size_t size, const std::string& where, const std::string& what) {
+  if (!j.is_array()) throw ImplementationError("adapter answered " + where + " with " + excerpt(j) + ", not a list of " + what);
+  if (j.size() != size)
+    throw ImplementationError("adapter answered " + std::to_string(j.size()) + " " + what + " for " + std::to_string(size) +
+                              " (" + where + ")");
+  return j;
+}
+
 ImplementationState state_of(const Json& j, const std::string& where) {
   if (!j.is_object()) throw ImplementationError("adapter answered " + where + " with a state that is not an object");
   ImplementationState s;
@@ -109,15 +118,21 @@ std::string quote_non_finite_tokens(const std::string& line) {
   return out;
 }
 
+std::string hello_request() {
+  return std::string(R"({"op": "hello", "protocol": ")") + kProtocol2 + R"(", "protocols": [")" + kProtocol2 +
+         R"(", ")" + kProtocol + "\"]}";
+}
+
 AdapterInfo parse_hello(const std::string& line, const std::string& default_name) {
   const Json j = parse_line(line, [](const std::string& why) -> void {
     throw AdapterFailure("adapter answered hello with " + why, false);
   });
-  if (!j.is_object() || !j.contains("protocol") || j.at("protocol") != kProtocol)
-    throw AdapterFailure("adapter answered hello without \"protocol\": \"" + std::string(kProtocol) + "\": '" +
-                             excerpt(line, 80) + "'",
+  if (!j.is_object() || !j.contains("protocol") || (j.at("protocol") != kProtocol && j.at("protocol") != kProtocol2))
+    throw AdapterFailure("adapter answered hello without \"protocol\": \"" + std::string(kProtocol) + "\" or \"" +
+                             kProtocol2 + "\": '" + excerpt(line, 80) + "'",
                          false);
   AdapterInfo info;
+  info.protocol = j.at("protocol") == kProtocol2 ? 2 : 1;
   info.name = default_name;
   if (j.contains("name")) {
     if (!j.at("name").is_string()) throw AdapterFailure("adapter hello: \"name\" is not a string", false);
@@ -151,7 +166,102 @@ AdapterInfo parse_hello(const std::string& line, const std::string& default_name
   return info;
 }
 
-std::string run_request(long long id, const std::string& optimizer, const Setup& setup, const std::vector<RunCase>& cases) {
+namespace {
+Json hyperparameters_json(const Hyperparameters& h, bool exact) {
+  Json out = Json::object();
+  for (const auto& name : Hyperparameters::names()) {
+    if (exact) out[name] = h.get(name);
+    else out[name] = parse_decimal<double>(h.get(name));
+  }
+  return out;
+}
+
+std::vector<double> part(const std::vector<double>& xs, const TensorSlice& s) {
+  return {xs.begin() + static_cast<std::ptrdiff_t>(s.offset), xs.begin() + static_cast<std::ptrdiff_t>(s.offset + s.size)};
+}
+
+/// A case in protocol /2: values per tensor, every group's full hyperparameters.
+Json structured_case_json(const Setup& setup, const RunCase& c) {
+  const auto slices = slices_of(c);
+  Json tensors = Json::array();
+  for (const auto& s : slices) tensors.push_back({{"theta0", part(c.theta0, s)}, {"group", s.group}});
+  Json grads = Json::array();
+  for (std::size_t t = 0; t < c.grads.size(); ++t) {
+    Json step = Json::array();
+    for (std::size_t k = 0; k < slices.size(); ++k)
+      step.push_back(has_gradient(c, t, k) ? Json(part(c.grads[t], slices[k])) : Json(nullptr));
+    grads.push_back(std::move(step));
+  }
+  Json groups = Json::array();
+  for (std::size_t g = 0; g < std::max<std::size_t>(1, c.groups.size()); ++g) {
+    const Hyperparameters h = group_hyperparameters(setup.spec.hyper, c, g);
+    groups.push_back({{"hyperparameters", hyperparameters_json(h, false)}, {"hyperparameters_exact", hyperparameters_json(h, true)}});
+  }
+  Json j = {{"tensors", tensors}, {"grads", grads}, {"groups", groups}, {"record_states", c.record_states}};
+  if (!c.lrs.empty()) {
+    Json lrs = Json::array();
+    for (const auto& lr : c.lrs) lrs.push_back(parse_decimal<double>(lr));
+    j["lrs"] = lrs;
+  }
+  if (c.initial_state) {
+    const ImplementationState& s = *c.initial_state;
+    Json states = Json::array();
+    for (std::size_t k = 0; k < slices.size(); ++k)
+      states.push_back({{"step", s.step_of(k)}, {"m", part(s.m, slices[k])}, {"v", part(s.v, slices[k])},
+                        {"vmax", s.vmax.empty() ? std::vector<double>{} : part(s.vmax, slices[k])}});
+    j["state"] = states;
+  }
+  return j;
+}
+
+/// A /2 result: theta and states per step, per tensor, joined into flat vectors.
+RunResult structured_result(const Json& r, const RunCase& c, const std::string& where) {
+  const auto slices = slices_of(c);
+  RunResult out;
+  const Json& steps = list_of(r.at("theta"), c.grads.size(), where + " theta", "steps");
+  for (const Json& step : steps) {
+    const Json& tensors = list_of(step, slices.size(), where + " theta", "tensors");
+    std::vector<double> theta;
+    theta.reserve(c.theta0.size());
+    for (std::size_t k = 0; k < slices.size(); ++k) {
+      const auto values = numbers(tensors[k], where + " theta");
+      if (values.size() != slices[k].size)
+        throw ImplementationError("adapter answered " + std::to_string(values.size()) + " parameters for " +
+                                  std::to_string(slices[k].size) + " (" + where + ", tensor " + std::to_string(k) + ")");
+      theta.insert(theta.end(), values.begin(), values.end());
+    }
+    out.theta.push_back(std::move(theta));
+  }
+  if (c.record_states) {
+    if (!r.contains("states")) throw ImplementationError("adapter answered " + where + " without \"states\"");
+    const Json& states = list_of(r.at("states"), c.grads.size(), where + " states", "steps");
+    for (const Json& step : states) {
+      const Json& tensors = list_of(step, slices.size(), where + " states", "tensor states");
+      ImplementationState joined;
+      for (std::size_t k = 0; k < slices.size(); ++k) {
+        const ImplementationState s = state_of(tensors[k], where + " tensor " + std::to_string(k));
+        if (s.m.size() != slices[k].size || s.v.size() != slices[k].size ||
+            (!s.vmax.empty() && s.vmax.size() != slices[k].size))
+          throw ImplementationError("adapter answered a state of " + std::to_string(std::min(s.m.size(), s.v.size())) +
+                                    " moments for " + std::to_string(slices[k].size) + " elements (" + where +
+                                    ", tensor " + std::to_string(k) + ")");
+        joined.m.insert(joined.m.end(), s.m.begin(), s.m.end());
+        joined.v.insert(joined.v.end(), s.v.begin(), s.v.end());
+        joined.vmax.insert(joined.vmax.end(), s.vmax.begin(), s.vmax.end());
+        joined.tensor_steps.push_back(s.step);
+      }
+      if (!joined.vmax.empty() && joined.vmax.size() != joined.m.size())
+        throw ImplementationError("adapter answered AMSGrad maxima for some tensors only (" + where + ")");
+      joined.step = joined.tensor_steps.empty() ? 0 : joined.tensor_steps.front();
+      out.states.push_back(std::move(joined));
+    }
+  }
+  return out;
+}
+}  // namespace
+
+std::string run_request(long long id, const std::string& optimizer, const Setup& setup, const std::vector<RunCase>& cases,
+                        int protocol) {
   Json request;
   request["op"] = "run";
   request["id"] = id;
@@ -169,6 +279,11 @@ std::string run_request(long long id, const std::string& optimizer, const Setup&
                         {"bias_correction", setup.spec.options.bias_correction}};
   Json list = Json::array();
   for (const RunCase& c : cases) {
+    if (protocol >= 2) {
+      list.push_back(structured_case_json(setup, c));
+      continue;
+    }
+    if (c.structured()) throw std::invalid_argument("a case of several tensors, groups or no-grad steps needs protocol /2");
     Json j = {{"theta0", c.theta0}, {"grads", c.grads}, {"record_states", c.record_states}};
     if (!c.lrs.empty()) {
       Json lrs = Json::array();
@@ -182,7 +297,10 @@ std::string run_request(long long id, const std::string& optimizer, const Setup&
   return request.dump();
 }
 
-std::vector<RunResult> parse_run_answer(const std::string& line, long long id) {
+std::vector<RunResult> parse_run_answer(const std::string& line, long long id) { return parse_run_answer(line, id, {}, 1); }
+
+std::vector<RunResult> parse_run_answer(const std::string& line, long long id, const std::vector<RunCase>& cases,
+                                        int protocol) {
   const std::string what = "request " + std::to_string(id);
   const Json j = parse_line(line, [&](const std::string& why) -> void {
     throw ImplementationError("adapter answered " + what + " with " + why);
@@ -199,6 +317,10 @@ std::vector<RunResult> parse_run_answer(const std::string& line, long long id) {
     const std::string where = what + " case " + std::to_string(k);
     if (!r.is_object() || !r.contains("theta") || !r.at("theta").is_array())
       throw ImplementationError("adapter answered " + where + " without a \"theta\" list");
+    if (protocol >= 2 && k < cases.size()) {
+      results.push_back(structured_result(r, cases[k], where));
+      continue;
+    }
     RunResult out;
     for (const auto& step : r.at("theta")) out.theta.push_back(numbers(step, where + " theta"));
     if (r.contains("states")) {

@@ -33,8 +33,76 @@ void validate_results(const std::vector<RunCase>& cases, const std::vector<RunRe
           throw ImplementationError(count_mismatch("moments", std::min(s.m.size(), s.v.size()), c.theta0.size(), k));
         if (!s.vmax.empty() && s.vmax.size() != c.theta0.size())
           throw ImplementationError(count_mismatch("AMSGrad maxima", s.vmax.size(), c.theta0.size(), k));
+        if (!s.tensor_steps.empty() && s.tensor_steps.size() != slices_of(c).size())
+          throw ImplementationError(count_mismatch("step counts", s.tensor_steps.size(), slices_of(c).size(), k));
       }
     }
+  }
+}
+
+bool RunCase::structured() const { return tensors.size() > 1 || !groups.empty() || !grad_given.empty(); }
+
+std::vector<TensorSlice> slices_of(const RunCase& c) {
+  if (c.tensors.empty()) return {TensorSlice{0, c.theta0.size(), 0}};
+  std::vector<TensorSlice> out;
+  std::size_t offset = 0;
+  for (const Tensor& t : c.tensors) {
+    out.push_back({offset, t.size, t.group});
+    offset += t.size;
+  }
+  return out;
+}
+
+bool has_gradient(const RunCase& c, std::size_t t, std::size_t k) { return c.grad_given.empty() || c.grad_given[t][k]; }
+
+Hyperparameters group_hyperparameters(const Hyperparameters& base, const RunCase& c, std::size_t group) {
+  Hyperparameters h = base;
+  if (group < c.groups.size())
+    for (const auto& [name, value] : c.groups[group].hyperparameters) h.get(name) = value;
+  return h;
+}
+
+void validate_case(const RunCase& c) {
+  auto fail = [](const std::string& why) { throw std::invalid_argument("run case: " + why); };
+  std::size_t total = 0;
+  const std::size_t groups = std::max<std::size_t>(1, c.groups.size());
+  for (std::size_t k = 0; k < c.tensors.size(); ++k) {
+    total += c.tensors[k].size;
+    if (c.tensors[k].group >= groups)
+      fail("tensor " + std::to_string(k) + " is in group " + std::to_string(c.tensors[k].group) + " of " +
+           std::to_string(groups));
+  }
+  if (!c.tensors.empty() && total != c.theta0.size())
+    fail("the tensors hold " + std::to_string(total) + " elements, theta0 has " + std::to_string(c.theta0.size()));
+  for (std::size_t t = 0; t < c.grads.size(); ++t)
+    if (c.grads[t].size() != c.theta0.size())
+      fail("step " + std::to_string(t + 1) + " has " + std::to_string(c.grads[t].size()) + " gradient values for " +
+           std::to_string(c.theta0.size()) + " elements");
+  const std::size_t n_tensors = slices_of(c).size();
+  if (!c.grad_given.empty()) {
+    if (c.grad_given.size() != c.grads.size()) fail("grad_given has " + std::to_string(c.grad_given.size()) + " steps");
+    for (const auto& flags : c.grad_given)
+      if (flags.size() != n_tensors) fail("grad_given has a step with " + std::to_string(flags.size()) + " flags");
+  }
+  for (std::size_t g = 0; g < c.groups.size(); ++g)
+    for (const auto& [name, value] : c.groups[g].hyperparameters) {
+      Hyperparameters h;
+      try {
+        h.get(name) = value;
+        h.validate();
+      } catch (const std::invalid_argument& e) {
+        fail("group " + std::to_string(g) + ": " + e.what());
+      }
+    }
+  if (c.groups.size() > 1 && !c.lrs.empty()) fail("a learning-rate schedule with several parameter groups");
+  if (c.initial_state) {
+    const auto& s = *c.initial_state;
+    if (s.m.size() != c.theta0.size() || s.v.size() != c.theta0.size())
+      fail("the initial state has " + std::to_string(s.m.size()) + " moments for " + std::to_string(c.theta0.size()) +
+           " elements");
+    if (!s.tensor_steps.empty() && s.tensor_steps.size() != n_tensors)
+      fail("the initial state has " + std::to_string(s.tensor_steps.size()) + " step counts for " +
+           std::to_string(n_tensors) + " tensors");
   }
 }
 

@@ -15,8 +15,7 @@ ProcessImplementation::~ProcessImplementation() = default;
 
 void ProcessImplementation::start() {
   process_ = std::make_unique<AdapterProcess>(command_, timeout_);
-  const std::string hello = std::string(R"({"op": "hello", "protocol": ")") + kProtocol + "\"}";
-  AdapterInfo info = parse_hello(exchange(hello, "hello"), command_);
+  AdapterInfo info = parse_hello(exchange(hello_request(), "hello"), command_);
   const std::string previous = info_.optimizers.empty() ? "" : selected().name;
   info_ = std::move(info);
   selected_ = 0;
@@ -63,6 +62,7 @@ Capabilities ProcessImplementation::capabilities() const {
   c.state_io = o.state;
   c.lr_schedule = o.lr_schedule;
   c.hyperparameters = o.hyperparameters;
+  c.tensors = info_.protocol >= 2;
   return c;
 }
 
@@ -70,7 +70,9 @@ std::vector<RunResult> ProcessImplementation::run(const Setup& setup, const std:
   if (hung_) throw AdapterFailure("the adapter stopped answering earlier; it is not restarted", true);
   if (!process_) start();  // after a crash: a fresh process
   const long long id = next_id_++;
-  return parse_run_answer(exchange(run_request(id, selected().name, setup, cases), "request " + std::to_string(id)), id);
+  return parse_run_answer(
+      exchange(run_request(id, selected().name, setup, cases, info_.protocol), "request " + std::to_string(id)), id, cases,
+      info_.protocol);
 }
 
 }  // namespace adamconf

@@ -55,6 +55,17 @@ inline std::string at(std::size_t step, std::size_t element, const std::string& 
   return "step " + std::to_string(step + 1) + ", element " + std::to_string(element) + ": " + what;
 }
 
+/// "step 3, tensor 7 element 65536: theta" in a case of several tensors,
+/// "step 3, element 2: theta" in a case of one.
+std::string at_tensor(const std::vector<TensorSlice>& slices, std::size_t step, std::size_t i, const std::string& what);
+
+/// Checks every step of `s`'s trajectory (theta, and the state when recorded)
+/// against the exact reference within the accumulated bound.
+void check_trajectory(Checker& checker, const Scenario& s);
+/// Runs `s` recording states and checks each step from the implementation's
+/// own state (single-step bounds), the step counts included.
+void check_each_step(Checker& checker, Scenario s);
+
 inline Setup setup_of(const Scenario& s) { return Setup{s.spec, s.dtype}; }
 
 /// The learning rate of step t (0-based) as an exact value.
@@ -81,5 +92,6 @@ std::vector<Property> agreement_properties();
 std::vector<Property> closed_form_properties();
 std::vector<Property> invariance_properties();
 std::vector<Property> equivalence_properties();
+std::vector<Property> structure_properties();
 
 }  // namespace adamconf::detail

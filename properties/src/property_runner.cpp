@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <algorithm>
 #include <cstring>
 #include <iostream>
 #include <sstream>
@@ -153,7 +154,9 @@ PropertyResult run_property(const Property& property, const PropertyContext& ctx
   metadata.description = property.claim;
   rc::detail::TestParams params;
   params.seed = settings.seed;
-  params.maxSuccess = settings.cases;
+  params.maxSuccess = property.cases_per_hundred >= 100
+                         ? settings.cases
+                         : std::max(2, settings.cases * property.cases_per_hundred / 100);
   params.maxSize = 100;
   params.maxDiscardRatio = 10;
   SilentListener listener;

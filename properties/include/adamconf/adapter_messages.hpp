@@ -11,7 +11,12 @@
 
 namespace adamconf {
 
+/// The protocol versions: /2 adds structured cases (several tensors, parameter
+/// groups, no-grad steps). adamconf speaks both; the adapter's hello says which.
 inline constexpr const char* kProtocol = "adamconf-adapter/1";
+inline constexpr const char* kProtocol2 = "adamconf-adapter/2";
+/// The hello adamconf sends: it offers both versions.
+std::string hello_request();
 
 /// One optimizer an adapter offers (the hello answer).
 struct AdapterOptimizer {
@@ -23,6 +28,7 @@ struct AdapterOptimizer {
 
 struct AdapterInfo {
   std::string name;
+  int protocol = 1;  ///< the version the adapter answered with
   std::vector<AdapterOptimizer> optimizers;
 };
 
@@ -36,13 +42,19 @@ struct AdapterFailure : ImplementationError {
 /// `default_name` names an adapter whose hello has no "name".
 AdapterInfo parse_hello(const std::string& line, const std::string& default_name);
 
-/// The run request for `cases`, as one line.
-std::string run_request(long long id, const std::string& optimizer, const Setup& setup, const std::vector<RunCase>& cases);
+/// The run request for `cases`, as one line, in protocol version `protocol`
+/// (1 only carries cases that are not structured).
+std::string run_request(long long id, const std::string& optimizer, const Setup& setup, const std::vector<RunCase>& cases,
+                        int protocol = 1);
 
 /// Reads the answer to run request `id` ("request 7" in messages); throws
 /// ImplementationError("adapter answered request 7 ..."). The shape against
 /// the cases is checked by validate_results.
 std::vector<RunResult> parse_run_answer(const std::string& line, long long id);
+/// The same in version `protocol`: a /2 answer holds values per tensor, which
+/// this checks against `cases` and joins into the flat RunResult.
+std::vector<RunResult> parse_run_answer(const std::string& line, long long id, const std::vector<RunCase>& cases,
+                                        int protocol);
 
 /// Replaces bare NaN, Infinity and -Infinity tokens outside strings by the
 /// strings "nan", "inf", "-inf" (Python's json.dumps writes them; JSON has none).

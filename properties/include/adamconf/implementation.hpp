@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -15,23 +16,70 @@
 
 namespace adamconf {
 
-/// An implementation's optimizer state, in its own format.
+/// An implementation's optimizer state, in its own format. In a case of
+/// several tensors, m, v and vmax hold every tensor's elements one after
+/// another, and each tensor has its own step count.
 struct ImplementationState {
-  std::int64_t step = 0;    ///< steps taken
+  std::int64_t step = 0;    ///< steps taken (one tensor; with several, tensor 0's)
   std::vector<double> m;    ///< first moment
   std::vector<double> v;    ///< second moment
   std::vector<double> vmax; ///< AMSGrad maximum (raw v or v_hat, as the convention says); empty without AMSGrad
+  std::vector<std::int64_t> tensor_steps;  ///< the step count of each tensor; empty: every tensor has `step`
+
+  /// Tensor k's step count.
+  std::int64_t step_of(std::size_t k) const { return tensor_steps.empty() ? step : tensor_steps.at(k); }
   friend bool operator==(const ImplementationState&, const ImplementationState&) = default;
 };
 
-/// One trajectory to run.
+/// One parameter tensor of a case (protocol /2): `size` elements (0 allowed)
+/// in parameter group `group`.
+struct Tensor {
+  std::size_t size = 0;
+  std::size_t group = 0;
+  friend bool operator==(const Tensor&, const Tensor&) = default;
+};
+
+/// A parameter group's hyperparameters that differ from the setup's (PyTorch
+/// param_groups: {"lr": "0.01", "weight_decay": "0"}).
+struct ParameterGroup {
+  std::map<std::string, std::string> hyperparameters;
+  friend bool operator==(const ParameterGroup&, const ParameterGroup&) = default;
+};
+
+/// One trajectory to run. theta0, every gradient and every state hold the
+/// elements of all tensors one after another, in tensor order.
 struct RunCase {
   std::vector<double> theta0;
   std::vector<std::vector<double>> grads;  ///< per step, one value per element
   std::vector<std::string> lrs;            ///< per step, decimal text; empty: the constant lr
   std::optional<ImplementationState> initial_state;  ///< start from this state (needs state_io)
   bool record_states = false;              ///< return the state after every step (needs state_io)
+  std::vector<Tensor> tensors;             ///< empty: one tensor of every element, in group 0
+  std::vector<ParameterGroup> groups;      ///< empty: one group, the setup's hyperparameters
+  /// Per step, per tensor: whether the tensor has a gradient (false: PyTorch's
+  /// grad None; the tensor and its state are left alone, its step count does not
+  /// advance; its gradient values are ignored). Empty: every tensor, every step.
+  std::vector<std::vector<bool>> grad_given;
+
+  /// Whether the case needs protocol /2: several tensors, groups or no-grad steps.
+  bool structured() const;
 };
+
+/// Where tensor k's elements lie in the flat vectors, and its group.
+struct TensorSlice {
+  std::size_t offset = 0, size = 0, group = 0;
+};
+/// The tensors of `c` (one, of every element, when c.tensors is empty).
+std::vector<TensorSlice> slices_of(const RunCase& c);
+/// Whether tensor k has a gradient at step t (0-based).
+bool has_gradient(const RunCase& c, std::size_t t, std::size_t k);
+/// The hyperparameters of parameter group `group`: `base` with its overrides.
+Hyperparameters group_hyperparameters(const Hyperparameters& base, const RunCase& c, std::size_t group);
+/// Throws std::invalid_argument unless the case is well formed: tensor sizes
+/// summing to theta0's, groups that exist and whose overrides are valid
+/// hyperparameters, grad_given of one flag per step and tensor, no learning-rate
+/// schedule together with several groups, an initial state of the right shape.
+void validate_case(const RunCase& c);
 
 struct RunResult {
   std::vector<std::vector<double>> theta;  ///< per step
@@ -46,6 +94,7 @@ struct Capabilities {
   std::vector<std::string> hyperparameters{"lr", "beta1", "beta2", "eps", "eps_root", "weight_decay"};  ///< it reads
   bool state_io = false;             ///< can export and import its state
   bool lr_schedule = true;           ///< accepts a learning rate per step
+  bool tensors = false;              ///< runs structured cases: several tensors, groups, no-grad steps (protocol /2)
 
   bool supports_preset(const std::string& p) const;
   bool supports_dtype(const std::string& d) const;

@@ -80,6 +80,9 @@ struct Property {
   std::function<std::string(const PropertyContext&)> not_applicable;
   /// One case: draws its inputs with *gen::..., runs, checks.
   std::function<void(Checker&)> body;
+  /// Cases this property runs per 100 the settings ask for (its cases are
+  /// large: millions of elements, 10^4 steps); at least 2.
+  int cases_per_hundred = 100;
 };
 
 /// Every property, in report order.

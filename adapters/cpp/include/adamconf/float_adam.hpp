@@ -107,6 +107,9 @@ class FloatAdam {
     for (std::size_t i = 0; i < theta_.size(); ++i) theta_[i] = step_element(i, static_cast<F>(grad[i]), s);
   }
 
+  /// A step in which this tensor has no gradient (PyTorch's grad None): nothing changes.
+  virtual void no_gradient() {}
+
   std::vector<double> theta() const { return {theta_.begin(), theta_.end()}; }
 
   virtual ImplementationState export_state() const {
@@ -288,6 +291,7 @@ class FloatImplementationOf : public Implementation {
     c.options = {"amsgrad", "maximize", "bias_correction"};
     c.state_io = true;
     c.lr_schedule = true;
+    c.tensors = true;
     return c;
   }
 
@@ -295,22 +299,69 @@ class FloatImplementationOf : public Implementation {
     return setup.dtype.precision == 24 ? run_in<float>(setup, cases) : run_in<double>(setup, cases);
   }
 
+ protected:
+  /// One case: an engine per tensor (state per parameter, as in PyTorch),
+  /// each with its group's hyperparameters; a tensor without a gradient this
+  /// step is not touched. A mutant of the multi-tensor loop overrides this.
+  template <class F>
+  RunResult run_case(const Setup& setup, const Numerics& numerics, const RunCase& c) {
+    validate_case(c);
+    const auto slices = slices_of(c);
+    std::vector<Engine<F>> engines(slices.size());
+    for (std::size_t k = 0; k < slices.size(); ++k) {
+      OptimizerSpec spec = setup.spec;
+      spec.hyper = group_hyperparameters(setup.spec.hyper, c, group_of(c, k));
+      std::optional<ImplementationState> state;
+      if (c.initial_state) state = tensor_state(*c.initial_state, slices[k], k);
+      engines[k].init(spec, numerics, part(c.theta0, slices[k]), state);
+    }
+    RunResult r;
+    for (std::size_t t = 0; t < c.grads.size(); ++t) {
+      std::vector<double> theta;
+      theta.reserve(c.theta0.size());
+      ImplementationState joined;
+      for (std::size_t k = 0; k < slices.size(); ++k) {
+        if (steps_tensor(c, t, k)) engines[k].step(part(c.grads[t], slices[k]), c.lrs.empty() ? std::string() : c.lrs[t]);
+        else engines[k].no_gradient();
+        const auto values = engines[k].theta();
+        theta.insert(theta.end(), values.begin(), values.end());
+        if (c.record_states) {
+          const ImplementationState s = engines[k].export_state();
+          joined.m.insert(joined.m.end(), s.m.begin(), s.m.end());
+          joined.v.insert(joined.v.end(), s.v.begin(), s.v.end());
+          joined.vmax.insert(joined.vmax.end(), s.vmax.begin(), s.vmax.end());
+          joined.tensor_steps.push_back(s.step);
+        }
+      }
+      r.theta.push_back(std::move(theta));
+      if (c.record_states) {
+        joined.step = joined.tensor_steps.front();
+        if (slices.size() == 1) joined.tensor_steps.clear();
+        r.states.push_back(std::move(joined));
+      }
+    }
+    return r;
+  }
+
+  // ---- hooks of the multi-tensor loop a mutant overrides ----
+  /// Whether tensor k is stepped at step t: when it has a gradient.
+  virtual bool steps_tensor(const RunCase& c, std::size_t t, std::size_t k) const { return has_gradient(c, t, k); }
+  /// The parameter group whose hyperparameters tensor k uses: its own.
+  virtual std::size_t group_of(const RunCase& c, std::size_t k) const { return slices_of(c)[k].group; }
+
+  static std::vector<double> part(const std::vector<double>& xs, const TensorSlice& s) {
+    return {xs.begin() + static_cast<std::ptrdiff_t>(s.offset), xs.begin() + static_cast<std::ptrdiff_t>(s.offset + s.size)};
+  }
+  static ImplementationState tensor_state(const ImplementationState& s, const TensorSlice& slice, std::size_t k) {
+    return {s.step_of(k), part(s.m, slice), part(s.v, slice), s.vmax.empty() ? std::vector<double>{} : part(s.vmax, slice), {}};
+  }
+
  private:
   template <class F>
   std::vector<RunResult> run_in(const Setup& setup, const std::vector<RunCase>& cases) {
     const Numerics numerics = numerics_ ? *numerics_ : source_numerics(setup.spec.preset);
     std::vector<RunResult> results;
-    for (const RunCase& c : cases) {
-      Engine<F> engine;
-      engine.init(setup.spec, numerics, c.theta0, c.initial_state);
-      RunResult r;
-      for (std::size_t t = 0; t < c.grads.size(); ++t) {
-        engine.step(c.grads[t], c.lrs.empty() ? std::string() : c.lrs[t]);
-        r.theta.push_back(engine.theta());
-        if (c.record_states) r.states.push_back(engine.export_state());
-      }
-      results.push_back(std::move(r));
-    }
+    for (const RunCase& c : cases) results.push_back(run_case<F>(setup, numerics, c));
     return results;
   }
 

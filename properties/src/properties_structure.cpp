@@ -1,0 +1,199 @@
+// Properties of structured cases (protocol /2) and long time scales: many
+// tensors of mixed sizes, parameter groups, steps without a gradient, large
+// step counts, long trajectories.
+#include <algorithm>
+
+#include "adamconf/structure_generators.hpp"
+#include "property_helpers.hpp"
+
+namespace adamconf::detail {
+
+namespace {
+
+std::string needs_tensors(const PropertyContext& ctx) {
+  return ctx.capabilities.tensors ? ""
+                                  : "needs cases of several tensors, groups and no-grad steps: the adapter speaks "
+                                    "adamconf-adapter/1 (say \"adamconf-adapter/2\" in hello)";
+}
+
+/// Tensor k of `s` alone: its elements, its group's hyperparameters as the
+/// setup's, its own no-grad steps.
+Scenario alone(const Scenario& s, std::size_t k) {
+  const auto slices = slices_of(s.run);
+  const TensorSlice& ts = slices[k];
+  Scenario out = s;
+  out.spec.hyper = group_hyperparameters(s.spec.hyper, s.run, ts.group);
+  out.run = RunCase{};
+  auto part = [&](const std::vector<double>& xs) {
+    return std::vector<double>(xs.begin() + static_cast<std::ptrdiff_t>(ts.offset),
+                               xs.begin() + static_cast<std::ptrdiff_t>(ts.offset + ts.size));
+  };
+  out.run.theta0 = part(s.run.theta0);
+  for (const auto& g : s.run.grads) out.run.grads.push_back(part(g));
+  out.run.lrs = s.run.lrs;
+  if (!s.run.grad_given.empty()) {
+    out.run.tensors = {Tensor{ts.size, 0}};
+    for (const auto& flags : s.run.grad_given) out.run.grad_given.push_back({flags[k]});
+  }
+  return out;
+}
+
+Property structured_trajectory_agrees() {
+  return {"structured-trajectory-agrees-with-reference",
+          "with many tensors of mixed sizes (empty ones, vector remainders), parameter groups and steps without a "
+          "gradient, every tensor's trajectory agrees with the exact reference within its error bound",
+          needs_tensors, [](Checker& checker) {
+            const auto& ctx = checker.context();
+            Scenario s = *gen::structured_scenario(ctx.shape(), StructureClass::mixed);
+            s.run.record_states = ctx.capabilities.state_io;
+            check_trajectory(checker, s);
+          }};
+}
+
+Property structured_each_step_agrees() {
+  return {"structured-each-step-agrees-with-reference",
+          "with many tensors, groups and no-grad steps, each step from the implementation's own state agrees with the "
+          "exact reference, and exactly the tensors given a gradient advance their step counts",
+          [](const PropertyContext& ctx) -> std::string {
+            if (!ctx.capabilities.state_io) return "needs state read/write";
+            return needs_tensors(ctx);
+          },
+          [](Checker& checker) {
+            check_each_step(checker, *gen::structured_scenario(checker.context().shape(), StructureClass::mixed));
+          }};
+}
+
+Property large_tensors_agree() {
+  Property p{"large-tensors-agree-with-reference",
+             "tensors at chunk boundaries (65535, 65536, 65537, 2^17 + 3 elements, over 2^20 in all) agree with the "
+             "exact reference in every element",
+             needs_tensors, [](Checker& checker) {
+               const auto& ctx = checker.context();
+               Scenario s = *gen::structured_scenario(ctx.shape(), StructureClass::large);
+               s.run.record_states = ctx.capabilities.state_io;
+               check_trajectory(checker, s);
+             }};
+  p.cases_per_hundred = 5;
+  return p;
+}
+
+Property no_grad_leaves_tensor_alone() {
+  return {"no-grad-step-leaves-tensor-bit-identical",
+          "a step that gives a tensor no gradient leaves that tensor, its moments and its step count bit-identical",
+          needs_tensors, [](Checker& checker) {
+            const auto& ctx = checker.context();
+            Scenario s = *gen::structured_scenario(ctx.shape(), StructureClass::mixed);
+            RC_PRE(!s.run.grad_given.empty());
+            s.run.record_states = ctx.capabilities.state_io;
+            const RunResult r = checker.run(s);
+            const auto slices = slices_of(s.run);
+            const bool amsgrad = s.spec.convention.adam().amsgrad != AmsgradVariant::none;
+            for (std::size_t t = 0; t < s.run.grads.size(); ++t)
+              for (std::size_t k = 0; k < slices.size(); ++k) {
+                if (has_gradient(s.run, t, k)) continue;
+                const std::vector<double>& before = t == 0 ? s.run.theta0 : r.theta[t - 1];
+                for (std::size_t i = slices[k].offset; i < slices[k].offset + slices[k].size; ++i)
+                  checker.expect_identical(r.theta[t][i], before[i], at_tensor(slices, t, i, "theta (no gradient)"));
+                if (!s.run.record_states || t == 0) continue;
+                const ImplementationState& a = r.states[t - 1];
+                const ImplementationState& b = r.states[t];
+                for (std::size_t i = slices[k].offset; i < slices[k].offset + slices[k].size; ++i) {
+                  checker.expect_identical(b.m[i], a.m[i], at_tensor(slices, t, i, "m (no gradient)"));
+                  checker.expect_identical(b.v[i], a.v[i], at_tensor(slices, t, i, "v (no gradient)"));
+                  if (amsgrad && b.vmax.size() == b.m.size() && a.vmax.size() == a.m.size())
+                    checker.expect_identical(b.vmax[i], a.vmax[i], at_tensor(slices, t, i, "vmax (no gradient)"));
+                }
+                checker.expect_true(b.step_of(k) == a.step_of(k),
+                                    "step " + std::to_string(t + 1) + ": tensor " + std::to_string(k) +
+                                        " had no gradient, and its step count went from " + std::to_string(a.step_of(k)) +
+                                        " to " + std::to_string(b.step_of(k)));
+              }
+          }};
+}
+
+Property independent_of_other_tensors() {
+  return {"tensor-trajectory-independent-of-other-tensors",
+          "a tensor's trajectory is the same, within both runs' error bounds, whether it runs among other tensors and "
+          "groups or alone",
+          needs_tensors, [](Checker& checker) {
+            const auto& ctx = checker.context();
+            const Scenario s = *gen::structured_scenario(ctx.shape(), StructureClass::mixed);
+            const auto slices = slices_of(s.run);
+            RC_PRE(slices.size() >= 2);
+            const std::size_t k = *gen::uniform<std::size_t>(0, slices.size());
+            RC_PRE(slices[k].size > 0);
+            const Scenario single = alone(s, k);
+            const std::vector<RunResult> rs = checker.run(setup_of(s), {s.run});
+            const RunResult r1 = checker.run(single);
+            // Both runs are within E of the same exact value, so within 2E of each other.
+            const auto exact = exact_trajectory(setup_of(single), single.run);
+            for (std::size_t t = 0; t < exact.size(); ++t)
+              for (std::size_t i = 0; i < slices[k].size; ++i)
+                checker.expect_within(R(rs[0].theta[t][slices[k].offset + i]), R(r1.theta[t][i]),
+                                      2 * exact[t].bounds[i].theta,
+                                      at_tensor(slices, t, slices[k].offset + i, "theta among others vs alone"));
+          }};
+}
+
+Property split_changes_nothing() {
+  return {"splitting-a-tensor-changes-no-value",
+          "splitting a tensor into several (empty pieces included), or merging them back, changes no value beyond both "
+          "runs' error bounds",
+          needs_tensors, [](Checker& checker) {
+            const auto& ctx = checker.context();
+            Scenario whole = *gen::scenario(ctx.shape());
+            const std::size_t n = whole.run.theta0.size();
+            // cut points, sorted, repeats allowed (empty pieces)
+            auto cuts = *rc::gen::container<std::vector<std::size_t>>(static_cast<std::size_t>(*gen::uniform(1, 5)),
+                                                                      gen::uniform<std::size_t>(0, n + 1));
+            std::sort(cuts.begin(), cuts.end());
+            Scenario split = whole;
+            std::size_t previous = 0;
+            for (std::size_t c : cuts) {
+              split.run.tensors.push_back({c - previous, 0});
+              previous = c;
+            }
+            split.run.tensors.push_back({n - previous, 0});
+            const RunResult a = checker.run(whole);
+            const RunResult b = checker.run(split);
+            const auto exact = exact_trajectory(setup_of(whole), whole.run);
+            const auto slices = slices_of(split.run);
+            for (std::size_t t = 0; t < exact.size(); ++t)
+              for (std::size_t i = 0; i < n; ++i)
+                checker.expect_within(R(b.theta[t][i]), R(a.theta[t][i]), 2 * exact[t].bounds[i].theta,
+                                      at_tensor(slices, t, i, "theta split vs whole"));
+          }};
+}
+
+Property large_step_counts_agree() {
+  return {"large-step-counts-agree-with-reference",
+          "from a state at a large step count (255-258, 2047-2050, 2^24 +- 1, 10^6) with betas whose bias correction "
+          "is still visible there, each step agrees with the exact reference and advances the count",
+          [](const PropertyContext& ctx) -> std::string {
+            return ctx.capabilities.state_io ? "" : "needs state read/write (the run starts from an injected state)";
+          },
+          [](Checker& checker) { check_each_step(checker, *gen::large_step_scenario(checker.context().shape())); }};
+}
+
+Property long_trajectory_agrees() {
+  Property p{"long-trajectory-agrees-with-reference",
+             "a trajectory of 10^4 to 2*10^4 steps from step 0 agrees with the exact reference within the accumulated "
+             "error bound",
+             nullptr, [](Checker& checker) {
+               const auto& ctx = checker.context();
+               Scenario s = *gen::long_scenario(ctx.shape());
+               check_trajectory(checker, s);
+             }};
+  p.cases_per_hundred = 5;
+  return p;
+}
+
+}  // namespace
+
+std::vector<Property> structure_properties() {
+  return {structured_trajectory_agrees(), structured_each_step_agrees(), no_grad_leaves_tensor_alone(),
+          independent_of_other_tensors(), split_changes_nothing(),      large_tensors_agree(),
+          large_step_counts_agree(),      long_trajectory_agrees()};
+}
+
+}  // namespace adamconf::detail

@@ -1,0 +1,244 @@
+#include "adamconf/structure_generators.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+
+#include "adamconf/float_format.hpp"
+
+namespace adamconf {
+namespace gen {
+
+namespace {
+
+/// A value of `dtype` with |x| in [2^min_exp, 2^(max_exp+1)), either sign.
+double seeded_float(std::mt19937_64& rng, const FloatFormat& dtype, int min_exp, int max_exp) {
+  const int p = dtype.precision;
+  const std::uint64_t fraction = rng() & ((std::uint64_t{1} << (p - 1)) - 1);
+  const int exponent = min_exp + static_cast<int>(rng() % static_cast<std::uint64_t>(max_exp - min_exp + 1));
+  double x = std::ldexp(static_cast<double>((std::uint64_t{1} << (p - 1)) | fraction), exponent - (p - 1));
+  if (p == 24) x = static_cast<float>(x);
+  return (rng() & 1) ? -x : x;
+}
+
+/// gen::grad's regime mix (typical 40, near eps 12, tiny 6, huge 5, zero 8, powers of two 5).
+double seeded_gradient(std::mt19937_64& rng, const FloatFormat& dtype, double eps) {
+  const bool f32 = dtype.precision == 24;
+  const int k = static_cast<int>(rng() % 76);
+  if (k < 40) return seeded_float(rng, dtype, -10, 4);
+  if (k < 52) {
+    const int e = eps > 0 ? static_cast<int>(std::floor(std::log2(eps))) : -10;
+    return seeded_float(rng, dtype, std::max(e - 3, f32 ? -140 : -1060), e + 3);
+  }
+  if (k < 58) return f32 ? seeded_float(rng, dtype, -140, -40) : seeded_float(rng, dtype, -1060, -300);
+  if (k < 63) return f32 ? seeded_float(rng, dtype, 40, 58) : seeded_float(rng, dtype, 200, 497);
+  if (k < 71) return 0.0;
+  const double powers[] = {1.0, -1.0, 0.5, -2.0, 4.0};
+  return powers[rng() % 5];
+}
+
+/// The decimal text of 1 - 2^-k, exactly: (10^k - 5^k) / 10^k.
+std::string one_minus_power_of_two(int k) {
+  unsigned __int128 ten = 1, five = 1;
+  for (int i = 0; i < k; ++i) {
+    ten *= 10;
+    five *= 5;
+  }
+  unsigned __int128 n = ten - five;
+  std::string digits;
+  while (n > 0) {
+    digits.insert(digits.begin(), static_cast<char>('0' + static_cast<int>(n % 10)));
+    n /= 10;
+  }
+  while (static_cast<int>(digits.size()) < k) digits.insert(digits.begin(), '0');
+  return "0." + digits;
+}
+
+/// Hyperparameters for parameter group g > 0: a fresh draw, kept where it differs from group 0.
+ParameterGroup group_overrides(const Preset& preset, const ScenarioShape& shape, const Hyperparameters& base) {
+  const Hyperparameters h = *hyperparameters(preset, shape.pinned);
+  ParameterGroup group;
+  for (const char* name : {"lr", "weight_decay", "eps", "beta1", "beta2"})
+    if (preset.exposes(name) && !shape.pinned.count(name) && h.get(name) != base.get(name) &&
+        *rc::gen::weightedElement<int>({{1, 0}, {1, 1}}))
+      group.hyperparameters[name] = h.get(name);
+  // Overrides mixed from two draws may decay faster than either: then take h's lr and wd together.
+  Hyperparameters mixed = base;
+  for (const auto& [name, value] : group.hyperparameters) mixed.get(name) = value;
+  if (decay_product(preset.convention, mixed) > 1)
+    for (const char* name : {"lr", "weight_decay"})
+      if (preset.exposes(name) && !shape.pinned.count(name)) group.hyperparameters[name] = h.get(name);
+  return group;
+}
+
+Scenario base_scenario(const ScenarioShape& shape) {
+  const Preset& preset = preset_by_name(shape.preset);
+  Scenario s;
+  s.dtype = shape.dtype;
+  s.spec = OptimizerSpec{preset.name, shape.options, *hyperparameters(preset, shape.pinned), preset.resolve(shape.options)};
+  return s;
+}
+
+}  // namespace
+
+std::vector<std::vector<double>> seeded_gradients(std::uint64_t seed, const FloatFormat& dtype, double eps,
+                                                  std::size_t steps, std::size_t n) {
+  std::mt19937_64 rng(seed);
+  std::vector<std::vector<double>> out(steps, std::vector<double>(n));
+  // Each element follows one kind: random every step, constant, or sign flips.
+  for (std::size_t i = 0; i < n; ++i) {
+    const int kind = static_cast<int>(rng() % 4);
+    const double constant = seeded_gradient(rng, dtype, eps);
+    for (std::size_t t = 0; t < steps; ++t)
+      out[t][i] = kind <= 1 ? seeded_gradient(rng, dtype, eps) : kind == 2 ? constant : (t % 2 ? -constant : constant);
+  }
+  return out;
+}
+
+std::vector<double> seeded_theta0(std::uint64_t seed, const FloatFormat& dtype, std::size_t n) {
+  std::mt19937_64 rng(seed ^ 0x9e3779b97f4a7c15ull);
+  std::vector<double> out(n);
+  for (double& x : out) {
+    const int k = static_cast<int>(rng() % 11);
+    x = k < 8 ? seeded_float(rng, dtype, -4, 2) : k == 8 ? 0.0 : k == 9 ? seeded_float(rng, dtype, 8, 20)
+                                                                         : seeded_float(rng, dtype, -30, -10);
+  }
+  return out;
+}
+
+rc::Gen<std::size_t> small_tensor_size() {
+  return rc::gen::weightedOneOf<std::size_t>({
+      {2, rc::gen::just<std::size_t>(0)},
+      {2, rc::gen::just<std::size_t>(1)},
+      {6, uniform<std::size_t>(2, 18)},   // 4-, 8- and 16-wide loops leave every remainder
+      {2, uniform<std::size_t>(18, 65)},
+  });
+}
+
+rc::Gen<std::size_t> chunk_boundary_size() {
+  return rc::gen::element<std::size_t>(65535, 65536, 65537, (1u << 17) + 3);
+}
+
+rc::Gen<Scenario> structured_scenario(const ScenarioShape& shape, StructureClass kind) {
+  return rc::gen::exec([shape, kind] {
+    Scenario s = base_scenario(shape);
+    const Preset& preset = preset_by_name(shape.preset);
+    std::vector<std::size_t> sizes;
+    std::size_t steps = 1;
+    if (kind == StructureClass::mixed) {
+      const bool many = *uniform(0, 4) == 0;
+      const int n = many ? *uniform(100, 131) : *uniform(1, 9);
+      for (int k = 0; k < n; ++k) sizes.push_back(*small_tensor_size());
+      steps = static_cast<std::size_t>(*uniform(1, many ? 5 : 13));
+    } else {
+      // Chunk boundaries among small tensors; one case in three holds >= 2^20 elements.
+      const bool huge = *uniform(0, 3) == 0;
+      const int n = *uniform(1, 4);
+      for (int k = 0; k < n; ++k) {
+        sizes.push_back(*small_tensor_size());
+        sizes.push_back(*chunk_boundary_size());
+      }
+      if (huge) {
+        std::size_t total = 0;
+        for (auto x : sizes) total += x;
+        if (total < (1u << 20)) sizes.push_back((1u << 20) - total + *uniform<std::size_t>(0, 17));
+      }
+      steps = static_cast<std::size_t>(*uniform(1, 4));
+    }
+    std::size_t total = 0;
+    for (auto x : sizes) total += x;
+    const int groups = kind == StructureClass::mixed ? *rc::gen::weightedElement<int>({{2, 1}, {2, 2}, {1, 3}}) : 1;
+    for (std::size_t k = 0; k < sizes.size(); ++k)
+      s.run.tensors.push_back({sizes[k], groups == 1 ? 0u : static_cast<std::size_t>(*uniform(0, groups))});
+    if (groups > 1) {
+      s.run.groups.resize(static_cast<std::size_t>(groups));
+      for (int g = 1; g < groups; ++g) s.run.groups[g] = group_overrides(preset, shape, s.spec.hyper);
+    }
+    const auto seed = *rc::gen::arbitrary<std::uint64_t>();
+    s.run.theta0 = seeded_theta0(seed, shape.dtype, total);
+    s.run.grads = seeded_gradients(seed, shape.dtype, parse_decimal<double>(s.spec.hyper.eps), steps, total);
+    if (kind == StructureClass::mixed && *uniform(0, 3) > 0) {
+      // No-grad steps: a tensor skipped now and then, and one never given a gradient.
+      s.run.grad_given.assign(steps, std::vector<bool>(sizes.size(), true));
+      std::mt19937_64 rng(seed + 1);
+      const std::size_t never = rng() % sizes.size();
+      for (std::size_t t = 0; t < steps; ++t)
+        for (std::size_t k = 0; k < sizes.size(); ++k) s.run.grad_given[t][k] = k != never && rng() % 4 != 0;
+      if (*uniform(0, 2) == 0) s.run.grad_given[0][never] = true;  // sometimes it has one, at the first step only
+    }
+    if (groups == 1 && shape.lr_schedule) s.run.lrs = *lr_schedule(s.spec.hyper.lr, static_cast<int>(steps));
+    return s;
+  });
+}
+
+rc::Gen<std::int64_t> large_step_count() {
+  return rc::gen::oneOf(rc::gen::map(uniform<std::int64_t>(253, 259), [](std::int64_t t) { return t; }),
+                        uniform<std::int64_t>(2045, 2051),
+                        uniform<std::int64_t>((std::int64_t{1} << 24) - 2, (std::int64_t{1} << 24) + 2),
+                        rc::gen::element<std::int64_t>(1000000, 999999, 1048575));
+}
+
+rc::Gen<Scenario> large_step_scenario(const ScenarioShape& shape) {
+  return rc::gen::exec([shape] {
+    Scenario s = base_scenario(shape);
+    const Preset& preset = preset_by_name(shape.preset);
+    const std::int64_t t0 = *large_step_count();
+    const int k = static_cast<int>(std::lround(std::log2(static_cast<double>(t0))));
+    for (const char* name : {"beta1", "beta2"})
+      if (preset.exposes(name) && !shape.pinned.count(name))
+        s.spec.hyper.get(name) = one_minus_power_of_two(std::max(1, k + *uniform(-2, 2)));
+    const std::size_t n = static_cast<std::size_t>(*uniform(1, 9));
+    const std::size_t steps = static_cast<std::size_t>(*uniform(1, 7));
+    const auto seed = *rc::gen::arbitrary<std::uint64_t>();
+    std::mt19937_64 rng(seed);
+    const double b1 = parse_decimal<double>(s.spec.hyper.beta1), b2 = parse_decimal<double>(s.spec.hyper.beta2);
+    const double bc1 = 1 - std::pow(b1, static_cast<double>(t0)), bc2 = 1 - std::pow(b2, static_cast<double>(t0));
+    auto in_format = [&](double x) { return shape.dtype.precision == 24 ? double(float(x)) : x; };
+    ImplementationState state;
+    state.step = t0;
+    s.run.theta0.resize(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      // A history of gradients near g: m ~ (1 - b1^t) g, v ~ (1 - b2^t) g^2.
+      const double g = seeded_float(rng, shape.dtype, -8, 2);
+      const double jitter = 1 + 0.25 * static_cast<double>(rng() % 5) / 4;
+      state.m.push_back(in_format(bc1 * g * jitter));
+      state.v.push_back(in_format(bc2 * g * g));
+      // theta 0 (the update is all there is to see), of the order of lr, or typical.
+      const int kind = static_cast<int>(rng() % 3);
+      s.run.theta0[i] = kind == 0 ? 0.0 : kind == 1 ? in_format(parse_decimal<double>(s.spec.hyper.lr) * g)
+                                                    : seeded_float(rng, shape.dtype, -4, 2);
+    }
+    const auto amsgrad = s.spec.convention.adam().amsgrad;
+    if (amsgrad == AmsgradVariant::max_of_raw_v) state.vmax = state.v;
+    if (amsgrad == AmsgradVariant::max_of_v_hat)
+      for (double v : state.v) state.vmax.push_back(in_format(v / bc2));
+    s.run.initial_state = state;
+    s.run.grads = seeded_gradients(seed, shape.dtype, parse_decimal<double>(s.spec.hyper.eps), steps, n);
+    return s;
+  });
+}
+
+rc::Gen<Scenario> long_scenario(const ScenarioShape& shape) {
+  return rc::gen::exec([shape] {
+    Scenario s = base_scenario(shape);
+    const Preset& preset = preset_by_name(shape.preset);
+    // Betas whose bias correction still matters after thousands of steps.
+    if (preset.exposes("beta2") && !shape.pinned.count("beta2"))
+      s.spec.hyper.beta2 = *rc::gen::element<std::string>("0.999", "0.9999", "0.99999");
+    if (preset.exposes("beta1") && !shape.pinned.count("beta1"))
+      s.spec.hyper.beta1 = *rc::gen::element<std::string>("0.9", "0.99", "0.999");
+    const std::size_t steps = static_cast<std::size_t>(*uniform(10000, 20001));
+    const std::size_t n = static_cast<std::size_t>(*uniform(1, 4));
+    const auto seed = *rc::gen::arbitrary<std::uint64_t>();
+    std::mt19937_64 rng(seed);
+    s.run.theta0 = seeded_theta0(seed, shape.dtype, n);
+    // Typical gradients only: a long run of huge or tiny ones says nothing more.
+    s.run.grads.assign(steps, std::vector<double>(n));
+    for (auto& step : s.run.grads)
+      for (double& g : step) g = seeded_float(rng, shape.dtype, -8, 2);
+    return s;
+  });
+}
+
+}  // namespace gen
+}  // namespace adamconf
