@@ -24,6 +24,7 @@ struct CheckOptions {
   int cases = 100;
   std::vector<std::string> properties;
   double timeout = 30;
+  int jobs = 0;
   std::string junit, json;
 };
 
@@ -71,6 +72,7 @@ void run_check(const CheckOptions& o) {
   run.implementation = impl.name();
   PropertyContext ctx = PropertyContext::for_implementation(impl, spec.preset, spec.options, *dtype);
   ctx.pinned = run.pinned;
+  ctx.jobs = o.jobs;
   if (!ctx.capabilities.supports_preset(spec.preset)) ctx.capabilities.presets.push_back(spec.preset);  // --optimizer said so
   if (!ctx.capabilities.supports_dtype(run.dtype)) {
     std::string offered;
@@ -145,6 +147,9 @@ void add_check_command(CLI::App& app) {
   cmd->add_option("--cases", o->cases, "successful cases per property")->check(CLI::Range(1, 100000))->capture_default_str();
   cmd->add_option("--property", o->properties, "run only this property (repeatable); see `adamconf properties`");
   cmd->add_option("--timeout", o->timeout, "seconds an adapter has for each answer")->check(timeout_validator())->capture_default_str();
+  cmd->add_option("--jobs", o->jobs, "threads for the reference and error bounds of large cases (0: every core)")
+      ->check(CLI::Range(0, 1024))
+      ->capture_default_str();
   cmd->add_option("--junit", o->junit, "also write a JUnit XML report here");
   cmd->add_option("--json", o->json, "also write a JSON report here");
   cmd->callback([o] { run_check(*o); });

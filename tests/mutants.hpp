@@ -3,6 +3,7 @@
 // The property suite must catch every one of them.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <functional>
@@ -291,6 +292,82 @@ struct StepCountLostOnResume : FloatAdam<F> {  // keeps the moments, restarts bi
   }
 };
 
+// ---- step counters and time scales ----
+
+template <class F>
+struct CounterSaturatesAt255 : FloatAdam<F> {  // a uint8 counter that saturates
+  std::int64_t advance_step(std::int64_t step) const override { return std::min<std::int64_t>(step + 1, 255); }
+};
+
+template <class F>
+struct CounterStoredInFloat16 : FloatAdam<F> {  // 2048 + 1 rounds back to 2048 in float16
+  std::int64_t advance_step(std::int64_t step) const override { return std::min<std::int64_t>(step + 1, 2048); }
+};
+
+template <class F>
+struct CounterStoredInFloat32 : FloatAdam<F> {  // 2^24 + 1 rounds back to 2^24 in float32
+  std::int64_t advance_step(std::int64_t step) const override {
+    return static_cast<std::int64_t>(static_cast<float>(step) + 1.0f);
+  }
+};
+
+template <class F>
+struct BiasCorrectionCappedAt1000 : FloatAdam<F> {  // "after 1000 steps bias correction is 1 anyway"
+  std::int64_t bias_correction_exponent(std::int64_t step) const override { return std::min<std::int64_t>(step, 1000); }
+};
+
+// ---- shapes: chunks, vector remainders, tensors without a gradient ----
+
+template <class F>
+struct StateStalePastChunk : FloatAdam<F> {  // m and v past element 65536 are never written back
+  F step_element(std::size_t i, F g, const typename FloatAdam<F>::Scalars& s) override {
+    const F m = this->m_[i], v = this->v_[i];
+    const F theta = FloatAdam<F>::step_element(i, g, s);
+    if (i >= 65536) {
+      this->m_[i] = m;
+      this->v_[i] = v;
+    }
+    return theta;
+  }
+};
+
+template <class F>
+struct VectorRemainderSkipped : FloatAdam<F> {  // an 8-wide loop that forgets the last n % 8 elements
+  F step_element(std::size_t i, F g, const typename FloatAdam<F>::Scalars& s) override {
+    if (i >= this->theta_.size() / 8 * 8) return this->theta_[i];
+    return FloatAdam<F>::step_element(i, g, s);
+  }
+};
+
+template <class F>
+struct NoGradientAdvancesStep : FloatAdam<F> {  // a tensor without a gradient still counts the step
+  void no_gradient() override { ++this->step_; }
+};
+
+template <class F>
+struct NoGradientStillDecays : FloatAdam<F> {  // AdamW's decay applied to a tensor without a gradient
+  void no_gradient() override {
+    for (auto& theta : this->theta_) theta = theta * (F(1) - this->lr_ * this->wd_);
+  }
+};
+
+/// A fused loop over the tensor list that stops at the first empty tensor.
+struct StopsAtEmptyTensor : FloatImplementation {
+  using FloatImplementation::FloatImplementation;
+  bool steps_tensor(const RunCase& c, std::size_t t, std::size_t k) const override {
+    const auto slices = slices_of(c);
+    for (std::size_t j = 0; j < k; ++j)
+      if (slices[j].size == 0) return false;
+    return has_gradient(c, t, k);
+  }
+};
+
+/// Every tensor gets the first group's hyperparameters.
+struct GroupsIgnored : FloatImplementation {
+  using FloatImplementation::FloatImplementation;
+  std::size_t group_of(const RunCase&, std::size_t) const override { return 0; }
+};
+
 /// A mutant and where its bug shows: the preset and options it is checked with.
 struct Mutant {
   std::string name;
@@ -363,6 +440,26 @@ inline std::vector<Mutant> zoo() {
        plain},
       {"step-count-lost-on-resume", "importing state restarts the step count", factory<StepCountLostOnResume>("m"),
        "optax-adamw", plain},
+      {"counter-saturates-at-255", "the step count is a saturating uint8", factory<CounterSaturatesAt255>("m"),
+       "pytorch-adam", plain},
+      {"counter-stored-in-float16", "the step count stops at 2048", factory<CounterStoredInFloat16>("m"),
+       "pytorch-adamw", plain},
+      {"counter-stored-in-float32", "the step count stops at 2^24", factory<CounterStoredInFloat32>("m"),
+       "optax-adamw", plain},
+      {"bias-correction-capped-at-1000", "bias correction uses min(t, 1000)", factory<BiasCorrectionCappedAt1000>("m"),
+       "pytorch-adamw", plain},
+      {"state-stale-past-chunk", "m and v past element 65536 are not written back", factory<StateStalePastChunk>("m"),
+       "pytorch-adamw", plain},
+      {"vector-remainder-skipped", "the last n % 8 elements of a tensor are not updated",
+       factory<VectorRemainderSkipped>("m"), "pytorch-adamw", plain},
+      {"no-gradient-advances-step", "a tensor without a gradient still counts the step",
+       factory<NoGradientAdvancesStep>("m"), "pytorch-adam", plain},
+      {"no-gradient-still-decays", "AdamW's decay applied to a tensor without a gradient",
+       factory<NoGradientStillDecays>("m"), "pytorch-adamw", plain},
+      {"stops-at-empty-tensor", "the fused loop stops at the first empty tensor",
+       [] { return std::make_unique<StopsAtEmptyTensor>("m"); }, "pytorch-adamw", plain},
+      {"groups-ignored", "every tensor gets the first group's hyperparameters",
+       [] { return std::make_unique<GroupsIgnored>("m"); }, "pytorch-adamw", plain},
   };
 }
 

@@ -18,11 +18,17 @@ struct Tally {
   std::string worst;
 };
 
-Tally check_all(Implementation& impl, const std::string& preset, const PresetOptions& options, int cases) {
+/// The properties whose cases are large (millions of element-steps): the
+/// sweeps over every preset leave them to the LargeCases test below.
+bool large(const Property& p) { return p.cases_per_hundred < 100; }
+
+Tally check_all(Implementation& impl, const std::string& preset, const PresetOptions& options, int cases,
+                bool large_ones = false) {
   Tally tally;
   for (const FloatFormat& dtype : {float32_format, float64_format}) {
     const PropertyContext ctx = PropertyContext::for_implementation(impl, preset, options, dtype);
     for (const auto& p : all_properties()) {
+      if (large(p) != large_ones) continue;
       const PropertyResult r = run_property(p, ctx, RunSettings{20261122, cases});
       switch (r.status) {
         case PropertyResult::Status::passed: ++tally.passed; break;
@@ -91,6 +97,19 @@ TEST_P(Reordering, PassesEveryPropertyOnEveryPreset) {
   }
   std::cout << "  " << numerics.name << ": " << passed << " property runs pass, " << skipped << " skip, over "
             << presets().size() << " presets x 2 formats\n";
+}
+
+// The large case classes (chunk boundaries, >= 2^20 elements, 10^4-step
+// trajectories) on presets of each family: decoupled decay with the lr
+// (PyTorch) and eps-hat with a running product for beta^t (TF.js).
+TEST(LargeCases, PassOnPresetsOfEveryFamily) {
+  for (const char* name : {"pytorch-adamw", "tfjs-adam"}) {
+    FloatImplementation impl(std::string("float (") + name + " order)");
+    const Tally t = check_all(impl, name, {}, 100, true);
+    EXPECT_GT(t.passed, 0) << name;
+    std::cout << "  " << name << ": " << t.passed << " pass, " << t.skipped << " skip, " << t.failed
+              << " fail (float32 + float64); worst observed/allowed " << t.worst_ratio << "\n      " << t.worst << "\n";
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Variants, Reordering, ::testing::ValuesIn(numerics_variants()),

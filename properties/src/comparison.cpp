@@ -73,6 +73,12 @@ void ErrorStatistics::add(double error_ulps, double ratio, const std::string& de
   }
 }
 
+void ErrorStatistics::add_value(double error_ulps) {
+  ++count;
+  max_error_ulps = std::max(max_error_ulps, error_ulps);
+  sum_squares_ulps += error_ulps * error_ulps;
+}
+
 double ErrorStatistics::rms_ulps() const { return count ? std::sqrt(sum_squares_ulps / count) : 0.0; }
 
 void ErrorStatistics::merge(const ErrorStatistics& o) {

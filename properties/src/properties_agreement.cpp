@@ -45,15 +45,9 @@ std::vector<std::int64_t> advanced_steps(const RunCase& c, const ImplementationS
 
 void check_trajectory(Checker& checker, const Scenario& s) {
   const RunResult r = checker.run(s);
-  const auto exact = exact_trajectory(setup_of(s), s.run);
-  const auto slices = slices_of(s.run);
-  const bool amsgrad = s.spec.convention.adam().amsgrad != AmsgradVariant::none;
-  for (std::size_t t = 0; t < exact.size(); ++t) {
-    for (std::size_t i = 0; i < r.theta[t].size(); ++i)
-      checker.expect_close(r.theta[t][i], exact[t].record.elements[i].theta, exact[t].bounds[i].theta,
-                           at_tensor(slices, t, i, "theta"));
-    if (s.run.record_states) check_state(checker, r.states[t], exact[t], t, amsgrad, slices);
-  }
+  VerifySettings settings;
+  settings.jobs = checker.context().jobs;
+  checker.record(verify_trajectory(setup_of(s), s.run, r, settings));
 }
 
 void check_each_step(Checker& checker, Scenario s) {

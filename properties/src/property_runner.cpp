@@ -96,6 +96,11 @@ void Checker::expect_at_most(const R& value, const R& limit, const std::string& 
   if (isnan(value) || value > limit) fail_case(text + ": above the limit");
 }
 
+void Checker::record(const Verification& v) {
+  stats_.merge(v.statistics);
+  if (v.failure) fail_case(*v.failure);
+}
+
 void Checker::expect_true(bool holds, const std::string& failure) {
   ++stats_.count;
   if (!holds) fail_case(failure);

@@ -138,6 +138,8 @@ rc::Gen<Scenario> structured_scenario(const ScenarioShape& shape, StructureClass
         sizes.push_back(*small_tensor_size());
         sizes.push_back(*chunk_boundary_size());
       }
+      // Always one tensor past the first chunk, so that every case reaches element 65536.
+      sizes.push_back(*rc::gen::element<std::size_t>(65537, (1u << 17) + 3));
       if (huge) {
         std::size_t total = 0;
         for (auto x : sizes) total += x;

@@ -37,6 +37,8 @@ struct ErrorStatistics {
   /// One checked value: its error in ulps (0 for an inequality), its ratio to
   /// what is allowed, and the line that describes it.
   void add(double error_ulps, double ratio, const std::string& description);
+  /// A checked value that is not the worst: counted, not described.
+  void add_value(double error_ulps);
   double rms_ulps() const;
   void merge(const ErrorStatistics& other);
 };

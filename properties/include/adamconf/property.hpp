@@ -13,6 +13,7 @@
 #include "adamconf/comparison.hpp"
 #include "adamconf/generators.hpp"
 #include "adamconf/implementation.hpp"
+#include "adamconf/verify.hpp"
 
 namespace adamconf {
 
@@ -24,6 +25,7 @@ struct PropertyContext {
   PresetOptions options;
   FloatFormat dtype = float32_format;
   std::map<std::string, std::string> pinned;  ///< hyperparameters fixed by the user
+  int jobs = 0;  ///< threads for the reference and bounds of large cases; 0: every core
 
   /// A context checking `implementation` (its capabilities as it states them).
   static PropertyContext for_implementation(Implementation& implementation, std::string preset,
@@ -56,6 +58,9 @@ class Checker {
   void expect_at_most(const R& value, const R& limit, const std::string& where);
   /// A claim that holds or not (counted as one checked value); fails the case with `failure`.
   void expect_true(bool holds, const std::string& failure);
+  /// A whole trajectory's verification (verify.hpp): its values counted, and
+  /// the case failed at its first failing value.
+  void record(const Verification& v);
   /// Bitwise equality of two runs' values.
   void expect_identical(double a, double b, const std::string& where);
   [[noreturn]] void fail(const std::string& message);

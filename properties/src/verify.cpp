@@ -1,0 +1,154 @@
+#include "adamconf/verify.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <mutex>
+#include <thread>
+
+namespace adamconf {
+
+int resolve_jobs(int jobs) {
+  if (jobs > 0) return jobs;
+  return std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+}
+
+namespace {
+
+struct Chunk {
+  std::size_t tensor, begin, end;  // flat element range [begin, end) of tensor `tensor`
+};
+
+struct ChunkOutcome {
+  ErrorStatistics statistics;
+  std::optional<std::pair<std::size_t, std::size_t>> first;  // (step, element) of the first failure
+  std::string failure;
+};
+
+std::string where(const std::vector<TensorSlice>& slices, std::size_t k, std::size_t t, std::size_t i,
+                  const char* what) {
+  std::string s = "step " + std::to_string(t + 1) + ", ";
+  if (slices.size() > 1) s += "tensor " + std::to_string(k) + " ";
+  return s + "element " + std::to_string(i - slices[k].offset) + ": " + what;
+}
+
+/// One value: counted always, described only when it is the worst so far or fails.
+void check_value(ChunkOutcome& out, const FloatFormat& f, double observed, const R& exact, const R& allowed,
+                 const std::vector<TensorSlice>& slices, std::size_t k, std::size_t t, std::size_t i, const char* what) {
+  const Comparison c = compare(observed, exact, allowed, f);
+  const bool worst = c.ratio > out.statistics.worst_ratio || out.statistics.worst.empty();
+  if (worst || !c.pass) {
+    const std::string w = where(slices, k, t, i, what);
+    if (worst) out.statistics.add(c, w, f);
+    else out.statistics.add_value(c.error_ulps);
+    if (!c.pass && (!out.first || std::make_pair(t, i) < *out.first)) {
+      out.first = std::make_pair(t, i);
+      out.failure = w + " => " + c.describe(f);
+    }
+  } else {
+    out.statistics.add_value(c.error_ulps);
+  }
+}
+
+ChunkOutcome verify_chunk(const Setup& setup, const RunCase& c, const RunResult& r, const std::vector<TensorSlice>& slices,
+                          const Chunk& chunk, bool states) {
+  ChunkOutcome out;
+  const std::size_t n = chunk.end - chunk.begin;
+  const auto from = static_cast<std::ptrdiff_t>(chunk.begin), to = static_cast<std::ptrdiff_t>(chunk.end);
+  auto reals = [&](const std::vector<double>& xs) { return std::vector<R>(xs.begin() + from, xs.begin() + to); };
+  const auto hyper = values_of<R>(group_hyperparameters(setup.spec.hyper, c, slices[chunk.tensor].group));
+  std::optional<OptimizerState<R>> state;
+  if (c.initial_state) {
+    const ImplementationState& s = *c.initial_state;
+    state = OptimizerState<R>{s.step_of(chunk.tensor), reals(s.m), reals(s.v),
+                              s.vmax.empty() ? std::vector<R>{} : reals(s.vmax)};
+  }
+  ReferenceAdam<R> reference(setup.spec.convention, hyper, reals(c.theta0), state);
+  ErrorModel<R> model(setup.dtype, hyper, n);
+  const bool amsgrad = setup.spec.convention.adam().amsgrad != AmsgradVariant::none;
+  StepRecord<R> record;
+  std::vector<R> grad(n);
+  for (std::size_t t = 0; t < c.grads.size(); ++t) {
+    if (has_gradient(c, t, chunk.tensor)) {
+      std::optional<R> lr;
+      if (!c.lrs.empty()) lr = parse_decimal<R>(c.lrs[t]);
+      for (std::size_t i = 0; i < n; ++i) grad[i] = c.grads[t][chunk.begin + i];
+      reference.step_into(record, grad, lr, model);
+    }
+    const auto& bounds = model.bounds();
+    const auto& st = reference.state();
+    for (std::size_t i = 0; i < n; ++i) {
+      const std::size_t flat = chunk.begin + i;
+      check_value(out, setup.dtype, r.theta[t][flat], reference.theta()[i], bounds[i].theta, slices, chunk.tensor, t,
+                  flat, "theta");
+      if (!states || r.states.empty()) continue;
+      const ImplementationState& s = r.states[t];
+      check_value(out, setup.dtype, s.m[flat], st.m[i], bounds[i].m, slices, chunk.tensor, t, flat, "m");
+      check_value(out, setup.dtype, s.v[flat], st.v[i], bounds[i].v, slices, chunk.tensor, t, flat, "v");
+      if (amsgrad && s.vmax.size() == s.m.size())
+        check_value(out, setup.dtype, s.vmax[flat], st.vmax[i], bounds[i].vmax, slices, chunk.tensor, t, flat, "vmax");
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+Verification verify_trajectory(const Setup& setup, const RunCase& c, const RunResult& result,
+                               const VerifySettings& settings) {
+  validate_case(c);
+  const auto slices = slices_of(c);
+  if (settings.states && setup.spec.convention.adam().amsgrad != AmsgradVariant::none)
+    for (std::size_t t = 0; t < result.states.size(); ++t)
+      if (result.states[t].vmax.size() != result.states[t].m.size()) {
+        // An AMSGrad state must carry its maximum: one not stored (or not exported) is a bug, not a skip.
+        Verification v;
+        v.statistics.add(0, INFINITY, "step " + std::to_string(t + 1) + ": AMSGrad maxima");
+        v.failure = "step " + std::to_string(t + 1) + ": the exported state has " +
+                    std::to_string(result.states[t].vmax.size()) + " AMSGrad maxima for " +
+                    std::to_string(result.states[t].m.size()) + " elements";
+        return v;
+      }
+  std::vector<Chunk> chunks;
+  for (std::size_t k = 0; k < slices.size(); ++k)
+    for (std::size_t b = slices[k].offset; b < slices[k].offset + slices[k].size; b += settings.chunk)
+      chunks.push_back({k, b, std::min(b + settings.chunk, slices[k].offset + slices[k].size)});
+  std::vector<ChunkOutcome> outcomes(chunks.size());
+  const std::size_t work = c.theta0.size() * c.grads.size();
+  const std::size_t threads =
+      std::min<std::size_t>(chunks.size(), work < 65536 ? 1 : static_cast<std::size_t>(resolve_jobs(settings.jobs)));
+  std::atomic<std::size_t> next{0};
+  std::exception_ptr error;
+  std::mutex error_mutex;
+  auto worker = [&] {
+    for (std::size_t j; (j = next++) < chunks.size();) {
+      try {
+        outcomes[j] = verify_chunk(setup, c, result, slices, chunks[j], settings.states);
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(error_mutex);
+        if (!error) error = std::current_exception();
+      }
+    }
+  };
+  if (threads <= 1) {
+    worker();
+  } else {
+    std::vector<std::thread> pool;
+    for (std::size_t k = 0; k < threads; ++k) pool.emplace_back(worker);
+    for (auto& th : pool) th.join();
+  }
+  if (error) std::rethrow_exception(error);
+  Verification v;
+  v.threads = std::max<std::size_t>(1, threads);
+  std::optional<std::pair<std::size_t, std::size_t>> first;
+  for (const auto& o : outcomes) {
+    v.statistics.merge(o.statistics);
+    if (o.first && (!first || *o.first < *first)) {
+      first = o.first;
+      v.failure = o.failure;
+    }
+  }
+  return v;
+}
+
+}  // namespace adamconf
