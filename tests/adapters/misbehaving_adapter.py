@@ -73,15 +73,15 @@ def main():
         if mode == "error":
             print(json.dumps({"id": request["id"], "error": "CUDA error: out of memory"}), flush=True)
             continue
-        results = [minimal_adapter.run(request["hyperparameters"], c) for c in request["cases"]]
+        results = [minimal_adapter.run(c) for c in request["cases"]]  # adamconf-adapter/2: theta per step, per tensor
         if mode == "wrong-length":
             results[0]["theta"] = results[0]["theta"][:-1] if len(results[0]["theta"]) > 1 else []
         if mode == "nan":
-            results[0]["theta"][-1][0] = float("nan")
+            results[0]["theta"][-1][0][0] = float("nan")
         if mode == "empty-results":
             results = []
         if mode == "short-elements":
-            results[0]["theta"][-1] = results[0]["theta"][-1][:-1]
+            results[0]["theta"][-1][0] = results[0]["theta"][-1][0][:-1]
         if mode == "noise-on-stdout":
             print("step done!", flush=True)
         if mode == "stderr-flood":
@@ -90,7 +90,7 @@ def main():
         answer = {"id": request["id"] + (1 if mode == "wrong-id" else 0), "results": results}
         text = json.dumps(answer)
         if mode == "huge-number":
-            text = text.replace('"theta": [[', '"theta": [[1e999, ', 1)
+            text = text.replace('"theta": [[[', '"theta": [[[1e999, ', 1)
         print(text, flush=True)
 
 
