@@ -140,7 +140,7 @@ said "characters"
 echo "a 30000-digit decimal: $(cut -c1-140 "$tmp/err")"
 
 ## Inputs accepted, then failed: now judged or rejected with the reason.
-run 0 check --impl builtin:float --preset pytorch-adamw --dtype float32 --set lr=0.001 --cases 20
+run 0 check --impl builtin:float --preset pytorch-adamw --dtype float32 --set lr=0.001 --cases 20 --property updates-scale-with-lr --property trajectory-agrees-with-reference
 grep -E "skip +updates-scale-with-lr +needs lr free" "$tmp/out" >/dev/null || fail "a pinned lr does not skip updates-scale-with-lr"
 run 2 check --impl builtin:float --preset pytorch-adamw --set eps=0
 said "eps = 0 with eps_root = 0"
