@@ -176,20 +176,16 @@ Json hyperparameters_json(const Hyperparameters& h, bool exact) {
   return out;
 }
 
-std::vector<double> part(const std::vector<double>& xs, const TensorSlice& s) {
-  return {xs.begin() + static_cast<std::ptrdiff_t>(s.offset), xs.begin() + static_cast<std::ptrdiff_t>(s.offset + s.size)};
-}
-
 /// A case in protocol /2: values per tensor, every group's full hyperparameters.
 Json structured_case_json(const Setup& setup, const RunCase& c) {
   const auto slices = slices_of(c);
   Json tensors = Json::array();
-  for (const auto& s : slices) tensors.push_back({{"theta0", part(c.theta0, s)}, {"group", s.group}});
+  for (const auto& s : slices) tensors.push_back({{"theta0", part_of(c.theta0, s)}, {"group", s.group}});
   Json grads = Json::array();
   for (std::size_t t = 0; t < c.grads.size(); ++t) {
     Json step = Json::array();
     for (std::size_t k = 0; k < slices.size(); ++k)
-      step.push_back(has_gradient(c, t, k) ? Json(part(c.grads[t], slices[k])) : Json(nullptr));
+      step.push_back(has_gradient(c, t, k) ? Json(part_of(c.grads[t], slices[k])) : Json(nullptr));
     grads.push_back(std::move(step));
   }
   Json groups = Json::array();
@@ -206,9 +202,7 @@ Json structured_case_json(const Setup& setup, const RunCase& c) {
   if (c.initial_state) {
     const ImplementationState& s = *c.initial_state;
     Json states = Json::array();
-    for (std::size_t k = 0; k < slices.size(); ++k)
-      states.push_back({{"step", s.step_of(k)}, {"m", part(s.m, slices[k])}, {"v", part(s.v, slices[k])},
-                        {"vmax", s.vmax.empty() ? std::vector<double>{} : part(s.vmax, slices[k])}});
+    for (std::size_t k = 0; k < slices.size(); ++k) states.push_back(state_json(tensor_state(s, slices[k], k)));
     j["state"] = states;
   }
   return j;
@@ -245,14 +239,10 @@ RunResult structured_result(const Json& r, const RunCase& c, const std::string& 
           throw ImplementationError("adapter answered a state of " + std::to_string(std::min(s.m.size(), s.v.size())) +
                                     " moments for " + std::to_string(slices[k].size) + " elements (" + where +
                                     ", tensor " + std::to_string(k) + ")");
-        joined.m.insert(joined.m.end(), s.m.begin(), s.m.end());
-        joined.v.insert(joined.v.end(), s.v.begin(), s.v.end());
-        joined.vmax.insert(joined.vmax.end(), s.vmax.begin(), s.vmax.end());
-        joined.tensor_steps.push_back(s.step);
+        append_tensor_state(joined, s);
       }
       if (!joined.vmax.empty() && joined.vmax.size() != joined.m.size())
         throw ImplementationError("adapter answered AMSGrad maxima for some tensors only (" + where + ")");
-      joined.step = joined.tensor_steps.empty() ? 0 : joined.tensor_steps.front();
       out.states.push_back(std::move(joined));
     }
   }
@@ -267,13 +257,8 @@ std::string run_request(long long id, const std::string& optimizer, const Setup&
   request["id"] = id;
   request["optimizer"] = optimizer;
   request["dtype"] = setup.dtype.name;
-  Json hyper = Json::object(), exact = Json::object();
-  for (const auto& name : Hyperparameters::names()) {
-    hyper[name] = parse_decimal<double>(setup.spec.hyper.get(name));
-    exact[name] = setup.spec.hyper.get(name);
-  }
-  request["hyperparameters"] = hyper;
-  request["hyperparameters_exact"] = exact;
+  request["hyperparameters"] = hyperparameters_json(setup.spec.hyper, false);
+  request["hyperparameters_exact"] = hyperparameters_json(setup.spec.hyper, true);
   request["options"] = {{"amsgrad", setup.spec.options.amsgrad},
                         {"maximize", setup.spec.options.maximize},
                         {"bias_correction", setup.spec.options.bias_correction}};

@@ -4,13 +4,30 @@ namespace adamconf {
 
 namespace {
 std::vector<R> to_reals(const std::vector<double>& xs) { return {xs.begin(), xs.end()}; }
-std::vector<R> slice(const std::vector<double>& xs, const TensorSlice& s) {
-  return {xs.begin() + static_cast<std::ptrdiff_t>(s.offset), xs.begin() + static_cast<std::ptrdiff_t>(s.offset + s.size)};
-}
 }  // namespace
 
 OptimizerState<R> to_reference_state(const ImplementationState& s) {
   return {s.step, to_reals(s.m), to_reals(s.v), to_reals(s.vmax)};
+}
+
+ReferenceAdam<R> tensor_reference(const Setup& setup, const RunCase& c, std::size_t k, const TensorSlice& part) {
+  // Each tensor is an optimizer of its own (PyTorch keeps state per parameter).
+  std::optional<OptimizerState<R>> state;
+  if (c.initial_state) state = to_reference_state(tensor_state(*c.initial_state, part, k));
+  return ReferenceAdam<R>(setup.spec.convention, values_of<R>(group_hyperparameters(setup.spec.hyper, c, part.group)),
+                          to_reals(part_of(c.theta0, part)), state);
+}
+
+bool step_tensor(ReferenceAdam<R>& reference, ErrorModel<R>& model, StepRecord<R>& record, const RunCase& c,
+                 std::size_t t, std::size_t k, const TensorSlice& part, std::vector<R>& grad) {
+  // No gradient: theta, the state and the bounds stay as they were.
+  if (!has_gradient(c, t, k)) return false;
+  std::optional<R> lr;
+  if (!c.lrs.empty()) lr = parse_decimal<R>(c.lrs[t]);
+  grad.resize(part.size);
+  for (std::size_t i = 0; i < part.size; ++i) grad[i] = c.grads[t][part.offset + i];
+  reference.step_into(record, grad, lr, model);
+  return true;
 }
 
 std::vector<ExactStep> exact_trajectory(const Setup& setup, const RunCase& c) {
@@ -20,38 +37,20 @@ std::vector<ExactStep> exact_trajectory(const Setup& setup, const RunCase& c) {
     step.record.elements.resize(c.theta0.size());
     step.bounds.resize(c.theta0.size());
   }
-  // Each tensor is an optimizer of its own (PyTorch keeps state per parameter):
-  // its group's hyperparameters, its own state and step count; a step without
-  // its gradient leaves all of it as it was.
   const auto slices = slices_of(c);
   for (std::size_t k = 0; k < slices.size(); ++k) {
     const TensorSlice& ts = slices[k];
-    const auto hyper = values_of<R>(group_hyperparameters(setup.spec.hyper, c, ts.group));
-    std::optional<OptimizerState<R>> state;
-    if (c.initial_state) {
-      const ImplementationState& s = *c.initial_state;
-      state = OptimizerState<R>{s.step_of(k), slice(s.m, ts), slice(s.v, ts),
-                                s.vmax.empty() ? std::vector<R>{} : slice(s.vmax, ts)};
-    }
-    ReferenceAdam<R> reference(setup.spec.convention, hyper, slice(c.theta0, ts), state);
-    ErrorModel<R> model(setup.dtype, hyper, ts.size);
+    ReferenceAdam<R> reference = tensor_reference(setup, c, k, ts);
+    ErrorModel<R> model(setup.dtype, reference.hyper(), ts.size);
     StepRecord<R> record;
+    std::vector<R> grad;
     for (std::size_t t = 0; t < c.grads.size(); ++t) {
       auto& elements = out[t].record.elements;
       auto& bounds = out[t].bounds;
-      if (has_gradient(c, t, k)) {
-        std::optional<R> lr;
-        if (!c.lrs.empty()) lr = parse_decimal<R>(c.lrs[t]);
-        std::vector<R> grad(c.grads[t].begin() + static_cast<std::ptrdiff_t>(ts.offset),
-                            c.grads[t].begin() + static_cast<std::ptrdiff_t>(ts.offset + ts.size));
-        reference.step_into(record, grad, lr, model);
-        if (k == 0 || out[t].record.scalars.t == 0) out[t].record.scalars = record.scalars;
-        for (std::size_t i = 0; i < ts.size; ++i) {
-          elements[ts.offset + i] = record.elements[i];
-          bounds[ts.offset + i] = model.bounds()[i];
-        }
+      if (step_tensor(reference, model, record, c, t, k, ts, grad)) {
+        if (out[t].record.scalars.t == 0) out[t].record.scalars = record.scalars;  // the first tensor stepped
+        for (std::size_t i = 0; i < ts.size; ++i) elements[ts.offset + i] = record.elements[i];
       } else {
-        // No gradient: theta, the state and the bounds stay as they were.
         const auto& st = reference.state();
         for (std::size_t i = 0; i < ts.size; ++i) {
           ElementRecord<R>& e = elements[ts.offset + i];
@@ -60,9 +59,9 @@ std::vector<ExactStep> exact_trajectory(const Setup& setup, const RunCase& c) {
           e.m = st.m[i];
           e.v = st.v[i];
           if (!st.vmax.empty()) e.vmax = st.vmax[i];
-          bounds[ts.offset + i] = model.bounds()[i];
         }
       }
+      for (std::size_t i = 0; i < ts.size; ++i) bounds[ts.offset + i] = model.bounds()[i];
     }
   }
   return out;
@@ -70,12 +69,10 @@ std::vector<ExactStep> exact_trajectory(const Setup& setup, const RunCase& c) {
 
 ExactStep exact_single_step(const Setup& setup, const std::vector<double>& theta, const ImplementationState& state,
                             const std::vector<double>& grad, const std::string& lr) {
-  RunCase c;
-  c.theta0 = theta;
-  c.grads = {grad};
-  if (!lr.empty()) c.lrs = {lr};
-  c.initial_state = state;
-  return exact_trajectory(setup, c).front();
+  RunCase one_step;
+  one_step.grads = {grad};
+  if (!lr.empty()) one_step.lrs = {lr};
+  return exact_single_step(setup, one_step, theta, state, 0);
 }
 
 ExactStep exact_single_step(const Setup& setup, const RunCase& structure, const std::vector<double>& theta,

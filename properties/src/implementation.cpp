@@ -21,6 +21,7 @@ void validate_results(const std::vector<RunCase>& cases, const std::vector<RunRe
   for (std::size_t k = 0; k < cases.size(); ++k) {
     const RunCase& c = cases[k];
     const RunResult& r = results[k];
+    const std::size_t tensors = slices_of(c).size();
     if (r.theta.size() != c.grads.size()) throw ImplementationError(count_mismatch("steps", r.theta.size(), c.grads.size(), k));
     for (const auto& theta : r.theta)
       if (theta.size() != c.theta0.size())
@@ -33,8 +34,8 @@ void validate_results(const std::vector<RunCase>& cases, const std::vector<RunRe
           throw ImplementationError(count_mismatch("moments", std::min(s.m.size(), s.v.size()), c.theta0.size(), k));
         if (!s.vmax.empty() && s.vmax.size() != c.theta0.size())
           throw ImplementationError(count_mismatch("AMSGrad maxima", s.vmax.size(), c.theta0.size(), k));
-        if (!s.tensor_steps.empty() && s.tensor_steps.size() != slices_of(c).size())
-          throw ImplementationError(count_mismatch("step counts", s.tensor_steps.size(), slices_of(c).size(), k));
+        if (!s.tensor_steps.empty() && s.tensor_steps.size() != tensors)
+          throw ImplementationError(count_mismatch("step counts", s.tensor_steps.size(), tensors, k));
       }
     }
   }
@@ -51,6 +52,30 @@ std::vector<TensorSlice> slices_of(const RunCase& c) {
     offset += t.size;
   }
   return out;
+}
+
+std::vector<double> part_of(const std::vector<double>& xs, const TensorSlice& s) {
+  return {xs.begin() + static_cast<std::ptrdiff_t>(s.offset), xs.begin() + static_cast<std::ptrdiff_t>(s.offset + s.size)};
+}
+
+ImplementationState tensor_state(const ImplementationState& s, const TensorSlice& slice, std::size_t k) {
+  return {s.step_of(k), part_of(s.m, slice), part_of(s.v, slice),
+          s.vmax.empty() ? std::vector<double>{} : part_of(s.vmax, slice), {}};
+}
+
+void append_tensor_state(ImplementationState& joined, const ImplementationState& tensor) {
+  joined.m.insert(joined.m.end(), tensor.m.begin(), tensor.m.end());
+  joined.v.insert(joined.v.end(), tensor.v.begin(), tensor.v.end());
+  joined.vmax.insert(joined.vmax.end(), tensor.vmax.begin(), tensor.vmax.end());
+  joined.tensor_steps.push_back(tensor.step);
+  joined.step = joined.tensor_steps.front();
+}
+
+std::string value_position(const std::vector<TensorSlice>& slices, std::size_t k, std::size_t step, std::size_t element,
+                           const std::string& what) {
+  std::string s = "step " + std::to_string(step + 1) + ", ";
+  if (slices.size() > 1) s += "tensor " + std::to_string(k) + " ";
+  return s + "element " + std::to_string(element - slices[k].offset) + ": " + what;
 }
 
 bool has_gradient(const RunCase& c, std::size_t t, std::size_t k) { return c.grad_given.empty() || c.grad_given[t][k]; }

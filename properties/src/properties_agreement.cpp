@@ -8,13 +8,11 @@
 namespace adamconf::detail {
 
 std::string at_tensor(const std::vector<TensorSlice>& slices, std::size_t step, std::size_t i, const std::string& what) {
-  if (slices.size() <= 1) return at(step, i, what);
-  // the last tensor starting at or before i that holds it (empty tensors hold nothing)
+  // the tensor that holds element i (empty tensors hold nothing)
   std::size_t k = 0;
   for (std::size_t j = 0; j < slices.size(); ++j)
     if (slices[j].offset <= i && i < slices[j].offset + slices[j].size) k = j;
-  return "step " + std::to_string(step + 1) + ", tensor " + std::to_string(k) + " element " +
-         std::to_string(i - slices[k].offset) + ": " + what;
+  return value_position(slices, k, step, i, what);
 }
 
 namespace {
@@ -50,6 +48,11 @@ void check_trajectory(Checker& checker, const Scenario& s) {
   checker.record(verify_trajectory(setup_of(s), s.run, r, settings));
 }
 
+void check_trajectory_with_states(Checker& checker, Scenario s) {
+  s.run.record_states = checker.context().capabilities.state_io;
+  check_trajectory(checker, s);
+}
+
 void check_each_step(Checker& checker, Scenario s) {
   s.run.record_states = true;
   const RunResult r = checker.run(s);
@@ -81,12 +84,7 @@ namespace {
 Property trajectory_agrees() {
   return {"trajectory-agrees-with-reference",
           "every step of a whole trajectory agrees with the exact reference within the accumulated error bound",
-          nullptr, [](Checker& checker) {
-            const auto& ctx = checker.context();
-            Scenario s = *gen::scenario(ctx.shape());
-            s.run.record_states = ctx.capabilities.state_io;
-            check_trajectory(checker, s);
-          }};
+          nullptr, [](Checker& checker) { check_trajectory_with_states(checker, *gen::scenario(checker.context().shape())); }};
 }
 
 Property each_step_agrees() {

@@ -62,6 +62,8 @@ std::string at_tensor(const std::vector<TensorSlice>& slices, std::size_t step, 
 /// Checks every step of `s`'s trajectory (theta, and the state when recorded)
 /// against the exact reference within the accumulated bound.
 void check_trajectory(Checker& checker, const Scenario& s);
+/// check_trajectory, with the states recorded and checked where the implementation exports them.
+void check_trajectory_with_states(Checker& checker, Scenario s);
 /// Runs `s` recording states and checks each step from the implementation's
 /// own state (single-step bounds), the step counts included.
 void check_each_step(Checker& checker, Scenario s);
@@ -85,7 +87,7 @@ inline bool representable(double x, const FloatFormat& f) {
 /// The zero state an implementation starts from.
 inline ImplementationState zero_state(std::size_t n, bool amsgrad) {
   return {0, std::vector<double>(n, 0.0), std::vector<double>(n, 0.0),
-          amsgrad ? std::vector<double>(n, 0.0) : std::vector<double>{}};
+          amsgrad ? std::vector<double>(n, 0.0) : std::vector<double>{}, {}};
 }
 
 std::vector<Property> agreement_properties();

@@ -25,20 +25,13 @@ struct ChunkOutcome {
   std::string failure;
 };
 
-std::string where(const std::vector<TensorSlice>& slices, std::size_t k, std::size_t t, std::size_t i,
-                  const char* what) {
-  std::string s = "step " + std::to_string(t + 1) + ", ";
-  if (slices.size() > 1) s += "tensor " + std::to_string(k) + " ";
-  return s + "element " + std::to_string(i - slices[k].offset) + ": " + what;
-}
-
 /// One value: counted always, described only when it is the worst so far or fails.
 void check_value(ChunkOutcome& out, const FloatFormat& f, double observed, const R& exact, const R& allowed,
                  const std::vector<TensorSlice>& slices, std::size_t k, std::size_t t, std::size_t i, const char* what) {
   const Comparison c = compare(observed, exact, allowed, f);
   const bool worst = c.ratio > out.statistics.worst_ratio || out.statistics.worst.empty();
   if (worst || !c.pass) {
-    const std::string w = where(slices, k, t, i, what);
+    const std::string w = value_position(slices, k, t, i, what);
     if (worst) out.statistics.add(c, w, f);
     else out.statistics.add_value(c.error_ulps);
     if (!c.pass && (!out.first || std::make_pair(t, i) < *out.first)) {
@@ -54,27 +47,14 @@ ChunkOutcome verify_chunk(const Setup& setup, const RunCase& c, const RunResult&
                           const Chunk& chunk, bool states) {
   ChunkOutcome out;
   const std::size_t n = chunk.end - chunk.begin;
-  const auto from = static_cast<std::ptrdiff_t>(chunk.begin), to = static_cast<std::ptrdiff_t>(chunk.end);
-  auto reals = [&](const std::vector<double>& xs) { return std::vector<R>(xs.begin() + from, xs.begin() + to); };
-  const auto hyper = values_of<R>(group_hyperparameters(setup.spec.hyper, c, slices[chunk.tensor].group));
-  std::optional<OptimizerState<R>> state;
-  if (c.initial_state) {
-    const ImplementationState& s = *c.initial_state;
-    state = OptimizerState<R>{s.step_of(chunk.tensor), reals(s.m), reals(s.v),
-                              s.vmax.empty() ? std::vector<R>{} : reals(s.vmax)};
-  }
-  ReferenceAdam<R> reference(setup.spec.convention, hyper, reals(c.theta0), state);
-  ErrorModel<R> model(setup.dtype, hyper, n);
+  const TensorSlice part{chunk.begin, n, slices[chunk.tensor].group};
+  ReferenceAdam<R> reference = tensor_reference(setup, c, chunk.tensor, part);
+  ErrorModel<R> model(setup.dtype, reference.hyper(), n);
   const bool amsgrad = setup.spec.convention.adam().amsgrad != AmsgradVariant::none;
   StepRecord<R> record;
-  std::vector<R> grad(n);
+  std::vector<R> grad;
   for (std::size_t t = 0; t < c.grads.size(); ++t) {
-    if (has_gradient(c, t, chunk.tensor)) {
-      std::optional<R> lr;
-      if (!c.lrs.empty()) lr = parse_decimal<R>(c.lrs[t]);
-      for (std::size_t i = 0; i < n; ++i) grad[i] = c.grads[t][chunk.begin + i];
-      reference.step_into(record, grad, lr, model);
-    }
+    step_tensor(reference, model, record, c, t, chunk.tensor, part, grad);
     const auto& bounds = model.bounds();
     const auto& st = reference.state();
     for (std::size_t i = 0; i < n; ++i) {

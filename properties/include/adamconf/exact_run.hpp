@@ -33,6 +33,17 @@ ExactStep exact_single_step(const Setup& setup, const std::vector<double>& theta
 ExactStep exact_single_step(const Setup& setup, const RunCase& structure, const std::vector<double>& theta,
                             const ImplementationState& state, std::size_t t);
 
+/// The reference for `part` (a range of elements) of tensor k of `c`: its
+/// group's hyperparameters, its part of theta0 and of the initial state, its own
+/// step count. Exact trajectories and the verifier both start here.
+ReferenceAdam<R> tensor_reference(const Setup& setup, const RunCase& c, std::size_t k, const TensorSlice& part);
+
+/// Step t (0-based) of that reference and its error model, if tensor k has a
+/// gradient at step t (else nothing changes). `grad` is scratch storage.
+/// Returns whether it stepped.
+bool step_tensor(ReferenceAdam<R>& reference, ErrorModel<R>& model, StepRecord<R>& record, const RunCase& c,
+                 std::size_t t, std::size_t k, const TensorSlice& part, std::vector<R>& grad);
+
 /// The reference's view of an implementation state (values are exact).
 OptimizerState<R> to_reference_state(const ImplementationState& s);
 

@@ -71,6 +71,16 @@ struct TensorSlice {
 };
 /// The tensors of `c` (one, of every element, when c.tensors is empty).
 std::vector<TensorSlice> slices_of(const RunCase& c);
+/// The elements of `xs` (theta0, a gradient, m, v, vmax) that lie in slice `s`.
+std::vector<double> part_of(const std::vector<double>& xs, const TensorSlice& s);
+/// Tensor k's state (its elements and its own step count) within a state of the whole case.
+ImplementationState tensor_state(const ImplementationState& s, const TensorSlice& slice, std::size_t k);
+/// Appends one tensor's state to `joined` (the inverse of tensor_state, tensor after tensor).
+void append_tensor_state(ImplementationState& joined, const ImplementationState& tensor);
+/// "step 3, tensor 7 element 65536: theta" (element counted within tensor k),
+/// "step 3, element 2: theta" in a case of one tensor; step is 0-based.
+std::string value_position(const std::vector<TensorSlice>& slices, std::size_t k, std::size_t step, std::size_t element,
+                           const std::string& what);
 /// Whether tensor k has a gradient at step t (0-based).
 bool has_gradient(const RunCase& c, std::size_t t, std::size_t k);
 /// The hyperparameters of parameter group `group`: `base` with its overrides.

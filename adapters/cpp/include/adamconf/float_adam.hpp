@@ -113,7 +113,7 @@ class FloatAdam {
   std::vector<double> theta() const { return {theta_.begin(), theta_.end()}; }
 
   virtual ImplementationState export_state() const {
-    return {step_, {m_.begin(), m_.end()}, {v_.begin(), v_.end()}, {vmax_.begin(), vmax_.end()}};
+    return {step_, {m_.begin(), m_.end()}, {v_.begin(), v_.end()}, {vmax_.begin(), vmax_.end()}, {}};
   }
 
  protected:
@@ -313,7 +313,7 @@ class FloatImplementationOf : public Implementation {
       spec.hyper = group_hyperparameters(setup.spec.hyper, c, group_of(c, k));
       std::optional<ImplementationState> state;
       if (c.initial_state) state = tensor_state(*c.initial_state, slices[k], k);
-      engines[k].init(spec, numerics, part(c.theta0, slices[k]), state);
+      engines[k].init(spec, numerics, part_of(c.theta0, slices[k]), state);
     }
     RunResult r;
     for (std::size_t t = 0; t < c.grads.size(); ++t) {
@@ -321,21 +321,14 @@ class FloatImplementationOf : public Implementation {
       theta.reserve(c.theta0.size());
       ImplementationState joined;
       for (std::size_t k = 0; k < slices.size(); ++k) {
-        if (steps_tensor(c, t, k)) engines[k].step(part(c.grads[t], slices[k]), c.lrs.empty() ? std::string() : c.lrs[t]);
+        if (steps_tensor(c, t, k)) engines[k].step(part_of(c.grads[t], slices[k]), c.lrs.empty() ? std::string() : c.lrs[t]);
         else engines[k].no_gradient();
         const auto values = engines[k].theta();
         theta.insert(theta.end(), values.begin(), values.end());
-        if (c.record_states) {
-          const ImplementationState s = engines[k].export_state();
-          joined.m.insert(joined.m.end(), s.m.begin(), s.m.end());
-          joined.v.insert(joined.v.end(), s.v.begin(), s.v.end());
-          joined.vmax.insert(joined.vmax.end(), s.vmax.begin(), s.vmax.end());
-          joined.tensor_steps.push_back(s.step);
-        }
+        if (c.record_states) append_tensor_state(joined, engines[k].export_state());
       }
       r.theta.push_back(std::move(theta));
       if (c.record_states) {
-        joined.step = joined.tensor_steps.front();
         if (slices.size() == 1) joined.tensor_steps.clear();
         r.states.push_back(std::move(joined));
       }
@@ -348,13 +341,6 @@ class FloatImplementationOf : public Implementation {
   virtual bool steps_tensor(const RunCase& c, std::size_t t, std::size_t k) const { return has_gradient(c, t, k); }
   /// The parameter group whose hyperparameters tensor k uses: its own.
   virtual std::size_t group_of(const RunCase& c, std::size_t k) const { return slices_of(c)[k].group; }
-
-  static std::vector<double> part(const std::vector<double>& xs, const TensorSlice& s) {
-    return {xs.begin() + static_cast<std::ptrdiff_t>(s.offset), xs.begin() + static_cast<std::ptrdiff_t>(s.offset + s.size)};
-  }
-  static ImplementationState tensor_state(const ImplementationState& s, const TensorSlice& slice, std::size_t k) {
-    return {s.step_of(k), part(s.m, slice), part(s.v, slice), s.vmax.empty() ? std::vector<double>{} : part(s.vmax, slice), {}};
-  }
 
  private:
   template <class F>
