@@ -101,6 +101,16 @@ std::string scale_decimal(const std::string& decimal, int k) {
   return out + "e" + std::to_string(exponent10);
 }
 
+namespace {
+/// A vector of values as hex floats, the first `shown` of them and how many more.
+void show_values(const std::vector<double>& xs, std::ostream& os, std::size_t shown = 32) {
+  os << "[";
+  for (std::size_t i = 0; i < std::min(shown, xs.size()); ++i) os << (i ? ", " : "") << show_value(xs[i]);
+  if (xs.size() > shown) os << ", ... " << xs.size() - shown << " more";
+  os << "]";
+}
+}  // namespace
+
 void showValue(const Scenario& s, std::ostream& os) {
   os << s.spec.preset << " " << s.dtype.name;
   if (s.spec.options.amsgrad) os << " amsgrad";
@@ -108,17 +118,58 @@ void showValue(const Scenario& s, std::ostream& os) {
   if (!s.spec.options.bias_correction) os << " no-bias-correction";
   os << "\n  ";
   for (const auto& name : Hyperparameters::names()) os << name << "=" << s.spec.hyper.get(name) << " ";
-  os << "\n  theta0 = [";
-  for (std::size_t i = 0; i < s.run.theta0.size(); ++i) os << (i ? ", " : "") << show_value(s.run.theta0[i]);
-  os << "]\n  gradients (" << s.run.grads.size() << " steps x " << s.run.theta0.size() << " elements):";
+  if (!s.run.tensors.empty()) {
+    os << "\n  tensors (size/group) = [";
+    for (std::size_t k = 0; k < s.run.tensors.size(); ++k)
+      os << (k ? ", " : "") << s.run.tensors[k].size << "/" << s.run.tensors[k].group;
+    os << "]";
+  }
+  for (std::size_t g = 0; g < s.run.groups.size(); ++g) {
+    os << "\n  group " << g << ":";
+    for (const auto& [name, value] : s.run.groups[g].hyperparameters) os << " " << name << "=" << value;
+  }
+  if (s.run.initial_state) os << "\n  from a state at step " << s.run.initial_state->step;
+  os << "\n  theta0 = ";
+  show_values(s.run.theta0, os);
+  os << "\n  gradients (" << s.run.grads.size() << " steps x " << s.run.theta0.size() << " elements):";
   const std::size_t shown = std::min<std::size_t>(s.run.grads.size(), 40);
   for (std::size_t t = 0; t < shown; ++t) {
-    os << "\n    step " << t + 1 << ": [";
-    for (std::size_t i = 0; i < s.run.grads[t].size(); ++i) os << (i ? ", " : "") << show_value(s.run.grads[t][i]);
-    os << "]";
+    os << "\n    step " << t + 1 << ": ";
+    show_values(s.run.grads[t], os);
     if (!s.run.lrs.empty()) os << " lr=" << s.run.lrs[t];
+    if (!s.run.grad_given.empty()) {
+      os << " no gradient for tensors [";
+      bool first = true;
+      for (std::size_t k = 0; k < s.run.grad_given[t].size(); ++k)
+        if (!s.run.grad_given[t][k]) {
+          os << (first ? "" : ", ") << k;
+          first = false;
+        }
+      os << "]";
+    }
   }
   if (shown < s.run.grads.size()) os << "\n    ... " << s.run.grads.size() - shown << " more steps";
+}
+
+ExponentRange typical_exponents() { return {-10, 4}; }
+ExponentRange tiny_exponents(const FloatFormat& dtype) {
+  return dtype.precision == 24 ? ExponentRange{-140, -40} : ExponentRange{-1060, -300};
+}
+ExponentRange huge_exponents(const FloatFormat& dtype) {
+  return dtype.precision == 24 ? ExponentRange{40, 58} : ExponentRange{200, 497};
+}
+ExponentRange near_eps_exponents(const FloatFormat& dtype, double eps) {
+  if (!(eps > 0)) return typical_exponents();
+  const int e = static_cast<int>(std::floor(std::log2(eps)));
+  return {std::max(e - 3, tiny_exponents(dtype).min), e + 3};
+}
+
+double float_from(const FloatFormat& dtype, bool negative, std::uint64_t fraction, int exponent) {
+  const int p = dtype.precision;
+  const double significand = static_cast<double>((std::uint64_t{1} << (p - 1)) | fraction);
+  double x = std::ldexp(significand, exponent - (p - 1));
+  if (p == 24) x = static_cast<float>(x);  // rounds a float32 subnormal
+  return negative ? -x : x;
 }
 
 namespace gen {
@@ -188,46 +239,23 @@ rc::Gen<Hyperparameters> hyperparameters(const Preset& preset, const std::map<st
 
 rc::Gen<double> float_in(const FloatFormat& dtype, int min_exp, int max_exp) {
   const int p = dtype.precision;
-  return rc::gen::apply(
-      [dtype, p](bool negative, std::uint64_t fraction, int exponent) {
-        const double significand = static_cast<double>((std::uint64_t{1} << (p - 1)) | fraction);
-        double x = std::ldexp(significand, exponent - (p - 1));
-        if (dtype.precision == 24) x = static_cast<float>(x);  // rounds a float32 subnormal
-        return negative ? -x : x;
-      },
-      rc::gen::arbitrary<bool>(), uniform<std::uint64_t>(0, std::uint64_t{1} << (p - 1)),
-      uniform(min_exp, max_exp + 1));
+  return rc::gen::apply([dtype](bool negative, std::uint64_t fraction,
+                                int exponent) { return float_from(dtype, negative, fraction, exponent); },
+                        rc::gen::arbitrary<bool>(), uniform<std::uint64_t>(0, std::uint64_t{1} << (p - 1)),
+                        uniform(min_exp, max_exp + 1));
 }
 
 namespace {
-int exponent_of(double x) { return static_cast<int>(std::floor(std::log2(x))); }
-
-struct Ranges {
-  int tiny_min, tiny_max, huge_min, huge_max;
-};
-Ranges ranges(const FloatFormat& dtype) {
-  // tiny reaches the subnormals and values whose square underflows; huge stops
-  // at largest_gradient so that g^2 stays finite.
-  if (dtype.precision == 24) return {-140, -40, 40, 58};
-  return {-1060, -300, 200, 497};
-}
-
-rc::Gen<double> typical(const FloatFormat& dtype) { return float_in(dtype, -10, 4); }
-
-rc::Gen<double> near_eps(const FloatFormat& dtype, double eps) {
-  if (!(eps > 0)) return typical(dtype);
-  const int e = exponent_of(eps);
-  return float_in(dtype, std::max(e - 3, ranges(dtype).tiny_min), e + 3);
-}
+rc::Gen<double> float_in(const FloatFormat& dtype, ExponentRange r) { return gen::float_in(dtype, r.min, r.max); }
+rc::Gen<double> typical(const FloatFormat& dtype) { return float_in(dtype, typical_exponents()); }
 }  // namespace
 
 rc::Gen<double> grad(const FloatFormat& dtype, double eps) {
-  const Ranges r = ranges(dtype);
   return rc::gen::weightedOneOf<double>({
       {40, typical(dtype)},
-      {12, near_eps(dtype, eps)},
-      {6, float_in(dtype, r.tiny_min, r.tiny_max)},
-      {5, float_in(dtype, r.huge_min, r.huge_max)},
+      {12, float_in(dtype, near_eps_exponents(dtype, eps))},
+      {6, float_in(dtype, tiny_exponents(dtype))},
+      {5, float_in(dtype, huge_exponents(dtype))},
       {8, rc::gen::just(0.0)},
       {5, rc::gen::element(1.0, -1.0, 0.5, -2.0, 4.0)},
   });
@@ -259,7 +287,7 @@ rc::Gen<std::vector<std::vector<double>>> grad_stream(const FloatFormat& dtype, 
           break;
         }
         case 4:  // every step near eps
-          g = *rc::gen::container<std::vector<double>>(steps, near_eps(dtype, eps));
+          g = *rc::gen::container<std::vector<double>>(steps, float_in(dtype, near_eps_exponents(dtype, eps)));
           break;
         case 5: {  // sparse spikes
           g = *rc::gen::container<std::vector<double>>(

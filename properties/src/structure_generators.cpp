@@ -11,27 +11,23 @@ namespace gen {
 
 namespace {
 
-/// A value of `dtype` with |x| in [2^min_exp, 2^(max_exp+1)), either sign.
+/// gen::float_in drawn by `rng`: a value of `dtype` with |x| in [2^min_exp, 2^(max_exp+1)), either sign.
 double seeded_float(std::mt19937_64& rng, const FloatFormat& dtype, int min_exp, int max_exp) {
-  const int p = dtype.precision;
-  const std::uint64_t fraction = rng() & ((std::uint64_t{1} << (p - 1)) - 1);
+  const std::uint64_t fraction = rng() & ((std::uint64_t{1} << (dtype.precision - 1)) - 1);
   const int exponent = min_exp + static_cast<int>(rng() % static_cast<std::uint64_t>(max_exp - min_exp + 1));
-  double x = std::ldexp(static_cast<double>((std::uint64_t{1} << (p - 1)) | fraction), exponent - (p - 1));
-  if (p == 24) x = static_cast<float>(x);
-  return (rng() & 1) ? -x : x;
+  return float_from(dtype, (rng() & 1) != 0, fraction, exponent);
+}
+double seeded_float(std::mt19937_64& rng, const FloatFormat& dtype, ExponentRange r) {
+  return seeded_float(rng, dtype, r.min, r.max);
 }
 
 /// gen::grad's regime mix (typical 40, near eps 12, tiny 6, huge 5, zero 8, powers of two 5).
 double seeded_gradient(std::mt19937_64& rng, const FloatFormat& dtype, double eps) {
-  const bool f32 = dtype.precision == 24;
   const int k = static_cast<int>(rng() % 76);
-  if (k < 40) return seeded_float(rng, dtype, -10, 4);
-  if (k < 52) {
-    const int e = eps > 0 ? static_cast<int>(std::floor(std::log2(eps))) : -10;
-    return seeded_float(rng, dtype, std::max(e - 3, f32 ? -140 : -1060), e + 3);
-  }
-  if (k < 58) return f32 ? seeded_float(rng, dtype, -140, -40) : seeded_float(rng, dtype, -1060, -300);
-  if (k < 63) return f32 ? seeded_float(rng, dtype, 40, 58) : seeded_float(rng, dtype, 200, 497);
+  if (k < 40) return seeded_float(rng, dtype, typical_exponents());
+  if (k < 52) return seeded_float(rng, dtype, near_eps_exponents(dtype, eps));
+  if (k < 58) return seeded_float(rng, dtype, tiny_exponents(dtype));
+  if (k < 63) return seeded_float(rng, dtype, huge_exponents(dtype));
   if (k < 71) return 0.0;
   const double powers[] = {1.0, -1.0, 0.5, -2.0, 4.0};
   return powers[rng() % 5];

@@ -7,6 +7,7 @@
 
 #include <rapidcheck.h>
 
+#include <cstdint>
 #include <iosfwd>
 #include <map>
 #include <string>
@@ -40,6 +41,22 @@ struct ScenarioShape {
   bool lr_schedule = true;    ///< may generate a per-step learning rate
   bool zero_gradients = false;
 };
+
+/// An exponent range [min, max] of a regime of gradients: values with |x| in [2^min, 2^(max+1)).
+struct ExponentRange {
+  int min, max;
+};
+/// gen::grad's regimes: typical values; tiny ones (down to the subnormals and
+/// values whose square underflows); huge ones (up to largest_gradient, so that
+/// g^2 stays finite); eps-sized ones (within 2^+-3 of eps, typical when eps is 0).
+ExponentRange typical_exponents();
+ExponentRange tiny_exponents(const FloatFormat& dtype);
+ExponentRange huge_exponents(const FloatFormat& dtype);
+ExponentRange near_eps_exponents(const FloatFormat& dtype, double eps);
+
+/// The value of `dtype` with this sign, fraction (p - 1 bits) and exponent: 1.fraction * 2^exponent,
+/// rounded to float32 when that is the format (a float32 subnormal).
+double float_from(const FloatFormat& dtype, bool negative, std::uint64_t fraction, int exponent);
 
 namespace gen {
 
