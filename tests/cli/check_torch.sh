@@ -2,13 +2,7 @@
 # PyTorch's Adam and AdamW pass their presets through the adapter, on both the
 # single-tensor and the foreach path; identify names their conventions. (No
 # timing is asserted: a loaded machine is no failure. The wall time is printed.)  usage: check_torch.sh ADAMCONF SOURCE_DIR PYTHON
-set -u
-adamconf=$1
-src=$2
-python=$3
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*"; exit 1; }
+source "$(dirname "$0")/common.sh" "$@"
 adapter="$python $src/adapters/python/torch_adapter.py"
 
 for path in "" "--foreach"; do

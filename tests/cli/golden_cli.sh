@@ -1,12 +1,7 @@
 #!/usr/bin/env bash
 # adamconf golden from the command line: exit codes, what verify names, one-line errors.
 # usage: golden_cli.sh ADAMCONF SOURCE_DIR
-set -u
-adamconf=$1
-src=$2
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*"; exit 1; }
+source "$(dirname "$0")/common.sh" "$@"
 
 "$adamconf" golden verify --dir "$src/golden/traces" >"$tmp/out" 2>"$tmp/err" ||
   fail "verify of the committed files exits non-zero: $(cat "$tmp/out")"

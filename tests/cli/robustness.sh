@@ -4,13 +4,7 @@
 # library messages, adapters that outlive adamconf. Every command runs under
 # `timeout` (a hang fails), and bad input must give exit 2 and one line.
 # usage: robustness.sh ADAMCONF SOURCE_DIR PYTHON
-set -u
-adamconf=$1
-src=$2
-python=$3
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*"; exit 1; }
+source "$(dirname "$0")/common.sh" "$@"
 misbehaving="$python $src/tests/adapters/misbehaving_adapter.py --mode"
 
 # run WANT_STATUS ARGS...: runs adamconf (at most 120 s), checks the status;
