@@ -24,12 +24,8 @@ Scenario alone(const Scenario& s, std::size_t k) {
   Scenario out = s;
   out.spec.hyper = group_hyperparameters(s.spec.hyper, s.run, ts.group);
   out.run = RunCase{};
-  auto part = [&](const std::vector<double>& xs) {
-    return std::vector<double>(xs.begin() + static_cast<std::ptrdiff_t>(ts.offset),
-                               xs.begin() + static_cast<std::ptrdiff_t>(ts.offset + ts.size));
-  };
-  out.run.theta0 = part(s.run.theta0);
-  for (const auto& g : s.run.grads) out.run.grads.push_back(part(g));
+  out.run.theta0 = part_of(s.run.theta0, ts);
+  for (const auto& g : s.run.grads) out.run.grads.push_back(part_of(g, ts));
   out.run.lrs = s.run.lrs;
   if (!s.run.grad_given.empty()) {
     out.run.tensors = {Tensor{ts.size, 0}};
@@ -43,10 +39,8 @@ Property structured_trajectory_agrees() {
           "with many tensors of mixed sizes (empty ones, vector remainders), parameter groups and steps without a "
           "gradient, every tensor's trajectory agrees with the exact reference within its error bound",
           needs_tensors, [](Checker& checker) {
-            const auto& ctx = checker.context();
-            Scenario s = *gen::structured_scenario(ctx.shape(), StructureClass::mixed);
-            s.run.record_states = ctx.capabilities.state_io;
-            check_trajectory(checker, s);
+            check_trajectory_with_states(checker,
+                                         *gen::structured_scenario(checker.context().shape(), StructureClass::mixed));
           }};
 }
 
@@ -68,12 +62,11 @@ Property large_tensors_agree() {
              "tensors at chunk boundaries (65535, 65536, 65537, 2^17 + 3 elements, over 2^20 in all) agree with the "
              "exact reference in every element",
              needs_tensors, [](Checker& checker) {
-               const auto& ctx = checker.context();
-               Scenario s = *gen::structured_scenario(ctx.shape(), StructureClass::large);
-               s.run.record_states = ctx.capabilities.state_io;
-               check_trajectory(checker, s);
+               check_trajectory_with_states(checker,
+                                            *gen::structured_scenario(checker.context().shape(), StructureClass::large));
              }};
   p.cases_per_hundred = 2;
+  p.shrink = false;
   return p;
 }
 
@@ -179,12 +172,9 @@ Property long_trajectory_agrees() {
   Property p{"long-trajectory-agrees-with-reference",
              "a trajectory of 10^4 to 2*10^4 steps from step 0 agrees with the exact reference within the accumulated "
              "error bound",
-             nullptr, [](Checker& checker) {
-               const auto& ctx = checker.context();
-               Scenario s = *gen::long_scenario(ctx.shape());
-               check_trajectory(checker, s);
-             }};
+             nullptr, [](Checker& checker) { check_trajectory(checker, *gen::long_scenario(checker.context().shape())); }};
   p.cases_per_hundred = 5;
+  p.shrink = false;
   return p;
 }
 

@@ -164,6 +164,7 @@ PropertyResult run_property(const Property& property, const PropertyContext& ctx
                          : std::max(2, settings.cases * property.cases_per_hundred / 100);
   params.maxSize = 100;
   params.maxDiscardRatio = 10;
+  params.disableShrinking = !property.shrink;
   SilentListener listener;
   const auto outcome = rc::detail::checkProperty(
       rc::detail::toProperty([&property, &checker] { property.body(checker); }), metadata, params, listener);

@@ -88,6 +88,10 @@ struct Property {
   /// Cases this property runs per 100 the settings ask for (its cases are
   /// large: millions of elements, 10^4 steps); at least 2.
   int cases_per_hundred = 100;
+  /// Whether a failure is shrunk. Shrinking a case of millions of element-steps
+  /// reruns the implementation hundreds of times (minutes through a Python
+  /// adapter); such a failure is reported as generated, replayable by its seed.
+  bool shrink = true;
 };
 
 /// Every property, in report order.
