@@ -1,3 +1,4 @@
+#include <algorithm>
 // adamconf check: the property suite against an implementation, with a report
 // for people, JUnit XML and JSON for CI, and an exit status (0 pass, 1 fail, 2 bad input).
 #include <chrono>
@@ -23,6 +24,7 @@ struct CheckOptions {
   std::string seed = "1";
   int cases = 100;
   std::vector<std::string> properties;
+  std::vector<std::string> skipped;
   double timeout = 30;
   int jobs = 0;
   std::string junit, json;
@@ -41,6 +43,10 @@ void run_check(const CheckOptions& o) {
   for (const auto& id : o.properties) selected.push_back(&property_by_id(id));
   if (selected.empty())
     for (const auto& p : all_properties()) selected.push_back(&p);
+  for (const auto& id : o.skipped) {
+    const Property* skip = &property_by_id(id);  // an unknown id is an error, as for --property
+    selected.erase(std::remove(selected.begin(), selected.end(), skip), selected.end());
+  }
 
   CheckRun run;
   run.impl_argument = o.impl;
@@ -146,6 +152,7 @@ void add_check_command(CLI::App& app) {
   cmd->add_option("--seed", o->seed, "RapidCheck seed, or 'random'")->capture_default_str();
   cmd->add_option("--cases", o->cases, "successful cases per property")->check(CLI::Range(1, 100000))->capture_default_str();
   cmd->add_option("--property", o->properties, "run only this property (repeatable); see `adamconf properties`");
+  cmd->add_option("--skip-property", o->skipped, "do not run this property (repeatable)");
   cmd->add_option("--timeout", o->timeout, "seconds an adapter has for each answer")->check(timeout_validator())->capture_default_str();
   cmd->add_option("--jobs", o->jobs, "threads for the reference and error bounds of large cases (0: every core)")
       ->check(CLI::Range(0, 1024))

@@ -58,12 +58,14 @@ Property structured_each_step_agrees() {
 }
 
 Property large_tensors_agree() {
+  // theta only: with m, v and vmax of 2^20 elements over 3 steps a float64 answer
+  // passes the protocol's 256 MiB line limit. A state not written back past a
+  // chunk shows in theta from the second step on (the class has 2 or 3 steps).
   Property p{"large-tensors-agree-with-reference",
              "tensors at chunk boundaries (65535, 65536, 65537, 2^17 + 3 elements, over 2^20 in all) agree with the "
-             "exact reference in every element",
+             "exact reference in every element of theta",
              needs_tensors, [](Checker& checker) {
-               check_trajectory_with_states(checker,
-                                            *gen::structured_scenario(checker.context().shape(), StructureClass::large));
+               check_trajectory(checker, *gen::structured_scenario(checker.context().shape(), StructureClass::large));
              }};
   p.cases_per_hundred = 2;
   p.shrink = false;

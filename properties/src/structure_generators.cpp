@@ -141,7 +141,7 @@ rc::Gen<Scenario> structured_scenario(const ScenarioShape& shape, StructureClass
         for (auto x : sizes) total += x;
         if (total < (1u << 20)) sizes.push_back((1u << 20) - total + *uniform<std::size_t>(0, 17));
       }
-      steps = static_cast<std::size_t>(*uniform(1, 4));
+      steps = static_cast<std::size_t>(*uniform(2, 4));
     }
     std::size_t total = 0;
     for (auto x : sizes) total += x;

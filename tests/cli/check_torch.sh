@@ -1,22 +1,46 @@
 #!/usr/bin/env bash
 # PyTorch's Adam and AdamW pass their presets through the adapter, on both the
 # single-tensor and the foreach path; identify names their conventions. (No
-# timing is asserted: a loaded machine is no failure. The wall time is printed.)  usage: check_torch.sh ADAMCONF SOURCE_DIR PYTHON
+# timing is asserted: a loaded machine is no failure. The wall time is printed.)
+# One true finding is allowed: PyTorch 1.13 keeps state['step'] as a float32
+# tensor, so its step count stops at 2^24 (16777216 + 1 rounds back), which
+# large-step-counts-agree-with-reference reports where it draws such a state.
+# Nothing else may fail.
+# usage: check_torch.sh ADAMCONF SOURCE_DIR PYTHON
 source "$(dirname "$0")/common.sh" "$@"
 adapter="$python $src/adapters/python/torch_adapter.py"
 
+# The large case classes (2^20 elements, 10^4 steps: a minute through JSON and
+# Python) run on one configuration per path; the other runs skip them.
+large_classes="large-tensors-agree-with-reference long-trajectory-agrees-with-reference"
 for path in "" "--foreach"; do
-  for run in "pytorch-adam float32" "pytorch-adam float64 --amsgrad" "pytorch-adamw float32 --maximize" "pytorch-adamw float64"; do
+  for run in "pytorch-adam float32" "pytorch-adam float64 --amsgrad" "pytorch-adamw float32 --maximize +large" "pytorch-adamw float64"; do
     set -- $run
     preset=$1 dtype=$2
     shift 2
+    skips=()
+    if [ "${*: -1}" = "+large" ]; then
+      set -- "${@:1:$#-1}"
+    else
+      for p in $large_classes; do skips+=(--skip-property "$p"); done
+    fi
     start=$(date +%s.%N)
-    "$adamconf" check --impl "$adapter $path" --preset "$preset" --dtype "$dtype" "$@" --junit "$tmp/junit.xml" >"$tmp/out" 2>&1
+    "$adamconf" check --impl "$adapter $path" --preset "$preset" --dtype "$dtype" "$@" "${skips[@]}" --junit "$tmp/junit.xml" \
+      >"$tmp/out" 2>&1
     status=$?
     seconds=$(echo "$(date +%s.%N) - $start" | bc)
-    [ $status -eq 0 ] || { cat "$tmp/out"; fail "torch $preset $dtype $* ${path:-single-tensor} exits $status"; }
-    grep -q 'failures="0"' "$tmp/junit.xml" || fail "the JUnit report shows failures"
-    echo "pass: torch $preset $dtype $* ${path:-single-tensor}: $(tail -1 "$tmp/out") ($seconds s wall)"
+    what="torch $preset $dtype $* ${path:-single-tensor}${skips[*]:+ (large classes skipped)}"
+    if [ $status -ne 0 ]; then
+      # the float32 step counter (a case starting at 2^24 - 2 .. 2^24 + 1), and nothing else
+      [ $status -eq 1 ] && [ "$(grep -cE '^  (FAIL|ERROR) ' "$tmp/out")" -eq 1 ] &&
+        grep -qE '^  FAIL  large-step-counts-agree-with-reference' "$tmp/out" &&
+        grep -qE 'from a state at step 1677721[4-7]$' "$tmp/out" ||
+        { cat "$tmp/out"; fail "$what exits $status"; }
+      echo "finding: $what: PyTorch's float32 step count stops at 2^24 (the known state['step'] dtype)"
+    else
+      grep -q 'failures="0"' "$tmp/junit.xml" || fail "the JUnit report shows failures"
+    fi
+    echo "done: $what: $(tail -1 "$tmp/out") ($seconds s wall)"
   done
 done
 

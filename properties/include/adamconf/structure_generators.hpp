@@ -15,7 +15,7 @@ namespace adamconf {
 /// What a structured scenario generator draws.
 enum class StructureClass {
   mixed,        ///< 1..8 tensors, or 100..130 (one case in four), sizes 0..17 and up to 64; groups; no-grad steps
-  large,        ///< chunk-boundary tensors (65535, 65536, 65537, 2^17 + 3), sometimes >= 2^20 elements in all; 1..3 steps
+  large,        ///< chunk-boundary tensors (65535, 65536, 65537, 2^17 + 3), sometimes >= 2^20 elements in all; 2..3 steps
 };
 
 namespace gen {
