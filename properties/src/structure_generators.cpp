@@ -184,7 +184,8 @@ rc::Gen<Scenario> large_step_scenario(const ScenarioShape& shape) {
     const int k = static_cast<int>(std::lround(std::log2(static_cast<double>(t0))));
     for (const char* name : {"beta1", "beta2"})
       if (preset.exposes(name) && !shape.pinned.count(name))
-        s.spec.hyper.get(name) = one_minus_power_of_two(std::max(1, k + *uniform(-2, 2)));
+        // 1 - 2^-k is exact in a format of p bits for k <= p (float32: 1 - 2^-25 rounds to 1, and bc = 0)
+        s.spec.hyper.get(name) = one_minus_power_of_two(std::clamp(k + *uniform(-2, 2), 1, shape.dtype.precision));
     const std::size_t n = static_cast<std::size_t>(*uniform(1, 9));
     const std::size_t steps = static_cast<std::size_t>(*uniform(1, 7));
     const auto seed = *rc::gen::arbitrary<std::uint64_t>();

@@ -45,7 +45,7 @@ rc::Gen<std::int64_t> large_step_count();
 /// A scenario that starts from a state after `t0` steps of a history with
 /// gradients near g (m = (1 - b1^t0) g, v = (1 - b2^t0) g^2, rounded to the
 /// format) and betas for which beta^t0 is neither 0 nor 1 (beta = 1 - 2^-k
-/// with 2^k near t0, exact in every format), so that the bias correction at
+/// with 2^k near t0, exact in the checked format, k <= p), so that the bias correction at
 /// t0 is visible. 1..6 steps.
 rc::Gen<Scenario> large_step_scenario(const ScenarioShape& shape);
 

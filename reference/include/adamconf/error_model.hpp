@@ -83,8 +83,9 @@ class ErrorModel {
   void add_l2_to_gradient(std::size_t i, const Real& theta, const Real& g_in, const Real& g_out) {
     using std::abs;
     (void)g_out;
-    grad_error_[i] += times(h_.weight_decay, bounds_[i].theta) + d_wd_ * abs(theta) +
-                      product_error(h_.weight_decay, theta) + sum_error(g_in, h_.weight_decay * theta);
+    const Real e_product = times(h_.weight_decay, bounds_[i].theta) + d_wd_ * abs(theta) +
+                           product_error(h_.weight_decay, theta);
+    grad_error_[i] += e_product + sum_error(g_in, grad_error_[i], h_.weight_decay * theta, e_product);
   }
 
   // "decay_weights": f = 1 - s wd, E(f) = s delta(wd) + wd E(s) + 2 rho(s wd) + rho(f);
@@ -112,18 +113,29 @@ class ErrorModel {
     const Real& m_prev = e.m_prev;
     const Real& g = e.grad;
     const Real g2 = g * g;
-    const Real lerp_m = times(c1_, sum_error(g, -m_prev)) + product_error(c1_, g - m_prev) +
-                        sum_error(m_prev, c1_ * (g - m_prev));
-    const Real standard_m = product_error(b1, m_prev) + product_error(c1_, g) + sum_error(b1 * m_prev, c1_ * g);
+    // Each sum's operands carry their own errors (sum_error): the implementation adds its values, not these.
+    const Real e_difference_m = eg + b.m + sum_error(g, eg, -m_prev, b.m);  // g - m'
+    const Real lerp_m = times(c1_, sum_error(g, eg, -m_prev, b.m)) + product_error(c1_, g - m_prev) +
+                        sum_error(m_prev, b.m, c1_ * (g - m_prev),
+                                  times(c1_, e_difference_m) + d_c1_ * abs(g - m_prev) + product_error(c1_, g - m_prev));
+    const Real standard_m = product_error(b1, m_prev) + product_error(c1_, g) +
+                            sum_error(b1 * m_prev, times(b1, b.m) + d_b1_ * abs(m_prev) + product_error(b1, m_prev),
+                                      c1_ * g, times(c1_, eg) + d_c1_ * abs(g) + product_error(c1_, g));
     const Real e_m = times(b1, b.m) + times(c1_, eg) + hyperparameter_error(d_b1_, d_c1_, abs(m_prev), abs(g)) +
                      max(standard_m, lerp_m);
     const Real e_g2 = times(2 * abs(g), eg) + times(eg, eg);
     const Real rounding_g2 = g2 == 0 ? Real(0) : rho(g2);  // g g, exact for g = 0
     const Real square = max(c2_ * rounding_g2, abs(g) * product_error(c2_, g));  // c2 (g g) or (c2 g) g
-    const Real lerp_v = times(c2_, rounding_g2 + sum_error(g2, -e.v_prev)) + product_error(c2_, g2 - e.v_prev) +
-                        sum_error(e.v_prev, c2_ * (g2 - e.v_prev));
+    const Real e_difference_v = e_g2 + rounding_g2 + b.v + sum_error(g2, e_g2 + rounding_g2, -e.v_prev, b.v);
+    const Real lerp_v = times(c2_, rounding_g2 + sum_error(g2, e_g2 + rounding_g2, -e.v_prev, b.v)) +
+                        product_error(c2_, g2 - e.v_prev) +
+                        sum_error(e.v_prev, b.v, c2_ * (g2 - e.v_prev),
+                                  times(c2_, e_difference_v) + d_c2_ * abs(g2 - e.v_prev) +
+                                      product_error(c2_, g2 - e.v_prev));
     const Real standard_v =
-        square + product_error(c2_, g2) + product_error(b2, e.v_prev) + sum_error(b2 * e.v_prev, c2_ * g2);
+        square + product_error(c2_, g2) + product_error(b2, e.v_prev) +
+        sum_error(b2 * e.v_prev, times(b2, b.v) + d_b2_ * e.v_prev + product_error(b2, e.v_prev), c2_ * g2,
+                  times(c2_, e_g2) + d_c2_ * g2 + square + product_error(c2_, g2));
     const Real e_v =
         times(b2, b.v) + times(c2_, e_g2) + hyperparameter_error(d_b2_, d_c2_, e.v_prev, g2) + max(standard_v, lerp_v);
     Real e_vmax = b.vmax;
@@ -146,7 +158,7 @@ class ErrorModel {
       const Real e_x = e_v_hat + d_eps_root_ + (h_.eps_root > 0 ? rho(x) : Real(0));
       const Real s = sqrt(x);
       const Real e_s = sqrt_error(x, e_x) + 3 * u_ * s + eta_;
-      const Real e_d = e_s + d_eps_ + sum_error(s, h_.eps);
+      const Real e_d = e_s + d_eps_ + sum_error(s, e_s, h_.eps, d_eps_);
       factor = (1 + reciprocal_error(bc1, e_bc1_)) * (1 + reciprocal_error(e.denom, e_d)) * (1 + gamma(3)) - 1;
       r_over_m = 1 / (bc1 * e.denom);
     } else {
@@ -154,7 +166,7 @@ class ErrorModel {
       const Real e_x = e_v_used + d_eps_root_ + (h_.eps_root > 0 ? rho(x) : Real(0));
       const Real s = sqrt(x);
       const Real e_s = sqrt_error(x, e_x) + 2 * u_ * s + eta_;
-      const Real e_d = e_s + d_eps_ + sum_error(s, h_.eps);
+      const Real e_d = e_s + d_eps_ + sum_error(s, e_s, h_.eps, d_eps_);
       factor = (1 + sqrt_relative_error(bc2, e_bc2_)) * (1 + reciprocal_error(bc1, e_bc1_)) *
                    (1 + reciprocal_error(e.denom, e_d)) * (1 + gamma(4)) - 1;
       r_over_m = sqrt(bc2) / (bc1 * e.denom);
@@ -174,8 +186,9 @@ class ErrorModel {
   // "add_decayed_weights": E(u') = E(u) + wd E(theta) + delta(wd)|theta| + rho(wd theta) + rho(u')
   void add_decayed_weights(std::size_t i, const Real& theta, const Real& u_in, const Real&) {
     using std::abs;
-    update_error_[i] += times(h_.weight_decay, bounds_[i].theta) + d_wd_ * abs(theta) +
-                        product_error(h_.weight_decay, theta) + sum_error(u_in, h_.weight_decay * theta);
+    const Real e_product = times(h_.weight_decay, bounds_[i].theta) + d_wd_ * abs(theta) +
+                           product_error(h_.weight_decay, theta);
+    update_error_[i] += e_product + sum_error(u_in, update_error_[i], h_.weight_decay * theta, e_product);
   }
 
   // "scale_by_lr": E(u') = lr E(u) + delta(lr_t)|u| + rho(u')
@@ -188,7 +201,8 @@ class ErrorModel {
 
   // "apply_update": E(theta') = E(theta) + E(u) + rho(theta')
   void apply_update(std::size_t i, const Real& theta_in, const Real& u, const Real&) {
-    bounds_[i].theta += update_error_[i] + sum_error(theta_in, u) + reference_u_ * abs(theta_in + u);
+    bounds_[i].theta += update_error_[i] + sum_error(theta_in, bounds_[i].theta, u, update_error_[i]) +
+                        reference_u_ * abs(theta_in + u);
   }
 
  private:
@@ -200,12 +214,15 @@ class ErrorModel {
   }
   Real gamma(int k) const { return k * u_ / (1 - k * u_); }
 
-  /// "Sums": the rounding of a + b errs by at most u|a + b| + eta, and never by
-  /// more than the smaller operand (both operands are candidates for the nearest).
-  Real sum_error(const Real& a, const Real& b) const {
+  /// "Sums": the implementation adds its own a~ and b~, within ea and eb of the
+  /// exact a and b. The rounding of a~ + b~ errs by at most u|a~ + b~| + eta, and
+  /// never by more than the smaller operand (both operands are candidates for the
+  /// nearest): min(u(|a + b| + ea + eb) + eta, |a| + ea, |b| + eb). The errors ea
+  /// and eb themselves are charged by the caller.
+  Real sum_error(const Real& a, const Real& ea, const Real& b, const Real& eb) const {
     using std::abs;
     using std::min;
-    return min(rho(a + b), min(abs(a), abs(b)));
+    return min(Real(rho(a + b) + times(u_, ea + eb)), min(Real(abs(a) + ea), Real(abs(b) + eb)));
   }
 
   /// "Products": the rounding of h * x, h a hyperparameter (or 1 - beta, a
