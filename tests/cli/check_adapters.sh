@@ -37,7 +37,9 @@ expect() {  # mode, expected exit status, text the output must contain
   local status=$? seconds=$(( $(date +%s) - start ))
   [ $status -eq $want ] || { cat "$tmp/out"; fail "$mode: exit $status, expected $want"; }
   grep -qE -- "$text" "$tmp/out" || { cat "$tmp/out"; fail "$mode: the output lacks /$text/"; }
-  [ $seconds -le 12 ] || fail "$mode: took $seconds s"
+  # a guard against hangs (each request has --timeout 2), not a timing: a loaded CI machine shrinking a
+  # failure through a Python adapter took 17 s
+  [ $seconds -le 60 ] || fail "$mode: took $seconds s (a hang?)"
   echo "$mode: exit $status in ${seconds} s: $(grep -m1 -E -- "$text" "$tmp/out" | sed 's/^ *//' | cut -c1-150)"
 }
 expect crash-at-hello 1 "exited with status 3 before answering hello; stderr: something went badly wrong"

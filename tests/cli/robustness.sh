@@ -186,7 +186,7 @@ run 1 check --impl "$misbehaving exit-child-holds-stdout" --preset kingma-ba --d
 said "adapter exited with status 5 before answering request 1"
 echo "exit while a child holds stdout: status 5 reported in $(( $(date +%s) - start )) s (timeout 60)"
 export ADAMCONF_TEST_PIDS=$tmp/pids
-run 0 check --impl "$misbehaving spawn-children" --preset kingma-ba --dtype float64 --cases 5
+run 0 check --impl "$misbehaving spawn-children" --preset kingma-ba --dtype float64 --cases 5 --property trajectory-agrees-with-reference
 sleep 0.5
 for pid in $(cat "$tmp/pids"); do
   state=$(ps -o stat= -p "$pid" 2>/dev/null)
