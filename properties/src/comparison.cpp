@@ -1,5 +1,6 @@
 #include "adamconf/comparison.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -7,12 +8,35 @@ namespace adamconf {
 
 std::string show_value(double x) { return hex_float_short(x); }
 
+namespace {
+
+/// x / 2^q as a double, without a division: x's significand and exponent
+/// (mpfr_get_d_2exp, |mant| in [0.5, 1)) rescaled. For reporting only.
+double scaled_to_double(const R& x, long q) {
+  long e = 0;
+  const double mant = mpfr_get_d_2exp(&e, x.backend().data(), MPFR_RNDN);
+  if (mant == 0) return 0.0;
+  const long shift = std::clamp(e - q, -100000L, 100000L);
+  return std::ldexp(mant, static_cast<int>(shift));
+}
+
+/// a / b as a double for b > 0 (a ratio to report).
+double ratio_of(const R& a, const R& b) {
+  long ea = 0, eb = 0;
+  const double ma = mpfr_get_d_2exp(&ea, a.backend().data(), MPFR_RNDN);
+  const double mb = mpfr_get_d_2exp(&eb, b.backend().data(), MPFR_RNDN);
+  if (ma == 0) return 0.0;
+  return std::ldexp(ma / mb, static_cast<int>(std::clamp(ea - eb, -100000L, 100000L)));
+}
+
+}  // namespace
+
 Comparison compare(double observed, const R& exact, const R& allowed, const FloatFormat& f) {
   Comparison c;
   c.observed = observed;
   c.exact = exact;
   c.allowed = allowed;
-  const R ulp = ulp_at(exact, f);
+  const int q = quantum_exponent(exact, f);  // ulp = 2^q: the ulps below are scalings, not divisions
   if (std::isnan(observed)) {
     c.error_ulps = std::numeric_limits<double>::infinity();
     c.ratio = std::numeric_limits<double>::infinity();
@@ -25,22 +49,25 @@ Comparison compare(double observed, const R& exact, const R& allowed, const Floa
     const bool same_sign = (observed > 0) == (exact > 0) && exact != 0;
     const R to_overflow = distance_to_overflow(exact, f);
     c.pass = same_sign && to_overflow <= allowed;
-    c.error_ulps = same_sign ? static_cast<double>(to_overflow / ulp) : std::numeric_limits<double>::infinity();
+    c.error_ulps = same_sign ? scaled_to_double(to_overflow, q) : std::numeric_limits<double>::infinity();
     c.ratio = !same_sign ? std::numeric_limits<double>::infinity()
               : to_overflow == 0 ? 0.0
               : allowed == 0     ? std::numeric_limits<double>::infinity()
-                                 : static_cast<double>(to_overflow / allowed);
+                                 : ratio_of(to_overflow, allowed);
   } else {
-    const R error = abs(R(observed) - exact);
-    c.error_ulps = static_cast<double>(error / ulp);
-    c.pass = error <= allowed;
+    R error = R(observed);
+    error -= exact;
+    if (error < 0) error.backend().negate();
+    c.error_ulps = scaled_to_double(error, q);
+    c.pass = error <= allowed;  // exact, in MPFR
     // An error at the level of the reference's own rounding is no error of the
     // implementation's: it counts as 0 in the ratio (pass/fail is unchanged).
-    const bool immaterial = error <= ldexp(abs(exact), 16 - significand_bits<R>());
-    c.ratio = immaterial ? 0.0 : allowed == 0 ? std::numeric_limits<double>::infinity()
-                                              : static_cast<double>(error / allowed);
+    const bool immaterial =
+        error == 0 || (exact != 0 && mpfr_get_exp(error.backend().data()) <=
+                                         mpfr_get_exp(exact.backend().data()) + 16 - significand_bits<R>() - 1);
+    c.ratio = immaterial ? 0.0 : allowed == 0 ? std::numeric_limits<double>::infinity() : ratio_of(error, allowed);
   }
-  c.allowed_ulps = static_cast<double>(allowed / ulp);
+  c.allowed_ulps = scaled_to_double(allowed, q);
   return c;
 }
 

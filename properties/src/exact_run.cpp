@@ -1,5 +1,7 @@
 #include "adamconf/exact_run.hpp"
 
+#include <limits>
+
 namespace adamconf {
 
 namespace {
@@ -18,8 +20,9 @@ ReferenceAdam<R> tensor_reference(const Setup& setup, const RunCase& c, std::siz
                           to_reals(part_of(c.theta0, part)), state);
 }
 
-bool step_tensor(ReferenceAdam<R>& reference, ErrorModel<R>& model, StepRecord<R>& record, const RunCase& c,
-                 std::size_t t, std::size_t k, const TensorSlice& part, std::vector<R>& grad) {
+template <class Model>
+bool step_tensor(ReferenceAdam<R>& reference, Model& model, StepRecord<R>& record, const RunCase& c, std::size_t t,
+                 std::size_t k, const TensorSlice& part, std::vector<R>& grad) {
   // No gradient: theta, the state and the bounds stay as they were.
   if (!has_gradient(c, t, k)) return false;
   std::optional<R> lr;
@@ -30,7 +33,57 @@ bool step_tensor(ReferenceAdam<R>& reference, ErrorModel<R>& model, StepRecord<R
   return true;
 }
 
-std::vector<ExactStep> exact_trajectory(const Setup& setup, const RunCase& c) {
+template bool step_tensor(ReferenceAdam<R>&, ErrorModel<R>&, StepRecord<R>&, const RunCase&, std::size_t,
+                          std::size_t, const TensorSlice&, std::vector<R>&);
+template bool step_tensor(ReferenceAdam<R>&, ErrorModel<R, double>&, StepRecord<R>&, const RunCase&, std::size_t,
+                          std::size_t, const TensorSlice&, std::vector<R>&);
+template bool step_tensor(ReferenceAdam<R>&, ErrorModel<R, long double>&, StepRecord<R>&, const RunCase&,
+                          std::size_t, std::size_t, const TensorSlice&, std::vector<R>&);
+
+namespace {
+
+/// Tensor k of `c` through every step into `out`, its bound evaluated in
+/// Bound. False when a hardware bound was not finite (then nothing of `out`
+/// is to be trusted for this tensor, and it is run again in MPFR).
+template <class Bound>
+bool run_tensor(const Setup& setup, const RunCase& c, std::size_t k, const TensorSlice& ts, std::vector<ExactStep>& out) {
+  ReferenceAdam<R> reference = tensor_reference(setup, c, k, ts);
+  ErrorModel<R, Bound> model(setup.dtype, reference.hyper(), ts.size);
+  StepRecord<R> record;
+  std::vector<R> grad;
+  for (std::size_t t = 0; t < c.grads.size(); ++t) {
+    auto& elements = out[t].record.elements;
+    auto& bounds = out[t].bounds;
+    if (step_tensor(reference, model, record, c, t, k, ts, grad)) {
+      if (out[t].record.scalars.t == 0) out[t].record.scalars = record.scalars;  // the first tensor stepped
+      for (std::size_t i = 0; i < ts.size; ++i) elements[ts.offset + i] = record.elements[i];
+    } else {
+      const auto& st = reference.state();
+      for (std::size_t i = 0; i < ts.size; ++i) {
+        ElementRecord<R>& e = elements[ts.offset + i];
+        e = ElementRecord<R>{};
+        e.theta_in = e.theta = reference.theta()[i];
+        e.m = st.m[i];
+        e.v = st.v[i];
+        if (!st.vmax.empty()) e.vmax = st.vmax[i];
+      }
+    }
+    for (std::size_t i = 0; i < ts.size; ++i) {
+      const ElementBounds<Bound>& b = model.bounds()[i];
+      if constexpr (is_directed_v<Bound>) {
+        constexpr Bound top = std::numeric_limits<Bound>::max();
+        if (!(b.theta <= top && b.m <= top && b.v <= top && b.vmax <= top)) return false;
+      }
+      // exact: a double or long double is an MPFR number
+      bounds[ts.offset + i] = ElementBounds<R>{R(b.theta), R(b.m), R(b.v), R(b.vmax)};
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+std::vector<ExactStep> exact_trajectory(const Setup& setup, const RunCase& c, BoundArithmetic bound) {
   validate_case(c);
   std::vector<ExactStep> out(c.grads.size());
   for (auto& step : out) {
@@ -39,30 +92,13 @@ std::vector<ExactStep> exact_trajectory(const Setup& setup, const RunCase& c) {
   }
   const auto slices = slices_of(c);
   for (std::size_t k = 0; k < slices.size(); ++k) {
-    const TensorSlice& ts = slices[k];
-    ReferenceAdam<R> reference = tensor_reference(setup, c, k, ts);
-    ErrorModel<R> model(setup.dtype, reference.hyper(), ts.size);
-    StepRecord<R> record;
-    std::vector<R> grad;
-    for (std::size_t t = 0; t < c.grads.size(); ++t) {
-      auto& elements = out[t].record.elements;
-      auto& bounds = out[t].bounds;
-      if (step_tensor(reference, model, record, c, t, k, ts, grad)) {
-        if (out[t].record.scalars.t == 0) out[t].record.scalars = record.scalars;  // the first tensor stepped
-        for (std::size_t i = 0; i < ts.size; ++i) elements[ts.offset + i] = record.elements[i];
-      } else {
-        const auto& st = reference.state();
-        for (std::size_t i = 0; i < ts.size; ++i) {
-          ElementRecord<R>& e = elements[ts.offset + i];
-          e = ElementRecord<R>{};
-          e.theta_in = e.theta = reference.theta()[i];
-          e.m = st.m[i];
-          e.v = st.v[i];
-          if (!st.vmax.empty()) e.vmax = st.vmax[i];
-        }
-      }
-      for (std::size_t i = 0; i < ts.size; ++i) bounds[ts.offset + i] = model.bounds()[i];
-    }
+    // The bound in hardware floating point, rounded outward (docs/error-model.md,
+    // "Evaluating the bound in a hardware type"), or in MPFR where asked or needed.
+    bool done = false;
+    if (bound == BoundArithmetic::hardware)
+      done = setup.dtype.precision <= 24 ? run_tensor<double>(setup, c, k, slices[k], out)
+                                         : run_tensor<long double>(setup, c, k, slices[k], out);
+    if (!done) run_tensor<R>(setup, c, k, slices[k], out);
   }
   return out;
 }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <limits>
 #include <cmath>
 #include <mutex>
 #include <thread>
@@ -43,33 +44,68 @@ void check_value(ChunkOutcome& out, const FloatFormat& f, double observed, const
   }
 }
 
-ChunkOutcome verify_chunk(const Setup& setup, const RunCase& c, const RunResult& r, const std::vector<TensorSlice>& slices,
-                          const Chunk& chunk, bool states) {
+/// Whether every bound of the chunk is finite. A hardware-type bound that
+/// overflowed would only be weaker than the MPFR one, so the chunk is then
+/// verified again in MPFR. (long double reaches 1e4932: every float64 value
+/// squared fits, so this is a safety net.)
+template <class Bound>
+bool finite(const std::vector<ElementBounds<Bound>>& bounds) {
+  if constexpr (is_directed_v<Bound>) {
+    constexpr Bound top = std::numeric_limits<Bound>::max();
+    for (const auto& b : bounds)
+      if (!(b.theta <= top && b.m <= top && b.v <= top && b.vmax <= top)) return false;
+  }
+  return true;
+}
+
+template <class Bound>
+std::optional<ChunkOutcome> verify_chunk_in(const Setup& setup, const RunCase& c, const RunResult& r,
+                                            const std::vector<TensorSlice>& slices, const Chunk& chunk, bool states) {
   ChunkOutcome out;
   const std::size_t n = chunk.end - chunk.begin;
   const TensorSlice part{chunk.begin, n, slices[chunk.tensor].group};
   ReferenceAdam<R> reference = tensor_reference(setup, c, chunk.tensor, part);
-  ErrorModel<R> model(setup.dtype, reference.hyper(), n);
+  ErrorModel<R, Bound> model(setup.dtype, reference.hyper(), n);
   const bool amsgrad = setup.spec.convention.adam().amsgrad != AmsgradVariant::none;
   StepRecord<R> record;
   std::vector<R> grad;
+  R allowed;
+  auto check = [&](double observed, const R& exact, const Bound& bound, std::size_t t, std::size_t flat,
+                   const char* what) {
+    allowed = bound;  // exact: a double or long double is an MPFR number
+    check_value(out, setup.dtype, observed, exact, allowed, slices, chunk.tensor, t, flat, what);
+  };
   for (std::size_t t = 0; t < c.grads.size(); ++t) {
     step_tensor(reference, model, record, c, t, chunk.tensor, part, grad);
     const auto& bounds = model.bounds();
+    if (!finite(bounds)) return std::nullopt;
     const auto& st = reference.state();
     for (std::size_t i = 0; i < n; ++i) {
       const std::size_t flat = chunk.begin + i;
-      check_value(out, setup.dtype, r.theta[t][flat], reference.theta()[i], bounds[i].theta, slices, chunk.tensor, t,
-                  flat, "theta");
+      check(r.theta[t][flat], reference.theta()[i], bounds[i].theta, t, flat, "theta");
       if (!states || r.states.empty()) continue;
       const ImplementationState& s = r.states[t];
-      check_value(out, setup.dtype, s.m[flat], st.m[i], bounds[i].m, slices, chunk.tensor, t, flat, "m");
-      check_value(out, setup.dtype, s.v[flat], st.v[i], bounds[i].v, slices, chunk.tensor, t, flat, "v");
-      if (amsgrad && s.vmax.size() == s.m.size())
-        check_value(out, setup.dtype, s.vmax[flat], st.vmax[i], bounds[i].vmax, slices, chunk.tensor, t, flat, "vmax");
+      check(s.m[flat], st.m[i], bounds[i].m, t, flat, "m");
+      check(s.v[flat], st.v[i], bounds[i].v, t, flat, "v");
+      if (amsgrad && s.vmax.size() == s.m.size()) check(s.vmax[flat], st.vmax[i], bounds[i].vmax, t, flat, "vmax");
     }
   }
   return out;
+}
+
+/// The bound in hardware floating point (bound_arithmetic.hpp: rounded
+/// outward, so never below the exact value of the MPFR bound's formula):
+/// double for float32 (whose values, squared or divided by 1e-16, stay far
+/// inside double's range), long double for float64; in MPFR where asked or
+/// where such a bound overflowed.
+ChunkOutcome verify_chunk(const Setup& setup, const RunCase& c, const RunResult& r, const std::vector<TensorSlice>& slices,
+                          const Chunk& chunk, const VerifySettings& settings) {
+  if (settings.bound == BoundArithmetic::hardware) {
+    auto fast = setup.dtype.precision <= 24 ? verify_chunk_in<double>(setup, c, r, slices, chunk, settings.states)
+                                            : verify_chunk_in<long double>(setup, c, r, slices, chunk, settings.states);
+    if (fast) return std::move(*fast);
+  }
+  return std::move(*verify_chunk_in<R>(setup, c, r, slices, chunk, settings.states));
 }
 
 }  // namespace
@@ -103,7 +139,7 @@ Verification verify_trajectory(const Setup& setup, const RunCase& c, const RunRe
   auto worker = [&] {
     for (std::size_t j; (j = next++) < chunks.size();) {
       try {
-        outcomes[j] = verify_chunk(setup, c, result, slices, chunks[j], settings.states);
+        outcomes[j] = verify_chunk(setup, c, result, slices, chunks[j], settings);
       } catch (...) {
         std::lock_guard<std::mutex> lock(error_mutex);
         if (!error) error = std::current_exception();

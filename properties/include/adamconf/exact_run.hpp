@@ -18,9 +18,16 @@ struct ExactStep {
   std::vector<ElementBounds<R>> bounds;
 };
 
+/// What the error bound is evaluated in: hardware floating point rounded
+/// outward (the default: double for float32 targets, long double for float64;
+/// docs/error-model.md, "Evaluating the bound in a hardware type"; MPFR where
+/// such a bound is not finite) or MPFR, as golden files are.
+enum class BoundArithmetic { hardware, mpfr };
+
 /// The reference trajectory of `c` under `setup`, with the trajectory error
 /// bound accumulated from the first step (or from c.initial_state, read as exact).
-std::vector<ExactStep> exact_trajectory(const Setup& setup, const RunCase& c);
+std::vector<ExactStep> exact_trajectory(const Setup& setup, const RunCase& c,
+                                        BoundArithmetic bound = BoundArithmetic::hardware);
 
 /// One exact step from an implementation's state (theta and optimizer state as
 /// it reported them) with gradient `grad` and learning rate `lr` (decimal, or
@@ -41,8 +48,10 @@ ReferenceAdam<R> tensor_reference(const Setup& setup, const RunCase& c, std::siz
 /// Step t (0-based) of that reference and its error model, if tensor k has a
 /// gradient at step t (else nothing changes). `grad` is scratch storage.
 /// Returns whether it stepped.
-bool step_tensor(ReferenceAdam<R>& reference, ErrorModel<R>& model, StepRecord<R>& record, const RunCase& c,
-                 std::size_t t, std::size_t k, const TensorSlice& part, std::vector<R>& grad);
+/// Model: ErrorModel<R>, ErrorModel<R, double> or ErrorModel<R, long double>.
+template <class Model>
+bool step_tensor(ReferenceAdam<R>& reference, Model& model, StepRecord<R>& record, const RunCase& c, std::size_t t,
+                 std::size_t k, const TensorSlice& part, std::vector<R>& grad);
 
 /// The reference's view of an implementation state (values are exact).
 OptimizerState<R> to_reference_state(const ImplementationState& s);

@@ -16,6 +16,7 @@ struct VerifySettings {
   int jobs = 0;                  ///< threads; 0: every core
   std::size_t chunk = 4096;      ///< elements one thread runs through every step at a time
   bool states = true;            ///< compare m, v, vmax too when the result has them
+  BoundArithmetic bound = BoundArithmetic::hardware;  ///< exact_run.hpp
 };
 
 struct Verification {

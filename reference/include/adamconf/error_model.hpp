@@ -9,41 +9,78 @@
 #include <limits>
 #include <vector>
 
+#include <cfenv>
+#include <cfloat>
+#include <stdexcept>
+
+#include "adamconf/bound_arithmetic.hpp"
 #include "adamconf/float_format.hpp"
 #include "adamconf/reference_adam.hpp"
 
 namespace adamconf {
 
 /// Error bounds of one element's state after a step.
-template <class Real>
+template <class Bound>
 struct ElementBounds {
-  Real theta = 0, m = 0, v = 0, vmax = 0;
+  Bound theta = 0, m = 0, v = 0, vmax = 0;
 };
 
-template <class Real>
+/// Real: the exact values' type (the reference's). Bound: the type the bound
+/// is evaluated and stored in, Real itself, double or long double
+/// (bound_arithmetic.hpp: every operation rounded outward, so such a bound is
+/// never below the formula's exact value). Per-step scalars are computed in
+/// Real and rounded up once.
+template <class Real, class Bound = Real>
 class ErrorModel {
+  using U = Up<Bound>;
+  using D = Down<Bound>;
+
  public:
   ErrorModel(const FloatFormat& target, const HyperValues<Real>& hyper, std::size_t elements)
       : target_(target), h_(hyper), bounds_(elements), grad_error_(elements), update_error_(elements),
-        underflow_error_(elements), input_grad_error_(elements) {
+        underflow_error_(elements), input_grad_error_(elements, U{0}) {
     using std::ldexp;
-    u_ = ldexp(Real(1), -target.precision);
-    reference_u_ = ldexp(Real(1), 10 - significand_bits<Real>());
-    eta_ = ldexp(Real(1), target.min_exponent - target.precision + 1);
+    if constexpr (is_directed_v<Bound>) {
+      static_assert(std::numeric_limits<Bound>::radix == 2 && std::numeric_limits<Bound>::has_denorm == std::denorm_present,
+                    "an outward-rounded bound needs binary arithmetic with subnormals");
+      static_assert(!std::is_same_v<Bound, double> || FLT_EVAL_METHOD == 0,
+                    "a double bound needs double arithmetic without excess precision");
+      // Round to nearest, and (x87) the full significand: 1 + 2^(1-p) must not round to 1.
+      volatile Bound one = 1;
+      if (std::fegetround() != FE_TONEAREST || one + spacing_v<Bound> == one)
+        throw std::logic_error("the error bound in hardware floating point needs round-to-nearest at full precision");
+    }
+    u_ = U::exact(ldexp(Bound(1), -target.precision));
+    reference_u_ = U::exact(ldexp(Bound(1), 10 - significand_bits<Real>()));
+    eta_ = U::exact(ldexp(Bound(1), target.min_exponent - target.precision + 1));
+    eta_exact_ = ldexp(Real(1), target.min_exponent - target.precision + 1);
+    u_exact_ = ldexp(Real(1), -target.precision);
     c1_ = Real(1) - h_.beta1;
     c2_ = Real(1) - h_.beta2;
+    b1_ = up(h_.beta1);
+    b2_ = up(h_.beta2);
+    c1u_ = up(c1_);
+    c2u_ = up(c2_);
+    wd_ = up(h_.weight_decay);
     d_lr_ = representation_error(h_.lr);
-    d_b1_ = representation_error(h_.beta1);
-    d_b2_ = representation_error(h_.beta2);
-    d_c1_ = complement_representation_error(h_.beta1);
-    d_c2_ = complement_representation_error(h_.beta2);
-    d_eps_ = representation_error(h_.eps);
-    d_eps_root_ = representation_error(h_.eps_root);
-    d_wd_ = representation_error(h_.weight_decay);
+    d_b1_ = up(representation_error(h_.beta1));
+    d_b2_ = up(representation_error(h_.beta2));
+    d_c1_ = up(complement_representation_error(h_.beta1));
+    d_c2_ = up(complement_representation_error(h_.beta2));
+    d_eps_ = up(representation_error(h_.eps));
+    d_eps_root_ = up(representation_error(h_.eps_root));
+    d_wd_ = up(representation_error(h_.weight_decay));
+    b1f_ = factor_of(h_.beta1);
+    b2f_ = factor_of(h_.beta2);
+    c1f_ = factor_of(c1_);
+    c2f_ = factor_of(c2_);
+    wdf_ = factor_of(h_.weight_decay);
+    gamma3_ = gamma(3);
+    gamma4_ = gamma(4);
   }
 
   /// Bounds after the last step.
-  const std::vector<ElementBounds<Real>>& bounds() const { return bounds_; }
+  const std::vector<ElementBounds<Bound>>& bounds() const { return bounds_; }
   /// The next step starts from state known exactly (an implementation's own
   /// state, read back): all accumulated errors are dropped.
   void forget_errors() {
@@ -51,7 +88,7 @@ class ErrorModel {
   }
   /// The next step's gradient for element i is known only to within `error`
   /// (it was computed, e.g. g + wd*theta rounded to the target format).
-  void set_input_gradient_error(std::size_t i, const Real& error) { input_grad_error_[i] = error; }
+  void set_input_gradient_error(std::size_t i, const Real& error) { input_grad_error_[i] = up(error); }
 
   /// |h - fl_F(h)| maximised over F in {target, float64}: the error of an
   /// implementation holding h in either format.
@@ -66,163 +103,248 @@ class ErrorModel {
   void begin_step(const StepScalars<Real>& s) {
     using std::abs;
     s_ = s;
-    d_lr_t_ = representation_error(s.lr);
-    e_schedule_ = h_.lr == 0 ? Real(0) : Real(s.schedule * (d_lr_t_ / abs(s.lr) + d_lr_ / h_.lr + u_));
-    if (s.lr == 0) e_schedule_ = 0;
-    e_bc1_ = s.bias_corrected1 ? bias_correction_error(s.bias_correction1, h_.beta1, s.beta1_power, d_b1_, s.t) : Real(0);
-    e_bc2_ = s.bias_corrected2 ? bias_correction_error(s.bias_correction2, h_.beta2, s.beta2_power, d_b2_, s.t) : Real(0);
+    const Real d_lr_t = representation_error(s.lr);
+    d_lr_t_ = up(d_lr_t);
+    Real e_schedule = h_.lr == 0 ? Real(0) : Real(s.schedule * (d_lr_t / abs(s.lr) + d_lr_ / h_.lr + u_exact_));
+    if (s.lr == 0) e_schedule = 0;
+    e_schedule_ = up(e_schedule);
+    const Real e_bc1 =
+        s.bias_corrected1 ? bias_correction_error(s.bias_correction1, h_.beta1, s.beta1_power, h_d(d_b1_), s.t) : Real(0);
+    const Real e_bc2 =
+        s.bias_corrected2 ? bias_correction_error(s.bias_correction2, h_.beta2, s.beta2_power, h_d(d_b2_), s.t) : Real(0);
+    e_bc2_ = up(e_bc2);
+    lr_ = up(s.lr);
+    lrf_ = factor_of(s.lr);
+    bc1_low_ = down(s.bias_correction1);
+    bc2_low_ = down(s.bias_correction2);
+    bc2_ = up(s.bias_correction2);
+    r_bc1_ = reciprocal_error(bc1_low_, up(e_bc1));
+    r_sqrt_bc2_ = sqrt_relative_error(bc2_low_, e_bc2_);
+    inverse_bc1_ = U::exact(1) / bc1_low_;
+    eps_hat_scale_ = sqrt(bc2_) / bc1_low_;
     for (std::size_t i = 0; i < bounds_.size(); ++i) {
       grad_error_[i] = input_grad_error_[i];
-      input_grad_error_[i] = 0;
-      update_error_[i] = 0;
-      underflow_error_[i] = 0;
+      input_grad_error_[i] = U{0};
+      update_error_[i] = U{0};
+      underflow_error_[i] = U{0};
     }
   }
 
   // "L2": E(g') = E(g) + wd E(theta) + delta(wd)|theta| + rho(wd theta) + rho(g')
   void add_l2_to_gradient(std::size_t i, const Real& theta, const Real& g_in, const Real& g_out) {
-    using std::abs;
-    (void)g_out;
-    const Real e_product = times(h_.weight_decay, bounds_[i].theta) + d_wd_ * abs(theta) +
-                           product_error(h_.weight_decay, theta);
-    grad_error_[i] += e_product + sum_error(g_in, grad_error_[i], h_.weight_decay * theta, e_product);
+    const U t = up(theta);
+    const U e_product = times(wd_, U{bounds_[i].theta}) + d_wd_ * t + product_error(wdf_, theta, wd_ * t);
+    grad_error_[i] = grad_error_[i] + e_product + sum_error(up(g_out), up(g_in), grad_error_[i], wd_ * t, e_product);
   }
 
   // "decay_weights": f = 1 - s wd, E(f) = s delta(wd) + wd E(s) + 2 rho(s wd) + rho(f);
   // E(theta') = |f| E(theta) + |theta| E(f) + rho(theta')
   void decay_weights(std::size_t i, const DecayWeights& d, const Real& s, const Real& theta_in,
                      const Real& factor, const Real& theta_out) {
-    using std::abs;
-    Real e_s = 0;
+    U e_s{0};
     if (d.scale == DecayScale::learning_rate) e_s = d_lr_t_;
     if (d.scale == DecayScale::schedule) e_s = e_schedule_;
-    const Real e_f = abs(s) * d_wd_ + h_.weight_decay * e_s + 2 * product_error(s, h_.weight_decay) + rho(factor);
-    bounds_[i].theta = times(abs(factor), bounds_[i].theta) + times(abs(theta_in), e_f) + rho(theta_out) +
-                       reference_u_ * abs(theta_out);
+    const U su = up(s);
+    const U e_f = su * d_wd_ + wd_ * e_s + U::exact(2) * product_error(decay_factor(s), h_.weight_decay, su * wd_) + rho(up(factor));
+    const U out = up(theta_out);
+    bounds_[i].theta =
+        (times(up(factor), U{bounds_[i].theta}) + times(up(theta_in), e_f) + rho(out) + reference_u_ * out).x;
   }
 
   void scale_by_adam(std::size_t i, const ScaleByAdam& adam, const AdamElement<Real>& e) {
-    using std::abs;
-    using std::max;
-    using std::sqrt;
-    ElementBounds<Real>& b = bounds_[i];
-    const Real& eg = grad_error_[i];
-    const Real& b1 = h_.beta1;
-    const Real& b2 = h_.beta2;
+    ElementBounds<Bound>& b = bounds_[i];
+    const U eg = grad_error_[i];
+    const U bm{b.m}, bv{b.v}, bvmax{b.vmax};
+    // Magnitudes of the exact values, rounded up (down for denominators).
+    const U g = up(e.grad), m_prev = up(e.m_prev), v_prev = up(e.v_prev), m = up(e.m), v = up(e.v);
     // "Moments": the worst of the orderings b m' + c g (and fma) and m' + c (g - m') (lerp)
-    const Real& m_prev = e.m_prev;
-    const Real& g = e.grad;
-    const Real g2 = g * g;
+    const Real g_minus_m = e.grad - e.m_prev;
+    const U gm = up(g_minus_m);
+    const Real g2_exact = e.grad * e.grad;
+    const U g2 = up(g2_exact);
+    const U gm_c1 = c1u_ * gm;
     // Each sum's operands carry their own errors (sum_error): the implementation adds its values, not these.
-    const Real e_difference_m = eg + b.m + sum_error(g, eg, -m_prev, b.m);  // g - m'
-    const Real lerp_m = times(c1_, sum_error(g, eg, -m_prev, b.m)) + product_error(c1_, g - m_prev) +
-                        sum_error(m_prev, b.m, c1_ * (g - m_prev),
-                                  times(c1_, e_difference_m) + d_c1_ * abs(g - m_prev) + product_error(c1_, g - m_prev));
-    const Real standard_m = product_error(b1, m_prev) + product_error(c1_, g) +
-                            sum_error(b1 * m_prev, times(b1, b.m) + d_b1_ * abs(m_prev) + product_error(b1, m_prev),
-                                      c1_ * g, times(c1_, eg) + d_c1_ * abs(g) + product_error(c1_, g));
-    const Real e_m = times(b1, b.m) + times(c1_, eg) + hyperparameter_error(d_b1_, d_c1_, abs(m_prev), abs(g)) +
-                     max(standard_m, lerp_m);
-    const Real e_g2 = times(2 * abs(g), eg) + times(eg, eg);
-    const Real rounding_g2 = g2 == 0 ? Real(0) : rho(g2);  // g g, exact for g = 0
-    const Real square = max(c2_ * rounding_g2, abs(g) * product_error(c2_, g));  // c2 (g g) or (c2 g) g
-    const Real e_difference_v = e_g2 + rounding_g2 + b.v + sum_error(g2, e_g2 + rounding_g2, -e.v_prev, b.v);
-    const Real lerp_v = times(c2_, rounding_g2 + sum_error(g2, e_g2 + rounding_g2, -e.v_prev, b.v)) +
-                        product_error(c2_, g2 - e.v_prev) +
-                        sum_error(e.v_prev, b.v, c2_ * (g2 - e.v_prev),
-                                  times(c2_, e_difference_v) + d_c2_ * abs(g2 - e.v_prev) +
-                                      product_error(c2_, g2 - e.v_prev));
-    const Real standard_v =
-        square + product_error(c2_, g2) + product_error(b2, e.v_prev) +
-        sum_error(b2 * e.v_prev, times(b2, b.v) + d_b2_ * e.v_prev + product_error(b2, e.v_prev), c2_ * g2,
-                  times(c2_, e_g2) + d_c2_ * g2 + square + product_error(c2_, g2));
-    const Real e_v =
-        times(b2, b.v) + times(c2_, e_g2) + hyperparameter_error(d_b2_, d_c2_, e.v_prev, g2) + max(standard_v, lerp_v);
-    Real e_vmax = b.vmax;
-    Real e_v_used = e_v;
+    const U sum_gm = sum_error(gm, g, eg, m_prev, bm);  // g - m'
+    const U e_difference_m = eg + bm + sum_gm;
+    const U lerp_m = times(c1u_, sum_gm) + product_error(c1f_, g_minus_m, gm_c1) +
+                     sum_error(m, m_prev, bm, gm_c1,
+                               times(c1u_, e_difference_m) + d_c1_ * gm + product_error(c1f_, g_minus_m, gm_c1));
+    const U b1m = b1_ * m_prev, c1g = c1u_ * g;
+    const U standard_m = product_error(b1f_, e.m_prev, b1m) + product_error(c1f_, e.grad, c1g) +
+                         sum_error(m, b1m, times(b1_, bm) + d_b1_ * m_prev + product_error(b1f_, e.m_prev, b1m),
+                                   c1g, times(c1u_, eg) + d_c1_ * g + product_error(c1f_, e.grad, c1g));
+    const U e_m = times(b1_, bm) + times(c1u_, eg) + hyperparameter_error(d_b1_, d_c1_, m_prev, g) +
+                  max(standard_m, lerp_m);
+    const U e_g2 = times(U::exact(2) * g, eg) + times(eg, eg);
+    const U rounding_g2 = g2_exact == 0 ? U{0} : rho(g2);  // g g, exact for g = 0
+    const U c2g2 = c2u_ * g2;
+    const U square = max(c2u_ * rounding_g2, g * product_error(c2f_, e.grad, c2u_ * g));  // c2 (g g) or (c2 g) g
+    const Real g2_minus_v = g2_exact - e.v_prev;
+    const U g2v = up(g2_minus_v);
+    const U g2v_c2 = c2u_ * g2v;
+    const U sum_g2v = sum_error(g2v, g2, e_g2 + rounding_g2, v_prev, bv);
+    const U e_difference_v = e_g2 + rounding_g2 + bv + sum_g2v;
+    const U lerp_v = times(c2u_, rounding_g2 + sum_g2v) + product_error(c2f_, g2_minus_v, g2v_c2) +
+                     sum_error(v, v_prev, bv, g2v_c2,
+                               times(c2u_, e_difference_v) + d_c2_ * g2v + product_error(c2f_, g2_minus_v, g2v_c2));
+    const U b2v = b2_ * v_prev;
+    const U standard_v =
+        square + product_error(c2f_, g2_exact, c2g2) + product_error(b2f_, e.v_prev, b2v) +
+        sum_error(v, b2v, times(b2_, bv) + d_b2_ * v_prev + product_error(b2f_, e.v_prev, b2v), c2g2,
+                  times(c2u_, e_g2) + d_c2_ * g2 + square + product_error(c2f_, g2_exact, c2g2));
+    const U e_v = times(b2_, bv) + times(c2u_, e_g2) + hyperparameter_error(d_b2_, d_c2_, v_prev, g2) +
+                  max(standard_v, lerp_v);
+    U e_vmax = bvmax;
+    U e_v_used = e_v;
     if (adam.amsgrad == AmsgradVariant::max_of_raw_v) {
-      e_vmax = max(b.vmax, e_v);
+      e_vmax = max(bvmax, e_v);
       e_v_used = e_vmax;
     }
-    const Real& bc1 = s_.bias_correction1;
-    const Real& bc2 = s_.bias_correction2;
-    Real factor;  // F - 1 of "The direction"
-    Real r_over_m;
+    const D denom_low = down(e.denom);
+    U factor;  // F - 1 of "The direction"
+    U r_over_m;
     if (adam.eps_placement == EpsPlacement::after_bias_correction) {
-      Real e_v_hat = quotient_error(e.v_used, e_v_used, bc2, e_bc2_) + rho(e.v_hat);
+      U e_v_hat = quotient_error(up(e.v_used), e_v_used, bc2_low_, e_bc2_) + rho(up(e.v_hat));
       if (adam.amsgrad == AmsgradVariant::max_of_v_hat) {
-        e_vmax = max(b.vmax, e_v_hat);
+        e_vmax = max(bvmax, e_v_hat);
         e_v_hat = e_vmax;
       }
-      const Real x = e.v_hat + h_.eps_root;
-      const Real e_x = e_v_hat + d_eps_root_ + (h_.eps_root > 0 ? rho(x) : Real(0));
-      const Real s = sqrt(x);
-      const Real e_s = sqrt_error(x, e_x) + 3 * u_ * s + eta_;
-      const Real e_d = e_s + d_eps_ + sum_error(s, e_s, h_.eps, d_eps_);
-      factor = (1 + reciprocal_error(bc1, e_bc1_)) * (1 + reciprocal_error(e.denom, e_d)) * (1 + gamma(3)) - 1;
-      r_over_m = 1 / (bc1 * e.denom);
+      const Real x_exact = e.v_hat + h_.eps_root;
+      const U e_x = e_v_hat + d_eps_root_ + (h_.eps_root > 0 ? rho(up(x_exact)) : U{0});
+      const U s = sqrt(up(x_exact));
+      const U e_s = sqrt_error(x_exact, e_x) + U::exact(3) * u_ * s + eta_;
+      const U e_d = e_s + d_eps_ + sum_error(up(e.denom), s, e_s, up(h_.eps), d_eps_);
+      factor = compose(compose(r_bc1_, reciprocal_error(denom_low, e_d)), gamma3_);
+      r_over_m = inverse_bc1_ / denom_low;
     } else {
-      const Real x = e.v_used + h_.eps_root;
-      const Real e_x = e_v_used + d_eps_root_ + (h_.eps_root > 0 ? rho(x) : Real(0));
-      const Real s = sqrt(x);
-      const Real e_s = sqrt_error(x, e_x) + 2 * u_ * s + eta_;
-      const Real e_d = e_s + d_eps_ + sum_error(s, e_s, h_.eps, d_eps_);
-      factor = (1 + sqrt_relative_error(bc2, e_bc2_)) * (1 + reciprocal_error(bc1, e_bc1_)) *
-                   (1 + reciprocal_error(e.denom, e_d)) * (1 + gamma(4)) - 1;
-      r_over_m = sqrt(bc2) / (bc1 * e.denom);
+      const Real x_exact = e.v_used + h_.eps_root;
+      const U e_x = e_v_used + d_eps_root_ + (h_.eps_root > 0 ? rho(up(x_exact)) : U{0});
+      const U s = sqrt(up(x_exact));
+      const U e_s = sqrt_error(x_exact, e_x) + U::exact(2) * u_ * s + eta_;
+      const U e_d = e_s + d_eps_ + sum_error(up(e.denom), s, e_s, up(h_.eps), d_eps_);
+      factor = compose(compose(compose(r_sqrt_bc2_, r_bc1_), reciprocal_error(denom_low, e_d)), gamma4_);
+      r_over_m = eps_hat_scale_ / denom_low;
     }
-    b.m = e_m + reference_u_ * abs(e.m);
-    b.v = e_v + reference_u_ * e.v;
-    b.vmax = e_vmax + reference_u_ * e.vmax;
-    update_error_[i] = times(abs(e.direction), factor) + times(r_over_m * e_m, 1 + factor) + eta_;
+    b.m = (e_m + reference_u_ * m).x;
+    b.v = (e_v + reference_u_ * v).x;
+    b.vmax = (e_vmax + reference_u_ * up(e.vmax)).x;
+    update_error_[i] = times(up(e.direction), factor) + times(r_over_m * e_m, U::exact(1) + factor) + eta_;
     // "Underflow of intermediate products": an intermediate of lr * m * sqrt(bc2)/(bc1 D)
     // (PyTorch's lr/bc1 * m, say) that rounds in the subnormal range errs by eta
     // absolutely, and the factors applied after it can amplify that by at most the
     // product of those above 1. Charged once per possible intermediate (k = 3).
-    using std::max;
-    underflow_error_[i] = 3 * eta_ * max(Real(1), abs(s_.lr)) * max(Real(1), 1 / bc1) * max(Real(1), 1 / e.denom);
+    const U one = U::exact(1);
+    underflow_error_[i] =
+        U::exact(3) * eta_ * max(one, lr_) * max(one, inverse_bc1_) * max(one, one / denom_low);
   }
 
   // "add_decayed_weights": E(u') = E(u) + wd E(theta) + delta(wd)|theta| + rho(wd theta) + rho(u')
-  void add_decayed_weights(std::size_t i, const Real& theta, const Real& u_in, const Real&) {
-    using std::abs;
-    const Real e_product = times(h_.weight_decay, bounds_[i].theta) + d_wd_ * abs(theta) +
-                           product_error(h_.weight_decay, theta);
-    update_error_[i] += e_product + sum_error(u_in, update_error_[i], h_.weight_decay * theta, e_product);
+  void add_decayed_weights(std::size_t i, const Real& theta, const Real& u_in, const Real& u_out) {
+    const U t = up(theta);
+    const U e_product = times(wd_, U{bounds_[i].theta}) + d_wd_ * t + product_error(wdf_, theta, wd_ * t);
+    update_error_[i] =
+        update_error_[i] + e_product + sum_error(up(u_out), up(u_in), update_error_[i], wd_ * t, e_product);
   }
 
   // "scale_by_lr": E(u') = lr E(u) + delta(lr_t)|u| + rho(u')
   void scale_by_learning_rate(std::size_t i, const Real& u_in, const Real& u_out) {
-    using std::abs;
-    update_error_[i] = times(abs(s_.lr), update_error_[i]) + d_lr_t_ * abs(u_in) + product_error(s_.lr, u_in) +
+    const U u = up(u_in);
+    update_error_[i] = times(lr_, update_error_[i]) + d_lr_t_ * u + product_error(lrf_, u_in, lr_ * u) +
                        underflow_error_[i];
     (void)u_out;
   }
 
   // "apply_update": E(theta') = E(theta) + E(u) + rho(theta')
-  void apply_update(std::size_t i, const Real& theta_in, const Real& u, const Real&) {
-    bounds_[i].theta += update_error_[i] + sum_error(theta_in, bounds_[i].theta, u, update_error_[i]) +
-                        reference_u_ * abs(theta_in + u);
+  void apply_update(std::size_t i, const Real& theta_in, const Real& u, const Real& theta_out) {
+    const U t{bounds_[i].theta};
+    const U out = up(theta_out);
+    bounds_[i].theta = (t + update_error_[i] + sum_error(out, up(theta_in), t, up(u), update_error_[i]) +
+                        reference_u_ * out).x;
   }
 
  private:
-  static Real unbounded() { return std::numeric_limits<Real>::infinity(); }
-
-  Real rho(const Real& y) const {
-    using std::abs;
-    return u_ * abs(y) + eta_;
+  /// |x| rounded to Bound away from zero (up) or toward zero (down). A long
+  /// double gets x's leading 53 bits so rounded (mpfr_get_d_2exp, which, unlike
+  /// mpfr_get_ld, allocates nothing) and its exponent, exactly: it is within
+  /// 2^-52 relative of |x|, on the right side.
+  static Bound to_bound(const Real& x, mpfr_rnd_t rounding) {
+    static_assert(is_multiprecision_v<Real>, "a hardware-type bound is for the MPFR reference");
+    if constexpr (std::is_same_v<Bound, long double>) {
+      const mpfr_srcptr p = x.backend().data();
+      if (mpfr_zero_p(p)) return 0;
+      const long exponent = mpfr_get_exp(p);
+      if (exponent > -1000 && exponent < 1000) return std::fabs(mpfr_get_d(p, rounding));  // a normal double
+      long e = 0;
+      const double mant = std::fabs(mpfr_get_d_2exp(&e, p, rounding));
+      return std::ldexp(static_cast<long double>(mant), static_cast<int>(std::clamp(e, -20000L, 20000L)));
+    } else {
+      return std::fabs(mpfr_get_d(x.backend().data(), rounding));
+    }
   }
-  Real gamma(int k) const { return k * u_ / (1 - k * u_); }
+  static U up(const Real& x) {
+    if constexpr (is_directed_v<Bound>) {
+      return U{to_bound(x, MPFR_RNDA)};
+    } else {
+      using std::abs;
+      return U{abs(x)};
+    }
+  }
+  /// |x| rounded down, at most Bound's largest finite value.
+  static D down(const Real& x) {
+    if constexpr (is_directed_v<Bound>) {
+      return D{std::min(to_bound(x, MPFR_RNDZ), std::numeric_limits<Bound>::max())};
+    } else {
+      using std::abs;
+      return D{abs(x)};
+    }
+  }
+  /// An Up as Real (exact: a double is a Real).
+  static Real h_d(const U& x) { return Real(x.x); }
+
+  U rho(const U& y) const { return u_ * y + eta_; }
+  Real rho_exact(const Real& y) const {
+    using std::abs;
+    return u_exact_ * abs(y) + eta_exact_;
+  }
+  U gamma(int k) const {
+    const U ku = U::exact(Bound(k)) * u_;
+    return ku / (D::exact(1) - ku);
+  }
+  Real gamma_exact(std::int64_t k) const { return k * u_exact_ / (1 - k * u_exact_); }
+
+  /// (1 + f)(1 + r) - 1 = f + r + f r, kept as a sum of positive terms (the
+  /// product of (1 + r_i) minus 1 loses the small r_i to cancellation).
+  static U compose(const U& f, const U& r) { return f + r + f * r; }
 
   /// "Sums": the implementation adds its own a~ and b~, within ea and eb of the
   /// exact a and b. The rounding of a~ + b~ errs by at most u|a~ + b~| + eta, and
   /// never by more than the smaller operand (both operands are candidates for the
   /// nearest): min(u(|a + b| + ea + eb) + eta, |a| + ea, |b| + eb). The errors ea
-  /// and eb themselves are charged by the caller.
-  Real sum_error(const Real& a, const Real& ea, const Real& b, const Real& eb) const {
+  /// and eb themselves are charged by the caller. sum = |a + b|, a = |a|, b = |b|.
+  U sum_error(const U& sum, const U& a, const U& ea, const U& b, const U& eb) const {
+    return min(rho(sum) + times(u_, ea + eb), min(a + ea, b + eb));
+  }
+
+  /// A factor h of "Products", with what product_error asks of it computed once.
+  struct Factor {
+    Real value;
+    bool zero = true, power_of_two = false;
+  };
+  static Factor factor_of(const Real& h) {
     using std::abs;
-    using std::min;
-    return min(Real(rho(a + b) + times(u_, ea + eb)), min(Real(abs(a) + ea), Real(abs(b) + eb)));
+    using std::frexp;
+    Factor f{h, h == 0, false};
+    int e = 0;
+    if (!f.zero) f.power_of_two = abs(frexp(h, &e)) == Real(1) / 2;
+    return f;
+  }
+  /// decay_weights' multiplier s (lr_t, the schedule or 1): one per step, so kept.
+  const Factor& decay_factor(const Real& s) {
+    if (!decay_factor_set_ || decay_factor_.value != s) {
+      decay_factor_ = factor_of(s);
+      decay_factor_set_ = true;
+    }
+    return decay_factor_;
   }
 
   /// "Products": the rounding of h * x, h a hyperparameter (or 1 - beta, a
@@ -230,23 +352,22 @@ class ErrorModel {
   /// (beta = 0, lr = 0.5), unless the product underflows: the implementation
   /// holds such an h exactly. x is a computed value, so its being a power of two
   /// in the reference says nothing about the implementation's copy of it.
-  Real product_error(const Real& h, const Real& x) const {
+  /// `product` is |h x| rounded up (0 exactly when h x is 0).
+  U product_error(const Factor& h, const Real& x, const U& product) const {
     using std::abs;
-    using std::frexp;
-    if (h == 0 || x == 0) return 0;
-    int e = 0;
-    if (abs(frexp(h, &e)) == Real(1) / 2) return abs(h * x) >= ldexp(Real(1), target_.min_exponent) ? Real(0) : eta_;
-    return rho(h * x);
+    if (h.zero || product.is_zero()) return U{0};
+    if (h.power_of_two)
+      return abs(Real(h.value * x)) >= ldexp(Real(1), target_.min_exponent) ? U{0} : eta_;
+    return rho(product);
   }
 
   /// a * b where 0 * inf is 0: an exactly zero term has no error, however
   /// unbounded the factor it would be multiplied by.
-  static Real times(const Real& a, const Real& b) { return a == 0 || b == 0 ? Real(0) : Real(a * b); }
+  static U times(const U& a, const U& b) { return a * b; }
 
   /// "Moments", the hyperparameters' share: b x' + c y perturbs b and c
   /// separately; the lerp x' + c (y - x') perturbs c against both terms.
-  static Real hyperparameter_error(const Real& d_b, const Real& d_c, const Real& x_prev, const Real& y) {
-    using std::max;
+  static U hyperparameter_error(const U& d_b, const U& d_c, const U& x_prev, const U& y) {
     return max(d_b * x_prev + d_c * y, d_c * (x_prev + y));
   }
 
@@ -272,53 +393,53 @@ class ErrorModel {
     // and a running product within t - 1 roundings.
     const std::int64_t k = t == 1 ? 0 : std::max<std::int64_t>(2, t - 1);
     const Real sensitivity = t == 1 ? Real(1) : Real(t * integer_power(beta, t - 1));
-    Real e_power = sensitivity * d_beta + gamma(static_cast<int>(std::min<std::int64_t>(k, 1 << 30))) * power +
-                   t * eta_;
-    if (k * u_ >= 1) e_power = 1;
+    Real e_power = sensitivity * d_beta + gamma_exact(std::min<std::int64_t>(k, 1 << 30)) * power + t * eta_exact_;
+    if (k * u_exact_ >= 1) e_power = 1;
     e_power = min(e_power, Real(1));
-    return e_power + rho(bc);
+    return e_power + rho_exact(bc);
   }
 
   /// "E(a/b)": rigorous for |a~ - a| <= ea, |b~ - b| <= eb, b > eb.
-  static Real quotient_error(const Real& a, const Real& ea, const Real& b, const Real& eb) {
-    using std::abs;
-    if (eb >= b) return unbounded();
-    return ea / (b - eb) + abs(a) * eb / (b * (b - eb));
+  static U quotient_error(const U& a, const U& ea, const D& b, const U& eb) {
+    if (eb >= b) return U::infinite();
+    const D gap = b - eb;
+    return ea / gap + (a * eb / b) / gap;
   }
 
   /// r(1/b) = E(b)/(b - E(b)): the relative error of a reciprocal.
-  static Real reciprocal_error(const Real& b, const Real& eb) {
-    if (eb >= b) return unbounded();
+  static U reciprocal_error(const D& b, const U& eb) {
+    if (eb >= b) return U::infinite();
     return eb / (b - eb);
   }
 
   /// r(sqrt b) = q/(1 + sqrt(1 - q)), q = E(b)/b: the relative error of a square root.
-  static Real sqrt_relative_error(const Real& b, const Real& eb) {
-    using std::sqrt;
-    const Real q = eb / b;
-    if (q >= 1) return unbounded();
-    return q / (1 + sqrt(1 - q));
+  static U sqrt_relative_error(const D& b, const U& eb) {
+    const U q = eb / b;
+    if (q >= D::exact(1)) return U::infinite();
+    return q / (D::exact(1) + sqrt(D::exact(1) - q));
   }
 
   /// "E(sqrt x)": the worst |sqrt(x +- e) - sqrt(x)| over |e| <= E(x).
-  static Real sqrt_error(const Real& x, const Real& ex) {
-    using std::max;
-    using std::min;
-    using std::sqrt;
-    if (ex == 0) return 0;
+  static U sqrt_error(const Real& x, const U& ex) {
+    if (ex.is_zero()) return U{0};
     if (x == 0) return sqrt(ex);
-    return min(ex / (sqrt(x) + sqrt(max(x - ex, Real(0)))), sqrt(ex));
+    const D xl = down(x);
+    return min(ex / (sqrt(xl) + sqrt(xl - ex)), sqrt(ex));
   }
 
   FloatFormat target_;
   HyperValues<Real> h_;
-  Real u_, eta_, c1_, c2_;
-  Real reference_u_;  // the reference's own rounding, 2^(10 - p), charged on every stored value
-  Real d_lr_, d_b1_, d_b2_, d_c1_, d_c2_, d_eps_, d_eps_root_, d_wd_;
+  Factor b1f_, b2f_, c1f_, c2f_, wdf_, lrf_, decay_factor_;
+  bool decay_factor_set_ = false;
+  Real c1_, c2_, eta_exact_, u_exact_, d_lr_;
+  U u_, eta_, b1_, b2_, c1u_, c2u_, wd_;
+  U reference_u_;  // the reference's own rounding, 2^(10 - p), charged on every stored value
+  U d_b1_, d_b2_, d_c1_, d_c2_, d_eps_, d_eps_root_, d_wd_, gamma3_, gamma4_;
   StepScalars<Real> s_;
-  Real d_lr_t_, e_schedule_, e_bc1_, e_bc2_;
-  std::vector<ElementBounds<Real>> bounds_;
-  std::vector<Real> grad_error_, update_error_, underflow_error_, input_grad_error_;
+  U d_lr_t_, e_schedule_, e_bc2_, lr_, bc2_, r_bc1_, r_sqrt_bc2_, inverse_bc1_, eps_hat_scale_;
+  D bc1_low_, bc2_low_;
+  std::vector<ElementBounds<Bound>> bounds_;
+  std::vector<U> grad_error_, update_error_, underflow_error_, input_grad_error_;
 };
 
 }  // namespace adamconf

@@ -40,7 +40,9 @@ int quantum_exponent(const Real& x, const FloatFormat& f) {
   int leading = f.min_exponent;
   if (x != 0) {
     int e = 0;
-    (void)frexp(x, &e);  // x = frac * 2^e, 0.5 <= |frac| < 1, so the leading bit is 2^(e-1)
+    // x = frac * 2^e, 0.5 <= |frac| < 1, so the leading bit is 2^(e-1)
+    if constexpr (requires { mpfr_get_exp(x.backend().data()); }) e = static_cast<int>(mpfr_get_exp(x.backend().data()));
+    else (void)frexp(x, &e);
     leading = std::max(e - 1, f.min_exponent);
   }
   return leading - (f.precision - 1);

@@ -1,0 +1,122 @@
+// Arithmetic on error bounds that stays a bound when it is evaluated in a
+// cheap type. Up<T> holds an upper bound of a nonnegative real quantity and
+// Down<T> a lower bound of one; the operators only combine them in the ways
+// that keep that true (Up + Up, Up * Up, Up / Down, Down - Up, ...), so the
+// type checks which way every intermediate must round.
+//
+// T = double or long double (docs/error-model.md, "Evaluating the bound in a
+// hardware type"), p its significand bits (53; 64 for x87 long double), q its
+// smallest subnormal (2^-1074; 2^-16445): each operation is rounded to nearest
+// by the hardware (the default mode and full precision, checked by the error
+// model) and then pushed outward by
+//   nudge_up(x)   = x (1 + 2^(1-p)) + q,
+//   nudge_down(x) = max(0, x (1 - 2^(1-p)) - q), at most the largest finite.
+// Proof for nudge_up (nudge_down is the mirror image): let x = RN(z), z >= 0.
+// If x is normal, x in [2^e, 2^(e+1)), then z <= x + 2^(e-p) while
+// x 2^(1-p) >= 2^(e+1-p) = ulp(x), so RN(x (1 + 2^(1-p))) >= x + ulp(x) >= z (RN
+// is monotone and x + ulp(x) is representable); adding q rounds to no less. If
+// x is subnormal or 0, z <= x + q/2 and the sum is x + q exactly (a subnormal
+// or the smallest normal). inf stays inf. An FMA contraction of either line
+// rounds once and keeps the argument. So an Up<T> is never below the value the
+// same formula has in exact arithmetic, and a Down<T> never above.
+//
+// T = a multiprecision type: the operations are the plain ones (the model's
+// definition, within 2^-250 relative of exact arithmetic).
+//
+// Zero is exact in both: an Up of 0 says the quantity is exactly 0 (every
+// nonzero result is nudged to at least 2^-1074), so 0 * inf is 0 ("an exactly
+// zero term has no error"), and no operation here produces NaN.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <type_traits>
+
+namespace adamconf {
+
+/// The hardware binary types, rounded outward here; anything else is exact enough.
+template <class T>
+inline constexpr bool is_directed_v = std::is_same_v<T, double> || std::is_same_v<T, long double>;
+
+/// 2^(1-p): the relative spacing of T (2^-52 for double, 2^-63 for x87 long double).
+template <class T>
+inline constexpr T spacing_v = std::numeric_limits<T>::epsilon();
+
+template <class T>
+inline T nudge_up(T x) {
+  if constexpr (is_directed_v<T>) return x * (1 + spacing_v<T>) + std::numeric_limits<T>::denorm_min();
+  else return x;
+}
+template <class T>
+inline T nudge_down(T x) {
+  if constexpr (is_directed_v<T>) {
+    const T y = x * (1 - spacing_v<T>) - std::numeric_limits<T>::denorm_min();
+    return y > 0 ? std::min(y, std::numeric_limits<T>::max()) : T(0);
+  } else {
+    return x > 0 ? x : T(0);
+  }
+}
+
+template <class T>
+struct Up {
+  T x;
+  static Up exact(const T& v) { return Up{v}; }  ///< v is representable: no rounding
+  static Up infinite() { return Up{std::numeric_limits<T>::infinity()}; }
+  bool is_zero() const { return x == 0; }
+  bool is_finite() const { return x <= std::numeric_limits<T>::max(); }
+};
+
+template <class T>
+struct Down {
+  T x;
+  static Down exact(const T& v) { return Down{v}; }
+};
+
+// ---- upper bounds ----
+template <class T>
+inline Up<T> operator+(const Up<T>& a, const Up<T>& b) { return {nudge_up<T>(a.x + b.x)}; }
+template <class T>
+inline Up<T> operator*(const Up<T>& a, const Up<T>& b) {
+  if (a.x == 0 || b.x == 0) return {T(0)};
+  return {nudge_up<T>(a.x * b.x)};
+}
+template <class T>
+inline Up<T> operator/(const Up<T>& a, const Down<T>& b) {
+  if (a.x == 0) return {T(0)};
+  if (b.x == 0 || !a.is_finite()) return Up<T>::infinite();
+  return {nudge_up<T>(a.x / b.x)};
+}
+template <class T>
+inline Up<T> sqrt(const Up<T>& a) {
+  using std::sqrt;
+  return {a.x == 0 ? T(0) : nudge_up<T>(sqrt(a.x))};
+}
+template <class T>
+inline Up<T> max(const Up<T>& a, const Up<T>& b) { return a.x < b.x ? b : a; }
+template <class T>
+inline Up<T> min(const Up<T>& a, const Up<T>& b) { return b.x < a.x ? b : a; }
+template <class T>
+inline bool operator>=(const Up<T>& a, const Down<T>& b) { return a.x >= b.x; }
+
+// ---- lower bounds ----
+template <class T>
+inline Down<T> operator+(const Down<T>& a, const Down<T>& b) { return {nudge_down<T>(a.x + b.x)}; }
+template <class T>
+inline Down<T> operator*(const Down<T>& a, const Down<T>& b) {
+  if (a.x == 0 || b.x == 0) return {T(0)};
+  return {nudge_down<T>(a.x * b.x)};
+}
+/// a - b, at least 0 (every quantity here is nonnegative).
+template <class T>
+inline Down<T> operator-(const Down<T>& a, const Up<T>& b) {
+  if (!b.is_finite()) return {T(0)};
+  return {nudge_down<T>(a.x - b.x)};
+}
+template <class T>
+inline Down<T> sqrt(const Down<T>& a) {
+  using std::sqrt;
+  return {nudge_down<T>(sqrt(a.x))};
+}
+
+}  // namespace adamconf
