@@ -13,6 +13,7 @@
 #include <cmath>
 
 #include "adamconf/bound_arithmetic.hpp"
+#include "adamconf/error_model.hpp"
 #include "adamconf/exact_run.hpp"
 #include "adamconf/float_adam.hpp"
 #include "adamconf/generators.hpp"
@@ -73,6 +74,22 @@ RC_GTEST_PROP(BoundArithmetic, LongDoubleUpperBoundsAreNeverBelowTheExactResult,
 }
 RC_GTEST_PROP(BoundArithmetic, LongDoubleLowerBoundsAreNeverAboveTheExactResult, ()) {
   lower_bounds_are_never_above_the_exact_result<long double>();
+}
+
+/// The exact values' way in: magnitude_to_double reads the top limb, and must
+/// agree with MPFR's own conversion, rounded away from zero and toward it.
+RC_GTEST_PROP(BoundArithmetic, MagnitudeToDoubleIsMpfrsRoundingOfTheMagnitude, ()) {
+  const auto exponent = *rc::gen::inRange(-1200, 1100);
+  const auto fraction = *rc::gen::container<std::vector<std::uint32_t>>(9, rc::gen::arbitrary<std::uint32_t>());
+  const bool exact_in_double = *rc::gen::arbitrary<bool>();
+  R x = 0;
+  for (std::uint32_t f : fraction) x = ldexp(x, 32) + f;  // up to 288 bits, rounded to 257
+  if (exact_in_double) x = R(static_cast<double>(fraction[0]) + 0.5);
+  if (x == 0) x = 1;
+  x = ldexp(x, exponent - ilogb(x)) * (*rc::gen::arbitrary<bool>() ? 1 : -1);
+  const mpfr_srcptr p = x.backend().data();
+  RC_ASSERT(magnitude_to_double(p, true) == std::fabs(mpfr_get_d(p, MPFR_RNDA)));
+  RC_ASSERT(magnitude_to_double(p, false) == std::fabs(mpfr_get_d(p, MPFR_RNDZ)));
 }
 
 TEST(BoundArithmetic, ZeroIsExactAndNothingIsNaN) {

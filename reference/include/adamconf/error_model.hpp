@@ -5,6 +5,7 @@
 #pragma once
 
 #include <algorithm>
+#include <bit>
 #include <cstdint>
 #include <limits>
 #include <vector>
@@ -18,6 +19,30 @@
 #include "adamconf/reference_adam.hpp"
 
 namespace adamconf {
+
+/// |x| to 53 bits, rounded away from zero (`away`) or toward it, as
+/// mpfr_get_d does, but read straight from the significand's top limb where
+/// the result is a normal double (x = 0.1b...b * 2^e, MSB first): the top 53
+/// bits, plus one unit where away and any lower bit is set. The scaling by
+/// 2^(e-53) is exact. mpfr_get_d elsewhere (and on limbs other than 64 bits).
+inline double magnitude_to_double(mpfr_srcptr p, bool away) {
+  if (mpfr_zero_p(p)) return 0.0;
+  if constexpr (GMP_NUMB_BITS == 64) {
+    const mpfr_exp_t e = mpfr_get_exp(p);
+    if (mpfr_regular_p(p) && e >= -960 && e <= 1023) {
+      const std::size_t limbs = (mpfr_get_prec(p) + 63) / 64;
+      const mp_limb_t top = p->_mpfr_d[limbs - 1];
+      std::uint64_t mant = top >> 11;
+      bool rest = (top & 0x7FF) != 0;
+      for (std::size_t i = 0; i + 1 < limbs && !rest; ++i) rest = p->_mpfr_d[i] != 0;
+      if (away && rest) mant += 1;  // 2^53 at most: still exact as a double
+      const double scale = std::bit_cast<double>(static_cast<std::uint64_t>(e - 53 + 1023) << 52);
+      return static_cast<double>(mant) * scale;
+    }
+  }
+  return std::fabs(mpfr_get_d(p, away ? MPFR_RNDA : MPFR_RNDZ));
+}
+
 
 /// Error bounds of one element's state after a step.
 template <class Bound>
@@ -264,26 +289,25 @@ class ErrorModel {
 
  private:
   /// |x| rounded to Bound away from zero (up) or toward zero (down). A long
-  /// double gets x's leading 53 bits so rounded (mpfr_get_d_2exp, which, unlike
-  /// mpfr_get_ld, allocates nothing) and its exponent, exactly: it is within
-  /// 2^-52 relative of |x|, on the right side.
-  static Bound to_bound(const Real& x, mpfr_rnd_t rounding) {
+  /// double gets x's leading 53 bits so rounded and its exponent, exactly: it
+  /// is within 2^-52 relative of |x|, on the right side.
+  static Bound to_bound(const Real& x, bool away) {
     static_assert(is_multiprecision_v<Real>, "a hardware-type bound is for the MPFR reference");
+    const mpfr_srcptr p = x.backend().data();
     if constexpr (std::is_same_v<Bound, long double>) {
-      const mpfr_srcptr p = x.backend().data();
       if (mpfr_zero_p(p)) return 0;
       const long exponent = mpfr_get_exp(p);
-      if (exponent > -1000 && exponent < 1000) return std::fabs(mpfr_get_d(p, rounding));  // a normal double
+      if (exponent > -960 && exponent < 1023) return adamconf::magnitude_to_double(p, away);
       long e = 0;
-      const double mant = std::fabs(mpfr_get_d_2exp(&e, p, rounding));
+      const double mant = std::fabs(mpfr_get_d_2exp(&e, p, away ? MPFR_RNDA : MPFR_RNDZ));
       return std::ldexp(static_cast<long double>(mant), static_cast<int>(std::clamp(e, -20000L, 20000L)));
     } else {
-      return std::fabs(mpfr_get_d(x.backend().data(), rounding));
+      return adamconf::magnitude_to_double(p, away);
     }
   }
   static U up(const Real& x) {
     if constexpr (is_directed_v<Bound>) {
-      return U{to_bound(x, MPFR_RNDA)};
+      return U{to_bound(x, true)};
     } else {
       using std::abs;
       return U{abs(x)};
@@ -292,7 +316,7 @@ class ErrorModel {
   /// |x| rounded down, at most Bound's largest finite value.
   static D down(const Real& x) {
     if constexpr (is_directed_v<Bound>) {
-      return D{std::min(to_bound(x, MPFR_RNDZ), std::numeric_limits<Bound>::max())};
+      return D{std::min(to_bound(x, false), std::numeric_limits<Bound>::max())};
     } else {
       using std::abs;
       return D{abs(x)};
