@@ -72,9 +72,22 @@ std::vector<RunResult> Checker::run(const Setup& setup, const std::vector<RunCas
 RunResult Checker::run(const Scenario& s) { return run(Setup{s.spec, s.dtype}, {s.run}).front(); }
 
 void Checker::expect_close(double observed, const R& exact, const R& allowed, const std::string& where) {
+  expect_close(observed, exact, allowed, [&] { return where; });
+}
+
+void Checker::expect_close(double observed, const R& exact, const R& allowed,
+                           const std::function<std::string()>& where) {
   const Comparison c = compare(observed, exact, allowed, ctx_.dtype);
-  stats_.add(c, where, ctx_.dtype);
-  if (!c.pass) fail_case(where + " => " + c.describe(ctx_.dtype));
+  // Described (decimal text of the exact value) only when it is the worst so far or fails.
+  const bool worst = c.ratio > stats_.worst_ratio || stats_.worst.empty();
+  if (worst || !c.pass) {
+    const std::string w = where();
+    if (worst) stats_.add(c, w, ctx_.dtype);
+    else stats_.add_value(c.error_ulps);
+    if (!c.pass) fail_case(w + " => " + c.describe(ctx_.dtype));
+  } else {
+    stats_.add_value(c.error_ulps);
+  }
 }
 
 void Checker::expect_within(const R& observed, const R& expected, const R& allowed, const std::string& where) {

@@ -51,6 +51,8 @@ class Checker {
   /// |observed - exact| <= allowed, else the case fails with
   /// "<where> => observed  expected ...: error X ulps, allowed Y ulps".
   void expect_close(double observed, const R& exact, const R& allowed, const std::string& where);
+  /// The same, with the position built only when it is reported (the worst so far, or a failure).
+  void expect_close(double observed, const R& exact, const R& allowed, const std::function<std::string()>& where);
   /// |observed - expected| <= allowed for values that are not themselves
   /// outputs of the format (differences, norms).
   void expect_within(const R& observed, const R& expected, const R& allowed, const std::string& where);
