@@ -70,10 +70,7 @@ bool run_tensor(const Setup& setup, const RunCase& c, std::size_t k, const Tenso
     }
     for (std::size_t i = 0; i < ts.size; ++i) {
       const ElementBounds<Bound>& b = model.bounds()[i];
-      if constexpr (is_directed_v<Bound>) {
-        constexpr Bound top = std::numeric_limits<Bound>::max();
-        if (!(b.theta <= top && b.m <= top && b.v <= top && b.vmax <= top)) return false;
-      }
+      if (!all_finite(b)) return false;
       // exact: a double or long double is an MPFR number
       bounds[ts.offset + i] = ElementBounds<R>{R(b.theta), R(b.m), R(b.v), R(b.vmax)};
     }

@@ -50,12 +50,7 @@ void check_value(ChunkOutcome& out, const FloatFormat& f, double observed, const
 /// squared fits, so this is a safety net.)
 template <class Bound>
 bool finite(const std::vector<ElementBounds<Bound>>& bounds) {
-  if constexpr (is_directed_v<Bound>) {
-    constexpr Bound top = std::numeric_limits<Bound>::max();
-    for (const auto& b : bounds)
-      if (!(b.theta <= top && b.m <= top && b.v <= top && b.vmax <= top)) return false;
-  }
-  return true;
+  return std::all_of(bounds.begin(), bounds.end(), all_finite<Bound>);
 }
 
 template <class Bound>

@@ -50,6 +50,19 @@ struct ElementBounds {
   Bound theta = 0, m = 0, v = 0, vmax = 0;
 };
 
+/// Whether all four bounds are finite. A hardware-type bound that overflowed
+/// would only be weaker than the MPFR one, so its caller redoes the work in
+/// MPFR; an MPFR bound is taken as it is.
+template <class Bound>
+bool all_finite(const ElementBounds<Bound>& b) {
+  if constexpr (is_directed_v<Bound>) {
+    constexpr Bound top = std::numeric_limits<Bound>::max();
+    return b.theta <= top && b.m <= top && b.v <= top && b.vmax <= top;
+  } else {
+    return true;
+  }
+}
+
 /// Real: the exact values' type (the reference's). Bound: the type the bound
 /// is evaluated and stored in, Real itself, double or long double
 /// (bound_arithmetic.hpp: every operation rounded outward, so such a bound is
