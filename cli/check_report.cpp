@@ -1,5 +1,6 @@
 #include "check_report.hpp"
 
+#include <cmath>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -66,13 +67,21 @@ std::string CheckRun::replay(const PropertyResult& result) const {
   for (const auto& [k, v] : pinned) s += " --set " + shell_quote(k + "=" + v);
   s += option_flags(options);
   if (!result.variant.empty()) s += " --" + result.variant;
-  return s + " --seed " + std::to_string(seed) + " --cases " + std::to_string(cases) + " --property " + result.id;
+  s += " --seed " + std::to_string(seed) + " --cases " + std::to_string(cases) + " --property " + result.id;
+  if (shard.count > 1) s += " --shard " + shard_text(shard);
+  return s;
 }
 
+std::string shard_text(const Shard& s) { return std::to_string(s.index + 1) + "/" + std::to_string(s.count); }
+
 std::string render_header(const CheckRun& run) {
+  std::string shard;
+  if (run.shard.count > 1)
+    shard = "\n  shard " + shard_text(run.shard) + ": the cases whose ordinal in the whole run is " +
+            std::to_string(run.shard.index) + " modulo " + std::to_string(run.shard.count);
   return "adamconf check: " + run.implementation + " as " + run.preset + option_flags(run.options) + ", " + run.dtype + "\n  seed " +
          std::to_string(run.seed) + ", up to " + std::to_string(run.cases) + " cases per property; errors in ulps of " +
-         run.dtype + "\n\n";
+         run.dtype + shard + "\n\n";
 }
 
 std::string render_property(const CheckRun& run, const PropertyResult& r) {
@@ -93,7 +102,8 @@ std::string render_property(const CheckRun& run, const PropertyResult& r) {
       if (!r.counterexample.empty()) out += "        the request:\n" + indent(r.counterexample, "          ");
       return out + "        replay: " + run.replay(r) + "\n";
     default:
-      out += "after " + std::to_string(r.cases) + " cases, shrunk " + std::to_string(r.shrinks) + " times\n";
+      out += "after " + std::to_string(r.cases) + " cases, shrunk " + std::to_string(r.shrinks) + " times" +
+             (r.shrink_budget_spent ? " (stopped at the shrinking budget)" : "") + "\n";
       out += "        claim: " + r.claim + "\n";
       out += "        " + r.reason + "\n";
       if (!r.counterexample.empty()) out += "        inputs:\n" + indent(r.counterexample, "          ");
@@ -166,6 +176,7 @@ std::string render_json(const CheckRun& run) {
   j["pinned"] = run.pinned;
   j["seed"] = run.seed;
   j["cases"] = run.cases;
+  j["shard"] = {{"index", run.shard.index + 1}, {"count", run.shard.count}};
   j["passed"] = run.passed();
   j["seconds"] = run.seconds;
   nlohmann::ordered_json list = nlohmann::ordered_json::array();
@@ -179,9 +190,11 @@ std::string render_json(const CheckRun& run) {
                   : r.status == PropertyResult::Status::failed  ? "fail"
                                                                 : "adapter-error";
     p["cases"] = r.cases;
+    p["case_indices"] = r.case_indices;
     p["seconds"] = r.seconds;
     if (!r.reason.empty()) p["reason"] = r.reason;
     if (!r.counterexample.empty()) p["counterexample"] = r.counterexample;
+    p["values_compared"] = r.statistics.count;
     if (r.statistics.count) {
       p["worst_ratio"] = r.statistics.worst_ratio;
       p["max_error_ulps"] = r.statistics.max_error_ulps;
@@ -190,6 +203,15 @@ std::string render_json(const CheckRun& run) {
     }
     if (r.status == PropertyResult::Status::failed || r.status == PropertyResult::Status::adapter_error)
       p["replay"] = run.replay(r);
+    if (r.trace) {
+      // The failing (or worst) trajectory's element, step by step: what --html plots.
+      nlohmann::ordered_json points = nlohmann::ordered_json::array();
+      for (const TracePoint& q : trace_points(*r.trace))
+        points.push_back({{"step", q.step}, {"observed", show_value(q.observed)}, {"exact", q.exact},
+                          {"error_ulps", std::isfinite(q.error_ulps) ? nlohmann::ordered_json(q.error_ulps) : nlohmann::ordered_json("inf")},
+                          {"allowed_ulps", q.allowed_ulps}, {"pass", q.pass}});
+      p["trace"] = {{"position", r.trace->position}, {"points", points}};
+    }
     list.push_back(p);
   }
   for (const auto& id : run.not_run) list.push_back({{"id", id}, {"status", "not-run"}});

@@ -20,6 +20,7 @@ struct CheckRun {
   std::map<std::string, std::string> pinned;
   std::uint64_t seed = 1;
   int cases = 100;
+  Shard shard;  ///< --shard, {0, 1} for the whole run
   std::vector<PropertyResult> results;
   std::vector<std::string> not_run;  ///< properties not run after the adapter failed
   double seconds = 0;
@@ -30,6 +31,8 @@ struct CheckRun {
 
 /// "trajectory-agrees-with-reference", or "... [amsgrad]" for a variant's run.
 std::string display_id(const PropertyResult& r);
+/// "2/4": a shard as --shard takes it.
+std::string shard_text(const Shard& s);
 /// The options on the command line, as flags: " --amsgrad --maximize".
 std::string option_flags(const PresetOptions& options);
 

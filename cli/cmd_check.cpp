@@ -8,6 +8,7 @@
 
 #include "adamconf/golden.hpp"
 #include "check_report.hpp"
+#include "html_report.hpp"
 #include "commands.hpp"
 #include "implementation_option.hpp"
 #include "spec_options.hpp"
@@ -27,7 +28,8 @@ struct CheckOptions {
   std::vector<std::string> skipped;
   double timeout = 30;
   int jobs = 0;
-  std::string junit, json;
+  std::string shard;
+  std::string junit, json, html;
 };
 
 void run_check(const CheckOptions& o) {
@@ -48,7 +50,9 @@ void run_check(const CheckOptions& o) {
     selected.erase(std::remove(selected.begin(), selected.end(), skip), selected.end());
   }
 
+  const Shard shard = o.shard.empty() ? Shard{} : Shard::parse(o.shard);
   CheckRun run;
+  run.shard = shard;
   run.impl_argument = o.impl;
   run.optimizer = o.optimizer;
   run.preset = spec.preset;
@@ -90,27 +94,7 @@ void run_check(const CheckOptions& o) {
     if (on && !ctx.capabilities.supports_option(flag))
       throw std::invalid_argument(impl.name() + " does not offer the option " + std::string(flag));
 
-  // Every option the adapter offers is checked by default, not only when the
-  // user thinks of --amsgrad: a max taken over the wrong quantity, or not
-  // stored, passed a plain check before.
-  struct Variant {
-    std::string name;
-    PresetOptions options;
-  };
-  std::vector<Variant> variants{{"", spec.options}};
-  const Preset& preset = preset_by_name(spec.preset);
-  if (!spec.options.amsgrad && preset.amsgrad != AmsgradVariant::none && ctx.capabilities.supports_option("amsgrad"))
-    variants.push_back({"amsgrad", PresetOptions{true, spec.options.maximize, spec.options.bias_correction}});
-  if (!spec.options.maximize && preset.offers_maximize && ctx.capabilities.supports_option("maximize"))
-    variants.push_back({"maximize", PresetOptions{spec.options.amsgrad, true, spec.options.bias_correction}});
-  if (spec.options.bias_correction && preset.offers_bias_correction_switch &&
-      ctx.capabilities.supports_option("bias_correction"))
-    variants.push_back({"no-bias-correction", PresetOptions{spec.options.amsgrad, spec.options.maximize, false}});
-
-  // With an option on, the properties that compare with the reference (and
-  // the option's own claims) run again; the invariances add nothing there.
-  const std::set<std::string> variant_properties{"trajectory-agrees-with-reference", "each-step-agrees-with-reference",
-                                                 "resume-equals-uninterrupted", "amsgrad-max-never-decreases"};
+  const std::vector<OptionVariant> variants = option_variants(spec.preset, spec.options, ctx.capabilities);
   std::cout << render_header(run);
   if (variants.size() > 1) {
     std::cout << "  the agreement and resume properties once more with";
@@ -118,17 +102,20 @@ void run_check(const CheckOptions& o) {
     std::cout << ", which the adapter offers\n\n";
   }
   std::cout << std::flush;
-  for (const Variant& variant : variants) {
+  std::size_t ordinal = 0;  // of the next property's case 0 in the whole run (--shard)
+  for (const OptionVariant& variant : variants) {
     PropertyContext vctx = ctx;
     vctx.options = variant.options;
     for (const Property* p : selected) {
-      if (!variant.name.empty() && !variant_properties.count(p->id)) continue;
+      if (!variant.name.empty() && !runs_under_variants(p->id)) continue;
+      const std::size_t first_ordinal = ordinal;
+      ordinal += static_cast<std::size_t>(cases_of(*p, run.cases));
       // A broken adapter fails every property the same way: report it once.
       if (!run.results.empty() && run.results.back().status == PropertyResult::Status::adapter_error) {
         run.not_run.push_back(p->id + (variant.name.empty() ? "" : " [" + variant.name + "]"));
         continue;
       }
-      run.results.push_back(run_property(*p, vctx, RunSettings{run.seed, run.cases}));
+      run.results.push_back(run_property(*p, vctx, RunSettings{run.seed, run.cases, shard, first_ordinal}));
       run.results.back().variant = variant.name;
       std::cout << render_property(run, run.results.back()) << std::flush;
     }
@@ -137,6 +124,7 @@ void run_check(const CheckOptions& o) {
   std::cout << render_summary(run);
   if (!o.junit.empty()) golden::write_atomically(o.junit, render_junit(run));
   if (!o.json.empty()) golden::write_atomically(o.json, render_json(run));
+  if (!o.html.empty()) golden::write_atomically(o.html, render_html(run));
   if (!run.passed()) exit_status = 1;
 }
 
@@ -157,8 +145,14 @@ void add_check_command(CLI::App& app) {
   cmd->add_option("--jobs", o->jobs, "threads for the reference and error bounds of large cases (0: every core)")
       ->check(CLI::Range(0, 1024))
       ->capture_default_str();
+  cmd->add_option("--shard", o->shard,
+                  "run only the I-th of N deterministic parts of the cases (I/N, 1-based); the N shards together run "
+                  "every case of the whole run exactly once");
   cmd->add_option("--junit", o->junit, "also write a JUnit XML report here");
   cmd->add_option("--json", o->json, "also write a JSON report here");
+  cmd->add_option("--html", o->html,
+                  "also write a self-contained HTML report here: the verdicts, and a plot of each failing or worst "
+                  "trajectory against the exact one and its allowed band");
   cmd->callback([o] { run_check(*o); });
 }
 

@@ -29,7 +29,7 @@ Tally check_all(Implementation& impl, const std::string& preset, const PresetOpt
     const PropertyContext ctx = PropertyContext::for_implementation(impl, preset, options, dtype);
     for (const auto& p : all_properties()) {
       if (large(p) != large_ones) continue;
-      const PropertyResult r = run_property(p, ctx, RunSettings{20261122, cases});
+      const PropertyResult r = run_property(p, ctx, RunSettings{.seed = 20261122, .cases = cases});
       switch (r.status) {
         case PropertyResult::Status::passed: ++tally.passed; break;
         case PropertyResult::Status::skipped: ++tally.skipped; break;

@@ -23,7 +23,7 @@ Catch hunt(Implementation& impl, const std::string& preset, const PresetOptions&
   const PropertyContext ctx = PropertyContext::for_implementation(impl, preset, options, dtype);
   Catch c;
   for (const auto& p : all_properties()) {
-    const PropertyResult r = run_property(p, ctx, RunSettings{20261122, 100});
+    const PropertyResult r = run_property(p, ctx, RunSettings{.seed = 20261122, .cases = 100});
     c.cases += r.cases;
     if (r.status == PropertyResult::Status::failed || r.status == PropertyResult::Status::adapter_error) {
       c.caught = true;

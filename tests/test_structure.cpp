@@ -100,7 +100,7 @@ TEST(Structure, ProtocolOneAdapterSkipsTheStructuredProperties) {
   FloatImplementation impl("float");
   PropertyContext ctx = PropertyContext::for_implementation(impl, "pytorch-adamw", {}, float32_format);
   ctx.capabilities.tensors = false;  // what an adamconf-adapter/1 hello gives
-  const PropertyResult r = run_property(property_by_id("no-grad-step-leaves-tensor-bit-identical"), ctx, RunSettings{1, 5});
+  const PropertyResult r = run_property(property_by_id("no-grad-step-leaves-tensor-bit-identical"), ctx, RunSettings{.seed = 1, .cases = 5});
   EXPECT_EQ(r.status, PropertyResult::Status::skipped);
   EXPECT_NE(r.reason.find("adamconf-adapter/1"), std::string::npos) << r.reason;
 }
@@ -127,6 +127,44 @@ TEST(Structure, GeneratorsReachTheShapesKernelsBreakOn) {
   std::size_t largest = 0;
   for (const auto& t : big.run.tensors) largest = std::max(largest, t.size);
   EXPECT_GE(largest, 65537u);
+}
+
+}  // namespace
+}  // namespace adamconf
+
+namespace adamconf {
+namespace {
+
+// The element the HTML report plots: cut out of a structured case (its group's
+// lr, its tensor's no-grad step), its per-step exact values and bounds equal
+// those of the whole case's exact trajectory, and the failing step is the one
+// the verifier names.
+TEST(Structure, TraceOfTheFailingElementMatchesTheWholeCase) {
+  const adamconf::Setup setup = setup_for("pytorch-adamw", float64_format);
+  RunCase c = three_tensors();
+  c.grads.push_back({0.3, 0.1, -0.2});
+  c.grad_given.push_back({true, true, true});
+  FloatImplementation impl("float");
+  RunResult r = impl.run(setup, {c}).front();
+  r.theta[2][2] *= 1 + 1e-9;  // tensor 2 (one element, group 1), step 3: far outside a float64 bound
+  const Verification v = verify_trajectory(setup, c, r);
+  ASSERT_TRUE(v.failure);
+  ASSERT_TRUE(v.element);
+  EXPECT_EQ(v.element->position, "tensor 2 element 0: theta");
+  const auto points = trace_points(*v.element);
+  ASSERT_EQ(points.size(), 3u);
+  const auto exact = exact_trajectory(setup, c, BoundArithmetic::mpfr);
+  for (std::size_t t = 0; t < 3; ++t) {
+    EXPECT_EQ(points[t].step, t + 1);
+    EXPECT_EQ(points[t].observed, r.theta[t][2]);
+    EXPECT_EQ(points[t].exact, static_cast<double>(exact[t].record.elements[2].theta)) << "step " << t + 1;
+    const double allowed_ulps = static_cast<double>(exact[t].bounds[2].theta / ulp_at(exact[t].record.elements[2].theta, float64_format));
+    EXPECT_NEAR(points[t].allowed_ulps, allowed_ulps, 1e-9 * allowed_ulps) << "step " << t + 1;
+    EXPECT_EQ(points[t].pass, t != 2) << "step " << t + 1;
+  }
+  EXPECT_GT(points[2].error_ulps, 1e6);  // signed: observed above exact
+  // Step 2 gave tensor 2 no gradient: its theta stays, in the trace as in the case.
+  EXPECT_EQ(points[1].observed, points[0].observed);
 }
 
 }  // namespace

@@ -1,6 +1,9 @@
 // Helpers shared by the property definitions.
 #pragma once
 
+#include <algorithm>
+#include <cmath>
+
 #include <rapidcheck.h>
 
 #include <string>
@@ -85,6 +88,17 @@ inline bool representable(double x, const FloatFormat& f) {
 }
 
 /// The zero state an implementation starts from.
+/// Whether an implementation's theta and state are all finite. A step taken
+/// from a state that overflowed (a value the format cannot hold, which the
+/// error bound allowed) has no exact value to judge it by: the properties that
+/// step from the implementation's own state stop before it.
+inline bool finite_state(const std::vector<double>& theta, const ImplementationState& s) {
+  auto finite = [](const std::vector<double>& xs) {
+    return std::all_of(xs.begin(), xs.end(), [](double x) { return std::isfinite(x); });
+  };
+  return finite(theta) && finite(s.m) && finite(s.v) && finite(s.vmax);
+}
+
 inline ImplementationState zero_state(std::size_t n, bool amsgrad) {
   return {0, std::vector<double>(n, 0.0), std::vector<double>(n, 0.0),
           amsgrad ? std::vector<double>(n, 0.0) : std::vector<double>{}, {}};

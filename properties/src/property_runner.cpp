@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstring>
 #include <iostream>
+#include <optional>
 #include <sstream>
 
 #include "adamconf/property.hpp"
@@ -33,14 +34,6 @@ ScenarioShape PropertyContext::shape() const {
 }
 
 namespace {
-// RapidCheck's default listener prints a "reproduce" banner when the process
-// exits; adamconf reports failures itself, with the seed to replay them.
-struct SilentListener : rc::detail::TestListener {
-  void onTestCaseFinished(const rc::detail::CaseDescription&) override {}
-  void onShrinkTried(const rc::detail::CaseDescription&, bool) override {}
-  void onTestFinished(const rc::detail::TestMetadata&, const rc::detail::TestResult&) override {}
-};
-
 // Thrown through RapidCheck to end a case with exactly this description.
 [[noreturn]] void fail_case(const std::string& message) {
   throw rc::detail::CaseResult(rc::detail::CaseResult::Type::Failure, message);
@@ -53,6 +46,7 @@ void Checker::fail(const std::string& message) { fail_case(message); }
 std::vector<RunResult> Checker::run(const Setup& setup, const std::vector<RunCase>& cases) {
   if (adapter_failure_) fail_case(*adapter_failure_);
   std::vector<RunResult> results;
+  for (const RunCase& c : cases) work_ += c.theta0.size() * std::max<std::size_t>(1, c.grads.size());
   try {
     results = ctx_.implementation->run(setup, cases);
     validate_results(cases, results);
@@ -110,6 +104,8 @@ void Checker::expect_at_most(const R& value, const R& limit, const std::string& 
 }
 
 void Checker::record(const Verification& v) {
+  // The trajectory to plot: the failing one, or else the worst so far.
+  if (v.element && (v.failure || !trace_ || v.element->ratio > trace_->ratio)) trace_ = v.element;
   stats_.merge(v.statistics);
   if (v.failure) fail_case(*v.failure);
 }
@@ -143,6 +139,74 @@ const Property& property_by_id(const std::string& id) {
   throw std::invalid_argument("unknown property '" + id + "' (known: " + known + ")");
 }
 
+Shard Shard::parse(const std::string& text) {
+  const auto slash = text.find('/');
+  Shard s;
+  try {
+    if (slash == std::string::npos) throw std::invalid_argument("");
+    std::size_t used = 0;
+    const int i = std::stoi(text.substr(0, slash), &used);
+    if (used != slash) throw std::invalid_argument("");
+    const std::string n_text = text.substr(slash + 1);
+    const int n = std::stoi(n_text, &used);
+    if (used != n_text.size() || n < 1 || i < 1 || i > n) throw std::invalid_argument("");
+    s.index = i - 1;
+    s.count = n;
+  } catch (const std::exception&) {
+    throw std::invalid_argument("--shard " + text + ": expected I/N with 1 <= I <= N (the I-th of N shards)");
+  }
+  return s;
+}
+
+std::vector<OptionVariant> option_variants(const std::string& preset_name, const PresetOptions& given,
+                                           const Capabilities& capabilities) {
+  // Every option the adapter offers is checked by default, not only when the
+  // user thinks of --amsgrad: a max taken over the wrong quantity, or not
+  // stored, passed a plain check before.
+  std::vector<OptionVariant> variants{{"", given}};
+  const Preset& preset = preset_by_name(preset_name);
+  if (!given.amsgrad && preset.amsgrad != AmsgradVariant::none && capabilities.supports_option("amsgrad"))
+    variants.push_back({"amsgrad", PresetOptions{true, given.maximize, given.bias_correction}});
+  if (!given.maximize && preset.offers_maximize && capabilities.supports_option("maximize"))
+    variants.push_back({"maximize", PresetOptions{given.amsgrad, true, given.bias_correction}});
+  if (given.bias_correction && preset.offers_bias_correction_switch && capabilities.supports_option("bias_correction"))
+    variants.push_back({"no-bias-correction", PresetOptions{given.amsgrad, given.maximize, false}});
+  return variants;
+}
+
+bool runs_under_variants(const std::string& id) {
+  return id == "trajectory-agrees-with-reference" || id == "each-step-agrees-with-reference" ||
+         id == "resume-equals-uninterrupted" || id == "amsgrad-max-never-decreases";
+}
+
+int cases_of(const Property& property, int cases) {
+  return property.cases_per_hundred >= 100 ? cases : std::max(2, cases * property.cases_per_hundred / 100);
+}
+
+namespace {
+std::uint64_t splitmix64(std::uint64_t x) {
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+}  // namespace
+
+std::uint64_t case_seed(std::uint64_t seed, const std::string& property_id, int index) {
+  std::uint64_t h = 0xcbf29ce484222325ULL;  // FNV-1a of the id: the same property, the same cases
+  for (unsigned char c : property_id) h = (h ^ c) * 0x100000001b3ULL;
+  return splitmix64(splitmix64(seed) ^ splitmix64(h) ^ splitmix64(static_cast<std::uint64_t>(index) + 1));
+}
+
+int case_size(int index, int cases) {
+  // Sizes 0..100 evenly, the last case at 100; beyond 101 cases the ramp repeats.
+  constexpr int sizes = 101;
+  const int regular = cases / sizes * sizes;
+  if (index < regular) return index % sizes;
+  const int rest = cases - regular;
+  return rest == 1 ? 100 : (index - regular) * 100 / (rest - 1);
+}
+
 PropertyResult run_property(const Property& property, const PropertyContext& ctx, const RunSettings& settings) {
   // adamconf passes RapidCheck its seed and limits explicitly. RapidCheck still
   // loads its global configuration lazily (while shrinking, say) and announces
@@ -160,40 +224,95 @@ PropertyResult run_property(const Property& property, const PropertyContext& ctx
   result.claim = property.claim;
   result.seed = settings.seed;
   const auto start = std::chrono::steady_clock::now();
+  auto finish = [&] {
+    result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    return result;
+  };
   const std::string why_not = property.not_applicable ? property.not_applicable(ctx) : "";
   if (!why_not.empty()) {
     result.status = PropertyResult::Status::skipped;
     result.reason = why_not;
     return result;
   }
+  const int n = cases_of(property, settings.cases);
+  std::vector<int> mine;
+  for (int i = 0; i < n; ++i)
+    if (settings.shard.selects(settings.first_ordinal + static_cast<std::size_t>(i))) mine.push_back(i);
+  if (mine.empty()) {
+    result.status = PropertyResult::Status::skipped;
+    result.reason = "none of its " + std::to_string(n) + " cases falls in shard " +
+                    std::to_string(settings.shard.index + 1) + "/" + std::to_string(settings.shard.count);
+    return result;
+  }
   Checker checker(ctx);
-  rc::detail::TestMetadata metadata;
-  metadata.id = property.id;
-  metadata.description = property.claim;
-  rc::detail::TestParams params;
-  params.seed = settings.seed;
-  params.maxSuccess = property.cases_per_hundred >= 100
-                         ? settings.cases
-                         : std::max(2, settings.cases * property.cases_per_hundred / 100);
-  params.maxSize = 100;
-  params.maxDiscardRatio = 10;
-  params.disableShrinking = !property.shrink;
-  SilentListener listener;
-  const auto outcome = rc::detail::checkProperty(
-      rc::detail::toProperty([&property, &checker] { property.body(checker); }), metadata, params, listener);
-  result.statistics = checker.statistics();
-  if (outcome.template is<rc::detail::SuccessResult>()) {
-    result.cases = outcome.template get<rc::detail::SuccessResult>().numSuccess;
-    if (result.statistics.count == 0) {  // zero values compared is no pass
-      result.status = PropertyResult::Status::failed;
-      result.reason = "no value was compared in " + std::to_string(result.cases) + " cases";
+  const rc::detail::Property body = rc::detail::toProperty([&property, &checker] { property.body(checker); });
+  using rc::detail::CaseResult;
+  for (const int i : mine) {
+    // The search: case i from its own seed at its own size (retried with a
+    // fresh draw when it discards itself, the whole property's budget of 10
+    // discards per case, each ten growing the size by one, as RapidCheck does).
+    rc::Random random(case_seed(settings.seed, property.id, i));
+    std::optional<rc::Shrinkable<rc::detail::CaseDescription>> failing;
+    rc::detail::CaseDescription description;
+    int discards = 0;
+    for (;;) {
+      auto shrinkable = body(random.split(), case_size(i, n) + discards / 10);
+      description = shrinkable.value();
+      if (description.result.type == CaseResult::Type::Success) break;
+      if (description.result.type == CaseResult::Type::Failure) {
+        failing = std::move(shrinkable);
+        break;
+      }
+      if (++discards > 10 * n) break;
     }
-  } else if (outcome.template is<rc::detail::FailureResult>()) {
-    const auto& failure = outcome.template get<rc::detail::FailureResult>();
-    result.cases = failure.numSuccess + 1;
-    result.shrinks = static_cast<int>(failure.reproduce.shrinkPath.size());
+    result.case_indices.push_back(i);
+    if (description.result.type == CaseResult::Type::Success) {
+      ++result.cases;
+      continue;
+    }
+    if (!failing) {  // gave up: every draw discarded itself
+      result.case_indices.pop_back();
+      result.statistics = checker.statistics();
+      const std::string why = std::to_string(discards) + " draws of case " + std::to_string(i) + " discarded";
+      if (!ctx.pinned.empty()) {
+        // Under the user's pins the property found too few cases it can
+        // judge: that is no failure of the implementation.
+        std::string pins;
+        for (const auto& [name, value] : ctx.pinned) pins += (pins.empty() ? "" : " ") + name + "=" + value;
+        result.status = PropertyResult::Status::skipped;
+        result.reason = "too few cases it can judge under the pinned " + pins + " (" + why + ")";
+      } else {
+        result.status = PropertyResult::Status::failed;
+        result.reason = "gave up: too many discarded cases (" + why + ")";
+      }
+      return finish();
+    }
+    ++result.cases;
+    // Shrinking (RapidCheck's: the first failing shrink replaces the case,
+    // and its own shrinks are tried next), within the budget.
+    if (property.shrink && !checker.adapter_failure()) {
+      const std::size_t work_at_failure = checker.work();
+      int tries = 0;
+      auto shrinks = failing->shrinks();
+      while (auto candidate = shrinks.next()) {
+        if (tries >= kMinShrinkTries && checker.work() - work_at_failure > kShrinkBudgetElementSteps) {
+          result.shrink_budget_spent = true;
+          break;
+        }
+        ++tries;
+        rc::detail::CaseDescription d = candidate->value();
+        if (d.result.type == CaseResult::Type::Failure) {
+          failing = std::move(*candidate);
+          description = std::move(d);
+          shrinks = failing->shrinks();
+          ++result.shrinks;
+        }
+      }
+    }
+    result.statistics = checker.statistics();
+    result.trace = checker.trace();
     result.status = checker.adapter_failure() ? PropertyResult::Status::adapter_error : PropertyResult::Status::failed;
-    result.reason = failure.description;
+    result.reason = description.result.description;
     if (checker.adapter_failure()) {
       // Shrinking a case the adapter failed on says nothing: show what it was sent.
       result.reason = *checker.adapter_failure();
@@ -201,29 +320,19 @@ PropertyResult run_property(const Property& property, const PropertyContext& ctx
       result.shrinks = 0;
     } else {
       std::ostringstream shown;
-      for (const auto& [type, value] : failure.counterExample) shown << value << "\n";
+      if (description.example)
+        for (const auto& [type, value] : description.example()) shown << value << "\n";
       result.counterexample = shown.str();
     }
-  } else if (outcome.template is<rc::detail::GaveUpResult>()) {
-    const auto& gave_up = outcome.template get<rc::detail::GaveUpResult>();
-    result.cases = gave_up.numSuccess;
-    if (!ctx.pinned.empty()) {
-      // Under the user's pins the property found too few cases it can
-      // judge: that is no failure of the implementation.
-      std::string pins;
-      for (const auto& [name, value] : ctx.pinned) pins += (pins.empty() ? "" : " ") + name + "=" + value;
-      result.status = PropertyResult::Status::skipped;
-      result.reason = "too few cases it can judge under the pinned " + pins + " (" + gave_up.description + ")";
-    } else {
-      result.status = PropertyResult::Status::failed;
-      result.reason = "gave up: too many discarded cases (" + gave_up.description + ")";
-    }
-  } else {
-    result.status = PropertyResult::Status::failed;
-    result.reason = "RapidCheck error: " + outcome.template get<rc::detail::Error>().description;
+    return finish();
   }
-  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  return result;
+  result.statistics = checker.statistics();
+  result.trace = checker.trace();
+  if (result.statistics.count == 0) {  // zero values compared is no pass
+    result.status = PropertyResult::Status::failed;
+    result.reason = "no value was compared in " + std::to_string(result.cases) + " cases";
+  }
+  return finish();
 }
 
 }  // namespace adamconf

@@ -20,10 +20,16 @@ struct Chunk {
   std::size_t tensor, begin, end;  // flat element range [begin, end) of tensor `tensor`
 };
 
+struct ValueAt {
+  std::size_t tensor = 0, element = 0;  // element: flat index
+  const char* what = "theta";
+};
+
 struct ChunkOutcome {
   ErrorStatistics statistics;
   std::optional<std::pair<std::size_t, std::size_t>> first;  // (step, element) of the first failure
   std::string failure;
+  ValueAt worst_at, first_at;
 };
 
 /// One value: counted always, described only when it is the worst so far or fails.
@@ -33,11 +39,16 @@ void check_value(ChunkOutcome& out, const FloatFormat& f, double observed, const
   const bool worst = c.ratio > out.statistics.worst_ratio || out.statistics.worst.empty();
   if (worst || !c.pass) {
     const std::string w = value_position(slices, k, t, i, what);
-    if (worst) out.statistics.add(c, w, f);
-    else out.statistics.add_value(c.error_ulps);
+    if (worst) {
+      out.statistics.add(c, w, f);
+      out.worst_at = {k, i, what};
+    } else {
+      out.statistics.add_value(c.error_ulps);
+    }
     if (!c.pass && (!out.first || std::make_pair(t, i) < *out.first)) {
       out.first = std::make_pair(t, i);
       out.failure = w + " => " + c.describe(f);
+      out.first_at = {k, i, what};
     }
   } else {
     out.statistics.add_value(c.error_ulps);
@@ -103,6 +114,40 @@ ChunkOutcome verify_chunk(const Setup& setup, const RunCase& c, const RunResult&
   return std::move(*verify_chunk_in<R>(setup, c, r, slices, chunk, settings.states));
 }
 
+/// The element `at` of `c` as a case of its own, with the implementation's values for it.
+ElementTrace cut_element(const Setup& setup, const RunCase& c, const RunResult& r, const std::vector<TensorSlice>& slices,
+                         const ValueAt& at, double ratio) {
+  ElementTrace e;
+  e.setup = setup;
+  e.what = at.what;
+  e.ratio = ratio;
+  const std::size_t k = at.tensor, i = at.element;
+  const std::string pos = value_position(slices, k, 0, i, at.what);  // "step 1, ..., theta"
+  e.position = pos.substr(pos.find(", ") + 2);
+  RunCase& one = e.element;
+  one.theta0 = {c.theta0[i]};
+  one.lrs = c.lrs;
+  one.groups = c.groups;
+  if (!c.tensors.empty()) one.tensors = {Tensor{1, slices[k].group}};
+  for (std::size_t t = 0; t < c.grads.size(); ++t) {
+    one.grads.push_back({c.grads[t][i]});
+    if (!c.grad_given.empty()) one.grad_given.push_back({has_gradient(c, t, k)});
+  }
+  auto cut_state = [&](const ImplementationState& s) {
+    ImplementationState out;
+    out.step = s.step_of(k);
+    if (s.m.size() > i) out.m = {s.m[i]};
+    if (s.v.size() > i) out.v = {s.v[i]};
+    if (s.vmax.size() > i) out.vmax = {s.vmax[i]};
+    return out;
+  };
+  if (c.initial_state) one.initial_state = cut_state(*c.initial_state);
+  one.record_states = !r.states.empty();
+  for (const auto& theta : r.theta) e.result.theta.push_back({theta[i]});
+  for (const auto& s : r.states) e.result.states.push_back(cut_state(s));
+  return e;
+}
+
 }  // namespace
 
 Verification verify_trajectory(const Setup& setup, const RunCase& c, const RunResult& result,
@@ -152,14 +197,60 @@ Verification verify_trajectory(const Setup& setup, const RunCase& c, const RunRe
   Verification v;
   v.threads = std::max<std::size_t>(1, threads);
   std::optional<std::pair<std::size_t, std::size_t>> first;
+  std::optional<ValueAt> at;
+  double worst = -1;
   for (const auto& o : outcomes) {
     v.statistics.merge(o.statistics);
     if (o.first && (!first || *o.first < *first)) {
       first = o.first;
       v.failure = o.failure;
+      at = o.first_at;
+    }
+    if (!first && o.statistics.count && o.statistics.worst_ratio > worst) {
+      worst = o.statistics.worst_ratio;
+      at = o.worst_at;
     }
   }
+  if (at) v.element = cut_element(setup, c, result, slices, *at, first ? INFINITY : worst);
   return v;
+}
+
+std::vector<TracePoint> trace_points(const ElementTrace& trace) {
+  const RunCase& c = trace.element;
+  const TensorSlice part{0, 1, slices_of(c).front().group};
+  ReferenceAdam<R> reference = tensor_reference(trace.setup, c, 0, part);
+  ErrorModel<R> model(trace.setup.dtype, reference.hyper(), 1);
+  StepRecord<R> record;
+  std::vector<R> grad;
+  std::vector<TracePoint> points;
+  const std::string& w = trace.what;
+  for (std::size_t t = 0; t < c.grads.size(); ++t) {
+    step_tensor(reference, model, record, c, t, 0, part, grad);
+    const auto& b = model.bounds().front();
+    const auto& st = reference.state();
+    double observed;
+    R exact, allowed;
+    if (w == "theta") {
+      observed = trace.result.theta[t][0], exact = reference.theta()[0], allowed = b.theta;
+    } else {
+      if (trace.result.states.size() <= t) break;
+      const ImplementationState& s = trace.result.states[t];
+      if (w == "m") observed = s.m.at(0), exact = st.m[0], allowed = b.m;
+      else if (w == "v") observed = s.v.at(0), exact = st.v[0], allowed = b.v;
+      else observed = s.vmax.at(0), exact = st.vmax[0], allowed = b.vmax;
+    }
+    const Comparison cmp = compare(observed, exact, allowed, trace.setup.dtype);
+    TracePoint p;
+    p.step = t + 1;
+    p.observed = observed;
+    p.exact = static_cast<double>(exact);
+    const double sign = std::isnan(observed) || observed >= p.exact ? 1.0 : -1.0;
+    p.error_ulps = std::isnan(observed) ? INFINITY : sign * cmp.error_ulps;
+    p.allowed_ulps = cmp.allowed_ulps;
+    p.pass = cmp.pass;
+    points.push_back(p);
+  }
+  return points;
 }
 
 }  // namespace adamconf

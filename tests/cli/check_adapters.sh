@@ -13,7 +13,8 @@ echo "minimal adapter: $(tail -1 "$tmp/out")"
 "$adamconf" check --impl "$python $src/tests/adapters/buggy_adapter.py" --preset kingma-ba --dtype float64 \
   --junit "$tmp/junit.xml" --json "$tmp/report.json" >"$tmp/out" 2>&1
 [ $? -eq 1 ] || fail "the buggy adapter does not fail the check"
-for needle in "FAIL  trajectory-agrees-with-reference" "claim: every step" "expected 0x" "ulps, allowed" "inputs:" \
+grep -qE -- "expected -?0x" "$tmp/out" || { cat "$tmp/out"; fail "the failure report lacks the expected value in hex"; }
+for needle in "FAIL  trajectory-agrees-with-reference" "claim: every step" "ulps, allowed" "inputs:" \
               "replay: adamconf check --impl" "--seed 1" "--property trajectory-agrees-with-reference"; do
   grep -qF -- "$needle" "$tmp/out" || { cat "$tmp/out"; fail "the failure report lacks '$needle'"; }
 done

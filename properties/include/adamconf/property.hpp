@@ -72,9 +72,16 @@ class Checker {
   /// The inputs of the request the adapter failed on.
   const std::string& adapter_failure_inputs() const { return adapter_failure_inputs_; }
   const PropertyContext& context() const { return ctx_; }
+  /// Element-steps sent to the implementation so far (elements x steps of every case run).
+  std::size_t work() const { return work_; }
+
+  /// The element of the last failing trajectory recorded, or else of the worst one (record()).
+  const std::optional<ElementTrace>& trace() const { return trace_; }
 
  private:
   const PropertyContext& ctx_;
+  std::optional<ElementTrace> trace_;
+  std::size_t work_ = 0;
   ErrorStatistics stats_;
   std::optional<std::string> adapter_failure_;
   std::string adapter_failure_inputs_;
@@ -100,10 +107,35 @@ struct Property {
 const std::vector<Property>& all_properties();
 const Property& property_by_id(const std::string& id);
 
+/// One of N deterministic parts of a run (`check --shard I/N`). Every case of
+/// every property has an ordinal in the whole run (properties in report order,
+/// then case index); shard `index` (0-based) runs the cases whose ordinal is
+/// `index` modulo `count`, so the shards together run each case exactly once.
+struct Shard {
+  int index = 0;
+  int count = 1;
+  bool selects(std::size_t ordinal) const { return static_cast<int>(ordinal % static_cast<std::size_t>(count)) == index; }
+  /// "2/4" (1-based, as --shard takes it) into {1, 4}; throws std::invalid_argument naming the text.
+  static Shard parse(const std::string& text);
+};
+
 struct RunSettings {
   std::uint64_t seed = 1;
   int cases = 100;  ///< successful cases per property
+  Shard shard{};    ///< which cases of the whole run this run takes
+  /// The ordinal of this property's case 0 in the whole run (cases_of sums of
+  /// the properties before it); only sharding reads it.
+  std::size_t first_ordinal = 0;
 };
+
+/// The cases `property` runs when the settings ask for `cases` (cases_per_hundred, at least 2).
+int cases_of(const Property& property, int cases);
+/// The seed of case `index` of `property` in a run seeded `seed`. Each case is
+/// generated from its own seed, and its size from its index alone, so a case
+/// is the same whichever other cases run (a shard, a replay with --case).
+std::uint64_t case_seed(std::uint64_t seed, const std::string& property_id, int index);
+/// RapidCheck's size for case `index` of `cases`: spread evenly over 0..100, the last at 100.
+int case_size(int index, int cases);
 
 struct PropertyResult {
   enum class Status { passed, failed, skipped, adapter_error };
@@ -116,13 +148,39 @@ struct PropertyResult {
   std::string reason;          ///< skipped: why; failed: the failing comparison; adapter_error: what happened
   std::string counterexample;  ///< the shrunk inputs (adapter_error: the inputs of the failed request)
   int cases = 0;               ///< cases run (before any failure)
+  std::vector<int> case_indices;  ///< the index of each case run (0..cases_of-1; a shard runs some)
   int shrinks = 0;
+  bool shrink_budget_spent = false;  ///< shrinking stopped at the budget (run_property), not at a minimum
   ErrorStatistics statistics;  ///< over every comparison made
+  /// A whole trajectory's element to plot: of the failing case (shrunk), or of
+  /// the worst one; none for properties that compare no whole trajectory.
+  std::optional<ElementTrace> trace;
   std::uint64_t seed = 0;
   double seconds = 0;
 };
 
 std::string to_string(PropertyResult::Status s);
+
+/// One run of the suite with options on: `check` runs it as given (name ""),
+/// then once more with each option the implementation offers and the preset
+/// has (amsgrad, maximize, no-bias-correction), which it was not asked for.
+struct OptionVariant {
+  std::string name;
+  PresetOptions options;
+};
+std::vector<OptionVariant> option_variants(const std::string& preset, const PresetOptions& given,
+                                           const Capabilities& capabilities);
+/// Whether property `id` runs again under an option variant: the agreement
+/// and resume properties and the options' own claims (the invariances add nothing there).
+bool runs_under_variants(const std::string& id);
+
+/// Shrinking a failure reruns the implementation and the reference on every
+/// candidate; for a case of hundreds of steps that is minutes. It stops at a
+/// budget counted in element-steps sent to the implementation (deterministic,
+/// unlike a clock), after at least kMinShrinkTries candidates; the failure is
+/// then reported as shrunk so far.
+inline constexpr std::size_t kShrinkBudgetElementSteps = 100000;
+inline constexpr int kMinShrinkTries = 100;
 
 /// Runs one property with RapidCheck under `settings`; deterministic for a
 /// deterministic implementation and the same seed.
