@@ -1,6 +1,7 @@
 // adamconf golden regenerate | verify | check FILE --results R
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 
 #include "adamconf/golden.hpp"
@@ -13,12 +14,23 @@ namespace {
 double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
+
+/// golden/traces of the working directory (a checkout), else the installed
+/// copy beside the command (PREFIX/share/adamconf/golden/traces).
+std::string default_traces_dir() {
+  namespace fs = std::filesystem;
+  const std::string here = "golden/traces";
+  std::error_code ec;
+  if (fs::exists(here, ec)) return here;
+  const fs::path installed = fs::read_symlink("/proc/self/exe", ec).parent_path().parent_path() / "share/adamconf/golden/traces";
+  return !ec && fs::exists(installed, ec) ? installed.string() : here;
+}
 }  // namespace
 
 void add_golden_command(CLI::App& app) {
   auto* golden = app.add_subcommand("golden", "golden trace files: regenerate, verify, check an implementation's results");
   golden->require_subcommand(1);
-  auto dir = std::make_shared<std::string>("golden/traces");
+  auto dir = std::make_shared<std::string>(default_traces_dir());
 
   auto* regenerate = golden->add_subcommand("regenerate", "write every golden file from the reference (atomically)");
   regenerate->add_option("--dir", *dir, "directory of the golden traces")->capture_default_str();

@@ -24,12 +24,14 @@ Hyperparameters hyper(std::string lr, std::string b1, std::string b2, std::strin
   return h;
 }
 
-const std::vector<std::string> kAdamHyper{"lr", "beta1", "beta2", "eps"};
-const std::vector<std::string> kAdamWdHyper{"lr", "beta1", "beta2", "eps", "weight_decay"};
-const std::vector<std::string> kOptaxHyper{"lr", "beta1", "beta2", "eps", "eps_root"};
-const std::vector<std::string> kOptaxWdHyper{"lr", "beta1", "beta2", "eps", "eps_root", "weight_decay"};
-
 std::vector<Preset> make_presets() {
+  // Locals, not namespace-scope constants: presets() may be first called during
+  // another file's static initialization (ADAMCONF_PROPERTY_TESTS registers its
+  // tests then), before such constants of this file are constructed.
+  const std::vector<std::string> kAdamHyper{"lr", "beta1", "beta2", "eps"};
+  const std::vector<std::string> kAdamWdHyper{"lr", "beta1", "beta2", "eps", "weight_decay"};
+  const std::vector<std::string> kOptaxHyper{"lr", "beta1", "beta2", "eps", "eps_root"};
+  const std::vector<std::string> kOptaxWdHyper{"lr", "beta1", "beta2", "eps", "eps_root", "weight_decay"};
   std::vector<Preset> p;
   p.push_back({"kingma-ba",
                "Kingma & Ba, Adam: A Method for Stochastic Optimization (ICLR 2015), Algorithm 1",
