@@ -7,13 +7,13 @@
 
 namespace adamconf::cli {
 
-namespace {
-
 std::string shell_quote(const std::string& s) {
   std::string out = "'";
   for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
   return out + "'";
 }
+
+namespace {
 
 std::string format(const char* fmt, double x) {
   char buf[64];

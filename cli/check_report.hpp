@@ -31,6 +31,8 @@ struct CheckRun {
 
 /// "trajectory-agrees-with-reference", or "... [amsgrad]" for a variant's run.
 std::string display_id(const PropertyResult& r);
+/// s in single quotes for a POSIX shell.
+std::string shell_quote(const std::string& s);
 /// "2/4": a shard as --shard takes it.
 std::string shard_text(const Shard& s);
 /// The options on the command line, as flags: " --amsgrad --maximize".

@@ -1,8 +1,11 @@
 #include "implementation_option.hpp"
 
+#include <cstdlib>
+#include <filesystem>
 #include <stdexcept>
 
 #include "adamconf/float_adam.hpp"
+#include "check_report.hpp"
 
 namespace adamconf::cli {
 
@@ -23,6 +26,41 @@ CLI::Validator timeout_validator() {
       "SECONDS in (0, 86400]");
 }
 
+namespace {
+
+/// adapters/python/torch_optim_adapter.py: beside an installed command
+/// (PREFIX/share/adamconf/adapters), else in the source tree it was built from.
+std::string torch_adapter_path() {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  const fs::path installed = exe.parent_path().parent_path() / "share/adamconf/adapters/torch_optim_adapter.py";
+  if (!ec && fs::exists(installed, ec)) return installed.string();
+  const fs::path source = fs::path(ADAMCONF_SOURCE_DIR) / "adapters/python/torch_optim_adapter.py";
+  if (fs::exists(source, ec)) return source.string();
+  throw std::invalid_argument("--impl torch:...: adapters/python/torch_optim_adapter.py is neither installed beside adamconf nor in " +
+                              std::string(ADAMCONF_SOURCE_DIR));
+}
+
+}  // namespace
+
+std::string torch_adapter_command(const std::string& impl, const std::string& preset) {
+  // torch:MODULE:CLASS[:ARGS]; MODULE may itself hold no ':'.
+  const std::string rest = impl.substr(6);
+  const auto first = rest.find(':');
+  if (first == std::string::npos || first == 0 || first + 1 == rest.size())
+    throw std::invalid_argument("--impl " + impl + ": expected torch:MODULE:CLASS[:NAME=VALUE,...] (torch:torch.optim:AdamW)");
+  const auto second = rest.find(':', first + 1);
+  const std::string spec = rest.substr(0, second);
+  const std::string args = second == std::string::npos ? "" : rest.substr(second + 1);
+  const char* python = std::getenv("ADAMCONF_PYTHON");
+  std::string command = std::string(python && *python ? python : "/usr/bin/python3") + " " +
+                        shell_quote(torch_adapter_path()) + " " + shell_quote(spec);
+  if (!preset.empty()) command += " --preset " + shell_quote(preset);
+  if (!args.empty()) command += " --args " + shell_quote(args);
+  return command;
+}
+
 OpenedImplementation open_implementation(const std::string& impl, double timeout, const std::string& optimizer,
                                          const std::string& preset) {
   OpenedImplementation out;
@@ -31,7 +69,8 @@ OpenedImplementation open_implementation(const std::string& impl, double timeout
     return out;
   }
   if (impl.rfind("builtin:", 0) == 0) throw std::invalid_argument("unknown built-in implementation '" + impl + "' (known: builtin:float)");
-  auto process = std::make_unique<ProcessImplementation>(impl, timeout);
+  auto process = std::make_unique<ProcessImplementation>(impl.rfind("torch:", 0) == 0 ? torch_adapter_command(impl, preset) : impl,
+                                                         timeout);
   if (!optimizer.empty()) {
     process->select(optimizer);
   } else if (!preset.empty()) {

@@ -20,7 +20,12 @@ struct OpenedImplementation {
 /// used to overflow a duration and report a correct adapter as hung).
 CLI::Validator timeout_validator();
 
-/// Starts the implementation. For an adapter, selects `optimizer` if given,
+/// --impl torch:MODULE:CLASS[:NAME=VALUE,...]: the command that runs
+/// adapters/python/torch_optim_adapter.py on that class (claiming `preset`;
+/// Python from $ADAMCONF_PYTHON, else /usr/bin/python3, Debian's, with torch).
+std::string torch_adapter_command(const std::string& impl, const std::string& preset);
+
+/// Starts the implementation (an adapter command, torch:..., builtin:float). For an adapter, selects `optimizer` if given,
 /// else the one offering `preset`. Throws AdapterFailure (the adapter failed to
 /// start) or std::invalid_argument (bad input).
 OpenedImplementation open_implementation(const std::string& impl, double timeout, const std::string& optimizer,

@@ -29,6 +29,7 @@ set(adamconf_share ${CMAKE_INSTALL_DATADIR}/adamconf)
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/golden/traces ${PROJECT_SOURCE_DIR}/golden/documents DESTINATION ${adamconf_share}/golden)
 install(FILES ${PROJECT_SOURCE_DIR}/golden/FORMAT.md DESTINATION ${adamconf_share}/golden)
 install(FILES ${PROJECT_SOURCE_DIR}/adapters/python/minimal_adapter.py ${PROJECT_SOURCE_DIR}/adapters/python/torch_adapter.py
+              ${PROJECT_SOURCE_DIR}/adapters/python/torch_optim_adapter.py
         DESTINATION ${adamconf_share}/adapters)
 install(FILES ${PROJECT_SOURCE_DIR}/python/adamconf_pytest.py DESTINATION ${adamconf_share}/python)
 install(FILES ${PROJECT_SOURCE_DIR}/docs/protocol.md ${PROJECT_SOURCE_DIR}/docs/error-model.md ${PROJECT_SOURCE_DIR}/README.md

@@ -92,5 +92,14 @@ TEST(Protocol, AnAdapterThatNeverStartsGivesOneLine) {
   }
 }
 
+TEST(Protocol, AnAdapterThatSaysWhyItCannotStartIsQuoted) {
+  try {
+    ProcessImplementation p("read line; echo '{\"error\": \"ModuleNotFoundError: No module named my_optimizers\"}'", 5);
+    FAIL();
+  } catch (const AdapterFailure& e) {
+    EXPECT_EQ(std::string(e.what()), "the adapter reported: ModuleNotFoundError: No module named my_optimizers");
+  }
+}
+
 }  // namespace
 }  // namespace adamconf

@@ -127,6 +127,9 @@ AdapterInfo parse_hello(const std::string& line, const std::string& default_name
   const Json j = parse_line(line, [](const std::string& why) -> void {
     throw AdapterFailure("adapter answered hello with " + why, false);
   });
+  // An adapter that cannot start (its optimizer would not import, say) may say why instead of a hello.
+  if (j.is_object() && !j.contains("protocol") && j.contains("error") && j.at("error").is_string())
+    throw AdapterFailure("the adapter reported: " + excerpt(j.at("error").get<std::string>(), 300), false);
   if (!j.is_object() || !j.contains("protocol") || (j.at("protocol") != kProtocol && j.at("protocol") != kProtocol2))
     throw AdapterFailure("adapter answered hello without \"protocol\": \"" + std::string(kProtocol) + "\" or \"" +
                              kProtocol2 + "\": '" + excerpt(line, 80) + "'",

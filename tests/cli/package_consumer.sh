@@ -5,6 +5,7 @@
 # usage: package_consumer.sh BUILD_DIR SOURCE_DIR
 build=$1
 source "$(dirname "$0")/common.sh" "" "$2"
+src=$(cd "$src" && pwd)
 prefix=$tmp/prefix
 cmake --install "$build" --prefix "$prefix" >"$tmp/install.log" 2>&1 || { cat "$tmp/install.log"; fail "cmake --install failed"; }
 for f in bin/adamconf lib/cmake/adamconf/adamconfConfig.cmake lib/cmake/adamconf/adamconfTargets.cmake \
@@ -17,6 +18,10 @@ done
 # The installed command finds its golden files without being told where.
 (cd "$tmp" && "$prefix/bin/adamconf" golden verify) >"$tmp/verify" 2>&1 || { cat "$tmp/verify"; fail "the installed adamconf golden verify fails"; }
 grep -q "share/adamconf/golden/traces" "$tmp/verify" || { cat "$tmp/verify"; fail "golden verify did not use the installed golden files"; }
+
+# --impl torch:... runs the installed torch_optim_adapter.py.
+(cd "$tmp" && "$prefix/bin/adamconf" check --impl torch:torch.optim:AdamW --preset pytorch-adamw --cases 3 \
+   --property trajectory-agrees-with-reference) >"$tmp/torch" 2>&1 || { cat "$tmp/torch"; fail "the installed adamconf cannot check torch:torch.optim:AdamW"; }
 
 cmake -S "$src/examples/gtest" -B "$tmp/consumer" -DCMAKE_PREFIX_PATH="$prefix" >"$tmp/configure.log" 2>&1 ||
   { cat "$tmp/configure.log"; fail "the consumer project does not configure against the installed package"; }

@@ -1,0 +1,185 @@
+#!/usr/bin/python3
+"""adamconf adapter for any optimizer class with the torch.optim API (docs/protocol.md).
+
+adamconf runs it for `--impl torch:MODULE:CLASS[:ARGS]`, for example
+
+    adamconf check --impl torch:torch.optim:AdamW --preset pytorch-adamw
+    adamconf check --impl torch:torch.optim:Adam:foreach=True --preset pytorch-adam
+    adamconf check --impl torch:my_optimizers:MyAdamW:fused=False --preset pytorch-adamw   (my_optimizers on PYTHONPATH)
+
+What the class accepts is read from its constructor's signature: lr, betas
+(or beta1 and beta2), eps, weight_decay, amsgrad, maximize. ARGS are extra
+constructor arguments, NAME=VALUE separated by commas, each VALUE a Python
+literal. Whether the state can be exported and imported is found by stepping
+the class once: PyTorch's state names (step, exp_avg, exp_avg_sq,
+max_exp_avg_sq) are needed.
+"""
+import argparse
+import ast
+import importlib
+import inspect
+import json
+import sys
+
+import torch
+
+DTYPES = {"float32": torch.float32, "float64": torch.float64}
+
+
+def parse_args_text(text):
+    """'foreach=True,capturable=False' -> {'foreach': True, 'capturable': False}"""
+    out = {}
+    for item in filter(None, (part.strip() for part in (text or "").split(","))):
+        name, sep, value = item.partition("=")
+        if not sep or not name.isidentifier():
+            raise ValueError(f"constructor argument {item!r}: expected NAME=VALUE")
+        try:
+            out[name] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            raise ValueError(f"constructor argument {name}={value}: the value is not a Python literal") from None
+    return out
+
+
+class TorchOptimizer:
+    """One class with the torch.optim API, as adamconf drives it."""
+
+    def __init__(self, spec, preset, extra):
+        module_name, _, class_name = spec.rpartition(":")
+        module = importlib.import_module(module_name)
+        self.cls = getattr(module, class_name)
+        self.name = f"{module_name}.{class_name}"
+        self.extra = extra
+        self.preset = preset
+        parameters = inspect.signature(self.cls).parameters
+        self.accepts = set(parameters)
+        for name in extra:
+            if name not in self.accepts and not any(p.kind == p.VAR_KEYWORD for p in parameters.values()):
+                raise ValueError(f"{self.name} takes no argument {name!r} (it takes: {', '.join(parameters)})")
+        self.hyperparameters = [h for h, needs in (("lr", "lr"), ("beta1", "betas"), ("beta2", "betas"),
+                                                    ("eps", "eps"), ("weight_decay", "weight_decay"))
+                                if needs in self.accepts or (h in ("beta1", "beta2") and h in self.accepts)]
+        self.options = [o for o in ("amsgrad", "maximize") if o in self.accepts and o not in extra]
+        self.state_names = self._probe_state()
+
+    def group_arguments(self, h):
+        """The hyperparameters of one group, under the names the class takes."""
+        out = {}
+        if "lr" in self.accepts:
+            out["lr"] = h["lr"]
+        if "betas" in self.accepts:
+            out["betas"] = (h["beta1"], h["beta2"])
+        else:
+            out.update({b: h[b] for b in ("beta1", "beta2") if b in self.accepts})
+        out.update({k: h[k] for k in ("eps", "weight_decay") if k in self.accepts})
+        return out
+
+    def make(self, groups, options):
+        kwargs = dict(self.extra)
+        kwargs.update({o: options[o] for o in self.options})
+        return self.cls(groups, **kwargs)
+
+    def _probe_state(self):
+        """PyTorch's state layout, if the class keeps it: one step on a scratch parameter."""
+        p = torch.zeros(2, dtype=torch.float64, requires_grad=True)
+        optimizer = self.make([{"params": [p]}], {"amsgrad": "amsgrad" in self.options, "maximize": False})
+        p.grad = torch.ones(2, dtype=torch.float64)
+        optimizer.step()
+        s = optimizer.state.get(p, {})
+        if {"step", "exp_avg", "exp_avg_sq"} <= set(s):
+            return {"step_is_tensor": torch.is_tensor(s["step"]), "amsgrad": "max_exp_avg_sq" in s}
+        return None
+
+    def hello(self):
+        return {"name": self.name, "presets": [self.preset], "dtypes": list(DTYPES),
+                "hyperparameters": self.hyperparameters, "options": self.options,
+                "state": self.state_names is not None, "lr_schedule": "lr" in self.accepts}
+
+    def run_case(self, request, case):
+        """One case (adamconf-adapter/2): a torch parameter per tensor, a param_group
+        per group, grad None where the case gives no gradient."""
+        dtype = DTYPES[request["dtype"]]
+        options = request["options"]
+        if not options.get("bias_correction", True):
+            raise ValueError(f"{self.name} has no switch for bias correction")
+        params = [torch.tensor(t["theta0"], dtype=dtype, requires_grad=True) for t in case["tensors"]]
+        groups = []
+        for g, group in enumerate(case["groups"]):
+            members = [p for p, t in zip(params, case["tensors"]) if t["group"] == g]
+            if members:
+                groups.append({"params": members, **self.group_arguments(group["hyperparameters"])})
+        optimizer = self.make(groups, options)
+        if "state" in case:
+            for param, s in zip(params, case["state"]):
+                step = torch.tensor(float(s["step"])) if self.state_names["step_is_tensor"] else int(s["step"])
+                state = {"step": step, "exp_avg": torch.tensor(s["m"], dtype=dtype),
+                         "exp_avg_sq": torch.tensor(s["v"], dtype=dtype)}
+                if options.get("amsgrad"):
+                    state["max_exp_avg_sq"] = torch.tensor(s["vmax"], dtype=dtype)
+                optimizer.state[param] = state
+        thetas, states = [], []
+        for t, grads in enumerate(case["grads"]):
+            if "lrs" in case:
+                for group in optimizer.param_groups:
+                    group["lr"] = case["lrs"][t]
+            for param, grad in zip(params, grads):
+                param.grad = None if grad is None else torch.tensor(grad, dtype=dtype)
+            optimizer.step()
+            thetas.append([p.detach().tolist() for p in params])
+            if case.get("record_states"):
+                states.append([self.tensor_state(optimizer, p, options) for p in params])
+        return {"theta": thetas, "states": states}
+
+    @staticmethod
+    def tensor_state(optimizer, param, options):
+        s = optimizer.state.get(param)
+        if not s:  # never had a gradient: torch has no state for it yet
+            n = param.numel()
+            return {"step": 0, "m": [0.0] * n, "v": [0.0] * n, "vmax": [0.0] * n if options.get("amsgrad") else []}
+        step = s["step"].item() if torch.is_tensor(s["step"]) else s["step"]
+        return {"step": int(step), "m": s["exp_avg"].tolist(), "v": s["exp_avg_sq"].tolist(),
+                "vmax": s["max_exp_avg_sq"].tolist() if options.get("amsgrad") else []}
+
+
+def serve(optimizers, name):
+    """Answers adamconf's requests on stdin until it closes them. optimizers: name -> TorchOptimizer."""
+    torch.set_num_threads(1)
+    for line in sys.stdin:
+        request = json.loads(line)
+        try:
+            if request["op"] == "hello":
+                answer = {"protocol": "adamconf-adapter/2", "name": name,
+                          "optimizers": [o.hello() for o in optimizers.values()]}
+            else:
+                optimizer = optimizers[request["optimizer"]]
+                answer = {"id": request["id"], "results": [optimizer.run_case(request, c) for c in request["cases"]]}
+        except Exception as e:  # one line back to adamconf, and keep serving
+            answer = {"id": request.get("id"), "error": f"{type(e).__name__}: {e}"}
+        sys.stdout.write(json.dumps(answer) + "\n")
+        sys.stdout.flush()
+
+
+def default_preset(class_name):
+    return "pytorch-adamw" if "adamw" in class_name.lower() else "pytorch-adam"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("spec", help="MODULE:CLASS, e.g. torch.optim:AdamW")
+    parser.add_argument("--preset", help="the convention it claims (default: pytorch-adamw for a class named *AdamW*, else pytorch-adam)")
+    parser.add_argument("--args", default="", help="extra constructor arguments: NAME=VALUE,... (Python literals)")
+    args = parser.parse_args()
+    try:
+        if ":" not in args.spec:
+            raise ValueError(f"{args.spec!r}: expected MODULE:CLASS")
+        optimizer = TorchOptimizer(args.spec, args.preset or default_preset(args.spec), parse_args_text(args.args))
+    except Exception as e:  # said in the hello's place, so adamconf reports it in one line
+        sys.stdout.write(json.dumps({"error": f"torch:{args.spec}: {type(e).__name__}: {e}"}) + "\n")
+        sys.stdout.flush()
+        return 1
+    extra = "".join(f", {k}={v!r}" for k, v in optimizer.extra.items())
+    serve({optimizer.name: optimizer}, f"torch {torch.__version__}{extra}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
