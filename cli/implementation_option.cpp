@@ -69,8 +69,14 @@ OpenedImplementation open_implementation(const std::string& impl, double timeout
     return out;
   }
   if (impl.rfind("builtin:", 0) == 0) throw std::invalid_argument("unknown built-in implementation '" + impl + "' (known: builtin:float)");
-  auto process = std::make_unique<ProcessImplementation>(impl.rfind("torch:", 0) == 0 ? torch_adapter_command(impl, preset) : impl,
-                                                         timeout);
+  std::unique_ptr<AdapterImplementation> process;
+  if (impl.rfind("lib:", 0) == 0) {
+    if (impl.size() == 4) throw std::invalid_argument("--impl lib:: expected lib:PATH of a shared library (adamconf/adapter.h)");
+    process = std::make_unique<LibraryImplementation>(impl.substr(4));
+  } else {
+    process = std::make_unique<ProcessImplementation>(impl.rfind("torch:", 0) == 0 ? torch_adapter_command(impl, preset) : impl,
+                                                      timeout);
+  }
   if (!optimizer.empty()) {
     process->select(optimizer);
   } else if (!preset.empty()) {

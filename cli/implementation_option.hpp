@@ -7,13 +7,14 @@
 #include <string>
 
 #include "adamconf/implementation.hpp"
+#include "adamconf/library_implementation.hpp"
 #include "adamconf/process_implementation.hpp"
 
 namespace adamconf::cli {
 
 struct OpenedImplementation {
   std::unique_ptr<Implementation> implementation;
-  ProcessImplementation* process = nullptr;  ///< set for adapter commands
+  AdapterImplementation* process = nullptr;  ///< set for adapter commands and libraries (lib:PATH)
 };
 
 /// --timeout: seconds, finite, more than 0 and at most a day (NaN and 1e20
@@ -25,7 +26,7 @@ CLI::Validator timeout_validator();
 /// Python from $ADAMCONF_PYTHON, else /usr/bin/python3, Debian's, with torch).
 std::string torch_adapter_command(const std::string& impl, const std::string& preset);
 
-/// Starts the implementation (an adapter command, torch:..., builtin:float). For an adapter, selects `optimizer` if given,
+/// Starts the implementation (an adapter command, torch:..., lib:PATH.so, builtin:float). For an adapter, selects `optimizer` if given,
 /// else the one offering `preset`. Throws AdapterFailure (the adapter failed to
 /// start) or std::invalid_argument (bad input).
 OpenedImplementation open_implementation(const std::string& impl, double timeout, const std::string& optimizer,

@@ -1,5 +1,6 @@
 #include "adamconf/adapter_messages.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 #include "adamconf/bounded_json.hpp"
@@ -318,6 +319,40 @@ std::vector<RunResult> parse_run_answer(const std::string& line, long long id, c
     results.push_back(std::move(out));
   }
   return results;
+}
+
+void AdapterImplementation::select(const std::string& optimizer) {
+  for (std::size_t k = 0; k < info_.optimizers.size(); ++k)
+    if (info_.optimizers[k].name == optimizer) {
+      selected_ = k;
+      return;
+    }
+  std::string known;
+  for (const auto& o : info_.optimizers) known += (known.empty() ? "" : ", ") + o.name;
+  throw std::invalid_argument("the adapter offers no optimizer '" + optimizer + "' (it offers: " + known + ")");
+}
+
+const AdapterOptimizer& AdapterImplementation::selected() const { return info_.optimizers.at(selected_); }
+
+const AdapterOptimizer* AdapterImplementation::optimizer_for(const std::string& preset) const {
+  for (const auto& o : info_.optimizers)
+    if (std::find(o.presets.begin(), o.presets.end(), preset) != o.presets.end()) return &o;
+  return nullptr;
+}
+
+std::string AdapterImplementation::name() const { return selected().name + " (" + info_.name + ")"; }
+
+Capabilities AdapterImplementation::capabilities() const {
+  const AdapterOptimizer& o = selected();
+  Capabilities c;
+  c.presets = o.presets;
+  c.dtypes = o.dtypes;
+  c.options = o.options;
+  c.state_io = o.state;
+  c.lr_schedule = o.lr_schedule;
+  c.hyperparameters = o.hyperparameters;
+  c.tensors = true;
+  return c;
 }
 
 }  // namespace adamconf

@@ -32,36 +32,8 @@ std::string ProcessImplementation::exchange(const std::string& request, const st
   }
 }
 
-void ProcessImplementation::select(const std::string& optimizer) {
-  for (std::size_t k = 0; k < info_.optimizers.size(); ++k)
-    if (info_.optimizers[k].name == optimizer) {
-      selected_ = k;
-      return;
-    }
-  std::string known;
-  for (const auto& o : info_.optimizers) known += (known.empty() ? "" : ", ") + o.name;
-  throw std::invalid_argument("the adapter offers no optimizer '" + optimizer + "' (it offers: " + known + ")");
-}
-
-const AdapterOptimizer& ProcessImplementation::selected() const { return info_.optimizers.at(selected_); }
-
-const AdapterOptimizer* ProcessImplementation::optimizer_for(const std::string& preset) const {
-  for (const auto& o : info_.optimizers)
-    if (std::find(o.presets.begin(), o.presets.end(), preset) != o.presets.end()) return &o;
-  return nullptr;
-}
-
-std::string ProcessImplementation::name() const { return selected().name + " (" + info_.name + ")"; }
-
 Capabilities ProcessImplementation::capabilities() const {
-  const AdapterOptimizer& o = selected();
-  Capabilities c;
-  c.presets = o.presets;
-  c.dtypes = o.dtypes;
-  c.options = o.options;
-  c.state_io = o.state;
-  c.lr_schedule = o.lr_schedule;
-  c.hyperparameters = o.hyperparameters;
+  Capabilities c = AdapterImplementation::capabilities();
   c.tensors = info_.protocol >= 2;
   return c;
 }

@@ -32,6 +32,24 @@ struct AdapterInfo {
   std::vector<AdapterOptimizer> optimizers;
 };
 
+/// An implementation that names its optimizers and what each offers (a hello):
+/// an adapter process, or a library loaded in process (library_implementation.hpp).
+class AdapterImplementation : public Implementation {
+ public:
+  const AdapterInfo& info() const { return info_; }
+  /// The optimizer run() drives. Throws std::invalid_argument for an unknown name.
+  void select(const std::string& optimizer);
+  const AdapterOptimizer& selected() const;
+  /// The optimizer offering `preset` (the first, if several); nullptr if none.
+  const AdapterOptimizer* optimizer_for(const std::string& preset) const;
+  std::string name() const override;
+  Capabilities capabilities() const override;
+
+ protected:
+  AdapterInfo info_;
+  std::size_t selected_ = 0;
+};
+
 /// The adapter failed; `hung` when it missed a deadline (and was killed).
 struct AdapterFailure : ImplementationError {
   AdapterFailure(const std::string& what, bool hung) : ImplementationError(what), hung(hung) {}

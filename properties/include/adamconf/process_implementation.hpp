@@ -63,21 +63,13 @@ class AdapterProcess {
   bool reaped_ = false;
 };
 
-class ProcessImplementation : public Implementation {
+class ProcessImplementation : public AdapterImplementation {
  public:
   /// Starts the adapter and reads its hello. Throws AdapterFailure.
   ProcessImplementation(std::string command, double timeout_seconds);
   ~ProcessImplementation() override;
 
-  const AdapterInfo& info() const { return info_; }
   const std::string& command() const { return command_; }
-  /// The optimizer run() drives. Throws std::invalid_argument for an unknown name.
-  void select(const std::string& optimizer);
-  const AdapterOptimizer& selected() const;
-  /// The optimizer offering `preset` (the first, if several); nullptr if none.
-  const AdapterOptimizer* optimizer_for(const std::string& preset) const;
-
-  std::string name() const override;
   Capabilities capabilities() const override;
   std::vector<RunResult> run(const Setup& setup, const std::vector<RunCase>& cases) override;
 
@@ -91,8 +83,6 @@ class ProcessImplementation : public Implementation {
   std::string command_;
   double timeout_;
   std::unique_ptr<AdapterProcess> process_;
-  AdapterInfo info_;
-  std::size_t selected_ = 0;
   long long next_id_ = 1;
   bool hung_ = false;
 };
