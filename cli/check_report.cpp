@@ -13,6 +13,20 @@ std::string shell_quote(const std::string& s) {
   return out + "'";
 }
 
+std::string xml_escape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      default: out += (static_cast<unsigned char>(c) < 32 && c != '\n' && c != '\t') ? ' ' : c;
+    }
+  }
+  return out;
+}
+
 namespace {
 
 std::string format(const char* fmt, double x) {
@@ -25,20 +39,6 @@ std::string indent(const std::string& text, const std::string& prefix) {
   std::string out;
   std::istringstream in(text);
   for (std::string line; std::getline(in, line);) out += prefix + line + "\n";
-  return out;
-}
-
-std::string xml_escape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += (static_cast<unsigned char>(c) < 32 && c != '\n' && c != '\t') ? ' ' : c;
-    }
-  }
   return out;
 }
 

@@ -31,6 +31,8 @@ struct CheckRun {
 
 /// "trajectory-agrees-with-reference", or "... [amsgrad]" for a variant's run.
 std::string display_id(const PropertyResult& r);
+/// s with & < > " escaped, control characters but newline and tab blanked (XML and HTML text).
+std::string xml_escape(const std::string& s);
 /// s in single quotes for a POSIX shell.
 std::string shell_quote(const std::string& s);
 /// "2/4": a shard as --shard takes it.

@@ -28,25 +28,17 @@ class PlainAdamW(torch.optim.Optimizer):
                 p.mul_(1 - group["lr"] * group["weight_decay"])
                 s["m"].mul_(b1).add_(p.grad, alpha=1 - b1)
                 s["v"].mul_(b2).addcmul_(p.grad, p.grad, value=1 - b2)
-                denom = (s["v"] / (1 - b2 ** t)).sqrt().add_(group["eps"])
+                denom = self.denominator(s["v"], 1 - b2 ** t, group["eps"])
                 p.addcdiv_(s["m"], denom, value=-group["lr"] / (1 - b1 ** t))
+
+    @staticmethod
+    def denominator(v, bias_correction2, eps):
+        return (v / bias_correction2).sqrt().add_(eps)
 
 
 class ForgetfulAdamW(PlainAdamW):
     """The same with a planted bug: v is not bias-corrected."""
 
-    @torch.no_grad()
-    def step(self):
-        for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                s = self.state[p]
-                if not s:
-                    s["t"], s["m"], s["v"] = 0, torch.zeros_like(p), torch.zeros_like(p)
-                s["t"] += 1
-                t, b1, b2 = s["t"], group["beta1"], group["beta2"]
-                p.mul_(1 - group["lr"] * group["weight_decay"])
-                s["m"].mul_(b1).add_(p.grad, alpha=1 - b1)
-                s["v"].mul_(b2).addcmul_(p.grad, p.grad, value=1 - b2)
-                p.addcdiv_(s["m"], s["v"].sqrt().add_(group["eps"]), value=-group["lr"] / (1 - b1 ** t))  # BUG
+    @staticmethod
+    def denominator(v, bias_correction2, eps):
+        return v.sqrt().add_(eps)  # BUG: v, not v / (1 - beta2^t)
