@@ -5,19 +5,19 @@
 #include <string>
 
 #include "adamconf/golden.hpp"
+#include "adamconf/hashing.hpp"
 
 namespace adamconf::golden {
 
 namespace {
 
-/// splitmix64 (Steele, Lea, Flood 2014): a fixed, portable sequence.
+/// The splitmix64 sequence from `state`: a fixed, portable stream.
 struct Rng {
   std::uint64_t state;
   std::uint64_t next() {
-    std::uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
+    const std::uint64_t z = splitmix64(state);
+    state += 0x9e3779b97f4a7c15ULL;
+    return z;
   }
   int range(int lo, int hi) { return lo + static_cast<int>(next() % static_cast<std::uint64_t>(hi - lo + 1)); }
   bool coin() { return next() & 1; }
@@ -29,12 +29,6 @@ double value(Rng& rng, const FloatFormat& dtype, int e) {
   double x = std::ldexp(1.0 + fraction, e);
   if (dtype.precision == 24) x = static_cast<float>(x);
   return rng.coin() ? -x : x;
-}
-
-std::uint64_t fnv1a(const std::string& s) {
-  std::uint64_t h = 0xcbf29ce484222325ULL;
-  for (unsigned char c : s) h = (h ^ c) * 0x100000001b3ULL;
-  return h;
 }
 
 int exponent_of(double x) {

@@ -8,6 +8,7 @@
 #include <optional>
 #include <sstream>
 
+#include "adamconf/hashing.hpp"
 #include "adamconf/property.hpp"
 
 namespace adamconf {
@@ -183,19 +184,9 @@ int cases_of(const Property& property, int cases) {
   return property.cases_per_hundred >= 100 ? cases : std::max(2, cases * property.cases_per_hundred / 100);
 }
 
-namespace {
-std::uint64_t splitmix64(std::uint64_t x) {
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
-}  // namespace
-
 std::uint64_t case_seed(std::uint64_t seed, const std::string& property_id, int index) {
-  std::uint64_t h = 0xcbf29ce484222325ULL;  // FNV-1a of the id: the same property, the same cases
-  for (unsigned char c : property_id) h = (h ^ c) * 0x100000001b3ULL;
-  return splitmix64(splitmix64(seed) ^ splitmix64(h) ^ splitmix64(static_cast<std::uint64_t>(index) + 1));
+  // The id's hash: the same property, the same cases.
+  return splitmix64(splitmix64(seed) ^ splitmix64(fnv1a(property_id)) ^ splitmix64(static_cast<std::uint64_t>(index) + 1));
 }
 
 int case_size(int index, int cases) {
