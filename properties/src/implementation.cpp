@@ -71,11 +71,15 @@ void append_tensor_state(ImplementationState& joined, const ImplementationState&
   joined.step = joined.tensor_steps.front();
 }
 
+std::string element_position(const std::vector<TensorSlice>& slices, std::size_t k, std::size_t element,
+                             const std::string& what) {
+  return (slices.size() > 1 ? "tensor " + std::to_string(k) + " " : std::string()) + "element " +
+         std::to_string(element - slices[k].offset) + ": " + what;
+}
+
 std::string value_position(const std::vector<TensorSlice>& slices, std::size_t k, std::size_t step, std::size_t element,
                            const std::string& what) {
-  std::string s = "step " + std::to_string(step + 1) + ", ";
-  if (slices.size() > 1) s += "tensor " + std::to_string(k) + " ";
-  return s + "element " + std::to_string(element - slices[k].offset) + ": " + what;
+  return "step " + std::to_string(step + 1) + ", " + element_position(slices, k, element, what);
 }
 
 bool has_gradient(const RunCase& c, std::size_t t, std::size_t k) { return c.grad_given.empty() || c.grad_given[t][k]; }

@@ -18,8 +18,9 @@ std::vector<std::string> list_of(const char* const* xs) {
 }
 
 adamconf_hyperparameters values_of_group(const Hyperparameters& h) {
-  auto d = [](const std::string& text) { return static_cast<double>(parse_decimal<R>(text)); };
-  return {d(h.lr), d(h.beta1), d(h.beta2), d(h.eps), d(h.eps_root), d(h.weight_decay)};
+  const HyperValues<R> x = values_of<R>(h);  // exact, then each rounded once to double
+  return {static_cast<double>(x.lr),  static_cast<double>(x.beta1),    static_cast<double>(x.beta2),
+          static_cast<double>(x.eps), static_cast<double>(x.eps_root), static_cast<double>(x.weight_decay)};
 }
 
 /// Calls one table function; a nonzero status becomes ImplementationError with the library's message.

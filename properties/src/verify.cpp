@@ -122,8 +122,8 @@ ElementTrace cut_element(const Setup& setup, const RunCase& c, const RunResult& 
   e.what = at.what;
   e.ratio = ratio;
   const std::size_t k = at.tensor, i = at.element;
-  const std::string pos = value_position(slices, k, 0, i, at.what);  // "step 1, ..., theta"
-  e.position = pos.substr(pos.find(", ") + 2);
+  e.position = element_position(slices, k, i, at.what);
+  const TensorSlice element{i, 1, slices[k].group};
   RunCase& one = e.element;
   one.theta0 = {c.theta0[i]};
   one.lrs = c.lrs;
@@ -133,18 +133,10 @@ ElementTrace cut_element(const Setup& setup, const RunCase& c, const RunResult& 
     one.grads.push_back({c.grads[t][i]});
     if (!c.grad_given.empty()) one.grad_given.push_back({has_gradient(c, t, k)});
   }
-  auto cut_state = [&](const ImplementationState& s) {
-    ImplementationState out;
-    out.step = s.step_of(k);
-    if (s.m.size() > i) out.m = {s.m[i]};
-    if (s.v.size() > i) out.v = {s.v[i]};
-    if (s.vmax.size() > i) out.vmax = {s.vmax[i]};
-    return out;
-  };
-  if (c.initial_state) one.initial_state = cut_state(*c.initial_state);
+  if (c.initial_state) one.initial_state = tensor_state(*c.initial_state, element, k);
   one.record_states = !r.states.empty();
   for (const auto& theta : r.theta) e.result.theta.push_back({theta[i]});
-  for (const auto& s : r.states) e.result.states.push_back(cut_state(s));
+  for (const auto& s : r.states) e.result.states.push_back(tensor_state(s, element, k));
   return e;
 }
 

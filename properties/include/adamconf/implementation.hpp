@@ -79,6 +79,9 @@ ImplementationState tensor_state(const ImplementationState& s, const TensorSlice
 void append_tensor_state(ImplementationState& joined, const ImplementationState& tensor);
 /// "step 3, tensor 7 element 65536: theta" (element counted within tensor k),
 /// "step 3, element 2: theta" in a case of one tensor; step is 0-based.
+/// "tensor 7 element 65536: theta" (element counted within tensor k), "element 2: theta" in a case of one tensor.
+std::string element_position(const std::vector<TensorSlice>& slices, std::size_t k, std::size_t element,
+                             const std::string& what);
 std::string value_position(const std::vector<TensorSlice>& slices, std::size_t k, std::size_t step, std::size_t element,
                            const std::string& what);
 /// Whether tensor k has a gradient at step t (0-based).
