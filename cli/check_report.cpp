@@ -27,13 +27,13 @@ std::string xml_escape(const std::string& s) {
   return out;
 }
 
-namespace {
-
 std::string format(const char* fmt, double x) {
   char buf[64];
   std::snprintf(buf, sizeof buf, fmt, x);
   return buf;
 }
+
+namespace {
 
 std::string indent(const std::string& text, const std::string& prefix) {
   std::string out;
@@ -68,16 +68,14 @@ std::string CheckRun::replay(const PropertyResult& result) const {
   s += option_flags(options);
   if (!result.variant.empty()) s += " --" + result.variant;
   s += " --seed " + std::to_string(seed) + " --cases " + std::to_string(cases) + " --property " + result.id;
-  if (shard.count > 1) s += " --shard " + shard_text(shard);
+  if (shard.count > 1) s += " --shard " + shard.text();
   return s;
 }
-
-std::string shard_text(const Shard& s) { return std::to_string(s.index + 1) + "/" + std::to_string(s.count); }
 
 std::string render_header(const CheckRun& run) {
   std::string shard;
   if (run.shard.count > 1)
-    shard = "\n  shard " + shard_text(run.shard) + ": the cases whose ordinal in the whole run is " +
+    shard = "\n  shard " + run.shard.text() + ": the cases whose ordinal in the whole run is " +
             std::to_string(run.shard.index) + " modulo " + std::to_string(run.shard.count);
   return "adamconf check: " + run.implementation + " as " + run.preset + option_flags(run.options) + ", " + run.dtype + "\n  seed " +
          std::to_string(run.seed) + ", up to " + std::to_string(run.cases) + " cases per property; errors in ulps of " +

@@ -33,10 +33,10 @@ struct CheckRun {
 std::string display_id(const PropertyResult& r);
 /// s with & < > " escaped, control characters but newline and tab blanked (XML and HTML text).
 std::string xml_escape(const std::string& s);
+/// x printed with a printf format of one double ("%.3g").
+std::string format(const char* fmt, double x);
 /// s in single quotes for a POSIX shell.
 std::string shell_quote(const std::string& s);
-/// "2/4": a shard as --shard takes it.
-std::string shard_text(const Shard& s);
 /// The options on the command line, as flags: " --amsgrad --maximize".
 std::string option_flags(const PresetOptions& options);
 

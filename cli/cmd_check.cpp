@@ -4,7 +4,6 @@
 #include <chrono>
 #include <iostream>
 #include <random>
-#include <set>
 
 #include "adamconf/golden.hpp"
 #include "check_report.hpp"

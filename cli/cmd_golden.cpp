@@ -6,6 +6,7 @@
 
 #include "adamconf/golden.hpp"
 #include "commands.hpp"
+#include "installed_data.hpp"
 #include "progress.hpp"
 
 namespace adamconf::cli {
@@ -18,12 +19,10 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
 /// golden/traces of the working directory (a checkout), else the installed
 /// copy beside the command (PREFIX/share/adamconf/golden/traces).
 std::string default_traces_dir() {
-  namespace fs = std::filesystem;
   const std::string here = "golden/traces";
   std::error_code ec;
-  if (fs::exists(here, ec)) return here;
-  const fs::path installed = fs::read_symlink("/proc/self/exe", ec).parent_path().parent_path() / "share/adamconf/golden/traces";
-  return !ec && fs::exists(installed, ec) ? installed.string() : here;
+  if (std::filesystem::exists(here, ec)) return here;
+  return installed_data("golden/traces").value_or(here);
 }
 }  // namespace
 

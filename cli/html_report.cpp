@@ -10,11 +10,7 @@ namespace {
 
 std::string esc(const std::string& s) { return xml_escape(s); }
 
-std::string num(double x, const char* fmt = "%.4g") {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, fmt, x);
-  return buf;
-}
+std::string num(double x, const char* fmt = "%.4g") { return format(fmt, x); }
 
 // Plot geometry: a panel of W x H with margins for the axis labels.
 constexpr double W = 760, H = 230, left = 96, right = 16, top = 26, bottom = 34;
@@ -186,7 +182,7 @@ std::string render_html(const CheckRun& run) {
        ": " + esc(run.implementation) + " as " + esc(run.preset + option_flags(run.options)) + ", " + esc(run.dtype) +
        "</h1>\n";
   h += "<p>seed " + std::to_string(run.seed) + ", up to " + std::to_string(run.cases) + " cases per property" +
-       (run.shard.count > 1 ? ", shard " + shard_text(run.shard) : std::string()) + ", " + num(run.seconds, "%.1f") +
+       (run.shard.count > 1 ? ", shard " + run.shard.text() : std::string()) + ", " + num(run.seconds, "%.1f") +
        " s; errors in ulps of " + esc(run.dtype) + ".</p>\n";
   h += "<table id=\"verdicts\"><tr><th>verdict</th><th>property</th><th>cases</th><th>worst fraction of allowed</th>"
        "<th>max error (ulps)</th><th>seconds</th><th>detail</th></tr>\n";

@@ -6,6 +6,7 @@
 
 #include "adamconf/float_adam.hpp"
 #include "check_report.hpp"
+#include "installed_data.hpp"
 
 namespace adamconf::cli {
 
@@ -31,13 +32,10 @@ namespace {
 /// adapters/python/torch_optim_adapter.py: beside an installed command
 /// (PREFIX/share/adamconf/adapters), else in the source tree it was built from.
 std::string torch_adapter_path() {
-  namespace fs = std::filesystem;
+  if (const auto installed = installed_data("adapters/torch_optim_adapter.py")) return *installed;
+  const std::filesystem::path source = std::filesystem::path(ADAMCONF_SOURCE_DIR) / "adapters/python/torch_optim_adapter.py";
   std::error_code ec;
-  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
-  const fs::path installed = exe.parent_path().parent_path() / "share/adamconf/adapters/torch_optim_adapter.py";
-  if (!ec && fs::exists(installed, ec)) return installed.string();
-  const fs::path source = fs::path(ADAMCONF_SOURCE_DIR) / "adapters/python/torch_optim_adapter.py";
-  if (fs::exists(source, ec)) return source.string();
+  if (std::filesystem::exists(source, ec)) return source.string();
   throw std::invalid_argument("--impl torch:...: adapters/python/torch_optim_adapter.py is neither installed beside adamconf nor in " +
                               std::string(ADAMCONF_SOURCE_DIR));
 }

@@ -351,7 +351,7 @@ Capabilities AdapterImplementation::capabilities() const {
   c.state_io = o.state;
   c.lr_schedule = o.lr_schedule;
   c.hyperparameters = o.hyperparameters;
-  c.tensors = true;
+  c.tensors = info_.protocol >= 2;  // structured cases are protocol /2 (a library speaks it)
   return c;
 }
 

@@ -32,12 +32,6 @@ std::string ProcessImplementation::exchange(const std::string& request, const st
   }
 }
 
-Capabilities ProcessImplementation::capabilities() const {
-  Capabilities c = AdapterImplementation::capabilities();
-  c.tensors = info_.protocol >= 2;
-  return c;
-}
-
 std::vector<RunResult> ProcessImplementation::run(const Setup& setup, const std::vector<RunCase>& cases) {
   if (hung_) throw AdapterFailure("the adapter stopped answering earlier; it is not restarted", true);
   if (!process_) start();  // after a crash: a fresh process

@@ -231,8 +231,7 @@ PropertyResult run_property(const Property& property, const PropertyContext& ctx
     if (settings.shard.selects(settings.first_ordinal + static_cast<std::size_t>(i))) mine.push_back(i);
   if (mine.empty()) {
     result.status = PropertyResult::Status::skipped;
-    result.reason = "none of its " + std::to_string(n) + " cases falls in shard " +
-                    std::to_string(settings.shard.index + 1) + "/" + std::to_string(settings.shard.count);
+    result.reason = "none of its " + std::to_string(n) + " cases falls in shard " + settings.shard.text();
     return result;
   }
   Checker checker(ctx);

@@ -70,7 +70,6 @@ class ProcessImplementation : public AdapterImplementation {
   ~ProcessImplementation() override;
 
   const std::string& command() const { return command_; }
-  Capabilities capabilities() const override;
   std::vector<RunResult> run(const Setup& setup, const std::vector<RunCase>& cases) override;
 
   /// Whether the adapter missed a deadline: run() then fails at once.

@@ -117,6 +117,8 @@ struct Shard {
   bool selects(std::size_t ordinal) const { return static_cast<int>(ordinal % static_cast<std::size_t>(count)) == index; }
   /// "2/4" (1-based, as --shard takes it) into {1, 4}; throws std::invalid_argument naming the text.
   static Shard parse(const std::string& text);
+  /// The inverse of parse: "2/4".
+  std::string text() const { return std::to_string(index + 1) + "/" + std::to_string(count); }
 };
 
 struct RunSettings {
