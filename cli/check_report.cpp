@@ -51,6 +51,16 @@ bool CheckRun::passed() const {
   return true;
 }
 
+void CheckRun::compute_traces() {
+  traces.clear();
+  for (const auto& r : results) traces.push_back(r.trace ? trace_points(*r.trace) : std::vector<TracePoint>{});
+}
+
+const std::vector<TracePoint>& CheckRun::trace_of(std::size_t k) const {
+  static const std::vector<TracePoint> none;
+  return k < traces.size() ? traces[k] : none;
+}
+
 std::string display_id(const PropertyResult& r) { return r.variant.empty() ? r.id : r.id + " [" + r.variant + "]"; }
 
 std::string option_flags(const PresetOptions& options) {
@@ -178,7 +188,8 @@ std::string render_json(const CheckRun& run) {
   j["passed"] = run.passed();
   j["seconds"] = run.seconds;
   nlohmann::ordered_json list = nlohmann::ordered_json::array();
-  for (const auto& r : run.results) {
+  for (std::size_t k = 0; k < run.results.size(); ++k) {
+    const PropertyResult& r = run.results[k];
     nlohmann::ordered_json p;
     p["id"] = r.id;
     if (!r.variant.empty()) p["variant"] = r.variant;
@@ -204,7 +215,7 @@ std::string render_json(const CheckRun& run) {
     if (r.trace) {
       // The failing (or worst) trajectory's element, step by step: what --html plots.
       nlohmann::ordered_json points = nlohmann::ordered_json::array();
-      for (const TracePoint& q : trace_points(*r.trace))
+      for (const TracePoint& q : run.trace_of(k))
         points.push_back({{"step", q.step}, {"observed", show_value(q.observed)}, {"exact", q.exact},
                           {"error_ulps", std::isfinite(q.error_ulps) ? nlohmann::ordered_json(q.error_ulps) : nlohmann::ordered_json("inf")},
                           {"allowed_ulps", q.allowed_ulps}, {"pass", q.pass}});

@@ -24,8 +24,16 @@ struct CheckRun {
   std::vector<PropertyResult> results;
   std::vector<std::string> not_run;  ///< properties not run after the adapter failed
   double seconds = 0;
+  /// Per result, the points of its trace (empty without one): recomputing a
+  /// trace is the reference again over every step, so the JSON and HTML reports
+  /// share one computation (compute_traces).
+  std::vector<std::vector<TracePoint>> traces;
 
   bool passed() const;
+  /// Fills `traces` from the results' traces.
+  void compute_traces();
+  /// Result k's trace points (none if it has no trace or they were not computed).
+  const std::vector<TracePoint>& trace_of(std::size_t k) const;
   std::string replay(const PropertyResult& result) const;  ///< the command that reruns one property
 };
 

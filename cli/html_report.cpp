@@ -210,7 +210,7 @@ std::string render_html(const CheckRun& run) {
   if (!order.empty()) h += "<h2>Trajectories</h2>\n";
   for (const std::size_t k : order) {
     const PropertyResult& r = run.results[k];
-    const auto points = trace_points(*r.trace);
+    const auto& points = run.trace_of(k);
     const bool failed = r.status != PropertyResult::Status::passed;
     h += "<section class=\"trace\" id=\"trace-" + std::to_string(k) + "\"><h3>" + esc(display_id(r)) + ": " +
          (failed ? "the failing case" : "the worst case") + ", " + esc(r.trace->position) + "</h3>\n<p>" + esc(r.claim) +
