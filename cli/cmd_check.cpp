@@ -93,6 +93,16 @@ void run_check(const CheckOptions& o) {
     if (on && !ctx.capabilities.supports_option(flag))
       throw std::invalid_argument(impl.name() + " does not offer the option " + std::string(flag));
 
+  for (const auto& [name, value] : run.pinned) {
+    if (const auto f = ctx.capabilities.fixed.find(name); f != ctx.capabilities.fixed.end()) {
+      if (parse_decimal<R>(value) != parse_decimal<R>(f->second))
+        throw std::invalid_argument(impl.name() + " fixes " + name + " at " + f->second + ": --set " + name + "=" + value +
+                                    " cannot apply");
+    } else if (!ctx.capabilities.takes(name) && parse_decimal<R>(value) != parse_decimal<R>(ctx.preset_info().defaults.get(name))) {
+      throw std::invalid_argument(impl.name() + " does not take " + name + " (its hello does not list it): --set " + name +
+                                  "=" + value + " cannot apply");
+    }
+  }
   const std::vector<OptionVariant> variants = option_variants(spec.preset, spec.options, ctx.capabilities);
   std::cout << render_header(run);
   if (variants.size() > 1) {
@@ -109,8 +119,10 @@ void run_check(const CheckOptions& o) {
       if (!variant.name.empty() && !runs_under_variants(p->id)) continue;
       const std::size_t first_ordinal = ordinal;
       ordinal += static_cast<std::size_t>(cases_of(*p, run.cases));
-      // A broken adapter fails every property the same way: report it once.
-      if (!run.results.empty() && run.results.back().status == PropertyResult::Status::adapter_error) {
+      // A broken adapter (crashed, hung, garbled) fails every property the same
+      // way: report it once. One that answered {"error"} fails only that property.
+      if (!run.results.empty() && run.results.back().status == PropertyResult::Status::adapter_error &&
+          !run.results.back().adapter_refused) {
         run.not_run.push_back(p->id + (variant.name.empty() ? "" : " [" + variant.name + "]"));
         continue;
       }

@@ -153,8 +153,13 @@ AdapterInfo parse_hello(const std::string& line, const std::string& default_name
     opt.name = o.at("name").get<std::string>();
     opt.presets = strings(o, "presets", where);
     opt.dtypes = strings(o, "dtypes", where);
-    opt.hyperparameters = strings(o, "hyperparameters", where);
-    if (opt.hyperparameters.empty()) opt.hyperparameters = {"lr", "beta1", "beta2", "eps"};
+    std::vector<std::string> hyperparameters = strings(o, "hyperparameters", where);
+    if (hyperparameters.empty()) hyperparameters = {"lr", "beta1", "beta2", "eps"};
+    try {
+      read_hyperparameter_list(hyperparameters, opt);
+    } catch (const std::invalid_argument& e) {
+      throw AdapterFailure("adapter hello: " + where + "\"hyperparameters\": " + e.what(), false);
+    }
     opt.options = strings(o, "options", where);
     opt.state = flag(o, "state", false, where);
     opt.lr_schedule = flag(o, "lr_schedule", true, where);
@@ -168,6 +173,31 @@ AdapterInfo parse_hello(const std::string& line, const std::string& default_name
     info.optimizers.push_back(std::move(opt));
   }
   return info;
+}
+
+void read_hyperparameter_list(const std::vector<std::string>& entries, AdapterOptimizer& into) {
+  for (const std::string& entry : entries) {
+    const auto eq = entry.find('=');
+    const std::string name = entry.substr(0, eq);
+    auto listed = [](const std::vector<std::string>& list, const std::string& x) {
+      return std::find(list.begin(), list.end(), x) != list.end();
+    };
+    if (!listed(Hyperparameters::names(), name))
+      throw std::invalid_argument("unknown hyperparameter '" + excerpt(name, 40) + "' (known: lr beta1 beta2 eps eps_root weight_decay)");
+    if (listed(into.hyperparameters, name) || into.fixed.count(name))
+      throw std::invalid_argument("'" + name + "' listed twice");
+    if (eq == std::string::npos) {
+      into.hyperparameters.push_back(name);
+      continue;
+    }
+    const std::string value = entry.substr(eq + 1);
+    try {
+      (void)parse_decimal<double>(value);
+    } catch (const std::invalid_argument&) {
+      throw std::invalid_argument("'" + excerpt(entry, 60) + "': the fixed value is not a decimal number");
+    }
+    into.fixed[name] = value;
+  }
 }
 
 namespace {
@@ -295,7 +325,7 @@ std::vector<RunResult> parse_run_answer(const std::string& line, long long id, c
     throw ImplementationError("adapter answered " + what + " with " + why);
   });
   if (!j.is_object()) throw ImplementationError("adapter answered " + what + " with " + excerpt(line, 80) + ", not an object");
-  if (j.contains("error")) throw ImplementationError("adapter reported: " + excerpt(j.at("error"), 200));
+  if (j.contains("error")) throw ImplementationRefusal("adapter reported: " + excerpt(j.at("error"), 200));
   if (!j.contains("id") || j.at("id") != id)
     throw ImplementationError("adapter answered " + what + " with id " + (j.contains("id") ? excerpt(j.at("id")) : "none"));
   if (!j.contains("results") || !j.at("results").is_array())
@@ -351,6 +381,7 @@ Capabilities AdapterImplementation::capabilities() const {
   c.state_io = o.state;
   c.lr_schedule = o.lr_schedule;
   c.hyperparameters = o.hyperparameters;
+  c.fixed = o.fixed;
   c.tensors = info_.protocol >= 2;  // structured cases are protocol /2 (a library speaks it)
   return c;
 }

@@ -190,7 +190,18 @@ Identification identify(Implementation& impl, const FloatFormat& dtype) {
   const Capabilities caps = impl.capabilities();
   const Setup any{make_spec("kingma-ba"), dtype};  // the implementation reads only the hyperparameters and options
 
-  std::vector<Probe> probes{{"plain", "eps placement, bias correction or the moments", probe_hyper(), {}, probe_run(dtype, false)}};
+  // The probes use the values an implementation fixes (dlib's eps), and vary
+  // nothing it does not take: a value it would ignore would only mislead the fit.
+  Hyperparameters plain = probe_hyper();
+  for (const auto& [name, value] : caps.fixed) {
+    plain.get(name) = value;
+    id.notes.push_back("it fixes " + name + " at " + value + ": the probes use that value");
+  }
+  for (const std::string name : {"lr", "beta1", "beta2", "eps"})
+    if (!caps.takes(name) && !caps.fixed.count(name))
+      id.notes.push_back("it takes no " + name + " and states no fixed value: the probes assume " + name + " = " +
+                         plain.get(name) + ", and the fit is only as good as that guess");
+  std::vector<Probe> probes{{"plain", "eps placement, bias correction or the moments", plain, {}, probe_run(dtype, false)}};
   if (caps.takes("weight_decay")) {
     Probe decay = probes.front();
     decay.name = "decay";

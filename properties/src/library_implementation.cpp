@@ -29,7 +29,7 @@ void call(const std::string& what, Fn fn, Args... args) {
   char error[512] = "";
   if (fn(args..., error, sizeof error) != 0) {
     error[sizeof error - 1] = '\0';
-    throw ImplementationError(what + " failed: " + (error[0] ? error : "(no message)"));
+    throw ImplementationRefusal(what + " failed: " + (error[0] ? error : "(no message)"));
   }
 }
 
@@ -60,7 +60,11 @@ LibraryImplementation::LibraryImplementation(const std::string& path) : path_(pa
     a.name = o.name;
     a.presets = list_of(o.presets);
     a.dtypes = list_of(o.dtypes);
-    a.hyperparameters = list_of(o.hyperparameters);
+    try {
+      read_hyperparameter_list(list_of(o.hyperparameters), a);
+    } catch (const std::invalid_argument& e) {
+      fail("optimizers[" + std::to_string(k) + "] hyperparameters: " + e.what());
+    }
     a.options = list_of(o.options);
     a.state = o.state && table_->get_state && table_->set_state;
     a.lr_schedule = o.lr_schedule;

@@ -148,8 +148,7 @@ Property zero_gradient_decay() {
           "multiplier or 1 as the convention says (1 without decay)",
           [](const PropertyContext& ctx) -> std::string {
             if (has_l2(ctx.convention())) return "L2 decay feeds wd*theta into the moments";
-            if (ctx.pinned.count("eps") && parse_decimal<R>(ctx.pinned.at("eps")) == 0 &&
-                !is_pinned_nonzero(ctx, "eps_root"))
+            if (is_held_zero(ctx, "eps") && !is_held_nonzero(ctx, "eps_root"))
               return "needs eps > 0 (0/0 otherwise)";
             return "";
           },
@@ -211,8 +210,8 @@ Property update_magnitude_bound() {
           "(Cauchy-Schwarz; it is tight, and exceeds the lr max(1, (1-b1)/sqrt(1-b2)) Kingma & Ba state in 2.1 "
           "for large t)",
           [](const PropertyContext& ctx) -> std::string {
-            if (ctx.pinned.count("beta2") && parse_decimal<R>(ctx.pinned.at("beta2")) == 0)
-              return "needs beta2 > 0 (the bound divides by beta2), and it is pinned to 0";
+            if (is_held_zero(ctx, "beta2"))
+              return "needs beta2 > 0 (the bound divides by beta2), and " + ctx.why_held("beta2") + " (0)";
             return needs_zero_weight_decay(ctx);
           },
           [](Checker& checker) {

@@ -14,7 +14,7 @@ Property lr_linearity() {
   return {"updates-scale-with-lr",
           "with weight_decay = 0, multiplying the learning rate by 2^k multiplies every update theta_t - theta_0 by 2^k",
           [](const PropertyContext& ctx) -> std::string {
-            if (ctx.pinned.count("lr")) return "needs lr free to scale it, and it is pinned";
+            if (const std::string why = needs_free(ctx, "lr", "to scale it"); !why.empty()) return why;
             return needs_zero_weight_decay(ctx);
           },
           [](Checker& checker) {
@@ -125,7 +125,9 @@ Property scale_invariance() {
   return {"gradient-scale-invariance",
           "with weight_decay = 0, scaling the gradients and eps by 2^k (eps_root by 4^k) leaves the trajectory unchanged",
           [](const PropertyContext& ctx) -> std::string {
-            if (ctx.pinned.count("eps") || ctx.pinned.count("eps_root")) return "needs eps free, and it is pinned";
+            if (const std::string why = needs_free(ctx, "eps", "to scale it"); !why.empty()) return why;
+            // eps_root scales by 4^k: held at 0 it stays 0, so only a nonzero held value stops the claim.
+            if (is_held_nonzero(ctx, "eps_root")) return "needs eps_root free to scale it, and " + ctx.why_held("eps_root");
             return needs_zero_weight_decay(ctx);
           },
           [](Checker& checker) {

@@ -37,14 +37,30 @@ inline Convention without_decay(const Convention& c) {
   return out;
 }
 
-inline bool is_pinned_nonzero(const PropertyContext& ctx, const std::string& name) {
-  const auto it = ctx.pinned.find(name);
-  return it != ctx.pinned.end() && parse_decimal<R>(it->second) != 0;
+/// Whether `name` is held (PropertyContext::held) at a value other than 0.
+inline bool is_held_nonzero(const PropertyContext& ctx, const std::string& name) {
+  const auto held = ctx.held();
+  const auto it = held.find(name);
+  return it != held.end() && parse_decimal<R>(it->second) != 0;
 }
 
-/// "" when weight_decay can be pinned to 0 for this context, else why not.
+/// Whether `name` is held at exactly 0.
+inline bool is_held_zero(const PropertyContext& ctx, const std::string& name) {
+  const auto held = ctx.held();
+  const auto it = held.find(name);
+  return it != held.end() && parse_decimal<R>(it->second) == 0;
+}
+
+/// "" when cases may vary `name` (scale it, shift it), else "needs NAME free to WHAT, and <why held>".
+inline std::string needs_free(const PropertyContext& ctx, const std::string& name, const std::string& what) {
+  const std::string why = ctx.why_held(name);
+  return why.empty() ? "" : "needs " + name + " free " + what + ", and " + why;
+}
+
+/// "" when weight_decay can be set to 0 for this context, else why not.
 inline std::string needs_zero_weight_decay(const PropertyContext& ctx) {
-  if (is_pinned_nonzero(ctx, "weight_decay")) return "needs weight_decay = 0, and it is pinned";
+  if (is_held_nonzero(ctx, "weight_decay"))
+    return "needs weight_decay = 0, and " + ctx.why_held("weight_decay") + " (" + ctx.held().at("weight_decay") + ")";
   return "";
 }
 

@@ -24,12 +24,33 @@ PropertyContext PropertyContext::for_implementation(Implementation& implementati
   return ctx;
 }
 
+std::map<std::string, std::string> PropertyContext::held() const {
+  std::map<std::string, std::string> out = pinned;
+  const Preset& p = preset_info();
+  for (const std::string& name : Hyperparameters::names()) {
+    if (out.count(name)) continue;
+    if (const auto f = capabilities.fixed.find(name); f != capabilities.fixed.end())
+      out[name] = f->second;
+    else if (!capabilities.takes(name))
+      out[name] = p.defaults.get(name);
+  }
+  return out;
+}
+
+std::string PropertyContext::why_held(const std::string& name) const {
+  if (pinned.count(name)) return "it is pinned";
+  if (const auto f = capabilities.fixed.find(name); f != capabilities.fixed.end())
+    return "the implementation fixes it at " + f->second;
+  if (!capabilities.takes(name)) return "the implementation does not take it (its hello does not list " + name + ")";
+  return "";
+}
+
 ScenarioShape PropertyContext::shape() const {
   ScenarioShape s;
   s.preset = preset;
   s.options = options;
   s.dtype = dtype;
-  s.pinned = pinned;
+  s.pinned = held();
   s.lr_schedule = capabilities.lr_schedule;
   return s;
 }
@@ -53,6 +74,7 @@ std::vector<RunResult> Checker::run(const Setup& setup, const std::vector<RunCas
     validate_results(cases, results);
   } catch (const ImplementationError& e) {
     adapter_failure_ = std::string("adapter failure: ") + e.what();
+    adapter_refused_ = dynamic_cast<const ImplementationRefusal*>(&e) != nullptr;
     std::ostringstream inputs;
     for (const RunCase& c : cases) {
       showValue(Scenario{setup.spec, setup.dtype, c}, inputs);
@@ -264,13 +286,13 @@ PropertyResult run_property(const Property& property, const PropertyContext& ctx
       result.case_indices.pop_back();
       result.statistics = checker.statistics();
       const std::string why = std::to_string(discards) + " draws of case " + std::to_string(i) + " discarded";
-      if (!ctx.pinned.empty()) {
-        // Under the user's pins the property found too few cases it can
-        // judge: that is no failure of the implementation.
+      if (const auto held = ctx.held(); !held.empty()) {
+        // Under the user's pins (or the values the implementation fixes) the
+        // property found too few cases it can judge: that is no failure of the implementation.
         std::string pins;
-        for (const auto& [name, value] : ctx.pinned) pins += (pins.empty() ? "" : " ") + name + "=" + value;
+        for (const auto& [name, value] : held) pins += (pins.empty() ? "" : " ") + name + "=" + value;
         result.status = PropertyResult::Status::skipped;
-        result.reason = "too few cases it can judge under the pinned " + pins + " (" + why + ")";
+        result.reason = "too few cases it can judge under the held " + pins + " (" + why + ")";
       } else {
         result.status = PropertyResult::Status::failed;
         result.reason = "gave up: too many discarded cases (" + why + ")";
@@ -307,6 +329,7 @@ PropertyResult run_property(const Property& property, const PropertyContext& ctx
       // Shrinking a case the adapter failed on says nothing: show what it was sent.
       result.reason = *checker.adapter_failure();
       result.counterexample = checker.adapter_failure_inputs();
+      result.adapter_refused = checker.adapter_refused();
       result.shrinks = 0;
     } else {
       std::ostringstream shown;

@@ -4,6 +4,7 @@
 // fuzz tests (tests/fuzz/) feed these functions arbitrary bytes.
 #pragma once
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,8 @@ std::string hello_request();
 struct AdapterOptimizer {
   std::string name;
   std::vector<std::string> presets, dtypes, hyperparameters, options;
+  /// Hyperparameters it fixes (an entry "eps=1e-8" of its list): it cannot take another value.
+  std::map<std::string, std::string> fixed;
   bool state = false;
   bool lr_schedule = true;
 };
@@ -55,6 +58,10 @@ struct AdapterFailure : ImplementationError {
   AdapterFailure(const std::string& what, bool hung) : ImplementationError(what), hung(hung) {}
   bool hung;
 };
+
+/// Splits a hello's "hyperparameters" list into the names it takes and the
+/// ones it fixes ("eps=1e-8"); throws std::invalid_argument naming a bad entry.
+void read_hyperparameter_list(const std::vector<std::string>& entries, AdapterOptimizer& into);
 
 /// Reads a hello answer; throws AdapterFailure("adapter hello: ...").
 /// `default_name` names an adapter whose hello has no "name".

@@ -105,6 +105,8 @@ struct Capabilities {
   std::vector<std::string> dtypes;   ///< "float32", "float64"
   std::vector<std::string> options;  ///< of "amsgrad", "maximize", "bias_correction"
   std::vector<std::string> hyperparameters{"lr", "beta1", "beta2", "eps", "eps_root", "weight_decay"};  ///< it reads
+  /// Those it fixes at a value it cannot change (dlib's eps 1e-8): never varied, skipped where a claim needs them to vary.
+  std::map<std::string, std::string> fixed;
   bool state_io = false;             ///< can export and import its state
   bool lr_schedule = true;           ///< accepts a learning rate per step
   bool tensors = false;              ///< runs structured cases: several tensors, groups, no-grad steps (protocol /2)
@@ -127,6 +129,13 @@ struct Setup {
 /// garbage or the wrong shape. The message says which, in one line.
 struct ImplementationError : std::runtime_error {
   using std::runtime_error::runtime_error;
+};
+
+/// The implementation answered, properly, that it cannot run a request (an
+/// adapter's {"error": ...}, a library function's nonzero status). The request
+/// fails, and with it the property; the implementation still runs the next one.
+struct ImplementationRefusal : ImplementationError {
+  using ImplementationError::ImplementationError;
 };
 
 /// Throws ImplementationError unless `results` has the shape of `cases`: one

@@ -30,7 +30,14 @@ struct PropertyContext {
   /// A context checking `implementation` (its capabilities as it states them).
   static PropertyContext for_implementation(Implementation& implementation, std::string preset,
                                             PresetOptions options, const FloatFormat& dtype);
-  /// The scenario shape for this context (preset, options, format, pins).
+  /// The hyperparameters no case varies, with their values: those the user
+  /// pinned, those the implementation fixes (Capabilities::fixed), and those
+  /// it does not take, at the preset's default.
+  std::map<std::string, std::string> held() const;
+  /// Why `name` is held, as the end of a sentence ("it is pinned", "the
+  /// implementation fixes it at 1e-8"), or "" when cases may vary it.
+  std::string why_held(const std::string& name) const;
+  /// The scenario shape for this context (preset, options, format, held values).
   ScenarioShape shape() const;
   const Preset& preset_info() const { return preset_by_name(preset); }
   Convention convention() const { return preset_info().resolve(options); }
@@ -69,6 +76,8 @@ class Checker {
 
   const ErrorStatistics& statistics() const { return stats_; }
   const std::optional<std::string>& adapter_failure() const { return adapter_failure_; }
+  /// Whether the adapter failure was a refusal (ImplementationRefusal): the adapter still runs the next property.
+  bool adapter_refused() const { return adapter_refused_; }
   /// The inputs of the request the adapter failed on.
   const std::string& adapter_failure_inputs() const { return adapter_failure_inputs_; }
   const PropertyContext& context() const { return ctx_; }
@@ -84,6 +93,7 @@ class Checker {
   std::size_t work_ = 0;
   ErrorStatistics stats_;
   std::optional<std::string> adapter_failure_;
+  bool adapter_refused_ = false;
   std::string adapter_failure_inputs_;
 };
 
@@ -152,7 +162,9 @@ struct PropertyResult {
   int cases = 0;               ///< cases run (before any failure)
   std::vector<int> case_indices;  ///< the index of each case run (0..cases_of-1; a shard runs some)
   int shrinks = 0;
-  bool shrink_budget_spent = false;  ///< shrinking stopped at the budget (run_property), not at a minimum
+  bool shrink_budget_spent = false;
+  /// adapter_error from a refusal (the adapter answered {"error"}): the later properties still run.
+  bool adapter_refused = false;  ///< shrinking stopped at the budget (run_property), not at a minimum
   ErrorStatistics statistics;  ///< over every comparison made
   /// A whole trajectory's element to plot: of the failing case (shrunk), or of
   /// the worst one; none for properties that compare no whole trajectory.
