@@ -68,6 +68,7 @@ std::string option_flags(const PresetOptions& options) {
   if (options.amsgrad) s += " --amsgrad";
   if (options.maximize) s += " --maximize";
   if (!options.bias_correction) s += " --no-bias-correction";
+  if (options.step_counter != StepCounter::integer) s += " --step-counter " + to_string(options.step_counter);
   return s;
 }
 
@@ -87,9 +88,16 @@ std::string render_header(const CheckRun& run) {
   if (run.shard.count > 1)
     shard = "\n  shard " + run.shard.text() + ": the cases whose ordinal in the whole run is " +
             std::to_string(run.shard.index) + " modulo " + std::to_string(run.shard.count);
+  std::string stated;
+  if (run.step_counter_from_adapter && run.options.step_counter == StepCounter::float32)
+    stated += "\n  step counter float32, as the adapter's hello states: the count stops at 2^24 (PyTorch 1.12+, dlib)";
+  if (!run.held.empty()) {
+    stated += "\n  held, as the implementation takes no other value:";
+    for (const auto& [name, value] : run.held) stated += " " + name + "=" + value;
+  }
   return "adamconf check: " + run.implementation + " as " + run.preset + option_flags(run.options) + ", " + run.dtype + "\n  seed " +
          std::to_string(run.seed) + ", up to " + std::to_string(run.cases) + " cases per property; errors in ulps of " +
-         run.dtype + shard + "\n\n";
+         run.dtype + shard + stated + "\n\n";
 }
 
 std::string render_property(const CheckRun& run, const PropertyResult& r) {
@@ -180,7 +188,8 @@ std::string render_json(const CheckRun& run) {
   j["preset"] = run.preset;
   j["dtype"] = run.dtype;
   j["options"] = {{"amsgrad", run.options.amsgrad}, {"maximize", run.options.maximize},
-                  {"bias_correction", run.options.bias_correction}};
+                  {"bias_correction", run.options.bias_correction},
+                  {"step_counter", to_string(run.options.step_counter)}};
   j["pinned"] = run.pinned;
   j["seed"] = run.seed;
   j["cases"] = run.cases;

@@ -17,6 +17,8 @@ struct CheckRun {
   std::string preset;
   std::string dtype;
   PresetOptions options;
+  bool step_counter_from_adapter = false;  ///< options.step_counter is what the adapter's hello states
+  std::map<std::string, std::string> held;  ///< hyperparameters the implementation fixes or does not take, at their values
   std::map<std::string, std::string> pinned;
   std::uint64_t seed = 1;
   int cases = 100;

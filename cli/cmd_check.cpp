@@ -79,7 +79,12 @@ void run_check(const CheckOptions& o) {
   }
   Implementation& impl = *opened.implementation;
   run.implementation = impl.name();
-  PropertyContext ctx = PropertyContext::for_implementation(impl, spec.preset, spec.options, *dtype);
+  // The step counter: --step-counter if given, else as the adapter states it holds the count.
+  if (!o.spec.step_counter_given()) {
+    run.options.step_counter = impl.capabilities().step_counter;
+    run.step_counter_from_adapter = true;
+  }
+  PropertyContext ctx = PropertyContext::for_implementation(impl, spec.preset, run.options, *dtype);
   ctx.pinned = run.pinned;
   ctx.jobs = o.jobs;
   if (!ctx.capabilities.supports_preset(spec.preset)) ctx.capabilities.presets.push_back(spec.preset);  // --optimizer said so
@@ -103,7 +108,9 @@ void run_check(const CheckOptions& o) {
                                   "=" + value + " cannot apply");
     }
   }
-  const std::vector<OptionVariant> variants = option_variants(spec.preset, spec.options, ctx.capabilities);
+  for (const auto& [name, value] : ctx.held())
+    if (!run.pinned.count(name) && ctx.preset_info().exposes(name)) run.held[name] = value;
+  const std::vector<OptionVariant> variants = option_variants(spec.preset, run.options, ctx.capabilities);
   std::cout << render_header(run);
   if (variants.size() > 1) {
     std::cout << "  the agreement and resume properties once more with";

@@ -12,6 +12,9 @@ void SpecOptions::add_to(CLI::App& command, bool preset_required) {
   command.add_flag("--amsgrad", amsgrad, "AMSGrad, as the preset's implementation defines it");
   command.add_flag("--maximize", maximize, "maximize (gradients negated), where the implementation offers it");
   command.add_flag("--no-bias-correction", no_bias_correction, "bias correction off, where the implementation offers it");
+  command.add_option("--step-counter", step_counter,
+                     "how the step count is held: integer (default), or float32 (PyTorch 1.12-1.13's state['step'] "
+                     "tensor, dlib's float t: it stops at 2^24); an adapter may state it in its hello");
 }
 
 OptimizerSpec SpecOptions::spec() const {
@@ -22,7 +25,9 @@ OptimizerSpec SpecOptions::spec() const {
       throw std::invalid_argument("--set " + s + ": expected name=value");
     overrides[s.substr(0, eq)] = s.substr(eq + 1);
   }
-  return make_spec(preset, PresetOptions{amsgrad, maximize, !no_bias_correction}, overrides);
+  PresetOptions options{amsgrad, maximize, !no_bias_correction};
+  if (step_counter_given()) options.step_counter = step_counter_by_name(step_counter, "--step-counter");
+  return make_spec(preset, options, overrides);
 }
 
 std::vector<std::string> split(const std::string& text, char separator) {

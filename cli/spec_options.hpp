@@ -17,6 +17,9 @@ struct SpecOptions {
   bool amsgrad = false;
   bool maximize = false;
   bool no_bias_correction = false;
+  std::string step_counter;  ///< "integer", "float32", or "" when not given
+  /// Whether --step-counter was given.
+  bool step_counter_given() const { return !step_counter.empty(); }
 
   /// Adds the options to `command`; `preset_required` makes --preset mandatory.
   void add_to(CLI::App& command, bool preset_required = true);

@@ -86,12 +86,15 @@ class TorchOptimizer:
         optimizer.step()
         s = optimizer.state.get(p, {})
         if {"step", "exp_avg", "exp_avg_sq"} <= set(s):
-            return {"step_is_tensor": torch.is_tensor(s["step"]), "amsgrad": "max_exp_avg_sq" in s}
+            return {"step_is_tensor": torch.is_tensor(s["step"]), "amsgrad": "max_exp_avg_sq" in s,
+                    # PyTorch 1.12+ keeps state['step'] as a float32 tensor: the count stops at 2^24
+                    "float32_step": torch.is_tensor(s["step"]) and s["step"].dtype == torch.float32}
         return None
 
     def hello(self):
+        counter = ["step_counter=float32"] if self.state_names and self.state_names["float32_step"] else []
         return {"name": self.name, "presets": [self.preset], "dtypes": list(DTYPES),
-                "hyperparameters": self.hyperparameters, "options": self.options,
+                "hyperparameters": self.hyperparameters, "options": self.options + counter,
                 "state": self.state_names is not None, "lr_schedule": "lr" in self.accepts}
 
     def run_case(self, request, case):

@@ -160,7 +160,11 @@ AdapterInfo parse_hello(const std::string& line, const std::string& default_name
     } catch (const std::invalid_argument& e) {
       throw AdapterFailure("adapter hello: " + where + "\"hyperparameters\": " + e.what(), false);
     }
-    opt.options = strings(o, "options", where);
+    try {
+      read_option_list(strings(o, "options", where), opt);
+    } catch (const std::invalid_argument& e) {
+      throw AdapterFailure("adapter hello: " + where + "\"options\": " + e.what(), false);
+    }
     opt.state = flag(o, "state", false, where);
     opt.lr_schedule = flag(o, "lr_schedule", true, where);
     for (const auto& p : opt.presets) {
@@ -197,6 +201,15 @@ void read_hyperparameter_list(const std::vector<std::string>& entries, AdapterOp
       throw std::invalid_argument("'" + excerpt(entry, 60) + "': the fixed value is not a decimal number");
     }
     into.fixed[name] = value;
+  }
+}
+
+void read_option_list(const std::vector<std::string>& entries, AdapterOptimizer& into) {
+  for (const std::string& entry : entries) {
+    if (entry.rfind("step_counter=", 0) == 0)
+      into.step_counter = step_counter_by_name(entry.substr(13), "step_counter");
+    else
+      into.options.push_back(entry);
   }
 }
 
@@ -382,6 +395,7 @@ Capabilities AdapterImplementation::capabilities() const {
   c.lr_schedule = o.lr_schedule;
   c.hyperparameters = o.hyperparameters;
   c.fixed = o.fixed;
+  c.step_counter = o.step_counter;
   c.tensors = info_.protocol >= 2;  // structured cases are protocol /2 (a library speaks it)
   return c;
 }

@@ -65,7 +65,11 @@ LibraryImplementation::LibraryImplementation(const std::string& path) : path_(pa
     } catch (const std::invalid_argument& e) {
       fail("optimizers[" + std::to_string(k) + "] hyperparameters: " + e.what());
     }
-    a.options = list_of(o.options);
+    try {
+      read_option_list(list_of(o.options), a);
+    } catch (const std::invalid_argument& e) {
+      fail("optimizers[" + std::to_string(k) + "] options: " + e.what());
+    }
     a.state = o.state && table_->get_state && table_->set_state;
     a.lr_schedule = o.lr_schedule;
     for (const auto& p : a.presets) {

@@ -163,7 +163,8 @@ Property split_changes_nothing() {
 Property large_step_counts_agree() {
   return {"large-step-counts-agree-with-reference",
           "from a state at a large step count (255-258, 2047-2050, 2^24 +- 1, 10^6) with betas whose bias correction "
-          "is still visible there, each step agrees with the exact reference and advances the count",
+          "is still visible there, each step agrees with the exact reference and advances the count as the convention's "
+          "counter does (an integer by 1; a float32 count stops at 2^24)",
           [](const PropertyContext& ctx) -> std::string {
             return ctx.capabilities.state_io ? "" : "needs state read/write (the run starts from an injected state)";
           },

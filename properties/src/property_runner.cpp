@@ -189,11 +189,11 @@ std::vector<OptionVariant> option_variants(const std::string& preset_name, const
   std::vector<OptionVariant> variants{{"", given}};
   const Preset& preset = preset_by_name(preset_name);
   if (!given.amsgrad && preset.amsgrad != AmsgradVariant::none && capabilities.supports_option("amsgrad"))
-    variants.push_back({"amsgrad", PresetOptions{true, given.maximize, given.bias_correction}});
+    variants.push_back({"amsgrad", PresetOptions{true, given.maximize, given.bias_correction, given.step_counter}});
   if (!given.maximize && preset.offers_maximize && capabilities.supports_option("maximize"))
-    variants.push_back({"maximize", PresetOptions{given.amsgrad, true, given.bias_correction}});
+    variants.push_back({"maximize", PresetOptions{given.amsgrad, true, given.bias_correction, given.step_counter}});
   if (given.bias_correction && preset.offers_bias_correction_switch && capabilities.supports_option("bias_correction"))
-    variants.push_back({"no-bias-correction", PresetOptions{given.amsgrad, given.maximize, false}});
+    variants.push_back({"no-bias-correction", PresetOptions{given.amsgrad, given.maximize, false, given.step_counter}});
   return variants;
 }
 

@@ -21,6 +21,25 @@ std::string to_string(EpsPlacement p) {
   return "?";
 }
 
+std::string to_string(StepCounter c) { return c == StepCounter::float32 ? "float32" : "integer"; }
+
+StepCounter step_counter_by_name(const std::string& name, const std::string& where) {
+  if (name == "integer") return StepCounter::integer;
+  if (name == "float32") return StepCounter::float32;
+  throw std::invalid_argument(where + " '" + name.substr(0, 40) + "': expected integer or float32");
+}
+
+std::int64_t held_count(StepCounter c, std::int64_t count) {
+  // int64 -> float rounds to nearest even (the default rounding mode), exactly as torch.tensor(float(n)) does.
+  return c == StepCounter::float32 ? static_cast<std::int64_t>(static_cast<float>(count)) : count;
+}
+
+std::int64_t advance_count(StepCounter c, std::int64_t count) {
+  if (c == StepCounter::integer) return count + 1;
+  const float t = static_cast<float>(count);
+  return static_cast<std::int64_t>(static_cast<float>(t + 1.0f));  // fl32(t + 1): 2^24 + 1 rounds back to 2^24
+}
+
 std::string to_string(AmsgradVariant a) {
   switch (a) {
     case AmsgradVariant::none: return "none";
@@ -49,6 +68,7 @@ std::string describe(const Transform& t) {
           },
           [](const ScaleByAdam& a) -> std::string {
             std::string s = "scale_by_adam(eps=" + to_string(a.eps_placement);
+            if (a.counter != StepCounter::integer) s += ", counter=" + to_string(a.counter);
             if (!a.bias_correction1) s += ", no_bias_correction1";
             if (!a.bias_correction2) s += ", no_bias_correction2";
             if (a.amsgrad != AmsgradVariant::none) s += ", amsgrad=" + to_string(a.amsgrad);

@@ -171,6 +171,7 @@ Convention Preset::resolve(const PresetOptions& options) const {
     c.adam().bias_correction1 = false;
     c.adam().bias_correction2 = false;
   }
+  c.adam().counter = options.step_counter;
   return c;
 }
 

@@ -62,6 +62,7 @@ Plan plan_of(const Convention& convention) {
       p.bias_correction1 = a->bias_correction1;
       p.bias_correction2 = a->bias_correction2;
       p.amsgrad = a->amsgrad;
+      p.counter = a->counter;
     }
     if (std::holds_alternative<ApplyUpdate>(t)) after_apply = true;
   }

@@ -25,6 +25,8 @@ struct AdapterOptimizer {
   std::vector<std::string> presets, dtypes, hyperparameters, options;
   /// Hyperparameters it fixes (an entry "eps=1e-8" of its list): it cannot take another value.
   std::map<std::string, std::string> fixed;
+  /// How it holds the step count: an entry "step_counter=float32" of its options list.
+  StepCounter step_counter = StepCounter::integer;
   bool state = false;
   bool lr_schedule = true;
 };
@@ -62,6 +64,9 @@ struct AdapterFailure : ImplementationError {
 /// Splits a hello's "hyperparameters" list into the names it takes and the
 /// ones it fixes ("eps=1e-8"); throws std::invalid_argument naming a bad entry.
 void read_hyperparameter_list(const std::vector<std::string>& entries, AdapterOptimizer& into);
+/// Reads a hello's "options" list: the switches it offers, and "step_counter=..."
+/// saying how it holds the step count; throws std::invalid_argument naming a bad entry.
+void read_option_list(const std::vector<std::string>& entries, AdapterOptimizer& into);
 
 /// Reads a hello answer; throws AdapterFailure("adapter hello: ...").
 /// `default_name` names an adapter whose hello has no "name".

@@ -107,6 +107,8 @@ struct Capabilities {
   std::vector<std::string> hyperparameters{"lr", "beta1", "beta2", "eps", "eps_root", "weight_decay"};  ///< it reads
   /// Those it fixes at a value it cannot change (dlib's eps 1e-8): never varied, skipped where a claim needs them to vary.
   std::map<std::string, std::string> fixed;
+  /// How it holds the step count, as its hello states ("step_counter=float32" in its options list).
+  StepCounter step_counter = StepCounter::integer;
   bool state_io = false;             ///< can export and import its state
   bool lr_schedule = true;           ///< accepts a learning rate per step
   bool tensors = false;              ///< runs structured cases: several tensors, groups, no-grad steps (protocol /2)

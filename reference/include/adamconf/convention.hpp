@@ -8,6 +8,7 @@
 // scale_by_adam, finished by scale_by_learning_rate, added by apply_update).
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <variant>
 #include <vector>
@@ -54,12 +55,28 @@ struct DecayWeights {
   DecayScale scale = DecayScale::learning_rate;
   friend bool operator==(const DecayWeights&, const DecayWeights&) = default;
 };
+/// How the step count t is held. An integer counts exactly. A float32 count
+/// is incremented by float32 addition, t <- fl32(t + 1), and a count imported
+/// from a state is rounded to float32 first: it stops at 2^24 = 16777216, and
+/// every later step repeats step 2^24's bias correction. PyTorch 1.12-1.13
+/// keep state['step'] as a float32 tensor (torch/optim/adam.py
+/// `torch.tensor(0.)`, `step_t += 1`); dlib 19.24's adam keeps `float t`.
+enum class StepCounter { integer, float32 };
+std::string to_string(StepCounter c);
+/// "integer" or "float32"; throws std::invalid_argument "<where> 'x': expected integer or float32".
+StepCounter step_counter_by_name(const std::string& name, const std::string& where);
+/// The count after one more step from `count`.
+std::int64_t advance_count(StepCounter c, std::int64_t count);
+/// A count as the counter holds it (a float32 counter rounds to nearest even).
+std::int64_t held_count(StepCounter c, std::int64_t count);
+
 /// The Adam direction: moments, bias correction, eps, optional AMSGrad; u <- direction.
 struct ScaleByAdam {
   EpsPlacement eps_placement = EpsPlacement::after_bias_correction;
   bool bias_correction1 = true;
   bool bias_correction2 = true;
   AmsgradVariant amsgrad = AmsgradVariant::none;
+  StepCounter counter = StepCounter::integer;
   friend bool operator==(const ScaleByAdam&, const ScaleByAdam&) = default;
 };
 /// Optax add_decayed_weights: u <- u + wd*theta (then scaled by lr with the rest).

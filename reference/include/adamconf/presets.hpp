@@ -17,6 +17,9 @@ struct PresetOptions {
   bool amsgrad = false;
   bool maximize = false;
   bool bias_correction = true;
+  /// How the implementation holds the step count (ScaleByAdam::counter): a
+  /// numerics choice every preset combines with, not a flag of the preset.
+  StepCounter step_counter = StepCounter::integer;
   friend bool operator==(const PresetOptions&, const PresetOptions&) = default;
 };
 

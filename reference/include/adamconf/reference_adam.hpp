@@ -112,6 +112,7 @@ class ReferenceAdam {
         throw std::invalid_argument("optimizer state has " + std::to_string(state_.m.size()) +
                                     " moments for " + std::to_string(n) + " parameters");
       if (state_.step < 0) throw std::invalid_argument("optimizer state has a negative step count");
+      state_.step = held_count(adam.counter, state_.step);  // as the implementation's counter holds it
       if (!amsgrad) state_.vmax.clear();
     } else {
       state_.m.assign(n, Real(0));
@@ -141,13 +142,14 @@ class ReferenceAdam {
     if (grad.size() != theta_.size())
       throw std::invalid_argument("gradient has " + std::to_string(grad.size()) + " elements, parameters have " +
                                   std::to_string(theta_.size()));
-    record.scalars = scalars_for(state_.step + 1, lr.value_or(hyper_.lr));
+    const std::int64_t t = advance_count(convention_.adam().counter, state_.step);
+    record.scalars = scalars_for(t, lr.value_or(hyper_.lr));
     prepare_step(record.scalars);
     observer.begin_step(record.scalars);
     record.elements.resize(theta_.size());
     for (std::size_t i = 0; i < theta_.size(); ++i)
       step_element(i, grad[i], record.elements[i], observer);
-    state_.step += 1;
+    state_.step = t;
   }
 
  private:

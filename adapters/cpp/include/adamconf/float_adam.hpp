@@ -66,6 +66,7 @@ struct Plan {
   bool bias_correction1 = true;
   bool bias_correction2 = true;
   AmsgradVariant amsgrad = AmsgradVariant::none;
+  StepCounter counter = StepCounter::integer;
 };
 Plan plan_of(const Convention& convention);
 
@@ -128,13 +129,14 @@ class FloatAdam {
 
   virtual Plan make_plan(const Convention& c) const { return plan_of(c); }
   /// The stored step count after a step.
-  virtual std::int64_t advance_step(std::int64_t step) const { return step + 1; }
+  virtual std::int64_t advance_step(std::int64_t step) const { return advance_count(plan_.counter, step); }
   /// The exponent t in beta^t for the stored count `step`.
   virtual std::int64_t bias_correction_exponent(std::int64_t step) const { return step; }
   virtual F incoming_gradient(F g) const { return plan_.negate ? -g : g; }
 
   virtual void import_state(const ImplementationState& s) {
-    step_ = s.step;
+    // A float32 counter holds the imported count rounded (torch.tensor(float(step))).
+    step_ = held_count(plan_.counter, s.step);
     m_.assign(s.m.begin(), s.m.end());
     v_.assign(s.v.begin(), s.v.end());
     if (!vmax_.empty()) vmax_.assign(s.vmax.begin(), s.vmax.end());
