@@ -109,7 +109,8 @@ void run_check(const CheckOptions& o) {
     }
   }
   for (const auto& [name, value] : ctx.held())
-    if (!run.pinned.count(name) && ctx.preset_info().exposes(name)) run.held[name] = value;
+    if (!run.pinned.count(name) && (ctx.capabilities.fixed.count(name) || ctx.preset_info().exposes(name)))
+      run.held[name] = value;
   const std::vector<OptionVariant> variants = option_variants(spec.preset, run.options, ctx.capabilities);
   std::cout << render_header(run);
   if (variants.size() > 1) {

@@ -1,5 +1,7 @@
 #include "implementation_option.hpp"
 
+#include <algorithm>
+
 #include <cstdlib>
 #include <filesystem>
 #include <stdexcept>
@@ -88,6 +90,13 @@ OpenedImplementation open_implementation(const std::string& impl, double timeout
       throw std::invalid_argument("the adapter offers no optimizer for preset " + preset + " (it offers " + offered +
                                   "); name one with --optimizer to check it against " + preset + " anyway");
     }
+    std::string others;  // two optimizers claiming the preset: the choice is the user's, not adamconf's
+    for (const auto& opt : process->info().optimizers)
+      if (opt.name != o->name && std::find(opt.presets.begin(), opt.presets.end(), preset) != opt.presets.end())
+        others += ", " + opt.name;
+    if (!others.empty())
+      throw std::invalid_argument("the adapter offers several optimizers for preset " + preset + " (" + o->name + others +
+                                  "): name one with --optimizer");
     process->select(o->name);
   }
   out.process = process.get();

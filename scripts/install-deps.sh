@@ -4,7 +4,9 @@ set -euo pipefail
 packages=(cmake make g++ libboost-dev libmpfr-dev libgmp-dev libgtest-dev librapidcheck-dev
           nlohmann-json3-dev libcli11-dev libbenchmark-dev python3 python3-numpy python3-torch python3-mpmath python3-gmpy2
           python3-pytest chromium  # the pytest integration; rendering the HTML report (tests/cli/html_report.sh)
-          clang libclang-rt-14-dev)  # clang: the sanitizer build and libFuzzer (scripts/sanitize.sh, scripts/fuzz.sh)
+          clang libclang-rt-14-dev  # clang: the sanitizer build and libFuzzer (scripts/sanitize.sh, scripts/fuzz.sh)
+          libtorch-dev libdlib-dev python3-sklearn)  # the shipped adapters (scripts/conformance-matrix.sh)
+command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)  # the TF.js adapter (a machine may have Node.js from elsewhere)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -15,4 +17,10 @@ if ((${#missing[@]})); then
   [ "$(id -u)" -ne 0 ] && sudo=sudo
   $sudo apt-get update -q
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+# The TF.js adapter's packages (adapters/tfjs/package-lock.json), from npm.
+tfjs="$(cd "$(dirname "$0")/.." && pwd)/adapters/tfjs"
+if [ ! -d "$tfjs/node_modules/@tensorflow/tfjs-core" ]; then
+  echo "adamconf: npm ci in adapters/tfjs"
+  (cd "$tfjs" && npm ci --no-audit --no-fund --loglevel=error)
 fi

@@ -72,7 +72,7 @@ TEST(Protocol, GarbageAndMalformedAnswersAreNamed) {
            {"echo 'hello there'", "something that is not JSON: 'hello there'"},
            {"echo '{\"id\": 1}'", "without a \"results\" list"},
            {"echo '{\"id\": 1, \"results\": [{\"theta\": [[\"x\"]]}]}'", "not a number"},
-           {"echo '{\"id\": 1, \"error\": \"out of memory\"}'", "adapter reported: \"out of memory\""}}) {
+           {"echo '{\"id\": 1, \"error\": \"out of memory\"}'", "adapter reported: out of memory"}}) {
     ProcessImplementation p(shell_adapter(answer + "; sleep 5"), 5);
     try {
       run_once(p);

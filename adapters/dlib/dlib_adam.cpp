@@ -19,6 +19,7 @@
 #include <adamconf/adapter.h>
 
 #include <dlib/dnn.h>
+#include <dlib/revision.h>
 
 #include <cmath>
 #include <cstdio>

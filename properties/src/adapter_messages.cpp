@@ -338,7 +338,9 @@ std::vector<RunResult> parse_run_answer(const std::string& line, long long id, c
     throw ImplementationError("adapter answered " + what + " with " + why);
   });
   if (!j.is_object()) throw ImplementationError("adapter answered " + what + " with " + excerpt(line, 80) + ", not an object");
-  if (j.contains("error")) throw ImplementationRefusal("adapter reported: " + excerpt(j.at("error"), 200));
+  if (j.contains("error"))
+    throw ImplementationRefusal("adapter reported: " + (j.at("error").is_string() ? excerpt(j.at("error").get<std::string>(), 200)
+                                                                                   : excerpt(j.at("error"), 200)));
   if (!j.contains("id") || j.at("id") != id)
     throw ImplementationError("adapter answered " + what + " with id " + (j.contains("id") ? excerpt(j.at("id")) : "none"));
   if (!j.contains("results") || !j.at("results").is_array())

@@ -53,7 +53,7 @@ expect noise-on-stdout 1 "not JSON: 'step done!'"
 expect wrong-length 1 "adapter answered [0-9]+ steps for [0-9]+"
 expect wrong-id 1 "answered request 1 with id 2"
 expect nan 1 "theta => nan"
-expect error 1 'adapter reported: "CUDA error: out of memory"'
+expect error 1 'adapter reported: CUDA error: out of memory'
 expect segfault 1 "killed by signal 11, Segmentation fault"
 expect stderr-flood 0 "passed, 0 failed"
 grep -q "not run: the adapter failed" <("$adamconf" check --impl "$python $src/tests/adapters/misbehaving_adapter.py --mode hang-on-run" \
