@@ -278,6 +278,34 @@ TEST(Presets, EveryPresetIsToldApartFromEveryOtherOnSomeInput) {
   std::cout << "  " << pairs << " preset pairs told apart\n";
 }
 
+// PyTorch 1.12+'s state['step'] is a float32 tensor: step_t += 1 rounds, so
+// from 2^24 - 1 the counts are 2^24, 2^24, ... and an imported 2^24 + 1 is
+// 2^24; an integer count goes on. The bias correction follows the count.
+TEST(Presets, AFloat32StepCounterStopsAt2To24AndAnIntegerOneDoesNot) {
+  const std::int64_t two24 = std::int64_t(1) << 24;
+  EXPECT_EQ(advance_count(StepCounter::float32, two24 - 1), two24);
+  EXPECT_EQ(advance_count(StepCounter::float32, two24), two24);
+  EXPECT_EQ(held_count(StepCounter::float32, two24 + 1), two24);
+  EXPECT_EQ(held_count(StepCounter::float32, two24 + 3), two24 + 4);  // to nearest even
+  EXPECT_EQ(advance_count(StepCounter::integer, two24), two24 + 1);
+  for (const StepCounter counter : {StepCounter::integer, StepCounter::float32}) {
+    PresetOptions options;
+    options.step_counter = counter;
+    const OptimizerSpec spec = make_spec("pytorch-adam", options, {{"beta1", "0.9999999"}, {"beta2", "0.9999999"}});
+    EXPECT_EQ(spec.convention.adam().counter, counter);
+    OptimizerState<R> start{two24 - 1, {R(0)}, {R(0)}, {}};
+    ReferenceAdam<R> reference(spec.convention, values_of<R>(spec.hyper), {R(1)}, start);
+    std::vector<std::int64_t> ts;
+    for (int k = 0; k < 3; ++k) ts.push_back(reference.step({R(1)}).scalars.t);
+    const std::vector<std::int64_t> expected = counter == StepCounter::integer
+                                                   ? std::vector<std::int64_t>{two24, two24 + 1, two24 + 2}
+                                                   : std::vector<std::int64_t>{two24, two24, two24};
+    EXPECT_EQ(ts, expected) << to_string(counter);
+    EXPECT_EQ(reference.state().step, expected.back());
+  }
+  EXPECT_THROW(step_counter_by_name("bf16", "--step-counter"), std::invalid_argument);
+}
+
 TEST(Presets, UnknownNamesAndOptionsGiveOneLineErrors) {
   EXPECT_THROW(preset_by_name("pytorch_adam"), std::invalid_argument);
   try {
