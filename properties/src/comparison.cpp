@@ -86,32 +86,72 @@ std::string Comparison::describe(const FloatFormat& f) const {
          " ulps";
 }
 
-void ErrorStatistics::add(const Comparison& c, const std::string& where, const FloatFormat& f) {
-  add(c.error_ulps, c.ratio, where + " => " + c.describe(f));
+void ErrorStatistics::bin(double ratio) {
+  int k = kRatioBins - 1;
+  if (!(ratio <= 0.5)) {
+    k = 0;  // above 1/2, failures and NaN included
+  } else if (ratio > 0) {
+    int e = 0;
+    const double m = std::frexp(ratio, &e);  // ratio = m 2^e, m in [0.5, 1): in (2^(e-1), 2^e], or 2^(e-1) itself
+    k = std::min(kRatioBins - 1, m == 0.5 ? 1 - e : -e);
+  }
+  ++ratio_bins[static_cast<std::size_t>(k)];
 }
 
-void ErrorStatistics::add(double error_ulps, double ratio, const std::string& description) {
+void ErrorStatistics::add_value(const Comparison& c) {
   ++count;
-  max_error_ulps = std::max(max_error_ulps, error_ulps);
-  sum_squares_ulps += error_ulps * error_ulps;
+  bin(c.ratio);
+  if (c.exact == 0) {
+    ++at_zero;
+    max_abs_error_at_zero = std::max(max_abs_error_at_zero, std::fabs(c.observed));
+    return;
+  }
+  ++ulps_count;
+  max_error_ulps = std::max(max_error_ulps, c.error_ulps);
+  sum_squares_ulps += c.error_ulps * c.error_ulps;
+}
+
+void ErrorStatistics::add(const Comparison& c, const std::string& where, const FloatFormat& f) {
+  add_value(c);
+  if (c.ratio > worst_ratio || worst.empty()) {
+    worst_ratio = c.ratio;
+    worst = where + " => " + c.describe(f);
+  }
+}
+
+void ErrorStatistics::add_bound(double ratio, const std::string& description) {
+  ++count;
+  bin(ratio);
   if (ratio > worst_ratio || worst.empty()) {
     worst_ratio = ratio;
     worst = description;
   }
 }
 
-void ErrorStatistics::add_value(double error_ulps) {
-  ++count;
-  max_error_ulps = std::max(max_error_ulps, error_ulps);
-  sum_squares_ulps += error_ulps * error_ulps;
-}
+double ErrorStatistics::rms_ulps() const { return ulps_count ? std::sqrt(sum_squares_ulps / ulps_count) : 0.0; }
 
-double ErrorStatistics::rms_ulps() const { return count ? std::sqrt(sum_squares_ulps / count) : 0.0; }
+double ErrorStatistics::ratio_quantile(double q) const {
+  // Over the values with a ratio (the ones with no bound, like bitwise equality, have none).
+  std::size_t total = 0;
+  for (const std::size_t n : ratio_bins) total += n;
+  if (total == 0) return 0;
+  const double target = q * static_cast<double>(total);
+  double below = 0;
+  for (int k = kRatioBins - 1; k >= 0; --k) {  // smallest ratios first
+    below += static_cast<double>(ratio_bins[static_cast<std::size_t>(k)]);
+    if (below >= target && ratio_bins[static_cast<std::size_t>(k)]) return std::ldexp(1.0, -k);
+  }
+  return 1;
+}
 
 void ErrorStatistics::merge(const ErrorStatistics& o) {
   count += o.count;
+  ulps_count += o.ulps_count;
   max_error_ulps = std::max(max_error_ulps, o.max_error_ulps);
   sum_squares_ulps += o.sum_squares_ulps;
+  for (std::size_t k = 0; k < ratio_bins.size(); ++k) ratio_bins[k] += o.ratio_bins[k];
+  at_zero += o.at_zero;
+  max_abs_error_at_zero = std::max(max_abs_error_at_zero, o.max_abs_error_at_zero);
   if (o.worst_ratio > worst_ratio || worst.empty()) {
     worst_ratio = o.worst_ratio;
     worst = o.worst;

@@ -100,10 +100,10 @@ void Checker::expect_close(double observed, const R& exact, const R& allowed,
   if (worst || !c.pass) {
     const std::string w = where();
     if (worst) stats_.add(c, w, ctx_.dtype);
-    else stats_.add_value(c.error_ulps);
+    else stats_.add_value(c);
     if (!c.pass) fail_case(w + " => " + c.describe(ctx_.dtype));
   } else {
-    stats_.add_value(c.error_ulps);
+    stats_.add_value(c);
   }
 }
 
@@ -115,14 +115,14 @@ void Checker::expect_within(const R& observed, const R& expected, const R& allow
   const std::string text = where + " => " + to_decimal(observed, 17) + "  expected " + to_decimal(expected, 17) +
                            ": error " + to_decimal(R(error_ulps), 3) + " ulps, allowed " +
                            to_decimal(R(static_cast<double>(allowed / ulp)), 3) + " ulps";
-  stats_.add(error_ulps, ratio, text);
+  stats_.add_bound(ratio, text);  // a difference or a norm: its ulps are no ulps of an output
   if (isnan(observed) || error > allowed) fail_case(text);
 }
 
 void Checker::expect_at_most(const R& value, const R& limit, const std::string& where) {
   const double ratio = limit == 0 ? (value == 0 ? 0.0 : INFINITY) : static_cast<double>(value / limit);
   const std::string text = where + " => " + to_decimal(value, 17) + ", limit " + to_decimal(limit, 17);
-  stats_.add(0.0, ratio, text);
+  stats_.add_bound(ratio, text);
   if (isnan(value) || value > limit) fail_case(text + ": above the limit");
 }
 

@@ -43,7 +43,7 @@ void check_value(ChunkOutcome& out, const FloatFormat& f, double observed, const
       out.statistics.add(c, w, f);
       out.worst_at = {k, i, what};
     } else {
-      out.statistics.add_value(c.error_ulps);
+      out.statistics.add_value(c);
     }
     if (!c.pass && (!out.first || std::make_pair(t, i) < *out.first)) {
       out.first = std::make_pair(t, i);
@@ -51,7 +51,7 @@ void check_value(ChunkOutcome& out, const FloatFormat& f, double observed, const
       out.first_at = {k, i, what};
     }
   } else {
-    out.statistics.add_value(c.error_ulps);
+    out.statistics.add_value(c);
   }
 }
 
@@ -151,7 +151,7 @@ Verification verify_trajectory(const Setup& setup, const RunCase& c, const RunRe
       if (result.states[t].vmax.size() != result.states[t].m.size()) {
         // An AMSGrad state must carry its maximum: one not stored (or not exported) is a bug, not a skip.
         Verification v;
-        v.statistics.add(0, INFINITY, "step " + std::to_string(t + 1) + ": AMSGrad maxima");
+        v.statistics.add_bound(INFINITY, "step " + std::to_string(t + 1) + ": AMSGrad maxima");
         v.failure = "step " + std::to_string(t + 1) + ": the exported state has " +
                     std::to_string(result.states[t].vmax.size()) + " AMSGrad maxima for " +
                     std::to_string(result.states[t].m.size()) + " elements";

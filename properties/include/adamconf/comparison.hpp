@@ -2,6 +2,8 @@
 // style: max and RMS in units of epsilon, the worst case with its inputs).
 #pragma once
 
+#include <array>
+#include <cstddef>
 #include <string>
 
 #include "adamconf/exact_run.hpp"
@@ -25,22 +27,38 @@ struct Comparison {
 
 Comparison compare(double observed, const R& exact, const R& allowed, const FloatFormat& f);
 
-/// Running max and RMS of errors in ulps, and the worst case by ratio.
+/// Running max and RMS of errors in ulps, the worst case by ratio, and how the
+/// ratios spread (the headroom of the bulk: a correct implementation often
+/// meets its bound exactly on a few values, where the dominant error is one the
+/// bound charges in full, such as beta2 rounded to the format).
 struct ErrorStatistics {
-  std::size_t count = 0;
-  double max_error_ulps = 0;
+  static constexpr int kRatioBins = 32;
+  std::size_t count = 0;          ///< values checked
+  std::size_t ulps_count = 0;     ///< of them, outputs of the format with an exact value other than 0 (max and RMS)
+  double max_error_ulps = 0;      ///< over those
   double sum_squares_ulps = 0;
   double worst_ratio = 0;
   std::string worst;  ///< description of the worst case, with its inputs
+  /// ratio_bins[k]: values with ratio in (2^-(k+1), 2^-k]; bin 0 also holds
+  /// the ratios above 1 (failures); the last bin every ratio <= 2^-(kRatioBins-1), 0 included.
+  std::array<std::size_t, kRatioBins> ratio_bins{};
+  std::size_t at_zero = 0;            ///< outputs whose exact value is 0: an ulp there is the format's smallest, so no ulps
+  double max_abs_error_at_zero = 0;   ///< their largest |observed|
 
+  /// A compared output of the format, described when it is the worst so far.
   void add(const Comparison& c, const std::string& where, const FloatFormat& f);
-  /// One checked value: its error in ulps (0 for an inequality), its ratio to
-  /// what is allowed, and the line that describes it.
-  void add(double error_ulps, double ratio, const std::string& description);
-  /// A checked value that is not the worst: counted, not described.
-  void add_value(double error_ulps);
+  /// A compared output that is not the worst: counted, not described.
+  void add_value(const Comparison& c);
+  /// A checked value that is not an output of the format (a difference, a
+  /// norm, an inequality): its ratio to what is allowed, no ulps.
+  void add_bound(double ratio, const std::string& description);
   double rms_ulps() const;
+  /// The upper edge 2^-k of the bin holding the q-quantile of the ratios (0 when no value was checked).
+  double ratio_quantile(double q) const;
   void merge(const ErrorStatistics& other);
+
+ private:
+  void bin(double ratio);
 };
 
 /// Hex float of a value of format f (Python float.hex form, trimmed of trailing zeros).
