@@ -16,7 +16,7 @@
 // dlib asserts on an empty parameter tensor (DLIB_CASSERT(params.size() != 0)):
 // a layer with no parameters has no solver call in dnn_trainer either. For an
 // empty tensor this adapter only counts the steps itself.
-#include <adamconf/adapter.h>
+#include <adamconf/adapter.hpp>
 
 #include <dlib/dnn.h>
 #include <dlib/revision.h>
@@ -81,10 +81,10 @@ void write(dlib::adam& solver, const AdamFields& f) {
   deserialize(solver, in);
 }
 
-struct Optimizer {
+struct Optimizer final : adamconf::abi::Optimizer {
   std::vector<Tensor> tensors;
 
-  void step(void* const* params, const void* const* grads, double lr) {
+  void step(void* const* params, const void* const* grads, double lr) override {
     for (std::size_t k = 0; k < tensors.size(); ++k) {
       if (!grads[k]) continue;  // no gradient: dnn_trainer skips the layer
       Tensor& x = tensors[k];
@@ -104,7 +104,9 @@ struct Optimizer {
     }
   }
 
-  void get(std::size_t k, std::int64_t* step, float* m, float* v) {
+  void get_state(std::size_t k, std::int64_t* step, void* m_out, void* v_out, void*) override {
+    float* m = static_cast<float*>(m_out);
+    float* v = static_cast<float*>(v_out);
     Tensor& x = tensors.at(k);
     const std::size_t n = x.layer.params.size();
     if (n == 0) {
@@ -122,7 +124,7 @@ struct Optimizer {
     std::memcpy(v, f.v.host(), n * sizeof(float));
   }
 
-  void set(std::size_t k, std::int64_t step, const float* m, const float* v) {
+  void set_state(std::size_t k, std::int64_t step, const void* m, const void* v, const void*) override {
     Tensor& x = tensors.at(k);
     const std::size_t n = x.layer.params.size();
     if (n == 0) {
@@ -134,64 +136,31 @@ struct Optimizer {
       t->set_size(static_cast<long long>(n));
       *t = 0;
     }
-    std::memcpy(f.m.host(), m, n * sizeof(float));
+    std::memcpy(f.m.host(), m, n * sizeof(float));  // float32: dlib's only format
     std::memcpy(f.v.host(), v, n * sizeof(float));
     f.t = static_cast<float>(step);  // dlib's float t holds the count rounded
     write(x.solver, f);
   }
 };
 
-template <class Fn>
-int guarded(char* error, std::size_t size, Fn fn) {
-  try {
-    fn();
-    return 0;
-  } catch (const std::exception& e) {
-    std::snprintf(error, size, "dlib: %s", e.what());
-    return 1;
-  }
-}
-
-int create(const char*, const char* dtype, const adamconf_options* options, std::size_t, const adamconf_hyperparameters* groups,
-           std::size_t n_tensors, const std::size_t* sizes, const std::size_t* group_of, void** handle, char* error,
-           std::size_t error_size) {
-  return guarded(error, error_size, [&] {
-    if (std::strcmp(dtype, "float32") != 0) throw std::invalid_argument("dlib's adam computes in float only");
-    if (options->amsgrad || options->maximize || !options->bias_correction)
-      throw std::invalid_argument("dlib's adam has no amsgrad, maximize or bias-correction switch");
-    auto o = std::make_unique<Optimizer>();
-    o->tensors.resize(n_tensors);
-    for (std::size_t k = 0; k < n_tensors; ++k) {
-      const adamconf_hyperparameters& h = groups[group_of[k]];
-      Tensor& x = o->tensors[k];
-      x.solver = dlib::adam(static_cast<float>(h.weight_decay), static_cast<float>(h.beta1), static_cast<float>(h.beta2));
-      x.lr = static_cast<float>(h.lr);
-      if (sizes[k] > 0) {
-        x.layer.params.set_size(static_cast<long long>(sizes[k]));
-        x.layer.params = 0;
-      }
+std::unique_ptr<adamconf::abi::Optimizer> make(const adamconf::abi::Created& c) {
+  if (std::strcmp(c.dtype, "float32") != 0) throw std::invalid_argument("dlib: its adam computes in float only");
+  if (c.options.amsgrad || c.options.maximize || !c.options.bias_correction)
+    throw std::invalid_argument("dlib: its adam has no amsgrad, maximize or bias-correction switch");
+  auto o = std::make_unique<Optimizer>();
+  o->tensors.resize(c.n_tensors);
+  for (std::size_t k = 0; k < c.n_tensors; ++k) {
+    const adamconf_hyperparameters& h = c.groups[c.group_of[k]];
+    Tensor& x = o->tensors[k];
+    x.solver = dlib::adam(static_cast<float>(h.weight_decay), static_cast<float>(h.beta1), static_cast<float>(h.beta2));
+    x.lr = static_cast<float>(h.lr);
+    if (c.sizes[k] > 0) {
+      x.layer.params.set_size(static_cast<long long>(c.sizes[k]));
+      x.layer.params = 0;
     }
-    *handle = o.release();
-  });
+  }
+  return o;
 }
-
-int step(void* handle, void* const* params, const void* const* grads, double lr, char* error, std::size_t error_size) {
-  return guarded(error, error_size, [&] { static_cast<Optimizer*>(handle)->step(params, grads, lr); });
-}
-
-int get_state(void* handle, std::size_t k, std::int64_t* s, void* m, void* v, void*, char* error, std::size_t error_size) {
-  return guarded(error, error_size,
-                 [&] { static_cast<Optimizer*>(handle)->get(k, s, static_cast<float*>(m), static_cast<float*>(v)); });
-}
-
-int set_state(void* handle, std::size_t k, std::int64_t s, const void* m, const void* v, const void*, char* error,
-              std::size_t error_size) {
-  return guarded(error, error_size, [&] {
-    static_cast<Optimizer*>(handle)->set(k, s, static_cast<const float*>(m), static_cast<const float*>(v));
-  });
-}
-
-void destroy(void* handle) { delete static_cast<Optimizer*>(handle); }
 
 const char* const presets[] = {"dlib-adam", nullptr};
 const char* const dtypes[] = {"float32", nullptr};
@@ -201,9 +170,8 @@ const char* const options[] = {"step_counter=float32", nullptr};  // dlib::adam'
 const adamconf_optimizer_info optimizers[] = {{"dlib::adam", presets, dtypes, hyperparameters, options, 1, 1}};
 #define ADAMCONF_STR2(x) #x
 #define ADAMCONF_STR(x) ADAMCONF_STR2(x)
-const adamconf_adapter table = {ADAMCONF_ABI_VERSION,
-                                "dlib " ADAMCONF_STR(DLIB_MAJOR_VERSION) "." ADAMCONF_STR(DLIB_MINOR_VERSION) " adam solver", 1, optimizers, create, step,
-                                get_state, set_state, destroy};
+const adamconf_adapter table = adamconf::abi::table<make>(
+    "dlib " ADAMCONF_STR(DLIB_MAJOR_VERSION) "." ADAMCONF_STR(DLIB_MINOR_VERSION) " adam solver", 1, optimizers);
 
 }  // namespace
 

@@ -10,7 +10,7 @@
 // after it. The state is libtorch's own AdamParamState / AdamWParamState (an
 // int64 step, exp_avg, exp_avg_sq, max_exp_avg_sq), found under the key
 // libtorch uses, the parameter's TensorImpl address. libtorch has no maximize.
-#include <adamconf/adapter.h>
+#include <adamconf/adapter.hpp>
 
 #include <torch/torch.h>
 
@@ -24,16 +24,9 @@
 
 namespace {
 
-struct Base {
-  virtual ~Base() = default;
-  virtual void step(void* const* params, const void* const* grads, double lr) = 0;
-  virtual void get(std::size_t k, std::int64_t* step, void* m, void* v, void* vmax) = 0;
-  virtual void set(std::size_t k, std::int64_t step, const void* m, const void* v, const void* vmax) = 0;
-};
-
 /// Adam or AdamW (Opt) with its options and state types.
 template <class Opt, class Options, class State>
-struct Driver final : Base {
+struct Driver final : adamconf::abi::Optimizer {
   torch::Dtype dtype;
   std::size_t element_size;
   bool amsgrad;
@@ -79,7 +72,7 @@ struct Driver final : Base {
       if (params[k].numel()) std::memcpy(values[k], params[k].data_ptr(), params[k].numel() * element_size);
   }
 
-  void get(std::size_t k, std::int64_t* step, void* m, void* v, void* vmax) override {
+  void get_state(std::size_t k, std::int64_t* step, void* m, void* v, void* vmax) override {
     const torch::Tensor& p = params.at(k);
     const std::size_t bytes = p.numel() * element_size;
     auto& states = optimizer->state();
@@ -100,7 +93,7 @@ struct Driver final : Base {
     }
   }
 
-  void set(std::size_t k, std::int64_t step, const void* m, const void* v, const void* vmax) override {
+  void set_state(std::size_t k, std::int64_t step, const void* m, const void* v, const void* vmax) override {
     const torch::Tensor& p = params.at(k);
     const auto n = static_cast<std::size_t>(p.numel());
     auto s = std::make_unique<State>();
@@ -112,49 +105,16 @@ struct Driver final : Base {
   }
 };
 
-template <class Fn>
-int guarded(char* error, std::size_t size, Fn fn) {
-  try {
-    fn();
-    return 0;
-  } catch (const std::exception& e) {
-    std::snprintf(error, size, "libtorch: %s", e.what());
-    return 1;
-  }
+std::unique_ptr<adamconf::abi::Optimizer> make(const adamconf::abi::Created& c) {
+  if (c.options.maximize || !c.options.bias_correction)
+    throw std::invalid_argument("libtorch: torch::optim has no maximize or bias-correction switch");
+  const torch::Dtype dtype = std::strcmp(c.dtype, "float32") == 0 ? torch::kFloat : torch::kDouble;
+  if (std::strcmp(c.optimizer, "torch::optim::AdamW") == 0)
+    return std::make_unique<Driver<torch::optim::AdamW, torch::optim::AdamWOptions, torch::optim::AdamWParamState>>(
+        dtype, c.options, c.groups, c.n_groups, c.n_tensors, c.sizes, c.group_of);
+  return std::make_unique<Driver<torch::optim::Adam, torch::optim::AdamOptions, torch::optim::AdamParamState>>(
+      dtype, c.options, c.groups, c.n_groups, c.n_tensors, c.sizes, c.group_of);
 }
-
-int create(const char* name, const char* dtype_name, const adamconf_options* options, std::size_t n_groups,
-           const adamconf_hyperparameters* groups, std::size_t n_tensors, const std::size_t* sizes,
-           const std::size_t* group_of, void** handle, char* error, std::size_t error_size) {
-  return guarded(error, error_size, [&] {
-    if (options->maximize || !options->bias_correction)
-      throw std::invalid_argument("torch::optim has no maximize or bias-correction switch");
-    const torch::Dtype dtype = std::strcmp(dtype_name, "float32") == 0 ? torch::kFloat : torch::kDouble;
-    std::unique_ptr<Base> o;
-    if (std::strcmp(name, "torch::optim::AdamW") == 0)
-      o = std::make_unique<Driver<torch::optim::AdamW, torch::optim::AdamWOptions, torch::optim::AdamWParamState>>(
-          dtype, *options, groups, n_groups, n_tensors, sizes, group_of);
-    else
-      o = std::make_unique<Driver<torch::optim::Adam, torch::optim::AdamOptions, torch::optim::AdamParamState>>(
-          dtype, *options, groups, n_groups, n_tensors, sizes, group_of);
-    *handle = o.release();
-  });
-}
-
-int step(void* handle, void* const* params, const void* const* grads, double lr, char* error, std::size_t error_size) {
-  return guarded(error, error_size, [&] { static_cast<Base*>(handle)->step(params, grads, lr); });
-}
-
-int get_state(void* handle, std::size_t k, std::int64_t* s, void* m, void* v, void* vmax, char* error, std::size_t error_size) {
-  return guarded(error, error_size, [&] { static_cast<Base*>(handle)->get(k, s, m, v, vmax); });
-}
-
-int set_state(void* handle, std::size_t k, std::int64_t s, const void* m, const void* v, const void* vmax, char* error,
-              std::size_t error_size) {
-  return guarded(error, error_size, [&] { static_cast<Base*>(handle)->set(k, s, m, v, vmax); });
-}
-
-void destroy(void* handle) { delete static_cast<Base*>(handle); }
 
 const char* const adam_presets[] = {"pytorch-adam", nullptr};
 const char* const adamw_presets[] = {"pytorch-adamw", nullptr};
@@ -164,8 +124,7 @@ const char* const options[] = {"amsgrad", nullptr};  // AdamParamState::step is 
 const adamconf_optimizer_info optimizers[] = {
     {"torch::optim::Adam", adam_presets, dtypes, hyperparameters, options, 1, 1},
     {"torch::optim::AdamW", adamw_presets, dtypes, hyperparameters, options, 1, 1}};
-const adamconf_adapter table = {ADAMCONF_ABI_VERSION, "libtorch C++ " TORCH_VERSION, 2, optimizers, create, step,
-                                get_state, set_state, destroy};
+const adamconf_adapter table = adamconf::abi::table<make>("libtorch C++ " TORCH_VERSION, 2, optimizers);
 
 }  // namespace
 

@@ -4,7 +4,7 @@
 //
 //     c++ -O2 -std=c++17 -shared -fPIC -I PREFIX/include adam.cpp -o libadam.so
 //     adamconf check --impl lib:./libadam.so --preset pytorch-adam --dtype float64
-#include <adamconf/adapter.h>
+#include <adamconf/adapter.hpp>  // adapter.h, with C++ helpers: Optimizer, table<make>
 
 #include <algorithm>
 #include <cmath>
@@ -25,15 +25,8 @@ struct Tensor {
   std::vector<T> m, v, vmax;
 };
 
-struct Optimizer {
-  virtual ~Optimizer() = default;
-  virtual void step(void* const* params, const void* const* grads, double lr) = 0;
-  virtual void get(std::size_t k, std::int64_t* step, void* m, void* v, void* vmax) = 0;
-  virtual void set(std::size_t k, std::int64_t step, const void* m, const void* v, const void* vmax) = 0;
-};
-
 template <class T>
-struct Adam final : Optimizer {
+struct Adam final : adamconf::abi::Optimizer {
   adamconf_options options{};
   std::vector<Tensor<T>> tensors;
 
@@ -60,14 +53,14 @@ struct Adam final : Optimizer {
       }
     }
   }
-  void get(std::size_t k, std::int64_t* step, void* m, void* v, void* vmax) override {
+  void get_state(std::size_t k, std::int64_t* step, void* m, void* v, void* vmax) override {
     const Tensor<T>& s = tensors.at(k);
     *step = s.step;
     std::copy(s.m.begin(), s.m.end(), static_cast<T*>(m));
     std::copy(s.v.begin(), s.v.end(), static_cast<T*>(v));
     if (vmax) std::copy(s.vmax.begin(), s.vmax.end(), static_cast<T*>(vmax));
   }
-  void set(std::size_t k, std::int64_t step, const void* m, const void* v, const void* vmax) override {
+  void set_state(std::size_t k, std::int64_t step, const void* m, const void* v, const void* vmax) override {
     Tensor<T>& s = tensors.at(k);
     s.step = step;
     std::copy_n(static_cast<const T*>(m), s.size, s.m.begin());
@@ -77,14 +70,13 @@ struct Adam final : Optimizer {
 };
 
 template <class T>
-std::unique_ptr<Optimizer> make(const adamconf_options& options, const adamconf_hyperparameters* groups,
-                                std::size_t n_tensors, const std::size_t* sizes, const std::size_t* group_of) {
+std::unique_ptr<adamconf::abi::Optimizer> make_in(const adamconf::abi::Created& c) {
   auto o = std::make_unique<Adam<T>>();
-  o->options = options;
-  for (std::size_t k = 0; k < n_tensors; ++k) {
+  o->options = c.options;
+  for (std::size_t k = 0; k < c.n_tensors; ++k) {
     Tensor<T> t;
-    t.size = sizes[k];
-    t.h = groups[group_of[k]];
+    t.size = c.sizes[k];
+    t.h = c.groups[c.group_of[k]];
     t.m.assign(t.size, T(0));
     t.v.assign(t.size, T(0));
     t.vmax.assign(t.size, T(0));
@@ -93,51 +85,17 @@ std::unique_ptr<Optimizer> make(const adamconf_options& options, const adamconf_
   return o;
 }
 
-// The C ABI around it: exceptions never cross it.
-template <class Fn>
-int guarded(char* error, std::size_t size, Fn fn) {
-  try {
-    fn();
-    return 0;
-  } catch (const std::exception& e) {
-    std::snprintf(error, size, "%s", e.what());
-    return 1;
-  }
+std::unique_ptr<adamconf::abi::Optimizer> make(const adamconf::abi::Created& c) {
+  if (!c.options.bias_correction) throw std::invalid_argument("torch.optim.Adam has no bias-correction switch");
+  return std::strcmp(c.dtype, "float32") == 0 ? make_in<float>(c) : make_in<double>(c);
 }
-
-int create(const char*, const char* dtype, const adamconf_options* options, std::size_t, const adamconf_hyperparameters* groups,
-           std::size_t n_tensors, const std::size_t* sizes, const std::size_t* group_of, void** handle, char* error,
-           std::size_t error_size) {
-  return guarded(error, error_size, [&] {
-    if (!options->bias_correction) throw std::invalid_argument("torch.optim.Adam has no bias-correction switch");
-    auto o = std::strcmp(dtype, "float32") == 0 ? make<float>(*options, groups, n_tensors, sizes, group_of)
-                                                : make<double>(*options, groups, n_tensors, sizes, group_of);
-    *handle = o.release();
-  });
-}
-
-int step(void* handle, void* const* params, const void* const* grads, double lr, char* error, std::size_t error_size) {
-  return guarded(error, error_size, [&] { static_cast<Optimizer*>(handle)->step(params, grads, lr); });
-}
-
-int get_state(void* handle, std::size_t k, std::int64_t* s, void* m, void* v, void* vmax, char* error, std::size_t error_size) {
-  return guarded(error, error_size, [&] { static_cast<Optimizer*>(handle)->get(k, s, m, v, vmax); });
-}
-
-int set_state(void* handle, std::size_t k, std::int64_t s, const void* m, const void* v, const void* vmax, char* error,
-              std::size_t error_size) {
-  return guarded(error, error_size, [&] { static_cast<Optimizer*>(handle)->set(k, s, m, v, vmax); });
-}
-
-void destroy(void* handle) { delete static_cast<Optimizer*>(handle); }
 
 const char* const presets[] = {"pytorch-adam", nullptr};
 const char* const dtypes[] = {"float32", "float64", nullptr};
 const char* const hyperparameters[] = {"lr", "beta1", "beta2", "eps", "weight_decay", nullptr};
 const char* const options[] = {"amsgrad", "maximize", nullptr};
 const adamconf_optimizer_info optimizers[] = {{"cpp_adam", presets, dtypes, hyperparameters, options, 1, 1}};
-const adamconf_adapter table = {ADAMCONF_ABI_VERSION, "examples/c_abi/adam.cpp", 1, optimizers, create, step,
-                                get_state, set_state, destroy};
+const adamconf_adapter table = adamconf::abi::table<make>("examples/c_abi/adam.cpp", 1, optimizers);
 
 }  // namespace
 
