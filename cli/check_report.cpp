@@ -112,6 +112,9 @@ std::string render_property(const CheckRun& run, const PropertyResult& r) {
         // Where the worst meets the bound, the median says how close the bulk comes (docs/reading-reports.md).
         if (r.statistics.worst_ratio > 0.5) out += " (median " + format("%.2g", r.statistics.ratio_quantile(0.5)) + ")";
         if (r.statistics.ulps_count) out += ", max error " + format("%.3g", r.statistics.max_error_ulps) + " ulps";
+        if (r.statistics.unbounded)
+          out += ", " + std::to_string(r.statistics.unbounded) + " of " + std::to_string(r.statistics.count) +
+                 " values with a bound beyond the format (not judged)";
       }
       return out + format(" (%.1f s)\n", r.seconds);
     case PropertyResult::Status::skipped:
@@ -224,6 +227,7 @@ std::string render_json(const CheckRun& run) {
       p["ratio_median"] = r.statistics.ratio_quantile(0.5);
       p["ratio_p99"] = r.statistics.ratio_quantile(0.99);
       p["values_at_zero"] = r.statistics.at_zero;
+      p["values_unbounded"] = r.statistics.unbounded;
       p["max_abs_error_at_zero"] = r.statistics.max_abs_error_at_zero;
       p["worst"] = r.statistics.worst;
     }

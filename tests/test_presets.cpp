@@ -4,11 +4,13 @@
 // from every other on at least one input.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <functional>
 #include <iostream>
 #include <map>
 #include <set>
 
+#include "adamconf/float_format.hpp"
 #include "adamconf/presets.hpp"
 #include "adamconf/reference_adam.hpp"
 
@@ -304,6 +306,25 @@ TEST(Presets, AFloat32StepCounterStopsAt2To24AndAnIntegerOneDoesNot) {
     EXPECT_EQ(reference.state().step, expected.back());
   }
   EXPECT_THROW(step_counter_by_name("bf16", "--step-counter"), std::invalid_argument);
+}
+
+// The storage formats round as bfloat16 and IEEE binary16 do, the pitfalls
+// of issue 10 among them: beta2 = 0.999 is 1 in bfloat16 (0.9999 in float16), eps = 1e-8 is 0 in
+// float16 (below half its smallest subnormal, 2^-25), 65504 is float16's largest.
+TEST(Presets, StorageFormatsRoundAsBfloat16AndFloat16Do) {
+  EXPECT_EQ(round_to_format(0.999, bfloat16_format), 1.0);
+  EXPECT_EQ(round_to_format(0.9, bfloat16_format), 0.8984375);
+  EXPECT_EQ(round_to_format(0.9999, float16_format), 1.0);  // beta2 -> 1: v never forgets
+  EXPECT_EQ(round_to_format(1e-8, float16_format), 0.0);
+  EXPECT_EQ(round_to_format(std::ldexp(1.0, -24), float16_format), std::ldexp(1.0, -24));
+  EXPECT_EQ(float16_format.largest_finite(), 65504.0);
+  EXPECT_TRUE(std::isinf(round_to_format(65520.0, float16_format)));  // the round-to-nearest overflow threshold
+  EXPECT_EQ(round_to_format(65519.0, float16_format), 65504.0);
+  EXPECT_EQ(bfloat16_format.largest_finite(), std::ldexp(255.0, 120));
+  EXPECT_EQ(round_to_format(1.0 + std::ldexp(1.0, -8), bfloat16_format), 1.0);  // a tie to even
+  EXPECT_EQ(round_to_format(1.0 + 3 * std::ldexp(1.0, -8), bfloat16_format), 1.0 + std::ldexp(1.0, -6));
+  for (const char* name : {"float32", "float64", "bfloat16", "float16"}) EXPECT_TRUE(format_by_name(name)) << name;
+  EXPECT_FALSE(format_by_name("bf16"));
 }
 
 TEST(Presets, UnknownNamesAndOptionsGiveOneLineErrors) {

@@ -23,7 +23,7 @@ import sys
 
 import torch
 
-DTYPES = {"float32": torch.float32, "float64": torch.float64}
+DTYPES = {"float32": torch.float32, "float64": torch.float64, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
 def parse_args_text(text):
@@ -60,6 +60,18 @@ class TorchOptimizer:
                                 if needs in self.accepts or (h in ("beta1", "beta2") and h in self.accepts)]
         self.options = [o for o in ("amsgrad", "maximize") if o in self.accepts and o not in extra]
         self.state_names = self._probe_state()
+        self.dtypes = [d for d in DTYPES if self._steps_in(DTYPES[d])]
+
+    def _steps_in(self, dtype):
+        """Whether the class runs in dtype here (PyTorch 1.13 on CPU has no float16 addcmul_)."""
+        p = torch.zeros(2, dtype=dtype, requires_grad=True)
+        try:
+            optimizer = self.make([{"params": [p]}], {"amsgrad": False, "maximize": False})
+            p.grad = torch.ones(2, dtype=dtype)
+            optimizer.step()
+            return True
+        except (RuntimeError, TypeError):
+            return False
 
     def group_arguments(self, h):
         """The hyperparameters of one group, under the names the class takes."""
@@ -93,7 +105,7 @@ class TorchOptimizer:
 
     def hello(self):
         counter = ["step_counter=float32"] if self.state_names and self.state_names["float32_step"] else []
-        return {"name": self.name, "presets": [self.preset], "dtypes": list(DTYPES),
+        return {"name": self.name, "presets": [self.preset], "dtypes": self.dtypes,
                 "hyperparameters": self.hyperparameters, "options": self.options + counter,
                 "state": self.state_names is not None, "lr_schedule": "lr" in self.accepts}
 

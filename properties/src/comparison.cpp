@@ -68,6 +68,7 @@ Comparison compare(double observed, const R& exact, const R& allowed, const Floa
     c.ratio = immaterial ? 0.0 : allowed == 0 ? std::numeric_limits<double>::infinity() : ratio_of(error, allowed);
   }
   c.allowed_ulps = scaled_to_double(allowed, q);
+  c.unbounded = allowed >= R(f.largest_finite());
   return c;
 }
 
@@ -100,6 +101,7 @@ void ErrorStatistics::bin(double ratio) {
 
 void ErrorStatistics::add_value(const Comparison& c) {
   ++count;
+  if (c.unbounded) ++unbounded;
   bin(c.ratio);
   if (c.exact == 0) {
     ++at_zero;
@@ -151,6 +153,7 @@ void ErrorStatistics::merge(const ErrorStatistics& o) {
   sum_squares_ulps += o.sum_squares_ulps;
   for (std::size_t k = 0; k < ratio_bins.size(); ++k) ratio_bins[k] += o.ratio_bins[k];
   at_zero += o.at_zero;
+  unbounded += o.unbounded;
   max_abs_error_at_zero = std::max(max_abs_error_at_zero, o.max_abs_error_at_zero);
   if (o.worst_ratio > worst_ratio || worst.empty()) {
     worst_ratio = o.worst_ratio;

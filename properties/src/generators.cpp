@@ -12,7 +12,10 @@
 
 namespace adamconf {
 
-double largest_gradient(const FloatFormat& dtype) { return dtype.precision == 24 ? 1e18 : 1e150; }
+double largest_gradient(const FloatFormat& dtype) {
+  if (dtype.max_exponent == 15) return 128;  // float16: g^2 stays below 65504
+  return dtype.precision == 53 ? 1e150 : 1e18;  // float32 and bfloat16 share an exponent range
+}
 
 double decay_product(const Convention& c, const Hyperparameters& h) {
   const double wd = parse_decimal<double>(h.weight_decay);
@@ -153,10 +156,12 @@ void showValue(const Scenario& s, std::ostream& os) {
 
 ExponentRange typical_exponents() { return {-10, 4}; }
 ExponentRange tiny_exponents(const FloatFormat& dtype) {
-  return dtype.precision == 24 ? ExponentRange{-140, -40} : ExponentRange{-1060, -300};
+  if (dtype.max_exponent == 15) return {-26, -15};  // float16: subnormals from 2^-24
+  return dtype.precision == 53 ? ExponentRange{-1060, -300} : ExponentRange{-140, -40};
 }
 ExponentRange huge_exponents(const FloatFormat& dtype) {
-  return dtype.precision == 24 ? ExponentRange{40, 58} : ExponentRange{200, 497};
+  if (dtype.max_exponent == 15) return {4, 6};  // float16: below largest_gradient's 2^7
+  return dtype.precision == 53 ? ExponentRange{200, 497} : ExponentRange{40, 58};
 }
 ExponentRange near_eps_exponents(const FloatFormat& dtype, double eps) {
   if (!(eps > 0)) return typical_exponents();
@@ -169,6 +174,7 @@ double float_from(const FloatFormat& dtype, bool negative, std::uint64_t fractio
   const double significand = static_cast<double>((std::uint64_t{1} << (p - 1)) | fraction);
   double x = std::ldexp(significand, exponent - (p - 1));
   if (p == 24) x = static_cast<float>(x);  // rounds a float32 subnormal
+  else if (p < 24) x = round_to_format(x, dtype);  // and a bfloat16 or float16 one
   return negative ? -x : x;
 }
 
@@ -296,7 +302,7 @@ rc::Gen<std::vector<std::vector<double>>> grad_stream(const FloatFormat& dtype, 
         }
         default: {  // decaying by powers of two (exact until it underflows)
           double x = *typical(dtype);
-          for (int t = 0; t < steps; ++t, x /= 2) g.push_back(dtype.precision == 24 ? double(float(x)) : x);
+          for (int t = 0; t < steps; ++t, x /= 2) g.push_back(round_to_format(x, dtype));
           break;
         }
       }

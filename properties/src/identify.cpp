@@ -20,7 +20,7 @@ struct Probe {
   RunCase run;
 };
 
-double in_format(double x, const FloatFormat& f) { return f.precision == 24 ? double(float(x)) : x; }
+double in_format(double x, const FloatFormat& f) { return round_to_format(x, f); }
 
 /// Six elements at magnitudes from below eps (1e-3) to far above it, eight
 /// steps with sign flips and jitter; `falling` halves the magnitudes each step

@@ -44,7 +44,7 @@ Property translation_invariance() {
             Scenario shifted = s;
             const double c = *gen::float_in(s.dtype, -3, 3);
             for (double& x : shifted.run.theta0)
-              x = s.dtype.precision == 24 ? double(float(x + c)) : x + c;  // the shift actually applied: theta0' - theta0
+              x = round_to_format(x + c, s.dtype);  // the shift actually applied: theta0' - theta0 (x + c exact in double)
             const RunResult a = checker.run(s), b = checker.run(shifted);
             const auto ea = exact_trajectory(setup_of(s), s.run), eb = exact_trajectory(setup_of(shifted), shifted.run);
             for (std::size_t t = 0; t < s.run.grads.size(); ++t)

@@ -100,7 +100,7 @@ inline R diff(double a, double b) { return R(a) - R(b); }
 /// Whether x is representable in the format and within the generated range.
 inline bool representable(double x, const FloatFormat& f) {
   if (!(std::abs(x) <= largest_gradient(f))) return false;
-  return f.precision == 53 || static_cast<double>(static_cast<float>(x)) == x;
+  return round_to_format(x, f) == x;
 }
 
 /// The zero state an implementation starts from.

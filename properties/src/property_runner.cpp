@@ -344,6 +344,13 @@ PropertyResult run_property(const Property& property, const PropertyContext& ctx
   if (result.statistics.count == 0) {  // zero values compared is no pass
     result.status = PropertyResult::Status::failed;
     result.reason = "no value was compared in " + std::to_string(result.cases) + " cases";
+  } else if (result.statistics.unbounded == result.statistics.count) {
+    // Every bound allows any finite value (an accumulated bound of a long run
+    // in a narrow format outgrows the format): nothing was judged, no pass.
+    result.status = PropertyResult::Status::skipped;
+    result.reason = "nothing judged: every one of the " + std::to_string(result.statistics.count) +
+                    " values compared had an error bound beyond " + ctx.dtype.name +
+                    "'s largest finite value (the accumulated bound outgrows the format)";
   }
   return finish();
 }

@@ -192,7 +192,7 @@ rc::Gen<Scenario> large_step_scenario(const ScenarioShape& shape) {
     std::mt19937_64 rng(seed);
     const double b1 = parse_decimal<double>(s.spec.hyper.beta1), b2 = parse_decimal<double>(s.spec.hyper.beta2);
     const double bc1 = 1 - std::pow(b1, static_cast<double>(t0)), bc2 = 1 - std::pow(b2, static_cast<double>(t0));
-    auto in_format = [&](double x) { return shape.dtype.precision == 24 ? double(float(x)) : x; };
+    auto in_format = [&](double x) { return round_to_format(x, shape.dtype); };
     ImplementationState state;
     state.step = t0;
     s.run.theta0.resize(n);

@@ -11,6 +11,8 @@ namespace adamconf {
 std::optional<FloatFormat> format_by_name(const std::string& name) {
   if (name == float32_format.name) return float32_format;
   if (name == float64_format.name) return float64_format;
+  if (name == bfloat16_format.name) return bfloat16_format;
+  if (name == float16_format.name) return float16_format;
   return std::nullopt;
 }
 

@@ -20,6 +20,7 @@ struct Comparison {
   double allowed_ulps = 0;  ///< allowed in the same ulps
   double ratio = 0;         ///< |observed - exact| / allowed (0 when both are 0; inf when allowed is 0)
   bool pass = true;         ///< |observed - exact| <= allowed, and observed is not NaN
+  bool unbounded = false;   ///< allowed reaches the format's largest finite value: any finite value passes
 
   /// "0x1.947ae2p-2 expected 0x1.947ae4p-2 (exact 0.39500000499...): error 1.3 ulps, allowed 2.1 ulps"
   std::string describe(const FloatFormat& f) const;
@@ -43,6 +44,7 @@ struct ErrorStatistics {
   /// the ratios above 1 (failures); the last bin every ratio <= 2^-(kRatioBins-1), 0 included.
   std::array<std::size_t, kRatioBins> ratio_bins{};
   std::size_t at_zero = 0;            ///< outputs whose exact value is 0: an ulp there is the format's smallest, so no ulps
+  std::size_t unbounded = 0;          ///< outputs whose bound allows any finite value: compared, but nothing judged
   double max_abs_error_at_zero = 0;   ///< their largest |observed|
 
   /// A compared output of the format, described when it is the worst so far.

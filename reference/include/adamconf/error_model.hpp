@@ -5,6 +5,7 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <bit>
 #include <cstdint>
 #include <limits>
@@ -128,12 +129,26 @@ class ErrorModel {
   /// (it was computed, e.g. g + wd*theta rounded to the target format).
   void set_input_gradient_error(std::size_t i, const Real& error) { input_grad_error_[i] = up(error); }
 
-  /// |h - fl_F(h)| maximised over F in {target, float64}: the error of an
-  /// implementation holding h in either format.
+  /// The formats an implementation may hold a scalar in (a hyperparameter, a
+  /// bias correction): the target's or float64; for a storage format narrower
+  /// than float32 (bfloat16, float16) also float32. This is the precision
+  /// convention "every operation in the storage type": PyTorch 1.13's CPU
+  /// kernels for bfloat16 compute each operation in float32 and round its
+  /// result to bfloat16, but take some scalar operands in float32 (add_'s
+  /// alpha) and others rounded to bfloat16 first (mul_(beta1): 0.9 becomes
+  /// 0.8984375; a division by the bias correction), so both are charged.
+  std::array<FloatFormat, 3> scalar_formats() const {
+    return {target_, is_storage_format(target_) ? float32_format : target_, float64_format};
+  }
+
+  /// |h - fl_F(h)| maximised over the scalar formats F: the error of an
+  /// implementation holding h in either.
   Real representation_error(const Real& h) const {
     using std::abs;
     using std::max;
-    return max(abs(h - Real(round_to_format(h, target_))), abs(h - Real(round_to_format(h, float64_format))));
+    Real worst = 0;
+    for (const FloatFormat& f : scalar_formats()) worst = max(worst, abs(h - Real(round_to_format(h, f))));
+    return worst;
   }
 
   // ---- observer interface (see NoObserver) ----
@@ -414,7 +429,7 @@ class ErrorModel {
     using std::max;
     const Real c = Real(1) - beta;
     Real worst = 0;
-    for (const FloatFormat& f : {target_, float64_format}) {
+    for (const FloatFormat& f : scalar_formats()) {
       worst = max(worst, abs(c - Real(round_to_format(c, f))));
       const Real from_rounded_beta = Real(1) - Real(round_to_format(beta, f));
       worst = max(worst, abs(c - Real(round_to_format(from_rounded_beta, f))));

@@ -28,8 +28,15 @@ struct FloatFormat {
 
 inline constexpr FloatFormat float32_format{"float32", 24, -126, 127};
 inline constexpr FloatFormat float64_format{"float64", 53, -1022, 1023};
+/// Storage formats of mixed precision: bfloat16 (float32's exponent range, 8
+/// significand bits) and IEEE binary16 (max 65504, subnormals from 2^-24).
+inline constexpr FloatFormat bfloat16_format{"bfloat16", 8, -126, 127};
+inline constexpr FloatFormat float16_format{"float16", 11, -14, 15};
 
-/// "float32" / "float64" -> the format; nullopt for anything else.
+/// Whether f is narrower than float32 (a storage format: bfloat16, float16).
+inline bool is_storage_format(const FloatFormat& f) { return f.precision < 24; }
+
+/// "float32", "float64", "bfloat16", "float16" -> the format; nullopt for anything else.
 std::optional<FloatFormat> format_by_name(const std::string& name);
 
 /// Exponent of the quantum (the ulp) of the format at exact value x:
