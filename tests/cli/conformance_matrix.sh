@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The conformance matrix: every shipped adapter of a real implementation
 # installed here passes its source's preset in every dtype it supports, and
-# the table has a row for each (16) (none "not installed": scripts/install-deps.sh
+# the table has a row for each (20) (none "not installed": scripts/install-deps.sh
 # installs them all). Then --readme writes it between the markers.
 # usage: conformance_matrix.sh ADAMCONF SOURCE_DIR PYTHON
 source "$(dirname "$0")/common.sh" "$@"
@@ -11,7 +11,7 @@ status=$?
 cat "$tmp/table.md" 2>/dev/null || cat "$tmp/out"
 [ $status -eq 0 ] || { cat "$tmp/out"; fail "the matrix exits $status"; }
 rows=$(grep -c '^| [A-Za-z].* | pass | ' "$tmp/table.md")
-[ "$rows" -eq 16 ] || fail "$rows rows pass, expected 16 (every implementation x dtype)"
+[ "$rows" -eq 20 ] || fail "$rows rows pass, expected 20 (every implementation x dtype)"
 grep -qE 'not installed|FAIL|ERROR' "$tmp/table.md" && fail "a row is not installed or fails"
 grep -q '^| dlib adam solver | dlib-adam (step counter float32) | float32 | pass' "$tmp/table.md" || fail "dlib's row lacks its float32 counter"
 # --readme: the table lands between the markers, the rest of the file unchanged.
