@@ -156,7 +156,7 @@ void add_check_command(CLI::App& app) {
   cmd->add_option("--impl", o->impl, "adapter command (docs/protocol.md), or builtin:float")->required();
   cmd->add_option("--optimizer", o->optimizer, "which of the adapter's optimizers (default: the one offering --preset)");
   o->spec.add_to(*cmd);
-  cmd->add_option("--dtype", o->dtype, "float32, float64, bfloat16 or float16 (bfloat16 and float16: every operation rounded to the format, scalars in float32, as PyTorch's CPU kernels)")->capture_default_str();
+  cmd->add_option("--dtype", o->dtype, "float32, float64, bfloat16 or float16 (bfloat16 and float16: every operation rounded to the format, its scalars in the format, float32 or float64, as PyTorch's CPU kernels)")->capture_default_str();
   cmd->add_option("--seed", o->seed, "RapidCheck seed, or 'random'")->capture_default_str();
   cmd->add_option("--cases", o->cases, "successful cases per property")->check(CLI::Range(1, 100000))->capture_default_str();
   cmd->add_option("--property", o->properties, "run only this property (repeatable); see `adamconf properties`");
