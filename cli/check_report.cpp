@@ -69,6 +69,7 @@ std::string option_flags(const PresetOptions& options) {
   if (options.maximize) s += " --maximize";
   if (!options.bias_correction) s += " --no-bias-correction";
   if (options.step_counter != StepCounter::integer) s += " --step-counter " + to_string(options.step_counter);
+  if (options.precision != Precision::storage) s += " --precision " + to_string(options.precision);
   return s;
 }
 
@@ -91,6 +92,9 @@ std::string render_header(const CheckRun& run) {
   std::string stated;
   if (run.step_counter_from_adapter && run.options.step_counter == StepCounter::float32)
     stated += "\n  step counter float32, as the adapter's hello states: the count stops at 2^24 (PyTorch 1.12+, dlib)";
+  if (run.precision_from_adapter && run.options.precision == Precision::float32_opmath)
+    stated += "\n  precision float32-opmath, as the adapter's hello states: float32 arithmetic, " + run.dtype +
+              " when stored";
   if (!run.held.empty()) {
     stated += "\n  held, as the implementation takes no other value:";
     for (const auto& [name, value] : run.held) stated += " " + name + "=" + value;
@@ -195,7 +199,8 @@ std::string render_json(const CheckRun& run) {
   j["dtype"] = run.dtype;
   j["options"] = {{"amsgrad", run.options.amsgrad}, {"maximize", run.options.maximize},
                   {"bias_correction", run.options.bias_correction},
-                  {"step_counter", to_string(run.options.step_counter)}};
+                  {"step_counter", to_string(run.options.step_counter)},
+                  {"precision", to_string(run.options.precision)}};
   j["pinned"] = run.pinned;
   j["seed"] = run.seed;
   j["cases"] = run.cases;

@@ -17,7 +17,8 @@ struct CheckRun {
   std::string preset;
   std::string dtype;
   PresetOptions options;
-  bool step_counter_from_adapter = false;  ///< options.step_counter is what the adapter's hello states
+  bool step_counter_from_adapter = false;
+  bool precision_from_adapter = false;  ///< options.precision is what the adapter's hello states  ///< options.step_counter is what the adapter's hello states
   std::map<std::string, std::string> held;  ///< hyperparameters the implementation fixes or does not take, at their values
   std::map<std::string, std::string> pinned;
   std::uint64_t seed = 1;

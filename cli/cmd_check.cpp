@@ -84,6 +84,10 @@ void run_check(const CheckOptions& o) {
     run.options.step_counter = impl.capabilities().step_counter;
     run.step_counter_from_adapter = true;
   }
+  if (!o.spec.precision_given()) {
+    run.options.precision = impl.capabilities().precision;
+    run.precision_from_adapter = true;
+  }
   PropertyContext ctx = PropertyContext::for_implementation(impl, spec.preset, run.options, *dtype);
   ctx.pinned = run.pinned;
   ctx.jobs = o.jobs;

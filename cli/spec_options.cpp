@@ -15,6 +15,10 @@ void SpecOptions::add_to(CLI::App& command, bool preset_required) {
   command.add_option("--step-counter", step_counter,
                      "how the step count is held: integer (default), or float32 (PyTorch 1.12-1.13's state['step'] "
                      "tensor, dlib's float t: it stops at 2^24); an adapter may state it in its hello");
+  command.add_option("--precision", precision,
+                     "what a bfloat16/float16 dtype is computed in: storage (default: every operation rounded to it, "
+                     "PyTorch CPU) or float32-opmath (float32 arithmetic, rounded to the dtype once when stored: "
+                     "PyTorch's fused CUDA kernel, apex); an adapter may state it in its hello");
 }
 
 OptimizerSpec SpecOptions::spec() const {
@@ -27,6 +31,7 @@ OptimizerSpec SpecOptions::spec() const {
   }
   PresetOptions options{amsgrad, maximize, !no_bias_correction};
   if (step_counter_given()) options.step_counter = step_counter_by_name(step_counter, "--step-counter");
+  if (precision_given()) options.precision = precision_by_name(precision, "--precision");
   return make_spec(preset, options, overrides);
 }
 

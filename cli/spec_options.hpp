@@ -20,6 +20,8 @@ struct SpecOptions {
   std::string step_counter;  ///< "integer", "float32", or "" when not given
   /// Whether --step-counter was given.
   bool step_counter_given() const { return !step_counter.empty(); }
+  std::string precision;  ///< "storage", "float32-opmath", or "" when not given
+  bool precision_given() const { return !precision.empty(); }
 
   /// Adds the options to `command`; `preset_required` makes --preset mandatory.
   void add_to(CLI::App& command, bool preset_required = true);

@@ -126,6 +126,7 @@ struct BothModels {
   void apply_update(std::size_t i, const R& a, const R& b, const R& c) {
     mpfr.apply_update(i, a, b, c), fast.apply_update(i, a, b, c);
   }
+  void end_element(std::size_t i, const ElementRecord<R>& e) { mpfr.end_element(i, e), fast.end_element(i, e); }
 };
 
 rc::Gen<Scenario> gen_any_scenario() {

@@ -184,7 +184,7 @@ TEST(Generators, GeneratedDecayNeverDiverges) {
   for (const char* preset : {"pytorch-adamw", "loshchilov-hutter-adamw", "optax-adamw", "keras-adamw", "onnx-adam-post-decay"}) {
     const Preset& p = preset_by_name(preset);
     for (int k = 0; k < 2000; ++k) {
-      const Hyperparameters h = gen::hyperparameters(p, {})(rc::Random(k + 7), 100).value();
+      const Hyperparameters h = gen::hyperparameters(p, std::map<std::string, std::string>{})(rc::Random(k + 7), 100).value();
       ASSERT_LE(decay_product(p.convention, h), 1.0) << preset << " lr=" << h.lr << " wd=" << h.weight_decay;
     }
   }

@@ -208,6 +208,8 @@ void read_option_list(const std::vector<std::string>& entries, AdapterOptimizer&
   for (const std::string& entry : entries) {
     if (entry.rfind("step_counter=", 0) == 0)
       into.step_counter = step_counter_by_name(entry.substr(13), "step_counter");
+    else if (entry.rfind("precision=", 0) == 0)
+      into.precision = precision_by_name(entry.substr(10), "precision");
     else
       into.options.push_back(entry);
   }
@@ -398,6 +400,7 @@ Capabilities AdapterImplementation::capabilities() const {
   c.hyperparameters = o.hyperparameters;
   c.fixed = o.fixed;
   c.step_counter = o.step_counter;
+  c.precision = o.precision;
   c.tensors = info_.protocol >= 2;  // structured cases are protocol /2 (a library speaks it)
   return c;
 }

@@ -48,7 +48,7 @@ namespace {
 template <class Bound>
 bool run_tensor(const Setup& setup, const RunCase& c, std::size_t k, const TensorSlice& ts, std::vector<ExactStep>& out) {
   ReferenceAdam<R> reference = tensor_reference(setup, c, k, ts);
-  ErrorModel<R, Bound> model(setup.dtype, reference.hyper(), ts.size);
+  ErrorModel<R, Bound> model(setup.dtype, reference.hyper(), ts.size, setup.spec.convention.precision);
   StepRecord<R> record;
   std::vector<R> grad;
   for (std::size_t t = 0; t < c.grads.size(); ++t) {

@@ -166,11 +166,14 @@ ExponentRange huge_exponents(const FloatFormat& dtype) {
 ExponentRange near_eps_exponents(const FloatFormat& dtype, double eps) {
   if (!(eps > 0)) return typical_exponents();
   const int e = static_cast<int>(std::floor(std::log2(eps)));
-  return {std::max(e - 3, tiny_exponents(dtype).min), e + 3};
+  // An eps below the format's tiny range (1e-16 in float16) leaves its low end there: never an empty range.
+  const int low = std::max(e - 3, tiny_exponents(dtype).min);
+  return {low, std::max(e + 3, low)};
 }
 
 double float_from(const FloatFormat& dtype, bool negative, std::uint64_t fraction, int exponent) {
   const int p = dtype.precision;
+  exponent = std::min(exponent, dtype.max_exponent);  // finite in every format (float16's 65504)
   const double significand = static_cast<double>((std::uint64_t{1} << (p - 1)) | fraction);
   double x = std::ldexp(significand, exponent - (p - 1));
   if (p == 24) x = static_cast<float>(x);  // rounds a float32 subnormal
@@ -238,6 +241,21 @@ rc::Gen<Hyperparameters> hyperparameters(const Preset& preset, const std::map<st
         }
         if (!allowed.empty()) h.get(free) = *rc::gen::elementOf(allowed);
       }
+    }
+    return h;
+  });
+}
+
+rc::Gen<Hyperparameters> hyperparameters(const Preset& preset, const ScenarioShape& shape) {
+  return rc::gen::exec([preset, shape] {
+    Hyperparameters h = *hyperparameters(preset, shape.pinned);
+    const bool storage_ops = is_storage_format(shape.dtype) && shape.options.precision == Precision::storage;
+    if (storage_ops && preset.exposes("eps") && !shape.pinned.count("eps") &&
+        round_to_format(parse_decimal<double>(h.eps), shape.dtype) == 0) {
+      std::vector<std::string> held;
+      for (const std::string e : {"1e-8", "1e-7", "1e-6", "0.001", "1e-12", "1e-16", "0.1"})
+        if (round_to_format(parse_decimal<double>(e), shape.dtype) != 0) held.push_back(e);
+      h.eps = *rc::gen::elementOf(held);
     }
     return h;
   });
@@ -350,7 +368,7 @@ rc::Gen<Scenario> scenario(const ScenarioShape& shape) {
     const Preset& preset = preset_by_name(shape.preset);
     Scenario s;
     s.dtype = shape.dtype;
-    const Hyperparameters h = *hyperparameters(preset, shape.pinned);
+    const Hyperparameters h = *hyperparameters(preset, shape);
     s.spec = OptimizerSpec{preset.name, shape.options, h, preset.resolve(shape.options)};
     const int steps = shape.max_steps > 0 ? *uniform(shape.min_steps, shape.max_steps + 1)
                                           : std::max(shape.min_steps, *step_count());

@@ -114,7 +114,7 @@ Property l2_is_adam_on_modified_gradient() {
               // B's bound: the exact modified gradient, known to B only rounded.
               ReferenceAdam<R> reference(plain.convention, h_plain, {c.theta0.begin(), c.theta0.end()},
                                          to_reference_state(*c.initial_state));
-              ErrorModel<R> model(s.dtype, h_plain, n);
+              ErrorModel<R> model(s.dtype, h_plain, n, plain.convention.precision);
               for (std::size_t i = 0; i < n; ++i)
                 model.set_input_gradient_error(i, abs(R(c.grads[0][i]) - exact_grads[t][i]));
               std::optional<R> lr;

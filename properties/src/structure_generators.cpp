@@ -52,7 +52,7 @@ std::string one_minus_power_of_two(int k) {
 
 /// Hyperparameters for parameter group g > 0: a fresh draw, kept where it differs from group 0.
 ParameterGroup group_overrides(const Preset& preset, const ScenarioShape& shape, const Hyperparameters& base) {
-  const Hyperparameters h = *hyperparameters(preset, shape.pinned);
+  const Hyperparameters h = *hyperparameters(preset, shape);
   ParameterGroup group;
   for (const char* name : {"lr", "weight_decay", "eps", "beta1", "beta2"})
     if (preset.exposes(name) && !shape.pinned.count(name) && h.get(name) != base.get(name) &&
@@ -71,7 +71,7 @@ Scenario base_scenario(const ScenarioShape& shape) {
   const Preset& preset = preset_by_name(shape.preset);
   Scenario s;
   s.dtype = shape.dtype;
-  s.spec = OptimizerSpec{preset.name, shape.options, *hyperparameters(preset, shape.pinned), preset.resolve(shape.options)};
+  s.spec = OptimizerSpec{preset.name, shape.options, *hyperparameters(preset, shape), preset.resolve(shape.options)};
   return s;
 }
 

@@ -71,7 +71,7 @@ std::optional<ChunkOutcome> verify_chunk_in(const Setup& setup, const RunCase& c
   const std::size_t n = chunk.end - chunk.begin;
   const TensorSlice part{chunk.begin, n, slices[chunk.tensor].group};
   ReferenceAdam<R> reference = tensor_reference(setup, c, chunk.tensor, part);
-  ErrorModel<R, Bound> model(setup.dtype, reference.hyper(), n);
+  ErrorModel<R, Bound> model(setup.dtype, reference.hyper(), n, setup.spec.convention.precision);
   const bool amsgrad = setup.spec.convention.adam().amsgrad != AmsgradVariant::none;
   StepRecord<R> record;
   std::vector<R> grad;
@@ -211,7 +211,7 @@ std::vector<TracePoint> trace_points(const ElementTrace& trace) {
   const RunCase& c = trace.element;
   const TensorSlice part{0, 1, slices_of(c).front().group};
   ReferenceAdam<R> reference = tensor_reference(trace.setup, c, 0, part);
-  ErrorModel<R> model(trace.setup.dtype, reference.hyper(), 1);
+  ErrorModel<R> model(trace.setup.dtype, reference.hyper(), 1, trace.setup.spec.convention.precision);
   StepRecord<R> record;
   std::vector<R> grad;
   std::vector<TracePoint> points;

@@ -29,6 +29,14 @@ StepCounter step_counter_by_name(const std::string& name, const std::string& whe
   throw std::invalid_argument(where + " '" + name.substr(0, 40) + "': expected integer or float32");
 }
 
+std::string to_string(Precision p) { return p == Precision::float32_opmath ? "float32-opmath" : "storage"; }
+
+Precision precision_by_name(const std::string& name, const std::string& where) {
+  if (name == "storage") return Precision::storage;
+  if (name == "float32-opmath") return Precision::float32_opmath;
+  throw std::invalid_argument(where + " '" + name.substr(0, 40) + "': expected storage or float32-opmath");
+}
+
 std::int64_t held_count(StepCounter c, std::int64_t count) {
   // int64 -> float rounds to nearest even (the default rounding mode), exactly as torch.tensor(float(n)) does.
   return c == StepCounter::float32 ? static_cast<std::int64_t>(static_cast<float>(count)) : count;
@@ -97,6 +105,7 @@ std::string Convention::describe() const {
     if (!s.empty()) s += " -> ";
     s += adamconf::describe(t);
   }
+  if (precision != Precision::storage) s += " in " + to_string(precision);
   return s;
 }
 

@@ -172,6 +172,7 @@ Convention Preset::resolve(const PresetOptions& options) const {
     c.adam().bias_correction2 = false;
   }
   c.adam().counter = options.step_counter;
+  c.precision = options.precision;
   return c;
 }
 

@@ -27,6 +27,8 @@ struct AdapterOptimizer {
   std::map<std::string, std::string> fixed;
   /// How it holds the step count: an entry "step_counter=float32" of its options list.
   StepCounter step_counter = StepCounter::integer;
+  /// What it computes bfloat16/float16 in: an entry "precision=float32-opmath" of its options list.
+  Precision precision = Precision::storage;
   bool state = false;
   bool lr_schedule = true;
 };

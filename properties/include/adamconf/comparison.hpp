@@ -54,6 +54,8 @@ struct ErrorStatistics {
   /// A checked value that is not an output of the format (a difference, a
   /// norm, an inequality): its ratio to what is allowed, no ulps.
   void add_bound(double ratio, const std::string& description);
+  /// A value compared against no bound at all: counted as unbounded, no ratio.
+  void add_unjudged();
   double rms_ulps() const;
   /// The upper edge 2^-k of the bin holding the q-quantile of the ratios (0 when no value was checked).
   double ratio_quantile(double q) const;

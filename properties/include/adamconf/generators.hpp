@@ -77,6 +77,11 @@ rc::Gen<std::string> eps_root();
 rc::Gen<std::string> weight_decay();
 /// The preset's exposed hyperparameters generated, the others at their defaults, pinned ones kept.
 rc::Gen<Hyperparameters> hyperparameters(const Preset& preset, const std::map<std::string, std::string>& pinned);
+/// The same for a shape: its pinned values, and under the precision convention
+/// "storage" no eps that the format flushes to 0 (float16 holds nothing below
+/// 2^-25, so with eps = 1e-8 a denominator sqrt(0) + eps is 0 there and a zero
+/// gradient divides 0 by 0: no bound exists, as for eps = 0).
+rc::Gen<Hyperparameters> hyperparameters(const Preset& preset, const struct ScenarioShape& shape);
 
 /// A value of `dtype` with |x| in [2^min_exp, 2^(max_exp+1)), either sign, any significand.
 rc::Gen<double> float_in(const FloatFormat& dtype, int min_exp, int max_exp);

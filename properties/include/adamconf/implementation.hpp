@@ -109,6 +109,8 @@ struct Capabilities {
   std::map<std::string, std::string> fixed;
   /// How it holds the step count, as its hello states ("step_counter=float32" in its options list).
   StepCounter step_counter = StepCounter::integer;
+  /// What it computes a storage format in, as its hello states ("precision=float32-opmath").
+  Precision precision = Precision::storage;
   bool state_io = false;             ///< can export and import its state
   bool lr_schedule = true;           ///< accepts a learning rate per step
   bool tensors = false;              ///< runs structured cases: several tensors, groups, no-grad steps (protocol /2)

@@ -95,13 +95,36 @@ struct ApplyUpdate {
 using Transform = std::variant<NegateGradient, AddL2ToGradient, DecayWeights, ScaleByAdam,
                                AddDecayedWeights, ScaleByLearningRate, ApplyUpdate>;
 
+/// The precision convention: what a storage format narrower than float32
+/// (bfloat16, float16) is computed in. For float32 and float64 both are the
+/// same arithmetic: every operation in the format.
+enum class Precision {
+  /// Every operation's result rounded to the storage format, as if the tensor
+  /// arithmetic ran in it: PyTorch 1.13's CPU kernels for bfloat16 (each
+  /// mul_/add_/addcdiv_ computes in float32 and rounds its result to bfloat16,
+  /// scalars in bfloat16 or float32).
+  storage,
+  /// Each element loaded into float32 ("opmath"), the whole step computed
+  /// there with float32 hyperparameters, and theta, m, v, vmax rounded to the
+  /// storage format once, when stored: PyTorch's fused CUDA kernel
+  /// (aten/src/ATen/native/cuda/fused_adam_impl.cu, FusedAdamMathFunctor:
+  /// opmath_t = at::opmath_type<scalar_t>, float lr/beta1/beta2/eps), apex
+  /// FusedAdam (csrc/multi_tensor_adam.cu, MATH_T = float).
+  float32_opmath,
+};
+std::string to_string(Precision p);
+/// "storage" or "float32-opmath"; throws std::invalid_argument "<where> 'x': expected storage or float32-opmath".
+Precision precision_by_name(const std::string& name, const std::string& where);
+
 struct Convention {
   std::vector<Transform> chain;
+  /// The arithmetic the chain runs in, for a storage format (Precision).
+  Precision precision = Precision::storage;
 
   /// The one ScaleByAdam of the chain.
   const ScaleByAdam& adam() const;
   ScaleByAdam& adam();
-  /// One line: "add_l2_to_gradient -> scale_by_adam(...) -> ...".
+  /// One line: "add_l2_to_gradient -> scale_by_adam(...) -> ...", and " in float32-opmath" when so.
   std::string describe() const;
   /// Throws std::invalid_argument unless the chain is well formed: gradient
   /// transforms, then exactly one scale_by_adam, optional add_decayed_weights,

@@ -75,8 +75,13 @@ class ErrorModel {
   using D = Down<Bound>;
 
  public:
-  ErrorModel(const FloatFormat& target, const HyperValues<Real>& hyper, std::size_t elements)
-      : target_(target), h_(hyper), bounds_(elements), grad_error_(elements), update_error_(elements),
+  /// `target`: the format the implementation stores its values in.
+  /// `precision`: for a storage format, whether every operation rounds to it
+  /// or the step runs in float32 and rounds to it once when storing.
+  ErrorModel(const FloatFormat& target, const HyperValues<Real>& hyper, std::size_t elements,
+             Precision precision = Precision::storage)
+      : target_(precision == Precision::float32_opmath && is_storage_format(target) ? float32_format : target),
+        storage_(target), h_(hyper), bounds_(elements), grad_error_(elements), update_error_(elements),
         underflow_error_(elements), input_grad_error_(elements, U{0}) {
     using std::ldexp;
     if constexpr (is_directed_v<Bound>) {
@@ -89,11 +94,18 @@ class ErrorModel {
       if (std::fegetround() != FE_TONEAREST || one + spacing_v<Bound> == one)
         throw std::logic_error("the error bound in hardware floating point needs round-to-nearest at full precision");
     }
-    u_ = U::exact(ldexp(Bound(1), -target.precision));
+    // Every operation rounds to target_, the arithmetic's format (the storage
+    // format itself, or float32 opmath); storing rounds to storage_ once more.
+    u_ = U::exact(ldexp(Bound(1), -target_.precision));
     reference_u_ = U::exact(ldexp(Bound(1), 10 - significand_bits<Real>()));
-    eta_ = U::exact(ldexp(Bound(1), target.min_exponent - target.precision + 1));
-    eta_exact_ = ldexp(Real(1), target.min_exponent - target.precision + 1);
-    u_exact_ = ldexp(Real(1), -target.precision);
+    eta_ = U::exact(ldexp(Bound(1), target_.min_exponent - target_.precision + 1));
+    eta_exact_ = ldexp(Real(1), target_.min_exponent - target_.precision + 1);
+    u_exact_ = ldexp(Real(1), -target_.precision);
+    rounds_when_stored_ = target_.precision != storage_.precision || target_.min_exponent != storage_.min_exponent;
+    storage_u_ = U::exact(ldexp(Bound(1), -storage_.precision));
+    storage_eta_ = U::exact(ldexp(Bound(1), storage_.min_exponent - storage_.precision + 1));
+    storage_overflow_ = Bound(storage_.largest_finite());
+    largest_ = Bound(target_.largest_finite());  // below the threshold largest + ulp/2: conservative
     c1_ = Real(1) - h_.beta1;
     c2_ = Real(1) - h_.beta2;
     b1_ = up(h_.beta1);
@@ -109,6 +121,14 @@ class ErrorModel {
     d_eps_ = up(representation_error(h_.eps));
     d_eps_root_ = up(representation_error(h_.eps_root));
     d_wd_ = up(representation_error(h_.weight_decay));
+    // The largest magnitudes of the held scalars: an error E(x) is multiplied
+    // by the implementation's h~, not by h (second order in float32; not in
+    // bfloat16, where 1 - 0.99 is held as 0.01171875).
+    b1h_ = b1_ + d_b1_;
+    b2h_ = b2_ + d_b2_;
+    c1h_ = c1u_ + d_c1_;
+    c2h_ = c2u_ + d_c2_;
+    wdh_ = wd_ + d_wd_;
     b1f_ = factor_of(h_.beta1);
     b2f_ = factor_of(h_.beta2);
     c1f_ = factor_of(c1_);
@@ -137,9 +157,15 @@ class ErrorModel {
   /// result to bfloat16, but take some scalar operands in float32 (add_'s
   /// alpha) and others rounded to bfloat16 first (mul_(beta1): 0.9 becomes
   /// 0.8984375; a division by the bias correction), so both are charged.
+  /// Under float32 opmath the arithmetic's format is float32 and the scalars
+  /// are float32 or float64 (PyTorch's fused kernel takes float lr, betas, eps;
+  /// its bias corrections are computed in opmath): a hyperparameter rounded to
+  /// the storage format is an error there.
   std::array<FloatFormat, 3> scalar_formats() const {
     return {target_, is_storage_format(target_) ? float32_format : target_, float64_format};
   }
+  /// The arithmetic's format (float32 under float32 opmath, else the storage format).
+  const FloatFormat& arithmetic_format() const { return target_; }
 
   /// |h - fl_F(h)| maximised over the scalar formats F: the error of an
   /// implementation holding h in either.
@@ -147,7 +173,13 @@ class ErrorModel {
     using std::abs;
     using std::max;
     Real worst = 0;
-    for (const FloatFormat& f : scalar_formats()) worst = max(worst, abs(h - Real(round_to_format(h, f))));
+    for (const FloatFormat& f : scalar_formats()) {
+      const double held = round_to_format(h, f);
+      // A nonzero scalar flushed to zero (eps = 1e-8 in float16) is no
+      // representation of it but the pitfall itself: not allowed.
+      if (held == 0 && h != 0) continue;
+      worst = max(worst, abs(h - Real(held)));
+    }
     return worst;
   }
 
@@ -167,6 +199,7 @@ class ErrorModel {
         s.bias_corrected2 ? bias_correction_error(s.bias_correction2, h_.beta2, s.beta2_power, h_d(d_b2_), s.t) : Real(0);
     e_bc2_ = up(e_bc2);
     lr_ = up(s.lr);
+    lrh_ = lr_ + d_lr_t_;
     lrf_ = factor_of(s.lr);
     bc1_low_ = down(s.bias_correction1);
     bc2_low_ = down(s.bias_correction2);
@@ -186,8 +219,11 @@ class ErrorModel {
   // "L2": E(g') = E(g) + wd E(theta) + delta(wd)|theta| + rho(wd theta) + rho(g')
   void add_l2_to_gradient(std::size_t i, const Real& theta, const Real& g_in, const Real& g_out) {
     const U t = up(theta);
-    const U e_product = times(wd_, U{bounds_[i].theta}) + d_wd_ * t + product_error(wdf_, theta, wd_ * t);
+    const U e_operands = times(wdh_, U{bounds_[i].theta}) + d_wd_ * t;
+    const U e_product = e_operands + product_error(wdf_, theta, wd_ * t, e_operands);
     grad_error_[i] = grad_error_[i] + e_product + sum_error(up(g_out), up(g_in), grad_error_[i], wd_ * t, e_product);
+    // g + wd theta may overflow the arithmetic format (float16: theta near 65504): then it may be inf.
+    if (up(g_out) + grad_error_[i] >= D::exact(largest_)) grad_error_[i] = U::infinite();
   }
 
   // "decay_weights": f = 1 - s wd, E(f) = s delta(wd) + wd E(s) + 2 rho(s wd) + rho(f);
@@ -198,10 +234,10 @@ class ErrorModel {
     if (d.scale == DecayScale::learning_rate) e_s = d_lr_t_;
     if (d.scale == DecayScale::schedule) e_s = e_schedule_;
     const U su = up(s);
-    const U e_f = su * d_wd_ + wd_ * e_s + U::exact(2) * product_error(decay_factor(s), h_.weight_decay, su * wd_) + rho(up(factor));
+    const U e_f = su * d_wd_ + wd_ * e_s + U::exact(2) * product_error(decay_factor(s), h_.weight_decay, su * wd_, su * d_wd_ + wd_ * e_s) + rho(up(factor));
     const U out = up(theta_out);
     bounds_[i].theta =
-        (times(up(factor), U{bounds_[i].theta}) + times(up(theta_in), e_f) + rho(out) + reference_u_ * out).x;
+        (times(up(factor) + e_f, U{bounds_[i].theta}) + times(up(theta_in), e_f) + rho(out) + reference_u_ * out).x;
   }
 
   void scale_by_adam(std::size_t i, const ScaleByAdam& adam, const AdamElement<Real>& e) {
@@ -219,34 +255,41 @@ class ErrorModel {
     // Each sum's operands carry their own errors (sum_error): the implementation adds its values, not these.
     const U sum_gm = sum_error(gm, g, eg, m_prev, bm);  // g - m'
     const U e_difference_m = eg + bm + sum_gm;
-    const U lerp_m = times(c1u_, sum_gm) + product_error(c1f_, g_minus_m, gm_c1) +
-                     sum_error(m, m_prev, bm, gm_c1,
-                               times(c1u_, e_difference_m) + d_c1_ * gm + product_error(c1f_, g_minus_m, gm_c1));
+    const U e_gm_c1 = times(c1h_, e_difference_m) + d_c1_ * gm;  // c1~ (g - m')~ against c1 (g - m')
+    const U lerp_m = times(c1h_, sum_gm) + product_error(c1f_, g_minus_m, gm_c1, e_gm_c1) +
+                     sum_error(m, m_prev, bm, gm_c1, e_gm_c1 + product_error(c1f_, g_minus_m, gm_c1, e_gm_c1));
     const U b1m = b1_ * m_prev, c1g = c1u_ * g;
-    const U standard_m = product_error(b1f_, e.m_prev, b1m) + product_error(c1f_, e.grad, c1g) +
-                         sum_error(m, b1m, times(b1_, bm) + d_b1_ * m_prev + product_error(b1f_, e.m_prev, b1m),
-                                   c1g, times(c1u_, eg) + d_c1_ * g + product_error(c1f_, e.grad, c1g));
-    const U e_m = times(b1_, bm) + times(c1u_, eg) + hyperparameter_error(d_b1_, d_c1_, m_prev, g) +
+    const U e_b1m = times(b1h_, bm) + d_b1_ * m_prev, e_c1g = times(c1h_, eg) + d_c1_ * g;
+    const U standard_m = product_error(b1f_, e.m_prev, b1m, e_b1m) + product_error(c1f_, e.grad, c1g, e_c1g) +
+                         sum_error(m, b1m, e_b1m + product_error(b1f_, e.m_prev, b1m, e_b1m),
+                                   c1g, e_c1g + product_error(c1f_, e.grad, c1g, e_c1g));
+    const U e_m = times(b1h_, bm) + times(c1h_, eg) + hyperparameter_error(d_b1_, d_c1_, m_prev, g) +
                   max(standard_m, lerp_m);
     const U e_g2 = times(U::exact(2) * g, eg) + times(eg, eg);
     const U rounding_g2 = g2_exact == 0 ? U{0} : rho(g2);  // g g, exact for g = 0
     const U c2g2 = c2u_ * g2;
-    const U square = max(c2u_ * rounding_g2, g * product_error(c2f_, e.grad, c2u_ * g));  // c2 (g g) or (c2 g) g
+    const U square = max(c2u_ * rounding_g2,
+                         g * product_error(c2f_, e.grad, c2u_ * g, times(c2h_, eg) + d_c2_ * g));  // c2 (g g) or (c2 g) g
     const Real g2_minus_v = g2_exact - e.v_prev;
     const U g2v = up(g2_minus_v);
     const U g2v_c2 = c2u_ * g2v;
     const U sum_g2v = sum_error(g2v, g2, e_g2 + rounding_g2, v_prev, bv);
     const U e_difference_v = e_g2 + rounding_g2 + bv + sum_g2v;
-    const U lerp_v = times(c2u_, rounding_g2 + sum_g2v) + product_error(c2f_, g2_minus_v, g2v_c2) +
-                     sum_error(v, v_prev, bv, g2v_c2,
-                               times(c2u_, e_difference_v) + d_c2_ * g2v + product_error(c2f_, g2_minus_v, g2v_c2));
+    const U e_g2v_c2 = times(c2h_, e_difference_v) + d_c2_ * g2v;
+    const U lerp_v = times(c2h_, rounding_g2 + sum_g2v) + product_error(c2f_, g2_minus_v, g2v_c2, e_g2v_c2) +
+                     sum_error(v, v_prev, bv, g2v_c2, e_g2v_c2 + product_error(c2f_, g2_minus_v, g2v_c2, e_g2v_c2));
     const U b2v = b2_ * v_prev;
+    const U e_b2v = times(b2h_, bv) + d_b2_ * v_prev, e_c2g2 = times(c2h_, e_g2 + rounding_g2) + d_c2_ * g2;
     const U standard_v =
-        square + product_error(c2f_, g2_exact, c2g2) + product_error(b2f_, e.v_prev, b2v) +
-        sum_error(v, b2v, times(b2_, bv) + d_b2_ * v_prev + product_error(b2f_, e.v_prev, b2v), c2g2,
-                  times(c2u_, e_g2) + d_c2_ * g2 + square + product_error(c2f_, g2_exact, c2g2));
-    const U e_v = times(b2_, bv) + times(c2u_, e_g2) + hyperparameter_error(d_b2_, d_c2_, v_prev, g2) +
-                  max(standard_v, lerp_v);
+        square + product_error(c2f_, g2_exact, c2g2, e_c2g2) + product_error(b2f_, e.v_prev, b2v, e_b2v) +
+        sum_error(v, b2v, e_b2v + product_error(b2f_, e.v_prev, b2v, e_b2v), c2g2,
+                  e_c2g2 + square + product_error(c2f_, g2_exact, c2g2, e_c2g2));
+    U e_v = times(b2h_, bv) + times(c2h_, e_g2) + hyperparameter_error(d_b2_, d_c2_, v_prev, g2) +
+            max(standard_v, lerp_v);
+    // "Overflow of intermediates": where the implementation's g g may reach the
+    // arithmetic format's largest finite value (|g| > 256 in float16 storage
+    // arithmetic), v may be inf, and nothing about it or the update is bounded.
+    if ((g + eg) * (g + eg) >= D::exact(largest_)) e_v = U::infinite();
     U e_vmax = bvmax;
     U e_v_used = e_v;
     if (adam.amsgrad == AmsgradVariant::max_of_raw_v) {
@@ -294,7 +337,8 @@ class ErrorModel {
   // "add_decayed_weights": E(u') = E(u) + wd E(theta) + delta(wd)|theta| + rho(wd theta) + rho(u')
   void add_decayed_weights(std::size_t i, const Real& theta, const Real& u_in, const Real& u_out) {
     const U t = up(theta);
-    const U e_product = times(wd_, U{bounds_[i].theta}) + d_wd_ * t + product_error(wdf_, theta, wd_ * t);
+    const U e_operands = times(wdh_, U{bounds_[i].theta}) + d_wd_ * t;
+    const U e_product = e_operands + product_error(wdf_, theta, wd_ * t, e_operands);
     update_error_[i] =
         update_error_[i] + e_product + sum_error(up(u_out), up(u_in), update_error_[i], wd_ * t, e_product);
   }
@@ -302,7 +346,8 @@ class ErrorModel {
   // "scale_by_lr": E(u') = lr E(u) + delta(lr_t)|u| + rho(u')
   void scale_by_learning_rate(std::size_t i, const Real& u_in, const Real& u_out) {
     const U u = up(u_in);
-    update_error_[i] = times(lr_, update_error_[i]) + d_lr_t_ * u + product_error(lrf_, u_in, lr_ * u) +
+    const U e_operands = times(lrh_, update_error_[i]) + d_lr_t_ * u;
+    update_error_[i] = e_operands + product_error(lrf_, u_in, lr_ * u, e_operands) +
                        underflow_error_[i];
     (void)u_out;
   }
@@ -313,6 +358,29 @@ class ErrorModel {
     const U out = up(theta_out);
     bounds_[i].theta = (t + update_error_[i] + sum_error(out, up(theta_in), t, up(u), update_error_[i]) +
                         reference_u_ * out).x;
+  }
+
+  // "Storing": under float32 opmath each stored value is the float32 one
+  // rounded to the storage format: E' = E + u_S (|x| + E) + eta_S. Zero with no
+  // error stays exact. Elsewhere a stored value is the computed one.
+  void end_element(std::size_t i, const ElementRecord<Real>& e) {
+    if (!rounds_when_stored_) return;
+    ElementBounds<Bound>& b = bounds_[i];
+    auto stored = [&](Bound& bound, const Real& x) {
+      const U err{bound};
+      if (x == 0 && err.is_zero()) return;
+      const U reach = up(x) + err;
+      // A value that may reach the storage format's overflow threshold may be stored as inf: no bound.
+      if (reach.x >= storage_overflow_) {
+        bound = U::infinite().x;
+        return;
+      }
+      bound = (err + storage_u_ * reach + storage_eta_).x;
+    };
+    stored(b.theta, e.theta);
+    stored(b.m, e.m);
+    stored(b.v, e.v);
+    stored(b.vmax, e.vmax);
   }
 
  private:
@@ -405,12 +473,17 @@ class ErrorModel {
   /// holds such an h exactly. x is a computed value, so its being a power of two
   /// in the reference says nothing about the implementation's copy of it.
   /// `product` is |h x| rounded up (0 exactly when h x is 0).
-  U product_error(const Factor& h, const Real& x, const U& product) const {
+  /// `operand_error` bounds |h~ x~ - h x|, the implementation's own product
+  /// (its held h and computed x) against the exact one: that product is what
+  /// is rounded, so rho is of |h x| + operand_error. (In float32 the
+  /// difference is second order; with bfloat16's held 0.99 = 0.98828125, 1 -
+  /// beta1 is 17% off and the product's rounding with it.)
+  U product_error(const Factor& h, const Real& x, const U& product, const U& operand_error = U{0}) const {
     using std::abs;
-    if (h.zero || product.is_zero()) return U{0};
+    if (h.zero || (product.is_zero() && operand_error.is_zero())) return U{0};
     if (h.power_of_two)
-      return abs(Real(h.value * x)) >= ldexp(Real(1), target_.min_exponent) ? U{0} : eta_;
-    return rho(product);
+      return !product.is_zero() && abs(Real(h.value * x)) >= ldexp(Real(1), target_.min_exponent) ? U{0} : eta_;
+    return rho(product + operand_error);
   }
 
   /// a * b where 0 * inf is 0: an exactly zero term has no error, however
@@ -479,12 +552,18 @@ class ErrorModel {
     return min(ex / (sqrt(xl) + sqrt(xl - ex)), sqrt(ex));
   }
 
-  FloatFormat target_;
+  FloatFormat target_;   // the arithmetic's format
+  FloatFormat storage_;  // the stored values' format
+  bool rounds_when_stored_ = false;
+  U storage_u_{0}, storage_eta_{0};
+  Bound storage_overflow_ = 0;
+  Bound largest_ = 0;  // the arithmetic format's largest finite value
   HyperValues<Real> h_;
   Factor b1f_, b2f_, c1f_, c2f_, wdf_, lrf_, decay_factor_;
   bool decay_factor_set_ = false;
   Real c1_, c2_, eta_exact_, u_exact_, d_lr_;
   U u_, eta_, b1_, b2_, c1u_, c2u_, wd_;
+  U b1h_, b2h_, c1h_, c2h_, wdh_, lrh_;  // h + delta(h): the held scalars' largest magnitudes
   U reference_u_;  // the reference's own rounding, 2^(10 - p), charged on every stored value
   U d_b1_, d_b2_, d_c1_, d_c2_, d_eps_, d_eps_root_, d_wd_, gamma3_, gamma4_;
   StepScalars<Real> s_;

@@ -20,6 +20,8 @@ struct PresetOptions {
   /// How the implementation holds the step count (ScaleByAdam::counter): a
   /// numerics choice every preset combines with, not a flag of the preset.
   StepCounter step_counter = StepCounter::integer;
+  /// What a storage format (bfloat16, float16) is computed in (Convention::precision).
+  Precision precision = Precision::storage;
   friend bool operator==(const PresetOptions&, const PresetOptions&) = default;
 };
 

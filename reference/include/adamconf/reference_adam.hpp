@@ -86,6 +86,8 @@ struct NoObserver {
   void add_decayed_weights(std::size_t, const Real& /*theta*/, const Real& /*u_in*/, const Real& /*u_out*/) {}
   void scale_by_learning_rate(std::size_t, const Real& /*u_in*/, const Real& /*u_out*/) {}
   void apply_update(std::size_t, const Real& /*theta_in*/, const Real& /*u*/, const Real& /*theta_out*/) {}
+  /// The element's new theta, m, v and vmax are stored (the end of its step).
+  void end_element(std::size_t, const ElementRecord<Real>&) {}
 };
 
 template <class Real>
@@ -250,6 +252,7 @@ class ReferenceAdam {
       }
     }
     rec.theta = theta;
+    if constexpr (observed) observer.end_element(i, rec);
   }
 
   template <class Observer>

@@ -13,6 +13,7 @@
 
 #include "adamconf/implementation.hpp"
 #include "adamconf/real.hpp"
+#include "adamconf/storage_float.hpp"
 
 namespace adamconf {
 
@@ -70,7 +71,28 @@ struct Plan {
 };
 Plan plan_of(const Convention& convention);
 
-/// One optimizer instance (one run case) in format F.
+/// sqrt, fma and pow of F: std's for float and double, StorageFloat's own
+/// (found by argument-dependent lookup) for a storage format's arithmetic.
+template <class F>
+F sqrt_in(F x) {
+  using std::sqrt;
+  return F(sqrt(x));
+}
+template <class F>
+F fma_in(F a, F b, F c) {
+  using std::fma;
+  return F(fma(a, b, c));
+}
+template <class F>
+F pow_in(F a, F b) {
+  using std::pow;
+  return F(pow(a, b));
+}
+
+/// One optimizer instance (one run case) in format F: float, double, or a
+/// storage format's arithmetic (StorageFloat: every operation rounded to it).
+/// With store_in(format), F = float is float32 opmath: each element's theta,
+/// m, v and vmax are rounded to `format` once, at the end of its step.
 template <class F>
 class FloatAdam {
  public:
@@ -80,16 +102,16 @@ class FloatAdam {
             const std::optional<ImplementationState>& state) {
     numerics_ = numerics;
     plan_ = make_plan(spec.convention);
-    lr_ = parse_decimal<F>(spec.hyper.lr);
-    b1_ = parse_decimal<F>(spec.hyper.beta1);
-    b2_ = parse_decimal<F>(spec.hyper.beta2);
-    eps_ = parse_decimal<F>(spec.hyper.eps);
-    eps_root_ = parse_decimal<F>(spec.hyper.eps_root);
-    wd_ = parse_decimal<F>(spec.hyper.weight_decay);
+    lr_ = parse_in_format<F>(spec.hyper.lr);
+    b1_ = parse_in_format<F>(spec.hyper.beta1);
+    b2_ = parse_in_format<F>(spec.hyper.beta2);
+    eps_ = parse_in_format<Eps>(spec.hyper.eps);
+    eps_root_ = parse_in_format<F>(spec.hyper.eps_root);
+    wd_ = parse_in_format<F>(spec.hyper.weight_decay);
     b1_d_ = parse_decimal<double>(spec.hyper.beta1);
     b2_d_ = parse_decimal<double>(spec.hyper.beta2);
     const std::size_t n = theta0.size();
-    theta_.assign(theta0.begin(), theta0.end());
+    theta_ = in_format(theta0);
     m_.assign(n, F(0));
     v_.assign(n, F(0));
     vmax_.assign(plan_.amsgrad == AmsgradVariant::none ? 0 : n, F(0));
@@ -103,10 +125,17 @@ class FloatAdam {
   void step(const std::vector<double>& grad, const std::string& lr) {
     step_ = advance_step(step_);
     const std::int64_t t = bias_correction_exponent(step_);
-    const F lr_t = lr.empty() ? lr_ : parse_decimal<F>(lr);
+    const F lr_t = lr.empty() ? lr_ : parse_in_format<F>(lr);
     const Scalars s = scalars(t, lr_t);
-    for (std::size_t i = 0; i < theta_.size(); ++i) theta_[i] = step_element(i, static_cast<F>(grad[i]), s);
+    for (std::size_t i = 0; i < theta_.size(); ++i) {
+      theta_[i] = step_element(i, static_cast<F>(grad[i]), s);
+      if (stored_in_) store(i);
+    }
   }
+
+  /// Float32 opmath for the storage format `format` (F = float): theta and
+  /// the state are held in `format`, each step computed in float.
+  void store_in(const FloatFormat& format) { stored_in_ = &format; }
 
   /// A step in which this tensor has no gradient (PyTorch's grad None): nothing changes.
   virtual void no_gradient() {}
@@ -137,15 +166,15 @@ class FloatAdam {
   virtual void import_state(const ImplementationState& s) {
     // A float32 counter holds the imported count rounded (torch.tensor(float(step))).
     step_ = held_count(plan_.counter, s.step);
-    m_.assign(s.m.begin(), s.m.end());
-    v_.assign(s.v.begin(), s.v.end());
-    if (!vmax_.empty()) vmax_.assign(s.vmax.begin(), s.vmax.end());
+    m_ = in_format(s.m);
+    v_ = in_format(s.v);
+    if (!vmax_.empty()) vmax_ = in_format(s.vmax);
   }
 
   /// beta^t for bias correction, as the numerics say.
   virtual F beta_power(F beta, F& running, std::int64_t t) const {
     switch (numerics_.power) {
-      case Numerics::Power::pow_target: return std::pow(beta, static_cast<F>(t));
+      case Numerics::Power::pow_target: return pow_in(beta, static_cast<F>(t));
       case Numerics::Power::binary_target: return integer_power(beta, t);
       case Numerics::Power::running_product: return running = running * beta;
       case Numerics::Power::pow_double: break;
@@ -182,8 +211,8 @@ class FloatAdam {
         v = b2_ * v + c2 * (g * g);
         break;
       case Numerics::Moments::fma:
-        m = std::fma(b1_, m, c1 * g);
-        v = std::fma(b2_, v, c2 * (g * g));
+        m = fma_in(b1_, m, c1 * g);
+        v = fma_in(b2_, v, c2 * (g * g));
         break;
       case Numerics::Moments::lerp:
         m = m + c1 * (g - m);
@@ -208,7 +237,7 @@ class FloatAdam {
   }
 
   virtual F add_l2(F g, F theta) const {
-    return numerics_.moments == Numerics::Moments::fma ? std::fma(wd_, theta, g) : F(g + wd_ * theta);
+    return numerics_.moments == Numerics::Moments::fma ? fma_in(wd_, theta, g) : F(g + wd_ * theta);
   }
 
   /// The denominator for eps after bias correction, from the second moment in use.
@@ -217,15 +246,15 @@ class FloatAdam {
         eps_root_ != F(0)) {
       F v_hat = v_used / s.bc2;
       if (plan_.amsgrad == AmsgradVariant::max_of_v_hat) v_hat = vmax_[i] = std::max(vmax_[i], v_hat);
-      return std::sqrt(v_hat + eps_root_) + eps_;
+      return sqrt_in(F(v_hat + eps_root_)) + eps_;
     }
     const F sqrt_bc2 = numerics_.power == Numerics::Power::pow_double ? static_cast<F>(std::sqrt(s.bc2_d))
-                                                                     : F(std::sqrt(s.bc2));
-    return std::sqrt(v_used) / sqrt_bc2 + eps_;
+                                                                     : sqrt_in(s.bc2);
+    return sqrt_in(v_used) / sqrt_bc2 + eps_;
   }
 
   /// The denominator for eps-hat: sqrt(v) + eps.
-  virtual F denominator_eps_hat(F v_used) const { return std::sqrt(v_used + eps_root_) + eps_; }
+  virtual F denominator_eps_hat(F v_used) const { return sqrt_in(F(v_used + eps_root_)) + eps_; }
 
   /// The second moment the denominator uses, updating the raw AMSGrad max.
   virtual F second_moment_in_use(std::size_t i) {
@@ -236,7 +265,7 @@ class FloatAdam {
   virtual F step_element(std::size_t i, F g, const Scalars& s) {
     g = incoming_gradient(g);
     F theta = theta_[i];
-    if (plan_.l2) g = add_l2(g, theta);
+    if (plan_.l2 && wd_ != F(0)) g = add_l2(g, theta);  // PyTorch: `if weight_decay != 0: grad = grad.add(param, ...)`
     if (plan_.decay_before) theta = decay(theta, *plan_.decay_before, s);
     update_moments(g, m_[i], v_[i]);
     const F v_used = second_moment_in_use(i);
@@ -257,7 +286,7 @@ class FloatAdam {
       // alpha = lr sqrt(bc2)/bc1, in double where the source's scalars are double
       const F alpha = numerics_.power == Numerics::Power::pow_double
                           ? static_cast<F>(static_cast<double>(s.lr) * std::sqrt(s.bc2_d) / s.bc1_d)
-                          : F(s.lr * std::sqrt(s.bc2) / s.bc1);
+                          : F(s.lr * sqrt_in(s.bc2) / s.bc1);
       update = -(m_[i] * alpha / denominator_eps_hat(v_used));
       if (plan_.additive_decay) update = update - s.lr * (wd_ * theta);
     }
@@ -266,14 +295,46 @@ class FloatAdam {
     return theta;
   }
 
+  /// Values as F holds them (rounded to a storage format).
+  static std::vector<F> in_format(const std::vector<double>& xs) {
+    std::vector<F> out;
+    out.reserve(xs.size());
+    for (double x : xs) out.push_back(static_cast<F>(x));
+    return out;
+  }
+
+  /// Rounds element i's stored values to the storage format (float32 opmath).
+  void store(std::size_t i) {
+    if constexpr (std::is_same_v<F, float>) {
+      theta_[i] = round_float_to(theta_[i], *stored_in_);
+      m_[i] = round_float_to(m_[i], *stored_in_);
+      v_[i] = round_float_to(v_[i], *stored_in_);
+      if (!vmax_.empty()) vmax_[i] = round_float_to(vmax_[i], *stored_in_);
+    }
+  }
+
+  const FloatFormat* stored_in_ = nullptr;
   Numerics numerics_;
   Plan plan_;
-  F lr_{}, b1_{}, b2_{}, eps_{}, eps_root_{}, wd_{};
+  F lr_{}, b1_{}, b2_{}, eps_root_{}, wd_{};
+  /// eps as a scalar operand: F, or float32 for a storage format (float16
+  /// would flush eps = 1e-8 to 0, and a zero gradient would give 0/0).
+  using Eps = typename opmath_scalar<F>::type;
+  Eps eps_{};
   double b1_d_ = 0, b2_d_ = 0;
   F power1_{}, power2_{};  // running products (Numerics::Power::running_product)
   std::int64_t step_ = 0;
   std::vector<F> theta_, m_, v_, vmax_;
 };
+
+/// Whether engine E compiles with a StorageFloat as F (its code uses the
+/// *_in helpers, not std:: math, and no mixed double arithmetic): FloatAdam
+/// does; a mutant that does specialises this. Others run bfloat16 and float16
+/// only as float32 opmath.
+template <template <class> class E>
+inline constexpr bool runs_in_storage_arithmetic = false;
+template <>
+inline constexpr bool runs_in_storage_arithmetic<FloatAdam> = true;
 
 /// An Implementation running FloatAdam-like engines in float32 and float64:
 /// `Engine` is a class template deriving FloatAdam (FloatAdam itself, or a mutant).
@@ -289,7 +350,7 @@ class FloatImplementationOf : public Implementation {
   Capabilities capabilities() const override {
     Capabilities c;
     for (const auto& p : presets()) c.presets.push_back(p.name);
-    c.dtypes = {"float32", "float64"};
+    c.dtypes = {"float32", "float64", "bfloat16", "float16"};
     c.options = {"amsgrad", "maximize", "bias_correction"};
     c.state_io = true;
     c.lr_schedule = true;
@@ -297,8 +358,19 @@ class FloatImplementationOf : public Implementation {
     return c;
   }
 
+  /// float32 and float64 in their own arithmetic; bfloat16 and float16 in
+  /// the precision convention the spec names: each operation rounded to the
+  /// format (StorageFloat), or float32 opmath stored in the format.
   std::vector<RunResult> run(const Setup& setup, const std::vector<RunCase>& cases) override {
-    return setup.dtype.precision == 24 ? run_in<float>(setup, cases) : run_in<double>(setup, cases);
+    const FloatFormat& f = setup.dtype;
+    if (!is_storage_format(f)) return f.precision == 24 ? run_in<float>(setup, cases) : run_in<double>(setup, cases);
+    if (setup.spec.convention.precision == Precision::float32_opmath) return run_in<float>(setup, cases, &f);
+    if constexpr (runs_in_storage_arithmetic<Engine>) {
+      if (f.precision == bfloat16_format.precision) return run_in<Bfloat16Arithmetic>(setup, cases);
+      return run_in<Float16Arithmetic>(setup, cases);
+    } else {
+      throw std::invalid_argument(name_ + " runs " + f.name + " only as --precision float32-opmath");
+    }
   }
 
  protected:
@@ -306,7 +378,7 @@ class FloatImplementationOf : public Implementation {
   /// each with its group's hyperparameters; a tensor without a gradient this
   /// step is not touched. A mutant of the multi-tensor loop overrides this.
   template <class F>
-  RunResult run_case(const Setup& setup, const Numerics& numerics, const RunCase& c) {
+  RunResult run_case(const Setup& setup, const Numerics& numerics, const RunCase& c, const FloatFormat* stored_in = nullptr) {
     validate_case(c);
     const auto slices = slices_of(c);
     std::vector<Engine<F>> engines(slices.size());
@@ -315,6 +387,7 @@ class FloatImplementationOf : public Implementation {
       spec.hyper = group_hyperparameters(setup.spec.hyper, c, group_of(c, k));
       std::optional<ImplementationState> state;
       if (c.initial_state) state = tensor_state(*c.initial_state, slices[k], k);
+      if (stored_in) engines[k].store_in(*stored_in);
       engines[k].init(spec, numerics, part_of(c.theta0, slices[k]), state);
     }
     RunResult r;
@@ -346,10 +419,10 @@ class FloatImplementationOf : public Implementation {
 
  private:
   template <class F>
-  std::vector<RunResult> run_in(const Setup& setup, const std::vector<RunCase>& cases) {
+  std::vector<RunResult> run_in(const Setup& setup, const std::vector<RunCase>& cases, const FloatFormat* stored_in = nullptr) {
     const Numerics numerics = numerics_ ? *numerics_ : source_numerics(setup.spec.preset);
     std::vector<RunResult> results;
-    for (const RunCase& c : cases) results.push_back(run_case<F>(setup, numerics, c));
+    for (const RunCase& c : cases) results.push_back(run_case<F>(setup, numerics, c, stored_in));
     return results;
   }
 

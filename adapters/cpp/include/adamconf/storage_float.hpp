@@ -1,0 +1,93 @@
+// A number held in a storage format narrower than float32 (bfloat16, float16)
+// whose every operation computes in float32 and rounds its result to the
+// format, to nearest even: the arithmetic of the precision convention
+// "storage" (PyTorch 1.13's CPU bfloat16 kernels load each operand into
+// float, compute, and store the result as c10::BFloat16, round to nearest
+// even). FloatAdam<StorageFloat<bfloat16_format>> is a correct implementation
+// of that convention.
+//
+// A float32 result rounded once more to p <= 11 bits errs by at most
+// 2^-p |r| + 2^-24 |x| from the exact x (r the float32 result); the error
+// model's u|x| for the storage format covers that except within 2^-16 of a
+// power of two, where u|x| has 2^-8 |x| ulp's worth of room anyway
+// (docs/error-model.md, "Storage formats").
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <string>
+
+#include "adamconf/float_format.hpp"
+#include "adamconf/real.hpp"
+
+namespace adamconf {
+
+/// x (a float32 value) rounded to `format`, to nearest even: exact, since a
+/// float is a double and round_to_format rounds an exact value once.
+inline float round_float_to(float x, const FloatFormat& format) {
+  if (!std::isfinite(x) || x == 0) return x;  // a zero keeps its sign
+  return static_cast<float>(round_to_format(static_cast<double>(x), format));
+}
+
+template <const FloatFormat& Format>
+class StorageFloat {
+ public:
+  static constexpr const FloatFormat& format = Format;
+
+  StorageFloat() = default;
+  /// Rounds to the format, once.
+  explicit StorageFloat(double x)
+      : x_(std::isfinite(x) && x != 0 ? static_cast<float>(round_to_format(x, Format)) : static_cast<float>(x)) {}
+  explicit StorageFloat(float x) : x_(round_float_to(x, Format)) {}
+  explicit StorageFloat(int x) : StorageFloat(static_cast<float>(x)) {}
+  explicit StorageFloat(std::int64_t x) : StorageFloat(static_cast<float>(x)) {}
+  operator double() const { return x_; }  ///< exact
+  float value() const { return x_; }
+
+  friend StorageFloat operator+(StorageFloat a, StorageFloat b) { return StorageFloat(a.x_ + b.x_); }
+  friend StorageFloat operator-(StorageFloat a, StorageFloat b) { return StorageFloat(a.x_ - b.x_); }
+  friend StorageFloat operator*(StorageFloat a, StorageFloat b) { return StorageFloat(a.x_ * b.x_); }
+  friend StorageFloat operator/(StorageFloat a, StorageFloat b) { return StorageFloat(a.x_ / b.x_); }
+  friend StorageFloat operator-(StorageFloat a) { return from_bits(-a.x_); }
+  /// A float32 scalar operand (PyTorch's add_(Scalar) keeps it in opmath).
+  friend StorageFloat operator+(StorageFloat a, float b) { return StorageFloat(a.x_ + b); }
+  friend bool operator==(StorageFloat a, StorageFloat b) { return a.x_ == b.x_; }
+  friend bool operator<(StorageFloat a, StorageFloat b) { return a.x_ < b.x_; }
+  friend bool operator>(StorageFloat a, StorageFloat b) { return a.x_ > b.x_; }
+
+  friend StorageFloat sqrt(StorageFloat a) { return StorageFloat(std::sqrt(a.x_)); }
+  friend StorageFloat fma(StorageFloat a, StorageFloat b, StorageFloat c) { return StorageFloat(std::fma(a.x_, b.x_, c.x_)); }
+  friend StorageFloat pow(StorageFloat a, StorageFloat b) { return StorageFloat(std::pow(a.x_, b.x_)); }
+  friend StorageFloat max(StorageFloat a, StorageFloat b) { return a < b ? b : a; }
+
+ private:
+  static StorageFloat from_bits(float x) {
+    StorageFloat s;
+    s.x_ = x;
+    return s;
+  }
+  float x_ = 0;
+};
+
+/// The type a scalar operand is held in: F, or float32 beside a StorageFloat.
+template <class F>
+struct opmath_scalar {
+  using type = F;
+};
+template <const FloatFormat& Format>
+struct opmath_scalar<StorageFloat<Format>> {
+  using type = float;
+};
+
+using Bfloat16Arithmetic = StorageFloat<bfloat16_format>;
+using Float16Arithmetic = StorageFloat<float16_format>;
+
+/// A decimal text (a hyperparameter) as F holds it: correctly rounded to
+/// F's storage format, or parse_decimal<F> for a hardware type.
+template <class F>
+F parse_in_format(const std::string& text) {
+  if constexpr (requires { F::format; }) return F(round_to_format(parse_decimal<ReferenceReal>(text), F::format));
+  else return parse_decimal<F>(text);
+}
+
+}  // namespace adamconf
