@@ -368,6 +368,51 @@ struct GroupsIgnored : FloatImplementation {
   std::size_t group_of(const RunCase&, std::size_t) const override { return 0; }
 };
 
+// ---- mixed precision (float32 opmath over a storage format: F = float, stored_in_ set) ----
+
+/// x rounded to the engine's storage format (bfloat16 when it has none).
+template <class F>
+F in_storage(F x, const FloatFormat* f) {
+  return static_cast<F>(round_to_format(static_cast<double>(x), f ? *f : bfloat16_format));
+}
+
+template <class F>
+struct HyperparametersHeldInStorageFormat : FloatAdam<F> {  // beta2 = 0.999 is 1 in bfloat16
+  void hold_hyperparameters() override {
+    for (F* h : {&this->lr_, &this->b1_, &this->b2_, &this->wd_}) *h = in_storage(*h, this->stored_in_);
+    this->eps_ = in_storage(this->eps_, this->stored_in_);
+  }
+};
+
+template <class F>
+struct Beta2RoundedToStorageFormat : FloatAdam<F> {  // only beta2: 0.999 and 0.9999 both become 1
+  void hold_hyperparameters() override { this->b2_ = in_storage(this->b2_, this->stored_in_); }
+};
+
+template <class F>
+struct EpsHeldInStorageFormat : FloatAdam<F> {  // float16 flushes eps = 1e-8 to 0: 0/0 at a zero gradient
+  void hold_hyperparameters() override { this->eps_ = in_storage(this->eps_, this->stored_in_); }
+};
+
+template <class F>
+struct StepCounterInBfloat16 : FloatAdam<F> {  // 256 + 1 rounds back to 256 in bfloat16
+  std::int64_t advance_step(std::int64_t step) const override {
+    return static_cast<std::int64_t>(round_to_format(static_cast<double>(step + 1), bfloat16_format));
+  }
+  void import_state(const ImplementationState& s) override {
+    FloatAdam<F>::import_state(s);
+    this->step_ = static_cast<std::int64_t>(round_to_format(static_cast<double>(this->step_), bfloat16_format));
+  }
+};
+
+template <class F>
+struct DecayFactorInStorageFormat : FloatAdam<F> {  // 1 - lr wd rounded to the storage format (1 - 1e-5 is 1)
+  F decay(F theta, DecayScale scale, const typename FloatAdam<F>::Scalars& s) const override {
+    const F factor = in_storage(F(F(1) - this->decay_multiplier(scale, s) * this->wd_), this->stored_in_);
+    return theta * factor;
+  }
+};
+
 /// A mutant and where its bug shows: the preset and options it is checked with.
 struct Mutant {
   std::string name;
@@ -380,6 +425,37 @@ struct Mutant {
 template <template <class> class Engine>
 std::function<std::unique_ptr<Implementation>()> factory(const std::string& name) {
   return [name] { return std::make_unique<FloatImplementationOf<Engine>>(name); };
+}
+
+/// A mixed-precision mutant: checked in `dtype` under `precision`.
+struct PrecisionMutant {
+  Mutant mutant;
+  FloatFormat dtype;
+  Precision precision;
+};
+
+/// The bugs of low-precision optimizers (issue: mixed precision), each
+/// against the float32-opmath convention they break.
+inline std::vector<PrecisionMutant> precision_zoo() {
+  PresetOptions opmath{};
+  opmath.precision = Precision::float32_opmath;
+  return {
+      {{"hyperparameters-held-in-bfloat16", "lr, betas, eps and wd rounded to bfloat16 (0.999 becomes 1)",
+        factory<HyperparametersHeldInStorageFormat>("m"), "pytorch-adamw", opmath},
+       bfloat16_format, Precision::float32_opmath},
+      {{"beta2-rounded-to-one", "beta2 held in bfloat16: 0.999 and 0.9999 are both 1",
+        factory<Beta2RoundedToStorageFormat>("m"), "pytorch-adam", opmath},
+       bfloat16_format, Precision::float32_opmath},
+      {{"eps-flushed-in-float16", "eps held in float16: 1e-8 is 0, and a zero gradient gives 0/0",
+        factory<EpsHeldInStorageFormat>("m"), "pytorch-adamw", opmath},
+       float16_format, Precision::float32_opmath},
+      {{"step-counter-in-bfloat16", "the step count held in bfloat16 stops at 256", factory<StepCounterInBfloat16>("m"),
+        "pytorch-adamw", opmath},
+       bfloat16_format, Precision::float32_opmath},
+      {{"decay-factor-in-bfloat16", "1 - lr wd rounded to bfloat16: a small decay is lost",
+        factory<DecayFactorInStorageFormat>("m"), "pytorch-adamw", opmath},
+       bfloat16_format, Precision::float32_opmath},
+  };
 }
 
 inline std::vector<Mutant> zoo() {

@@ -23,9 +23,9 @@ struct Tally {
 bool large(const Property& p) { return p.cases_per_hundred < 100; }
 
 Tally check_all(Implementation& impl, const std::string& preset, const PresetOptions& options, int cases,
-                bool large_ones = false) {
+                bool large_ones = false, std::vector<FloatFormat> formats = {float32_format, float64_format}) {
   Tally tally;
-  for (const FloatFormat& dtype : {float32_format, float64_format}) {
+  for (const FloatFormat& dtype : formats) {
     const PropertyContext ctx = PropertyContext::for_implementation(impl, preset, options, dtype);
     for (const auto& p : all_properties()) {
       if (large(p) != large_ones) continue;
@@ -35,7 +35,7 @@ Tally check_all(Implementation& impl, const std::string& preset, const PresetOpt
         case PropertyResult::Status::skipped: ++tally.skipped; break;
         default:
           ++tally.failed;
-          ADD_FAILURE() << impl.name() << " " << preset << " " << dtype.name << " fails " << r.id << ": " << r.reason
+          ADD_FAILURE() << impl.name() << " " << preset << " " << dtype.name << " " << to_string(options.precision) << " fails " << r.id << ": " << r.reason
                         << "\n" << r.counterexample << "seed " << r.seed;
       }
       if (r.statistics.worst_ratio > tally.worst_ratio) {
@@ -54,6 +54,34 @@ std::vector<PresetOptions> options_to_check(const Preset& p) {
   if (p.offers_bias_correction_switch) out.push_back({false, false, false});
   return out;
 }
+
+/// The storage formats under both precision conventions: FloatAdam over
+/// StorageFloat (every operation rounded to bfloat16 or float16) and over
+/// float stored in the format once per step (float32 opmath). 30 cases per
+/// property, the large classes left out; the false-alarm sweep runs more.
+class StoragePrecision : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(StoragePrecision, PassesEveryPropertyInBfloat16AndFloat16UnderBothConventions) {
+  const Preset& preset = preset_by_name(GetParam());
+  FloatImplementation impl("float (" + preset.name + " order)");
+  for (const Precision precision : {Precision::storage, Precision::float32_opmath}) {
+    PresetOptions options;
+    options.precision = precision;
+    const Tally t = check_all(impl, preset.name, options, 30, false, {bfloat16_format, float16_format});
+    EXPECT_GT(t.passed, 20) << "most properties must run and pass, not skip";
+    std::cout << "  " << preset.name << " " << to_string(precision) << ": " << t.passed << " pass, " << t.skipped
+              << " skip, " << t.failed << " fail (bfloat16 + float16); worst observed/allowed " << t.worst_ratio
+              << "\n      " << t.worst << "\n";
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Presets, StoragePrecision, ::testing::Values("pytorch-adamw", "pytorch-adam"),
+                         [](const auto& info) {
+                           std::string n = info.param;
+                           for (char& c : n)
+                             if (c == '-') c = '_';
+                           return n;
+                         });
 
 class SourceOrdering : public ::testing::TestWithParam<std::string> {};
 

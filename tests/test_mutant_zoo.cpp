@@ -57,6 +57,20 @@ TEST(MutantZoo, EveryMutantIsCaughtInBothFormats) {
   std::cout << "\n";
 }
 
+TEST(MutantZoo, EveryMixedPrecisionMutantIsCaughtInItsFormat) {
+  for (const mutants::PrecisionMutant& pm : mutants::precision_zoo()) {
+    const auto impl = pm.mutant.make();
+    PresetOptions options = pm.mutant.options;
+    options.precision = pm.precision;
+    const Catch c = hunt(*impl, pm.mutant.preset, options, pm.dtype);
+    EXPECT_TRUE(c.caught) << pm.mutant.name << " (" << pm.mutant.bug << ") survived on " << pm.mutant.preset << " "
+                          << pm.dtype.name << " " << to_string(pm.precision);
+    std::cout << "  " << (c.caught ? "caught  " : "SURVIVED") << " " << pm.mutant.name << " [" << pm.mutant.preset
+              << " " << pm.dtype.name << " " << to_string(pm.precision) << "] by " << c.property << " after "
+              << c.cases << " cases\n      " << c.reason << "\n";
+  }
+}
+
 TEST(MutantZoo, HasAtLeastTwentyMutants) {
   EXPECT_GE(mutants::zoo().size(), 20u);
   std::cout << "  " << mutants::zoo().size() << " mutants in the zoo\n";

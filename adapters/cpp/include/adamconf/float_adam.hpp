@@ -110,6 +110,7 @@ class FloatAdam {
     wd_ = parse_in_format<F>(spec.hyper.weight_decay);
     b1_d_ = parse_decimal<double>(spec.hyper.beta1);
     b2_d_ = parse_decimal<double>(spec.hyper.beta2);
+    hold_hyperparameters();
     const std::size_t n = theta0.size();
     theta_ = in_format(theta0);
     m_.assign(n, F(0));
@@ -157,6 +158,8 @@ class FloatAdam {
   // ---- hooks a mutant overrides ----
 
   virtual Plan make_plan(const Convention& c) const { return plan_of(c); }
+  /// The hyperparameters as parsed into F are what the implementation holds.
+  virtual void hold_hyperparameters() {}
   /// The stored step count after a step.
   virtual std::int64_t advance_step(std::int64_t step) const { return advance_count(plan_.counter, step); }
   /// The exponent t in beta^t for the stored count `step`.
