@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The false-alarm sweep: correct implementations against their presets over
-# random seeds. Every preset x float32/float64 with the built-in float
+# random seeds. Every preset x float32/float64, and x bfloat16/float16 under
+# both precision conventions (storage, float32-opmath), with the built-in float
 # implementation, then PyTorch's Adam and AdamW on the single-tensor and
 # foreach paths (float32, float64 and bfloat16), then every shipped adapter of
 # scripts/conformance-matrix.sh (libtorch, TF.js, scikit-learn, dlib). A failure is printed with its replay line; the summary counts
@@ -34,6 +35,13 @@ for round in $(seq "$rounds"); do
   for preset in $("$adamconf" presets | grep -E '^[a-z]' | awk '{print $1}'); do
     for dtype in float32 float64; do
       check "builtin:float $preset $dtype" --impl builtin:float --preset "$preset" --dtype "$dtype"
+    done
+    # The storage formats under both precision conventions (the large classes take minutes in StorageFloat).
+    for dtype in bfloat16 float16; do
+      for precision in storage float32-opmath; do
+        check "builtin:float $preset $dtype $precision" --impl builtin:float --preset "$preset" --dtype "$dtype" \
+          --precision "$precision" --skip-property large-tensors-agree-with-reference
+      done
     done
   done
   for path in "" "--foreach"; do

@@ -28,6 +28,7 @@ double value(Rng& rng, const FloatFormat& dtype, int e) {
   const double fraction = std::ldexp(static_cast<double>(rng.next() >> 11), -53);
   double x = std::ldexp(1.0 + fraction, e);
   if (dtype.precision == 24) x = static_cast<float>(x);
+  else if (dtype.precision < 24) x = round_to_format(x, dtype);  // bfloat16, float16
   return rng.coin() ? -x : x;
 }
 
@@ -67,6 +68,14 @@ GoldenSpec make(const Preset& preset, const FloatFormat& dtype, const Scenario& 
   g.seed = fnv1a(preset.name + "/" + dtype.name + "-" + sc.name);
   g.overrides["lr"] = "0.01";
   if (preset.exposes("weight_decay")) g.overrides["weight_decay"] = "0.01";
+  // "Every operation in the storage format" with beta2 = 0.999: bfloat16 holds
+  // it as 1 (1 - beta2 = 0: v may never move), and float16 computes 1 - beta2^2
+  // = 0.002 only to within 50% (beta2^2 has an ulp of 2^-11): no finite bound.
+  // 0.95 (bfloat16 0.94921875) keeps the bound finite.
+  if (is_storage_format(dtype) && options.precision == Precision::storage) g.overrides["beta2"] = "0.95";
+  // float16 stores a v below 2^-25 as 0, and rounds a denominator sqrt(0) + 1e-8
+  // to 0 or 2^-24: with eps = 1e-8 no bound exists; eps = 1e-4, the usual float16 advice.
+  if (dtype.precision == float16_format.precision) g.overrides["eps"] = "1e-4";
   const Hyperparameters h = make_spec(preset.name, options, g.overrides).hyper;
   Rng rng{g.seed};
   const bool f32 = dtype.precision == 24;
@@ -122,7 +131,18 @@ std::vector<GoldenSpec> catalogue() {
   const Scenario maximize{"maximize", "maximize", 3, 12};
   const Scenario no_bc{"no-bias-correction", "bias correction off", 3, 12};
   const Scenario long_run{"long", "1000 steps of one element; theta, m, v at steps 1-10, every 50th and the last", 1, 1000};
+  const Scenario opmath_random{"opmath-random", "gradients of mixed scales and signs, float32 opmath (fused kernels)", 3, 12};
   std::vector<GoldenSpec> out;
+  // The storage formats, under both precision conventions, for PyTorch's two presets.
+  for (const char* name : {"pytorch-adam", "pytorch-adamw"}) {
+    const Preset& p = preset_by_name(name);
+    for (const FloatFormat& dtype : {bfloat16_format, float16_format}) {
+      out.push_back(make(p, dtype, random, {}));
+      PresetOptions opmath;
+      opmath.precision = Precision::float32_opmath;
+      out.push_back(make(p, dtype, opmath_random, opmath));
+    }
+  }
   for (const auto& p : presets()) {
     for (const FloatFormat& dtype : {float32_format, float64_format}) {
       for (const Scenario* sc : {&random, &eps, &extremes, &schedule, &long_run}) out.push_back(make(p, dtype, *sc, {}));

@@ -106,10 +106,17 @@ GoldenTrace load_text(const std::string& text, const std::string& path) {
     root["preset"].fail(e.what());
   }
   const auto dtype = format_by_name(root["dtype"].text());
-  if (!dtype) root["dtype"].fail("expected \"float32\" or \"float64\"");
+  if (!dtype) root["dtype"].fail("expected \"float32\", \"float64\", \"bfloat16\" or \"float16\"");
   g.dtype = *dtype;
   const Node options = root["options"];
   g.options = {options["amsgrad"].boolean(), options["maximize"].boolean(), options["bias_correction"].boolean()};
+  if (options.has("precision")) {
+    try {
+      g.options.precision = precision_by_name(options["precision"].text(), "precision");
+    } catch (const std::invalid_argument& e) {
+      options["precision"].fail(e.what());
+    }
+  }
   const Node hyper = root["hyperparameters"];
   for (const auto& name : Hyperparameters::names()) {
     g.hyper.get(name) = hyper[name].text();

@@ -96,6 +96,9 @@ std::vector<std::string> render_all(const std::vector<GoldenSpec>& specs,
     for (std::size_t k; (k = next++) < specs.size();) {
       try {
         texts[k] = render(specs[k]);
+      } catch (const std::logic_error& e) {  // name the file the catalogue got wrong
+        std::lock_guard lock(report);
+        failure = std::make_exception_ptr(std::logic_error(specs[k].relative_path() + ": " + e.what()));
       } catch (...) {
         std::lock_guard lock(report);
         failure = std::current_exception();

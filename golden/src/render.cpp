@@ -1,4 +1,5 @@
 // Rendering a golden file: the reference and the error model run over the
+#include <stdexcept>
 // spec's inputs; every number is printed by MPFR's correctly rounded
 // conversion or as a hex float, so the text is the same on every machine.
 #include <mpfr.h>
@@ -37,7 +38,7 @@ std::string mpfr_text(const R& x, int digits, mpfr_rnd_t mode) {
   return out;
 }
 
-int digits_for(const FloatFormat& f) { return f.precision == 24 ? 12 : 21; }
+int digits_for(const FloatFormat& f) { return f.precision <= 24 ? 12 : 21; }
 
 /// The steps whose values a file records: all of them, or for long runs the
 /// first ten, every 50th and the last.
@@ -50,7 +51,11 @@ std::vector<std::size_t> recorded_steps(const GoldenSpec& g) {
 }  // namespace
 
 std::string decimal(const R& x, int digits) { return mpfr_text(x, digits, MPFR_RNDN); }
-std::string decimal_rounded_up(const R& x, int digits) { return mpfr_text(x, digits, MPFR_RNDU); }
+std::string decimal_rounded_up(const R& x, int digits) {
+  // A golden file states finite bounds only: an infinite one is a catalogue error, not a value.
+  if (!isfinite(x)) throw std::logic_error("a golden file would hold an infinite error bound; choose its inputs so that it has none");
+  return mpfr_text(x, digits, MPFR_RNDU);
+}
 
 std::string render(const GoldenSpec& g) {
   const OptimizerSpec spec = make_spec(g.preset, g.options, g.overrides);
@@ -72,6 +77,8 @@ std::string render(const GoldenSpec& g) {
   header["preset"] = g.preset;
   header["options"] = {{"amsgrad", g.options.amsgrad}, {"maximize", g.options.maximize},
                        {"bias_correction", g.options.bias_correction}};
+  // Only where it is not the default, so that the float32/float64 files stay as they were.
+  if (g.options.precision != Precision::storage) header["options"]["precision"] = to_string(g.options.precision);
   Json chain = Json::array();
   for (const auto& t : spec.convention.chain) chain.push_back(describe(t));
   header["convention"] = chain;
@@ -91,7 +98,7 @@ std::string render(const GoldenSpec& g) {
   header["recorded_steps"] = recorded.size() == g.grads.size() ? Json("all") : Json(recorded);
 
   ReferenceAdam<R> reference(spec.convention, hyper, std::vector<R>(g.theta0.begin(), g.theta0.end()));
-  ErrorModel<R> model(g.dtype, hyper, g.theta0.size());
+  ErrorModel<R> model(g.dtype, hyper, g.theta0.size(), spec.convention.precision);
   std::string learning_rates, gradients, trace;
   std::size_t next_recorded = 0;
   for (std::size_t t = 0; t < g.grads.size(); ++t) {
@@ -120,6 +127,9 @@ std::string render(const GoldenSpec& g) {
           rounded.push_back(hex_float_short(round_to_format(x, g.dtype)));
           const R& bound = field == "theta" ? b.theta : field == "m" ? b.m : field == "v" ? b.v : b.vmax;
           // the printed exact value's own rounding is part of what a checker may see
+          if (!isfinite(bound))
+            throw std::logic_error("step " + std::to_string(t + 1) + ", " + field + "[" + std::to_string(i) +
+                                   "] would have an infinite error bound; choose inputs that have none");
           allowed.push_back(decimal_rounded_up(bound + abs(x - parse_decimal<R>(text)), 3));
         }
       }

@@ -188,7 +188,8 @@ Identification identify(Implementation& impl, const FloatFormat& dtype) {
   id.implementation = impl.name();
   id.dtype = dtype.name;
   const Capabilities caps = impl.capabilities();
-  const Setup any{make_spec("kingma-ba"), dtype};  // the implementation reads only the hyperparameters and options
+  Setup any{make_spec("kingma-ba"), dtype};  // the implementation reads only the hyperparameters and options
+  any.spec.options.precision = any.spec.convention.precision = caps.precision;  // as its hello states
 
   // The probes use the values an implementation fixes (dlib's eps), and vary
   // nothing it does not take: a value it would ignore would only mislead the fit.
@@ -255,6 +256,19 @@ Identification identify(Implementation& impl, const FloatFormat& dtype) {
     }
     return fits;
   };
+  // The precision convention of a storage format: float32 opmath's bound is
+  // the tighter one, so a fit there names it; else every operation is rounded.
+  if (is_storage_format(dtype)) {
+    Candidate opmath{best.label, best.convention, best.eps_inside_sqrt};
+    opmath.convention.precision = Precision::float32_opmath;
+    double worst = 0;
+    for (std::size_t k = 0; k < probes.size(); ++k)
+      worst = std::max(worst, fit(setup_for(opmath, probes[k], dtype), probes[k].run, answers[k]).worst);
+    id.precision = worst <= 1 ? "float32-opmath: float32 arithmetic, rounded to " + std::string(dtype.name) +
+                                    " once per step (fused kernels; " + ratio_text(worst) + ")"
+                              : "storage: operations rounded to " + std::string(dtype.name) +
+                                    " (float32 opmath's bound is exceeded: " + ratio_text(worst) + ")";
+  }
   if (caps.supports_option("amsgrad") && best.convention.adam().amsgrad == AmsgradVariant::none) {
     Convention raw = best.convention, hat = best.convention;
     raw.adam().amsgrad = AmsgradVariant::max_of_raw_v;
@@ -296,6 +310,7 @@ std::string Identification::describe() const {
   }
   out += "  chain: " + top.convention.describe() + "\n";
   for (const auto& line : describe_axes(top.convention, top.eps_inside_sqrt)) out += "    " + line + "\n";
+  if (!precision.empty()) out += "    precision: " + precision + "\n";
   if (!amsgrad.empty()) out += "    AMSGrad option: " + amsgrad + "\n";
   if (!maximize.empty()) out += "    maximize option: " + maximize + "\n";
   if (!top.matches()) {

@@ -24,8 +24,16 @@ echo "ForgetfulAdamW bfloat16: $(tail -1 "$tmp/out")"
 grep -qE "^  skip  long-trajectory-agrees-with-reference nothing judged: every one of the [0-9]+ values compared had an error bound beyond bfloat16's largest finite value" "$tmp/out" ||
   { cat "$tmp/out"; fail "a long bfloat16 run whose bounds outgrow the format is not reported as nothing judged"; }
 
-"$adamconf" check --impl builtin:float --preset pytorch-adamw --dtype bfloat16 >"$tmp/out" 2>&1
-[ $? -eq 2 ] && grep -q "does not offer bfloat16 (it offers: float32 float64)" "$tmp/out" || { cat "$tmp/out"; fail "builtin:float in bfloat16 is not refused"; }
+# builtin:float computes bfloat16 under both precision conventions and passes both;
+# PyTorch CPU (every operation rounded to bfloat16, scalars like 0.9 rounded too)
+# must fail float32-opmath, whose hyperparameters are float32.
+"$adamconf" check --impl builtin:float --preset pytorch-adamw --dtype bfloat16 --precision float32-opmath --cases 10 >"$tmp/out" 2>&1
+[ $? -eq 0 ] && grep -q "pytorch-adamw --precision float32-opmath, bfloat16" "$tmp/out" || { cat "$tmp/out"; fail "builtin:float float32-opmath bfloat16 does not pass"; }
+"$adamconf" check --impl torch:torch.optim:AdamW --preset pytorch-adamw --dtype bfloat16 --precision float32-opmath \
+  --cases 10 --property each-step-agrees-with-reference >"$tmp/out" 2>&1
+[ $? -eq 1 ] && grep -q "FAIL  each-step-agrees-with-reference" "$tmp/out" || { cat "$tmp/out"; fail "PyTorch CPU bfloat16 passes float32-opmath"; }
+"$adamconf" check --impl builtin:float --preset pytorch-adamw --dtype bfloat16 --precision fused >"$tmp/out" 2>&1
+[ $? -eq 2 ] && grep -q "expected storage or float32-opmath" "$tmp/out" || { cat "$tmp/out"; fail "--precision fused is not refused"; }
 "$adamconf" check --impl builtin:float --preset pytorch-adamw --dtype bf16 >"$tmp/out" 2>&1
 [ $? -eq 2 ] && grep -q "expected float32, float64, bfloat16 or float16" "$tmp/out" || { cat "$tmp/out"; fail "an unknown dtype is not named"; }
 echo "bfloat16: all checks passed"

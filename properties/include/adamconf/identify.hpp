@@ -31,6 +31,7 @@ struct Identification {
   std::vector<std::string> notes;        ///< what was probed or could not be
   std::string amsgrad;                   ///< "max_of_raw_v", "max_of_v_hat", "none matches", or "" when not offered
   std::string maximize;                  ///< "negates the gradient", "does not negate the gradient", or ""
+  std::string precision;                 ///< for bfloat16/float16: "float32-opmath: ..." or "storage: ...", else ""
 
   const CandidateFit& best() const { return candidates.front(); }
   /// The lines `adamconf identify` prints.

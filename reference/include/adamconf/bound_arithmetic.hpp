@@ -75,7 +75,11 @@ struct Down {
 
 // ---- upper bounds ----
 template <class T>
-inline Up<T> operator+(const Up<T>& a, const Up<T>& b) { return {nudge_up<T>(a.x + b.x)}; }
+inline Up<T> operator+(const Up<T>& a, const Up<T>& b) {
+  if (a.x == 0) return b;  // an exact zero added is exact: 0 + 0 stays 0, as in MPFR
+  if (b.x == 0) return a;
+  return {nudge_up<T>(a.x + b.x)};
+}
 template <class T>
 inline Up<T> operator*(const Up<T>& a, const Up<T>& b) {
   if (a.x == 0 || b.x == 0) return {T(0)};
