@@ -68,7 +68,7 @@ bad() {
   echo "bad input: $(cat "$tmp/err")"
 }
 bad check --impl builtin:float --preset pytorch_adamw
-bad check --impl builtin:float --preset kingma-ba --dtype float16
+bad check --impl builtin:float --preset kingma-ba --dtype float8
 bad check --impl builtin:float --preset kingma-ba --set beta2=1.5
 bad check --impl builtin:float --preset kingma-ba --set weight_decay=0.1
 bad check --impl "$python $src/adapters/python/minimal_adapter.py" --preset kingma-ba --dtype float32

@@ -324,7 +324,10 @@ class ErrorModel {
     b.m = (e_m + reference_u_ * m).x;
     b.v = (e_v + reference_u_ * v).x;
     b.vmax = (e_vmax + reference_u_ * up(e.vmax)).x;
-    update_error_[i] = times(up(e.direction), factor) + times(r_over_m * e_m, U::exact(1) + factor) + eta_;
+    // A denominator (D, bc1, sqrt(bc2)) whose error may reach it may be 0 in
+    // the implementation: then even m = 0 gives 0/0, and nothing is bounded.
+    update_error_[i] = !factor.is_finite() ? U::infinite()
+                                           : times(up(e.direction), factor) + times(r_over_m * e_m, U::exact(1) + factor) + eta_;
     // "Underflow of intermediate products": an intermediate of lr * m * sqrt(bc2)/(bc1 D)
     // (PyTorch's lr/bc1 * m, say) that rounds in the subnormal range errs by eta
     // absolutely, and the factors applied after it can amplify that by at most the
