@@ -99,7 +99,9 @@ TEST(BoundArithmetic, ZeroIsExactAndNothingIsNaN) {
   EXPECT_EQ((U{1} / D{0}).x, inf);
   EXPECT_EQ((U{inf} / D{DBL_MAX}).x, inf);
   EXPECT_EQ((D{1} - U{inf}).x, 0.0);
-  EXPECT_EQ((U{0x1p-1074} + U{0}).x, 0x1p-1073);  // a subnormal result nudged up by one quantum
+  EXPECT_EQ((U{0x1p-1074} + U{0x1p-1074}).x, 0x1p-1073 + 0x1p-1074);  // a subnormal sum nudged up by one quantum
+  EXPECT_EQ((U{0x1p-1074} + U{0}).x, 0x1p-1074);  // an exact zero added is exact, as in MPFR
+  EXPECT_EQ((U{0} + U{0}).x, 0.0);                 // 0 + 0 stays an exact 0
 }
 
 /// Observes one reference step with both models.

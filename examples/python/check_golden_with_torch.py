@@ -21,7 +21,18 @@ from fractions import Fraction
 import torch
 
 OPTIMIZERS = {"pytorch-adam": torch.optim.Adam, "pytorch-adamw": torch.optim.AdamW}
-DTYPES = {"float32": (torch.float32, 24, -126), "float64": (torch.float64, 53, -1022)}
+DTYPES = {"float32": (torch.float32, 24, -126), "float64": (torch.float64, 53, -1022),
+          "bfloat16": (torch.bfloat16, 8, -126)}
+
+
+def skip_reason(golden):
+    """Why PyTorch's CPU optimizers do not run a golden file, or None."""
+    if golden["dtype"] not in DTYPES:
+        return f"PyTorch 1.13 has no CPU {golden['dtype']} Adam"
+    if golden["options"].get("precision", "storage") != "storage":
+        return "PyTorch's CPU kernels round every operation to the dtype (precision storage), not " + \
+            golden["options"]["precision"]
+    return None
 
 
 def ulp(x: Fraction, precision: int, min_exponent: int) -> Fraction:
@@ -55,6 +66,10 @@ def check(path, foreach, results_dir):
         raise SystemExit(f"{path}: not an adamconf-golden/1 file")
     if golden["preset"] not in OPTIMIZERS:
         return None  # not a PyTorch preset
+    why = skip_reason(golden)
+    if why:
+        print(f"skip {golden['name']}: {why}")
+        return None
     _, precision, min_exponent = DTYPES[golden["dtype"]]
     thetas = run_torch(golden, foreach)
     worst_ulps, failures, compared = 0.0, [], 0
