@@ -373,7 +373,7 @@ struct GroupsIgnored : FloatImplementation {
 /// x rounded to the engine's storage format (bfloat16 when it has none).
 template <class F>
 F in_storage(F x, const FloatFormat* f) {
-  return static_cast<F>(round_to_format(static_cast<double>(x), f ? *f : bfloat16_format));
+  return static_cast<F>(round_stored(static_cast<double>(x), f ? *f : bfloat16_format));
 }
 
 template <class F>

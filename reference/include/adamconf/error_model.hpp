@@ -164,8 +164,6 @@ class ErrorModel {
   std::array<FloatFormat, 3> scalar_formats() const {
     return {target_, is_storage_format(target_) ? float32_format : target_, float64_format};
   }
-  /// The arithmetic's format (float32 under float32 opmath, else the storage format).
-  const FloatFormat& arithmetic_format() const { return target_; }
 
   /// |h - fl_F(h)| maximised over the scalar formats F: the error of an
   /// implementation holding h in either.

@@ -22,11 +22,14 @@
 
 namespace adamconf {
 
-/// x (a float32 value) rounded to `format`, to nearest even: exact, since a
-/// float is a double and round_to_format rounds an exact value once.
+/// x rounded to `format` once, to nearest even; a zero keeps its sign and
+/// inf or NaN stays as it is (round_to_format takes finite values only).
+inline double round_stored(double x, const FloatFormat& format) {
+  return !std::isfinite(x) || x == 0 ? x : round_to_format(x, format);
+}
+/// A float32 value rounded to `format` (exact: a float is a double).
 inline float round_float_to(float x, const FloatFormat& format) {
-  if (!std::isfinite(x) || x == 0) return x;  // a zero keeps its sign
-  return static_cast<float>(round_to_format(static_cast<double>(x), format));
+  return static_cast<float>(round_stored(x, format));
 }
 
 template <const FloatFormat& Format>
@@ -36,9 +39,8 @@ class StorageFloat {
 
   StorageFloat() = default;
   /// Rounds to the format, once.
-  explicit StorageFloat(double x)
-      : x_(std::isfinite(x) && x != 0 ? static_cast<float>(round_to_format(x, Format)) : static_cast<float>(x)) {}
-  explicit StorageFloat(float x) : x_(round_float_to(x, Format)) {}
+  explicit StorageFloat(double x) : x_(static_cast<float>(round_stored(x, Format))) {}
+  explicit StorageFloat(float x) : StorageFloat(static_cast<double>(x)) {}
   explicit StorageFloat(int x) : StorageFloat(static_cast<float>(x)) {}
   explicit StorageFloat(std::int64_t x) : StorageFloat(static_cast<float>(x)) {}
   operator double() const { return x_; }  ///< exact
