@@ -84,6 +84,13 @@ std::string CheckRun::replay(const PropertyResult& result) const {
   return s;
 }
 
+std::string ulps_of(const CheckRun& run) {
+  const auto format = format_by_name(run.dtype);
+  if (!format || reported_format(*format, run.options.precision).name == run.dtype) return run.dtype;
+  return std::string(reported_format(*format, run.options.precision).name) + " (the master weights; the " + run.dtype +
+         " copy is compared bit for bit)";
+}
+
 std::string render_header(const CheckRun& run) {
   std::string shard;
   if (run.shard.count > 1)
@@ -92,16 +99,21 @@ std::string render_header(const CheckRun& run) {
   std::string stated;
   if (run.step_counter_from_adapter && run.options.step_counter == StepCounter::float32)
     stated += "\n  step counter float32, as the adapter's hello states: the count stops at 2^24 (PyTorch 1.12+, dlib)";
-  if (run.precision_from_adapter && run.options.precision == Precision::float32_opmath)
-    stated += "\n  precision float32-opmath, as the adapter's hello states: float32 arithmetic, " + run.dtype +
-              " when stored";
+  if (run.precision_from_adapter && run.options.precision != Precision::storage) {
+    const std::string how = run.options.precision == Precision::master_weights
+                                ? "float32 master weights and state, a " + run.dtype + " copy rounded to nearest even"
+                            : run.options.precision == Precision::stochastic_rounding
+                                ? "float32 arithmetic, theta rounded to " + run.dtype + " stochastically"
+                                : "float32 arithmetic, " + run.dtype + " when stored";
+    stated += "\n  precision " + to_string(run.options.precision) + ", as the adapter's hello states: " + how;
+  }
   if (!run.held.empty()) {
     stated += "\n  held, as the implementation takes no other value:";
     for (const auto& [name, value] : run.held) stated += " " + name + "=" + value;
   }
   return "adamconf check: " + run.implementation + " as " + run.preset + option_flags(run.options) + ", " + run.dtype + "\n  seed " +
          std::to_string(run.seed) + ", up to " + std::to_string(run.cases) + " cases per property; errors in ulps of " +
-         run.dtype + shard + stated + "\n\n";
+         ulps_of(run) + shard + stated + "\n\n";
 }
 
 std::string render_property(const CheckRun& run, const PropertyResult& r) {

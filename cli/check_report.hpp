@@ -51,6 +51,8 @@ std::string shell_quote(const std::string& s);
 /// The options on the command line, as flags: " --amsgrad --maximize".
 std::string option_flags(const PresetOptions& options);
 
+/// The format errors are counted in: the dtype, or float32 for master weights (and why).
+std::string ulps_of(const CheckRun& run);
 std::string render_header(const CheckRun& run);
 std::string render_property(const CheckRun& run, const PropertyResult& result);
 std::string render_summary(const CheckRun& run);

@@ -183,7 +183,7 @@ std::string render_html(const CheckRun& run) {
        "</h1>\n";
   h += "<p>seed " + std::to_string(run.seed) + ", up to " + std::to_string(run.cases) + " cases per property" +
        (run.shard.count > 1 ? ", shard " + run.shard.text() : std::string()) + ", " + num(run.seconds, "%.1f") +
-       " s; errors in ulps of " + esc(run.dtype) + ".</p>\n";
+       " s; errors in ulps of " + esc(ulps_of(run)) + ".</p>\n";
   h += "<table id=\"verdicts\"><tr><th>verdict</th><th>property</th><th>cases</th><th>worst fraction of allowed</th>"
        "<th>max error (ulps)</th><th>seconds</th><th>detail</th></tr>\n";
   for (std::size_t k = 0; k < run.results.size(); ++k) {

@@ -413,6 +413,50 @@ struct DecayFactorInStorageFormat : FloatAdam<F> {  // 1 - lr wd rounded to the 
   }
 };
 
+// ---- master weights (F = float, no storing; the copy made by the multi-tensor loop) ----
+
+/// The model copy made by dropping the low bits (round toward zero, a
+/// hand-written float-to-bfloat16 cast) instead of rounding to nearest even.
+struct CopyTruncated : FloatImplementation {
+  using FloatImplementation::FloatImplementation;
+  double model_copy(double master, const FloatFormat& copy) const override {
+    if (!std::isfinite(master) || master == 0) return master;
+    const double q = std::ldexp(1.0, quantum_exponent(master, copy));
+    return std::trunc(master / q) * q;
+  }
+};
+
+template <class F>
+struct MasterHeldInBfloat16 : FloatAdam<F> {  // the "master" is the bfloat16 copy: each step rounds it
+  F step_element(std::size_t i, F g, const typename FloatAdam<F>::Scalars& s) override {
+    return in_storage(FloatAdam<F>::step_element(i, g, s), nullptr);
+  }
+};
+
+// ---- stochastic rounding (F = float, stored_in_ set, theta rounded stochastically) ----
+
+template <class F>
+struct StochasticRoundingIsNearest : FloatAdam<F> {  // rounds theta to nearest: an update below half an ulp stalls
+  float round_theta_stochastically(std::size_t, float y) const override { return round_float_to(y, *this->stored_in_); }
+};
+
+template <class F>
+struct OneDrawPerStep : FloatAdam<F> {  // one random number for the whole tensor: every element rounds the same way
+  float round_theta_stochastically(std::size_t, float y) const override {
+    return round_stochastically(y, *this->stored_in_, rounding_bits(this->seed_, static_cast<std::uint64_t>(this->step_), 0));
+  }
+};
+
+template <class F>
+struct NoiseThenNearest : FloatAdam<F> {  // uniform noise of one ulp added, then rounded to nearest (not truncated)
+  float round_theta_stochastically(std::size_t i, float y) const override {
+    if (!std::isfinite(y) || y == 0) return y;
+    const double q = std::ldexp(1.0, quantum_exponent(static_cast<double>(y), *this->stored_in_));
+    const double noise = std::ldexp(static_cast<double>(rounding_bits(this->seed_, static_cast<std::uint64_t>(this->step_), i)), -32) * q;
+    return round_float_to(static_cast<float>(y + std::copysign(noise, y)), *this->stored_in_);
+  }
+};
+
 /// A mutant and where its bug shows: the preset and options it is checked with.
 struct Mutant {
   std::string name;
@@ -435,10 +479,12 @@ struct PrecisionMutant {
 };
 
 /// The bugs of low-precision optimizers (issue: mixed precision), each
-/// against the float32-opmath convention they break.
+/// against the precision convention it breaks.
 inline std::vector<PrecisionMutant> precision_zoo() {
-  PresetOptions opmath{};
+  PresetOptions opmath{}, master{}, stochastic{};
   opmath.precision = Precision::float32_opmath;
+  master.precision = Precision::master_weights;
+  stochastic.precision = Precision::stochastic_rounding;
   return {
       {{"hyperparameters-held-in-bfloat16", "lr, betas, eps and wd rounded to bfloat16 (0.999 becomes 1)",
         factory<HyperparametersHeldInStorageFormat>("m"), "pytorch-adamw", opmath},
@@ -455,6 +501,21 @@ inline std::vector<PrecisionMutant> precision_zoo() {
       {{"decay-factor-in-bfloat16", "1 - lr wd rounded to bfloat16: a small decay is lost",
         factory<DecayFactorInStorageFormat>("m"), "pytorch-adamw", opmath},
        bfloat16_format, Precision::float32_opmath},
+      {{"master-copy-truncated", "the bfloat16 model copy drops the master's low bits instead of rounding to nearest even",
+        [] { return std::make_unique<CopyTruncated>("m"); }, "pytorch-adamw", master},
+       bfloat16_format, Precision::master_weights},
+      {{"master-held-in-bfloat16", "the float32 master is rounded to bfloat16 every step (no real master)",
+        factory<MasterHeldInBfloat16>("m"), "pytorch-adam", master},
+       bfloat16_format, Precision::master_weights},
+      {{"stochastic-rounding-is-nearest", "theta rounded to nearest: an update below half an ulp stalls",
+        factory<StochasticRoundingIsNearest>("m"), "pytorch-adamw", stochastic},
+       bfloat16_format, Precision::stochastic_rounding},
+      {{"stochastic-rounding-one-draw-per-step", "one random number per tensor and step: every element rounds alike",
+        factory<OneDrawPerStep>("m"), "pytorch-adamw", stochastic},
+       bfloat16_format, Precision::stochastic_rounding},
+      {{"stochastic-rounding-noise-then-nearest", "one ulp of noise added, then rounded to nearest instead of truncated",
+        factory<NoiseThenNearest>("m"), "pytorch-adam", stochastic},
+       float16_format, Precision::stochastic_rounding},
   };
 }
 

@@ -5,7 +5,9 @@
     adamconf check --impl "/usr/bin/python3 adapters/python/torch_adapter.py --foreach" --preset pytorch-adam
 
 --foreach selects PyTorch's multi-tensor path (foreach=True); the default is
-the single-tensor path. Both optimizers in one adapter; for any other class
+the single-tensor path. --master-weights steps a float32 master for a
+bfloat16/float16 dtype and reports the model copy, master.to(dtype), beside it
+(precision master-weights: apex amp O2). Both optimizers in one adapter; for any other class
 with the torch.optim API, `--impl torch:MODULE:CLASS` (torch_optim_adapter.py).
 """
 import argparse
@@ -20,10 +22,12 @@ from torch_optim_adapter import TorchOptimizer, serve  # noqa: E402
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--foreach", action="store_true", help="use the multi-tensor (foreach) path")
+    parser.add_argument("--master-weights", action="store_true",
+                        help="bfloat16/float16: a float32 master, the model copy rounded from it")
     args = parser.parse_args()
-    optimizers = [TorchOptimizer("torch.optim:Adam", "pytorch-adam", {"foreach": args.foreach}),
-                  TorchOptimizer("torch.optim:AdamW", "pytorch-adamw", {"foreach": args.foreach})]
-    path = "foreach" if args.foreach else "single-tensor"
+    optimizers = [TorchOptimizer("torch.optim:Adam", "pytorch-adam", {"foreach": args.foreach}, args.master_weights),
+                  TorchOptimizer("torch.optim:AdamW", "pytorch-adamw", {"foreach": args.foreach}, args.master_weights)]
+    path = ("foreach" if args.foreach else "single-tensor") + (", float32 master weights" if args.master_weights else "")
     serve({o.name: o for o in optimizers}, f"torch {torch.__version__} ({path})")
 
 

@@ -43,13 +43,17 @@ def parse_args_text(text):
 class TorchOptimizer:
     """One class with the torch.optim API, as adamconf drives it."""
 
-    def __init__(self, spec, preset, extra):
+    def __init__(self, spec, preset, extra, master_weights=False):
         module_name, _, class_name = spec.rpartition(":")
         module = importlib.import_module(module_name)
         self.cls = getattr(module, class_name)
         self.name = f"{module_name}.{class_name}"
         self.extra = extra
         self.preset = preset
+        # Mixed-precision training with float32 master weights (apex amp O2): the
+        # optimizer steps a float32 master; the bfloat16/float16 model copy is
+        # master.to(dtype) after every step, and the gradient is the model's, cast up.
+        self.master_weights = master_weights
         parameters = inspect.signature(self.cls).parameters
         self.accepts = set(parameters)
         for name in extra:
@@ -60,7 +64,7 @@ class TorchOptimizer:
                                 if needs in self.accepts or (h in ("beta1", "beta2") and h in self.accepts)]
         self.options = [o for o in ("amsgrad", "maximize") if o in self.accepts and o not in extra]
         self.state_names = self._probe_state()
-        self.dtypes = [d for d in DTYPES if self._steps_in(DTYPES[d])]
+        self.dtypes = [d for d in DTYPES if master_weights or self._steps_in(DTYPES[d])]
 
     def _steps_in(self, dtype):
         """Whether the class runs in dtype here (PyTorch 1.13 on CPU has no float16 addcmul_)."""
@@ -105,14 +109,17 @@ class TorchOptimizer:
 
     def hello(self):
         counter = ["step_counter=float32"] if self.state_names and self.state_names["float32_step"] else []
+        precision = ["precision=master-weights"] if self.master_weights else []
         return {"name": self.name, "presets": [self.preset], "dtypes": self.dtypes,
-                "hyperparameters": self.hyperparameters, "options": self.options + counter,
+                "hyperparameters": self.hyperparameters, "options": self.options + counter + precision,
                 "state": self.state_names is not None, "lr_schedule": "lr" in self.accepts}
 
     def run_case(self, request, case):
         """One case (adamconf-adapter/2): a torch parameter per tensor, a param_group
         per group, grad None where the case gives no gradient."""
-        dtype = DTYPES[request["dtype"]]
+        storage = DTYPES[request["dtype"]]
+        master = self.master_weights and storage in (torch.bfloat16, torch.float16)
+        dtype = torch.float32 if master else storage  # what the optimizer steps
         options = request["options"]
         if not options.get("bias_correction", True):
             raise ValueError(f"{self.name} has no switch for bias correction")
@@ -131,18 +138,23 @@ class TorchOptimizer:
                 if options.get("amsgrad"):
                     state["max_exp_avg_sq"] = torch.tensor(s["vmax"], dtype=dtype)
                 optimizer.state[param] = state
-        thetas, states = [], []
+        thetas, copies, states = [], [], []
         for t, grads in enumerate(case["grads"]):
             if "lrs" in case:
                 for group in optimizer.param_groups:
                     group["lr"] = case["lrs"][t]
             for param, grad in zip(params, grads):
-                param.grad = None if grad is None else torch.tensor(grad, dtype=dtype)
+                param.grad = None if grad is None else torch.tensor(grad, dtype=storage).to(dtype)
             optimizer.step()
             thetas.append([p.detach().tolist() for p in params])
+            if master:  # model.copy_(master): float32 to bfloat16/float16, to nearest even
+                copies.append([p.detach().to(storage).tolist() for p in params])
             if case.get("record_states"):
                 states.append([self.tensor_state(optimizer, p, options) for p in params])
-        return {"theta": thetas, "states": states}
+        answer = {"theta": thetas, "states": states}
+        if master:
+            answer["theta_copy"] = copies
+        return answer
 
     @staticmethod
     def tensor_state(optimizer, param, options):

@@ -243,6 +243,7 @@ Json structured_case_json(const Setup& setup, const RunCase& c) {
     groups.push_back({{"hyperparameters", hyperparameters_json(h, false)}, {"hyperparameters_exact", hyperparameters_json(h, true)}});
   }
   Json j = {{"tensors", tensors}, {"grads", grads}, {"groups", groups}, {"record_states", c.record_states}};
+  if (c.rounding_seed != 0) j["rounding_seed"] = c.rounding_seed;
   if (!c.lrs.empty()) {
     Json lrs = Json::array();
     for (const auto& lr : c.lrs) lrs.push_back(parse_decimal<double>(lr));
@@ -261,20 +262,28 @@ Json structured_case_json(const Setup& setup, const RunCase& c) {
 RunResult structured_result(const Json& r, const RunCase& c, const std::string& where) {
   const auto slices = slices_of(c);
   RunResult out;
-  const Json& steps = list_of(r.at("theta"), c.grads.size(), where + " theta", "steps");
-  for (const Json& step : steps) {
-    const Json& tensors = list_of(step, slices.size(), where + " theta", "tensors");
-    std::vector<double> theta;
-    theta.reserve(c.theta0.size());
-    for (std::size_t k = 0; k < slices.size(); ++k) {
-      const auto values = numbers(tensors[k], where + " theta");
-      if (values.size() != slices[k].size)
-        throw ImplementationError("adapter answered " + std::to_string(values.size()) + " parameters for " +
-                                  std::to_string(slices[k].size) + " (" + where + ", tensor " + std::to_string(k) + ")");
-      theta.insert(theta.end(), values.begin(), values.end());
+  // theta, or theta_copy: per step, per tensor, joined.
+  auto per_step = [&](const char* field) {
+    std::vector<std::vector<double>> joined;
+    const Json& steps = list_of(r.at(field), c.grads.size(), where + " " + field, "steps");
+    for (const Json& step : steps) {
+      const Json& tensors = list_of(step, slices.size(), where + " " + field, "tensors");
+      std::vector<double> theta;
+      theta.reserve(c.theta0.size());
+      for (std::size_t k = 0; k < slices.size(); ++k) {
+        const auto values = numbers(tensors[k], where + " " + field);
+        if (values.size() != slices[k].size)
+          throw ImplementationError("adapter answered " + std::to_string(values.size()) + " parameters for " +
+                                    std::to_string(slices[k].size) + " (" + where + " " + field + ", tensor " +
+                                    std::to_string(k) + ")");
+        theta.insert(theta.end(), values.begin(), values.end());
+      }
+      joined.push_back(std::move(theta));
     }
-    out.theta.push_back(std::move(theta));
-  }
+    return joined;
+  };
+  out.theta = per_step("theta");
+  if (r.contains("theta_copy")) out.theta_copy = per_step("theta_copy");
   if (c.record_states) {
     if (!r.contains("states")) throw ImplementationError("adapter answered " + where + " without \"states\"");
     const Json& states = list_of(r.at("states"), c.grads.size(), where + " states", "steps");
@@ -306,6 +315,7 @@ std::string run_request(long long id, const std::string& optimizer, const Setup&
   request["id"] = id;
   request["optimizer"] = optimizer;
   request["dtype"] = setup.dtype.name;
+  if (is_storage_format(setup.dtype)) request["precision"] = to_string(setup.spec.convention.precision);
   request["hyperparameters"] = hyperparameters_json(setup.spec.hyper, false);
   request["hyperparameters_exact"] = hyperparameters_json(setup.spec.hyper, true);
   request["options"] = {{"amsgrad", setup.spec.options.amsgrad},
@@ -319,6 +329,7 @@ std::string run_request(long long id, const std::string& optimizer, const Setup&
     }
     if (c.structured()) throw std::invalid_argument("a case of several tensors, groups or no-grad steps needs protocol /2");
     Json j = {{"theta0", c.theta0}, {"grads", c.grads}, {"record_states", c.record_states}};
+    if (c.rounding_seed != 0) j["rounding_seed"] = c.rounding_seed;
     if (!c.lrs.empty()) {
       Json lrs = Json::array();
       for (const auto& lr : c.lrs) lrs.push_back(parse_decimal<double>(lr));
@@ -359,6 +370,11 @@ std::vector<RunResult> parse_run_answer(const std::string& line, long long id, c
     }
     RunResult out;
     for (const auto& step : r.at("theta")) out.theta.push_back(numbers(step, where + " theta"));
+    if (r.contains("theta_copy")) {
+      if (!r.at("theta_copy").is_array())
+        throw ImplementationError("adapter answered " + where + " with \"theta_copy\" that is not a list");
+      for (const auto& step : r.at("theta_copy")) out.theta_copy.push_back(numbers(step, where + " theta_copy"));
+    }
     if (r.contains("states")) {
       if (!r.at("states").is_array()) throw ImplementationError("adapter answered " + where + " with \"states\" that is not a list");
       for (const auto& s : r.at("states")) out.states.push_back(state_of(s, where));

@@ -244,7 +244,7 @@ const std::vector<Property>& all_properties() {
   static const std::vector<Property> all = [] {
     std::vector<Property> out;
     for (auto group : {detail::agreement_properties, detail::closed_form_properties, detail::invariance_properties,
-                       detail::equivalence_properties, detail::structure_properties})
+                       detail::equivalence_properties, detail::structure_properties, detail::precision_properties})
       for (auto& p : group()) out.push_back(std::move(p));
     return out;
   }();

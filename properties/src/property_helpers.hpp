@@ -122,6 +122,7 @@ inline ImplementationState zero_state(std::size_t n, bool amsgrad) {
 
 std::vector<Property> agreement_properties();
 std::vector<Property> closed_form_properties();
+std::vector<Property> precision_properties();
 std::vector<Property> invariance_properties();
 std::vector<Property> equivalence_properties();
 std::vector<Property> structure_properties();

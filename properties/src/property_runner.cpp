@@ -65,13 +65,16 @@ namespace {
 
 void Checker::fail(const std::string& message) { fail_case(message); }
 
-std::vector<RunResult> Checker::run(const Setup& setup, const std::vector<RunCase>& cases) {
+std::vector<RunResult> Checker::run(const Setup& setup, const std::vector<RunCase>& given) {
   if (adapter_failure_) fail_case(*adapter_failure_);
+  const std::vector<RunCase> cases = with_rounding_seeds(setup, given);
+  const bool master = setup.spec.convention.precision == Precision::master_weights && is_storage_format(setup.dtype);
   std::vector<RunResult> results;
   for (const RunCase& c : cases) work_ += c.theta0.size() * std::max<std::size_t>(1, c.grads.size());
   try {
     results = ctx_.implementation->run(setup, cases);
     validate_results(cases, results);
+    if (master) validate_copies(results);
   } catch (const ImplementationError& e) {
     adapter_failure_ = std::string("adapter failure: ") + e.what();
     adapter_refused_ = dynamic_cast<const ImplementationRefusal*>(&e) != nullptr;
@@ -83,7 +86,63 @@ std::vector<RunResult> Checker::run(const Setup& setup, const std::vector<RunCas
     adapter_failure_inputs_ = inputs.str();
     fail_case(*adapter_failure_);
   }
+  if (master)
+    for (const RunResult& r : results) expect_copies_round_master(r, setup.dtype, slices_of(cases[&r - results.data()]));
   return results;
+}
+
+std::vector<RunCase> with_rounding_seeds(const Setup& setup, const std::vector<RunCase>& cases) {
+  std::vector<RunCase> out = cases;
+  if (setup.spec.convention.precision != Precision::stochastic_rounding || !is_storage_format(setup.dtype)) return out;
+  for (RunCase& c : out) {
+    if (c.rounding_seed != 0) continue;
+    // A hash of what the case holds: the same case (a replayed seed, a shrunk
+    // counterexample) gets the same roundings. 53 bits: exact in every JSON reader.
+    std::uint64_t h = splitmix64(c.theta0.size() * 0x9e37u + c.grads.size());
+    auto mix = [&](double x) {
+      std::uint64_t bits;
+      std::memcpy(&bits, &x, sizeof bits);
+      h = splitmix64(h ^ bits);
+    };
+    for (double x : c.theta0) mix(x);
+    for (const auto& g : c.grads)
+      for (double x : g) mix(x);
+    c.rounding_seed = (h & ((std::uint64_t(1) << 53) - 1)) | 1;
+  }
+  return out;
+}
+
+void validate_copies(const std::vector<RunResult>& results) {
+  for (std::size_t k = 0; k < results.size(); ++k) {
+    const RunResult& r = results[k];
+    if (r.theta_copy.size() != r.theta.size())
+      throw ImplementationError("adapter answered case " + std::to_string(k) + " with " +
+                                std::to_string(r.theta_copy.size()) + " steps of theta_copy for " +
+                                std::to_string(r.theta.size()) + " (master-weights needs the model copy every step)");
+    for (std::size_t t = 0; t < r.theta.size(); ++t)
+      if (r.theta_copy[t].size() != r.theta[t].size())
+        throw ImplementationError("adapter answered case " + std::to_string(k) + " step " + std::to_string(t + 1) +
+                                  " with " + std::to_string(r.theta_copy[t].size()) + " values of theta_copy for " +
+                                  std::to_string(r.theta[t].size()));
+  }
+}
+
+void Checker::expect_copies_round_master(const RunResult& r, const FloatFormat& storage,
+                                         const std::vector<TensorSlice>& slices) {
+  for (std::size_t t = 0; t < r.theta.size(); ++t)
+    for (std::size_t i = 0; i < r.theta[t].size(); ++i) {
+      const double master = r.theta[t][i], copy = r.theta_copy[t][i];
+      const double expected = round_stored(master, storage);
+      const bool same = std::isnan(expected) ? std::isnan(copy)
+                                             : copy == expected && std::signbit(copy) == std::signbit(expected);
+      ++stats_.count;  // bitwise equality: no ratio, as expect_identical
+      if (same) continue;
+      std::size_t k = 0;
+      while (k + 1 < slices.size() && i >= slices[k].offset + slices[k].size) ++k;
+      fail_case(value_position(slices, k, t, i, "theta_copy") + " => " + hex_float_short(copy) + "  expected " +
+                hex_float_short(expected) + ": the master " + hex_float_short(master) + " rounded to nearest even in " +
+                storage.name + " (the copy must equal it bit for bit)");
+    }
 }
 
 RunResult Checker::run(const Scenario& s) { return run(Setup{s.spec, s.dtype}, {s.run}).front(); }
@@ -94,21 +153,21 @@ void Checker::expect_close(double observed, const R& exact, const R& allowed, co
 
 void Checker::expect_close(double observed, const R& exact, const R& allowed,
                            const std::function<std::string()>& where) {
-  const Comparison c = compare(observed, exact, allowed, ctx_.dtype);
+  const Comparison c = compare(observed, exact, allowed, ctx_.values_format());
   // Described (decimal text of the exact value) only when it is the worst so far or fails.
   const bool worst = c.ratio > stats_.worst_ratio || stats_.worst.empty();
   if (worst || !c.pass) {
     const std::string w = where();
-    if (worst) stats_.add(c, w, ctx_.dtype);
+    if (worst) stats_.add(c, w, ctx_.values_format());
     else stats_.add_value(c);
-    if (!c.pass) fail_case(w + " => " + c.describe(ctx_.dtype));
+    if (!c.pass) fail_case(w + " => " + c.describe(ctx_.values_format()));
   } else {
     stats_.add_value(c);
   }
 }
 
 void Checker::expect_within(const R& observed, const R& expected, const R& allowed, const std::string& where) {
-  if (isnan(allowed) || isnan(expected) || allowed >= R(ctx_.dtype.largest_finite())) {
+  if (isnan(allowed) || isnan(expected) || allowed >= R(ctx_.values_format().largest_finite())) {
     // No bound within the format (both runs may overflow: inf - inf; an exact value computed
     // from a state holding inf): compared, nothing judged. A NaN of either
     // run is still judged where its own value is compared with a finite bound.
@@ -116,7 +175,7 @@ void Checker::expect_within(const R& observed, const R& expected, const R& allow
     return;
   }
   const R error = abs(observed - expected);
-  const R ulp = ulp_at(expected, ctx_.dtype);
+  const R ulp = ulp_at(expected, ctx_.values_format());
   const double error_ulps = static_cast<double>(error / ulp);
   const double ratio = error == 0 ? 0.0 : allowed == 0 ? INFINITY : static_cast<double>(error / allowed);
   const std::string text = where + " => " + to_decimal(observed, 17) + "  expected " + to_decimal(expected, 17) +
@@ -273,6 +332,7 @@ PropertyResult run_property(const Property& property, const PropertyContext& ctx
     return result;
   }
   Checker checker(ctx);
+  checker.set_cases_in_run(n);
   const rc::detail::Property body = rc::detail::toProperty([&property, &checker] { property.body(checker); });
   using rc::detail::CaseResult;
   for (const int i : mine) {
@@ -365,7 +425,7 @@ PropertyResult run_property(const Property& property, const PropertyContext& ctx
     // in a narrow format outgrows the format): nothing was judged, no pass.
     result.status = PropertyResult::Status::skipped;
     result.reason = "nothing judged: every one of the " + std::to_string(result.statistics.count) +
-                    " values compared had an error bound beyond " + ctx.dtype.name +
+                    " values compared had an error bound beyond " + ctx.values_format().name +
                     "'s largest finite value (the accumulated bound outgrows the format)";
   }
   return finish();

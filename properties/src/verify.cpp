@@ -73,13 +73,14 @@ std::optional<ChunkOutcome> verify_chunk_in(const Setup& setup, const RunCase& c
   ReferenceAdam<R> reference = tensor_reference(setup, c, chunk.tensor, part);
   ErrorModel<R, Bound> model(setup.dtype, reference.hyper(), n, setup.spec.convention.precision);
   const bool amsgrad = setup.spec.convention.adam().amsgrad != AmsgradVariant::none;
+  const FloatFormat& values = reported_format(setup.dtype, setup.spec.convention.precision);
   StepRecord<R> record;
   std::vector<R> grad;
   R allowed;
   auto check = [&](double observed, const R& exact, const Bound& bound, std::size_t t, std::size_t flat,
                    const char* what) {
     allowed = bound;  // exact: a double or long double is an MPFR number
-    check_value(out, setup.dtype, observed, exact, allowed, slices, chunk.tensor, t, flat, what);
+    check_value(out, values, observed, exact, allowed, slices, chunk.tensor, t, flat, what);
   };
   for (std::size_t t = 0; t < c.grads.size(); ++t) {
     step_tensor(reference, model, record, c, t, chunk.tensor, part, grad);
@@ -231,7 +232,7 @@ std::vector<TracePoint> trace_points(const ElementTrace& trace) {
       else if (w == "v") observed = s.v.at(0), exact = st.v[0], allowed = b.v;
       else observed = s.vmax.at(0), exact = st.vmax[0], allowed = b.vmax;
     }
-    const Comparison cmp = compare(observed, exact, allowed, trace.setup.dtype);
+    const Comparison cmp = compare(observed, exact, allowed, reported_format(trace.setup.dtype, trace.setup.spec.convention.precision));
     TracePoint p;
     p.step = t + 1;
     p.observed = observed;

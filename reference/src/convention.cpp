@@ -29,12 +29,25 @@ StepCounter step_counter_by_name(const std::string& name, const std::string& whe
   throw std::invalid_argument(where + " '" + name.substr(0, 40) + "': expected integer or float32");
 }
 
-std::string to_string(Precision p) { return p == Precision::float32_opmath ? "float32-opmath" : "storage"; }
+std::string to_string(Precision p) {
+  switch (p) {
+    case Precision::storage: return "storage";
+    case Precision::float32_opmath: return "float32-opmath";
+    case Precision::master_weights: return "master-weights";
+    case Precision::stochastic_rounding: return "stochastic-rounding";
+  }
+  return "storage";
+}
 
 Precision precision_by_name(const std::string& name, const std::string& where) {
-  if (name == "storage") return Precision::storage;
-  if (name == "float32-opmath") return Precision::float32_opmath;
-  throw std::invalid_argument(where + " '" + name.substr(0, 40) + "': expected storage or float32-opmath");
+  for (Precision p : {Precision::storage, Precision::float32_opmath, Precision::master_weights, Precision::stochastic_rounding})
+    if (name == to_string(p)) return p;
+  throw std::invalid_argument(where + " '" + name.substr(0, 40) +
+                              "': expected storage, float32-opmath, master-weights or stochastic-rounding");
+}
+
+const FloatFormat& reported_format(const FloatFormat& dtype, Precision p) {
+  return p == Precision::master_weights && is_storage_format(dtype) ? float32_format : dtype;
 }
 
 std::int64_t held_count(StepCounter c, std::int64_t count) {

@@ -33,7 +33,24 @@ grep -qE "^  skip  long-trajectory-agrees-with-reference nothing judged: every o
   --cases 10 --property each-step-agrees-with-reference >"$tmp/out" 2>&1
 [ $? -eq 1 ] && grep -q "FAIL  each-step-agrees-with-reference" "$tmp/out" || { cat "$tmp/out"; fail "PyTorch CPU bfloat16 passes float32-opmath"; }
 "$adamconf" check --impl builtin:float --preset pytorch-adamw --dtype bfloat16 --precision fused >"$tmp/out" 2>&1
-[ $? -eq 2 ] && grep -q "expected storage or float32-opmath" "$tmp/out" || { cat "$tmp/out"; fail "--precision fused is not refused"; }
+[ $? -eq 2 ] && grep -q "expected storage, float32-opmath, master-weights or stochastic-rounding" "$tmp/out" || { cat "$tmp/out"; fail "--precision fused is not refused"; }
+
+# Master weights: PyTorch's AdamW stepping a float32 master, its bfloat16 copy
+# master.to(bfloat16), passes; compared in float32 ulps, the copy bit for bit.
+"$adamconf" check "${quick[@]}" --impl "$python $src/adapters/python/torch_adapter.py --master-weights" --preset pytorch-adamw \
+  --property trajectory-agrees-with-reference --property structured-trajectory-agrees-with-reference >"$tmp/out" 2>&1 ||
+  { cat "$tmp/out"; fail "torch AdamW with float32 master weights fails master-weights"; }
+grep -q "errors in ulps of float32 (the master weights; the bfloat16 copy is compared bit for bit)" "$tmp/out" &&
+  grep -q "precision master-weights, as the adapter's hello states" "$tmp/out" || { head -5 "$tmp/out"; fail "the header does not say master weights"; }
+# An adapter that answers master-weights without the copy is told so, in one line.
+"$adamconf" check --impl torch:torch.optim:AdamW --preset pytorch-adamw --dtype bfloat16 --precision master-weights --cases 2 \
+  --property trajectory-agrees-with-reference >"$tmp/out" 2>&1
+[ $? -ne 0 ] && grep -q "steps of theta_copy for .* (master-weights needs the model copy every step)" "$tmp/out" ||
+  { cat "$tmp/out"; fail "a master-weights answer without theta_copy is not named"; }
+# Stochastic rounding: builtin:float passes the binomial property (the mutant zoo has the ones that fail).
+"$adamconf" check --impl builtin:float --preset pytorch-adamw --dtype bfloat16 --precision stochastic-rounding --cases 10 \
+  --property stochastic-rounding-rounds-up-in-proportion --property trajectory-agrees-with-reference >"$tmp/out" 2>&1 &&
+  grep -q "^  pass  stochastic-rounding-rounds-up-in-proportion 10 cases" "$tmp/out" || { cat "$tmp/out"; fail "builtin:float fails stochastic-rounding"; }
 "$adamconf" check --impl builtin:float --preset pytorch-adamw --dtype bf16 >"$tmp/out" 2>&1
 [ $? -eq 2 ] && grep -q "expected float32, float64, bfloat16 or float16" "$tmp/out" || { cat "$tmp/out"; fail "an unknown dtype is not named"; }
 echo "bfloat16: all checks passed"

@@ -60,6 +60,10 @@ struct RunCase {
   /// grad None; the tensor and its state are left alone, its step count does not
   /// advance; its gradient values are ignored). Empty: every tensor, every step.
   std::vector<std::vector<bool>> grad_given;
+  /// Under stochastic rounding: the seed the implementation's random numbers
+  /// derive from (the same seed replays the same roundings). Checker::run sets
+  /// it from the case's contents when 0, so a replayed case replays it too.
+  std::uint64_t rounding_seed = 0;
 
   /// Whether the case needs protocol /2: several tensors, groups or no-grad steps.
   bool structured() const;
@@ -97,6 +101,9 @@ void validate_case(const RunCase& c);
 struct RunResult {
   std::vector<std::vector<double>> theta;  ///< per step
   std::vector<ImplementationState> states; ///< per step when record_states
+  /// Under master weights (theta is then the float32 master): the model's
+  /// storage-format copy of theta after every step; empty otherwise.
+  std::vector<std::vector<double>> theta_copy;
 };
 
 /// What an implementation says it can do.

@@ -41,7 +41,16 @@ struct PropertyContext {
   ScenarioShape shape() const;
   const Preset& preset_info() const { return preset_by_name(preset); }
   Convention convention() const { return preset_info().resolve(options); }
+  /// The format the implementation's values are compared in: float32 for a
+  /// storage format's master weights, else dtype (reported_format).
+  const FloatFormat& values_format() const { return reported_format(dtype, options.precision); }
 };
+
+/// The cases with a rounding seed each, under stochastic rounding of a storage
+/// format: one the case does not set is a hash of its contents (replayable).
+std::vector<RunCase> with_rounding_seeds(const Setup& setup, const std::vector<RunCase>& cases);
+/// Throws ImplementationError unless every result has a theta_copy of theta's shape (master weights).
+void validate_copies(const std::vector<RunResult>& results);
 
 /// Runs the implementation and compares its values for one property case.
 /// Comparisons that fail end the case (RapidCheck then shrinks it).
@@ -74,6 +83,11 @@ class Checker {
   void expect_identical(double a, double b, const std::string& where);
   [[noreturn]] void fail(const std::string& message);
 
+  /// Under master weights: every theta_copy value is the master theta rounded
+  /// to nearest even in `storage`, bit for bit (sign of zero and NaN included);
+  /// each counts as a value compared, the first that differs fails the case.
+  void expect_copies_round_master(const RunResult& r, const FloatFormat& storage, const std::vector<TensorSlice>& slices);
+
   const ErrorStatistics& statistics() const { return stats_; }
   const std::optional<std::string>& adapter_failure() const { return adapter_failure_; }
   /// Whether the adapter failure was a refusal (ImplementationRefusal): the adapter still runs the next property.
@@ -81,6 +95,10 @@ class Checker {
   /// The inputs of the request the adapter failed on.
   const std::string& adapter_failure_inputs() const { return adapter_failure_inputs_; }
   const PropertyContext& context() const { return ctx_; }
+  /// The cases the property runs in this run (cases_of), for a statistical
+  /// test that splits its false-alarm probability over them.
+  int cases_in_run() const { return cases_in_run_; }
+  void set_cases_in_run(int n) { cases_in_run_ = n; }
   /// Element-steps sent to the implementation so far (elements x steps of every case run).
   std::size_t work() const { return work_; }
 
@@ -91,6 +109,7 @@ class Checker {
   const PropertyContext& ctx_;
   std::optional<ElementTrace> trace_;
   std::size_t work_ = 0;
+  int cases_in_run_ = 1;
   ErrorStatistics stats_;
   std::optional<std::string> adapter_failure_;
   bool adapter_refused_ = false;

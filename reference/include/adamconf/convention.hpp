@@ -13,6 +13,8 @@
 #include <variant>
 #include <vector>
 
+#include "adamconf/float_format.hpp"
+
 namespace adamconf {
 
 /// Where epsilon enters the denominator.
@@ -111,10 +113,36 @@ enum class Precision {
   /// opmath_t = at::opmath_type<scalar_t>, float lr/beta1/beta2/eps), apex
   /// FusedAdam (csrc/multi_tensor_adam.cu, MATH_T = float).
   float32_opmath,
+  /// Float32 master weights: the optimizer keeps theta, m, v and vmax in
+  /// float32 and computes in float32 from the storage-format gradient; after
+  /// each step the model's storage-format copy of theta is the master rounded
+  /// to nearest even, bit for bit. Mixed-precision training with fp32 master
+  /// parameters: apex amp O2 (apex/amp/_process_optimizer.py,
+  /// master_params_to_model_params: model.copy_(master)), Micikevicius et al.
+  /// 2018, "Mixed Precision Training", section 3.1. An adapter reports the
+  /// master as theta and the copy as theta_copy.
+  master_weights,
+  /// Float32 opmath as above, but theta is rounded to the storage format
+  /// stochastically: up with probability (y - lo)/(hi - lo) between its two
+  /// neighbours lo < y < hi, so the expected stored value is y and an update
+  /// below half an ulp still moves theta on average; m, v and vmax are
+  /// rounded to nearest even. torchao's low-bit optimizers
+  /// (torchao/optim/adam.py, bf16_stochastic_round=True: _fp32_to_bf16_sr
+  /// adds 16 random bits to the float32 pattern and truncates), Gupta et al.
+  /// 2015, "Deep Learning with Limited Numerical Precision". Each case
+  /// carries a rounding_seed the adapter's random numbers derive from.
+  stochastic_rounding,
 };
 std::string to_string(Precision p);
-/// "storage" or "float32-opmath"; throws std::invalid_argument "<where> 'x': expected storage or float32-opmath".
+/// "storage", "float32-opmath", "master-weights" or "stochastic-rounding";
+/// throws std::invalid_argument "<where> 'x': expected storage, float32-opmath, ...".
 Precision precision_by_name(const std::string& name, const std::string& where);
+/// Whether a storage format is computed in float32 (every precision but storage).
+inline bool computes_in_float32(Precision p) { return p != Precision::storage; }
+/// The format theta and the state are reported in for values stored in
+/// `dtype`: float32 for a storage format under master weights (the master
+/// and its float32 state), `dtype` otherwise.
+const FloatFormat& reported_format(const FloatFormat& dtype, Precision p);
 
 struct Convention {
   std::vector<Transform> chain;

@@ -80,8 +80,8 @@ class ErrorModel {
   /// or the step runs in float32 and rounds to it once when storing.
   ErrorModel(const FloatFormat& target, const HyperValues<Real>& hyper, std::size_t elements,
              Precision precision = Precision::storage)
-      : target_(precision == Precision::float32_opmath && is_storage_format(target) ? float32_format : target),
-        storage_(target), h_(hyper), bounds_(elements), grad_error_(elements), update_error_(elements),
+      : target_(computes_in_float32(precision) && is_storage_format(target) ? float32_format : target),
+        storage_(reported_format(target, precision)), h_(hyper), bounds_(elements), grad_error_(elements), update_error_(elements),
         underflow_error_(elements), input_grad_error_(elements, U{0}) {
     using std::ldexp;
     if constexpr (is_directed_v<Bound>) {
@@ -103,6 +103,10 @@ class ErrorModel {
     u_exact_ = ldexp(Real(1), -target_.precision);
     rounds_when_stored_ = target_.precision != storage_.precision || target_.min_exponent != storage_.min_exponent;
     storage_u_ = U::exact(ldexp(Bound(1), -storage_.precision));
+    // Stochastic rounding stores theta as either neighbour of the float32
+    // value y: |stored - y| < ulp_S(y) <= 2 u_S |y| (below the normal range,
+    // less than the subnormal spacing, which eta_S covers).
+    theta_storage_u_ = precision == Precision::stochastic_rounding ? U::exact(ldexp(Bound(1), 1 - storage_.precision)) : storage_u_;
     storage_eta_ = U::exact(ldexp(Bound(1), storage_.min_exponent - storage_.precision + 1));
     storage_overflow_ = Bound(storage_.largest_finite());
     largest_ = Bound(target_.largest_finite());  // below the threshold largest + ulp/2: conservative
@@ -362,12 +366,14 @@ class ErrorModel {
   }
 
   // "Storing": under float32 opmath each stored value is the float32 one
-  // rounded to the storage format: E' = E + u_S (|x| + E) + eta_S. Zero with no
-  // error stays exact. Elsewhere a stored value is the computed one.
+  // rounded to the storage format: E' = E + u_S (|x| + E) + eta_S; theta
+  // rounded stochastically: E' = E + 2 u_S (|x| + E) + eta_S. Zero with no
+  // error stays exact. Elsewhere (master weights, a format's own arithmetic)
+  // a stored value is the computed one.
   void end_element(std::size_t i, const ElementRecord<Real>& e) {
     if (!rounds_when_stored_) return;
     ElementBounds<Bound>& b = bounds_[i];
-    auto stored = [&](Bound& bound, const Real& x) {
+    auto stored = [&](Bound& bound, const Real& x, U u_s) {
       const U err{bound};
       if (x == 0 && err.is_zero()) return;
       const U reach = up(x) + err;
@@ -376,12 +382,12 @@ class ErrorModel {
         bound = U::infinite().x;
         return;
       }
-      bound = (err + storage_u_ * reach + storage_eta_).x;
+      bound = (err + u_s * reach + storage_eta_).x;
     };
-    stored(b.theta, e.theta);
-    stored(b.m, e.m);
-    stored(b.v, e.v);
-    stored(b.vmax, e.vmax);
+    stored(b.theta, e.theta, theta_storage_u_);
+    stored(b.m, e.m, storage_u_);
+    stored(b.v, e.v, storage_u_);
+    stored(b.vmax, e.vmax, storage_u_);
   }
 
  private:
@@ -557,6 +563,7 @@ class ErrorModel {
   FloatFormat storage_;  // the stored values' format
   bool rounds_when_stored_ = false;
   U storage_u_{0}, storage_eta_{0};
+  U theta_storage_u_{0};  // storage_u_, doubled under stochastic rounding
   Bound storage_overflow_ = 0;
   Bound largest_ = 0;  // the arithmetic format's largest finite value
   HyperValues<Real> h_;

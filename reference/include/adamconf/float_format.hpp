@@ -82,6 +82,13 @@ double round_to_format(const Real& x, const FloatFormat& f) {
   return static_cast<double>(y);  // exact: y has at most p <= 53 significant bits
 }
 
+/// A double rounded to `format` once, to nearest even, as IEEE 754 stores it:
+/// a zero keeps its sign, a value that underflows to zero keeps x's sign
+/// (-2^-30 is -0 in float16), inf or NaN stays as it is.
+inline double round_stored(double x, const FloatFormat& format) {
+  return !std::isfinite(x) || x == 0 ? x : std::copysign(round_to_format(x, format), x);
+}
+
 /// The distance from exact x to the nearest value that rounds to the infinity
 /// of x's sign: 0 when x itself overflows the format (|x| >= largest +
 /// ulp/2, the round-to-nearest overflow threshold), else threshold - |x|.

@@ -71,6 +71,19 @@ struct Plan {
 };
 Plan plan_of(const Convention& convention);
 
+/// How theta is rounded to the storage format under float32 opmath.
+enum class ThetaRounding {
+  nearest,     ///< to nearest even, like m, v and vmax (float32-opmath)
+  stochastic,  ///< up or down in proportion (stochastic-rounding: round_stochastically)
+};
+
+/// How float32 arithmetic meets a storage format (FloatImplementationOf::run).
+struct StoragePlan {
+  const FloatFormat* stored_in = nullptr;  ///< theta and the state rounded to it after each step
+  ThetaRounding theta = ThetaRounding::nearest;
+  const FloatFormat* copy_in = nullptr;    ///< master weights: the model copy's format
+};
+
 /// sqrt, fma and pow of F: std's for float and double, StorageFloat's own
 /// (found by argument-dependent lookup) for a storage format's arithmetic.
 template <class F>
@@ -135,8 +148,13 @@ class FloatAdam {
   }
 
   /// Float32 opmath for the storage format `format` (F = float): theta and
-  /// the state are held in `format`, each step computed in float.
-  void store_in(const FloatFormat& format) { stored_in_ = &format; }
+  /// the state are held in `format`, each step computed in float; theta
+  /// rounded as `theta` says, stochastically from `seed`'s random bits.
+  void store_in(const FloatFormat& format, ThetaRounding theta = ThetaRounding::nearest, std::uint64_t seed = 0) {
+    stored_in_ = &format;
+    theta_rounding_ = theta;
+    seed_ = seed;
+  }
 
   /// A step in which this tensor has no gradient (PyTorch's grad None): nothing changes.
   virtual void no_gradient() {}
@@ -306,10 +324,17 @@ class FloatAdam {
     return out;
   }
 
+  /// Theta y of element i rounded stochastically to the storage format, from
+  /// its own random bits for this step.
+  virtual float round_theta_stochastically(std::size_t i, float y) const {
+    return round_stochastically(y, *stored_in_, rounding_bits(seed_, static_cast<std::uint64_t>(step_), i));
+  }
+
   /// Rounds element i's stored values to the storage format (float32 opmath).
   void store(std::size_t i) {
     if constexpr (std::is_same_v<F, float>) {
-      theta_[i] = round_float_to(theta_[i], *stored_in_);
+      theta_[i] = theta_rounding_ == ThetaRounding::stochastic ? round_theta_stochastically(i, theta_[i])
+                                                               : round_float_to(theta_[i], *stored_in_);
       m_[i] = round_float_to(m_[i], *stored_in_);
       v_[i] = round_float_to(v_[i], *stored_in_);
       if (!vmax_.empty()) vmax_[i] = round_float_to(vmax_[i], *stored_in_);
@@ -317,6 +342,8 @@ class FloatAdam {
   }
 
   const FloatFormat* stored_in_ = nullptr;
+  ThetaRounding theta_rounding_ = ThetaRounding::nearest;
+  std::uint64_t seed_ = 0;
   Numerics numerics_;
   Plan plan_;
   F lr_{}, b1_{}, b2_{}, eps_root_{}, wd_{};
@@ -363,11 +390,17 @@ class FloatImplementationOf : public Implementation {
 
   /// float32 and float64 in their own arithmetic; bfloat16 and float16 in
   /// the precision convention the spec names: each operation rounded to the
-  /// format (StorageFloat), or float32 opmath stored in the format.
+  /// format (StorageFloat); float32 opmath stored in the format, theta to
+  /// nearest or stochastically; or float32 master weights with a copy in the format.
   std::vector<RunResult> run(const Setup& setup, const std::vector<RunCase>& cases) override {
     const FloatFormat& f = setup.dtype;
     if (!is_storage_format(f)) return f.precision == 24 ? run_in<float>(setup, cases) : run_in<double>(setup, cases);
-    if (setup.spec.convention.precision == Precision::float32_opmath) return run_in<float>(setup, cases, &f);
+    switch (setup.spec.convention.precision) {
+      case Precision::float32_opmath: return run_in<float>(setup, cases, {&f, ThetaRounding::nearest, nullptr});
+      case Precision::stochastic_rounding: return run_in<float>(setup, cases, {&f, ThetaRounding::stochastic, nullptr});
+      case Precision::master_weights: return run_in<float>(setup, cases, {nullptr, ThetaRounding::nearest, &f});
+      case Precision::storage: break;
+    }
     if constexpr (runs_in_storage_arithmetic<Engine>) {
       if (f.precision == bfloat16_format.precision) return run_in<Bfloat16Arithmetic>(setup, cases);
       return run_in<Float16Arithmetic>(setup, cases);
@@ -381,7 +414,7 @@ class FloatImplementationOf : public Implementation {
   /// each with its group's hyperparameters; a tensor without a gradient this
   /// step is not touched. A mutant of the multi-tensor loop overrides this.
   template <class F>
-  RunResult run_case(const Setup& setup, const Numerics& numerics, const RunCase& c, const FloatFormat* stored_in = nullptr) {
+  RunResult run_case(const Setup& setup, const Numerics& numerics, const RunCase& c, const StoragePlan& plan = {}) {
     validate_case(c);
     const auto slices = slices_of(c);
     std::vector<Engine<F>> engines(slices.size());
@@ -390,7 +423,8 @@ class FloatImplementationOf : public Implementation {
       spec.hyper = group_hyperparameters(setup.spec.hyper, c, group_of(c, k));
       std::optional<ImplementationState> state;
       if (c.initial_state) state = tensor_state(*c.initial_state, slices[k], k);
-      if (stored_in) engines[k].store_in(*stored_in);
+      // Each tensor's random bits from the case's seed and its index.
+      if (plan.stored_in) engines[k].store_in(*plan.stored_in, plan.theta, splitmix64(c.rounding_seed + k));
       engines[k].init(spec, numerics, part_of(c.theta0, slices[k]), state);
     }
     RunResult r;
@@ -404,6 +438,12 @@ class FloatImplementationOf : public Implementation {
         const auto values = engines[k].theta();
         theta.insert(theta.end(), values.begin(), values.end());
         if (c.record_states) append_tensor_state(joined, engines[k].export_state());
+      }
+      if (plan.copy_in) {
+        std::vector<double> copy;
+        copy.reserve(theta.size());
+        for (double master : theta) copy.push_back(model_copy(master, *plan.copy_in));
+        r.theta_copy.push_back(std::move(copy));
       }
       r.theta.push_back(std::move(theta));
       if (c.record_states) {
@@ -419,13 +459,16 @@ class FloatImplementationOf : public Implementation {
   virtual bool steps_tensor(const RunCase& c, std::size_t t, std::size_t k) const { return has_gradient(c, t, k); }
   /// The parameter group whose hyperparameters tensor k uses: its own.
   virtual std::size_t group_of(const RunCase& c, std::size_t k) const { return slices_of(c)[k].group; }
+  /// Master weights: the model's copy of a master value, rounded to nearest
+  /// even (apex's model.copy_(master); torch's float-to-bfloat16 conversion).
+  virtual double model_copy(double master, const FloatFormat& copy) const { return round_stored(master, copy); }
 
  private:
   template <class F>
-  std::vector<RunResult> run_in(const Setup& setup, const std::vector<RunCase>& cases, const FloatFormat* stored_in = nullptr) {
+  std::vector<RunResult> run_in(const Setup& setup, const std::vector<RunCase>& cases, const StoragePlan& plan = {}) {
     const Numerics numerics = numerics_ ? *numerics_ : source_numerics(setup.spec.preset);
     std::vector<RunResult> results;
-    for (const RunCase& c : cases) results.push_back(run_case<F>(setup, numerics, c, stored_in));
+    for (const RunCase& c : cases) results.push_back(run_case<F>(setup, numerics, c, plan));
     return results;
   }
 

@@ -18,18 +18,41 @@
 #include <string>
 
 #include "adamconf/float_format.hpp"
+#include "adamconf/hashing.hpp"
 #include "adamconf/real.hpp"
 
 namespace adamconf {
 
-/// x rounded to `format` once, to nearest even; a zero keeps its sign and
-/// inf or NaN stays as it is (round_to_format takes finite values only).
-inline double round_stored(double x, const FloatFormat& format) {
-  return !std::isfinite(x) || x == 0 ? x : round_to_format(x, format);
-}
 /// A float32 value rounded to `format` (exact: a float is a double).
 inline float round_float_to(float x, const FloatFormat& format) {
   return static_cast<float>(round_stored(x, format));
+}
+
+/// y rounded to `format` stochastically (the precision convention
+/// stochastic-rounding): to its neighbour toward zero, lo, or to the one away
+/// from zero, hi, up with probability (|y| - |lo|) / (|hi| - |lo|), decided by
+/// 32 uniform random bits: up iff random < that fraction * 2^32. The
+/// probability is the fraction exactly when it has at most 32 bits (a normal
+/// float32 y over bfloat16 or float16 drops 16 or 13 bits), within 2^-32
+/// otherwise. A representable y, zero, inf and NaN stay; beyond the largest
+/// finite value hi is inf.
+inline float round_stochastically(float y, const FloatFormat& format, std::uint32_t random) {
+  if (!std::isfinite(y) || y == 0) return y;
+  const double x = y;
+  const double q = std::ldexp(1.0, quantum_exponent(x, format));  // the spacing at |y|
+  const double lo = std::trunc(x / q) * q;                         // exact: q is a power of two
+  if (lo == x) return y;
+  const double fraction = std::fabs(x - lo) / q;  // in (0, 1), exact
+  double r = static_cast<double>(random) < std::ldexp(fraction, 32) ? lo + std::copysign(q, x) : lo;
+  if (std::fabs(r) > format.largest_finite()) r = std::copysign(INFINITY, x);
+  return static_cast<float>(r);
+}
+
+/// 32 random bits for element `element` of a tensor at step `step`, from the
+/// tensor's seed: splitmix64 of the three, so every (seed, step, element) has
+/// its own independent-looking draw and the same triple replays it.
+inline std::uint32_t rounding_bits(std::uint64_t seed, std::uint64_t step, std::uint64_t element) {
+  return static_cast<std::uint32_t>(splitmix64(splitmix64(seed ^ splitmix64(step)) + element) >> 32);
 }
 
 template <const FloatFormat& Format>

@@ -1,0 +1,148 @@
+// The mixed-precision conventions' plumbing: master weights (the copy in the
+// protocol, its bitwise check, float32 bounds) and stochastic rounding (the
+// rounding itself, its seed in the protocol, the doubled Storing rule).
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+
+#include "adamconf/adapter_messages.hpp"
+#include "adamconf/exact_run.hpp"
+#include "adamconf/float_adam.hpp"
+#include "adamconf/property.hpp"
+
+namespace adamconf {
+namespace {
+
+Setup setup_for(const std::string& preset, const FloatFormat& f, Precision precision) {
+  const Preset& p = preset_by_name(preset);
+  PresetOptions options;
+  options.precision = precision;
+  return Setup{OptimizerSpec{p.name, options, p.defaults, p.resolve(options)}, f};
+}
+
+RunCase two_steps() {
+  RunCase c;
+  c.theta0 = {0.5, -1.25, 3.0};
+  c.grads = {{0.25, -0.5, 1.0}, {0.125, 0.75, -2.0}};
+  return c;
+}
+
+TEST(MasterWeights, TheCopyTravelsInBothProtocolVersionsAndTheRequestNamesThePrecision) {
+  const adamconf::Setup setup = setup_for("pytorch-adamw", bfloat16_format, Precision::master_weights);
+  const auto request = nlohmann::json::parse(run_request(1, "adam", setup, {two_steps()}, 2));
+  EXPECT_EQ(request["precision"], "master-weights");
+  EXPECT_FALSE(request["cases"][0].contains("rounding_seed"));
+  const auto v2 = parse_run_answer(R"({"id": 1, "results": [{"theta": [[[1, 2, 3]], [[4, 5, 6]]],
+                                       "theta_copy": [[[1, 2, 3]], [[4, 5, 6]]]}]})",
+                                   1, {two_steps()}, 2);
+  EXPECT_EQ(v2[0].theta_copy[1], (std::vector<double>{4, 5, 6}));
+  const auto v1 = parse_run_answer(R"({"id": 1, "results": [{"theta": [[1, 2, 3]], "theta_copy": [[1, 2, 3]]}]})", 1);
+  EXPECT_EQ(v1[0].theta_copy[0], (std::vector<double>{1, 2, 3}));
+  // A float32 request names no precision: it has none to choose.
+  const auto plain = nlohmann::json::parse(run_request(1, "adam", setup_for("pytorch-adamw", float32_format, Precision::storage),
+                                                       {two_steps()}, 2));
+  EXPECT_FALSE(plain.contains("precision"));
+}
+
+TEST(MasterWeights, AnAnswerWithoutTheCopyIsAnAdapterFailure) {
+  RunResult r;
+  r.theta = {{1, 2, 3}};
+  EXPECT_THROW(validate_copies({r}), ImplementationError);
+  r.theta_copy = {{1, 2}};
+  EXPECT_THROW(validate_copies({r}), ImplementationError);
+  r.theta_copy = {{1, 2, 3}};
+  EXPECT_NO_THROW(validate_copies({r}));
+}
+
+TEST(MasterWeights, TheMasterIsBoundedAsFloat32AndTheBuiltinCopyIsItsNearestBfloat16) {
+  const adamconf::Setup master = setup_for("pytorch-adamw", bfloat16_format, Precision::master_weights);
+  const adamconf::Setup in_float32 = setup_for("pytorch-adamw", float32_format, Precision::storage);
+  const auto a = exact_trajectory(master, two_steps()), b = exact_trajectory(in_float32, two_steps());
+  for (std::size_t t = 0; t < a.size(); ++t)
+    for (std::size_t i = 0; i < 3; ++i) {
+      EXPECT_EQ(a[t].bounds[i].theta, b[t].bounds[i].theta) << "step " << t + 1 << " element " << i;
+      EXPECT_EQ(a[t].bounds[i].v, b[t].bounds[i].v);
+    }
+  FloatImplementation impl("float");
+  const auto r = impl.run(master, {two_steps()});
+  ASSERT_EQ(r[0].theta_copy.size(), 2u);
+  for (std::size_t t = 0; t < 2; ++t)
+    for (std::size_t i = 0; i < 3; ++i) {
+      EXPECT_EQ(static_cast<double>(static_cast<float>(r[0].theta[t][i])), r[0].theta[t][i]) << "the master is float32";
+      EXPECT_EQ(r[0].theta_copy[t][i], round_to_format(r[0].theta[t][i], bfloat16_format));
+    }
+}
+
+TEST(MasterWeights, AValueThatUnderflowsKeepsItsSignAsIEEEStoresIt) {
+  EXPECT_TRUE(std::signbit(round_stored(-0x1p-30, float16_format)));
+  EXPECT_EQ(round_stored(-0x1p-30, float16_format), 0.0);
+  EXPECT_FALSE(std::signbit(round_stored(0x1p-30, float16_format)));
+  EXPECT_TRUE(std::isinf(round_stored(70000.0, float16_format)));
+}
+
+TEST(StochasticRounding, RoundsUpForExactlyTheFractionOfRandomValues) {
+  // bfloat16 spacing at 1 is 2^-7; y = 1 + 0.3125 * 2^-7 (0.3125 = 5/16): up iff random < 0.3125 * 2^32.
+  const float y = 1.0f + 0.3125f * 0x1p-7f;
+  const std::uint32_t threshold = static_cast<std::uint32_t>(0.3125 * 4294967296.0);
+  EXPECT_EQ(round_stochastically(y, bfloat16_format, 0), 1.0f + 0x1p-7f);
+  EXPECT_EQ(round_stochastically(y, bfloat16_format, threshold - 1), 1.0f + 0x1p-7f);
+  EXPECT_EQ(round_stochastically(y, bfloat16_format, threshold), 1.0f);
+  EXPECT_EQ(round_stochastically(y, bfloat16_format, 0xffffffffu), 1.0f);
+  // Negative values round away from zero (down) as often.
+  EXPECT_EQ(round_stochastically(-y, bfloat16_format, threshold - 1), -1.0f - 0x1p-7f);
+  EXPECT_EQ(round_stochastically(-y, bfloat16_format, threshold), -1.0f);
+  // A representable value, zero and inf stay; past float16's largest finite value, up is inf.
+  EXPECT_EQ(round_stochastically(1.5f, float16_format, 0), 1.5f);
+  EXPECT_TRUE(std::signbit(round_stochastically(-0.0f, float16_format, 0)));
+  EXPECT_TRUE(std::isinf(round_stochastically(65510.0f, float16_format, 0)));
+  EXPECT_EQ(round_stochastically(65510.0f, float16_format, 0xffffffffu), 65504.0f);
+}
+
+TEST(StochasticRounding, EachCaseGetsAReplayableSeedTheRequestCarries) {
+  const adamconf::Setup setup = setup_for("pytorch-adamw", bfloat16_format, Precision::stochastic_rounding);
+  RunCase other = two_steps();
+  other.grads[1][2] = -1.0;
+  const auto seeded = with_rounding_seeds(setup, {two_steps(), two_steps(), other});
+  EXPECT_NE(seeded[0].rounding_seed, 0u);
+  EXPECT_LT(seeded[0].rounding_seed, std::uint64_t(1) << 53);
+  EXPECT_EQ(seeded[0].rounding_seed, seeded[1].rounding_seed) << "the same case, the same seed";
+  EXPECT_NE(seeded[0].rounding_seed, seeded[2].rounding_seed);
+  const auto request = nlohmann::json::parse(run_request(1, "adam", setup, seeded, 1));
+  EXPECT_EQ(request["precision"], "stochastic-rounding");
+  EXPECT_EQ(request["cases"][0]["rounding_seed"].get<std::uint64_t>(), seeded[0].rounding_seed);
+  // Not under any other precision.
+  EXPECT_EQ(with_rounding_seeds(setup_for("pytorch-adamw", bfloat16_format, Precision::float32_opmath), {two_steps()})[0]
+                .rounding_seed,
+            0u);
+  // The builtin implementation replays a seed and differs with another.
+  FloatImplementation impl("float");
+  RunCase many;
+  many.theta0.assign(256, 1.0);
+  many.grads = {std::vector<double>(256, 0.5)};
+  many.rounding_seed = 11;
+  adamconf::Setup tiny = setup;
+  tiny.spec.hyper.lr = "0.003";  // a third of bfloat16's spacing at 1 (2^-7 / 2 below 1)
+  const auto first = impl.run(tiny, {many}), again = impl.run(tiny, {many});
+  EXPECT_EQ(first[0].theta, again[0].theta);
+  many.rounding_seed = 12;
+  EXPECT_NE(impl.run(tiny, {many})[0].theta, first[0].theta);
+}
+
+TEST(StochasticRounding, ThetaIsAllowedAWholeUlpOfTheStorageFormatAndTheStateHalfOne) {
+  const auto sr = exact_trajectory(setup_for("pytorch-adamw", bfloat16_format, Precision::stochastic_rounding), two_steps());
+  const auto nearest = exact_trajectory(setup_for("pytorch-adamw", bfloat16_format, Precision::float32_opmath), two_steps());
+  const auto& a = sr[0].bounds, &b = nearest[0].bounds;
+  for (std::size_t i = 0; i < 3; ++i) {
+    const R theta = abs(sr[0].record.elements[i].theta);
+    // Step 1: E_sr - E_nearest = u_S (|theta| + E_float32), u_S = 2^-8, to first order.
+    EXPECT_GT(a[i].theta, b[i].theta + theta * R(0x1p-8) * R(0.99)) << "element " << i;
+    EXPECT_LT(a[i].theta, b[i].theta + theta * R(0x1p-8) * R(1.01)) << "element " << i;
+    EXPECT_EQ(a[i].m, b[i].m);
+    EXPECT_EQ(a[i].v, b[i].v);
+  }
+}
+
+}  // namespace
+}  // namespace adamconf
