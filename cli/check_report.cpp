@@ -104,6 +104,8 @@ std::string render_header(const CheckRun& run) {
                                 ? "float32 master weights and state, a " + run.dtype + " copy rounded to nearest even"
                             : run.options.precision == Precision::stochastic_rounding
                                 ? "float32 arithmetic, theta rounded to " + run.dtype + " stochastically"
+                            : run.options.precision == Precision::kahan_summation
+                                ? "float32 arithmetic, theta and its Kahan compensation in " + run.dtype
                                 : "float32 arithmetic, " + run.dtype + " when stored";
     stated += "\n  precision " + to_string(run.options.precision) + ", as the adapter's hello states: " + how;
   }

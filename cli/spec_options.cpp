@@ -19,8 +19,9 @@ void SpecOptions::add_to(CLI::App& command, bool preset_required) {
                      "what a bfloat16/float16 dtype is computed in: storage (default: every operation rounded to it, "
                      "PyTorch CPU), float32-opmath (float32 arithmetic, rounded to the dtype once when stored: "
                      "PyTorch's fused CUDA kernel, apex), master-weights (a float32 master and state, the model's "
-                     "copy in the dtype: apex amp O2) or stochastic-rounding (float32 arithmetic, theta rounded to "
-                     "the dtype stochastically: torchao); an adapter may state it in its hello");
+                     "copy in the dtype: apex amp O2), stochastic-rounding (float32 arithmetic, theta rounded to "
+                     "the dtype stochastically: torchao) or kahan-summation (float32 arithmetic, theta and a Kahan "
+                     "compensation in the dtype: optimi); an adapter may state it in its hello");
 }
 
 OptimizerSpec SpecOptions::spec() const {

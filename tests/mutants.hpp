@@ -457,6 +457,20 @@ struct NoiseThenNearest : FloatAdam<F> {  // uniform noise of one ulp added, the
   }
 };
 
+// ---- Kahan summation (F = float, stored_in_ set, theta and a compensation in the format) ----
+
+template <class F>
+struct KahanCompensationDropped : FloatAdam<F> {  // c is computed and stored but never added back
+  F compensated_theta(std::size_t i) const override { return this->theta_[i]; }
+};
+
+template <class F>
+struct KahanCompensationSignFlipped : FloatAdam<F> {  // c = theta - x: the remainder subtracted instead of kept
+  float compensation_of(float x, float theta) const override {
+    return std::isfinite(x) ? round_float_to(theta - x, *this->stored_in_) : 0.0f;
+  }
+};
+
 /// A mutant and where its bug shows: the preset and options it is checked with.
 struct Mutant {
   std::string name;
@@ -481,7 +495,8 @@ struct PrecisionMutant {
 /// The bugs of low-precision optimizers (issue: mixed precision), each
 /// against the precision convention it breaks.
 inline std::vector<PrecisionMutant> precision_zoo() {
-  PresetOptions opmath{}, master{}, stochastic{};
+  PresetOptions opmath{}, master{}, stochastic{}, kahan{};
+  kahan.precision = Precision::kahan_summation;
   opmath.precision = Precision::float32_opmath;
   master.precision = Precision::master_weights;
   stochastic.precision = Precision::stochastic_rounding;
@@ -516,6 +531,12 @@ inline std::vector<PrecisionMutant> precision_zoo() {
       {{"stochastic-rounding-noise-then-nearest", "one ulp of noise added, then rounded to nearest instead of truncated",
         factory<NoiseThenNearest>("m"), "pytorch-adam", stochastic},
        float16_format, Precision::stochastic_rounding},
+      {{"kahan-compensation-dropped", "the compensation is stored but never added back: plain bfloat16 rounding",
+        factory<KahanCompensationDropped>("m"), "pytorch-adamw", kahan},
+       bfloat16_format, Precision::kahan_summation},
+      {{"kahan-compensation-sign-flipped", "the compensation holds theta - x instead of x - theta",
+        factory<KahanCompensationSignFlipped>("m"), "pytorch-adam", kahan},
+       float16_format, Precision::kahan_summation},
   };
 }
 

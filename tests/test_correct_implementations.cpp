@@ -58,9 +58,9 @@ std::vector<PresetOptions> options_to_check(const Preset& p) {
 /// The storage formats under every precision convention: FloatAdam over
 /// StorageFloat (every operation rounded to bfloat16 or float16), over float
 /// stored in the format once per step (float32 opmath), with float32 master
-/// weights and a copy in the format, and with theta rounded stochastically.
-/// 30 cases per property, the large classes left out; master weights and
-/// stochastic rounding in one format per preset (bfloat16 for pytorch-adamw,
+/// weights and a copy in the format, with theta rounded stochastically, and
+/// with a Kahan compensation. 30 cases per property, the large classes left
+/// out; the last three in one format per preset (bfloat16 for pytorch-adamw,
 /// float16 for pytorch-adam); the false-alarm sweep runs more.
 class StoragePrecision : public ::testing::TestWithParam<std::string> {};
 
@@ -68,12 +68,12 @@ TEST_P(StoragePrecision, PassesEveryPropertyInBfloat16AndFloat16UnderEveryConven
   const Preset& preset = preset_by_name(GetParam());
   FloatImplementation impl("float (" + preset.name + " order)");
   const FloatFormat& one_format = preset.name == "pytorch-adamw" ? bfloat16_format : float16_format;
-  for (const Precision precision :
-       {Precision::storage, Precision::float32_opmath, Precision::master_weights, Precision::stochastic_rounding}) {
+  for (const Precision precision : {Precision::storage, Precision::float32_opmath, Precision::master_weights,
+                                    Precision::stochastic_rounding, Precision::kahan_summation}) {
     PresetOptions options;
     options.precision = precision;
     std::vector<FloatFormat> formats{bfloat16_format, float16_format};
-    if (precision == Precision::master_weights || precision == Precision::stochastic_rounding) formats = {one_format};
+    if (precision != Precision::storage && precision != Precision::float32_opmath) formats = {one_format};
     const Tally t = check_all(impl, preset.name, options, 30, false, formats);
     EXPECT_GT(t.passed, 20) << "most properties must run and pass, not skip";
     std::cout << "  " << preset.name << " " << to_string(precision) << ": " << t.passed << " pass, " << t.skipped

@@ -144,5 +144,49 @@ TEST(StochasticRounding, ThetaIsAllowedAWholeUlpOfTheStorageFormatAndTheStateHal
   }
 }
 
+TEST(KahanSummation, ThetaPlusCompensationIsBoundedFarTighterThanTheta) {
+  const auto kahan = exact_trajectory(setup_for("pytorch-adamw", bfloat16_format, Precision::kahan_summation), two_steps());
+  const auto nearest = exact_trajectory(setup_for("pytorch-adamw", bfloat16_format, Precision::float32_opmath), two_steps());
+  for (std::size_t t = 0; t < 2; ++t)
+    for (std::size_t i = 0; i < 3; ++i) {
+      const auto& b = kahan[t].bounds[i];
+      // theta alone is rounded to nearest, as under float32-opmath; theta + c errs by u_S^2 + u_32 (+ float32's step),
+      // against u_S = 2^-8 for theta: 16 times tighter is far inside that.
+      EXPECT_LT(b.compensated * 16, b.theta) << "step " << t + 1 << " element " << i;
+      EXPECT_GT(b.compensated, R(0));
+      if (t == 0) EXPECT_EQ(b.theta, nearest[t].bounds[i].theta);
+    }
+}
+
+TEST(KahanSummation, TheBuiltinKeepsTheRemainderAndTheStateCarriesIt) {
+  const adamconf::Setup setup = setup_for("pytorch-adam", bfloat16_format, Precision::kahan_summation);
+  RunCase c = two_steps();
+  c.record_states = true;
+  FloatImplementation impl("float");
+  const auto r = impl.run(setup, {c});
+  const auto exact = exact_trajectory(setup, c);
+  ASSERT_EQ(r[0].states[1].compensation.size(), 3u);
+  for (std::size_t t = 0; t < 2; ++t)
+    for (std::size_t i = 0; i < 3; ++i) {
+      const double theta = r[0].theta[t][i], comp = r[0].states[t].compensation[i];
+      EXPECT_EQ(round_to_format(theta, bfloat16_format), theta);
+      EXPECT_EQ(round_stored(comp, bfloat16_format), comp);
+      EXPECT_LE(std::fabs(comp), 0.5 * static_cast<double>(ulp_at(theta, bfloat16_format)));
+      EXPECT_LE(abs(R(theta) + R(comp) - exact[t].record.elements[i].theta), exact[t].bounds[i].compensated);
+    }
+  // The state travels: out and back in.
+  const auto j = nlohmann::json::parse(run_request(1, "adam", setup, {[&] {
+    RunCase resumed = c;
+    resumed.initial_state = r[0].states[1];
+    return resumed;
+  }()}, 1));
+  EXPECT_EQ(j["cases"][0]["state"]["compensation"].size(), 3u);
+  // A state without it is an adapter failure.
+  RunResult without = r[0];
+  without.states[0].compensation.clear();
+  EXPECT_THROW(validate_compensations({c}, {without}), ImplementationError);
+  EXPECT_NO_THROW(validate_compensations({c}, r));
+}
+
 }  // namespace
 }  // namespace adamconf

@@ -59,7 +59,9 @@ std::vector<double> numbers(const Json& x, const std::string& where) {
 }
 
 Json state_json(const ImplementationState& s) {
-  return {{"step", s.step}, {"m", s.m}, {"v", s.v}, {"vmax", s.vmax}};
+  Json j = {{"step", s.step}, {"m", s.m}, {"v", s.v}, {"vmax", s.vmax}};
+  if (!s.compensation.empty()) j["compensation"] = s.compensation;  // kahan-summation
+  return j;
 }
 
 /// A JSON list of `what` (a /2 answer's per-tensor lists), or a named error.
@@ -84,6 +86,8 @@ ImplementationState state_of(const Json& j, const std::string& where) {
   s.m = numbers(j.at("m"), where + " m");
   s.v = numbers(j.at("v"), where + " v");
   if (j.contains("vmax") && !j.at("vmax").is_null()) s.vmax = numbers(j.at("vmax"), where + " vmax");
+  if (j.contains("compensation") && !j.at("compensation").is_null())
+    s.compensation = numbers(j.at("compensation"), where + " compensation");
   return s;
 }
 
@@ -293,7 +297,8 @@ RunResult structured_result(const Json& r, const RunCase& c, const std::string& 
       for (std::size_t k = 0; k < slices.size(); ++k) {
         const ImplementationState s = state_of(tensors[k], where + " tensor " + std::to_string(k));
         if (s.m.size() != slices[k].size || s.v.size() != slices[k].size ||
-            (!s.vmax.empty() && s.vmax.size() != slices[k].size))
+            (!s.vmax.empty() && s.vmax.size() != slices[k].size) ||
+            (!s.compensation.empty() && s.compensation.size() != slices[k].size))
           throw ImplementationError("adapter answered a state of " + std::to_string(std::min(s.m.size(), s.v.size())) +
                                     " moments for " + std::to_string(slices[k].size) + " elements (" + where +
                                     ", tensor " + std::to_string(k) + ")");
@@ -301,6 +306,8 @@ RunResult structured_result(const Json& r, const RunCase& c, const std::string& 
       }
       if (!joined.vmax.empty() && joined.vmax.size() != joined.m.size())
         throw ImplementationError("adapter answered AMSGrad maxima for some tensors only (" + where + ")");
+      if (!joined.compensation.empty() && joined.compensation.size() != joined.m.size())
+        throw ImplementationError("adapter answered compensations for some tensors only (" + where + ")");
       out.states.push_back(std::move(joined));
     }
   }

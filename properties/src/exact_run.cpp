@@ -12,12 +12,20 @@ OptimizerState<R> to_reference_state(const ImplementationState& s) {
   return {s.step, to_reals(s.m), to_reals(s.v), to_reals(s.vmax)};
 }
 
+bool compensated(const Setup& setup) {
+  return setup.spec.convention.precision == Precision::kahan_summation && is_storage_format(setup.dtype);
+}
+
 ReferenceAdam<R> tensor_reference(const Setup& setup, const RunCase& c, std::size_t k, const TensorSlice& part) {
   // Each tensor is an optimizer of its own (PyTorch keeps state per parameter).
   std::optional<OptimizerState<R>> state;
   if (c.initial_state) state = to_reference_state(tensor_state(*c.initial_state, part, k));
+  std::vector<R> theta0 = to_reals(part_of(c.theta0, part));
+  // Kahan: the value tracked is theta + c, exactly.
+  if (compensated(setup) && c.initial_state && !c.initial_state->compensation.empty())
+    for (std::size_t i = 0; i < part.size; ++i) theta0[i] += R(c.initial_state->compensation.at(part.offset + i));
   return ReferenceAdam<R>(setup.spec.convention, values_of<R>(group_hyperparameters(setup.spec.hyper, c, part.group)),
-                          to_reals(part_of(c.theta0, part)), state);
+                          std::move(theta0), state);
 }
 
 template <class Model>
@@ -48,7 +56,7 @@ namespace {
 template <class Bound>
 bool run_tensor(const Setup& setup, const RunCase& c, std::size_t k, const TensorSlice& ts, std::vector<ExactStep>& out) {
   ReferenceAdam<R> reference = tensor_reference(setup, c, k, ts);
-  ErrorModel<R, Bound> model(setup.dtype, reference.hyper(), ts.size, setup.spec.convention.precision);
+  ErrorModel<R, Bound> model = tensor_model<Bound>(setup, c, ts, reference);
   StepRecord<R> record;
   std::vector<R> grad;
   for (std::size_t t = 0; t < c.grads.size(); ++t) {
@@ -72,7 +80,7 @@ bool run_tensor(const Setup& setup, const RunCase& c, std::size_t k, const Tenso
       const ElementBounds<Bound>& b = model.bounds()[i];
       if (!all_finite(b)) return false;
       // exact: a double or long double is an MPFR number
-      bounds[ts.offset + i] = ElementBounds<R>{R(b.theta), R(b.m), R(b.v), R(b.vmax)};
+      bounds[ts.offset + i] = ElementBounds<R>{R(b.theta), R(b.m), R(b.v), R(b.vmax), R(b.compensated)};
     }
   }
   return true;

@@ -7,6 +7,7 @@
 
 #include "adamconf/comparison.hpp"
 #include "adamconf/exact_run.hpp"
+#include "adamconf/property.hpp"
 
 namespace adamconf {
 
@@ -75,9 +76,11 @@ Fit fit(const Setup& setup, const RunCase& c, const RunResult& r) {
 
 /// One run, its answer's shape checked: identify trusts nothing an adapter sends.
 RunResult run_checked(Implementation& impl, const Setup& s, const RunCase& c) {
-  const std::vector<RunCase> cases{c};
+  const std::vector<RunCase> cases = with_rounding_seeds(s, {c});
   std::vector<RunResult> results = impl.run(s, cases);
   validate_results(cases, results);
+  if (s.spec.convention.precision == Precision::master_weights && is_storage_format(s.dtype)) validate_copies(results);
+  if (compensated(s)) validate_compensations(cases, results);
   return std::move(results.front());
 }
 
@@ -273,14 +276,33 @@ Identification identify(Implementation& impl, const FloatFormat& dtype) {
     Setup ps = any;
     ps.spec.hyper = p.hyper;
     const RunResult answer = run_checked(impl, ps, p.run);
-    Candidate opmath{best.label, best.convention, best.eps_inside_sqrt};
-    opmath.convention.precision = Precision::float32_opmath;
-    const double worst = fit(setup_for(opmath, p, dtype), p.run, answer).worst;
-    id.notes.push_back("probe precision: tells apart float32 opmath and storage arithmetic (beta2 = 0.999, 300 steps)");
-    id.precision = worst <= 1 ? "float32-opmath: float32 arithmetic, rounded to " + std::string(dtype.name) +
-                                    " once per step (fused kernels; " + ratio_text(worst) + ")"
-                              : "storage: operations rounded to " + std::string(dtype.name) +
-                                    " (float32 opmath's bound is exceeded: " + ratio_text(worst) + ")";
+    Candidate stated{best.label, best.convention, best.eps_inside_sqrt};
+    stated.convention.precision = caps.precision;
+    if (caps.precision == Precision::storage || caps.precision == Precision::float32_opmath) {
+      Candidate opmath = stated;
+      opmath.convention.precision = Precision::float32_opmath;
+      const double worst = fit(setup_for(opmath, p, dtype), p.run, answer).worst;
+      id.notes.push_back("probe precision: tells apart float32 opmath and storage arithmetic (beta2 = 0.999, 300 steps)");
+      id.precision = worst <= 1 ? "float32-opmath: float32 arithmetic, rounded to " + std::string(dtype.name) +
+                                      " once per step (fused kernels; " + ratio_text(worst) + ")"
+                                : "storage: operations rounded to " + std::string(dtype.name) +
+                                      " (float32 opmath's bound is exceeded: " + ratio_text(worst) + ")";
+    } else {
+      // Master weights, stochastic rounding and Kahan change what the answer
+      // holds (a copy, a seed, a compensation): stated in the hello, checked here.
+      const double worst = fit(setup_for(stated, p, dtype), p.run, answer).worst;
+      std::string how = to_string(caps.precision) + ", as its hello states (the probe " +
+                        (worst <= 1 ? "fits it: " : "exceeds its bound: ") + ratio_text(worst);
+      if (caps.precision == Precision::stochastic_rounding) {
+        RunCase reseeded = p.run;
+        reseeded.rounding_seed = with_rounding_seeds(ps, {p.run}).front().rounding_seed ^ 2;
+        const bool differs = run_checked(impl, ps, reseeded).theta != answer.theta;
+        how += differs ? "; another rounding seed gives another trajectory"
+                       : "; another rounding seed gives the same trajectory: it does not round stochastically";
+      }
+      id.notes.push_back("probe precision: the stated convention's bound over 300 steps (beta2 = 0.999)");
+      id.precision = how + ")";
+    }
   }
   if (caps.supports_option("amsgrad") && best.convention.adam().amsgrad == AmsgradVariant::none) {
     Convention raw = best.convention, hat = best.convention;

@@ -34,6 +34,8 @@ void validate_results(const std::vector<RunCase>& cases, const std::vector<RunRe
           throw ImplementationError(count_mismatch("moments", std::min(s.m.size(), s.v.size()), c.theta0.size(), k));
         if (!s.vmax.empty() && s.vmax.size() != c.theta0.size())
           throw ImplementationError(count_mismatch("AMSGrad maxima", s.vmax.size(), c.theta0.size(), k));
+        if (!s.compensation.empty() && s.compensation.size() != c.theta0.size())
+          throw ImplementationError(count_mismatch("compensations", s.compensation.size(), c.theta0.size(), k));
         if (!s.tensor_steps.empty() && s.tensor_steps.size() != tensors)
           throw ImplementationError(count_mismatch("step counts", s.tensor_steps.size(), tensors, k));
       }
@@ -60,13 +62,15 @@ std::vector<double> part_of(const std::vector<double>& xs, const TensorSlice& s)
 
 ImplementationState tensor_state(const ImplementationState& s, const TensorSlice& slice, std::size_t k) {
   return {s.step_of(k), part_of(s.m, slice), part_of(s.v, slice),
-          s.vmax.empty() ? std::vector<double>{} : part_of(s.vmax, slice), {}};
+          s.vmax.empty() ? std::vector<double>{} : part_of(s.vmax, slice), {},
+          s.compensation.empty() ? std::vector<double>{} : part_of(s.compensation, slice)};
 }
 
 void append_tensor_state(ImplementationState& joined, const ImplementationState& tensor) {
   joined.m.insert(joined.m.end(), tensor.m.begin(), tensor.m.end());
   joined.v.insert(joined.v.end(), tensor.v.begin(), tensor.v.end());
   joined.vmax.insert(joined.vmax.end(), tensor.vmax.begin(), tensor.vmax.end());
+  joined.compensation.insert(joined.compensation.end(), tensor.compensation.begin(), tensor.compensation.end());
   joined.tensor_steps.push_back(tensor.step);
   joined.step = joined.tensor_steps.front();
 }

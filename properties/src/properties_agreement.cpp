@@ -3,6 +3,7 @@
 // implementation's own state.
 #include <algorithm>
 
+#include "adamconf/exact_run.hpp"
 #include "property_helpers.hpp"
 
 namespace adamconf::detail {
@@ -70,6 +71,10 @@ void check_each_step(Checker& checker, Scenario s) {
       checker.expect_close(r.theta[t][i], exact.record.elements[i].theta, exact.bounds[i].theta,
                            [&] { return at_tensor(slices, t, i, "theta"); });
     check_state(checker, r.states[t], exact, t, amsgrad, slices);
+    if (compensated(setup_of(s)))  // Kahan: theta + c within the compensated bound
+      for (std::size_t i = 0; i < theta.size(); ++i)
+        checker.expect_close(r.theta[t][i] + r.states[t].compensation.at(i), exact.record.elements[i].theta,
+                             exact.bounds[i].compensated, [&] { return at_tensor(slices, t, i, "theta + compensation"); });
     const auto expected = advanced_steps(s.run, state, t, s.spec.convention.adam().counter);
     for (std::size_t k = 0; k < expected.size(); ++k) {
       const std::int64_t got = r.states[t].step_of(k);

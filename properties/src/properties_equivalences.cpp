@@ -2,6 +2,7 @@
 // wd = 0 and Adam, L2 and Adam fed g + wd*theta, maximize and negated
 // gradients, resumed and uninterrupted runs, repeated runs; and AMSGrad's
 // monotone maximum.
+#include "adamconf/exact_run.hpp"
 #include "property_helpers.hpp"
 
 namespace adamconf::detail {
@@ -81,7 +82,6 @@ Property l2_is_adam_on_modified_gradient() {
             const auto h = values_of<R>(s.spec.hyper);
             OptimizerSpec plain = s.spec;
             plain.hyper.weight_decay = "0";
-            const auto h_plain = values_of<R>(plain.hyper);
             // One single-step case per step, from the L2 run's own state, up
             // to a state that overflowed (finite_state).
             std::size_t steps = 0;
@@ -97,7 +97,11 @@ Property l2_is_adam_on_modified_gradient() {
               std::vector<double> g;
               for (std::size_t i = 0; i < n; ++i) {
                 // maximize negates the fed gradient, so feed g - wd theta then
-                const R wd_theta = h.weight_decay * R(c.theta0[i]);
+                // (under Kahan the parameter is theta + its compensation)
+                R theta = c.theta0[i];
+                if (compensated(setup_of(s)) && !c.initial_state->compensation.empty())
+                  theta += R(c.initial_state->compensation[i]);
+                const R wd_theta = h.weight_decay * theta;
                 g_exact.push_back(s.spec.options.maximize ? R(R(s.run.grads[t][i]) - wd_theta)
                                                           : R(R(s.run.grads[t][i]) + wd_theta));
                 g.push_back(round_to_format(g_exact.back(), s.dtype));
@@ -112,9 +116,9 @@ Property l2_is_adam_on_modified_gradient() {
               const ExactStep ea = exact_single_step(setup_of(s), c.theta0, *c.initial_state, s.run.grads[t],
                                                      c.lrs.empty() ? "" : c.lrs[0]);
               // B's bound: the exact modified gradient, known to B only rounded.
-              ReferenceAdam<R> reference(plain.convention, h_plain, {c.theta0.begin(), c.theta0.end()},
-                                         to_reference_state(*c.initial_state));
-              ErrorModel<R> model(s.dtype, h_plain, n, plain.convention.precision);
+              const adamconf::Setup plain_setup{plain, s.dtype};
+              ReferenceAdam<R> reference = tensor_reference(plain_setup, c, 0, slices_of(c).front());
+              ErrorModel<R> model = tensor_model<R>(plain_setup, c, slices_of(c).front(), reference);
               for (std::size_t i = 0; i < n; ++i)
                 model.set_input_gradient_error(i, abs(R(c.grads[0][i]) - exact_grads[t][i]));
               std::optional<R> lr;

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "adamconf/hashing.hpp"
+#include "adamconf/exact_run.hpp"
 #include "adamconf/property.hpp"
 
 namespace adamconf {
@@ -75,6 +76,7 @@ std::vector<RunResult> Checker::run(const Setup& setup, const std::vector<RunCas
     results = ctx_.implementation->run(setup, cases);
     validate_results(cases, results);
     if (master) validate_copies(results);
+    if (compensated(setup)) validate_compensations(cases, results);
   } catch (const ImplementationError& e) {
     adapter_failure_ = std::string("adapter failure: ") + e.what();
     adapter_refused_ = dynamic_cast<const ImplementationRefusal*>(&e) != nullptr;
@@ -125,6 +127,16 @@ void validate_copies(const std::vector<RunResult>& results) {
                                   " with " + std::to_string(r.theta_copy[t].size()) + " values of theta_copy for " +
                                   std::to_string(r.theta[t].size()));
   }
+}
+
+void validate_compensations(const std::vector<RunCase>& cases, const std::vector<RunResult>& results) {
+  for (std::size_t k = 0; k < results.size(); ++k)
+    for (std::size_t t = 0; t < results[k].states.size(); ++t)
+      if (results[k].states[t].compensation.size() != cases[k].theta0.size())
+        throw ImplementationError("adapter answered case " + std::to_string(k) + " step " + std::to_string(t + 1) +
+                                  " with a state of " + std::to_string(results[k].states[t].compensation.size()) +
+                                  " compensations for " + std::to_string(cases[k].theta0.size()) +
+                                  " elements (kahan-summation needs the compensation in every state)");
 }
 
 void Checker::expect_copies_round_master(const RunResult& r, const FloatFormat& storage,

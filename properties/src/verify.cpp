@@ -71,9 +71,10 @@ std::optional<ChunkOutcome> verify_chunk_in(const Setup& setup, const RunCase& c
   const std::size_t n = chunk.end - chunk.begin;
   const TensorSlice part{chunk.begin, n, slices[chunk.tensor].group};
   ReferenceAdam<R> reference = tensor_reference(setup, c, chunk.tensor, part);
-  ErrorModel<R, Bound> model(setup.dtype, reference.hyper(), n, setup.spec.convention.precision);
+  ErrorModel<R, Bound> model = tensor_model<Bound>(setup, c, part, reference);
   const bool amsgrad = setup.spec.convention.adam().amsgrad != AmsgradVariant::none;
   const FloatFormat& values = reported_format(setup.dtype, setup.spec.convention.precision);
+  const bool kahan = compensated(setup);
   StepRecord<R> record;
   std::vector<R> grad;
   R allowed;
@@ -95,6 +96,10 @@ std::optional<ChunkOutcome> verify_chunk_in(const Setup& setup, const RunCase& c
       check(s.m[flat], st.m[i], bounds[i].m, t, flat, "m");
       check(s.v[flat], st.v[i], bounds[i].v, t, flat, "v");
       if (amsgrad && s.vmax.size() == s.m.size()) check(s.vmax[flat], st.vmax[i], bounds[i].vmax, t, flat, "vmax");
+      // Kahan: theta + c is what tracks the exact value, within the compensated bound (the sum's double rounding charged there).
+      if (kahan && s.compensation.size() == s.m.size())
+        check(r.theta[t][flat] + s.compensation[flat], reference.theta()[i], bounds[i].compensated, t, flat,
+              "theta + compensation");
     }
   }
   return out;
@@ -212,7 +217,7 @@ std::vector<TracePoint> trace_points(const ElementTrace& trace) {
   const RunCase& c = trace.element;
   const TensorSlice part{0, 1, slices_of(c).front().group};
   ReferenceAdam<R> reference = tensor_reference(trace.setup, c, 0, part);
-  ErrorModel<R> model(trace.setup.dtype, reference.hyper(), 1, trace.setup.spec.convention.precision);
+  ErrorModel<R> model = tensor_model<R>(trace.setup, c, part, reference);
   StepRecord<R> record;
   std::vector<R> grad;
   std::vector<TracePoint> points;

@@ -35,15 +35,17 @@ std::string to_string(Precision p) {
     case Precision::float32_opmath: return "float32-opmath";
     case Precision::master_weights: return "master-weights";
     case Precision::stochastic_rounding: return "stochastic-rounding";
+    case Precision::kahan_summation: return "kahan-summation";
   }
   return "storage";
 }
 
 Precision precision_by_name(const std::string& name, const std::string& where) {
-  for (Precision p : {Precision::storage, Precision::float32_opmath, Precision::master_weights, Precision::stochastic_rounding})
+  for (Precision p : {Precision::storage, Precision::float32_opmath, Precision::master_weights,
+                      Precision::stochastic_rounding, Precision::kahan_summation})
     if (name == to_string(p)) return p;
   throw std::invalid_argument(where + " '" + name.substr(0, 40) +
-                              "': expected storage, float32-opmath, master-weights or stochastic-rounding");
+                              "': expected storage, float32-opmath, master-weights, stochastic-rounding or kahan-summation");
 }
 
 const FloatFormat& reported_format(const FloatFormat& dtype, Precision p) {

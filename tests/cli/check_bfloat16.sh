@@ -33,7 +33,7 @@ grep -qE "^  skip  long-trajectory-agrees-with-reference nothing judged: every o
   --cases 10 --property each-step-agrees-with-reference >"$tmp/out" 2>&1
 [ $? -eq 1 ] && grep -q "FAIL  each-step-agrees-with-reference" "$tmp/out" || { cat "$tmp/out"; fail "PyTorch CPU bfloat16 passes float32-opmath"; }
 "$adamconf" check --impl builtin:float --preset pytorch-adamw --dtype bfloat16 --precision fused >"$tmp/out" 2>&1
-[ $? -eq 2 ] && grep -q "expected storage, float32-opmath, master-weights or stochastic-rounding" "$tmp/out" || { cat "$tmp/out"; fail "--precision fused is not refused"; }
+[ $? -eq 2 ] && grep -q "expected storage, float32-opmath, master-weights, stochastic-rounding or kahan-summation" "$tmp/out" || { cat "$tmp/out"; fail "--precision fused is not refused"; }
 
 # Master weights: PyTorch's AdamW stepping a float32 master, its bfloat16 copy
 # master.to(bfloat16), passes; compared in float32 ulps, the copy bit for bit.
@@ -51,6 +51,14 @@ grep -q "errors in ulps of float32 (the master weights; the bfloat16 copy is com
 "$adamconf" check --impl builtin:float --preset pytorch-adamw --dtype bfloat16 --precision stochastic-rounding --cases 10 \
   --property stochastic-rounding-rounds-up-in-proportion --property trajectory-agrees-with-reference >"$tmp/out" 2>&1 &&
   grep -q "^  pass  stochastic-rounding-rounds-up-in-proportion 10 cases" "$tmp/out" || { cat "$tmp/out"; fail "builtin:float fails stochastic-rounding"; }
+# Kahan summation: the states carry the compensation, theta + compensation is compared.
+"$adamconf" check --impl builtin:float --preset pytorch-adamw --dtype bfloat16 --precision kahan-summation --cases 10 \
+  --property each-step-agrees-with-reference --property resume-equals-uninterrupted >"$tmp/out" 2>&1 ||
+  { cat "$tmp/out"; fail "builtin:float fails kahan-summation"; }
+# identify names a convention the hello states, and checks it against a probe.
+"$adamconf" identify --impl "$python $src/adapters/python/torch_adapter.py --master-weights" --dtype bfloat16 >"$tmp/out" 2>&1 &&
+  grep -q "precision: master-weights, as its hello states (the probe fits it" "$tmp/out" ||
+  { cat "$tmp/out"; fail "identify does not name master weights"; }
 "$adamconf" check --impl builtin:float --preset pytorch-adamw --dtype bf16 >"$tmp/out" 2>&1
 [ $? -eq 2 ] && grep -q "expected float32, float64, bfloat16 or float16" "$tmp/out" || { cat "$tmp/out"; fail "an unknown dtype is not named"; }
 echo "bfloat16: all checks passed"

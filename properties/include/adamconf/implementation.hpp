@@ -25,6 +25,9 @@ struct ImplementationState {
   std::vector<double> v;    ///< second moment
   std::vector<double> vmax; ///< AMSGrad maximum (raw v or v_hat, as the convention says); empty without AMSGrad
   std::vector<std::int64_t> tensor_steps;  ///< the step count of each tensor; empty: every tensor has `step`
+  /// kahan-summation: each element's compensation c (theta + c is the value
+  /// the optimizer tracks); empty under every other precision.
+  std::vector<double> compensation;
 
   /// Tensor k's step count.
   std::int64_t step_of(std::size_t k) const { return tensor_steps.empty() ? step : tensor_steps.at(k); }

@@ -51,6 +51,8 @@ struct PropertyContext {
 std::vector<RunCase> with_rounding_seeds(const Setup& setup, const std::vector<RunCase>& cases);
 /// Throws ImplementationError unless every result has a theta_copy of theta's shape (master weights).
 void validate_copies(const std::vector<RunResult>& results);
+/// Throws ImplementationError unless every recorded state has one compensation per element (kahan-summation).
+void validate_compensations(const std::vector<RunCase>& cases, const std::vector<RunResult>& results);
 
 /// Runs the implementation and compares its values for one property case.
 /// Comparisons that fail end the case (RapidCheck then shrinks it).

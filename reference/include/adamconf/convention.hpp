@@ -132,9 +132,17 @@ enum class Precision {
   /// 2015, "Deep Learning with Limited Numerical Precision". Each case
   /// carries a rounding_seed the adapter's random numbers derive from.
   stochastic_rounding,
+  /// Float32 opmath with a Kahan-compensated parameter: theta and a
+  /// compensation c are both held in the storage format; each step computes
+  /// in float32 from s = theta + c, and stores theta = rn(x), c = rn(x - theta)
+  /// of its float32 result x, so theta + c carries about twice the format's
+  /// bits (Kahan 1965; Zamirai et al. 2020, "Revisiting BFloat16 Training",
+  /// section 4; optimi's kahan_sum, optimi/optimizer.py). m, v and vmax are
+  /// rounded to nearest. An adapter reports c in each state as "compensation".
+  kahan_summation,
 };
 std::string to_string(Precision p);
-/// "storage", "float32-opmath", "master-weights" or "stochastic-rounding";
+/// "storage", "float32-opmath", "master-weights", "stochastic-rounding" or "kahan-summation";
 /// throws std::invalid_argument "<where> 'x': expected storage, float32-opmath, ...".
 Precision precision_by_name(const std::string& name, const std::string& where);
 /// Whether a storage format is computed in float32 (every precision but storage).

@@ -49,6 +49,9 @@ inline double magnitude_to_double(mpfr_srcptr p, bool away) {
 template <class Bound>
 struct ElementBounds {
   Bound theta = 0, m = 0, v = 0, vmax = 0;
+  /// kahan-summation: the bound on theta + compensation (theta's own is half
+  /// an ulp of the storage format wider); 0 under every other precision.
+  Bound compensated = 0;
 };
 
 /// Whether all four bounds are finite. A hardware-type bound that overflowed
@@ -58,7 +61,7 @@ template <class Bound>
 bool all_finite(const ElementBounds<Bound>& b) {
   if constexpr (is_directed_v<Bound>) {
     constexpr Bound top = std::numeric_limits<Bound>::max();
-    return b.theta <= top && b.m <= top && b.v <= top && b.vmax <= top;
+    return b.theta <= top && b.m <= top && b.v <= top && b.vmax <= top && b.compensated <= top;
   } else {
     return true;
   }
@@ -107,6 +110,9 @@ class ErrorModel {
     // value y: |stored - y| < ulp_S(y) <= 2 u_S |y| (below the normal range,
     // less than the subnormal spacing, which eta_S covers).
     theta_storage_u_ = precision == Precision::stochastic_rounding ? U::exact(ldexp(Bound(1), 1 - storage_.precision)) : storage_u_;
+    kahan_ = precision == Precision::kahan_summation && rounds_when_stored_;
+    float32_u_ = U::exact(ldexp(Bound(1), -24));
+    double_u_ = U::exact(ldexp(Bound(1), -53));
     storage_eta_ = U::exact(ldexp(Bound(1), storage_.min_exponent - storage_.precision + 1));
     storage_overflow_ = Bound(storage_.largest_finite());
     largest_ = Bound(target_.largest_finite());  // below the threshold largest + ulp/2: conservative
@@ -190,6 +196,9 @@ class ErrorModel {
   void begin_step(const StepScalars<Real>& s) {
     using std::abs;
     s_ = s;
+    // Kahan: the step starts from s = theta + c, whose error is the compensated bound.
+    if (kahan_)
+      for (auto& b : bounds_) b.theta = b.compensated;
     const Real d_lr_t = representation_error(s.lr);
     d_lr_t_ = up(d_lr_t);
     Real e_schedule = h_.lr == 0 ? Real(0) : Real(s.schedule * (d_lr_t / abs(s.lr) + d_lr_ / h_.lr + u_exact_));
@@ -373,6 +382,7 @@ class ErrorModel {
   void end_element(std::size_t i, const ElementRecord<Real>& e) {
     if (!rounds_when_stored_) return;
     ElementBounds<Bound>& b = bounds_[i];
+    if (kahan_) store_compensated(b, e.theta);
     auto stored = [&](Bound& bound, const Real& x, U u_s) {
       const U err{bound};
       if (x == 0 && err.is_zero()) return;
@@ -384,13 +394,46 @@ class ErrorModel {
       }
       bound = (err + u_s * reach + storage_eta_).x;
     };
-    stored(b.theta, e.theta, theta_storage_u_);
+    if (!kahan_) stored(b.theta, e.theta, theta_storage_u_);
     stored(b.m, e.m, storage_u_);
     stored(b.v, e.v, storage_u_);
     stored(b.vmax, e.vmax, storage_u_);
   }
 
+  /// Kahan, where a case starts from a compensation c0: the exact value is
+  /// theta0 + c0, the implementation's first s = fl32(theta0 + c0) is within
+  /// `formation` of it, and its theta alone (before any step) within |c0|
+  /// more.
+  void set_initial_theta_error(std::size_t i, const Real& formation, const Real& compensation) {
+    using std::abs;
+    bounds_[i].compensated = up(formation).x;
+    bounds_[i].theta = (up(formation) + up(abs(compensation))).x;
+  }
+
  private:
+  // "Storing" under kahan-summation, with x the float32 result and E its bound:
+  //   theta = rn_S(x): E(theta) = E + u_S (|x| + E) + eta_S, as any stored value;
+  //   c = rn_S(x - theta), x - theta exact in float32 and at most u_S |x|:
+  //   theta + c is within u_S (u_S (|x| + E) + eta_S) + eta_S of x. The next
+  //   step forms s = fl32(theta + c) (within u_32 |s|), and a checker adds
+  //   theta + c in double (within u_64 |s|); both are charged here:
+  //   E(theta + c) = E + r + (u_32 + u_64)(|x| + E + r), r the term above.
+  void store_compensated(ElementBounds<Bound>& b, const Real& x) {
+    const U err{b.theta};
+    if (x == 0 && err.is_zero()) {
+      b.compensated = 0;
+      return;
+    }
+    const U reach = up(x) + err;
+    if (reach.x >= storage_overflow_) {
+      b.theta = b.compensated = U::infinite().x;
+      return;
+    }
+    const U r = storage_u_ * (storage_u_ * reach + storage_eta_) + storage_eta_;
+    b.compensated = (err + r + (float32_u_ + double_u_) * (reach + r)).x;
+    b.theta = (err + storage_u_ * reach + storage_eta_).x;
+  }
+
   /// |x| rounded to Bound away from zero (up) or toward zero (down). A long
   /// double gets x's leading 53 bits so rounded and its exponent, exactly: it
   /// is within 2^-52 relative of |x|, on the right side.
@@ -564,6 +607,8 @@ class ErrorModel {
   bool rounds_when_stored_ = false;
   U storage_u_{0}, storage_eta_{0};
   U theta_storage_u_{0};  // storage_u_, doubled under stochastic rounding
+  bool kahan_ = false;    // kahan-summation over a storage format: bounds_[i].compensated tracks theta + c
+  U float32_u_{0}, double_u_{0};
   Bound storage_overflow_ = 0;
   Bound largest_ = 0;  // the arithmetic format's largest finite value
   HyperValues<Real> h_;

@@ -75,6 +75,7 @@ Plan plan_of(const Convention& convention);
 enum class ThetaRounding {
   nearest,     ///< to nearest even, like m, v and vmax (float32-opmath)
   stochastic,  ///< up or down in proportion (stochastic-rounding: round_stochastically)
+  kahan,       ///< to nearest, the remainder kept in a compensation in the format (kahan-summation)
 };
 
 /// How float32 arithmetic meets a storage format (FloatImplementationOf::run).
@@ -129,6 +130,7 @@ class FloatAdam {
     m_.assign(n, F(0));
     v_.assign(n, F(0));
     vmax_.assign(plan_.amsgrad == AmsgradVariant::none ? 0 : n, F(0));
+    compensation_.assign(theta_rounding_ == ThetaRounding::kahan ? n : 0, F(0));
     step_ = 0;
     if (state) import_state(*state);
     power1_ = integer_power(b1_, step_);
@@ -142,6 +144,7 @@ class FloatAdam {
     const F lr_t = lr.empty() ? lr_ : parse_in_format<F>(lr);
     const Scalars s = scalars(t, lr_t);
     for (std::size_t i = 0; i < theta_.size(); ++i) {
+      if (!compensation_.empty()) theta_[i] = compensated_theta(i);  // Kahan: the step starts from theta + c
       theta_[i] = step_element(i, static_cast<F>(grad[i]), s);
       if (stored_in_) store(i);
     }
@@ -162,7 +165,8 @@ class FloatAdam {
   std::vector<double> theta() const { return {theta_.begin(), theta_.end()}; }
 
   virtual ImplementationState export_state() const {
-    return {step_, {m_.begin(), m_.end()}, {v_.begin(), v_.end()}, {vmax_.begin(), vmax_.end()}, {}};
+    return {step_, {m_.begin(), m_.end()}, {v_.begin(), v_.end()}, {vmax_.begin(), vmax_.end()}, {},
+            {compensation_.begin(), compensation_.end()}};
   }
 
  protected:
@@ -190,6 +194,7 @@ class FloatAdam {
     m_ = in_format(s.m);
     v_ = in_format(s.v);
     if (!vmax_.empty()) vmax_ = in_format(s.vmax);
+    if (!compensation_.empty() && !s.compensation.empty()) compensation_ = in_format(s.compensation);
   }
 
   /// beta^t for bias correction, as the numerics say.
@@ -324,6 +329,14 @@ class FloatAdam {
     return out;
   }
 
+  /// Kahan: the parameter a step starts from, theta + c in F (float32 opmath).
+  virtual F compensated_theta(std::size_t i) const { return theta_[i] + compensation_[i]; }
+  /// Kahan: the compensation stored beside theta = rn(x): rn(x - theta), the
+  /// difference exact in float32 (theta is within half an ulp of x).
+  virtual float compensation_of(float x, float theta) const {
+    return std::isfinite(x) ? round_float_to(x - theta, *stored_in_) : 0.0f;
+  }
+
   /// Theta y of element i rounded stochastically to the storage format, from
   /// its own random bits for this step.
   virtual float round_theta_stochastically(std::size_t i, float y) const {
@@ -333,8 +346,9 @@ class FloatAdam {
   /// Rounds element i's stored values to the storage format (float32 opmath).
   void store(std::size_t i) {
     if constexpr (std::is_same_v<F, float>) {
-      theta_[i] = theta_rounding_ == ThetaRounding::stochastic ? round_theta_stochastically(i, theta_[i])
-                                                               : round_float_to(theta_[i], *stored_in_);
+      const float x = theta_[i];
+      theta_[i] = theta_rounding_ == ThetaRounding::stochastic ? round_theta_stochastically(i, x) : round_float_to(x, *stored_in_);
+      if (theta_rounding_ == ThetaRounding::kahan) compensation_[i] = compensation_of(x, theta_[i]);
       m_[i] = round_float_to(m_[i], *stored_in_);
       v_[i] = round_float_to(v_[i], *stored_in_);
       if (!vmax_.empty()) vmax_[i] = round_float_to(vmax_[i], *stored_in_);
@@ -355,6 +369,7 @@ class FloatAdam {
   F power1_{}, power2_{};  // running products (Numerics::Power::running_product)
   std::int64_t step_ = 0;
   std::vector<F> theta_, m_, v_, vmax_;
+  std::vector<F> compensation_;  // kahan-summation only
 };
 
 /// Whether engine E compiles with a StorageFloat as F (its code uses the
@@ -398,6 +413,7 @@ class FloatImplementationOf : public Implementation {
     switch (setup.spec.convention.precision) {
       case Precision::float32_opmath: return run_in<float>(setup, cases, {&f, ThetaRounding::nearest, nullptr});
       case Precision::stochastic_rounding: return run_in<float>(setup, cases, {&f, ThetaRounding::stochastic, nullptr});
+      case Precision::kahan_summation: return run_in<float>(setup, cases, {&f, ThetaRounding::kahan, nullptr});
       case Precision::master_weights: return run_in<float>(setup, cases, {nullptr, ThetaRounding::nearest, &f});
       case Precision::storage: break;
     }
