@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The false-alarm sweep: correct implementations against their presets over
 # random seeds. Every preset x float32/float64, and x bfloat16/float16 under
-# both precision conventions (storage, float32-opmath), with the built-in float
+# every precision convention (storage, float32-opmath, master-weights,
+# stochastic-rounding, kahan-summation), with the built-in float
 # implementation, then PyTorch's Adam and AdamW on the single-tensor and
 # foreach paths (float32, float64 and bfloat16), then every shipped adapter of
 # scripts/conformance-matrix.sh (libtorch, TF.js, scikit-learn, dlib). A failure is printed with its replay line; the summary counts
@@ -38,7 +39,7 @@ for round in $(seq "$rounds"); do
     done
     # The storage formats under both precision conventions (the large classes take minutes in StorageFloat).
     for dtype in bfloat16 float16; do
-      for precision in storage float32-opmath; do
+      for precision in storage float32-opmath master-weights stochastic-rounding kahan-summation; do
         check "builtin:float $preset $dtype $precision" --impl builtin:float --preset "$preset" --dtype "$dtype" \
           --precision "$precision" --skip-property large-tensors-agree-with-reference
       done
@@ -46,6 +47,11 @@ for round in $(seq "$rounds"); do
   done
   for path in "" "--foreach"; do
     for preset in pytorch-adam pytorch-adamw; do
+      for dtype in bfloat16 float16; do  # PyTorch's optimizers on a float32 master, the copy master.to(dtype)
+        check "torch ${path:-single-tensor} master weights $preset $dtype" \
+          --impl "$python adapters/python/torch_adapter.py $path --master-weights" \
+          --preset "$preset" --dtype "$dtype" --skip-property large-tensors-agree-with-reference
+      done
       for dtype in float32 float64 bfloat16; do
         # The 2^20-element class through JSON and Python takes minutes; check_torch.sh runs it.
         check "torch ${path:-single-tensor} $preset $dtype" --impl "$python adapters/python/torch_adapter.py $path" \
