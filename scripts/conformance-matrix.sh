@@ -14,7 +14,7 @@
 # listed as "not installed", not failed.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-cases=20 seed=1 build="$root/build" readme="" out="" splice=""
+cases=20 seed=1 build="$root/build" readme="" out="" splice="" skips=()
 while (($#)); do
   case "$1" in
     --cases) cases=$2; shift 2 ;;
@@ -23,7 +23,8 @@ while (($#)); do
     --readme) readme=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
     --splice) splice=$2; shift 2 ;;
-    *) echo "conformance-matrix: unknown argument '$1' (--cases N --seed S --build DIR --readme FILE --out FILE --splice FILE)" >&2; exit 2 ;;
+    --skip-property) skips+=(--skip-property "$2"); shift 2 ;;
+    *) echo "conformance-matrix: unknown argument '$1' (--cases N --seed S --build DIR --readme FILE --out FILE --splice FILE --skip-property P)" >&2; exit 2 ;;
   esac
 done
 python=${ADAMCONF_PYTHON:-/usr/bin/python3}
@@ -89,6 +90,7 @@ for row in "${rows[@]}"; do
     echo "conformance-matrix: [$n/$total] $label as $preset, $dtype ..." >&2
     args=(check --impl "$impl" --preset "$preset" --dtype "$dtype" --cases "$cases" --seed "$seed" --json "$work/r.json")
     [ -n "$optimizer" ] && args+=(--optimizer "$optimizer")
+    ((${#skips[@]})) && args+=("${skips[@]}")
     start=$(date +%s.%N)
     "$adamconf" "${args[@]}" > "$work/out.txt" 2>&1
     status=$?

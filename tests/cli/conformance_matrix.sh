@@ -6,7 +6,13 @@
 # usage: conformance_matrix.sh ADAMCONF SOURCE_DIR PYTHON
 source "$(dirname "$0")/common.sh" "$@"
 build=$(dirname "$adamconf")
-ADAMCONF_PYTHON=$python "$src/scripts/conformance-matrix.sh" --build "$build" --cases 6 --out "$tmp/table.md" >"$tmp/out" 2>&1
+# The 2^20-element class is left out here (CI time): it runs through JSON in
+# cli.check_torch (PyTorch) and cli.check_adapters (the minimal adapter), in
+# process in cli.check_library; through the TF.js, scikit-learn and dlib
+# adapters only in the full matrix (scripts/conformance-matrix.sh) and the
+# false-alarm sweep.
+ADAMCONF_PYTHON=$python "$src/scripts/conformance-matrix.sh" --build "$build" --cases 6 --out "$tmp/table.md" \
+  --skip-property large-tensors-agree-with-reference >"$tmp/out" 2>&1
 status=$?
 cat "$tmp/table.md" 2>/dev/null || cat "$tmp/out"
 [ $status -eq 0 ] || { cat "$tmp/out"; fail "the matrix exits $status"; }
