@@ -78,9 +78,7 @@ Fit fit(const Setup& setup, const RunCase& c, const RunResult& r) {
 RunResult run_checked(Implementation& impl, const Setup& s, const RunCase& c) {
   const std::vector<RunCase> cases = with_rounding_seeds(s, {c});
   std::vector<RunResult> results = impl.run(s, cases);
-  validate_results(cases, results);
-  if (s.spec.convention.precision == Precision::master_weights && is_storage_format(s.dtype)) validate_copies(results);
-  if (compensated(s)) validate_compensations(cases, results);
+  validate_answer(s, cases, results);
   return std::move(results.front());
 }
 

@@ -117,7 +117,7 @@ inline bool finite_state(const std::vector<double>& theta, const ImplementationS
 
 inline ImplementationState zero_state(std::size_t n, bool amsgrad) {
   return {0, std::vector<double>(n, 0.0), std::vector<double>(n, 0.0),
-          amsgrad ? std::vector<double>(n, 0.0) : std::vector<double>{}, {}};
+          amsgrad ? std::vector<double>(n, 0.0) : std::vector<double>{}, {}, {}};
 }
 
 std::vector<Property> agreement_properties();

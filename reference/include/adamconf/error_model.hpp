@@ -382,22 +382,11 @@ class ErrorModel {
   void end_element(std::size_t i, const ElementRecord<Real>& e) {
     if (!rounds_when_stored_) return;
     ElementBounds<Bound>& b = bounds_[i];
-    if (kahan_) store_compensated(b, e.theta);
-    auto stored = [&](Bound& bound, const Real& x, U u_s) {
-      const U err{bound};
-      if (x == 0 && err.is_zero()) return;
-      const U reach = up(x) + err;
-      // A value that may reach the storage format's overflow threshold may be stored as inf: no bound.
-      if (reach.x >= storage_overflow_) {
-        bound = U::infinite().x;
-        return;
-      }
-      bound = (err + u_s * reach + storage_eta_).x;
-    };
-    if (!kahan_) stored(b.theta, e.theta, theta_storage_u_);
-    stored(b.m, e.m, storage_u_);
-    stored(b.v, e.v, storage_u_);
-    stored(b.vmax, e.vmax, storage_u_);
+    if (kahan_) b.compensated = compensated_bound(b.theta, e.theta);
+    b.theta = stored_bound(b.theta, e.theta, theta_storage_u_);
+    b.m = stored_bound(b.m, e.m, storage_u_);
+    b.v = stored_bound(b.v, e.v, storage_u_);
+    b.vmax = stored_bound(b.vmax, e.vmax, storage_u_);
   }
 
   /// Kahan, where a case starts from a compensation c0: the exact value is
@@ -411,27 +400,31 @@ class ErrorModel {
   }
 
  private:
+  /// The bound on x (computed within `bound`) stored to the format with unit
+  /// roundoff `u_s`: E + u_s (|x| + E) + eta_S; an exact zero stays exact, and
+  /// a value that may reach the overflow threshold may be stored as inf: no bound.
+  Bound stored_bound(Bound bound, const Real& x, U u_s) const {
+    const U err{bound};
+    if (x == 0 && err.is_zero()) return bound;
+    const U reach = up(x) + err;
+    if (reach.x >= storage_overflow_) return U::infinite().x;
+    return (err + u_s * reach + storage_eta_).x;
+  }
+
   // "Storing" under kahan-summation, with x the float32 result and E its bound:
-  //   theta = rn_S(x): E(theta) = E + u_S (|x| + E) + eta_S, as any stored value;
+  //   theta = rn_S(x): E(theta) is stored_bound's, as any stored value;
   //   c = rn_S(x - theta), x - theta exact in float32 and at most u_S |x|:
   //   theta + c is within u_S (u_S (|x| + E) + eta_S) + eta_S of x. The next
   //   step forms s = fl32(theta + c) (within u_32 |s|), and a checker adds
   //   theta + c in double (within u_64 |s|); both are charged here:
   //   E(theta + c) = E + r + (u_32 + u_64)(|x| + E + r), r the term above.
-  void store_compensated(ElementBounds<Bound>& b, const Real& x) {
-    const U err{b.theta};
-    if (x == 0 && err.is_zero()) {
-      b.compensated = 0;
-      return;
-    }
+  Bound compensated_bound(Bound bound, const Real& x) const {
+    const U err{bound};
+    if (x == 0 && err.is_zero()) return 0;
     const U reach = up(x) + err;
-    if (reach.x >= storage_overflow_) {
-      b.theta = b.compensated = U::infinite().x;
-      return;
-    }
+    if (reach.x >= storage_overflow_) return U::infinite().x;
     const U r = storage_u_ * (storage_u_ * reach + storage_eta_) + storage_eta_;
-    b.compensated = (err + r + (float32_u_ + double_u_) * (reach + r)).x;
-    b.theta = (err + storage_u_ * reach + storage_eta_).x;
+    return (err + r + (float32_u_ + double_u_) * (reach + r)).x;
   }
 
   /// |x| rounded to Bound away from zero (up) or toward zero (down). A long
