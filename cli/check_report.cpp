@@ -70,6 +70,14 @@ std::string option_flags(const PresetOptions& options) {
   if (!options.bias_correction) s += " --no-bias-correction";
   if (options.step_counter != StepCounter::integer) s += " --step-counter " + to_string(options.step_counter);
   if (options.precision != Precision::storage) s += " --precision " + to_string(options.precision);
+  const StateFormats& f = options.state_formats;
+  if (!f.m.empty() && f.m == f.v && f.v == f.vmax) {
+    s += " --state-format " + f.m;
+  } else {
+    if (!f.m.empty()) s += " --m-format " + f.m;
+    if (!f.v.empty()) s += " --v-format " + f.v;
+    if (!f.vmax.empty()) s += " --vmax-format " + f.vmax;
+  }
   return s;
 }
 
@@ -86,9 +94,17 @@ std::string CheckRun::replay(const PropertyResult& result) const {
 
 std::string ulps_of(const CheckRun& run) {
   const auto format = format_by_name(run.dtype);
-  if (!format || reported_format(*format, run.options.precision).name == run.dtype) return run.dtype;
+  std::string states;  // the state tensors stored in a format of their own
+  if (format && run.options.state_formats.any()) {
+    const Convention c = preset_by_name(run.preset).resolve(run.options);
+    for (const char* what : {"m", "v", "vmax"})
+      if (const FloatFormat& f = stored_format(*format, c, what); f.name != reported_format(*format, c.precision).name)
+        states += std::string(states.empty() ? "" : ", ") + what + " in " + f.name;
+    if (!states.empty()) states = "; " + states;
+  }
+  if (!format || reported_format(*format, run.options.precision).name == run.dtype) return run.dtype + states;
   return std::string(reported_format(*format, run.options.precision).name) + " (the master weights; the " + run.dtype +
-         " copy is compared bit for bit)";
+         " copy is compared bit for bit)" + states;
 }
 
 std::string render_header(const CheckRun& run) {
@@ -109,6 +125,8 @@ std::string render_header(const CheckRun& run) {
                                 : "float32 arithmetic, " + run.dtype + " when stored";
     stated += "\n  precision " + to_string(run.options.precision) + ", as the adapter's hello states: " + how;
   }
+  if (run.state_formats_from_adapter)
+    stated += "\n  state formats " + describe(run.options.state_formats) + ", as the adapter's hello states";
   if (!run.held.empty()) {
     stated += "\n  held, as the implementation takes no other value:";
     for (const auto& [name, value] : run.held) stated += " " + name + "=" + value;
@@ -215,6 +233,10 @@ std::string render_json(const CheckRun& run) {
                   {"bias_correction", run.options.bias_correction},
                   {"step_counter", to_string(run.options.step_counter)},
                   {"precision", to_string(run.options.precision)}};
+  if (run.options.state_formats.any()) {
+    const StateFormats& f = run.options.state_formats;
+    j["options"]["state_formats"] = {{"m", f.m}, {"v", f.v}, {"vmax", f.vmax}};  // "" for theta's format
+  }
   j["pinned"] = run.pinned;
   j["seed"] = run.seed;
   j["cases"] = run.cases;

@@ -88,6 +88,12 @@ void run_check(const CheckOptions& o) {
     run.options.precision = impl.capabilities().precision;
     run.precision_from_adapter = true;
   }
+  // The state formats: --state-format/--m-format/... if given, else as the adapter's hello states them.
+  if (!o.spec.state_formats_given()) {
+    run.options.state_formats = impl.capabilities().state_formats;
+    run.state_formats_from_adapter = run.options.state_formats.any();
+  }
+  validate_state_formats(*dtype, preset_by_name(spec.preset).resolve(run.options));
   PropertyContext ctx = PropertyContext::for_implementation(impl, spec.preset, run.options, *dtype);
   ctx.pinned = run.pinned;
   ctx.jobs = o.jobs;

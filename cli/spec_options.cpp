@@ -22,6 +22,25 @@ void SpecOptions::add_to(CLI::App& command, bool preset_required) {
                      "copy in the dtype: apex amp O2), stochastic-rounding (float32 arithmetic, theta rounded to "
                      "the dtype stochastically: torchao) or kahan-summation (float32 arithmetic, theta and a Kahan "
                      "compensation in the dtype: optimi); an adapter may state it in its hello");
+  command.add_option("--state-format", state_format,
+                     "the format m, v and vmax are stored in when it is not theta's: bfloat16, float16, float32 or "
+                     "float64 (TransformerEngine's FusedAdam keeps float32 states beside bfloat16 parameters); no "
+                     "wider than the arithmetic; an adapter may state it in its hello (m_format=float32)");
+  command.add_option("--m-format", m_format, "the format of m alone (over --state-format)");
+  command.add_option("--v-format", v_format, "the format of v alone (over --state-format)");
+  command.add_option("--vmax-format", vmax_format, "the format of vmax alone (over --state-format)");
+}
+
+StateFormats SpecOptions::state_formats() const {
+  StateFormats f;
+  auto pick = [&](const std::string& own, const char* flag) -> std::string {
+    if (!own.empty()) return state_format_name(own, flag);
+    return state_format.empty() ? "" : state_format_name(state_format, "--state-format");
+  };
+  f.m = pick(m_format, "--m-format");
+  f.v = pick(v_format, "--v-format");
+  f.vmax = pick(vmax_format, "--vmax-format");
+  return f;
 }
 
 OptimizerSpec SpecOptions::spec() const {
@@ -35,6 +54,7 @@ OptimizerSpec SpecOptions::spec() const {
   PresetOptions options{amsgrad, maximize, !no_bias_correction};
   if (step_counter_given()) options.step_counter = step_counter_by_name(step_counter, "--step-counter");
   if (precision_given()) options.precision = precision_by_name(precision, "--precision");
+  options.state_formats = state_formats();
   return make_spec(preset, options, overrides);
 }
 

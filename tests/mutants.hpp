@@ -413,6 +413,31 @@ struct DecayFactorInStorageFormat : FloatAdam<F> {  // 1 - lr wd rounded to the 
   }
 };
 
+// ---- state formats (m, v, vmax in formats of their own: TransformerEngine's exp_avg_dtype) ----
+
+template <class F>
+struct StatesInParameterFormat : FloatAdam<F> {  // zeros_like(p): the float32 states claimed are bfloat16 ones
+  F step_element(std::size_t i, F g, const typename FloatAdam<F>::Scalars& s) override {
+    const F theta = FloatAdam<F>::step_element(i, g, s);
+    this->m_[i] = in_storage(this->m_[i], this->stored_in_);
+    this->v_[i] = in_storage(this->v_[i], this->stored_in_);
+    return theta;
+  }
+};
+
+template <class F>
+struct VarianceTruncatedToBfloat16 : FloatAdam<F> {  // a hand-written float-to-bfloat16 cast: the low bits dropped
+  F step_element(std::size_t i, F g, const typename FloatAdam<F>::Scalars& s) override {
+    const F theta = FloatAdam<F>::step_element(i, g, s);
+    const double v = static_cast<double>(this->v_[i]);
+    if (std::isfinite(v) && v != 0) {
+      const double q = std::ldexp(1.0, quantum_exponent(v, bfloat16_format));
+      this->v_[i] = static_cast<F>(std::trunc(v / q) * q);
+    }
+    return theta;
+  }
+};
+
 // ---- master weights (F = float, no storing; the copy made by the multi-tensor loop) ----
 
 /// The model copy made by dropping the low bits (round toward zero, a
@@ -495,7 +520,9 @@ struct PrecisionMutant {
 /// The bugs of low-precision optimizers (issue: mixed precision), each
 /// against the precision convention it breaks.
 inline std::vector<PrecisionMutant> precision_zoo() {
-  PresetOptions opmath{}, master{}, stochastic{}, kahan{};
+  PresetOptions opmath{}, master{}, stochastic{}, kahan{}, float32_states{}, bfloat16_variance{};
+  float32_states.state_formats = {"float32", "float32", "float32"};
+  bfloat16_variance.state_formats.v = "bfloat16";
   kahan.precision = Precision::kahan_summation;
   opmath.precision = Precision::float32_opmath;
   master.precision = Precision::master_weights;
@@ -531,6 +558,12 @@ inline std::vector<PrecisionMutant> precision_zoo() {
       {{"stochastic-rounding-noise-then-nearest", "one ulp of noise added, then rounded to nearest instead of truncated",
         factory<NoiseThenNearest>("m"), "pytorch-adam", stochastic},
        float16_format, Precision::stochastic_rounding},
+      {{"states-in-parameter-format", "float32 states claimed, bfloat16 ones kept (zeros_like(p))",
+        factory<StatesInParameterFormat>("m"), "pytorch-adamw", float32_states},
+       bfloat16_format, Precision::float32_opmath},
+      {{"variance-truncated-to-bfloat16", "v stored in bfloat16 by dropping its low bits, not to nearest even",
+        factory<VarianceTruncatedToBfloat16>("m"), "pytorch-adam", bfloat16_variance},
+       float32_format, Precision::storage},
       {{"kahan-compensation-dropped", "the compensation is stored but never added back: plain bfloat16 rounding",
         factory<KahanCompensationDropped>("m"), "pytorch-adamw", kahan},
        bfloat16_format, Precision::kahan_summation},

@@ -90,6 +90,36 @@ INSTANTIATE_TEST_SUITE_P(Presets, StoragePrecision, ::testing::Values("pytorch-a
                            return n;
                          });
 
+/// State tensors in formats of their own (TransformerEngine's FusedAdam:
+/// exp_avg_dtype, exp_avg_sq_dtype): float32 states beside bfloat16
+/// parameters under float32 opmath; bfloat16 states beside a float32 master
+/// of float16 parameters; a bfloat16 v (and vmax) beside float32 parameters.
+/// 30 cases per property, the large classes left out.
+TEST(StateFormats, PassEveryPropertyWithEachStateTensorInItsOwnFormat) {
+  struct Combination {
+    std::string preset;
+    FloatFormat dtype;
+    Precision precision;
+    StateFormats states;
+  };
+  const std::vector<Combination> combinations{
+      {"pytorch-adamw", bfloat16_format, Precision::float32_opmath, {"float32", "float32", "float32"}},
+      {"pytorch-adam", float16_format, Precision::master_weights, {"bfloat16", "bfloat16", "bfloat16"}},
+      {"pytorch-adam", float32_format, Precision::storage, {"", "bfloat16", "bfloat16"}},
+  };
+  for (const Combination& c : combinations) {
+    FloatImplementation impl("float (" + c.preset + " order)");
+    PresetOptions options;
+    options.precision = c.precision;
+    options.state_formats = c.states;
+    const Tally t = check_all(impl, c.preset, options, 30, false, {c.dtype});
+    EXPECT_GT(t.passed, 20) << "most properties must run and pass, not skip";
+    std::cout << "  " << c.preset << " " << c.dtype.name << " " << to_string(c.precision) << " with "
+              << describe(c.states) << ": " << t.passed << " pass, " << t.skipped << " skip, " << t.failed
+              << " fail; worst observed/allowed " << t.worst_ratio << "\n      " << t.worst << "\n";
+  }
+}
+
 class SourceOrdering : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(SourceOrdering, PassesEveryPropertyWithEveryOption) {

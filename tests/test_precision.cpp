@@ -188,5 +188,97 @@ TEST(KahanSummation, TheBuiltinKeepsTheRemainderAndTheStateCarriesIt) {
   EXPECT_NO_THROW(validate_compensations({c}, r));
 }
 
+Setup with_states(Setup s, const StateFormats& states) {
+  s.spec.options.state_formats = s.spec.convention.state_formats = states;
+  return s;
+}
+
+const StateFormats kFloat32States{"float32", "float32", "float32"};
+
+TEST(StateFormats, Float32StatesBesideBfloat16ThetaAreBoundedAsTheMastersStateAndThetaAsOpmathAtStepOne) {
+  const adamconf::Setup own = with_states(setup_for("pytorch-adamw", bfloat16_format, Precision::float32_opmath), kFloat32States);
+  const auto a = exact_trajectory(own, two_steps());
+  const auto master = exact_trajectory(setup_for("pytorch-adamw", bfloat16_format, Precision::master_weights), two_steps());
+  const auto opmath = exact_trajectory(setup_for("pytorch-adamw", bfloat16_format, Precision::float32_opmath), two_steps());
+  for (std::size_t t = 0; t < 2; ++t)
+    for (std::size_t i = 0; i < 3; ++i) {
+      // m and v: float32 arithmetic, stored without rounding, as under master weights (their inputs are exact gradients).
+      EXPECT_EQ(a[t].bounds[i].m, master[t].bounds[i].m) << "step " << t + 1 << " element " << i;
+      EXPECT_EQ(a[t].bounds[i].v, master[t].bounds[i].v);
+      // ... far below bfloat16's: u_32 against u_S = 2^-8 at least.
+      EXPECT_LT(a[t].bounds[i].m * 1000, opmath[t].bounds[i].m);
+    }
+  for (std::size_t i = 0; i < 3; ++i) {
+    // theta is rounded to bfloat16 as under float32-opmath; at step 1 both start from exact states.
+    EXPECT_EQ(a[0].bounds[i].theta, opmath[0].bounds[i].theta);
+    // From step 2, theta reads float32 states: a tighter bound than from bfloat16 ones.
+    EXPECT_LT(a[1].bounds[i].theta, opmath[1].bounds[i].theta);
+  }
+}
+
+TEST(StateFormats, ABfloat16VarianceBesideFloat32ThetaIsBoundedAsBfloat16AndOnlyIt) {
+  StateFormats v_only;
+  v_only.v = "bfloat16";
+  const adamconf::Setup own = with_states(setup_for("pytorch-adam", float32_format, Precision::storage), v_only);
+  const auto a = exact_trajectory(own, two_steps());
+  const auto plain = exact_trajectory(setup_for("pytorch-adam", float32_format, Precision::storage), two_steps());
+  for (std::size_t i = 0; i < 3; ++i) {
+    const R v = a[0].record.elements[i].v;
+    // Step 1: E(v) = E_32 + u_S (|v| + E_32) + eta_S, u_S = 2^-8.
+    EXPECT_GT(a[0].bounds[i].v, plain[0].bounds[i].v + v * R(0x1p-8) * R(0.99)) << "element " << i;
+    EXPECT_LT(a[0].bounds[i].v, plain[0].bounds[i].v + v * R(0x1p-8) * R(1.01)) << "element " << i;
+    EXPECT_EQ(a[0].bounds[i].m, plain[0].bounds[i].m);
+    EXPECT_EQ(a[0].bounds[i].theta, plain[0].bounds[i].theta);
+  }
+}
+
+TEST(StateFormats, TheBuiltinStoresEachStateInItsFormatAndTheRequestNamesThem) {
+  StateFormats mixed;
+  mixed.m = "float32";
+  mixed.v = "bfloat16";
+  const adamconf::Setup setup = with_states(setup_for("pytorch-adam", bfloat16_format, Precision::float32_opmath), mixed);
+  RunCase c = two_steps();
+  c.record_states = true;
+  FloatImplementation impl("float");
+  const auto r = impl.run(setup, {c});
+  bool m_beyond_bfloat16 = false;
+  for (std::size_t t = 0; t < 2; ++t)
+    for (std::size_t i = 0; i < 3; ++i) {
+      EXPECT_EQ(round_to_format(r[0].theta[t][i], bfloat16_format), r[0].theta[t][i]);
+      const double m = r[0].states[t].m[i], v = r[0].states[t].v[i];
+      EXPECT_EQ(static_cast<double>(static_cast<float>(m)), m);
+      m_beyond_bfloat16 |= round_to_format(m, bfloat16_format) != m;
+      EXPECT_EQ(round_to_format(v, bfloat16_format), v);
+    }
+  EXPECT_TRUE(m_beyond_bfloat16) << "m is held in float32, not rounded to bfloat16";
+  const auto j = nlohmann::json::parse(run_request(1, "adam", setup, {c}, 2));
+  EXPECT_EQ(j["state_formats"], (nlohmann::json{{"m", "float32"}, {"v", "bfloat16"}, {"vmax", "bfloat16"}}));
+  EXPECT_FALSE(nlohmann::json::parse(run_request(1, "adam", setup_for("pytorch-adam", bfloat16_format, Precision::float32_opmath),
+                                                 {c}, 2))
+                   .contains("state_formats"));
+}
+
+TEST(StateFormats, AStateWiderThanItsArithmeticOrOfNoKnownFormatIsRefusedInOneLine) {
+  const adamconf::Setup storage = with_states(setup_for("pytorch-adam", bfloat16_format, Precision::storage), kFloat32States);
+  EXPECT_THROW(validate_state_formats(storage.dtype, storage.spec.convention), std::invalid_argument);
+  StateFormats wide;
+  wide.m = "float64";
+  const adamconf::Setup in_float32 = with_states(setup_for("pytorch-adam", float32_format, Precision::storage), wide);
+  EXPECT_THROW(validate_state_formats(in_float32.dtype, in_float32.spec.convention), std::invalid_argument);
+  for (Precision p : {Precision::float32_opmath, Precision::master_weights, Precision::stochastic_rounding,
+                      Precision::kahan_summation}) {
+    const adamconf::Setup ok = with_states(setup_for("pytorch-adam", bfloat16_format, p), kFloat32States);
+    EXPECT_NO_THROW(validate_state_formats(ok.dtype, ok.spec.convention)) << to_string(p);
+  }
+  EXPECT_THROW(state_format_name("float8", "--m-format"), std::invalid_argument);
+  AdapterOptimizer o;
+  read_option_list({"m_format=float32", "v_format=bfloat16", "amsgrad"}, o);
+  EXPECT_EQ(o.state_formats.m, "float32");
+  EXPECT_EQ(o.state_formats.v, "bfloat16");
+  EXPECT_EQ(o.state_formats.vmax, "");
+  EXPECT_EQ(o.options, (std::vector<std::string>{"amsgrad"}));
+  EXPECT_THROW(read_option_list({"v_format=fp8"}, o), std::invalid_argument);
+}
+
 }  // namespace
 }  // namespace adamconf

@@ -43,7 +43,7 @@ def parse_args_text(text):
 class TorchOptimizer:
     """One class with the torch.optim API, as adamconf drives it."""
 
-    def __init__(self, spec, preset, extra, master_weights=False):
+    def __init__(self, spec, preset, extra, master_weights=False, state_format=None):
         module_name, _, class_name = spec.rpartition(":")
         module = importlib.import_module(module_name)
         self.cls = getattr(module, class_name)
@@ -54,6 +54,11 @@ class TorchOptimizer:
         # optimizer steps a float32 master; the bfloat16/float16 model copy is
         # master.to(dtype) after every step, and the gradient is the model's, cast up.
         self.master_weights = master_weights
+        # State tensors stored in a format of their own (TransformerEngine's FusedAdam:
+        # exp_avg_dtype, exp_avg_sq_dtype): torch computes them in the dtype it steps,
+        # and each is rounded to its format (to nearest even, .to(format)) after every
+        # step. The hello states --state-format; a request's "state_formats" rules.
+        self.state_format = state_format
         parameters = inspect.signature(self.cls).parameters
         self.accepts = set(parameters)
         for name in extra:
@@ -110,8 +115,9 @@ class TorchOptimizer:
     def hello(self):
         counter = ["step_counter=float32"] if self.state_names and self.state_names["float32_step"] else []
         precision = ["precision=master-weights"] if self.master_weights else []
+        formats = [f"{k}_format={self.state_format}" for k in ("m", "v", "vmax")] if self.state_format else []
         return {"name": self.name, "presets": [self.preset], "dtypes": self.dtypes,
-                "hyperparameters": self.hyperparameters, "options": self.options + counter + precision,
+                "hyperparameters": self.hyperparameters, "options": self.options + counter + precision + formats,
                 "state": self.state_names is not None, "lr_schedule": "lr" in self.accepts}
 
     def run_case(self, request, case):
@@ -146,6 +152,7 @@ class TorchOptimizer:
             for param, grad in zip(params, grads):
                 param.grad = None if grad is None else torch.tensor(grad, dtype=storage).to(dtype)
             optimizer.step()
+            self.store_states(optimizer, params, request.get("state_formats", {}))
             thetas.append([p.detach().tolist() for p in params])
             if master:  # model.copy_(master): float32 to bfloat16/float16, to nearest even
                 copies.append([p.detach().to(storage).tolist() for p in params])
@@ -155,6 +162,18 @@ class TorchOptimizer:
         if master:
             answer["theta_copy"] = copies
         return answer
+
+    @staticmethod
+    def store_states(optimizer, params, formats):
+        """Each state tensor rounded to its own format, where the request gives one."""
+        keys = {"m": "exp_avg", "v": "exp_avg_sq", "vmax": "max_exp_avg_sq"}
+        for param in params:
+            s = optimizer.state.get(param) or {}
+            for what, name in formats.items():
+                key = keys[what]
+                if key in s and DTYPES[name] != s[key].dtype:
+                    with torch.no_grad():
+                        s[key].copy_(s[key].to(DTYPES[name]))  # to nearest even, and back exactly
 
     @staticmethod
     def tensor_state(optimizer, param, options):

@@ -214,6 +214,12 @@ void read_option_list(const std::vector<std::string>& entries, AdapterOptimizer&
       into.step_counter = step_counter_by_name(entry.substr(13), "step_counter");
     else if (entry.rfind("precision=", 0) == 0)
       into.precision = precision_by_name(entry.substr(10), "precision");
+    else if (entry.rfind("m_format=", 0) == 0)
+      into.state_formats.m = state_format_name(entry.substr(9), "m_format");
+    else if (entry.rfind("v_format=", 0) == 0)
+      into.state_formats.v = state_format_name(entry.substr(9), "v_format");
+    else if (entry.rfind("vmax_format=", 0) == 0)
+      into.state_formats.vmax = state_format_name(entry.substr(12), "vmax_format");
     else
       into.options.push_back(entry);
   }
@@ -323,6 +329,12 @@ std::string run_request(long long id, const std::string& optimizer, const Setup&
   request["optimizer"] = optimizer;
   request["dtype"] = setup.dtype.name;
   if (is_storage_format(setup.dtype)) request["precision"] = to_string(setup.spec.convention.precision);
+  // Only where a state tensor has a format of its own: a request without it stores m, v, vmax as theta.
+  if (const StateFormats& f = setup.spec.convention.state_formats; f.any()) {
+    Json formats = Json::object();
+    for (const char* what : {"m", "v", "vmax"}) formats[what] = stored_format(setup.dtype, setup.spec.convention, what).name;
+    request["state_formats"] = formats;
+  }
   request["hyperparameters"] = hyperparameters_json(setup.spec.hyper, false);
   request["hyperparameters_exact"] = hyperparameters_json(setup.spec.hyper, true);
   request["options"] = {{"amsgrad", setup.spec.options.amsgrad},
@@ -424,6 +436,7 @@ Capabilities AdapterImplementation::capabilities() const {
   c.fixed = o.fixed;
   c.step_counter = o.step_counter;
   c.precision = o.precision;
+  c.state_formats = o.state_formats;
   c.tensors = info_.protocol >= 2;  // structured cases are protocol /2 (a library speaks it)
   return c;
 }

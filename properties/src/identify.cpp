@@ -137,6 +137,7 @@ Setup setup_for(const Candidate& c, const Probe& p, const FloatFormat& dtype) {
   s.spec.options = p.options;
   s.spec.hyper = p.hyper;
   s.spec.convention = c.convention;
+  s.spec.convention.state_formats = p.options.state_formats;  // as the hello states them
   if (c.eps_inside) {
     s.spec.hyper.eps_root = p.hyper.eps;
     s.spec.hyper.eps = "0";
@@ -192,6 +193,8 @@ Identification identify(Implementation& impl, const FloatFormat& dtype) {
   const Capabilities caps = impl.capabilities();
   Setup any{make_spec("kingma-ba"), dtype};  // the implementation reads only the hyperparameters and options
   any.spec.options.precision = any.spec.convention.precision = caps.precision;  // as its hello states
+  any.spec.options.state_formats = any.spec.convention.state_formats = caps.state_formats;
+  id.state_formats = describe(caps.state_formats);
 
   // The probes use the values an implementation fixes (dlib's eps), and vary
   // nothing it does not take: a value it would ignore would only mislead the fit.
@@ -204,7 +207,10 @@ Identification identify(Implementation& impl, const FloatFormat& dtype) {
     if (!caps.takes(name) && !caps.fixed.count(name))
       id.notes.push_back("it takes no " + name + " and states no fixed value: the probes assume " + name + " = " +
                          plain.get(name) + ", and the fit is only as good as that guess");
-  std::vector<Probe> probes{{"plain", "eps placement, bias correction or the moments", plain, {}, probe_run(dtype, false)}};
+  PresetOptions stated_options;
+  stated_options.state_formats = caps.state_formats;  // m, v, vmax in formats of their own, as its hello states
+  validate_state_formats(dtype, any.spec.convention);
+  std::vector<Probe> probes{{"plain", "eps placement, bias correction or the moments", plain, stated_options, probe_run(dtype, false)}};
   if (caps.takes("weight_decay")) {
     Probe decay = probes.front();
     decay.name = "decay";
@@ -246,6 +252,7 @@ Identification identify(Implementation& impl, const FloatFormat& dtype) {
   // The option axes, on the best base convention.
   const CandidateFit& best = id.candidates.front();
   auto run_option = [&](PresetOptions options, bool falling, const std::vector<Convention>& variants) {
+    options.state_formats = caps.state_formats;
     Probe p{"option", "", probes.back().hyper, options, probe_run(dtype, falling)};
     Setup s = any;
     s.spec.hyper = p.hyper;
@@ -263,7 +270,7 @@ Identification identify(Implementation& impl, const FloatFormat& dtype) {
   if (is_storage_format(dtype)) {
     // Its own probe: beta2 = 0.999 (1 in bfloat16, which "storage" may hold)
     // over 300 steps, where v forgets 26% of itself or none of it.
-    Probe p{"precision", "the precision convention", probes.front().hyper, {}, {}};
+    Probe p{"precision", "the precision convention", probes.front().hyper, stated_options, {}};
     p.hyper.beta1 = "0.9";
     p.hyper.beta2 = "0.999";
     p.run.theta0 = {0.5, -0.25, 1, 2};
@@ -344,6 +351,7 @@ std::string Identification::describe() const {
   out += "  chain: " + top.convention.describe() + "\n";
   for (const auto& line : describe_axes(top.convention, top.eps_inside_sqrt)) out += "    " + line + "\n";
   if (!precision.empty()) out += "    precision: " + precision + "\n";
+  if (!state_formats.empty()) out += "    state formats: " + state_formats + ", as its hello states (every probe ran so)\n";
   if (!amsgrad.empty()) out += "    AMSGrad option: " + amsgrad + "\n";
   if (!maximize.empty()) out += "    maximize option: " + maximize + "\n";
   if (!top.matches()) {

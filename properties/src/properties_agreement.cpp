@@ -20,6 +20,9 @@ namespace {
 
 void check_state(Checker& checker, const ImplementationState& s, const ExactStep& exact, std::size_t t, bool amsgrad,
                  const std::vector<TensorSlice>& slices) {
+  // Each state tensor compared in the format it is stored in (a state format of its own where given).
+  const FloatFormat &fm = checker.context().format_of("m"), &fv = checker.context().format_of("v"),
+                    &fvmax = checker.context().format_of("vmax");
   // An AMSGrad state must carry its maximum: one not stored (or not exported) is a bug, not a skip.
   if (amsgrad && s.vmax.size() != s.m.size())
     checker.fail("step " + std::to_string(t + 1) + ": the exported state has " + std::to_string(s.vmax.size()) +
@@ -27,9 +30,9 @@ void check_state(Checker& checker, const ImplementationState& s, const ExactStep
   for (std::size_t i = 0; i < s.m.size(); ++i) {
     const auto& e = exact.record.elements[i];
     const auto& b = exact.bounds[i];
-    checker.expect_close(s.m[i], e.m, b.m, [&] { return at_tensor(slices, t, i, "m"); });
-    checker.expect_close(s.v[i], e.v, b.v, [&] { return at_tensor(slices, t, i, "v"); });
-    if (amsgrad) checker.expect_close(s.vmax[i], e.vmax, b.vmax, [&] { return at_tensor(slices, t, i, "vmax"); });
+    checker.expect_close(s.m[i], e.m, b.m, [&] { return at_tensor(slices, t, i, "m"); }, fm);
+    checker.expect_close(s.v[i], e.v, b.v, [&] { return at_tensor(slices, t, i, "v"); }, fv);
+    if (amsgrad) checker.expect_close(s.vmax[i], e.vmax, b.vmax, [&] { return at_tensor(slices, t, i, "vmax"); }, fvmax);
   }
 }
 

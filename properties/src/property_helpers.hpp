@@ -29,7 +29,8 @@ inline bool has_decoupled_decay(const Convention& c) {
 
 /// The convention without any weight decay transform.
 inline Convention without_decay(const Convention& c) {
-  Convention out;
+  Convention out = c;  // the same numerics: precision, state formats
+  out.chain.clear();
   for (const auto& t : c.chain)
     if (!std::holds_alternative<DecayWeights>(t) && !std::holds_alternative<AddDecayedWeights>(t) &&
         !std::holds_alternative<AddL2ToGradient>(t))

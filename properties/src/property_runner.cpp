@@ -175,14 +175,19 @@ void Checker::expect_close(double observed, const R& exact, const R& allowed, co
 
 void Checker::expect_close(double observed, const R& exact, const R& allowed,
                            const std::function<std::string()>& where) {
-  const Comparison c = compare(observed, exact, allowed, ctx_.values_format());
+  expect_close(observed, exact, allowed, where, ctx_.values_format());
+}
+
+void Checker::expect_close(double observed, const R& exact, const R& allowed,
+                           const std::function<std::string()>& where, const FloatFormat& format) {
+  const Comparison c = compare(observed, exact, allowed, format);
   // Described (decimal text of the exact value) only when it is the worst so far or fails.
   const bool worst = c.ratio > stats_.worst_ratio || stats_.worst.empty();
   if (worst || !c.pass) {
     const std::string w = where();
-    if (worst) stats_.add(c, w, ctx_.values_format());
+    if (worst) stats_.add(c, w, format);
     else stats_.add_value(c);
-    if (!c.pass) fail_case(w + " => " + c.describe(ctx_.values_format()));
+    if (!c.pass) fail_case(w + " => " + c.describe(format));
   } else {
     stats_.add_value(c);
   }

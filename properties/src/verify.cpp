@@ -73,15 +73,19 @@ std::optional<ChunkOutcome> verify_chunk_in(const Setup& setup, const RunCase& c
   ReferenceAdam<R> reference = tensor_reference(setup, c, chunk.tensor, part);
   ErrorModel<R, Bound> model = tensor_model<Bound>(setup, c, part, reference);
   const bool amsgrad = setup.spec.convention.adam().amsgrad != AmsgradVariant::none;
-  const FloatFormat& values = reported_format(setup.dtype, setup.spec.convention.precision);
   const bool kahan = compensated(setup);
   StepRecord<R> record;
   std::vector<R> grad;
   R allowed;
+  // Each value compared in the format it is stored in (a state format of its own where given).
+  const FloatFormat &f_theta = stored_format(setup.dtype, setup.spec.convention, "theta"),
+                    &f_m = stored_format(setup.dtype, setup.spec.convention, "m"),
+                    &f_v = stored_format(setup.dtype, setup.spec.convention, "v"),
+                    &f_vmax = stored_format(setup.dtype, setup.spec.convention, "vmax");
   auto check = [&](double observed, const R& exact, const Bound& bound, std::size_t t, std::size_t flat,
-                   const char* what) {
+                   const char* what, const FloatFormat& format) {
     allowed = bound;  // exact: a double or long double is an MPFR number
-    check_value(out, values, observed, exact, allowed, slices, chunk.tensor, t, flat, what);
+    check_value(out, format, observed, exact, allowed, slices, chunk.tensor, t, flat, what);
   };
   for (std::size_t t = 0; t < c.grads.size(); ++t) {
     step_tensor(reference, model, record, c, t, chunk.tensor, part, grad);
@@ -90,16 +94,16 @@ std::optional<ChunkOutcome> verify_chunk_in(const Setup& setup, const RunCase& c
     const auto& st = reference.state();
     for (std::size_t i = 0; i < n; ++i) {
       const std::size_t flat = chunk.begin + i;
-      check(r.theta[t][flat], reference.theta()[i], bounds[i].theta, t, flat, "theta");
+      check(r.theta[t][flat], reference.theta()[i], bounds[i].theta, t, flat, "theta", f_theta);
       if (!states || r.states.empty()) continue;
       const ImplementationState& s = r.states[t];
-      check(s.m[flat], st.m[i], bounds[i].m, t, flat, "m");
-      check(s.v[flat], st.v[i], bounds[i].v, t, flat, "v");
-      if (amsgrad && s.vmax.size() == s.m.size()) check(s.vmax[flat], st.vmax[i], bounds[i].vmax, t, flat, "vmax");
+      check(s.m[flat], st.m[i], bounds[i].m, t, flat, "m", f_m);
+      check(s.v[flat], st.v[i], bounds[i].v, t, flat, "v", f_v);
+      if (amsgrad && s.vmax.size() == s.m.size()) check(s.vmax[flat], st.vmax[i], bounds[i].vmax, t, flat, "vmax", f_vmax);
       // Kahan: theta + c is what tracks the exact value, within the compensated bound (the sum's double rounding charged there).
       if (kahan && s.compensation.size() == s.m.size())
         check(r.theta[t][flat] + s.compensation[flat], reference.theta()[i], bounds[i].compensated, t, flat,
-              "theta + compensation");
+              "theta + compensation", f_theta);
     }
   }
   return out;
@@ -237,7 +241,7 @@ std::vector<TracePoint> trace_points(const ElementTrace& trace) {
       else if (w == "v") observed = s.v.at(0), exact = st.v[0], allowed = b.v;
       else observed = s.vmax.at(0), exact = st.vmax[0], allowed = b.vmax;
     }
-    const Comparison cmp = compare(observed, exact, allowed, reported_format(trace.setup.dtype, trace.setup.spec.convention.precision));
+    const Comparison cmp = compare(observed, exact, allowed, stored_format(trace.setup.dtype, trace.setup.spec.convention, w));
     TracePoint p;
     p.step = t + 1;
     p.observed = observed;

@@ -1,6 +1,7 @@
 #include "adamconf/convention.hpp"
 
 #include <stdexcept>
+#include <utility>
 
 namespace adamconf {
 
@@ -50,6 +51,52 @@ Precision precision_by_name(const std::string& name, const std::string& where) {
 
 const FloatFormat& reported_format(const FloatFormat& dtype, Precision p) {
   return p == Precision::master_weights && is_storage_format(dtype) ? float32_format : dtype;
+}
+
+const FloatFormat& arithmetic_format(const FloatFormat& dtype, Precision p) {
+  return computes_in_float32(p) && is_storage_format(dtype) ? float32_format : dtype;
+}
+
+std::string state_format_name(const std::string& name, const std::string& where) {
+  if (!format_by_name(name))
+    throw std::invalid_argument(where + " '" + name.substr(0, 40) + "': expected bfloat16, float16, float32 or float64");
+  return name;
+}
+
+std::string describe(const StateFormats& s) {
+  std::string out;
+  for (const auto& [name, format] : {std::pair{"m", &s.m}, std::pair{"v", &s.v}, std::pair{"vmax", &s.vmax}})
+    if (!format->empty()) out += (out.empty() ? "" : ", ") + std::string(name) + "=" + *format;
+  return out;
+}
+
+const FloatFormat& stored_format(const FloatFormat& dtype, const Convention& c, std::string_view what) {
+  return stored_format(dtype, c.precision, c.state_formats, what);
+}
+
+const FloatFormat& stored_format(const FloatFormat& dtype, Precision p, const StateFormats& s, std::string_view what) {
+  const std::string* name = what == "m" ? &s.m : what == "v" ? &s.v : what == "vmax" ? &s.vmax : nullptr;
+  if (!name || name->empty()) return reported_format(dtype, p);
+  for (const FloatFormat* f : {&bfloat16_format, &float16_format, &float32_format, &float64_format})
+    if (*name == f->name) return *f;
+  throw std::invalid_argument(std::string(what) + " format '" + name->substr(0, 40) +
+                              "': expected bfloat16, float16, float32 or float64");
+}
+
+void validate_state_formats(const FloatFormat& dtype, const Convention& c) {
+  const FloatFormat& arithmetic = arithmetic_format(dtype, c.precision);
+  for (const char* what : {"m", "v", "vmax"}) {
+    const FloatFormat& f = stored_format(dtype, c, what);  // throws for an unknown name
+    if (f.precision > arithmetic.precision)
+      throw std::invalid_argument(std::string(what) + " in " + f.name + " is wider than the " + arithmetic.name +
+                                  " arithmetic of " + dtype.name + " under precision " + to_string(c.precision) +
+                                  ": not modelled" +
+                                  (is_storage_format(dtype) && c.precision == Precision::storage
+                                       ? " (a state wider than " + std::string(dtype.name) +
+                                             " needs float32 arithmetic: --precision float32-opmath, "
+                                             "stochastic-rounding, kahan-summation or master-weights)"
+                                       : std::string(" (a state is stored no wider than the arithmetic it is computed in)")));
+  }
 }
 
 std::int64_t held_count(StepCounter c, std::int64_t count) {
@@ -121,6 +168,7 @@ std::string Convention::describe() const {
     s += adamconf::describe(t);
   }
   if (precision != Precision::storage) s += " in " + to_string(precision);
+  if (state_formats.any()) s += " with " + adamconf::describe(state_formats);
   return s;
 }
 

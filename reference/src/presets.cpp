@@ -173,6 +173,7 @@ Convention Preset::resolve(const PresetOptions& options) const {
   }
   c.adam().counter = options.step_counter;
   c.precision = options.precision;
+  c.state_formats = options.state_formats;
   return c;
 }
 

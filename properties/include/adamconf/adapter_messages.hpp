@@ -29,6 +29,8 @@ struct AdapterOptimizer {
   StepCounter step_counter = StepCounter::integer;
   /// What it computes bfloat16/float16 in: an entry "precision=float32-opmath" of its options list.
   Precision precision = Precision::storage;
+  /// The formats it stores m, v, vmax in where not theta's: entries "m_format=float32" (v_format, vmax_format).
+  StateFormats state_formats{};
   bool state = false;
   bool lr_schedule = true;
 };

@@ -55,7 +55,8 @@ bool compensated(const Setup& setup);
 template <class Bound>
 ErrorModel<R, Bound> tensor_model(const Setup& setup, const RunCase& c, const TensorSlice& part,
                                   const ReferenceAdam<R>& reference) {
-  ErrorModel<R, Bound> model(setup.dtype, reference.hyper(), part.size, setup.spec.convention.precision);
+  ErrorModel<R, Bound> model(setup.dtype, reference.hyper(), part.size, setup.spec.convention.precision,
+                             setup.spec.convention.state_formats);
   if (compensated(setup) && c.initial_state && !c.initial_state->compensation.empty())
     for (std::size_t i = 0; i < part.size; ++i)
       if (const double c0 = c.initial_state->compensation.at(part.offset + i); c0 != 0)

@@ -121,6 +121,8 @@ struct Capabilities {
   StepCounter step_counter = StepCounter::integer;
   /// What it computes a storage format in, as its hello states ("precision=float32-opmath").
   Precision precision = Precision::storage;
+  /// The formats it stores m, v, vmax in where not theta's, as its hello states ("m_format=float32").
+  StateFormats state_formats{};
   bool state_io = false;             ///< can export and import its state
   bool lr_schedule = true;           ///< accepts a learning rate per step
   bool tensors = false;              ///< runs structured cases: several tensors, groups, no-grad steps (protocol /2)

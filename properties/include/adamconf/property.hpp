@@ -44,6 +44,11 @@ struct PropertyContext {
   /// The format the implementation's values are compared in: float32 for a
   /// storage format's master weights, else dtype (reported_format).
   const FloatFormat& values_format() const { return reported_format(dtype, options.precision); }
+  /// The format value `what` ("theta", "m", "v", "vmax") is stored and
+  /// compared in: a state format of its own where given (stored_format).
+  const FloatFormat& format_of(std::string_view what) const {
+    return stored_format(dtype, options.precision, options.state_formats, what);
+  }
 };
 
 /// The cases with a rounding seed each, under stochastic rounding of a storage
@@ -75,6 +80,9 @@ class Checker {
   void expect_close(double observed, const R& exact, const R& allowed, const std::string& where);
   /// The same, with the position built only when it is reported (the worst so far, or a failure).
   void expect_close(double observed, const R& exact, const R& allowed, const std::function<std::string()>& where);
+  /// The same for a value stored in `format` (a state tensor in a format of its own), not values_format.
+  void expect_close(double observed, const R& exact, const R& allowed, const std::function<std::string()>& where,
+                    const FloatFormat& format);
   /// |observed - expected| <= allowed for values that are not themselves
   /// outputs of the format (differences, norms).
   void expect_within(const R& observed, const R& expected, const R& allowed, const std::string& where);

@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -151,11 +152,35 @@ inline bool computes_in_float32(Precision p) { return p != Precision::storage; }
 /// `dtype`: float32 for a storage format under master weights (the master
 /// and its float32 state), `dtype` otherwise.
 const FloatFormat& reported_format(const FloatFormat& dtype, Precision p);
+/// The format the arithmetic of a step runs in: float32 for a storage format
+/// under every precision but storage, else `dtype`.
+const FloatFormat& arithmetic_format(const FloatFormat& dtype, Precision p);
+
+/// The formats the state tensors are stored in, each chosen apart from
+/// theta's: a fused kernel computes in float32 and stores each tensor to its
+/// own format. TransformerEngine's FusedAdam
+/// (transformer_engine/pytorch/optimizers/fused_adam.py: exp_avg_dtype,
+/// exp_avg_sq_dtype, default float32, beside bfloat16 parameters or a float32
+/// master; the kernel computes in float and stores each with its dtype's
+/// rounding). Each name is "bfloat16", "float16", "float32" or "float64"; an
+/// empty one means theta's (reported) format, as PyTorch's zeros_like(p).
+struct StateFormats {
+  std::string m, v, vmax;
+  bool any() const { return !m.empty() || !v.empty() || !vmax.empty(); }
+  friend bool operator==(const StateFormats&, const StateFormats&) = default;
+};
+/// `name` if it names a format (bfloat16, float16, float32, float64); throws
+/// std::invalid_argument "<where> 'x': expected bfloat16, float16, float32 or float64".
+std::string state_format_name(const std::string& name, const std::string& where);
+/// "m=float32, v=float32": the formats given, empty when none is.
+std::string describe(const StateFormats& s);
 
 struct Convention {
   std::vector<Transform> chain;
   /// The arithmetic the chain runs in, for a storage format (Precision).
   Precision precision = Precision::storage;
+  /// The formats of m, v and vmax where they differ from theta's.
+  StateFormats state_formats{};
 
   /// The one ScaleByAdam of the chain.
   const ScaleByAdam& adam() const;
@@ -172,6 +197,18 @@ struct Convention {
 
   friend bool operator==(const Convention&, const Convention&) = default;
 };
+
+/// The format value `what` of a step is stored and compared in: "m", "v" or
+/// "vmax" (the state format given, else theta's); anything else ("theta",
+/// "theta + compensation") theta's, reported_format.
+const FloatFormat& stored_format(const FloatFormat& dtype, const Convention& c, std::string_view what);
+const FloatFormat& stored_format(const FloatFormat& dtype, Precision p, const StateFormats& s, std::string_view what);
+/// Throws std::invalid_argument in one line unless each state format given is
+/// a known format that the step's arithmetic can store without widening it:
+/// no more significand bits than arithmetic_format (a float32 m computed in
+/// bfloat16 arithmetic would be modelled as bfloat16's, a bound too loose to
+/// judge it by; that convention is not modelled).
+void validate_state_formats(const FloatFormat& dtype, const Convention& c);
 
 std::string to_string(EpsPlacement);
 std::string to_string(AmsgradVariant);

@@ -81,9 +81,10 @@ class ErrorModel {
   /// `target`: the format the implementation stores its values in.
   /// `precision`: for a storage format, whether every operation rounds to it
   /// or the step runs in float32 and rounds to it once when storing.
+  /// `states`: the formats m, v and vmax are stored in where not theta's.
   ErrorModel(const FloatFormat& target, const HyperValues<Real>& hyper, std::size_t elements,
-             Precision precision = Precision::storage)
-      : target_(computes_in_float32(precision) && is_storage_format(target) ? float32_format : target),
+             Precision precision = Precision::storage, const StateFormats& states = {})
+      : target_(arithmetic_format(target, precision)),
         storage_(reported_format(target, precision)), h_(hyper), bounds_(elements), grad_error_(elements), update_error_(elements),
         underflow_error_(elements), input_grad_error_(elements, U{0}) {
     using std::ldexp;
@@ -104,13 +105,15 @@ class ErrorModel {
     eta_ = U::exact(ldexp(Bound(1), target_.min_exponent - target_.precision + 1));
     eta_exact_ = ldexp(Real(1), target_.min_exponent - target_.precision + 1);
     u_exact_ = ldexp(Real(1), -target_.precision);
-    rounds_when_stored_ = target_.precision != storage_.precision || target_.min_exponent != storage_.min_exponent;
     storage_u_ = U::exact(ldexp(Bound(1), -storage_.precision));
     // Stochastic rounding stores theta as either neighbour of the float32
     // value y: |stored - y| < ulp_S(y) <= 2 u_S |y| (below the normal range,
     // less than the subnormal spacing, which eta_S covers).
-    theta_storage_u_ = precision == Precision::stochastic_rounding ? U::exact(ldexp(Bound(1), 1 - storage_.precision)) : storage_u_;
-    kahan_ = precision == Precision::kahan_summation && rounds_when_stored_;
+    theta_store_ = store_rule(storage_, precision == Precision::stochastic_rounding);
+    m_store_ = store_rule(stored_format(target, precision, states, "m"), false);
+    v_store_ = store_rule(stored_format(target, precision, states, "v"), false);
+    vmax_store_ = store_rule(stored_format(target, precision, states, "vmax"), false);
+    kahan_ = precision == Precision::kahan_summation && theta_store_.rounds;
     float32_u_ = U::exact(ldexp(Bound(1), -24));
     double_u_ = U::exact(ldexp(Bound(1), -53));
     storage_eta_ = U::exact(ldexp(Bound(1), storage_.min_exponent - storage_.precision + 1));
@@ -374,19 +377,19 @@ class ErrorModel {
                         reference_u_ * out).x;
   }
 
-  // "Storing": under float32 opmath each stored value is the float32 one
-  // rounded to the storage format: E' = E + u_S (|x| + E) + eta_S; theta
-  // rounded stochastically: E' = E + 2 u_S (|x| + E) + eta_S. Zero with no
-  // error stays exact. Elsewhere (master weights, a format's own arithmetic)
-  // a stored value is the computed one.
+  // "Storing": a value stored in a format S narrower than the arithmetic's
+  // (float32 opmath into bfloat16; a state format of its own) is the
+  // computed one rounded to S: E' = E + u_S (|x| + E) + eta_S; theta rounded
+  // stochastically: E' = E + 2 u_S (|x| + E) + eta_S. Zero with no error
+  // stays exact. Each of theta, m, v, vmax has its own S. Elsewhere (master
+  // weights, a format's own arithmetic) a stored value is the computed one.
   void end_element(std::size_t i, const ElementRecord<Real>& e) {
-    if (!rounds_when_stored_) return;
     ElementBounds<Bound>& b = bounds_[i];
     if (kahan_) b.compensated = compensated_bound(b.theta, e.theta);
-    b.theta = stored_bound(b.theta, e.theta, theta_storage_u_);
-    b.m = stored_bound(b.m, e.m, storage_u_);
-    b.v = stored_bound(b.v, e.v, storage_u_);
-    b.vmax = stored_bound(b.vmax, e.vmax, storage_u_);
+    b.theta = stored_bound(b.theta, e.theta, theta_store_);
+    b.m = stored_bound(b.m, e.m, m_store_);
+    b.v = stored_bound(b.v, e.v, v_store_);
+    b.vmax = stored_bound(b.vmax, e.vmax, vmax_store_);
   }
 
   /// Kahan, where a case starts from a compensation c0: the exact value is
@@ -400,15 +403,35 @@ class ErrorModel {
   }
 
  private:
-  /// The bound on x (computed within `bound`) stored to the format with unit
-  /// roundoff `u_s`: E + u_s (|x| + E) + eta_S; an exact zero stays exact, and
-  /// a value that may reach the overflow threshold may be stored as inf: no bound.
-  Bound stored_bound(Bound bound, const Real& x, U u_s) const {
+  /// How one tensor is stored: whether storing rounds at all (its format is
+  /// narrower than the arithmetic's), and the format's unit roundoff (doubled
+  /// for stochastic rounding), subnormal spacing and largest finite value.
+  struct StoreRule {
+    bool rounds = false;
+    U u{0}, eta{0};
+    Bound overflow = 0;
+  };
+  StoreRule store_rule(const FloatFormat& f, bool stochastic) const {
+    using std::ldexp;
+    StoreRule r;
+    r.rounds = f.precision < target_.precision || f.min_exponent > target_.min_exponent ||
+               f.max_exponent < target_.max_exponent;
+    r.u = U::exact(ldexp(Bound(1), (stochastic ? 1 : 0) - f.precision));
+    r.eta = U::exact(ldexp(Bound(1), f.min_exponent - f.precision + 1));
+    r.overflow = Bound(f.largest_finite());
+    return r;
+  }
+
+  /// The bound on x (computed within `bound`) stored by rule `s`:
+  /// E + u_S (|x| + E) + eta_S; an exact zero stays exact, and a value that
+  /// may reach the overflow threshold may be stored as inf: no bound.
+  Bound stored_bound(Bound bound, const Real& x, const StoreRule& s) const {
+    if (!s.rounds) return bound;
     const U err{bound};
     if (x == 0 && err.is_zero()) return bound;
     const U reach = up(x) + err;
-    if (reach.x >= storage_overflow_) return U::infinite().x;
-    return (err + u_s * reach + storage_eta_).x;
+    if (reach.x >= s.overflow) return U::infinite().x;
+    return (err + s.u * reach + s.eta).x;
   }
 
   // "Storing" under kahan-summation, with x the float32 result and E its bound:
@@ -597,9 +620,8 @@ class ErrorModel {
 
   FloatFormat target_;   // the arithmetic's format
   FloatFormat storage_;  // the stored values' format
-  bool rounds_when_stored_ = false;
   U storage_u_{0}, storage_eta_{0};
-  U theta_storage_u_{0};  // storage_u_, doubled under stochastic rounding
+  StoreRule theta_store_, m_store_, v_store_, vmax_store_;  // "Storing", per tensor
   bool kahan_ = false;    // kahan-summation over a storage format: bounds_[i].compensated tracks theta + c
   U float32_u_{0}, double_u_{0};
   Bound storage_overflow_ = 0;

@@ -22,6 +22,8 @@ struct PresetOptions {
   StepCounter step_counter = StepCounter::integer;
   /// What a storage format (bfloat16, float16) is computed in (Convention::precision).
   Precision precision = Precision::storage;
+  /// The formats of m, v, vmax where not theta's (Convention::state_formats).
+  StateFormats state_formats{};
   friend bool operator==(const PresetOptions&, const PresetOptions&) = default;
 };
 

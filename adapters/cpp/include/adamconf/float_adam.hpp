@@ -83,6 +83,9 @@ struct StoragePlan {
   const FloatFormat* stored_in = nullptr;  ///< theta and the state rounded to it after each step
   ThetaRounding theta = ThetaRounding::nearest;
   const FloatFormat* copy_in = nullptr;    ///< master weights: the model copy's format
+  /// A state tensor's own format (Convention::state_formats), rounded to
+  /// nearest after each step; nullptr: as theta (stored_in, or none).
+  const FloatFormat *m_in = nullptr, *v_in = nullptr, *vmax_in = nullptr;
 };
 
 /// sqrt, fma and pow of F: std's for float and double, StorageFloat's own
@@ -146,7 +149,7 @@ class FloatAdam {
     for (std::size_t i = 0; i < theta_.size(); ++i) {
       if (!compensation_.empty()) theta_[i] = compensated_theta(i);  // Kahan: the step starts from theta + c
       theta_[i] = step_element(i, static_cast<F>(grad[i]), s);
-      if (stored_in_) store(i);
+      if (stored_in_ || m_in_ || v_in_ || vmax_in_) store(i);
     }
   }
 
@@ -157,6 +160,13 @@ class FloatAdam {
     stored_in_ = &format;
     theta_rounding_ = theta;
     seed_ = seed;
+  }
+  /// Each state tensor stored in a format of its own (nullptr: as theta),
+  /// rounded to nearest even after each step from the arithmetic's value.
+  void store_states_in(const FloatFormat* m, const FloatFormat* v, const FloatFormat* vmax) {
+    m_in_ = m;
+    v_in_ = v;
+    vmax_in_ = vmax;
   }
 
   /// A step in which this tensor has no gradient (PyTorch's grad None): nothing changes.
@@ -343,19 +353,27 @@ class FloatAdam {
     return round_stochastically(y, *stored_in_, rounding_bits(seed_, static_cast<std::uint64_t>(step_), i));
   }
 
-  /// Rounds element i's stored values to the storage format (float32 opmath).
+  /// Rounds element i's stored values to the storage format (float32 opmath)
+  /// and each state tensor to its own format where it has one.
   void store(std::size_t i) {
     if constexpr (std::is_same_v<F, float>) {
-      const float x = theta_[i];
-      theta_[i] = theta_rounding_ == ThetaRounding::stochastic ? round_theta_stochastically(i, x) : round_float_to(x, *stored_in_);
-      if (theta_rounding_ == ThetaRounding::kahan) compensation_[i] = compensation_of(x, theta_[i]);
-      m_[i] = round_float_to(m_[i], *stored_in_);
-      v_[i] = round_float_to(v_[i], *stored_in_);
-      if (!vmax_.empty()) vmax_[i] = round_float_to(vmax_[i], *stored_in_);
+      if (stored_in_) {
+        const float x = theta_[i];
+        theta_[i] = theta_rounding_ == ThetaRounding::stochastic ? round_theta_stochastically(i, x) : round_float_to(x, *stored_in_);
+        if (theta_rounding_ == ThetaRounding::kahan) compensation_[i] = compensation_of(x, theta_[i]);
+      }
     }
+    m_[i] = stored_value(m_[i], m_in_ ? m_in_ : stored_in_);
+    v_[i] = stored_value(v_[i], v_in_ ? v_in_ : stored_in_);
+    if (!vmax_.empty()) vmax_[i] = stored_value(vmax_[i], vmax_in_ ? vmax_in_ : stored_in_);
+  }
+  /// x rounded to nearest even in `format` (exact through double: F has at most 53 bits); x itself for none.
+  static F stored_value(F x, const FloatFormat* format) {
+    return format ? static_cast<F>(round_stored(static_cast<double>(x), *format)) : x;
   }
 
   const FloatFormat* stored_in_ = nullptr;
+  const FloatFormat *m_in_ = nullptr, *v_in_ = nullptr, *vmax_in_ = nullptr;  // state formats of their own
   ThetaRounding theta_rounding_ = ThetaRounding::nearest;
   std::uint64_t seed_ = 0;
   Numerics numerics_;
@@ -409,17 +427,27 @@ class FloatImplementationOf : public Implementation {
   /// nearest or stochastically; or float32 master weights with a copy in the format.
   std::vector<RunResult> run(const Setup& setup, const std::vector<RunCase>& cases) override {
     const FloatFormat& f = setup.dtype;
-    if (!is_storage_format(f)) return f.precision == 24 ? run_in<float>(setup, cases) : run_in<double>(setup, cases);
-    switch (setup.spec.convention.precision) {
-      case Precision::float32_opmath: return run_in<float>(setup, cases, {&f, ThetaRounding::nearest, nullptr});
-      case Precision::stochastic_rounding: return run_in<float>(setup, cases, {&f, ThetaRounding::stochastic, nullptr});
-      case Precision::kahan_summation: return run_in<float>(setup, cases, {&f, ThetaRounding::kahan, nullptr});
-      case Precision::master_weights: return run_in<float>(setup, cases, {nullptr, ThetaRounding::nearest, &f});
+    StoragePlan plan;
+    // State tensors in formats of their own (TransformerEngine's exp_avg_dtype, exp_avg_sq_dtype).
+    const Convention& c = setup.spec.convention;
+    if (!c.state_formats.m.empty()) plan.m_in = &stored_format(f, c, "m");
+    if (!c.state_formats.v.empty()) plan.v_in = &stored_format(f, c, "v");
+    if (!c.state_formats.vmax.empty()) plan.vmax_in = &stored_format(f, c, "vmax");
+    if (!is_storage_format(f)) return f.precision == 24 ? run_in<float>(setup, cases, plan) : run_in<double>(setup, cases, plan);
+    switch (c.precision) {
+      case Precision::float32_opmath: plan.stored_in = &f; return run_in<float>(setup, cases, plan);
+      case Precision::stochastic_rounding:
+        plan.stored_in = &f, plan.theta = ThetaRounding::stochastic;
+        return run_in<float>(setup, cases, plan);
+      case Precision::kahan_summation:
+        plan.stored_in = &f, plan.theta = ThetaRounding::kahan;
+        return run_in<float>(setup, cases, plan);
+      case Precision::master_weights: plan.copy_in = &f; return run_in<float>(setup, cases, plan);
       case Precision::storage: break;
     }
     if constexpr (runs_in_storage_arithmetic<Engine>) {
-      if (f.precision == bfloat16_format.precision) return run_in<Bfloat16Arithmetic>(setup, cases);
-      return run_in<Float16Arithmetic>(setup, cases);
+      if (f.precision == bfloat16_format.precision) return run_in<Bfloat16Arithmetic>(setup, cases, plan);
+      return run_in<Float16Arithmetic>(setup, cases, plan);
     } else {
       throw std::invalid_argument(name_ + " runs " + f.name + " only as --precision float32-opmath");
     }
@@ -441,6 +469,7 @@ class FloatImplementationOf : public Implementation {
       if (c.initial_state) state = tensor_state(*c.initial_state, slices[k], k);
       // Each tensor's random bits from the case's seed and its index.
       if (plan.stored_in) engines[k].store_in(*plan.stored_in, plan.theta, splitmix64(c.rounding_seed + k));
+      engines[k].store_states_in(plan.m_in, plan.v_in, plan.vmax_in);
       engines[k].init(spec, numerics, part_of(c.theta0, slices[k]), state);
     }
     RunResult r;
