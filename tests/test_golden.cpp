@@ -203,6 +203,51 @@ TEST(Golden, CheckPassesCorrectImplementationsAndFailsAPerturbedValue) {
     }
 }
 
+TEST(Golden, StateFormatFilesCompareEachStateInItsOwnFormat) {
+  const std::string path = kTraces + "/pytorch-adamw/bfloat16-float32-states-random.json";
+  const GoldenTrace g = load(path);
+  ASSERT_EQ(g.options.state_formats.m, "float32");
+  FloatImplementation impl("float");
+  adamconf::Setup setup{make_spec(g.preset, g.options), g.dtype};
+  setup.spec.hyper = g.hyper;
+  RunCase c;
+  c.theta0 = g.theta0;
+  c.grads = g.gradients;
+  c.record_states = true;
+  const RunResult run = impl.run(setup, {c}).front();
+  Results r;
+  r.golden = g.name;
+  r.values["theta"] = run.theta;
+  for (const auto& s : run.states) {
+    r.values["m"].push_back(s.m);
+    r.values["v"].push_back(s.v);
+  }
+  const CheckReport passing = check(g, r);
+  EXPECT_TRUE(passing.pass());
+  EXPECT_GT(passing.compared, 0u);
+  // m held in bfloat16 (zeros_like(p)) where the file says float32: far beyond float32's allowed error.
+  for (auto& step : r.values["m"])
+    for (double& m : step) m = round_stored(m, bfloat16_format);
+  const CheckReport failing = check(g, r);
+  EXPECT_FALSE(failing.pass());
+  // A state format the file cannot have is named by its field, in one line.
+  TempDir dir;
+  const std::string valid = read(path);
+  for (const auto& [to, expected] : {std::pair{"\"m\": \"float8\"", "options.state_formats.m"},
+                                     std::pair{"\"m\": \"float64\"", "options.state_formats"}}) {
+    std::string text = valid;
+    text.replace(text.find("\"m\": \"float32\""), std::string("\"m\": \"float32\"").size(), to);
+    write(dir.path / "broken.json", text);
+    try {
+      load((dir.path / "broken.json").string());
+      ADD_FAILURE() << to << ": no error";
+    } catch (const FileError& e) {
+      EXPECT_NE(std::string(e.what()).find(expected), std::string::npos) << e.what();
+      EXPECT_EQ(std::string(e.what()).find('\n'), std::string::npos) << e.what();
+    }
+  }
+}
+
 TEST(Golden, WritesAreAtomic) {
   TempDir dir;
   const fs::path target = dir.path / "file.json";

@@ -132,6 +132,10 @@ std::vector<GoldenSpec> catalogue() {
   const Scenario no_bc{"no-bias-correction", "bias correction off", 3, 12};
   const Scenario long_run{"long", "1000 steps of one element; theta, m, v at steps 1-10, every 50th and the last", 1, 1000};
   const Scenario opmath_random{"opmath-random", "gradients of mixed scales and signs, float32 opmath (fused kernels)", 3, 12};
+  const Scenario float32_states_random{"float32-states-random",
+                                       "gradients of mixed scales and signs, float32 opmath, m and v kept in float32", 3, 12};
+  const Scenario master_random{"master-random",
+                               "gradients of mixed scales and signs, float32 master weights (theta and the state in float32)", 3, 12};
   std::vector<GoldenSpec> out;
   // The storage formats, under both precision conventions, for PyTorch's two presets.
   for (const char* name : {"pytorch-adam", "pytorch-adamw"}) {
@@ -142,6 +146,14 @@ std::vector<GoldenSpec> catalogue() {
       opmath.precision = Precision::float32_opmath;
       out.push_back(make(p, dtype, opmath_random, opmath));
     }
+    // bfloat16 parameters with float32 states, and a float32 master with a bfloat16 model copy.
+    PresetOptions float32_states;
+    float32_states.precision = Precision::float32_opmath;
+    float32_states.state_formats = {"float32", "float32", "float32"};
+    out.push_back(make(p, bfloat16_format, float32_states_random, float32_states));
+    PresetOptions master;
+    master.precision = Precision::master_weights;
+    out.push_back(make(p, bfloat16_format, master_random, master));
   }
   for (const auto& p : presets()) {
     for (const FloatFormat& dtype : {float32_format, float64_format}) {

@@ -24,6 +24,8 @@ CheckReport check(const GoldenTrace& g, const Results& results) {
       if (values[t].size() != g.elements)
         throw FileError(file + ": " + quantity + "[" + std::to_string(t) + "]: has " + std::to_string(values[t].size()) +
                         " values, the golden file " + g.path + " " + std::to_string(g.elements));
+    // The format the quantity is stored in: float32 for a master's theta, a state format of its own.
+    const FloatFormat& format = stored_format(g.dtype, g.options.precision, g.options.state_formats, quantity);
     for (const auto& step : g.trace) {
       const std::size_t t = static_cast<std::size_t>(step.t - 1);
       StepCheck s;
@@ -34,13 +36,13 @@ CheckReport check(const GoldenTrace& g, const Results& results) {
         const R& exact = step.exact.at(quantity)[i];
         const R& allowed = step.allowed.at(quantity)[i];
         const double x = values[t][i];
-        const R ulp = ulp_at(exact, g.dtype);
+        const R ulp = ulp_at(exact, format);
         // a value the format cannot hold is not an implementation's output in that format
-        const bool representable = std::isnan(x) || round_to_format(R(x), g.dtype) == x;
+        const bool representable = std::isnan(x) || round_to_format(R(x), format) == x;
         // +-inf agrees where a value within the allowed error of exact overflows (properties' compare())
         const bool agreeing_infinity = std::isinf(x) && exact != 0 && (x > 0) == (exact > 0);
         const bool finite = (std::isfinite(x) || agreeing_infinity) && representable;
-        const R error = !finite ? R(0) : agreeing_infinity ? distance_to_overflow(exact, g.dtype) : R(abs(R(x) - exact));
+        const R error = !finite ? R(0) : agreeing_infinity ? distance_to_overflow(exact, format) : R(abs(R(x) - exact));
         const double error_ulps = finite ? static_cast<double>(error / ulp) : INFINITY;
         const double allowed_ulps = static_cast<double>(allowed / ulp);
         const bool ok = finite && error <= allowed;
@@ -53,8 +55,8 @@ CheckReport check(const GoldenTrace& g, const Results& results) {
           s.worst_element = i;
           char buf[160];
           std::snprintf(buf, sizeof buf, ": error %.3g ulps, allowed %.3g ulps", error_ulps, allowed_ulps);
-          s.worst = hex_float_short(x) + (representable ? "" : std::string(" (not a ") + g.dtype.name + " value)") +
-                    "  expected " + hex_float_short(round_to_format(exact, g.dtype)) +
+          s.worst = hex_float_short(x) + (representable ? "" : std::string(" (not a ") + format.name + " value)") +
+                    "  expected " + hex_float_short(round_to_format(exact, format)) +
                     " (exact " + decimal(exact, g.digits) + ")" + buf;
         }
         s.max_error_ulps = std::max(s.max_error_ulps, error_ulps);

@@ -117,6 +117,22 @@ GoldenTrace load_text(const std::string& text, const std::string& path) {
       options["precision"].fail(e.what());
     }
   }
+  if (options.has("state_formats")) {
+    const Node formats = options["state_formats"];
+    for (auto [what, into] : {std::pair{"m", &g.options.state_formats.m}, std::pair{"v", &g.options.state_formats.v},
+                              std::pair{"vmax", &g.options.state_formats.vmax}}) {
+      try {
+        *into = state_format_name(formats[what].text(), what);
+      } catch (const std::invalid_argument& e) {
+        formats[what].fail(e.what());
+      }
+    }
+    try {
+      validate_state_formats(g.dtype, preset_by_name(g.preset).resolve(g.options));
+    } catch (const std::invalid_argument& e) {
+      formats.fail(e.what());
+    }
+  }
   const Node hyper = root["hyperparameters"];
   for (const auto& name : Hyperparameters::names()) {
     g.hyper.get(name) = hyper[name].text();

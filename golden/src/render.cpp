@@ -79,6 +79,11 @@ std::string render(const GoldenSpec& g) {
                        {"bias_correction", g.options.bias_correction}};
   // Only where it is not the default, so that the float32/float64 files stay as they were.
   if (g.options.precision != Precision::storage) header["options"]["precision"] = to_string(g.options.precision);
+  if (g.options.state_formats.any()) {
+    Json formats = Json::object();
+    for (const char* what : {"m", "v", "vmax"}) formats[what] = stored_format(g.dtype, spec.convention, what).name;
+    header["options"]["state_formats"] = formats;
+  }
   Json chain = Json::array();
   for (const auto& t : spec.convention.chain) chain.push_back(describe(t));
   header["convention"] = chain;
@@ -98,7 +103,7 @@ std::string render(const GoldenSpec& g) {
   header["recorded_steps"] = recorded.size() == g.grads.size() ? Json("all") : Json(recorded);
 
   ReferenceAdam<R> reference(spec.convention, hyper, std::vector<R>(g.theta0.begin(), g.theta0.end()));
-  ErrorModel<R> model(g.dtype, hyper, g.theta0.size(), spec.convention.precision);
+  ErrorModel<R> model(g.dtype, hyper, g.theta0.size(), spec.convention.precision, spec.convention.state_formats);
   std::string learning_rates, gradients, trace;
   std::size_t next_recorded = 0;
   for (std::size_t t = 0; t < g.grads.size(); ++t) {
@@ -124,7 +129,8 @@ std::string render(const GoldenSpec& g) {
         const std::string text = decimal(x, digits);
         exact.push_back(text);
         if (state) {
-          rounded.push_back(hex_float_short(round_to_format(x, g.dtype)));
+          // to the format the value is stored in (float32 for a master's theta, a state format of its own)
+          rounded.push_back(hex_float_short(round_to_format(x, stored_format(g.dtype, spec.convention, field))));
           const R& bound = field == "theta" ? b.theta : field == "m" ? b.m : field == "v" ? b.v : b.vmax;
           // the printed exact value's own rounding is part of what a checker may see
           if (!isfinite(bound))

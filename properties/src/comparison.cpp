@@ -31,7 +31,7 @@ double ratio_of(const R& a, const R& b) {
 
 }  // namespace
 
-Comparison compare(double observed, const R& exact, const R& allowed, const FloatFormat& f) {
+Comparison compare(double observed, const R& exact, const R& allowed, const FloatFormat& f, bool output) {
   Comparison c;
   c.observed = observed;
   c.exact = exact;
@@ -73,6 +73,11 @@ Comparison compare(double observed, const R& exact, const R& allowed, const Floa
   }
   c.allowed_ulps = scaled_to_double(allowed, q);
   c.unbounded = allowed >= R(f.largest_finite());
+  if (output && std::isfinite(observed) && round_to_format(observed, f) != observed) {
+    c.in_format = false;
+    c.pass = false;
+    c.ratio = std::numeric_limits<double>::infinity();
+  }
   return c;
 }
 
@@ -86,7 +91,8 @@ std::string ulps_text(double x) {
 }  // namespace
 
 std::string Comparison::describe(const FloatFormat& f) const {
-  return show_value(observed) + "  expected " + show_value(round_to_format(exact, f)) + " (exact " +
+  return show_value(observed) + (in_format ? "" : std::string(" (not a ") + f.name + " value)") + "  expected " +
+         show_value(round_to_format(exact, f)) + " (exact " +
          to_decimal(exact, 21) + "): error " + ulps_text(error_ulps) + " ulps, allowed " + ulps_text(allowed_ulps) +
          " ulps";
 }

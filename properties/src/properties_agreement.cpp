@@ -77,7 +77,8 @@ void check_each_step(Checker& checker, Scenario s) {
     if (compensated(setup_of(s)))  // Kahan: theta + c within the compensated bound
       for (std::size_t i = 0; i < theta.size(); ++i)
         checker.expect_close(r.theta[t][i] + r.states[t].compensation.at(i), exact.record.elements[i].theta,
-                             exact.bounds[i].compensated, [&] { return at_tensor(slices, t, i, "theta + compensation"); });
+                             exact.bounds[i].compensated, [&] { return at_tensor(slices, t, i, "theta + compensation"); },
+                             checker.context().values_format(), false);
     const auto expected = advanced_steps(s.run, state, t, s.spec.convention.adam().counter);
     for (std::size_t k = 0; k < expected.size(); ++k) {
       const std::int64_t got = r.states[t].step_of(k);

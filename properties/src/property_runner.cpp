@@ -179,8 +179,8 @@ void Checker::expect_close(double observed, const R& exact, const R& allowed,
 }
 
 void Checker::expect_close(double observed, const R& exact, const R& allowed,
-                           const std::function<std::string()>& where, const FloatFormat& format) {
-  const Comparison c = compare(observed, exact, allowed, format);
+                           const std::function<std::string()>& where, const FloatFormat& format, bool output) {
+  const Comparison c = compare(observed, exact, allowed, format, output);
   // Described (decimal text of the exact value) only when it is the worst so far or fails.
   const bool worst = c.ratio > stats_.worst_ratio || stats_.worst.empty();
   if (worst || !c.pass) {

@@ -21,12 +21,19 @@ struct Comparison {
   double ratio = 0;         ///< |observed - exact| / allowed (0 when both are 0; inf when allowed is 0)
   bool pass = true;         ///< |observed - exact| <= allowed, and observed is not NaN
   bool unbounded = false;   ///< allowed reaches the format's largest finite value: any finite value passes
+  /// The observed value is one the format holds (or inf, NaN). A value it
+  /// cannot hold (a float32 m where bfloat16 is declared, a double where
+  /// float32 is) is no output of that format: it fails, whatever its error.
+  bool in_format = true;
 
   /// "0x1.947ae2p-2 expected 0x1.947ae4p-2 (exact 0.39500000499...): error 1.3 ulps, allowed 2.1 ulps"
   std::string describe(const FloatFormat& f) const;
 };
 
-Comparison compare(double observed, const R& exact, const R& allowed, const FloatFormat& f);
+/// `output`: observed is a value the implementation stored in f (theta, m, v,
+/// vmax), so one f cannot hold fails; false for a value computed from several
+/// (theta + compensation, summed in double).
+Comparison compare(double observed, const R& exact, const R& allowed, const FloatFormat& f, bool output = true);
 
 /// Running max and RMS of errors in ulps, the worst case by ratio, and how the
 /// ratios spread (the headroom of the bulk: a correct implementation often

@@ -81,8 +81,9 @@ class Checker {
   /// The same, with the position built only when it is reported (the worst so far, or a failure).
   void expect_close(double observed, const R& exact, const R& allowed, const std::function<std::string()>& where);
   /// The same for a value stored in `format` (a state tensor in a format of its own), not values_format.
+  /// `output`: false for a value computed from several (theta + compensation), which need not be one of `format`.
   void expect_close(double observed, const R& exact, const R& allowed, const std::function<std::string()>& where,
-                    const FloatFormat& format);
+                    const FloatFormat& format, bool output = true);
   /// |observed - expected| <= allowed for values that are not themselves
   /// outputs of the format (differences, norms).
   void expect_within(const R& observed, const R& expected, const R& allowed, const std::string& where);
