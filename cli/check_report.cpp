@@ -150,7 +150,8 @@ std::string render_property(const CheckRun& run, const PropertyResult& r) {
         if (r.statistics.ulps_count) out += ", max error " + format("%.3g", r.statistics.max_error_ulps) + " ulps";
         if (r.statistics.unbounded)
           out += ", " + std::to_string(r.statistics.unbounded) + " of " + std::to_string(r.statistics.count) +
-                 " values with a bound beyond the format (not judged)";
+                 (r.unjudged_reason.empty() ? " values with a bound beyond the format (not judged)"
+                                            : " values not judged, " + r.unjudged_reason.substr(0, r.unjudged_reason.find(" (")));
       }
       return out + format(" (%.1f s)\n", r.seconds);
     case PropertyResult::Status::skipped:

@@ -8,6 +8,7 @@
 # scripts/conformance-matrix.sh (libtorch, TF.js, scikit-learn, dlib). A failure is printed with its replay line; the summary counts
 # runs, properties and failures. Not part of the test suite (it takes a while);
 # run it before a release or after touching the reference or the error model.
+# SWEEP=state-formats runs the state-format part alone.
 #   usage: scripts/false-alarm-sweep.sh [CASES] [ROUNDS]   (default 100 cases, 1 round)
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -32,7 +33,36 @@ check() {  # a description, then adamconf check's arguments
   fi
   echo "$what: $(tail -1 "$work/out")"
 }
+# State tensors in formats of their own (TransformerEngine FusedAdam's exp_avg_dtype): float32 states beside
+# bfloat16 theta, bfloat16 states beside a float32 master of float16 theta, a bfloat16 v beside float32 theta.
+state_formats() {
+  for preset in $("$adamconf" presets | grep -E '^[a-z]' | awk '{print $1}'); do
+    check "builtin:float $preset bfloat16 float32-opmath, float32 states" --impl builtin:float --preset "$preset" \
+      --dtype bfloat16 --precision float32-opmath --state-format float32 --skip-property large-tensors-agree-with-reference
+    check "builtin:float $preset float16 master-weights, bfloat16 states" --impl builtin:float --preset "$preset" \
+      --dtype float16 --precision master-weights --state-format bfloat16 --skip-property large-tensors-agree-with-reference
+    check "builtin:float $preset float32, bfloat16 v" --impl builtin:float --preset "$preset" --dtype float32 \
+      --v-format bfloat16 --vmax-format bfloat16 --skip-property large-tensors-agree-with-reference
+  done
+  for path in "" "--foreach"; do
+    for preset in pytorch-adam pytorch-adamw; do
+      check "torch ${path:-single-tensor} master weights, bfloat16 states $preset bfloat16" \
+        --impl "$python adapters/python/torch_adapter.py $path --master-weights --state-format bfloat16" \
+        --preset "$preset" --dtype bfloat16 --skip-property large-tensors-agree-with-reference
+      check "torch ${path:-single-tensor} bfloat16 states $preset float32" \
+        --impl "$python adapters/python/torch_adapter.py $path --state-format bfloat16" \
+        --preset "$preset" --dtype float32 --skip-property large-tensors-agree-with-reference
+    done
+  done
+}
+if [ "${SWEEP:-all}" = state-formats ]; then  # SWEEP=state-formats: that part alone
+  for round in $(seq "$rounds"); do state_formats; done
+  echo "sweep: $runs runs of $cases cases per property, $properties property runs, $failed runs failed"
+  [ "$failed" -eq 0 ]
+  exit
+fi
 for round in $(seq "$rounds"); do
+  state_formats
   for preset in $("$adamconf" presets | grep -E '^[a-z]' | awk '{print $1}'); do
     for dtype in float32 float64; do
       check "builtin:float $preset $dtype" --impl builtin:float --preset "$preset" --dtype "$dtype"

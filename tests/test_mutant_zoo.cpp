@@ -73,6 +73,28 @@ TEST(MutantZoo, EveryMixedPrecisionMutantIsCaughtInItsFormat) {
   }
 }
 
+TEST(MutantZoo, Beta2HeldInBfloat16GivesBothBeta2sTheSameMoments) {
+  // 0.999 and 0.9999 are both 1 in bfloat16: v = 0 under both. The beta2 property names it, in bfloat16 under
+  // float32 opmath and in float32 alike (the mutant rounds beta2 to bfloat16 whatever its dtype).
+  const Property& p = property_by_id("beta2-0.999-and-0.9999-give-different-moments");
+  for (const FloatFormat& dtype : {bfloat16_format, float32_format}) {
+    FloatImplementationOf<mutants::Beta2RoundedToStorageFormat> impl("m");
+    PresetOptions options;
+    if (is_storage_format(dtype)) options.precision = Precision::float32_opmath;
+    const PropertyContext ctx = PropertyContext::for_implementation(impl, "pytorch-adam", options, dtype);
+    const PropertyResult r = run_property(p, ctx, RunSettings{.seed = 20261202, .cases = 20});
+    EXPECT_EQ(r.status, PropertyResult::Status::failed) << dtype.name << ": " << r.reason;
+    EXPECT_NE(r.reason.find("under beta2 = 0.999 and under 0.9999 alike"), std::string::npos) << r.reason;
+    std::cout << "  beta2-rounded-to-one [" << dtype.name << "]: " << r.reason << "\n";
+    // The correct implementation passes it, with values judged.
+    FloatImplementation correct("float");
+    const PropertyContext good = PropertyContext::for_implementation(correct, "pytorch-adam", options, dtype);
+    const PropertyResult ok = run_property(p, good, RunSettings{.seed = 20261202, .cases = 20});
+    EXPECT_EQ(ok.status, PropertyResult::Status::passed) << ok.reason;
+    EXPECT_GT(ok.statistics.count, ok.statistics.unbounded);
+  }
+}
+
 TEST(MutantZoo, HasAtLeastTwentyMutants) {
   EXPECT_GE(mutants::zoo().size(), 20u);
   std::cout << "  " << mutants::zoo().size() << " mutants in the zoo\n";

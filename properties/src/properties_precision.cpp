@@ -143,8 +143,65 @@ Property stochastic_rounding_rounds_up_in_proportion() {
       100, false};
 }
 
+std::string needs_beta2(const PropertyContext& ctx) {
+  if (!ctx.capabilities.state_io)
+    return "needs state read/write (v shows beta2 from step 1; theta's bias-corrected step hides it for thousands of steps)";
+  if (!ctx.preset_info().exposes("beta2")) return "the preset has no beta2";
+  if (const std::string why = ctx.why_held("beta2"); !why.empty()) return "beta2 cannot vary: " + why;
+  return "";
+}
+
+/// beta2 = 0.999 against 0.9999: v = (1 - beta2) g^2 at step 1 differs tenfold,
+/// yet both are 1 in bfloat16 (0.99609375 is the nearest below), so an
+/// implementation holding beta2 in the storage format gives both the same
+/// trajectory. Judged only where the exact values are farther apart than both
+/// bounds: there every pair of correct results differs.
+Property beta2_sensitivity() {
+  return {
+      "beta2-0.999-and-0.9999-give-different-moments",
+      "beta2 = 0.999 and beta2 = 0.9999 give different second moments and parameters wherever their exact values are "
+      "farther apart than both error bounds (a beta2 held in bfloat16 is 1 for both)",
+      needs_beta2,
+      [](Checker& checker) {
+        const PropertyContext& ctx = checker.context();
+        Scenario a = *gen::scenario(ctx.shape());
+        a.run.record_states = true;
+        a.spec.hyper.beta2 = "0.999";
+        Scenario b = a;
+        b.spec.hyper.beta2 = "0.9999";
+        const RunResult ra = checker.run(a), rb = checker.run(b);
+        const auto ea = exact_trajectory(setup_of(a), a.run), eb = exact_trajectory(setup_of(b), b.run);
+        const auto slices = slices_of(a.run);
+        auto judge = [&](double x, double y, const R& exact_x, const R& exact_y, const R& bound_x, const R& bound_y,
+                         std::size_t t, std::size_t i, const char* what) {
+          if (!(abs(R(exact_x - exact_y)) > R(bound_x + bound_y))) {
+            // Within reach of each other: a correct pair may coincide.
+            checker.note_unjudged("within reach of its partner (the exact values under beta2 = 0.999 and 0.9999 "
+                                  "no farther apart than both error bounds)");
+            return;
+          }
+          const bool differ = std::isnan(x) || std::isnan(y) || x != y;
+          std::string message;  // described only when it fails
+          if (!differ)
+            message = at_tensor(slices, t, i, what) + " => " + hex_float_short(x) +
+                      " under beta2 = 0.999 and under 0.9999 alike; exact " + to_decimal(exact_x, 6) + " and " +
+                      to_decimal(exact_y, 6) + ", each within " + to_decimal(bound_x, 3) + " and " + to_decimal(bound_y, 3) +
+                      ": beta2 is held where both round alike (bfloat16 holds both as 1)";
+          checker.expect_true(differ, message);
+        };
+        for (std::size_t t = 0; t < a.run.grads.size(); ++t)
+          for (std::size_t i = 0; i < a.run.theta0.size(); ++i) {
+            const auto &xa = ea[t].record.elements[i], &xb = eb[t].record.elements[i];
+            const auto &ba = ea[t].bounds[i], &bb = eb[t].bounds[i];
+            judge(ra.theta[t][i], rb.theta[t][i], xa.theta, xb.theta, ba.theta, bb.theta, t, i, "theta");
+            judge(ra.states[t].v[i], rb.states[t].v[i], xa.v, xb.v, ba.v, bb.v, t, i, "v");
+          }
+      },
+      50};
+}
+
 }  // namespace
 
-std::vector<Property> precision_properties() { return {stochastic_rounding_rounds_up_in_proportion()}; }
+std::vector<Property> precision_properties() { return {stochastic_rounding_rounds_up_in_proportion(), beta2_sensitivity()}; }
 
 }  // namespace adamconf::detail

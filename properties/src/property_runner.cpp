@@ -230,6 +230,11 @@ void Checker::record(const Verification& v) {
   if (v.failure) fail_case(*v.failure);
 }
 
+void Checker::note_unjudged(const std::string& reason) {
+  stats_.add_unjudged();
+  unjudged_reason_ = reason;
+}
+
 void Checker::expect_true(bool holds, const std::string& failure) {
   ++stats_.count;
   if (!holds) fail_case(failure);
@@ -444,6 +449,7 @@ PropertyResult run_property(const Property& property, const PropertyContext& ctx
   }
   result.statistics = checker.statistics();
   result.trace = checker.trace();
+  result.unjudged_reason = checker.unjudged_reason();
   if (result.statistics.count == 0) {  // zero values compared is no pass
     result.status = PropertyResult::Status::failed;
     result.reason = "no value was compared in " + std::to_string(result.cases) + " cases";
@@ -451,9 +457,11 @@ PropertyResult run_property(const Property& property, const PropertyContext& ctx
     // Every bound allows any finite value (an accumulated bound of a long run
     // in a narrow format outgrows the format): nothing was judged, no pass.
     result.status = PropertyResult::Status::skipped;
-    result.reason = "nothing judged: every one of the " + std::to_string(result.statistics.count) +
-                    " values compared had an error bound beyond " + ctx.values_format().name +
-                    "'s largest finite value (the accumulated bound outgrows the format)";
+    result.reason = "nothing judged: every one of the " + std::to_string(result.statistics.count) + " values compared " +
+                    (checker.unjudged_reason().empty()
+                         ? "had an error bound beyond " + std::string(ctx.values_format().name) +
+                               "'s largest finite value (the accumulated bound outgrows the format)"
+                         : "was " + checker.unjudged_reason());
   }
   return finish();
 }

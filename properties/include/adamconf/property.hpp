@@ -96,6 +96,12 @@ class Checker {
   void record(const Verification& v);
   /// Bitwise equality of two runs' values.
   void expect_identical(double a, double b, const std::string& where);
+  /// A value compared against nothing that could judge it, counted as
+  /// unjudged; `reason` ends "nothing judged: every one of the N values
+  /// compared ..." when no value of the run was judged.
+  void note_unjudged(const std::string& reason);
+  /// The reason note_unjudged gave, or "" (then the reason is a bound beyond the format).
+  const std::string& unjudged_reason() const { return unjudged_reason_; }
   [[noreturn]] void fail(const std::string& message);
 
   /// Under master weights: every theta_copy value is the master theta rounded
@@ -129,6 +135,7 @@ class Checker {
   std::optional<std::string> adapter_failure_;
   bool adapter_refused_ = false;
   std::string adapter_failure_inputs_;
+  std::string unjudged_reason_;
 };
 
 struct Property {
@@ -200,6 +207,8 @@ struct PropertyResult {
   /// adapter_error from a refusal (the adapter answered {"error"}): the later properties still run.
   bool adapter_refused = false;  ///< shrinking stopped at the budget (run_property), not at a minimum
   ErrorStatistics statistics;  ///< over every comparison made
+  /// Why the unjudged values were not judged, where not a bound beyond the format (Checker::note_unjudged).
+  std::string unjudged_reason;
   /// A whole trajectory's element to plot: of the failing case (shrunk), or of
   /// the worst one; none for properties that compare no whole trajectory.
   std::optional<ElementTrace> trace;
