@@ -230,7 +230,7 @@ TEST(BoundInHardware, VerifierJudgesAsInMpfr) {
   std::size_t cases = 0, failures = 0;
   for (const Preset& p : presets())
     for (const FloatFormat& f : {float32_format, float64_format}) {
-      const adamconf::Setup setup{OptimizerSpec{p.name, {}, p.defaults, p.convention}, f};
+      const adamconf::Setup setup{OptimizerSpec{p.name, PresetOptions{}, p.defaults, p.convention}, f};
       RunCase c;
       ++cases;
       c.theta0 = gen::seeded_theta0(cases, f, 300);

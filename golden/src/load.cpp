@@ -119,10 +119,9 @@ GoldenTrace load_text(const std::string& text, const std::string& path) {
   }
   if (options.has("state_formats")) {
     const Node formats = options["state_formats"];
-    for (auto [what, into] : {std::pair{"m", &g.options.state_formats.m}, std::pair{"v", &g.options.state_formats.v},
-                              std::pair{"vmax", &g.options.state_formats.vmax}}) {
+    for (const char* what : StateFormats::names) {
       try {
-        *into = state_format_name(formats[what].text(), what);
+        *g.options.state_formats.of(what) = state_format_name(formats[what].text(), what);
       } catch (const std::invalid_argument& e) {
         formats[what].fail(e.what());
       }

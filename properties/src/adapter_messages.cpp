@@ -208,18 +208,21 @@ void read_hyperparameter_list(const std::vector<std::string>& entries, AdapterOp
   }
 }
 
+/// "m_format=float32" (v_format, vmax_format): the tensor's entry in `into`, or nullptr for another entry.
+static std::string* state_format_entry(const std::string& entry, StateFormats& into) {
+  const auto eq = entry.find("_format=");
+  return eq == std::string::npos ? nullptr : into.of(std::string_view(entry).substr(0, eq));
+}
+
 void read_option_list(const std::vector<std::string>& entries, AdapterOptimizer& into) {
   for (const std::string& entry : entries) {
-    if (entry.rfind("step_counter=", 0) == 0)
+    std::string* format = state_format_entry(entry, into.state_formats);
+    if (format)
+      *format = state_format_name(entry.substr(entry.find('=') + 1), entry.substr(0, entry.find('=')));
+    else if (entry.rfind("step_counter=", 0) == 0)
       into.step_counter = step_counter_by_name(entry.substr(13), "step_counter");
     else if (entry.rfind("precision=", 0) == 0)
       into.precision = precision_by_name(entry.substr(10), "precision");
-    else if (entry.rfind("m_format=", 0) == 0)
-      into.state_formats.m = state_format_name(entry.substr(9), "m_format");
-    else if (entry.rfind("v_format=", 0) == 0)
-      into.state_formats.v = state_format_name(entry.substr(9), "v_format");
-    else if (entry.rfind("vmax_format=", 0) == 0)
-      into.state_formats.vmax = state_format_name(entry.substr(12), "vmax_format");
     else
       into.options.push_back(entry);
   }

@@ -58,15 +58,15 @@ const FloatFormat& arithmetic_format(const FloatFormat& dtype, Precision p) {
 }
 
 std::string state_format_name(const std::string& name, const std::string& where) {
-  if (!format_by_name(name))
+  if (!known_format(name))
     throw std::invalid_argument(where + " '" + name.substr(0, 40) + "': expected bfloat16, float16, float32 or float64");
   return name;
 }
 
 std::string describe(const StateFormats& s) {
   std::string out;
-  for (const auto& [name, format] : {std::pair{"m", &s.m}, std::pair{"v", &s.v}, std::pair{"vmax", &s.vmax}})
-    if (!format->empty()) out += (out.empty() ? "" : ", ") + std::string(name) + "=" + *format;
+  for (const char* what : StateFormats::names)
+    if (const std::string& format = *s.of(what); !format.empty()) out += (out.empty() ? "" : ", ") + std::string(what) + "=" + format;
   return out;
 }
 
@@ -75,17 +75,14 @@ const FloatFormat& stored_format(const FloatFormat& dtype, const Convention& c, 
 }
 
 const FloatFormat& stored_format(const FloatFormat& dtype, Precision p, const StateFormats& s, std::string_view what) {
-  const std::string* name = what == "m" ? &s.m : what == "v" ? &s.v : what == "vmax" ? &s.vmax : nullptr;
+  const std::string* name = s.of(what);
   if (!name || name->empty()) return reported_format(dtype, p);
-  for (const FloatFormat* f : {&bfloat16_format, &float16_format, &float32_format, &float64_format})
-    if (*name == f->name) return *f;
-  throw std::invalid_argument(std::string(what) + " format '" + name->substr(0, 40) +
-                              "': expected bfloat16, float16, float32 or float64");
+  return *known_format(state_format_name(*name, std::string(what) + " format"));  // throws for an unknown name
 }
 
 void validate_state_formats(const FloatFormat& dtype, const Convention& c) {
   const FloatFormat& arithmetic = arithmetic_format(dtype, c.precision);
-  for (const char* what : {"m", "v", "vmax"}) {
+  for (const char* what : StateFormats::names) {
     const FloatFormat& f = stored_format(dtype, c, what);  // throws for an unknown name
     if (f.precision > arithmetic.precision)
       throw std::invalid_argument(std::string(what) + " in " + f.name + " is wider than the " + arithmetic.name +

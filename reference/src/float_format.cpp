@@ -8,11 +8,14 @@
 
 namespace adamconf {
 
+const FloatFormat* known_format(const std::string& name) {
+  for (const FloatFormat* f : {&float32_format, &float64_format, &bfloat16_format, &float16_format})
+    if (name == f->name) return f;
+  return nullptr;
+}
+
 std::optional<FloatFormat> format_by_name(const std::string& name) {
-  if (name == float32_format.name) return float32_format;
-  if (name == float64_format.name) return float64_format;
-  if (name == bfloat16_format.name) return bfloat16_format;
-  if (name == float16_format.name) return float16_format;
+  if (const FloatFormat* f = known_format(name)) return *f;
   return std::nullopt;
 }
 

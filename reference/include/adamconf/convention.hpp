@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -166,7 +167,14 @@ const FloatFormat& arithmetic_format(const FloatFormat& dtype, Precision p);
 /// empty one means theta's (reported) format, as PyTorch's zeros_like(p).
 struct StateFormats {
   std::string m, v, vmax;
+  /// The state tensors' names, in order.
+  static constexpr const char* names[] = {"m", "v", "vmax"};
   bool any() const { return !m.empty() || !v.empty() || !vmax.empty(); }
+  /// The entry for tensor `what` ("m", "v" or "vmax"); nullptr for any other name (theta).
+  const std::string* of(std::string_view what) const {
+    return what == "m" ? &m : what == "v" ? &v : what == "vmax" ? &vmax : nullptr;
+  }
+  std::string* of(std::string_view what) { return const_cast<std::string*>(std::as_const(*this).of(what)); }
   friend bool operator==(const StateFormats&, const StateFormats&) = default;
 };
 /// `name` if it names a format (bfloat16, float16, float32, float64); throws

@@ -38,6 +38,8 @@ inline bool is_storage_format(const FloatFormat& f) { return f.precision < 24; }
 
 /// "float32", "float64", "bfloat16", "float16" -> the format; nullopt for anything else.
 std::optional<FloatFormat> format_by_name(const std::string& name);
+/// The same, as a pointer to the format's constant (nullptr for anything else).
+const FloatFormat* known_format(const std::string& name);
 
 /// Exponent of the quantum (the ulp) of the format at exact value x:
 /// ulp(x) = 2^quantum_exponent. For x = 0 or subnormal x it is emin - p + 1.
