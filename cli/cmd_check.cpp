@@ -5,7 +5,7 @@
 #include <iostream>
 #include <random>
 
-#include "adamconf/golden.hpp"
+#include "adamconf/atomic_file.hpp"
 #include "check_report.hpp"
 #include "html_report.hpp"
 #include "commands.hpp"
@@ -152,9 +152,9 @@ void run_check(const CheckOptions& o) {
   run.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::cout << render_summary(run);
   if (!o.json.empty() || !o.html.empty()) run.compute_traces();
-  if (!o.junit.empty()) golden::write_atomically(o.junit, render_junit(run));
-  if (!o.json.empty()) golden::write_atomically(o.json, render_json(run));
-  if (!o.html.empty()) golden::write_atomically(o.html, render_html(run));
+  if (!o.junit.empty()) write_atomically(o.junit, render_junit(run));
+  if (!o.json.empty()) write_atomically(o.json, render_json(run));
+  if (!o.html.empty()) write_atomically(o.html, render_html(run));
   if (!run.passed()) exit_status = 1;
 }
 

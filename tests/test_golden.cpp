@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "adamconf/float_adam.hpp"
+#include "adamconf/atomic_file.hpp"
 #include "adamconf/golden.hpp"
 
 namespace adamconf::golden {

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "adamconf/atomic_file.hpp"
 #include "adamconf/bounded_json.hpp"
 #include "adamconf/comparison.hpp"
 #include "adamconf/generators.hpp"
@@ -102,7 +103,7 @@ TEST(AtomicWrites, APlantedSymlinkAtTheOldTemporaryNameIsNotFollowed) {
   const fs::path target = dir.path / "report.json";
   // the name write_atomically used before: TARGET.tmp.PID
   fs::create_symlink(victim, target.string() + ".tmp." + std::to_string(::getpid()));
-  golden::write_atomically(target.string(), "new text");
+  write_atomically(target.string(), "new text");
   EXPECT_EQ(read(victim), "precious");
   EXPECT_EQ(read(target), "new text");
   EXPECT_FALSE(fs::is_symlink(target));
@@ -111,9 +112,9 @@ TEST(AtomicWrites, APlantedSymlinkAtTheOldTemporaryNameIsNotFollowed) {
   const mode_t mask = ::umask(0);
   ::umask(mask);
   EXPECT_EQ(st.st_mode & 0777, 0666 & ~mask) << "mkstemp's 0600 is not the file's mode";
-  EXPECT_TRUE(golden::is_temporary_name("float32-random.json.tmp.a8Zk2q"));
-  EXPECT_TRUE(golden::is_temporary_name("float32-random.json.tmp.12345"));
-  EXPECT_FALSE(golden::is_temporary_name("float32-random.json"));
+  EXPECT_TRUE(is_temporary_name("float32-random.json.tmp.a8Zk2q"));
+  EXPECT_TRUE(is_temporary_name("float32-random.json.tmp.12345"));
+  EXPECT_FALSE(is_temporary_name("float32-random.json"));
 }
 
 TEST(GoldenDirectories, RegenerateRefusesAForeignDirectoryAndRemovesOnlyIndexedFiles) {

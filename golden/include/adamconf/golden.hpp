@@ -124,13 +124,6 @@ RegenerateReport regenerate(const std::string& dir,
                             const std::function<void(std::size_t, std::size_t, const std::string&)>& progress);
 VerifyReport verify(const std::string& dir, const std::function<void(std::size_t, std::size_t, const std::string&)>& progress);
 
-/// Writes `text` to `path` via a temporary file (mkstemp, TARGET.tmp.XXXXXX,
-/// never following a planted symlink) and a rename, so that a failure never
-/// leaves a half-written file. Creates missing directories. Throws
-/// std::runtime_error naming the path.
-void write_atomically(const std::string& path, const std::string& text);
-/// Whether a file name is one of write_atomically's temporaries.
-bool is_temporary_name(const std::string& file_name);
 
 /// x as decimal text with `digits` significant digits, rounded to nearest
 /// ("-1.23456789012e-05", "0"): MPFR's correctly rounded conversion.
