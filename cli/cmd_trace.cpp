@@ -18,7 +18,6 @@ struct TraceOptions {
 };
 
 void run_trace(const TraceOptions& o) {
-  using R = ReferenceReal;
   const OptimizerSpec spec = o.spec.spec();
   std::vector<R> theta0;
   for (const auto& x : split(o.theta0, ',')) theta0.push_back(parse_decimal<R>(x));

@@ -5,7 +5,8 @@
 # adamconf::gtest and the command as adamconf::adamconf.
 include(CMakePackageConfigHelpers)
 
-set(adamconf_libraries adamconf_util adamconf_json adamconf_reference adamconf_properties adamconf_golden adamconf_float_adam)
+set(adamconf_libraries adamconf_util adamconf_json adamconf_reference adamconf_harness adamconf_protocol adamconf_suite
+    adamconf_properties adamconf_golden adamconf_float_adam)
 if(TARGET adamconf_gtest)
   list(APPEND adamconf_libraries adamconf_gtest)
 endif()
@@ -19,7 +20,7 @@ install(TARGETS ${adamconf_libraries} adamconf EXPORT adamconfTargets
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
         LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
         RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
-foreach(dir util reference properties golden adapters/cpp integration/gtest)
+foreach(dir util reference harness protocol properties golden adapters/cpp integration/gtest)
   if(EXISTS ${PROJECT_SOURCE_DIR}/${dir}/include)
     install(DIRECTORY ${PROJECT_SOURCE_DIR}/${dir}/include/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
   endif()

@@ -162,7 +162,6 @@ TYPED_TEST(ClosedForms, ZeroGradientDecoupledDecayIsGeometric) {
 // per step. B_t tends to (1 - b1)/sqrt((1 - b2)(1 - b1^2/b2)) = 7.27 for the
 // defaults, so the paper's bound is exceeded; the property suite checks B_t.
 TEST(KingmaBaBound, IsExceededByGradientsGrowingAtTheRatioOfTheBetas) {
-  using R = ReferenceReal;
   const OptimizerSpec spec = make_spec("kingma-ba", {}, {{"eps", "0"}});
   const auto h = values_of<R>(spec.hyper);
   const int steps = 3000;  // bc2 = 0.95: B_t = 7.27 sqrt(0.95) = 7.09 lr

@@ -18,7 +18,6 @@
 namespace adamconf {
 namespace {
 
-using R = ReferenceReal;
 using Json = nlohmann::json;
 
 Json load(const std::string& name) {

@@ -17,7 +17,6 @@
 namespace adamconf {
 namespace {
 
-using R = ReferenceReal;
 using Stream = std::vector<R>;  // one element's gradients, step by step
 
 /// One element's trajectory by the source's own loop; returns theta per step.

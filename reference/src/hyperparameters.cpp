@@ -72,7 +72,6 @@ std::string& Hyperparameters::get(const std::string& name) {
 }
 
 void Hyperparameters::validate() const {
-  using R = ReferenceReal;
   for (const auto& name : names()) {
     const std::string& text = get(name);
     R value;

@@ -15,8 +15,6 @@
 
 namespace adamconf::golden {
 
-using R = ReferenceReal;
-
 inline constexpr const char* kFormat = "adamconf-golden/1";
 inline constexpr const char* kResultsFormat = "adamconf-results/1";
 

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "adamconf/answer.hpp"
 #include "adamconf/comparison.hpp"
 #include "adamconf/generators.hpp"
 #include "adamconf/implementation.hpp"
@@ -50,18 +51,6 @@ struct PropertyContext {
     return stored_format(dtype, options.precision, options.state_formats, what);
   }
 };
-
-/// The cases with a rounding seed each, under stochastic rounding of a storage
-/// format: one the case does not set is a hash of its contents (replayable).
-std::vector<RunCase> with_rounding_seeds(const Setup& setup, const std::vector<RunCase>& cases);
-/// Whether `setup` rounds stochastically (stochastic-rounding over a storage format): its cases need seeds.
-bool needs_rounding_seeds(const Setup& setup);
-/// Throws ImplementationError unless every result has a theta_copy of theta's shape (master weights).
-void validate_copies(const std::vector<RunResult>& results);
-/// Throws ImplementationError unless every recorded state has one compensation per element (kahan-summation).
-void validate_compensations(const std::vector<RunCase>& cases, const std::vector<RunResult>& results);
-/// validate_results, and what the precision convention adds to an answer (the copies, the compensations).
-void validate_answer(const Setup& setup, const std::vector<RunCase>& cases, const std::vector<RunResult>& results);
 
 /// Runs the implementation and compares its values for one property case.
 /// Comparisons that fail end the case (RapidCheck then shrinks it).

@@ -27,6 +27,8 @@ using BinFloatReal = mp::number<mp::cpp_bin_float<Bits, mp::digit_base_2>, mp::e
 
 /// The reference precision: 77 decimal digits = 257 bits of significand.
 using ReferenceReal = MpfrReal<77>;
+/// The reference's number, as the harness, the properties and golden files name it.
+using R = ReferenceReal;
 
 template <class Real>
 inline constexpr bool is_multiprecision_v = mp::is_number<Real>::value;

@@ -1,7 +1,8 @@
-// The adapter interface: how adamconf drives an optimizer under test, in
-// process (C++) or in another process (adapter/protocol.hpp). Values cross it
-// as doubles holding values of the implementation's format (a float32 value is
-// exactly a double).
+// The Implementation interface: how adamconf drives an optimizer under test,
+// in process (a C++ class: implementations/float, the GoogleTest integration)
+// or through an adapter (protocol/: a process speaking docs/protocol.md, or a
+// library exporting adamconf/adapter.h). Values cross it as doubles holding
+// values of the implementation's format (a float32 value is exactly a double).
 #pragma once
 
 #include <cstdint>

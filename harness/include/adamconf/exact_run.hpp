@@ -11,8 +11,6 @@
 
 namespace adamconf {
 
-using R = ReferenceReal;
-
 struct ExactStep {
   StepRecord<R> record;
   std::vector<ElementBounds<R>> bounds;

@@ -5,7 +5,6 @@
 #include <cmath>
 #include <memory>
 
-#include "adamconf/exact_run.hpp"
 
 namespace adamconf {
 

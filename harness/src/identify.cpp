@@ -7,7 +7,7 @@
 
 #include "adamconf/comparison.hpp"
 #include "adamconf/exact_run.hpp"
-#include "adamconf/property.hpp"
+#include "adamconf/answer.hpp"
 
 namespace adamconf {
 
