@@ -135,7 +135,7 @@ def main():
     suite_one, result = timed([adamconf, "check", "--impl", "builtin:float", "--preset", "pytorch-adamw"])
     cases = 20 if args.quick else 100
     suite_wall, suite_jobs, suite_failed = property_suite(adamconf, cases)
-    torch_wall, torch = timed([adamconf, "check", "--impl", f"{PYTHON} {ROOT}/adapters/python/torch_adapter.py",
+    torch_wall, torch = timed([adamconf, "check", "--impl", f"{PYTHON} {ROOT}/adapters/torch/torch_adapter.py",
                                "--preset", "pytorch-adamw"])
     with tempfile.TemporaryDirectory() as tmp:
         regenerate_wall, _ = timed([adamconf, "golden", "regenerate", "--dir", tmp])

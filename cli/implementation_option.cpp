@@ -31,14 +31,14 @@ CLI::Validator timeout_validator() {
 
 namespace {
 
-/// adapters/python/torch_optim_adapter.py: beside an installed command
+/// adapters/torch/torch_optim_adapter.py: beside an installed command
 /// (PREFIX/share/adamconf/adapters), else in the source tree it was built from.
 std::string torch_adapter_path() {
   if (const auto installed = installed_data("adapters/torch_optim_adapter.py")) return *installed;
-  const std::filesystem::path source = std::filesystem::path(ADAMCONF_SOURCE_DIR) / "adapters/python/torch_optim_adapter.py";
+  const std::filesystem::path source = std::filesystem::path(ADAMCONF_SOURCE_DIR) / "adapters/torch/torch_optim_adapter.py";
   std::error_code ec;
   if (std::filesystem::exists(source, ec)) return source.string();
-  throw std::invalid_argument("--impl torch:...: adapters/python/torch_optim_adapter.py is neither installed beside adamconf nor in " +
+  throw std::invalid_argument("--impl torch:...: adapters/torch/torch_optim_adapter.py is neither installed beside adamconf nor in " +
                               std::string(ADAMCONF_SOURCE_DIR));
 }
 

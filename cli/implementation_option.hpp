@@ -22,7 +22,7 @@ struct OpenedImplementation {
 CLI::Validator timeout_validator();
 
 /// --impl torch:MODULE:CLASS[:NAME=VALUE,...]: the command that runs
-/// adapters/python/torch_optim_adapter.py on that class (claiming `preset`;
+/// adapters/torch/torch_optim_adapter.py on that class (claiming `preset`;
 /// Python from $ADAMCONF_PYTHON, else /usr/bin/python3, Debian's, with torch).
 std::string torch_adapter_command(const std::string& impl, const std::string& preset);
 

@@ -20,7 +20,7 @@ install(TARGETS ${adamconf_libraries} adamconf EXPORT adamconfTargets
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
         LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
         RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
-foreach(dir util reference harness protocol properties golden adapters/cpp integration/gtest)
+foreach(dir util reference harness protocol properties golden implementations/float integrations/gtest)
   if(EXISTS ${PROJECT_SOURCE_DIR}/${dir}/include)
     install(DIRECTORY ${PROJECT_SOURCE_DIR}/${dir}/include/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
   endif()
@@ -29,10 +29,10 @@ endforeach()
 set(adamconf_share ${CMAKE_INSTALL_DATADIR}/adamconf)
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/golden/traces ${PROJECT_SOURCE_DIR}/golden/documents DESTINATION ${adamconf_share}/golden)
 install(FILES ${PROJECT_SOURCE_DIR}/golden/FORMAT.md DESTINATION ${adamconf_share}/golden)
-install(FILES ${PROJECT_SOURCE_DIR}/adapters/python/minimal_adapter.py ${PROJECT_SOURCE_DIR}/adapters/python/torch_adapter.py
-              ${PROJECT_SOURCE_DIR}/adapters/python/torch_optim_adapter.py
+install(FILES ${PROJECT_SOURCE_DIR}/adapters/template/minimal_adapter.py ${PROJECT_SOURCE_DIR}/adapters/torch/torch_adapter.py
+              ${PROJECT_SOURCE_DIR}/adapters/torch/torch_optim_adapter.py
         DESTINATION ${adamconf_share}/adapters)
-install(FILES ${PROJECT_SOURCE_DIR}/python/adamconf_pytest.py DESTINATION ${adamconf_share}/python)
+install(FILES ${PROJECT_SOURCE_DIR}/integrations/pytest/adamconf_pytest.py DESTINATION ${adamconf_share}/python)
 install(FILES ${PROJECT_SOURCE_DIR}/docs/protocol.md ${PROJECT_SOURCE_DIR}/docs/error-model.md ${PROJECT_SOURCE_DIR}/README.md
         DESTINATION ${CMAKE_INSTALL_DOCDIR})
 

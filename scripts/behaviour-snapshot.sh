@@ -52,10 +52,10 @@ run builtin-pytorch-adamw-bfloat16 --impl builtin:float --preset pytorch-adamw -
 run builtin-pytorch-adam-bfloat16-master --impl builtin:float --preset pytorch-adam --dtype bfloat16 --precision master-weights
 run torch-adam-float32 --impl torch:torch.optim:Adam --preset pytorch-adam --skip-property large-tensors-agree-with-reference
 run torch-adamw-float32 --impl torch:torch.optim:AdamW --preset pytorch-adamw --skip-property large-tensors-agree-with-reference
-run torch-adamw-bfloat16-master --impl "$python adapters/python/torch_adapter.py --master-weights" --preset pytorch-adamw \
+run torch-adamw-bfloat16-master --impl "$python adapters/torch/torch_adapter.py --master-weights" --preset pytorch-adamw \
   --dtype bfloat16 --skip-property large-tensors-agree-with-reference
 for dtype in float32 float64 bfloat16; do
-  "$adamconf" identify --impl "$python adapters/python/torch_adapter.py" --dtype $dtype >"$out/identify-torch-$dtype.txt" 2>&1 || true
+  "$adamconf" identify --impl "$python adapters/torch/torch_adapter.py" --dtype $dtype >"$out/identify-torch-$dtype.txt" 2>&1 || true
 done
 "$adamconf" presets >"$out/presets.txt"
 "$adamconf" properties >"$out/properties.txt"

@@ -63,7 +63,7 @@ rows=(
   "libtorch C++ torch::optim::Adam|lib:$build/adapters/libtorch/libadamconf_libtorch_adam.so|torch::optim::Adam|pytorch-adam|float32 float64|test -f $build/adapters/libtorch/libadamconf_libtorch_adam.so"
   "libtorch C++ torch::optim::AdamW|lib:$build/adapters/libtorch/libadamconf_libtorch_adam.so|torch::optim::AdamW|pytorch-adamw|float32 float64|test -f $build/adapters/libtorch/libadamconf_libtorch_adam.so"
   "TensorFlow.js tfjs-core AdamOptimizer (cpu)|node $root/adapters/tfjs/adapter.js||tfjs-adam|float32|test -d $root/adapters/tfjs/node_modules/@tensorflow/tfjs-core"
-  "scikit-learn AdamOptimizer|$python $root/adapters/python/sklearn_adapter.py||sklearn-adam|float32 float64|$python -c 'import sklearn'"
+  "scikit-learn AdamOptimizer|$python $root/adapters/sklearn/sklearn_adapter.py||sklearn-adam|float32 float64|$python -c 'import sklearn'"
   "dlib adam solver|lib:$build/adapters/dlib/libadamconf_dlib_adam.so||dlib-adam|float32|test -f $build/adapters/dlib/libadamconf_dlib_adam.so"
 )
 

@@ -47,10 +47,10 @@ state_formats() {
   for path in "" "--foreach"; do
     for preset in pytorch-adam pytorch-adamw; do
       check "torch ${path:-single-tensor} master weights, bfloat16 states $preset bfloat16" \
-        --impl "$python adapters/python/torch_adapter.py $path --master-weights --state-format bfloat16" \
+        --impl "$python adapters/torch/torch_adapter.py $path --master-weights --state-format bfloat16" \
         --preset "$preset" --dtype bfloat16 --skip-property large-tensors-agree-with-reference
       check "torch ${path:-single-tensor} bfloat16 states $preset float32" \
-        --impl "$python adapters/python/torch_adapter.py $path --state-format bfloat16" \
+        --impl "$python adapters/torch/torch_adapter.py $path --state-format bfloat16" \
         --preset "$preset" --dtype float32 --skip-property large-tensors-agree-with-reference
     done
   done
@@ -79,12 +79,12 @@ for round in $(seq "$rounds"); do
     for preset in pytorch-adam pytorch-adamw; do
       for dtype in bfloat16 float16; do  # PyTorch's optimizers on a float32 master, the copy master.to(dtype)
         check "torch ${path:-single-tensor} master weights $preset $dtype" \
-          --impl "$python adapters/python/torch_adapter.py $path --master-weights" \
+          --impl "$python adapters/torch/torch_adapter.py $path --master-weights" \
           --preset "$preset" --dtype "$dtype" --skip-property large-tensors-agree-with-reference
       done
       for dtype in float32 float64 bfloat16; do
         # The 2^20-element class through JSON and Python takes minutes; check_torch.sh runs it.
-        check "torch ${path:-single-tensor} $preset $dtype" --impl "$python adapters/python/torch_adapter.py $path" \
+        check "torch ${path:-single-tensor} $preset $dtype" --impl "$python adapters/torch/torch_adapter.py $path" \
           --preset "$preset" --dtype "$dtype" --skip-property large-tensors-agree-with-reference
       done
     done
@@ -93,7 +93,7 @@ for round in $(seq "$rounds"); do
   for dtype in float32 float64; do
     check "libtorch Adam $dtype" --impl "lib:$lib" --optimizer torch::optim::Adam --preset pytorch-adam --dtype "$dtype"
     check "libtorch AdamW $dtype" --impl "lib:$lib" --optimizer torch::optim::AdamW --preset pytorch-adamw --dtype "$dtype"
-    check "sklearn $dtype" --impl "$python adapters/python/sklearn_adapter.py" --preset sklearn-adam --dtype "$dtype" \
+    check "sklearn $dtype" --impl "$python adapters/sklearn/sklearn_adapter.py" --preset sklearn-adam --dtype "$dtype" \
       --skip-property large-tensors-agree-with-reference
   done
   check "tfjs float32" --impl "node adapters/tfjs/adapter.js" --preset tfjs-adam --skip-property large-tensors-agree-with-reference

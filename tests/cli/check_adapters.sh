@@ -5,7 +5,7 @@
 source "$(dirname "$0")/common.sh" "$@"
 
 # The minimal adapter passes.
-"$adamconf" check --impl "$python $src/adapters/python/minimal_adapter.py" --preset kingma-ba --dtype float64 >"$tmp/out" 2>&1 ||
+"$adamconf" check --impl "$python $src/adapters/template/minimal_adapter.py" --preset kingma-ba --dtype float64 >"$tmp/out" 2>&1 ||
   { cat "$tmp/out"; fail "the minimal adapter fails"; }
 echo "minimal adapter: $(tail -1 "$tmp/out")"
 
@@ -71,7 +71,7 @@ bad check --impl builtin:float --preset pytorch_adamw
 bad check --impl builtin:float --preset kingma-ba --dtype float8
 bad check --impl builtin:float --preset kingma-ba --set beta2=1.5
 bad check --impl builtin:float --preset kingma-ba --set weight_decay=0.1
-bad check --impl "$python $src/adapters/python/minimal_adapter.py" --preset kingma-ba --dtype float32
-bad check --impl "$python $src/adapters/python/minimal_adapter.py" --preset pytorch-adam
+bad check --impl "$python $src/adapters/template/minimal_adapter.py" --preset kingma-ba --dtype float32
+bad check --impl "$python $src/adapters/template/minimal_adapter.py" --preset pytorch-adam
 bad check --impl builtin:float --preset kingma-ba --property no-such-property
 echo "adapters: all checks passed"

@@ -37,7 +37,7 @@ grep -qE "^  skip  long-trajectory-agrees-with-reference nothing judged: every o
 
 # Master weights: PyTorch's AdamW stepping a float32 master, its bfloat16 copy
 # master.to(bfloat16), passes; compared in float32 ulps, the copy bit for bit.
-"$adamconf" check "${quick[@]}" --impl "$python $src/adapters/python/torch_adapter.py --master-weights" --preset pytorch-adamw \
+"$adamconf" check "${quick[@]}" --impl "$python $src/adapters/torch/torch_adapter.py --master-weights" --preset pytorch-adamw \
   --property trajectory-agrees-with-reference --property structured-trajectory-agrees-with-reference >"$tmp/out" 2>&1 ||
   { cat "$tmp/out"; fail "torch AdamW with float32 master weights fails master-weights"; }
 grep -q "errors in ulps of float32 (the master weights; the bfloat16 copy is compared bit for bit)" "$tmp/out" &&
@@ -56,7 +56,7 @@ grep -q "errors in ulps of float32 (the master weights; the bfloat16 copy is com
   --property each-step-agrees-with-reference --property resume-equals-uninterrupted >"$tmp/out" 2>&1 ||
   { cat "$tmp/out"; fail "builtin:float fails kahan-summation"; }
 # identify names a convention the hello states, and checks it against a probe.
-"$adamconf" identify --impl "$python $src/adapters/python/torch_adapter.py --master-weights" --dtype bfloat16 >"$tmp/out" 2>&1 &&
+"$adamconf" identify --impl "$python $src/adapters/torch/torch_adapter.py --master-weights" --dtype bfloat16 >"$tmp/out" 2>&1 &&
   grep -q "precision: master-weights, as its hello states (the probe fits it" "$tmp/out" ||
   { cat "$tmp/out"; fail "identify does not name master weights"; }
 "$adamconf" check --impl builtin:float --preset pytorch-adamw --dtype bf16 >"$tmp/out" 2>&1
@@ -67,14 +67,14 @@ grep -q "errors in ulps of float32 (the master weights; the bfloat16 copy is com
   --cases 10 --property each-step-agrees-with-reference --property structured-trajectory-agrees-with-reference >"$tmp/out" 2>&1 &&
   grep -q "errors in ulps of bfloat16; m in float32, v in float32, vmax in float32" "$tmp/out" ||
   { cat "$tmp/out"; fail "builtin:float with float32 states fails, or the header does not name the state formats"; }
-"$adamconf" check "${quick[@]}" --impl "$python $src/adapters/python/torch_adapter.py --master-weights --state-format bfloat16" \
+"$adamconf" check "${quick[@]}" --impl "$python $src/adapters/torch/torch_adapter.py --master-weights --state-format bfloat16" \
   --preset pytorch-adamw --property each-step-agrees-with-reference --property resume-equals-uninterrupted >"$tmp/out" 2>&1 &&
   grep -q "state formats m=bfloat16, v=bfloat16, vmax=bfloat16, as the adapter's hello states" "$tmp/out" ||
   { cat "$tmp/out"; fail "torch AdamW with a float32 master and bfloat16 states fails, or the hello's state formats are not named"; }
 "$adamconf" check --impl builtin:float --preset pytorch-adam --dtype bfloat16 --state-format float32 --cases 2 >"$tmp/out" 2>&1
 [ $? -eq 2 ] && grep -q "m in float32 is wider than the bfloat16 arithmetic of bfloat16 under precision storage: not modelled" "$tmp/out" &&
   [ "$(wc -l <"$tmp/out")" -eq 1 ] || { cat "$tmp/out"; fail "a float32 state under storage arithmetic is not refused in one line"; }
-"$adamconf" identify --impl "$python $src/adapters/python/torch_adapter.py --master-weights --state-format bfloat16" --dtype bfloat16 >"$tmp/out" 2>&1 &&
+"$adamconf" identify --impl "$python $src/adapters/torch/torch_adapter.py --master-weights --state-format bfloat16" --dtype bfloat16 >"$tmp/out" 2>&1 &&
   grep -q "state formats: m=bfloat16, v=bfloat16, vmax=bfloat16, as its hello states" "$tmp/out" ||
   { cat "$tmp/out"; fail "identify does not name the state formats"; }
 echo "bfloat16: all checks passed"

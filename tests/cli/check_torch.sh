@@ -7,7 +7,7 @@
 # ("step_counter=float32") and the check models that count. Nothing may fail.
 # usage: check_torch.sh ADAMCONF SOURCE_DIR PYTHON
 source "$(dirname "$0")/common.sh" "$@"
-adapter="$python $src/adapters/python/torch_adapter.py"
+adapter="$python $src/adapters/torch/torch_adapter.py"
 
 # The large case classes (2^20 elements, 10^4 steps: a minute through JSON and
 # Python) run on one configuration; the other runs skip them. Every path x

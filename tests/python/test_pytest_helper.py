@@ -20,7 +20,7 @@ def run_pytest(tmp_path, body):
         from adamconf_pytest import property_tests
         PY = sys.executable
         SRC = %r
-        """ % (os.path.join(SRC, "python"), SRC)) + textwrap.dedent(body))
+        """ % (os.path.join(SRC, "integrations", "pytest"), SRC)) + textwrap.dedent(body))
     done = subprocess.run([sys.executable, "-m", "pytest", "-rA", "-p", "no:cacheprovider", str(test_file)],
                           capture_output=True, text=True, cwd=tmp_path, timeout=900)
     return done.returncode, done.stdout + done.stderr
@@ -38,7 +38,7 @@ def property_count():
 
 def test_correct_adapter_passes_one_test_per_property(tmp_path):
     code, out = run_pytest(tmp_path, """
-        test_minimal = property_tests(impl=PY + " " + SRC + "/adapters/python/minimal_adapter.py",
+        test_minimal = property_tests(impl=PY + " " + SRC + "/adapters/template/minimal_adapter.py",
                                       preset="kingma-ba", dtype="float64", cases=5)
         """)
     assert code == 0, out

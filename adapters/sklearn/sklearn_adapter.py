@@ -3,7 +3,7 @@
 AdamOptimizer (sklearn/neural_network/_stochastic_optimizers.py), the optimizer
 MLPClassifier and MLPRegressor use with solver="adam":
 
-    adamconf check --impl "python3 adapters/python/sklearn_adapter.py" --preset sklearn-adam
+    adamconf check --impl "python3 adapters/sklearn/sklearn_adapter.py" --preset sklearn-adam
 
 Each tensor gets an AdamOptimizer of its own (its own t, ms and vs, as adamconf
 keeps a step count per tensor); a step is sklearn's update_params, which adds
