@@ -73,7 +73,9 @@ void add_golden_command(CLI::App& app) {
     const golden::GoldenTrace g = golden::load(*file);
     const golden::Results r = golden::load_results(*results);
     const golden::CheckReport report = golden::check(g, r);
-    std::printf("%s (%s, %s): %zu values compared\n", g.name.c_str(), g.preset.c_str(), g.dtype.name, report.compared);
+    std::printf("%s (%s, %s): %zu values compared", g.name.c_str(), g.preset.c_str(), g.dtype.name, report.compared);
+    if (report.unjudged) std::printf(", %zu with a bound beyond the format (not judged)", report.unjudged);
+    std::printf("\n");
     std::printf("  %-6s %-5s %12s %12s %12s  %s\n", "step", "field", "max ulps", "rms ulps", "allowed", "worst element");
     double max_ulps = 0;
     for (const auto& s : report.steps) {
@@ -83,7 +85,12 @@ void add_golden_command(CLI::App& app) {
                     s.rms_error_ulps, s.max_allowed_ulps, s.worst_element, s.worst.c_str(),
                     s.failures ? "  FAIL" : "");
     }
-    if (report.pass()) {
+    if (report.pass() && report.unjudged == report.compared) {
+      // A check never passes vacuously: every bound allowed any value.
+      std::printf("FAIL: nothing judged: every one of the %zu values had a bound beyond %s's largest finite value\n",
+                  report.compared, g.dtype.name);
+      exit_status = 1;
+    } else if (report.pass()) {
       std::printf("pass: every value within its allowed error; max error %.4g ulps\n", max_ulps);
     } else {
       std::printf("FAIL: %zu of %zu values outside their allowed error\n", report.failures, report.compared);

@@ -3,14 +3,16 @@
 // naming the field, check passes a correct implementation and fails a wrong one.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <limits>
 #include <regex>
 #include <sstream>
 
-#include "adamconf/float_adam.hpp"
 #include "adamconf/atomic_file.hpp"
+#include "adamconf/float_adam.hpp"
 #include "adamconf/golden.hpp"
 
 namespace adamconf::golden {
@@ -202,6 +204,30 @@ TEST(Golden, CheckPassesCorrectImplementationsAndFailsAPerturbedValue) {
       EXPECT_EQ(s.t, 7);
       EXPECT_EQ(s.worst_element, 2u);
     }
+}
+
+TEST(Golden, CheckJudgesNanAndInfinityAsThePropertiesDo) {
+  // One policy for a NaN or an infinity, the properties' compare(): it fails
+  // wherever the bound is finite within the format, and passes, counted as not
+  // judged, where the bound reaches beyond it (an earlier value may then be
+  // inf, and inf - inf is NaN). golden check used to fail such a NaN.
+  FloatImplementation impl("float");
+  GoldenTrace g = load(kTraces + "/pytorch-adamw/float32-random.json");
+  Results r = run_on(g, impl);
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  r.values["theta"][0][0] = nan;
+  const CheckReport bounded = check(g, r);
+  EXPECT_EQ(bounded.failures, 1u);
+  EXPECT_EQ(bounded.unjudged, 0u);
+  g.trace.front().allowed.at("theta")[0] = R(std::ldexp(1.0, 200));  // beyond float32's largest finite value
+  const CheckReport unbounded = check(g, r);
+  EXPECT_TRUE(unbounded.pass());
+  EXPECT_EQ(unbounded.unjudged, 1u);
+  r.values["theta"][0][0] = -std::numeric_limits<double>::infinity();
+  EXPECT_TRUE(check(g, r).pass());
+  // The same NaN where the bound is finite, one step later, still fails.
+  r.values["theta"][1][0] = nan;
+  EXPECT_EQ(check(g, r).failures, 1u);
 }
 
 TEST(Golden, StateFormatFilesCompareEachStateInItsOwnFormat) {

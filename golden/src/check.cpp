@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "adamconf/bounded_json.hpp"
+#include "adamconf/comparison.hpp"
 #include "adamconf/golden.hpp"
 
 namespace adamconf::golden {
@@ -36,26 +37,22 @@ CheckReport check(const GoldenTrace& g, const Results& results) {
         const R& exact = step.exact.at(quantity)[i];
         const R& allowed = step.allowed.at(quantity)[i];
         const double x = values[t][i];
-        const R ulp = ulp_at(exact, format);
-        // a value the format cannot hold is not an implementation's output in that format
-        const bool representable = std::isnan(x) || round_to_format(R(x), format) == x;
-        // +-inf agrees where a value within the allowed error of exact overflows (properties' compare())
-        const bool agreeing_infinity = std::isinf(x) && exact != 0 && (x > 0) == (exact > 0);
-        const bool finite = (std::isfinite(x) || agreeing_infinity) && representable;
-        const R error = !finite ? R(0) : agreeing_infinity ? distance_to_overflow(exact, format) : R(abs(R(x) - exact));
-        const double error_ulps = finite ? static_cast<double>(error / ulp) : INFINITY;
-        const double allowed_ulps = static_cast<double>(allowed / ulp);
-        const bool ok = finite && error <= allowed;
-        const double ratio = !finite ? INFINITY : error == 0 ? 0.0 : allowed == 0 ? INFINITY : static_cast<double>(error / allowed);
+        // Judged as the properties judge a value (compare(): the one NaN,
+        // infinity and not-in-the-format policy): a NaN or an infinity passes
+        // only where the bound reaches beyond the format (an earlier value may
+        // then be inf, and inf - inf is NaN), and counts as not judged there.
+        const Comparison c = compare(x, exact, allowed, format);
+        const double error_ulps = c.error_ulps, allowed_ulps = c.allowed_ulps, ratio = c.ratio;
         sum_squares += error_ulps * error_ulps;
         s.max_allowed_ulps = std::max(s.max_allowed_ulps, allowed_ulps);
-        if (!ok) ++s.failures;
+        if (!c.pass) ++s.failures;
+        if (c.unbounded) ++report.unjudged;
         if (ratio >= s.worst_ratio || i == 0) {
           s.worst_ratio = ratio;
           s.worst_element = i;
           char buf[160];
           std::snprintf(buf, sizeof buf, ": error %.3g ulps, allowed %.3g ulps", error_ulps, allowed_ulps);
-          s.worst = hex_float_short(x) + (representable ? "" : std::string(" (not a ") + format.name + " value)") +
+          s.worst = hex_float_short(x) + (c.in_format ? "" : std::string(" (not a ") + format.name + " value)") +
                     "  expected " + hex_float_short(round_to_format(exact, format)) +
                     " (exact " + decimal(exact, g.digits) + ")" + buf;
         }

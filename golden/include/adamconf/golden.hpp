@@ -95,6 +95,8 @@ struct StepCheck {
 struct CheckReport {
   std::vector<StepCheck> steps;
   std::size_t compared = 0, failures = 0;
+  /// Values whose bound reaches beyond the format: compared, but any finite value, inf or NaN passes there.
+  std::size_t unjudged = 0;
   bool pass() const { return failures == 0; }
 };
 /// Compares results with the golden trace; throws FileError when the shapes disagree.
