@@ -81,8 +81,8 @@ void add_golden_command(CLI::App& app) {
     for (const auto& s : report.steps) {
       max_ulps = std::max(max_ulps, s.max_error_ulps);
       if (*verbose || s.failures)
-        std::printf("  %-6d %-5s %12.4g %12.4g %12.4g  [%zu] %s%s\n", s.t, s.quantity.c_str(), s.max_error_ulps,
-                    s.rms_error_ulps, s.max_allowed_ulps, s.worst_element, s.worst.c_str(),
+        std::printf("  %-6d %-5s %12.4g %12.4g %12.4g  %s%s\n", s.t, s.quantity.c_str(), s.max_error_ulps,
+                    s.rms_error_ulps, s.max_allowed_ulps, s.worst.c_str(),
                     s.failures ? "  FAIL" : "");
     }
     if (report.pass() && report.unjudged == report.compared) {

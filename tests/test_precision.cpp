@@ -282,16 +282,16 @@ TEST(StateFormats, AStateWiderThanItsArithmeticOrOfNoKnownFormatIsRefusedInOneLi
 
 TEST(StateFormats, AValueItsFormatCannotHoldFailsWhateverItsError) {
   const double in_float32 = 0x1.000002p0;  // float32's successor of 1: no bfloat16 value
-  const Comparison as_bfloat16 = compare(in_float32, R(in_float32), R(1), bfloat16_format);
+  const Comparison as_bfloat16 = judge(in_float32, R(in_float32), R(1), bfloat16_format);
   EXPECT_FALSE(as_bfloat16.pass);
   EXPECT_FALSE(as_bfloat16.in_format);
   EXPECT_NE(as_bfloat16.describe(bfloat16_format).find("(not a bfloat16 value)"), std::string::npos);
-  EXPECT_TRUE(compare(in_float32, R(in_float32), R(1), float32_format).pass);
-  EXPECT_TRUE(compare(1.0, R(in_float32), R(1), bfloat16_format).pass);
+  EXPECT_TRUE(judge(in_float32, R(in_float32), R(1), float32_format).pass);
+  EXPECT_TRUE(judge(1.0, R(in_float32), R(1), bfloat16_format).pass);
   // A sum of two stored values (theta + compensation) is no output of the format.
-  EXPECT_TRUE(compare(in_float32, R(in_float32), R(1), bfloat16_format, false).pass);
+  EXPECT_TRUE(judge(in_float32, R(in_float32), R(1), bfloat16_format, false).pass);
   // A double where float32 is declared fails too.
-  EXPECT_FALSE(compare(0.1, R("0.1"), R(1), float32_format).pass);
+  EXPECT_FALSE(judge(0.1, R("0.1"), R(1), float32_format).pass);
 }
 
 }  // namespace

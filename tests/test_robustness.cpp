@@ -12,7 +12,7 @@
 
 #include "adamconf/atomic_file.hpp"
 #include "adamconf/bounded_json.hpp"
-#include "adamconf/comparison.hpp"
+#include "adamconf/judge.hpp"
 #include "adamconf/generators.hpp"
 #include "adamconf/golden.hpp"
 #include "adamconf/process_implementation.hpp"
@@ -153,15 +153,15 @@ TEST(Comparisons, EqualInfinitiesAgree) {
   const FloatFormat& f = float32_format;
   const R beyond("4.43532067936532429505e+38");  // float32 overflows at 3.4028235677973366e38
   const R allowed = ulp_at(R(f.largest_finite()), f);
-  EXPECT_TRUE(compare(INFINITY, beyond, allowed, f).pass);
-  EXPECT_EQ(compare(INFINITY, beyond, allowed, f).error_ulps, 0.0);
-  EXPECT_FALSE(compare(-INFINITY, beyond, allowed, f).pass);
-  EXPECT_FALSE(compare(INFINITY, R(1e38), allowed, f).pass);  // far below the overflow threshold
-  EXPECT_FALSE(compare(NAN, beyond, allowed, f).pass);
+  EXPECT_TRUE(judge(INFINITY, beyond, allowed, f).pass);
+  EXPECT_EQ(judge(INFINITY, beyond, allowed, f).error_ulps, 0.0);
+  EXPECT_FALSE(judge(-INFINITY, beyond, allowed, f).pass);
+  EXPECT_FALSE(judge(INFINITY, R(1e38), allowed, f).pass);  // far below the overflow threshold
+  EXPECT_FALSE(judge(NAN, beyond, allowed, f).pass);
   // within the allowed error of the threshold: largest + ulp/2 rounds to inf
   const R just_below = R(f.largest_finite()) + ulp_at(R(f.largest_finite()), f) / 4;
-  EXPECT_TRUE(compare(INFINITY, just_below, allowed, f).pass);
-  EXPECT_FALSE(compare(INFINITY, just_below, R(0), f).pass);
+  EXPECT_TRUE(judge(INFINITY, just_below, allowed, f).pass);
+  EXPECT_FALSE(judge(INFINITY, just_below, R(0), f).pass);
 }
 
 TEST(Generators, LongRunsHappenAtEverySize) {

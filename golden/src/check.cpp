@@ -3,8 +3,8 @@
 #include <cmath>
 
 #include "adamconf/bounded_json.hpp"
-#include "adamconf/comparison.hpp"
 #include "adamconf/golden.hpp"
+#include "adamconf/judge.hpp"
 
 namespace adamconf::golden {
 
@@ -32,34 +32,23 @@ CheckReport check(const GoldenTrace& g, const Results& results) {
       StepCheck s;
       s.t = step.t;
       s.quantity = quantity;
-      double sum_squares = 0;
+      // Every value judged as the properties judge one (judge(): the one NaN,
+      // infinity and not-in-the-format policy), through one recorder per step.
+      Recorder recorder;
       for (std::size_t i = 0; i < g.elements; ++i) {
-        const R& exact = step.exact.at(quantity)[i];
-        const R& allowed = step.allowed.at(quantity)[i];
-        const double x = values[t][i];
-        // Judged as the properties judge a value (compare(): the one NaN,
-        // infinity and not-in-the-format policy): a NaN or an infinity passes
-        // only where the bound reaches beyond the format (an earlier value may
-        // then be inf, and inf - inf is NaN), and counts as not judged there.
-        const Comparison c = compare(x, exact, allowed, format);
-        const double error_ulps = c.error_ulps, allowed_ulps = c.allowed_ulps, ratio = c.ratio;
-        sum_squares += error_ulps * error_ulps;
-        s.max_allowed_ulps = std::max(s.max_allowed_ulps, allowed_ulps);
-        if (!c.pass) ++s.failures;
-        if (c.unbounded) ++report.unjudged;
-        if (ratio >= s.worst_ratio || i == 0) {
-          s.worst_ratio = ratio;
-          s.worst_element = i;
-          char buf[160];
-          std::snprintf(buf, sizeof buf, ": error %.3g ulps, allowed %.3g ulps", error_ulps, allowed_ulps);
-          s.worst = hex_float_short(x) + (c.in_format ? "" : std::string(" (not a ") + format.name + " value)") +
-                    "  expected " + hex_float_short(round_to_format(exact, format)) +
-                    " (exact " + decimal(exact, g.digits) + ")" + buf;
-        }
-        s.max_error_ulps = std::max(s.max_error_ulps, error_ulps);
+        const Judged j = recorder.record(values[t][i], step.exact.at(quantity)[i], step.allowed.at(quantity)[i], format,
+                                         [i] { return "element " + std::to_string(i); });
+        s.max_allowed_ulps = std::max(s.max_allowed_ulps, j.comparison.allowed_ulps);
+        if (j.worst) s.worst_element = i;
+        if (j.comparison.unbounded) ++report.unjudged;
         ++report.compared;
       }
-      s.rms_error_ulps = std::sqrt(sum_squares / static_cast<double>(g.elements));
+      const ErrorStatistics& statistics = recorder.statistics();
+      s.max_error_ulps = statistics.max_error_ulps;
+      s.rms_error_ulps = statistics.rms_ulps();
+      s.worst_ratio = statistics.worst_ratio;
+      s.worst = statistics.worst;
+      s.failures = recorder.failures();
       report.failures += s.failures;
       report.steps.push_back(std::move(s));
     }

@@ -5,7 +5,7 @@
 #include <cstdio>
 #include <tuple>
 
-#include "adamconf/comparison.hpp"
+#include "adamconf/judge.hpp"
 #include "adamconf/exact_run.hpp"
 #include "adamconf/answer.hpp"
 
@@ -65,7 +65,7 @@ Fit fit(const Setup& setup, const RunCase& c, const RunResult& r) {
   Fit f;
   for (std::size_t t = 0; t < exact.size(); ++t)
     for (std::size_t i = 0; i < c.theta0.size(); ++i) {
-      const Comparison cmp = compare(r.theta[t][i], exact[t].record.elements[i].theta, exact[t].bounds[i].theta,
+      const Comparison cmp = judge(r.theta[t][i], exact[t].record.elements[i].theta, exact[t].bounds[i].theta,
                                      reported_format(setup.dtype, setup.spec.convention.precision));
       f.worst = std::max(f.worst, cmp.pass ? std::min(cmp.ratio, 1.0) : std::max(cmp.ratio, 1.0 + 1e-9));
       f.agreeing += cmp.pass;

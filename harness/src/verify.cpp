@@ -26,33 +26,23 @@ struct ValueAt {
 };
 
 struct ChunkOutcome {
-  ErrorStatistics statistics;
+  Recorder recorder;
   std::optional<std::pair<std::size_t, std::size_t>> first;  // (step, element) of the first failure
   std::string failure;
   ValueAt worst_at, first_at;
 };
 
-/// One value: counted always, described only when it is the worst so far or fails.
+/// One value of the chunk, recorded; the chunk remembers where its worst and its first failure are.
 void check_value(ChunkOutcome& out, const FloatFormat& f, double observed, const R& exact, const R& allowed,
                  const std::vector<TensorSlice>& slices, std::size_t k, std::size_t t, std::size_t i, const char* what,
                  bool output = true) {
-  const Comparison c = compare(observed, exact, allowed, f, output);
-  const bool worst = c.ratio > out.statistics.worst_ratio || out.statistics.worst.empty();
-  if (worst || !c.pass) {
-    const std::string w = value_position(slices, k, t, i, what);
-    if (worst) {
-      out.statistics.add(c, w, f);
-      out.worst_at = {k, i, what};
-    } else {
-      out.statistics.add_value(c);
-    }
-    if (!c.pass && (!out.first || std::make_pair(t, i) < *out.first)) {
-      out.first = std::make_pair(t, i);
-      out.failure = w + " => " + c.describe(f);
-      out.first_at = {k, i, what};
-    }
-  } else {
-    out.statistics.add_value(c);
+  const Judged j = out.recorder.record(observed, exact, allowed, f, [&] { return value_position(slices, k, t, i, what); },
+                                       output);
+  if (j.worst) out.worst_at = {k, i, what};
+  if (!j.pass() && (!out.first || std::make_pair(t, i) < *out.first)) {
+    out.first = std::make_pair(t, i);
+    out.failure = j.description;
+    out.first_at = {k, i, what};
   }
 }
 
@@ -203,14 +193,15 @@ Verification verify_trajectory(const Setup& setup, const RunCase& c, const RunRe
   std::optional<ValueAt> at;
   double worst = -1;
   for (const auto& o : outcomes) {
-    v.statistics.merge(o.statistics);
+    const ErrorStatistics& statistics = o.recorder.statistics();
+    v.statistics.merge(statistics);
     if (o.first && (!first || *o.first < *first)) {
       first = o.first;
       v.failure = o.failure;
       at = o.first_at;
     }
-    if (!first && o.statistics.count && o.statistics.worst_ratio > worst) {
-      worst = o.statistics.worst_ratio;
+    if (!first && statistics.count && statistics.worst_ratio > worst) {
+      worst = statistics.worst_ratio;
       at = o.worst_at;
     }
   }
@@ -246,7 +237,7 @@ std::vector<TracePoint> trace_points(const ElementTrace& trace) {
       else if (w == "v") observed = s.v.at(0), exact = st.v[0], allowed = b.v;
       else observed = s.vmax.at(0), exact = st.vmax[0], allowed = b.vmax;
     }
-    const Comparison cmp = compare(observed, exact, allowed, stored_format(trace.setup.dtype, trace.setup.spec.convention, w),
+    const Comparison cmp = judge(observed, exact, allowed, stored_format(trace.setup.dtype, trace.setup.spec.convention, w),
                                    w != "theta + compensation");
     TracePoint p;
     p.step = t + 1;

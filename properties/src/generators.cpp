@@ -5,7 +5,7 @@
 #include <ostream>
 #include <stdexcept>
 
-#include "adamconf/comparison.hpp"
+#include "adamconf/judge.hpp"
 #include "adamconf/float_format.hpp"
 
 #include <variant>

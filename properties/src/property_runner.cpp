@@ -103,7 +103,7 @@ void Checker::expect_copies_round_master(const RunResult& r, const FloatFormat& 
       const double expected = round_stored(master, storage);
       const bool same = std::isnan(expected) ? std::isnan(copy)
                                              : copy == expected && std::signbit(copy) == std::signbit(expected);
-      ++stats_.count;  // bitwise equality: no ratio, as expect_identical
+      ++recorder_.statistics().count;  // bitwise equality: no ratio, as expect_identical
       if (same) continue;
       fail_case(detail::at_tensor(slices, t, i, "theta_copy") + " => " + hex_float_short(copy) + "  expected " +
                 hex_float_short(expected) + ": the master " + hex_float_short(master) + " rounded to nearest even in " +
@@ -124,17 +124,8 @@ void Checker::expect_close(double observed, const R& exact, const R& allowed,
 
 void Checker::expect_close(double observed, const R& exact, const R& allowed,
                            const std::function<std::string()>& where, const FloatFormat& format, bool output) {
-  const Comparison c = compare(observed, exact, allowed, format, output);
-  // Described (decimal text of the exact value) only when it is the worst so far or fails.
-  const bool worst = c.ratio > stats_.worst_ratio || stats_.worst.empty();
-  if (worst || !c.pass) {
-    const std::string w = where();
-    if (worst) stats_.add(c, w, format);
-    else stats_.add_value(c);
-    if (!c.pass) fail_case(w + " => " + c.describe(format));
-  } else {
-    stats_.add_value(c);
-  }
+  const Judged j = recorder_.record(observed, exact, allowed, format, where, output);
+  if (!j.pass()) fail_case(j.description);
 }
 
 void Checker::expect_within(const R& observed, const R& expected, const R& allowed, const std::string& where) {
@@ -142,7 +133,7 @@ void Checker::expect_within(const R& observed, const R& expected, const R& allow
     // No bound within the format (both runs may overflow: inf - inf; an exact value computed
     // from a state holding inf): compared, nothing judged. A NaN of either
     // run is still judged where its own value is compared with a finite bound.
-    stats_.add_unjudged();
+    recorder_.statistics().add_unjudged();
     return;
   }
   const R error = abs(observed - expected);
@@ -152,41 +143,41 @@ void Checker::expect_within(const R& observed, const R& expected, const R& allow
   const std::string text = where + " => " + to_decimal(observed, 17) + "  expected " + to_decimal(expected, 17) +
                            ": error " + to_decimal(R(error_ulps), 3) + " ulps, allowed " +
                            to_decimal(R(static_cast<double>(allowed / ulp)), 3) + " ulps";
-  stats_.add_bound(ratio, text);  // a difference or a norm: its ulps are no ulps of an output
+  recorder_.statistics().add_bound(ratio, text);  // a difference or a norm: its ulps are no ulps of an output
   if (isnan(observed) || error > allowed) fail_case(text);
 }
 
 void Checker::expect_at_most(const R& value, const R& limit, const std::string& where) {
   if (isinf(limit)) {  // no limit: compared, nothing judged
-    stats_.add_unjudged();
+    recorder_.statistics().add_unjudged();
     return;
   }
   const double ratio = limit == 0 ? (value == 0 ? 0.0 : INFINITY) : static_cast<double>(value / limit);
   const std::string text = where + " => " + to_decimal(value, 17) + ", limit " + to_decimal(limit, 17);
-  stats_.add_bound(ratio, text);
+  recorder_.statistics().add_bound(ratio, text);
   if (isnan(value) || value > limit) fail_case(text + ": above the limit");
 }
 
 void Checker::record(const Verification& v) {
   // The trajectory to plot: the failing one, or else the worst so far.
   if (v.element && (v.failure || !trace_ || v.element->ratio > trace_->ratio)) trace_ = v.element;
-  stats_.merge(v.statistics);
+  recorder_.statistics().merge(v.statistics);
   if (v.failure) fail_case(*v.failure);
 }
 
 void Checker::note_unjudged(const std::string& reason) {
-  stats_.add_unjudged();
+  recorder_.statistics().add_unjudged();
   unjudged_reason_ = reason;
 }
 
 void Checker::expect_true(bool holds, const std::string& failure) {
-  ++stats_.count;
+  ++recorder_.statistics().count;
   if (!holds) fail_case(failure);
 }
 
 void Checker::expect_identical(double a, double b, const std::string& where) {
   const bool same = (std::isnan(a) && std::isnan(b)) || std::memcmp(&a, &b, sizeof a) == 0;
-  ++stats_.count;
+  ++recorder_.statistics().count;
   if (!same) fail_case(where + " => first " + show_value(a) + "  second " + show_value(b) + ": not bitwise identical");
 }
 

@@ -88,9 +88,10 @@ Results load_results_text(const std::string& text, const std::string& path);
 struct StepCheck {
   int t = 0;
   std::string quantity;
+  /// Max and RMS error in ulps over the values whose exact value is not 0 (ErrorStatistics).
   double max_error_ulps = 0, rms_error_ulps = 0, max_allowed_ulps = 0, worst_ratio = 0;
   std::size_t worst_element = 0, failures = 0;
-  std::string worst;  ///< "x  expected y (exact z): error e ulps, allowed a ulps"
+  std::string worst;  ///< "element 2 => x  expected y (exact z): error e ulps, allowed a ulps"
 };
 struct CheckReport {
   std::vector<StepCheck> steps;

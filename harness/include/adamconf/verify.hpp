@@ -8,7 +8,8 @@
 #include <optional>
 #include <string>
 
-#include "adamconf/comparison.hpp"
+#include "adamconf/exact_run.hpp"
+#include "adamconf/judge.hpp"
 
 namespace adamconf {
 

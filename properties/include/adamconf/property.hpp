@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "adamconf/answer.hpp"
-#include "adamconf/comparison.hpp"
+#include "adamconf/judge.hpp"
 #include "adamconf/generators.hpp"
 #include "adamconf/implementation.hpp"
 #include "adamconf/verify.hpp"
@@ -98,7 +98,7 @@ class Checker {
   /// each counts as a value compared, the first that differs fails the case.
   void expect_copies_round_master(const RunResult& r, const FloatFormat& storage, const std::vector<TensorSlice>& slices);
 
-  const ErrorStatistics& statistics() const { return stats_; }
+  const ErrorStatistics& statistics() const { return recorder_.statistics(); }
   const std::optional<std::string>& adapter_failure() const { return adapter_failure_; }
   /// Whether the adapter failure was a refusal (ImplementationRefusal): the adapter still runs the next property.
   bool adapter_refused() const { return adapter_refused_; }
@@ -120,7 +120,7 @@ class Checker {
   std::optional<ElementTrace> trace_;
   std::size_t work_ = 0;
   int cases_in_run_ = 1;
-  ErrorStatistics stats_;
+  Recorder recorder_;
   std::optional<std::string> adapter_failure_;
   bool adapter_refused_ = false;
   std::string adapter_failure_inputs_;

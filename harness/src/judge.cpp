@@ -1,4 +1,4 @@
-#include "adamconf/comparison.hpp"
+#include "adamconf/judge.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -31,7 +31,7 @@ double ratio_of(const R& a, const R& b) {
 
 }  // namespace
 
-Comparison compare(double observed, const R& exact, const R& allowed, const FloatFormat& f, bool output) {
+Comparison judge(double observed, const R& exact, const R& allowed, const FloatFormat& f, bool output) {
   Comparison c;
   c.observed = observed;
   c.exact = exact;
@@ -123,12 +123,9 @@ void ErrorStatistics::add_value(const Comparison& c) {
   sum_squares_ulps += c.error_ulps * c.error_ulps;
 }
 
-void ErrorStatistics::add(const Comparison& c, const std::string& where, const FloatFormat& f) {
-  add_value(c);
-  if (c.ratio > worst_ratio || worst.empty()) {
-    worst_ratio = c.ratio;
-    worst = where + " => " + c.describe(f);
-  }
+void ErrorStatistics::set_worst(double ratio, std::string description) {
+  worst_ratio = ratio;
+  worst = std::move(description);
 }
 
 void ErrorStatistics::add_unjudged() {
