@@ -58,13 +58,21 @@ inline T nudge_down(T x) {
   }
 }
 
+// Infinity and finiteness without std::numeric_limits<T>::infinity() or
+// max(): for Boost.Multiprecision's MPFR numbers those are statics filled in
+// on first use without a lock (a thread may read max() as 0.5 while another
+// fills it in), and bounds are computed on several threads at once. An MPFR
+// number made from double's infinity is infinite; isfinite reads the number.
 template <class T>
 struct Up {
   T x;
   static Up exact(const T& v) { return Up{v}; }  ///< v is representable: no rounding
-  static Up infinite() { return Up{std::numeric_limits<T>::infinity()}; }
+  static Up infinite() { return Up{T(std::numeric_limits<double>::infinity())}; }
   bool is_zero() const { return x == 0; }
-  bool is_finite() const { return x <= std::numeric_limits<T>::max(); }
+  bool is_finite() const {
+    using std::isfinite;
+    return isfinite(x);
+  }
 };
 
 template <class T>
