@@ -55,7 +55,7 @@ void BM_ReferenceStepWithErrorModel(benchmark::State& state) {
   const auto grads = gradient_stream<Real>();
   auto reference = make_reference<Real>();
   const OptimizerSpec spec = make_spec("pytorch-adamw", {}, {{"lr", "0.001"}, {"weight_decay", "0.01"}});
-  ErrorModel<Real> model(float32_format, values_of<Real>(spec.hyper), kElements);
+  ErrorModel<Real> model(PrecisionRules(float32_format), values_of<Real>(spec.hyper), kElements);
   std::size_t t = 0;
   for (auto _ : state) {
     auto record = reference.step(grads[t++ % kStreamSteps], std::nullopt, model);

@@ -96,15 +96,15 @@ std::string ulps_of(const CheckRun& run) {
   const auto format = format_by_name(run.dtype);
   std::string states;  // the state tensors stored in a format of their own
   if (format && run.options.state_formats.any()) {
-    const Convention c = preset_by_name(run.preset).resolve(run.options);
-    for (const char* what : {"m", "v", "vmax"})
-      if (const FloatFormat& f = stored_format(*format, c, what); f.name != reported_format(*format, c.precision).name)
-        states += std::string(states.empty() ? "" : ", ") + what + " in " + f.name;
+    const PrecisionRules rules(*format, preset_by_name(run.preset).resolve(run.options));
+    for (const Quantity q : kStateQuantities)
+      if (const FloatFormat& f = rules.format_of(q); f.name != rules.reported().name)
+        states += std::string(states.empty() ? "" : ", ") + name(q) + " in " + f.name;
     if (!states.empty()) states = "; " + states;
   }
-  if (!format || reported_format(*format, run.options.precision).name == run.dtype) return run.dtype + states;
-  return std::string(reported_format(*format, run.options.precision).name) + " (the master weights; the " + run.dtype +
-         " copy is compared bit for bit)" + states;
+  if (!format || !PrecisionRules(*format, run.options.precision).master_weights()) return run.dtype + states;
+  return std::string(PrecisionRules(*format, run.options.precision).reported().name) + " (the master weights; the " +
+         run.dtype + " copy is compared bit for bit)" + states;
 }
 
 std::string render_header(const CheckRun& run) {

@@ -31,97 +31,101 @@ struct CheckOptions {
   std::string junit, json, html;
 };
 
-void run_check(const CheckOptions& o) {
-  const auto start = std::chrono::steady_clock::now();
-  const OptimizerSpec spec = o.spec.spec();  // validates preset, options and hyperparameters
-  const auto dtype = format_by_name(o.dtype);
-  if (!dtype) throw std::invalid_argument("--dtype " + o.dtype + ": expected float32, float64, bfloat16 or float16");
-  std::map<std::string, std::string> pinned;
-  for (const auto& s : o.spec.settings) pinned[s.substr(0, s.find('='))] = s.substr(s.find('=') + 1);
-  if (const std::string why = why_not_judged(spec, pinned, *dtype); !why.empty())
-    throw std::invalid_argument("--set: " + why);
+/// The properties --property and --skip-property select, in report order
+/// (an unknown id is an error, for either).
+std::vector<const Property*> selected_properties(const CheckOptions& o) {
   std::vector<const Property*> selected;
   for (const auto& id : o.properties) selected.push_back(&property_by_id(id));
   if (selected.empty())
     for (const auto& p : all_properties()) selected.push_back(&p);
   for (const auto& id : o.skipped) {
-    const Property* skip = &property_by_id(id);  // an unknown id is an error, as for --property
+    const Property* skip = &property_by_id(id);
     selected.erase(std::remove(selected.begin(), selected.end(), skip), selected.end());
   }
+  return selected;
+}
 
-  const Shard shard = o.shard.empty() ? Shard{} : Shard::parse(o.shard);
-  CheckRun run;
-  run.shard = shard;
-  run.impl_argument = o.impl;
-  run.optimizer = o.optimizer;
-  run.preset = spec.preset;
-  run.dtype = dtype->name;
-  run.options = spec.options;
-  run.cases = o.cases;
-  run.pinned = pinned;
-  if (o.seed == "random") {
-    run.seed = std::random_device{}() % 1000000000;
-  } else {
-    try {
-      run.seed = std::stoull(o.seed);
-    } catch (const std::exception&) {
-      throw std::invalid_argument("--seed " + o.seed + ": expected a number or 'random'");
-    }
-  }
-
-  OpenedImplementation opened;
+/// --seed: a number, or 'random'.
+std::uint64_t seed_of(const std::string& text) {
+  if (text == "random") return std::random_device{}() % 1000000000;
   try {
-    opened = open_implementation(o.impl, o.timeout, o.optimizer, spec.preset);
-  } catch (const AdapterFailure& e) {
-    std::cout << "adamconf check: FAIL: the adapter did not start: " << e.what() << "\n";
-    exit_status = 1;
-    return;
+    return std::stoull(text);
+  } catch (const std::exception&) {
+    throw std::invalid_argument("--seed " + text + ": expected a number or 'random'");
   }
-  Implementation& impl = *opened.implementation;
-  run.implementation = impl.name();
-  // The step counter: --step-counter if given, else as the adapter states it holds the count.
+}
+
+/// What the options ask for, validated before anything runs: the preset with
+/// its options and hyperparameters, the format, the pins, the shard, the seed.
+CheckRun plan_run(const CheckOptions& o, const OptimizerSpec& spec, const FloatFormat& dtype) {
+  std::map<std::string, std::string> pinned;
+  for (const auto& s : o.spec.settings) pinned[s.substr(0, s.find('='))] = s.substr(s.find('=') + 1);
+  if (const std::string why = why_not_judged(spec, pinned, dtype); !why.empty()) throw std::invalid_argument("--set: " + why);
+  const Shard shard = o.shard.empty() ? Shard{} : Shard::parse(o.shard);
+  return CheckRun{.impl_argument = o.impl,
+                  .optimizer = o.optimizer,
+                  .preset = spec.preset,
+                  .dtype = dtype.name,
+                  .options = spec.options,
+                  .pinned = std::move(pinned),
+                  .seed = seed_of(o.seed),
+                  .cases = o.cases,
+                  .shard = shard};
+}
+
+/// The step counter, precision and state formats: as the options give them,
+/// else as the adapter's hello states them (and the report says so).
+void resolve_options_from_hello(CheckRun& run, const CheckOptions& o, const Capabilities& caps, const FloatFormat& dtype) {
   if (!o.spec.step_counter_given()) {
-    run.options.step_counter = impl.capabilities().step_counter;
+    run.options.step_counter = caps.step_counter;
     run.step_counter_from_adapter = true;
   }
   if (!o.spec.precision_given()) {
-    run.options.precision = impl.capabilities().precision;
+    run.options.precision = caps.precision;
     run.precision_from_adapter = true;
   }
-  // The state formats: --state-format/--m-format/... if given, else as the adapter's hello states them.
   if (!o.spec.state_formats_given()) {
-    run.options.state_formats = impl.capabilities().state_formats;
+    run.options.state_formats = caps.state_formats;
     run.state_formats_from_adapter = run.options.state_formats.any();
   }
-  validate_state_formats(*dtype, preset_by_name(spec.preset).resolve(run.options));
-  PropertyContext ctx = PropertyContext::for_implementation(impl, spec.preset, run.options, *dtype);
-  ctx.pinned = run.pinned;
-  ctx.jobs = o.jobs;
-  if (!ctx.capabilities.supports_preset(spec.preset)) ctx.capabilities.presets.push_back(spec.preset);  // --optimizer said so
+  PrecisionRules(dtype, preset_by_name(run.preset).resolve(run.options)).validate_state_formats();
+}
+
+/// What was asked against what the implementation offers: the format, the
+/// flags, and every pin (a value it fixes or does not take cannot be pinned
+/// to another); each a one-line error. Fills run.held.
+void validate_pins(CheckRun& run, const PropertyContext& ctx, const std::string& name) {
   if (!ctx.capabilities.supports_dtype(run.dtype)) {
     std::string offered;
     for (const auto& d : ctx.capabilities.dtypes) offered += " " + d;
-    throw std::invalid_argument(impl.name() + " does not offer " + run.dtype + " (it offers:" + offered + ")");
+    throw std::invalid_argument(name + " does not offer " + run.dtype + " (it offers:" + offered + ")");
   }
-  for (const auto& [flag, on] : {std::pair{"amsgrad", spec.options.amsgrad}, std::pair{"maximize", spec.options.maximize},
-                                 std::pair{"bias_correction", !spec.options.bias_correction}})
+  for (const auto& [flag, on] : {std::pair{"amsgrad", run.options.amsgrad}, std::pair{"maximize", run.options.maximize},
+                                 std::pair{"bias_correction", !run.options.bias_correction}})
     if (on && !ctx.capabilities.supports_option(flag))
-      throw std::invalid_argument(impl.name() + " does not offer the option " + std::string(flag));
-
-  for (const auto& [name, value] : run.pinned) {
-    if (const auto f = ctx.capabilities.fixed.find(name); f != ctx.capabilities.fixed.end()) {
+      throw std::invalid_argument(name + " does not offer the option " + std::string(flag));
+  for (const auto& [pin, value] : run.pinned) {
+    if (const auto f = ctx.capabilities.fixed.find(pin); f != ctx.capabilities.fixed.end()) {
       if (parse_decimal<R>(value) != parse_decimal<R>(f->second))
-        throw std::invalid_argument(impl.name() + " fixes " + name + " at " + f->second + ": --set " + name + "=" + value +
+        throw std::invalid_argument(name + " fixes " + pin + " at " + f->second + ": --set " + pin + "=" + value +
                                     " cannot apply");
-    } else if (!ctx.capabilities.takes(name) && parse_decimal<R>(value) != parse_decimal<R>(ctx.preset_info().defaults.get(name))) {
-      throw std::invalid_argument(impl.name() + " does not take " + name + " (its hello does not list it): --set " + name +
-                                  "=" + value + " cannot apply");
+    } else if (!ctx.capabilities.takes(pin) && parse_decimal<R>(value) != parse_decimal<R>(ctx.preset_info().defaults.get(pin))) {
+      throw std::invalid_argument(name + " does not take " + pin + " (its hello does not list it): --set " + pin + "=" +
+                                  value + " cannot apply");
     }
   }
-  for (const auto& [name, value] : ctx.held())
-    if (!run.pinned.count(name) && (ctx.capabilities.fixed.count(name) || ctx.preset_info().exposes(name)))
-      run.held[name] = value;
-  const std::vector<OptionVariant> variants = option_variants(spec.preset, run.options, ctx.capabilities);
+  for (const auto& [held, value] : ctx.held())
+    if (!run.pinned.count(held) && (ctx.capabilities.fixed.count(held) || ctx.preset_info().exposes(held)))
+      run.held[held] = value;
+}
+
+/// Every selected property, then again under each option variant the
+/// implementation offers, each verdict printed as it comes. A broken adapter
+/// (crashed, hung, garbled) fails every property the same way: it is reported
+/// once, and the rest are listed as not run; one that answered {"error"}
+/// fails only that property.
+void run_suite(CheckRun& run, const PropertyContext& ctx, const std::vector<const Property*>& selected) {
+  const std::vector<OptionVariant> variants = option_variants(run.preset, run.options, ctx.capabilities);
   std::cout << render_header(run);
   if (variants.size() > 1) {
     std::cout << "  the agreement and resume properties once more with";
@@ -134,27 +138,57 @@ void run_check(const CheckOptions& o) {
     PropertyContext vctx = ctx;
     vctx.options = variant.options;
     for (const Property* p : selected) {
-      if (!variant.name.empty() && !runs_under_variants(p->id)) continue;
+      if (!variant.name.empty() && !p->runs_under_variants) continue;
       const std::size_t first_ordinal = ordinal;
       ordinal += static_cast<std::size_t>(cases_of(*p, run.cases));
-      // A broken adapter (crashed, hung, garbled) fails every property the same
-      // way: report it once. One that answered {"error"} fails only that property.
       if (!run.results.empty() && run.results.back().status == PropertyResult::Status::adapter_error &&
           !run.results.back().adapter_refused) {
         run.not_run.push_back(p->id + (variant.name.empty() ? "" : " [" + variant.name + "]"));
         continue;
       }
-      run.results.push_back(run_property(*p, vctx, RunSettings{run.seed, run.cases, shard, first_ordinal}));
+      run.results.push_back(run_property(
+          *p, vctx, RunSettings{.seed = run.seed, .cases = run.cases, .shard = run.shard, .first_ordinal = first_ordinal}));
       run.results.back().variant = variant.name;
       std::cout << render_property(run, run.results.back()) << std::flush;
     }
   }
-  run.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+/// The summary, and the JUnit, JSON and HTML reports asked for, each written atomically.
+void write_reports(CheckRun& run, const CheckOptions& o) {
   std::cout << render_summary(run);
   if (!o.json.empty() || !o.html.empty()) run.compute_traces();
   if (!o.junit.empty()) write_atomically(o.junit, render_junit(run));
   if (!o.json.empty()) write_atomically(o.json, render_json(run));
   if (!o.html.empty()) write_atomically(o.html, render_html(run));
+}
+
+void run_check(const CheckOptions& o) {
+  const auto start = std::chrono::steady_clock::now();
+  const OptimizerSpec spec = o.spec.spec();  // validates preset, options and hyperparameters
+  const auto dtype = format_by_name(o.dtype);
+  if (!dtype) throw std::invalid_argument("--dtype " + o.dtype + ": expected float32, float64, bfloat16 or float16");
+  CheckRun run = plan_run(o, spec, *dtype);
+  const std::vector<const Property*> selected = selected_properties(o);
+  OpenedImplementation opened;
+  try {
+    opened = open_implementation(o.impl, o.timeout, o.optimizer, spec.preset);
+  } catch (const AdapterFailure& e) {
+    std::cout << "adamconf check: FAIL: the adapter did not start: " << e.what() << "\n";
+    exit_status = 1;
+    return;
+  }
+  Implementation& impl = *opened.implementation;
+  run.implementation = impl.name();
+  resolve_options_from_hello(run, o, impl.capabilities(), *dtype);
+  PropertyContext ctx = PropertyContext::for_implementation(impl, spec.preset, run.options, *dtype);
+  ctx.pinned = run.pinned;
+  ctx.jobs = o.jobs;
+  if (!ctx.capabilities.supports_preset(spec.preset)) ctx.capabilities.presets.push_back(spec.preset);  // --optimizer said so
+  validate_pins(run, ctx, impl.name());
+  run_suite(run, ctx, selected);
+  run.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  write_reports(run, o);
   if (!run.passed()) exit_status = 1;
 }
 

@@ -157,8 +157,8 @@ std::size_t compare_bounds(const Scenario& s) {
   std::size_t compared = 0;
   for (std::size_t k = 0; k < slices.size(); ++k) {
     ReferenceAdam<R> reference = tensor_reference(setup, s.run, k, slices[k]);
-    ErrorModel<R> mpfr(s.dtype, reference.hyper(), slices[k].size);
-    ErrorModel<R, Fast> fast(s.dtype, reference.hyper(), slices[k].size);
+    ErrorModel<R> mpfr(PrecisionRules(s.dtype), reference.hyper(), slices[k].size);
+    ErrorModel<R, Fast> fast(PrecisionRules(s.dtype), reference.hyper(), slices[k].size);
     StepRecord<R> record;
     for (std::size_t t = 0; t < s.run.grads.size(); ++t) {
       if (!has_gradient(s.run, t, k)) continue;
@@ -211,9 +211,9 @@ TEST(BoundInHardware, ReachesWhereADoubleBoundOverflows) {
   const Preset& p = preset_by_name("pytorch-adam");
   const HyperValues<R> h = values_of<R>(p.defaults);
   ReferenceAdam<R> a(p.convention, h, {R(1)}), b(p.convention, h, {R(1)}), c(p.convention, h, {R(1)});
-  ErrorModel<R, double> in_double(float64_format, h, 1);
-  ErrorModel<R, long double> in_long_double(float64_format, h, 1);
-  ErrorModel<R> in_mpfr(float64_format, h, 1);
+  ErrorModel<R, double> in_double(PrecisionRules(float64_format), h, 1);
+  ErrorModel<R, long double> in_long_double(PrecisionRules(float64_format), h, 1);
+  ErrorModel<R> in_mpfr(PrecisionRules(float64_format), h, 1);
   a.step({R("1e160")}, std::nullopt, in_double);
   b.step({R("1e160")}, std::nullopt, in_long_double);
   c.step({R("1e160")}, std::nullopt, in_mpfr);

@@ -260,15 +260,15 @@ TEST(StateFormats, TheBuiltinStoresEachStateInItsFormatAndTheRequestNamesThem) {
 
 TEST(StateFormats, AStateWiderThanItsArithmeticOrOfNoKnownFormatIsRefusedInOneLine) {
   const adamconf::Setup storage = with_states(setup_for("pytorch-adam", bfloat16_format, Precision::storage), kFloat32States);
-  EXPECT_THROW(validate_state_formats(storage.dtype, storage.spec.convention), std::invalid_argument);
+  EXPECT_THROW(storage.rules().validate_state_formats(), std::invalid_argument);
   StateFormats wide;
   wide.m = "float64";
   const adamconf::Setup in_float32 = with_states(setup_for("pytorch-adam", float32_format, Precision::storage), wide);
-  EXPECT_THROW(validate_state_formats(in_float32.dtype, in_float32.spec.convention), std::invalid_argument);
+  EXPECT_THROW(in_float32.rules().validate_state_formats(), std::invalid_argument);
   for (Precision p : {Precision::float32_opmath, Precision::master_weights, Precision::stochastic_rounding,
                       Precision::kahan_summation}) {
     const adamconf::Setup ok = with_states(setup_for("pytorch-adam", bfloat16_format, p), kFloat32States);
-    EXPECT_NO_THROW(validate_state_formats(ok.dtype, ok.spec.convention)) << to_string(p);
+    EXPECT_NO_THROW(ok.rules().validate_state_formats()) << to_string(p);
   }
   EXPECT_THROW(state_format_name("float8", "--m-format"), std::invalid_argument);
   AdapterOptimizer o;

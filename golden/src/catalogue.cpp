@@ -5,6 +5,7 @@
 #include <string>
 
 #include "adamconf/golden.hpp"
+#include "adamconf/precision_rules.hpp"
 #include "adamconf/hashing.hpp"
 
 namespace adamconf::golden {
@@ -72,7 +73,7 @@ GoldenSpec make(const Preset& preset, const FloatFormat& dtype, const Scenario& 
   // it as 1 (1 - beta2 = 0: v may never move), and float16 computes 1 - beta2^2
   // = 0.002 only to within 50% (beta2^2 has an ulp of 2^-11): no finite bound.
   // 0.95 (bfloat16 0.94921875) keeps the bound finite.
-  if (is_storage_format(dtype) && options.precision == Precision::storage) g.overrides["beta2"] = "0.95";
+  if (PrecisionRules(dtype, options.precision).rounds_every_operation()) g.overrides["beta2"] = "0.95";
   // float16 stores a v below 2^-25 as 0, and rounds a denominator sqrt(0) + 1e-8
   // to 0 or 2^-24: with eps = 1e-8 no bound exists; eps = 1e-4, the usual float16 advice.
   if (dtype.precision == float16_format.precision) g.overrides["eps"] = "1e-4";

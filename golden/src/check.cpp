@@ -4,6 +4,7 @@
 
 #include "adamconf/bounded_json.hpp"
 #include "adamconf/golden.hpp"
+#include "adamconf/precision_rules.hpp"
 #include "adamconf/judge.hpp"
 
 namespace adamconf::golden {
@@ -26,7 +27,8 @@ CheckReport check(const GoldenTrace& g, const Results& results) {
         throw FileError(file + ": " + quantity + "[" + std::to_string(t) + "]: has " + std::to_string(values[t].size()) +
                         " values, the golden file " + g.path + " " + std::to_string(g.elements));
     // The format the quantity is stored in: float32 for a master's theta, a state format of its own.
-    const FloatFormat& format = stored_format(g.dtype, g.options.precision, g.options.state_formats, quantity);
+    const FloatFormat& format =
+        PrecisionRules(g.dtype, g.options.precision, g.options.state_formats).format_of(*quantity_by_name(quantity));
     for (const auto& step : g.trace) {
       const std::size_t t = static_cast<std::size_t>(step.t - 1);
       StepCheck s;

@@ -4,6 +4,7 @@
 
 #include "adamconf/bounded_json.hpp"
 #include "adamconf/golden.hpp"
+#include "adamconf/precision_rules.hpp"
 
 namespace adamconf::golden {
 
@@ -109,7 +110,9 @@ GoldenTrace load_text(const std::string& text, const std::string& path) {
   if (!dtype) root["dtype"].fail("expected \"float32\", \"float64\", \"bfloat16\" or \"float16\"");
   g.dtype = *dtype;
   const Node options = root["options"];
-  g.options = {options["amsgrad"].boolean(), options["maximize"].boolean(), options["bias_correction"].boolean()};
+  g.options = {.amsgrad = options["amsgrad"].boolean(),
+               .maximize = options["maximize"].boolean(),
+               .bias_correction = options["bias_correction"].boolean()};
   if (options.has("precision")) {
     try {
       g.options.precision = precision_by_name(options["precision"].text(), "precision");
@@ -119,15 +122,15 @@ GoldenTrace load_text(const std::string& text, const std::string& path) {
   }
   if (options.has("state_formats")) {
     const Node formats = options["state_formats"];
-    for (const char* what : StateFormats::names) {
+    for (const Quantity q : kStateQuantities) {
       try {
-        *g.options.state_formats.of(what) = state_format_name(formats[what].text(), what);
+        *g.options.state_formats.of(q) = state_format_name(formats[name(q)].text(), name(q));
       } catch (const std::invalid_argument& e) {
-        formats[what].fail(e.what());
+        formats[name(q)].fail(e.what());
       }
     }
     try {
-      validate_state_formats(g.dtype, preset_by_name(g.preset).resolve(g.options));
+      PrecisionRules(g.dtype, preset_by_name(g.preset).resolve(g.options)).validate_state_formats();
     } catch (const std::invalid_argument& e) {
       formats.fail(e.what());
     }

@@ -81,7 +81,7 @@ std::string render(const GoldenSpec& g) {
   if (g.options.precision != Precision::storage) header["options"]["precision"] = to_string(g.options.precision);
   if (g.options.state_formats.any()) {
     Json formats = Json::object();
-    for (const char* what : {"m", "v", "vmax"}) formats[what] = stored_format(g.dtype, spec.convention, what).name;
+    for (const Quantity q : kStateQuantities) formats[name(q)] = PrecisionRules(g.dtype, spec.convention).format_of(q).name;
     header["options"]["state_formats"] = formats;
   }
   Json chain = Json::array();
@@ -103,7 +103,7 @@ std::string render(const GoldenSpec& g) {
   header["recorded_steps"] = recorded.size() == g.grads.size() ? Json("all") : Json(recorded);
 
   ReferenceAdam<R> reference(spec.convention, hyper, std::vector<R>(g.theta0.begin(), g.theta0.end()));
-  ErrorModel<R> model(g.dtype, hyper, g.theta0.size(), spec.convention.precision, spec.convention.state_formats);
+  ErrorModel<R> model(PrecisionRules(g.dtype, spec.convention), hyper, g.theta0.size());
   std::string learning_rates, gradients, trace;
   std::size_t next_recorded = 0;
   for (std::size_t t = 0; t < g.grads.size(); ++t) {
@@ -120,7 +120,7 @@ std::string render(const GoldenSpec& g) {
     step["t"] = t + 1;
     for (const auto& field : fields) {
       Json exact = Json::array(), rounded = Json::array(), allowed = Json::array();
-      const bool state = field == "theta" || field == "m" || field == "v" || field == "vmax";
+      const std::optional<Quantity> state = quantity_by_name(field);  // theta, m, v, vmax: stored, and bounded
       for (std::size_t i = 0; i < rec.elements.size(); ++i) {
         const auto& e = rec.elements[i];
         const auto& b = model.bounds()[i];
@@ -130,7 +130,7 @@ std::string render(const GoldenSpec& g) {
         exact.push_back(text);
         if (state) {
           // to the format the value is stored in (float32 for a master's theta, a state format of its own)
-          rounded.push_back(hex_float_short(round_to_format(x, stored_format(g.dtype, spec.convention, field))));
+          rounded.push_back(hex_float_short(round_to_format(x, PrecisionRules(g.dtype, spec.convention).format_of(*state))));
           const R& bound = field == "theta" ? b.theta : field == "m" ? b.m : field == "v" ? b.v : b.vmax;
           // the printed exact value's own rounding is part of what a checker may see
           if (!isfinite(bound))

@@ -9,17 +9,14 @@ namespace adamconf {
 
 void validate_answer(const Setup& setup, const std::vector<RunCase>& cases, const std::vector<RunResult>& results) {
   validate_results(cases, results);
-  if (setup.spec.convention.precision == Precision::master_weights && is_storage_format(setup.dtype)) validate_copies(results);
-  if (compensated(setup)) validate_compensations(cases, results);
-}
-
-bool needs_rounding_seeds(const Setup& setup) {
-  return setup.spec.convention.precision == Precision::stochastic_rounding && is_storage_format(setup.dtype);
+  const PrecisionRules rules = setup.rules();
+  if (rules.master_weights()) validate_copies(results);
+  if (rules.kahan_summation()) validate_compensations(cases, results);
 }
 
 std::vector<RunCase> with_rounding_seeds(const Setup& setup, const std::vector<RunCase>& cases) {
   std::vector<RunCase> out = cases;
-  if (!needs_rounding_seeds(setup)) return out;
+  if (!setup.rules().stochastic_rounding()) return out;
   for (RunCase& c : out) {
     if (c.rounding_seed != 0) continue;
     // A hash of what the case holds: the same case (a replayed seed, a shrunk

@@ -12,9 +12,6 @@ OptimizerState<R> to_reference_state(const ImplementationState& s) {
   return {s.step, to_reals(s.m), to_reals(s.v), to_reals(s.vmax)};
 }
 
-bool compensated(const Setup& setup) {
-  return setup.spec.convention.precision == Precision::kahan_summation && is_storage_format(setup.dtype);
-}
 
 ReferenceAdam<R> tensor_reference(const Setup& setup, const RunCase& c, std::size_t k, const TensorSlice& part) {
   // Each tensor is an optimizer of its own (PyTorch keeps state per parameter).
@@ -22,7 +19,7 @@ ReferenceAdam<R> tensor_reference(const Setup& setup, const RunCase& c, std::siz
   if (c.initial_state) state = to_reference_state(tensor_state(*c.initial_state, part, k));
   std::vector<R> theta0 = to_reals(part_of(c.theta0, part));
   // Kahan: the value tracked is theta + c, exactly.
-  if (compensated(setup) && c.initial_state && !c.initial_state->compensation.empty())
+  if (setup.rules().kahan_summation() && c.initial_state && !c.initial_state->compensation.empty())
     for (std::size_t i = 0; i < part.size; ++i) theta0[i] += R(c.initial_state->compensation.at(part.offset + i));
   return ReferenceAdam<R>(setup.spec.convention, values_of<R>(group_hyperparameters(setup.spec.hyper, c, part.group)),
                           std::move(theta0), state);

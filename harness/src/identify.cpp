@@ -66,7 +66,7 @@ Fit fit(const Setup& setup, const RunCase& c, const RunResult& r) {
   for (std::size_t t = 0; t < exact.size(); ++t)
     for (std::size_t i = 0; i < c.theta0.size(); ++i) {
       const Comparison cmp = judge(r.theta[t][i], exact[t].record.elements[i].theta, exact[t].bounds[i].theta,
-                                     reported_format(setup.dtype, setup.spec.convention.precision));
+                                     setup.rules().reported());
       f.worst = std::max(f.worst, cmp.pass ? std::min(cmp.ratio, 1.0) : std::max(cmp.ratio, 1.0 + 1e-9));
       f.agreeing += cmp.pass;
       ++f.compared;
@@ -82,14 +82,6 @@ RunResult run_checked(Implementation& impl, const Setup& s, const RunCase& c) {
   return std::move(results.front());
 }
 
-bool has_decay(const Convention& c) {
-  for (const auto& t : c.chain)
-    if (std::holds_alternative<DecayWeights>(t) || std::holds_alternative<AddDecayedWeights>(t) ||
-        std::holds_alternative<AddL2ToGradient>(t))
-      return true;
-  return false;
-}
-
 struct Candidate {
   std::string label;
   Convention convention;
@@ -103,7 +95,7 @@ struct Candidate {
 std::vector<Candidate> candidates(bool decay_offered) {
   std::vector<Candidate> base;
   for (const auto& p : presets()) {
-    if (!decay_offered && has_decay(p.convention)) continue;
+    if (!decay_offered && p.convention.uses_weight_decay()) continue;
     auto it = std::find_if(base.begin(), base.end(), [&](const Candidate& c) { return c.convention == p.convention; });
     if (it == base.end()) base.push_back({p.name, p.convention, false});
     else it->label += ", " + p.name;
@@ -164,18 +156,16 @@ std::vector<std::string> describe_axes(const Convention& c, bool eps_inside_sqrt
   else
     lines.push_back("eps: before bias correction, lr sqrt(bc2)/bc1 m/(sqrt(v) + eps) (\"epsilon hat\": Keras, TF, ONNX, dlib, sklearn)");
   std::string decay = "weight decay: none";
-  bool after_apply = false;
-  for (const auto& t : c.chain) {
-    if (std::holds_alternative<ApplyUpdate>(t)) after_apply = true;
-    if (std::holds_alternative<AddL2ToGradient>(t)) decay = "weight decay: L2 through the gradient, g + wd theta (PyTorch Adam)";
-    if (std::holds_alternative<AddDecayedWeights>(t))
+  for (const auto& [t, phase] : c.with_phases()) {
+    if (std::holds_alternative<AddL2ToGradient>(*t)) decay = "weight decay: L2 through the gradient, g + wd theta (PyTorch Adam)";
+    if (std::holds_alternative<AddDecayedWeights>(*t))
       decay = "weight decay: decoupled, added to the update, theta - lr (u + wd theta) (Optax)";
-    if (const auto* d = std::get_if<DecayWeights>(&t)) {
+    if (const auto* d = std::get_if<DecayWeights>(t)) {
       const std::string factor = d->scale == DecayScale::learning_rate ? "(1 - lr wd)"
                                  : d->scale == DecayScale::schedule    ? "(1 - eta_t wd), eta_t the schedule multiplier"
                                                                        : "(1 - wd)";
       decay = "weight decay: decoupled, theta " + factor +
-              (after_apply ? ", applied to the updated theta" : ", before the update");
+              (phase == Phase::applied ? ", applied to the updated theta" : ", before the update");
     }
   }
   lines.push_back(decay);
@@ -186,18 +176,40 @@ std::vector<std::string> describe_axes(const Convention& c, bool eps_inside_sqrt
   return lines;
 }
 
-Identification identify(Implementation& impl, const FloatFormat& dtype) {
-  Identification id;
-  id.implementation = impl.name();
-  id.dtype = dtype.name;
-  const Capabilities caps = impl.capabilities();
-  Setup any{make_spec("kingma-ba"), dtype};  // the implementation reads only the hyperparameters and options
-  any.spec.options.precision = any.spec.convention.precision = caps.precision;  // as its hello states
-  any.spec.options.state_formats = any.spec.convention.state_formats = caps.state_formats;
-  id.state_formats = describe(caps.state_formats);
+namespace {
 
-  // The probes use the values an implementation fixes (dlib's eps), and vary
-  // nothing it does not take: a value it would ignore would only mislead the fit.
+/// What every probe of one identification shares: the implementation, what its
+/// hello states, the format, and the probes of the base convention with the
+/// answers they got.
+struct ProbeSession {
+  Implementation& impl;
+  Capabilities caps;
+  FloatFormat dtype;
+  Setup any;              ///< the implementation reads only the hyperparameters and options of a setup
+  PresetOptions stated;   ///< the options as its hello states them (state formats)
+  std::vector<Probe> probes;
+  std::vector<RunResult> answers;
+
+  /// One probe's answer, the setup carrying its hyperparameters and options.
+  RunResult run(const Hyperparameters& hyper, const PresetOptions& options, const RunCase& c) {
+    Setup s = any;
+    s.spec.hyper = hyper;
+    s.spec.options = options;
+    return run_checked(impl, s, c);
+  }
+};
+
+/// The session for `impl` in `dtype`, and the notes on what the probes assume:
+/// they use the values an implementation fixes (dlib's eps), and vary nothing
+/// it does not take (a value it would ignore would only mislead the fit).
+ProbeSession open_session(Implementation& impl, const FloatFormat& dtype, Identification& id) {
+  ProbeSession session{.impl = impl, .caps = impl.capabilities(), .dtype = dtype, .any = {make_spec("kingma-ba"), dtype}};
+  const Capabilities& caps = session.caps;
+  session.any.spec.options.precision = session.any.spec.convention.precision = caps.precision;  // as its hello states
+  session.any.spec.options.state_formats = session.any.spec.convention.state_formats = caps.state_formats;
+  session.stated.state_formats = caps.state_formats;  // m, v, vmax in formats of their own, as its hello states
+  session.any.rules().validate_state_formats();
+  id.state_formats = describe(caps.state_formats);
   Hyperparameters plain = probe_hyper();
   for (const auto& [name, value] : caps.fixed) {
     plain.get(name) = value;
@@ -207,127 +219,144 @@ Identification identify(Implementation& impl, const FloatFormat& dtype) {
     if (!caps.takes(name) && !caps.fixed.count(name))
       id.notes.push_back("it takes no " + name + " and states no fixed value: the probes assume " + name + " = " +
                          plain.get(name) + ", and the fit is only as good as that guess");
-  PresetOptions stated_options;
-  stated_options.state_formats = caps.state_formats;  // m, v, vmax in formats of their own, as its hello states
-  validate_state_formats(dtype, any.spec.convention);
-  std::vector<Probe> probes{{"plain", "eps placement, bias correction or the moments", plain, stated_options, probe_run(dtype, false)}};
+  session.probes.push_back(
+      {"plain", "eps placement, bias correction or the moments", plain, session.stated, probe_run(dtype, false)});
   if (caps.takes("weight_decay")) {
-    Probe decay = probes.front();
+    Probe decay = session.probes.front();
     decay.name = "decay";
     decay.axis = "weight decay";
     decay.hyper.weight_decay = "0.1";
-    probes.push_back(decay);
+    session.probes.push_back(decay);
   } else {
     id.notes.push_back("it takes no weight_decay: the decay probe was not run");
   }
-  std::vector<RunResult> answers;
-  for (const Probe& p : probes) {
-    Setup s = any;
-    s.spec.hyper = p.hyper;
-    s.spec.options = p.options;
-    answers.push_back(run_checked(impl, s, p.run));
-  }
-  for (const Candidate& c : candidates(caps.takes("weight_decay"))) {
+  for (const Probe& p : session.probes) session.answers.push_back(session.run(p.hyper, p.options, p.run));
+  return session;
+}
+
+/// Every candidate convention against the probes' answers: matches first,
+/// best fit first; then the ones that agree on the most values.
+std::vector<CandidateFit> fit_candidates(const ProbeSession& session) {
+  std::vector<CandidateFit> fits;
+  for (const Candidate& c : candidates(session.caps.takes("weight_decay"))) {
     CandidateFit f;
     f.label = c.label;
     f.convention = c.convention;
     f.eps_inside_sqrt = c.eps_inside;
-    for (std::size_t k = 0; k < probes.size(); ++k) {
-      const Fit r = fit(setup_for(c, probes[k], dtype), probes[k].run, answers[k]);
-      f.probes.emplace_back(probes[k].name, r.worst);
+    for (std::size_t k = 0; k < session.probes.size(); ++k) {
+      const Probe& probe = session.probes[k];
+      const Fit r = fit(setup_for(c, probe, session.dtype), probe.run, session.answers[k]);
+      f.probes.emplace_back(probe.name, r.worst);
       f.worst = std::max(f.worst, r.worst);
       f.agreeing += r.agreeing;
       f.compared += r.compared;
     }
-    id.candidates.push_back(std::move(f));
+    fits.push_back(std::move(f));
   }
-  // Matches first, best fit first; then the ones that agree on the most values.
-  std::stable_sort(id.candidates.begin(), id.candidates.end(), [](const CandidateFit& a, const CandidateFit& b) {
+  std::stable_sort(fits.begin(), fits.end(), [](const CandidateFit& a, const CandidateFit& b) {
     if (a.matches() != b.matches()) return a.matches();
     if (a.matches()) return a.worst < b.worst;
     if (a.agreeing != b.agreeing) return a.agreeing > b.agreeing;
     return a.worst < b.worst;
   });
+  return fits;
+}
 
-  // The option axes, on the best base convention.
+/// The precision convention of a storage format, with its own probe: beta2 =
+/// 0.999 (1 in bfloat16, which "storage" may hold) over 300 steps, where v
+/// forgets 26% of itself or none of it. Float32 opmath's bound is the tighter
+/// one, so a fit there names it; else every operation is rounded. Master
+/// weights, stochastic rounding and Kahan change what the answer holds (a
+/// copy, a seed, a compensation): stated in the hello, checked here.
+std::string identify_precision(ProbeSession& session, const CandidateFit& best, Identification& id) {
+  const Capabilities& caps = session.caps;
+  const FloatFormat& dtype = session.dtype;
+  Probe p{"precision", "the precision convention", session.probes.front().hyper, session.stated, {}};
+  p.hyper.beta1 = "0.9";
+  p.hyper.beta2 = "0.999";
+  p.run.theta0 = {0.5, -0.25, 1, 2};
+  for (int t = 0; t < 300; ++t) {
+    const double g = t < 150 ? 1.0 : 0.25;  // a falling magnitude: the remembered v shows
+    p.run.grads.push_back({g, -g, t % 2 ? g : -g, 0.5 * g});
+  }
+  Setup ps = session.any;
+  ps.spec.hyper = p.hyper;
+  const RunResult answer = run_checked(session.impl, ps, p.run);
+  Candidate stated{best.label, best.convention, best.eps_inside_sqrt};
+  stated.convention.precision = caps.precision;
+  if (caps.precision == Precision::storage || caps.precision == Precision::float32_opmath) {
+    Candidate opmath = stated;
+    opmath.convention.precision = Precision::float32_opmath;
+    const double worst = fit(setup_for(opmath, p, dtype), p.run, answer).worst;
+    id.notes.push_back("probe precision: tells apart float32 opmath and storage arithmetic (beta2 = 0.999, 300 steps)");
+    return worst <= 1 ? "float32-opmath: float32 arithmetic, rounded to " + std::string(dtype.name) +
+                            " once per step (fused kernels; " + ratio_text(worst) + ")"
+                      : "storage: operations rounded to " + std::string(dtype.name) +
+                            " (float32 opmath's bound is exceeded: " + ratio_text(worst) + ")";
+  }
+  const double worst = fit(setup_for(stated, p, dtype), p.run, answer).worst;
+  std::string how = to_string(caps.precision) + ", as its hello states (the probe " +
+                    (worst <= 1 ? "fits it: " : "exceeds its bound: ") + ratio_text(worst);
+  if (caps.precision == Precision::stochastic_rounding) {
+    RunCase reseeded = p.run;
+    reseeded.rounding_seed = with_rounding_seeds(ps, {p.run}).front().rounding_seed ^ 2;
+    const bool differs = run_checked(session.impl, ps, reseeded).theta != answer.theta;
+    how += differs ? "; another rounding seed gives another trajectory"
+                   : "; another rounding seed gives the same trajectory: it does not round stochastically";
+  }
+  id.notes.push_back("probe precision: the stated convention's bound over 300 steps (beta2 = 0.999)");
+  return how + ")";
+}
+
+/// One option probe on the best base convention: the answer under `options`
+/// (falling magnitudes for AMSGrad), fitted by each variant of the convention.
+std::vector<double> fit_option(ProbeSession& session, const CandidateFit& best, PresetOptions options, bool falling,
+                               const std::vector<Convention>& variants) {
+  options.state_formats = session.caps.state_formats;
+  const Probe p{"option", "", session.probes.back().hyper, options, probe_run(session.dtype, falling)};
+  const RunResult r = session.run(p.hyper, options, p.run);
+  std::vector<double> fits;
+  for (const Convention& v : variants)
+    fits.push_back(fit(setup_for(Candidate{best.label, v, best.eps_inside_sqrt}, p, session.dtype), p.run, r).worst);
+  return fits;
+}
+
+/// Which maximum AMSGrad takes: of raw v (PyTorch, Keras, TF) or of v_hat (Optax).
+std::string identify_amsgrad(ProbeSession& session, const CandidateFit& best) {
+  Convention raw = best.convention, hat = best.convention;
+  raw.adam().amsgrad = AmsgradVariant::max_of_raw_v;
+  hat.adam().amsgrad = AmsgradVariant::max_of_v_hat;
+  std::vector<Convention> variants{raw};
+  if (hat.adam().eps_placement == EpsPlacement::after_bias_correction) variants.push_back(hat);
+  const auto fits = fit_option(session, best, PresetOptions{.amsgrad = true}, true, variants);
+  return fits[0] <= 1                       ? "max over raw v, bias-corrected afterwards (PyTorch, Keras, TF)"
+         : fits.size() > 1 && fits[1] <= 1 ? "max over the bias-corrected v_hat (Optax scale_by_amsgrad)"
+                                           : "neither known form (raw v: " + ratio_text(fits[0]) + ")";
+}
+
+/// Whether maximize negates the gradient before anything else (PyTorch).
+std::string identify_maximize(ProbeSession& session, const CandidateFit& best) {
+  Convention negated = best.convention;
+  negated.chain.insert(negated.chain.begin(), NegateGradient{});
+  const auto fits = fit_option(session, best, PresetOptions{.maximize = true}, false, {negated});
+  return fits[0] <= 1 ? "negates the gradient before anything else (PyTorch)"
+                      : "does not negate the gradient first (" + ratio_text(fits[0]) + ")";
+}
+
+}  // namespace
+
+Identification identify(Implementation& impl, const FloatFormat& dtype) {
+  Identification id;
+  id.implementation = impl.name();
+  id.dtype = dtype.name;
+  ProbeSession session = open_session(impl, dtype, id);
+  id.candidates = fit_candidates(session);
   const CandidateFit& best = id.candidates.front();
-  auto run_option = [&](PresetOptions options, bool falling, const std::vector<Convention>& variants) {
-    options.state_formats = caps.state_formats;
-    Probe p{"option", "", probes.back().hyper, options, probe_run(dtype, falling)};
-    Setup s = any;
-    s.spec.hyper = p.hyper;
-    s.spec.options = options;
-    const RunResult r = run_checked(impl, s, p.run);
-    std::vector<double> fits;
-    for (const Convention& v : variants) {
-      Candidate c{best.label, v, best.eps_inside_sqrt};
-      fits.push_back(fit(setup_for(c, p, dtype), p.run, r).worst);
-    }
-    return fits;
-  };
-  // The precision convention of a storage format: float32 opmath's bound is
-  // the tighter one, so a fit there names it; else every operation is rounded.
-  if (is_storage_format(dtype)) {
-    // Its own probe: beta2 = 0.999 (1 in bfloat16, which "storage" may hold)
-    // over 300 steps, where v forgets 26% of itself or none of it.
-    Probe p{"precision", "the precision convention", probes.front().hyper, stated_options, {}};
-    p.hyper.beta1 = "0.9";
-    p.hyper.beta2 = "0.999";
-    p.run.theta0 = {0.5, -0.25, 1, 2};
-    for (int t = 0; t < 300; ++t) {
-      const double g = t < 150 ? 1.0 : 0.25;  // a falling magnitude: the remembered v shows
-      p.run.grads.push_back({g, -g, t % 2 ? g : -g, 0.5 * g});
-    }
-    Setup ps = any;
-    ps.spec.hyper = p.hyper;
-    const RunResult answer = run_checked(impl, ps, p.run);
-    Candidate stated{best.label, best.convention, best.eps_inside_sqrt};
-    stated.convention.precision = caps.precision;
-    if (caps.precision == Precision::storage || caps.precision == Precision::float32_opmath) {
-      Candidate opmath = stated;
-      opmath.convention.precision = Precision::float32_opmath;
-      const double worst = fit(setup_for(opmath, p, dtype), p.run, answer).worst;
-      id.notes.push_back("probe precision: tells apart float32 opmath and storage arithmetic (beta2 = 0.999, 300 steps)");
-      id.precision = worst <= 1 ? "float32-opmath: float32 arithmetic, rounded to " + std::string(dtype.name) +
-                                      " once per step (fused kernels; " + ratio_text(worst) + ")"
-                                : "storage: operations rounded to " + std::string(dtype.name) +
-                                      " (float32 opmath's bound is exceeded: " + ratio_text(worst) + ")";
-    } else {
-      // Master weights, stochastic rounding and Kahan change what the answer
-      // holds (a copy, a seed, a compensation): stated in the hello, checked here.
-      const double worst = fit(setup_for(stated, p, dtype), p.run, answer).worst;
-      std::string how = to_string(caps.precision) + ", as its hello states (the probe " +
-                        (worst <= 1 ? "fits it: " : "exceeds its bound: ") + ratio_text(worst);
-      if (caps.precision == Precision::stochastic_rounding) {
-        RunCase reseeded = p.run;
-        reseeded.rounding_seed = with_rounding_seeds(ps, {p.run}).front().rounding_seed ^ 2;
-        const bool differs = run_checked(impl, ps, reseeded).theta != answer.theta;
-        how += differs ? "; another rounding seed gives another trajectory"
-                       : "; another rounding seed gives the same trajectory: it does not round stochastically";
-      }
-      id.notes.push_back("probe precision: the stated convention's bound over 300 steps (beta2 = 0.999)");
-      id.precision = how + ")";
-    }
-  }
-  if (caps.supports_option("amsgrad") && best.convention.adam().amsgrad == AmsgradVariant::none) {
-    Convention raw = best.convention, hat = best.convention;
-    raw.adam().amsgrad = AmsgradVariant::max_of_raw_v;
-    hat.adam().amsgrad = AmsgradVariant::max_of_v_hat;
-    std::vector<Convention> variants{raw};
-    if (hat.adam().eps_placement == EpsPlacement::after_bias_correction) variants.push_back(hat);
-    const auto fits = run_option({true, false, true}, true, variants);
-    id.amsgrad = fits[0] <= 1 ? "max over raw v, bias-corrected afterwards (PyTorch, Keras, TF)"
-                 : fits.size() > 1 && fits[1] <= 1 ? "max over the bias-corrected v_hat (Optax scale_by_amsgrad)"
-                                                   : "neither known form (raw v: " + ratio_text(fits[0]) + ")";
-  }
-  if (caps.supports_option("maximize")) {
-    Convention negated = best.convention;
-    negated.chain.insert(negated.chain.begin(), NegateGradient{});
-    const auto fits = run_option({false, true, true}, false, {negated});
-    id.maximize = fits[0] <= 1 ? "negates the gradient before anything else (PyTorch)"
-                               : "does not negate the gradient first (" + ratio_text(fits[0]) + ")";
-  }
-  for (const Probe& p : probes) id.notes.push_back("probe " + p.name + ": tells apart " + p.axis);
+  if (session.any.rules().narrow()) id.precision = identify_precision(session, best, id);
+  if (session.caps.supports_option("amsgrad") && best.convention.adam().amsgrad == AmsgradVariant::none)
+    id.amsgrad = identify_amsgrad(session, best);
+  if (session.caps.supports_option("maximize")) id.maximize = identify_maximize(session, best);
+  for (const Probe& p : session.probes) id.notes.push_back("probe " + p.name + ": tells apart " + p.axis);
   return id;
 }
 

@@ -22,7 +22,7 @@ struct Chunk {
 
 struct ValueAt {
   std::size_t tensor = 0, element = 0;  // element: flat index
-  const char* what = "theta";
+  Quantity what = Quantity::theta;
 };
 
 struct ChunkOutcome {
@@ -34,9 +34,9 @@ struct ChunkOutcome {
 
 /// One value of the chunk, recorded; the chunk remembers where its worst and its first failure are.
 void check_value(ChunkOutcome& out, const FloatFormat& f, double observed, const R& exact, const R& allowed,
-                 const std::vector<TensorSlice>& slices, std::size_t k, std::size_t t, std::size_t i, const char* what,
+                 const std::vector<TensorSlice>& slices, std::size_t k, std::size_t t, std::size_t i, Quantity what,
                  bool output = true) {
-  const Judged j = out.recorder.record(observed, exact, allowed, f, [&] { return value_position(slices, k, t, i, what); },
+  const Judged j = out.recorder.record(observed, exact, allowed, f, [&] { return value_position(slices, k, t, i, name(what)); },
                                        output);
   if (j.worst) out.worst_at = {k, i, what};
   if (!j.pass() && (!out.first || std::make_pair(t, i) < *out.first)) {
@@ -64,17 +64,16 @@ std::optional<ChunkOutcome> verify_chunk_in(const Setup& setup, const RunCase& c
   ReferenceAdam<R> reference = tensor_reference(setup, c, chunk.tensor, part);
   ErrorModel<R, Bound> model = tensor_model<Bound>(setup, c, part, reference);
   const bool amsgrad = setup.spec.convention.adam().amsgrad != AmsgradVariant::none;
-  const bool kahan = compensated(setup);
+  const PrecisionRules rules = setup.rules();
+  const bool kahan = rules.kahan_summation();
   StepRecord<R> record;
   std::vector<R> grad;
   R allowed;
   // Each value compared in the format it is stored in (a state format of its own where given).
-  const FloatFormat &f_theta = stored_format(setup.dtype, setup.spec.convention, "theta"),
-                    &f_m = stored_format(setup.dtype, setup.spec.convention, "m"),
-                    &f_v = stored_format(setup.dtype, setup.spec.convention, "v"),
-                    &f_vmax = stored_format(setup.dtype, setup.spec.convention, "vmax");
+  const FloatFormat &f_theta = rules.format_of(Quantity::theta), &f_m = rules.format_of(Quantity::m),
+                    &f_v = rules.format_of(Quantity::v), &f_vmax = rules.format_of(Quantity::vmax);
   auto check = [&](double observed, const R& exact, const Bound& bound, std::size_t t, std::size_t flat,
-                   const char* what, const FloatFormat& format, bool output = true) {
+                   Quantity what, const FloatFormat& format, bool output = true) {
     allowed = bound;  // exact: a double or long double is an MPFR number
     check_value(out, format, observed, exact, allowed, slices, chunk.tensor, t, flat, what, output);
   };
@@ -85,16 +84,16 @@ std::optional<ChunkOutcome> verify_chunk_in(const Setup& setup, const RunCase& c
     const auto& st = reference.state();
     for (std::size_t i = 0; i < n; ++i) {
       const std::size_t flat = chunk.begin + i;
-      check(r.theta[t][flat], reference.theta()[i], bounds[i].theta, t, flat, "theta", f_theta);
+      check(r.theta[t][flat], reference.theta()[i], bounds[i].theta, t, flat, Quantity::theta, f_theta);
       if (!states || r.states.empty()) continue;
       const ImplementationState& s = r.states[t];
-      check(s.m[flat], st.m[i], bounds[i].m, t, flat, "m", f_m);
-      check(s.v[flat], st.v[i], bounds[i].v, t, flat, "v", f_v);
-      if (amsgrad && s.vmax.size() == s.m.size()) check(s.vmax[flat], st.vmax[i], bounds[i].vmax, t, flat, "vmax", f_vmax);
+      check(s.m[flat], st.m[i], bounds[i].m, t, flat, Quantity::m, f_m);
+      check(s.v[flat], st.v[i], bounds[i].v, t, flat, Quantity::v, f_v);
+      if (amsgrad && s.vmax.size() == s.m.size()) check(s.vmax[flat], st.vmax[i], bounds[i].vmax, t, flat, Quantity::vmax, f_vmax);
       // Kahan: theta + c is what tracks the exact value, within the compensated bound (the sum's double rounding charged there).
       if (kahan && s.compensation.size() == s.m.size())
         check(r.theta[t][flat] + s.compensation[flat], reference.theta()[i], bounds[i].compensated, t, flat,
-              "theta + compensation", f_theta, false);
+              Quantity::theta_plus_compensation, f_theta, false);
     }
   }
   return out;
@@ -123,7 +122,7 @@ ElementTrace cut_element(const Setup& setup, const RunCase& c, const RunResult& 
   e.what = at.what;
   e.ratio = ratio;
   const std::size_t k = at.tensor, i = at.element;
-  e.position = element_position(slices, k, i, at.what);
+  e.position = element_position(slices, k, i, name(at.what));
   const TensorSlice element{i, 1, slices[k].group};
   RunCase& one = e.element;
   one.theta0 = {c.theta0[i]};
@@ -217,28 +216,28 @@ std::vector<TracePoint> trace_points(const ElementTrace& trace) {
   StepRecord<R> record;
   std::vector<R> grad;
   std::vector<TracePoint> points;
-  const std::string& w = trace.what;
+  const Quantity w = trace.what;
+  const PrecisionRules rules = trace.setup.rules();
   for (std::size_t t = 0; t < c.grads.size(); ++t) {
     step_tensor(reference, model, record, c, t, 0, part, grad);
     const auto& b = model.bounds().front();
     const auto& st = reference.state();
     double observed;
     R exact, allowed;
-    if (w == "theta") {
+    if (w == Quantity::theta) {
       observed = trace.result.theta[t][0], exact = reference.theta()[0], allowed = b.theta;
-    } else if (w == "theta + compensation") {  // Kahan: the sum tracks the exact value
+    } else if (w == Quantity::theta_plus_compensation) {  // Kahan: the sum tracks the exact value
       if (trace.result.states.size() <= t || trace.result.states[t].compensation.empty()) break;
       observed = trace.result.theta[t][0] + trace.result.states[t].compensation[0];
       exact = reference.theta()[0], allowed = b.compensated;
     } else {
       if (trace.result.states.size() <= t) break;
       const ImplementationState& s = trace.result.states[t];
-      if (w == "m") observed = s.m.at(0), exact = st.m[0], allowed = b.m;
-      else if (w == "v") observed = s.v.at(0), exact = st.v[0], allowed = b.v;
+      if (w == Quantity::m) observed = s.m.at(0), exact = st.m[0], allowed = b.m;
+      else if (w == Quantity::v) observed = s.v.at(0), exact = st.v[0], allowed = b.v;
       else observed = s.vmax.at(0), exact = st.vmax[0], allowed = b.vmax;
     }
-    const Comparison cmp = judge(observed, exact, allowed, stored_format(trace.setup.dtype, trace.setup.spec.convention, w),
-                                   w != "theta + compensation");
+    const Comparison cmp = judge(observed, exact, allowed, rules.format_of(w), w != Quantity::theta_plus_compensation);
     TracePoint p;
     p.step = t + 1;
     p.observed = observed;

@@ -21,13 +21,9 @@ double decay_product(const Convention& c, const Hyperparameters& h) {
   const double wd = parse_decimal<double>(h.weight_decay);
   const double lr_max = 2 * parse_decimal<double>(h.lr);  // gen::lr_schedule reaches 2 lr
   double largest = 0;
-  for (const auto& t : c.chain) {
-    if (const auto* d = std::get_if<DecayWeights>(&t))
-      largest = std::max(largest, wd * (d->scale == DecayScale::learning_rate ? lr_max
-                                        : d->scale == DecayScale::schedule    ? 2.0
-                                                                              : 1.0));
-    if (std::holds_alternative<AddDecayedWeights>(t)) largest = std::max(largest, wd * lr_max);
-  }
+  for (const auto& t : c.chain)
+    if (const std::optional<DecayScale> s = decay_multiplier(t))
+      largest = std::max(largest, wd * (*s == DecayScale::learning_rate ? lr_max : *s == DecayScale::schedule ? 2.0 : 1.0));
   return largest;
 }
 
@@ -154,6 +150,37 @@ void showValue(const Scenario& s, std::ostream& os) {
   if (shown < s.run.grads.size()) os << "\n    ... " << s.run.grads.size() - shown << " more steps";
 }
 
+const std::vector<ValueGroup>& hyperparameter_values(const std::string& name) {
+  static const std::map<std::string, std::vector<ValueGroup>> tables{
+      {"lr", {{1, {"0.001", "0.01", "0.1", "0.5", "1", "0.0003", "0.0001", "0.05", "2.5"}}}},
+      {"beta1", {{6, {"0.9", "0.95", "0.8", "0.85"}},
+                 {2, {"0", "0.1", "0.01", "0.5"}},          // near 0
+                 {2, {"0.99", "0.999", "0.9999"}}}},        // near 1
+      {"beta2", {{6, {"0.999", "0.99", "0.98", "0.95"}},
+                 {2, {"0.9999", "0.99999"}},                // near 1
+                 {2, {"0", "0.1", "0.5", "0.8"}}}},         // near 0
+      {"eps", {{1, {"1e-8", "1e-7", "1e-6", "0.001", "1e-12", "1e-16", "0.1"}}}},
+      {"eps_root", {{1, {"0", "1e-8", "1e-16", "0.0001"}}}},
+      {"weight_decay", {{1, {"0", "0.01", "0.1", "0.5", "0.0001", "0.05", "1"}}}},
+  };
+  return tables.at(name);
+}
+
+std::vector<std::string> all_values(const std::string& name) {
+  std::vector<std::string> out;
+  for (const ValueGroup& g : hyperparameter_values(name)) out.insert(out.end(), g.values.begin(), g.values.end());
+  return out;
+}
+
+ExponentRange regime_exponents(GradientRegime r, const FloatFormat& dtype, double eps) {
+  switch (r) {
+    case GradientRegime::near_eps: return near_eps_exponents(dtype, eps);
+    case GradientRegime::tiny: return tiny_exponents(dtype);
+    case GradientRegime::huge: return huge_exponents(dtype);
+    default: return typical_exponents();
+  }
+}
+
 ExponentRange typical_exponents() { return {-10, 4}; }
 ExponentRange tiny_exponents(const FloatFormat& dtype) {
   if (dtype.max_exponent == 15) return {-26, -15};  // float16: subnormals from 2^-24
@@ -183,35 +210,33 @@ double float_from(const FloatFormat& dtype, bool negative, std::uint64_t fractio
 
 namespace gen {
 
-rc::Gen<std::string> lr() {
-  return rc::gen::element<std::string>("0.001", "0.01", "0.1", "0.5", "1", "0.0003", "0.0001", "0.05", "2.5");
+namespace {
+/// RapidCheck's weightedOneOf over a table built at run time (the same draws:
+/// weightedOneOf is join(weightedElement)).
+template <class T>
+rc::Gen<T> weighted_one_of(std::vector<std::size_t> weights, std::vector<rc::Gen<T>> gens) {
+  return rc::gen::join(rc::Gen<rc::Gen<T>>(rc::gen::detail::WeightedElementGen<rc::Gen<T>>(std::move(weights), std::move(gens))));
 }
 
-rc::Gen<std::string> beta1() {
-  return rc::gen::weightedOneOf<std::string>({
-      {6, rc::gen::element<std::string>("0.9", "0.95", "0.8", "0.85")},
-      {2, rc::gen::element<std::string>("0", "0.1", "0.01", "0.5")},       // near 0
-      {2, rc::gen::element<std::string>("0.99", "0.999", "0.9999")},      // near 1
-  });
+/// A hyperparameter's generator from its table: one group is a plain choice among its values.
+rc::Gen<std::string> from_table(const std::vector<ValueGroup>& table) {
+  if (table.size() == 1) return rc::gen::elementOf(table.front().values);
+  std::vector<std::size_t> weights;
+  std::vector<rc::Gen<std::string>> gens;
+  for (const ValueGroup& g : table) {
+    weights.push_back(static_cast<std::size_t>(g.weight));
+    gens.push_back(rc::gen::elementOf(g.values));
+  }
+  return weighted_one_of(std::move(weights), std::move(gens));
 }
+}  // namespace
 
-rc::Gen<std::string> beta2() {
-  return rc::gen::weightedOneOf<std::string>({
-      {6, rc::gen::element<std::string>("0.999", "0.99", "0.98", "0.95")},
-      {2, rc::gen::element<std::string>("0.9999", "0.99999")},            // near 1
-      {2, rc::gen::element<std::string>("0", "0.1", "0.5", "0.8")},       // near 0
-  });
-}
-
-rc::Gen<std::string> eps() {
-  return rc::gen::element<std::string>("1e-8", "1e-7", "1e-6", "0.001", "1e-12", "1e-16", "0.1");
-}
-
-rc::Gen<std::string> eps_root() { return rc::gen::element<std::string>("0", "1e-8", "1e-16", "0.0001"); }
-
-rc::Gen<std::string> weight_decay() {
-  return rc::gen::element<std::string>("0", "0.01", "0.1", "0.5", "0.0001", "0.05", "1");
-}
+rc::Gen<std::string> lr() { return from_table(hyperparameter_values("lr")); }
+rc::Gen<std::string> beta1() { return from_table(hyperparameter_values("beta1")); }
+rc::Gen<std::string> beta2() { return from_table(hyperparameter_values("beta2")); }
+rc::Gen<std::string> eps() { return from_table(hyperparameter_values("eps")); }
+rc::Gen<std::string> eps_root() { return from_table(hyperparameter_values("eps_root")); }
+rc::Gen<std::string> weight_decay() { return from_table(hyperparameter_values("weight_decay")); }
 
 rc::Gen<Hyperparameters> hyperparameters(const Preset& preset, const std::map<std::string, std::string>& pinned) {
   return rc::gen::exec([preset, pinned] {
@@ -229,12 +254,10 @@ rc::Gen<Hyperparameters> hyperparameters(const Preset& preset, const std::map<st
     if (decay_product(preset.convention, h) > 1) {
       const bool wd_free = preset.exposes("weight_decay") && !pinned.count("weight_decay");
       const bool lr_free = preset.exposes("lr") && !pinned.count("lr");
-      const std::vector<std::string> wds{"0", "0.01", "0.1", "0.5", "0.0001", "0.05", "1"};
-      const std::vector<std::string> lrs{"0.001", "0.01", "0.1", "0.5", "1", "0.0003", "0.0001", "0.05", "2.5"};
       const std::string free = wd_free ? "weight_decay" : lr_free ? "lr" : "";
       if (!free.empty()) {
         std::vector<std::string> allowed;
-        for (const auto& value : free == "weight_decay" ? wds : lrs) {
+        for (const auto& value : all_values(free)) {
           Hyperparameters candidate = h;
           candidate.get(free) = value;
           if (decay_product(preset.convention, candidate) <= 1) allowed.push_back(value);
@@ -249,11 +272,11 @@ rc::Gen<Hyperparameters> hyperparameters(const Preset& preset, const std::map<st
 rc::Gen<Hyperparameters> hyperparameters(const Preset& preset, const ScenarioShape& shape) {
   return rc::gen::exec([preset, shape] {
     Hyperparameters h = *hyperparameters(preset, shape.pinned);
-    const bool storage_ops = is_storage_format(shape.dtype) && shape.options.precision == Precision::storage;
+    const bool storage_ops = PrecisionRules(shape.dtype, shape.options.precision).rounds_every_operation();
     if (storage_ops && preset.exposes("eps") && !shape.pinned.count("eps") &&
         round_to_format(parse_decimal<double>(h.eps), shape.dtype) == 0) {
       std::vector<std::string> held;
-      for (const std::string e : {"1e-8", "1e-7", "1e-6", "0.001", "1e-12", "1e-16", "0.1"})
+      for (const std::string& e : all_values("eps"))
         if (round_to_format(parse_decimal<double>(e), shape.dtype) != 0) held.push_back(e);
       h.eps = *rc::gen::elementOf(held);
     }
@@ -275,14 +298,16 @@ rc::Gen<double> typical(const FloatFormat& dtype) { return float_in(dtype, typic
 }  // namespace
 
 rc::Gen<double> grad(const FloatFormat& dtype, double eps) {
-  return rc::gen::weightedOneOf<double>({
-      {40, typical(dtype)},
-      {12, float_in(dtype, near_eps_exponents(dtype, eps))},
-      {6, float_in(dtype, tiny_exponents(dtype))},
-      {5, float_in(dtype, huge_exponents(dtype))},
-      {8, rc::gen::just(0.0)},
-      {5, rc::gen::element(1.0, -1.0, 0.5, -2.0, 4.0)},
-  });
+  std::vector<std::size_t> weights;
+  std::vector<rc::Gen<double>> gens;
+  for (const WeightedRegime& r : kGradientRegimes) {
+    weights.push_back(static_cast<std::size_t>(r.weight));
+    gens.push_back(r.regime == GradientRegime::zero ? rc::gen::just(0.0)
+                   : r.regime == GradientRegime::power_of_two
+                       ? rc::gen::elementOf(std::vector<double>(std::begin(kPowerOfTwoGradients), std::end(kPowerOfTwoGradients)))
+                       : float_in(dtype, regime_exponents(r.regime, dtype, eps)));
+  }
+  return weighted_one_of(std::move(weights), std::move(gens));
 }
 
 rc::Gen<std::vector<std::vector<double>>> grad_stream(const FloatFormat& dtype, double eps, int steps, int elements) {
@@ -334,11 +359,13 @@ rc::Gen<std::vector<std::vector<double>>> grad_stream(const FloatFormat& dtype, 
 }
 
 rc::Gen<std::vector<double>> theta0(const FloatFormat& dtype, int elements) {
-  return rc::gen::container<std::vector<double>>(
-      elements, rc::gen::weightedOneOf<double>({{8, float_in(dtype, -4, 2)},
-                                                 {1, rc::gen::just(0.0)},
-                                                 {1, float_in(dtype, 8, 20)},
-                                                 {1, float_in(dtype, -30, -10)}}));
+  std::vector<std::size_t> weights;
+  std::vector<rc::Gen<double>> gens;
+  for (const WeightedTheta& r : kTheta0Regimes) {
+    weights.push_back(static_cast<std::size_t>(r.weight));
+    gens.push_back(r.zero ? rc::gen::just(0.0) : float_in(dtype, r.exponents));
+  }
+  return rc::gen::container<std::vector<double>>(elements, weighted_one_of(std::move(weights), std::move(gens)));
 }
 
 rc::Gen<int> step_count() {
@@ -369,7 +396,7 @@ rc::Gen<Scenario> scenario(const ScenarioShape& shape) {
     Scenario s;
     s.dtype = shape.dtype;
     const Hyperparameters h = *hyperparameters(preset, shape);
-    s.spec = OptimizerSpec{preset.name, shape.options, h, preset.resolve(shape.options)};
+    s.spec = OptimizerSpec{.preset = preset.name, .options = shape.options, .hyper = h, .convention = preset.resolve(shape.options)};
     const int steps = shape.max_steps > 0 ? *uniform(shape.min_steps, shape.max_steps + 1)
                                           : std::max(shape.min_steps, *step_count());
     const int elements = *uniform(1, shape.max_elements + 1);

@@ -21,8 +21,8 @@ namespace {
 void check_state(Checker& checker, const ImplementationState& s, const ExactStep& exact, std::size_t t, bool amsgrad,
                  const std::vector<TensorSlice>& slices) {
   // Each state tensor compared in the format it is stored in (a state format of its own where given).
-  const FloatFormat &fm = checker.context().format_of("m"), &fv = checker.context().format_of("v"),
-                    &fvmax = checker.context().format_of("vmax");
+  const FloatFormat &fm = checker.context().format_of(Quantity::m), &fv = checker.context().format_of(Quantity::v),
+                    &fvmax = checker.context().format_of(Quantity::vmax);
   // An AMSGrad state must carry its maximum: one not stored (or not exported) is a bug, not a skip.
   if (amsgrad && s.vmax.size() != s.m.size())
     checker.fail("step " + std::to_string(t + 1) + ": the exported state has " + std::to_string(s.vmax.size()) +
@@ -74,7 +74,7 @@ void check_each_step(Checker& checker, Scenario s) {
       checker.expect_close(r.theta[t][i], exact.record.elements[i].theta, exact.bounds[i].theta,
                            [&] { return at_tensor(slices, t, i, "theta"); });
     check_state(checker, r.states[t], exact, t, amsgrad, slices);
-    if (compensated(setup_of(s)))  // Kahan: theta + c within the compensated bound
+    if (setup_of(s).rules().kahan_summation())  // Kahan: theta + c within the compensated bound
       for (std::size_t i = 0; i < theta.size(); ++i)
         checker.expect_close(r.theta[t][i] + r.states[t].compensation.at(i), exact.record.elements[i].theta,
                              exact.bounds[i].compensated, [&] { return at_tensor(slices, t, i, "theta + compensation"); },
@@ -95,19 +95,21 @@ void check_each_step(Checker& checker, Scenario s) {
 namespace {
 
 Property trajectory_agrees() {
-  return {"trajectory-agrees-with-reference",
-          "every step of a whole trajectory agrees with the exact reference within the accumulated error bound",
-          nullptr, [](Checker& checker) { check_trajectory_with_states(checker, *gen::scenario(checker.context().shape())); }};
+  return {.id = "trajectory-agrees-with-reference",
+          .claim = "every step of a whole trajectory agrees with the exact reference within the accumulated error bound",
+          .body = [](Checker& checker) { check_trajectory_with_states(checker, *gen::scenario(checker.context().shape())); },
+          .runs_under_variants = true};
 }
 
 Property each_step_agrees() {
-  return {"each-step-agrees-with-reference",
-          "each step, taken from the implementation's own state, agrees with the exact reference within one step's "
+  return {.id = "each-step-agrees-with-reference",
+          .claim = "each step, taken from the implementation's own state, agrees with the exact reference within one step's "
           "error bound",
-          [](const PropertyContext& ctx) -> std::string {
+          .not_applicable = [](const PropertyContext& ctx) -> std::string {
             return ctx.capabilities.state_io ? "" : "needs state read/write";
           },
-          [](Checker& checker) { check_each_step(checker, *gen::scenario(checker.context().shape())); }};
+          .body = [](Checker& checker) { check_each_step(checker, *gen::scenario(checker.context().shape())); },
+          .runs_under_variants = true};
 }
 
 }  // namespace

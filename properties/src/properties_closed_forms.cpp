@@ -89,11 +89,11 @@ StepOneRun run_large_gradient_step_one(Checker& checker) {
 }
 
 Property step_one_closed_form() {
-  return {"step-one-closed-form",
-          "step 1 moves every parameter by -lr g/(sqrt(g^2 + eps_root) + eps) (eps-hat: eps/sqrt(1 - beta2), "
+  return {.id = "step-one-closed-form",
+          .claim = "step 1 moves every parameter by -lr g/(sqrt(g^2 + eps_root) + eps) (eps-hat: eps/sqrt(1 - beta2), "
           "eps_root/(1 - beta2))",
-          [](const PropertyContext& ctx) { return first_of({needs_bias_correction(ctx), needs_zero_weight_decay(ctx)}); },
-          [](Checker& checker) {
+          .not_applicable = [](const PropertyContext& ctx) { return first_of({needs_bias_correction(ctx), needs_zero_weight_decay(ctx)}); },
+          .body = [](Checker& checker) {
             ScenarioShape shape = zero_decay_shape(checker.context());
             shape.max_steps = 1;
             const Scenario s = *gen::scenario(shape);
@@ -108,10 +108,10 @@ Property step_one_closed_form() {
 }
 
 Property step_one_sign() {
-  return {"step-one-moves-by-lr-sign-g",
-          "when |g| >> eps, step 1 moves every parameter by -lr sign(g), to within lr (eps + eps_root/(2|g|))/|g|",
-          [](const PropertyContext& ctx) { return first_of({needs_bias_correction(ctx), needs_zero_weight_decay(ctx)}); },
-          [](Checker& checker) {
+  return {.id = "step-one-moves-by-lr-sign-g",
+          .claim = "when |g| >> eps, step 1 moves every parameter by -lr sign(g), to within lr (eps + eps_root/(2|g|))/|g|",
+          .not_applicable = [](const PropertyContext& ctx) { return first_of({needs_bias_correction(ctx), needs_zero_weight_decay(ctx)}); },
+          .body = [](Checker& checker) {
             const auto [s, r, exact, lr, e] = run_large_gradient_step_one(checker);
             for (std::size_t i = 0; i < s.run.theta0.size(); ++i) {
               const R g = effective(s, s.run.grads[0][i]);
@@ -123,10 +123,10 @@ Property step_one_sign() {
 }
 
 Property step_one_norm() {
-  return {"step-one-norm-is-lr-sqrt-d",
-          "when |g| >> eps, the L2 norm of the step-1 update of D parameters is lr sqrt(D)",
-          [](const PropertyContext& ctx) { return first_of({needs_bias_correction(ctx), needs_zero_weight_decay(ctx)}); },
-          [](Checker& checker) {
+  return {.id = "step-one-norm-is-lr-sqrt-d",
+          .claim = "when |g| >> eps, the L2 norm of the step-1 update of D parameters is lr sqrt(D)",
+          .not_applicable = [](const PropertyContext& ctx) { return first_of({needs_bias_correction(ctx), needs_zero_weight_decay(ctx)}); },
+          .body = [](Checker& checker) {
             const auto [s, r, exact, lr, e] = run_large_gradient_step_one(checker);
             // | ||d~|| - lr sqrt(D) | <= ||d~ - d|| + ||d - lr sign(g)||  (triangle inequality)
             R norm2 = 0, rounding2 = 0, off_sign2 = 0;
@@ -143,16 +143,16 @@ Property step_one_norm() {
 }
 
 Property zero_gradient_decay() {
-  return {"zero-gradient-only-decays",
-          "with zero gradients theta only decays: theta_t = theta_0 prod_k (1 - s_k wd), s_k = lr_k, the schedule "
+  return {.id = "zero-gradient-only-decays",
+          .claim = "with zero gradients theta only decays: theta_t = theta_0 prod_k (1 - s_k wd), s_k = lr_k, the schedule "
           "multiplier or 1 as the convention says (1 without decay)",
-          [](const PropertyContext& ctx) -> std::string {
-            if (has_l2(ctx.convention())) return "L2 decay feeds wd*theta into the moments";
+          .not_applicable = [](const PropertyContext& ctx) -> std::string {
+            if (ctx.convention().has(DecayKind::l2)) return "L2 decay feeds wd*theta into the moments";
             if (is_held_zero(ctx, "eps") && !is_held_nonzero(ctx, "eps_root"))
               return "needs eps > 0 (0/0 otherwise)";
             return "";
           },
-          [](Checker& checker) {
+          .body = [](Checker& checker) {
             ScenarioShape shape = checker.context().shape();
             shape.zero_gradients = true;
             const Scenario s = *gen::scenario(shape);
@@ -179,11 +179,11 @@ Property zero_gradient_decay() {
 }
 
 Property constant_gradient_steps() {
-  return {"constant-gradient-constant-step",
-          "under a constant gradient every step moves by -lr g/(sqrt(g^2 + eps_root) + eps) (eps-hat: eps/sqrt(1 - "
+  return {.id = "constant-gradient-constant-step",
+          .claim = "under a constant gradient every step moves by -lr g/(sqrt(g^2 + eps_root) + eps) (eps-hat: eps/sqrt(1 - "
           "beta2^t), eps_root/(1 - beta2^t))",
-          [](const PropertyContext& ctx) { return first_of({needs_bias_correction(ctx), needs_zero_weight_decay(ctx)}); },
-          [](Checker& checker) {
+          .not_applicable = [](const PropertyContext& ctx) { return first_of({needs_bias_correction(ctx), needs_zero_weight_decay(ctx)}); },
+          .body = [](Checker& checker) {
             ScenarioShape shape = zero_decay_shape(checker.context());
             shape.lr_schedule = false;
             const Scenario s = *rc::gen::map(gen::scenario(shape), [](Scenario s) {
@@ -205,16 +205,16 @@ Property constant_gradient_steps() {
 }
 
 Property update_magnitude_bound() {
-  return {"update-magnitude-bound",
-          "no step moves a parameter by more than lr B_t, B_t^2 = sum_k w_k^2/omega_k over the moments' weights "
+  return {.id = "update-magnitude-bound",
+          .claim = "no step moves a parameter by more than lr B_t, B_t^2 = sum_k w_k^2/omega_k over the moments' weights "
           "(Cauchy-Schwarz; it is tight, and exceeds the lr max(1, (1-b1)/sqrt(1-b2)) Kingma & Ba state in 2.1 "
           "for large t)",
-          [](const PropertyContext& ctx) -> std::string {
+          .not_applicable = [](const PropertyContext& ctx) -> std::string {
             if (is_held_zero(ctx, "beta2"))
               return "needs beta2 > 0 (the bound divides by beta2), and " + ctx.why_held("beta2") + " (0)";
             return needs_zero_weight_decay(ctx);
           },
-          [](Checker& checker) {
+          .body = [](Checker& checker) {
             const Scenario s = *gen::scenario(zero_decay_shape(checker.context()));
             const auto h = values_of<R>(s.spec.hyper);
             RC_PRE(h.beta2 > 0);

@@ -12,14 +12,14 @@ namespace {
 /// A preset the implementation supports whose convention, decay removed,
 /// equals `spec`'s, with the same hyperparameters; nullopt if none.
 std::optional<OptimizerSpec> adam_partner(const PropertyContext& ctx, const OptimizerSpec& spec) {
-  const Convention target = without_decay(spec.convention);
+  const Convention target = spec.convention.without_decay();
   for (const auto& p : presets()) {
     if (p.name == spec.preset || !ctx.capabilities.supports_preset(p.name)) continue;
     try {
       std::map<std::string, std::string> overrides;
       for (const auto& h : p.hyperparameters) overrides[h] = spec.hyper.get(h);
       OptimizerSpec partner = make_spec(p.name, spec.options, overrides);
-      if (!ctx.capabilities.supports(partner) || without_decay(partner.convention) != target) continue;
+      if (!ctx.capabilities.supports(partner) || partner.convention.without_decay() != target) continue;
       Hyperparameters a = partner.hyper, b = spec.hyper;
       a.weight_decay = b.weight_decay = "0";
       if (a == b && parse_decimal<R>(partner.hyper.weight_decay) == 0) return partner;
@@ -31,13 +31,13 @@ std::optional<OptimizerSpec> adam_partner(const PropertyContext& ctx, const Opti
 }
 
 Property adamw_without_decay_is_adam() {
-  return {"zero-decay-is-adam",
-          "with weight_decay = 0, a decoupled-decay convention computes the same trajectory as Adam without decay",
-          [](const PropertyContext& ctx) -> std::string {
-            if (!has_decoupled_decay(ctx.convention())) return "no decoupled decay in this convention";
+  return {.id = "zero-decay-is-adam",
+          .claim = "with weight_decay = 0, a decoupled-decay convention computes the same trajectory as Adam without decay",
+          .not_applicable = [](const PropertyContext& ctx) -> std::string {
+            if (!ctx.convention().has(DecayKind::decoupled)) return "no decoupled decay in this convention";
             return needs_zero_weight_decay(ctx);
           },
-          [](Checker& checker) {
+          .body = [](Checker& checker) {
             const auto& ctx = checker.context();
             const Scenario s = *gen::scenario(zero_decay_shape(ctx));
             const RunResult a = checker.run(s);
@@ -54,7 +54,7 @@ Property adamw_without_decay_is_adam() {
             } else {
               // Against the exact Adam without decay.
               Setup adam = setup_of(s);
-              adam.spec.convention = without_decay(s.spec.convention);
+              adam.spec.convention = s.spec.convention.without_decay();
               const auto e = exact_trajectory(adam, s.run);
               for (std::size_t t = 0; t < s.run.grads.size(); ++t)
                 for (std::size_t i = 0; i < s.run.theta0.size(); ++i)
@@ -65,14 +65,14 @@ Property adamw_without_decay_is_adam() {
 }
 
 Property l2_is_adam_on_modified_gradient() {
-  return {"l2-is-adam-on-modified-gradient",
-          "L2 weight decay equals Adam without decay fed the gradient g + wd theta, step by step",
-          [](const PropertyContext& ctx) -> std::string {
-            if (!has_l2(ctx.convention())) return "no L2 decay in this convention";
+  return {.id = "l2-is-adam-on-modified-gradient",
+          .claim = "L2 weight decay equals Adam without decay fed the gradient g + wd theta, step by step",
+          .not_applicable = [](const PropertyContext& ctx) -> std::string {
+            if (!ctx.convention().has(DecayKind::l2)) return "no L2 decay in this convention";
             if (!ctx.capabilities.state_io) return "needs state read/write";
             return "";
           },
-          [](Checker& checker) {
+          .body = [](Checker& checker) {
             const auto& ctx = checker.context();
             Scenario s = *gen::scenario(ctx.shape());
             s.run.record_states = true;
@@ -99,7 +99,7 @@ Property l2_is_adam_on_modified_gradient() {
                 // maximize negates the fed gradient, so feed g - wd theta then
                 // (under Kahan the parameter is theta + its compensation)
                 R theta = c.theta0[i];
-                if (compensated(setup_of(s)) && !c.initial_state->compensation.empty())
+                if (setup_of(s).rules().kahan_summation() && !c.initial_state->compensation.empty())
                   theta += R(c.initial_state->compensation[i]);
                 const R wd_theta = h.weight_decay * theta;
                 g_exact.push_back(s.spec.options.maximize ? R(R(s.run.grads[t][i]) - wd_theta)
@@ -132,8 +132,8 @@ Property l2_is_adam_on_modified_gradient() {
 }
 
 Property amsgrad_monotone() {
-  return {"amsgrad-max-never-decreases", "the AMSGrad maximum never decreases",
-          [](const PropertyContext& ctx) -> std::string {
+  return {.id = "amsgrad-max-never-decreases", .claim = "the AMSGrad maximum never decreases",
+          .not_applicable = [](const PropertyContext& ctx) -> std::string {
             const Preset& p = ctx.preset_info();
             const bool built_in = p.convention.adam().amsgrad != AmsgradVariant::none;
             if (!built_in && p.amsgrad == AmsgradVariant::none) return "the preset has no AMSGrad";
@@ -141,7 +141,7 @@ Property amsgrad_monotone() {
             if (!ctx.capabilities.state_io) return "needs state read/write";
             return "";
           },
-          [](Checker& checker) {
+          .body = [](Checker& checker) {
             ScenarioShape shape = checker.context().shape();
             shape.options.amsgrad = checker.context().preset_info().amsgrad != AmsgradVariant::none;
             Scenario s = *gen::scenario(shape);
@@ -157,17 +157,18 @@ Property amsgrad_monotone() {
                                         show_value(before) + ": the maximum decreased");
               }
             }
-          }};
+          },
+          .runs_under_variants = true};
 }
 
 Property maximize_is_negation() {
-  return {"maximize-is-negated-gradient", "maximize gives the trajectory of minimizing the negated gradients",
-          [](const PropertyContext& ctx) -> std::string {
+  return {.id = "maximize-is-negated-gradient", .claim = "maximize gives the trajectory of minimizing the negated gradients",
+          .not_applicable = [](const PropertyContext& ctx) -> std::string {
             if (!ctx.preset_info().offers_maximize) return "the preset has no maximize option";
             if (!ctx.capabilities.supports_option("maximize")) return "the implementation does not offer maximize";
             return "";
           },
-          [](Checker& checker) {
+          .body = [](Checker& checker) {
             const auto& ctx = checker.context();
             ScenarioShape shape = ctx.shape();
             shape.options.maximize = true;
@@ -187,10 +188,10 @@ Property maximize_is_negation() {
 }
 
 Property resume_equals_uninterrupted() {
-  return {"resume-equals-uninterrupted",
-          "a run resumed from exported state continues the uninterrupted run",
-          [](const PropertyContext& ctx) -> std::string { return ctx.capabilities.state_io ? "" : "needs state read/write"; },
-          [](Checker& checker) {
+  return {.id = "resume-equals-uninterrupted",
+          .claim = "a run resumed from exported state continues the uninterrupted run",
+          .not_applicable = [](const PropertyContext& ctx) -> std::string { return ctx.capabilities.state_io ? "" : "needs state read/write"; },
+          .body = [](Checker& checker) {
             ScenarioShape shape = checker.context().shape();
             shape.min_steps = 2;
             Scenario s = *gen::scenario(shape);
@@ -210,12 +211,12 @@ Property resume_equals_uninterrupted() {
               for (std::size_t i = 0; i < s.run.theta0.size(); ++i)
                 checker.expect_within(R(b.theta[j][i]), R(a.theta[k + j][i]), 2 * e[j].bounds[i].theta,
                                       at(k + j, i, "theta resumed after step " + std::to_string(k)));
-          }};
+          },
+          .runs_under_variants = true};
 }
 
 Property deterministic() {
-  return {"repeated-runs-are-identical", "running the same case twice gives bitwise identical results", nullptr,
-          [](Checker& checker) {
+  return {.id = "repeated-runs-are-identical", .claim = "running the same case twice gives bitwise identical results", .body = [](Checker& checker) {
             Scenario s = *gen::scenario(checker.context().shape());
             s.run.record_states = checker.context().capabilities.state_io;
             const auto first = checker.run(setup_of(s), {s.run, s.run});
@@ -241,18 +242,3 @@ std::vector<Property> equivalence_properties() {
 }
 
 }  // namespace adamconf::detail
-
-namespace adamconf {
-
-const std::vector<Property>& all_properties() {
-  static const std::vector<Property> all = [] {
-    std::vector<Property> out;
-    for (auto group : {detail::agreement_properties, detail::closed_form_properties, detail::invariance_properties,
-                       detail::equivalence_properties, detail::structure_properties, detail::precision_properties})
-      for (auto& p : group()) out.push_back(std::move(p));
-    return out;
-  }();
-  return all;
-}
-
-}  // namespace adamconf

@@ -11,13 +11,13 @@ namespace adamconf::detail {
 namespace {
 
 Property lr_linearity() {
-  return {"updates-scale-with-lr",
-          "with weight_decay = 0, multiplying the learning rate by 2^k multiplies every update theta_t - theta_0 by 2^k",
-          [](const PropertyContext& ctx) -> std::string {
+  return {.id = "updates-scale-with-lr",
+          .claim = "with weight_decay = 0, multiplying the learning rate by 2^k multiplies every update theta_t - theta_0 by 2^k",
+          .not_applicable = [](const PropertyContext& ctx) -> std::string {
             if (const std::string why = needs_free(ctx, "lr", "to scale it"); !why.empty()) return why;
             return needs_zero_weight_decay(ctx);
           },
-          [](Checker& checker) {
+          .body = [](Checker& checker) {
             const auto& ctx = checker.context();
             const Scenario s = *gen::scenario(zero_decay_shape(ctx));
             const int k = *rc::gen::element(-3, -2, -1, 1, 2, 3);
@@ -36,9 +36,9 @@ Property lr_linearity() {
 }
 
 Property translation_invariance() {
-  return {"translation-invariance",
-          "with weight_decay = 0, shifting theta_0 by c shifts the whole trajectory by c",
-          needs_zero_weight_decay, [](Checker& checker) {
+  return {.id = "translation-invariance",
+          .claim = "with weight_decay = 0, shifting theta_0 by c shifts the whole trajectory by c",
+          .not_applicable = needs_zero_weight_decay, .body = [](Checker& checker) {
             const auto& ctx = checker.context();
             const Scenario s = *gen::scenario(zero_decay_shape(ctx));
             Scenario shifted = s;
@@ -55,8 +55,7 @@ Property translation_invariance() {
 }
 
 Property reflection_symmetry() {
-  return {"reflection-symmetry", "negating the gradients and theta_0 negates the whole trajectory", nullptr,
-          [](Checker& checker) {
+  return {.id = "reflection-symmetry", .claim = "negating the gradients and theta_0 negates the whole trajectory", .body = [](Checker& checker) {
             const Scenario s = *gen::scenario(checker.context().shape());
             Scenario mirrored = s;
             for (double& x : mirrored.run.theta0) x = -x;
@@ -72,9 +71,8 @@ Property reflection_symmetry() {
 }
 
 Property elementwise_independence() {
-  return {"elementwise-independence",
-          "an element's trajectory does not depend on the other elements (nor on how many there are)", nullptr,
-          [](Checker& checker) {
+  return {.id = "elementwise-independence",
+          .claim = "an element's trajectory does not depend on the other elements (nor on how many there are)", .body = [](Checker& checker) {
             const ScenarioShape shape = checker.context().shape();
             // The same first element among different companions (shown second), and alone.
             const auto [s, other] = *rc::gen::exec([shape] {
@@ -100,8 +98,7 @@ Property elementwise_independence() {
 }
 
 Property permutation_equivariance() {
-  return {"permutation-equivariance", "permuting the elements permutes the trajectory the same way", nullptr,
-          [](Checker& checker) {
+  return {.id = "permutation-equivariance", .claim = "permuting the elements permutes the trajectory the same way", .body = [](Checker& checker) {
             const Scenario s = *gen::scenario(checker.context().shape());
             const std::size_t n = s.run.theta0.size();
             std::vector<std::size_t> order(n);
@@ -122,15 +119,15 @@ Property permutation_equivariance() {
 }
 
 Property scale_invariance() {
-  return {"gradient-scale-invariance",
-          "with weight_decay = 0, scaling the gradients and eps by 2^k (eps_root by 4^k) leaves the trajectory unchanged",
-          [](const PropertyContext& ctx) -> std::string {
+  return {.id = "gradient-scale-invariance",
+          .claim = "with weight_decay = 0, scaling the gradients and eps by 2^k (eps_root by 4^k) leaves the trajectory unchanged",
+          .not_applicable = [](const PropertyContext& ctx) -> std::string {
             if (const std::string why = needs_free(ctx, "eps", "to scale it"); !why.empty()) return why;
             // eps_root scales by 4^k: held at 0 it stays 0, so only a nonzero held value stops the claim.
             if (is_held_nonzero(ctx, "eps_root")) return "needs eps_root free to scale it, and " + ctx.why_held("eps_root");
             return needs_zero_weight_decay(ctx);
           },
-          [](Checker& checker) {
+          .body = [](Checker& checker) {
             const Scenario s = *gen::scenario(zero_decay_shape(checker.context()));
             const int k = *gen::uniform(-8, 9);
             Scenario scaled = s;
@@ -138,7 +135,7 @@ Property scale_invariance() {
             scaled.spec.hyper.eps_root = scale_decimal(s.spec.hyper.eps_root, 2 * k);
             // Under "storage" arithmetic a scaled eps the format flushes to 0 is the
             // eps pitfall (0/0 at a zero gradient), not this claim: no such scale.
-            if (is_storage_format(s.dtype) && s.spec.convention.precision == Precision::storage)
+            if (setup_of(s).rules().rounds_every_operation())
               RC_PRE(round_to_format(parse_decimal<double>(scaled.spec.hyper.eps), s.dtype) != 0);
             for (auto& step : scaled.run.grads)
               for (double& g : step) {

@@ -24,7 +24,7 @@ constexpr int kGroups = 16;
 constexpr double kFalseAlarmPerRun = 1e-6;
 
 std::string needs_stochastic_rounding(const PropertyContext& ctx) {
-  if (ctx.options.precision != Precision::stochastic_rounding || !is_storage_format(ctx.dtype))
+  if (!ctx.rules().stochastic_rounding())
     return "applies to --precision stochastic-rounding over bfloat16 or float16";
   return "";
 }
@@ -58,7 +58,7 @@ Property stochastic_rounding_rounds_up_in_proportion() {
         shape.lr_schedule = false;
         Scenario s;
         s.dtype = ctx.dtype;
-        s.spec = OptimizerSpec{preset.name, ctx.options, *gen::hyperparameters(preset, shape), ctx.convention()};
+        s.spec = OptimizerSpec{.preset = preset.name, .options = ctx.options, .hyper = *gen::hyperparameters(preset, shape), .convention = ctx.convention()};
         const double lr = parse_decimal<double>(s.spec.hyper.lr);
         RC_PRE(lr > 0);
         // Step 1 from a fresh state: y = theta0 - lr g/(|g| + eps) (and decay), in float32.

@@ -35,24 +35,24 @@ Scenario alone(const Scenario& s, std::size_t k) {
 }
 
 Property structured_trajectory_agrees() {
-  return {"structured-trajectory-agrees-with-reference",
-          "with many tensors of mixed sizes (empty ones, vector remainders), parameter groups and steps without a "
+  return {.id = "structured-trajectory-agrees-with-reference",
+          .claim = "with many tensors of mixed sizes (empty ones, vector remainders), parameter groups and steps without a "
           "gradient, every tensor's trajectory agrees with the exact reference within its error bound",
-          needs_tensors, [](Checker& checker) {
+          .not_applicable = needs_tensors, .body = [](Checker& checker) {
             check_trajectory_with_states(checker,
                                          *gen::structured_scenario(checker.context().shape(), StructureClass::mixed));
           }};
 }
 
 Property structured_each_step_agrees() {
-  return {"structured-each-step-agrees-with-reference",
-          "with many tensors, groups and no-grad steps, each step from the implementation's own state agrees with the "
+  return {.id = "structured-each-step-agrees-with-reference",
+          .claim = "with many tensors, groups and no-grad steps, each step from the implementation's own state agrees with the "
           "exact reference, and exactly the tensors given a gradient advance their step counts",
-          [](const PropertyContext& ctx) -> std::string {
+          .not_applicable = [](const PropertyContext& ctx) -> std::string {
             if (!ctx.capabilities.state_io) return "needs state read/write";
             return needs_tensors(ctx);
           },
-          [](Checker& checker) {
+          .body = [](Checker& checker) {
             check_each_step(checker, *gen::structured_scenario(checker.context().shape(), StructureClass::mixed));
           }};
 }
@@ -61,21 +61,20 @@ Property large_tensors_agree() {
   // theta only: with m, v and vmax of 2^20 elements over 3 steps a float64 answer
   // passes the protocol's 256 MiB line limit. A state not written back past a
   // chunk shows in theta from the second step on (the class has 2 or 3 steps).
-  Property p{"large-tensors-agree-with-reference",
-             "tensors at chunk boundaries (65535, 65536, 65537, 2^17 + 3 elements, over 2^20 in all) agree with the "
+  return {.id = "large-tensors-agree-with-reference",
+             .claim = "tensors at chunk boundaries (65535, 65536, 65537, 2^17 + 3 elements, over 2^20 in all) agree with the "
              "exact reference in every element of theta",
-             needs_tensors, [](Checker& checker) {
+             .not_applicable = needs_tensors, .body = [](Checker& checker) {
                check_trajectory(checker, *gen::structured_scenario(checker.context().shape(), StructureClass::large));
-             }};
-  p.cases_per_hundred = 2;
-  p.shrink = false;
-  return p;
+             },
+             .cases_per_hundred = 2,
+             .shrink = false};
 }
 
 Property no_grad_leaves_tensor_alone() {
-  return {"no-grad-step-leaves-tensor-bit-identical",
-          "a step that gives a tensor no gradient leaves that tensor, its moments and its step count bit-identical",
-          needs_tensors, [](Checker& checker) {
+  return {.id = "no-grad-step-leaves-tensor-bit-identical",
+          .claim = "a step that gives a tensor no gradient leaves that tensor, its moments and its step count bit-identical",
+          .not_applicable = needs_tensors, .body = [](Checker& checker) {
             const auto& ctx = checker.context();
             Scenario s = *gen::structured_scenario(ctx.shape(), StructureClass::mixed);
             RC_PRE(!s.run.grad_given.empty());
@@ -107,10 +106,10 @@ Property no_grad_leaves_tensor_alone() {
 }
 
 Property independent_of_other_tensors() {
-  return {"tensor-trajectory-independent-of-other-tensors",
-          "a tensor's trajectory is the same, within both runs' error bounds, whether it runs among other tensors and "
+  return {.id = "tensor-trajectory-independent-of-other-tensors",
+          .claim = "a tensor's trajectory is the same, within both runs' error bounds, whether it runs among other tensors and "
           "groups or alone",
-          needs_tensors, [](Checker& checker) {
+          .not_applicable = needs_tensors, .body = [](Checker& checker) {
             const auto& ctx = checker.context();
             const Scenario s = *gen::structured_scenario(ctx.shape(), StructureClass::mixed);
             const auto slices = slices_of(s.run);
@@ -131,10 +130,10 @@ Property independent_of_other_tensors() {
 }
 
 Property split_changes_nothing() {
-  return {"splitting-a-tensor-changes-no-value",
-          "splitting a tensor into several (empty pieces included), or merging them back, changes no value beyond both "
+  return {.id = "splitting-a-tensor-changes-no-value",
+          .claim = "splitting a tensor into several (empty pieces included), or merging them back, changes no value beyond both "
           "runs' error bounds",
-          needs_tensors, [](Checker& checker) {
+          .not_applicable = needs_tensors, .body = [](Checker& checker) {
             const auto& ctx = checker.context();
             Scenario whole = *gen::scenario(ctx.shape());
             const std::size_t n = whole.run.theta0.size();
@@ -161,24 +160,23 @@ Property split_changes_nothing() {
 }
 
 Property large_step_counts_agree() {
-  return {"large-step-counts-agree-with-reference",
-          "from a state at a large step count (255-258, 2047-2050, 2^24 +- 1, 10^6) with betas whose bias correction "
+  return {.id = "large-step-counts-agree-with-reference",
+          .claim = "from a state at a large step count (255-258, 2047-2050, 2^24 +- 1, 10^6) with betas whose bias correction "
           "is still visible there, each step agrees with the exact reference and advances the count as the convention's "
           "counter does (an integer by 1; a float32 count stops at 2^24)",
-          [](const PropertyContext& ctx) -> std::string {
+          .not_applicable = [](const PropertyContext& ctx) -> std::string {
             return ctx.capabilities.state_io ? "" : "needs state read/write (the run starts from an injected state)";
           },
-          [](Checker& checker) { check_each_step(checker, *gen::large_step_scenario(checker.context().shape())); }};
+          .body = [](Checker& checker) { check_each_step(checker, *gen::large_step_scenario(checker.context().shape())); }};
 }
 
 Property long_trajectory_agrees() {
-  Property p{"long-trajectory-agrees-with-reference",
-             "a trajectory of 10^4 to 2*10^4 steps from step 0 agrees with the exact reference within the accumulated "
-             "error bound",
-             nullptr, [](Checker& checker) { check_trajectory(checker, *gen::long_scenario(checker.context().shape())); }};
-  p.cases_per_hundred = 5;
-  p.shrink = false;
-  return p;
+  return {.id = "long-trajectory-agrees-with-reference",
+          .claim = "a trajectory of 10^4 to 2*10^4 steps from step 0 agrees with the exact reference within the accumulated "
+                   "error bound",
+          .body = [](Checker& checker) { check_trajectory(checker, *gen::long_scenario(checker.context().shape())); },
+          .cases_per_hundred = 5,
+          .shrink = false};
 }
 
 }  // namespace

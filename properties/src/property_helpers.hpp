@@ -14,30 +14,6 @@
 
 namespace adamconf::detail {
 
-inline bool has_l2(const Convention& c) {
-  for (const auto& t : c.chain)
-    if (std::holds_alternative<AddL2ToGradient>(t)) return true;
-  return false;
-}
-
-/// Decoupled decay of any kind (decay_weights before or after the update, add_decayed_weights).
-inline bool has_decoupled_decay(const Convention& c) {
-  for (const auto& t : c.chain)
-    if (std::holds_alternative<DecayWeights>(t) || std::holds_alternative<AddDecayedWeights>(t)) return true;
-  return false;
-}
-
-/// The convention without any weight decay transform.
-inline Convention without_decay(const Convention& c) {
-  Convention out = c;  // the same numerics: precision, state formats
-  out.chain.clear();
-  for (const auto& t : c.chain)
-    if (!std::holds_alternative<DecayWeights>(t) && !std::holds_alternative<AddDecayedWeights>(t) &&
-        !std::holds_alternative<AddL2ToGradient>(t))
-      out.chain.push_back(t);
-  return out;
-}
-
 /// Whether `name` is held (PropertyContext::held) at a value other than 0.
 inline bool is_held_nonzero(const PropertyContext& ctx, const std::string& name) {
   const auto held = ctx.held();
@@ -117,8 +93,10 @@ inline bool finite_state(const std::vector<double>& theta, const ImplementationS
 }
 
 inline ImplementationState zero_state(std::size_t n, bool amsgrad) {
-  return {0, std::vector<double>(n, 0.0), std::vector<double>(n, 0.0),
-          amsgrad ? std::vector<double>(n, 0.0) : std::vector<double>{}, {}, {}};
+  return {.step = 0,
+          .m = std::vector<double>(n, 0.0),
+          .v = std::vector<double>(n, 0.0),
+          .vmax = amsgrad ? std::vector<double>(n, 0.0) : std::vector<double>{}};
 }
 
 std::vector<Property> agreement_properties();

@@ -21,16 +21,27 @@ double seeded_float(std::mt19937_64& rng, const FloatFormat& dtype, ExponentRang
   return seeded_float(rng, dtype, r.min, r.max);
 }
 
-/// gen::grad's regime mix (typical 40, near eps 12, tiny 6, huge 5, zero 8, powers of two 5).
+/// The entry of a weighted table that a draw of `rng` picks, as RapidCheck's
+/// weightedElement picks one: a number below the weights' sum, then the entry
+/// whose cumulative weight passes it.
+template <class Entry, std::size_t N>
+const Entry& weighted_pick(std::mt19937_64& rng, const Entry (&table)[N]) {
+  std::uint64_t total = 0;
+  for (const Entry& e : table) total += static_cast<std::uint64_t>(e.weight);
+  std::uint64_t k = rng() % total;
+  for (const Entry& e : table) {
+    if (k < static_cast<std::uint64_t>(e.weight)) return e;
+    k -= static_cast<std::uint64_t>(e.weight);
+  }
+  return table[N - 1];
+}
+
+/// gen::grad's regime mix (kGradientRegimes), drawn by `rng`.
 double seeded_gradient(std::mt19937_64& rng, const FloatFormat& dtype, double eps) {
-  const int k = static_cast<int>(rng() % 76);
-  if (k < 40) return seeded_float(rng, dtype, typical_exponents());
-  if (k < 52) return seeded_float(rng, dtype, near_eps_exponents(dtype, eps));
-  if (k < 58) return seeded_float(rng, dtype, tiny_exponents(dtype));
-  if (k < 63) return seeded_float(rng, dtype, huge_exponents(dtype));
-  if (k < 71) return 0.0;
-  const double powers[] = {1.0, -1.0, 0.5, -2.0, 4.0};
-  return powers[rng() % 5];
+  const GradientRegime regime = weighted_pick(rng, kGradientRegimes).regime;
+  if (regime == GradientRegime::zero) return 0.0;
+  if (regime == GradientRegime::power_of_two) return kPowerOfTwoGradients[rng() % std::size(kPowerOfTwoGradients)];
+  return seeded_float(rng, dtype, regime_exponents(regime, dtype, eps));
 }
 
 /// The decimal text of 1 - 2^-k, exactly: (10^k - 5^k) / 10^k.
@@ -71,7 +82,7 @@ Scenario base_scenario(const ScenarioShape& shape) {
   const Preset& preset = preset_by_name(shape.preset);
   Scenario s;
   s.dtype = shape.dtype;
-  s.spec = OptimizerSpec{preset.name, shape.options, *hyperparameters(preset, shape), preset.resolve(shape.options)};
+  s.spec = OptimizerSpec{.preset = preset.name, .options = shape.options, .hyper = *hyperparameters(preset, shape), .convention = preset.resolve(shape.options)};
   return s;
 }
 
@@ -95,9 +106,8 @@ std::vector<double> seeded_theta0(std::uint64_t seed, const FloatFormat& dtype, 
   std::mt19937_64 rng(seed ^ 0x9e3779b97f4a7c15ull);
   std::vector<double> out(n);
   for (double& x : out) {
-    const int k = static_cast<int>(rng() % 11);
-    x = k < 8 ? seeded_float(rng, dtype, -4, 2) : k == 8 ? 0.0 : k == 9 ? seeded_float(rng, dtype, 8, 20)
-                                                                         : seeded_float(rng, dtype, -30, -10);
+    const WeightedTheta& regime = weighted_pick(rng, kTheta0Regimes);  // theta0's mix (kTheta0Regimes)
+    x = regime.zero ? 0.0 : seeded_float(rng, dtype, regime.exponents);
   }
   return out;
 }

@@ -211,7 +211,9 @@ void read_hyperparameter_list(const std::vector<std::string>& entries, AdapterOp
 /// "m_format=float32" (v_format, vmax_format): the tensor's entry in `into`, or nullptr for another entry.
 static std::string* state_format_entry(const std::string& entry, StateFormats& into) {
   const auto eq = entry.find("_format=");
-  return eq == std::string::npos ? nullptr : into.of(std::string_view(entry).substr(0, eq));
+  if (eq == std::string::npos) return nullptr;
+  const std::optional<Quantity> q = quantity_by_name(std::string_view(entry).substr(0, eq));
+  return q ? into.of(*q) : nullptr;
 }
 
 void read_option_list(const std::vector<std::string>& entries, AdapterOptimizer& into) {
@@ -331,11 +333,11 @@ std::string run_request(long long id, const std::string& optimizer, const Setup&
   request["id"] = id;
   request["optimizer"] = optimizer;
   request["dtype"] = setup.dtype.name;
-  if (is_storage_format(setup.dtype)) request["precision"] = to_string(setup.spec.convention.precision);
+  if (setup.rules().narrow()) request["precision"] = to_string(setup.spec.convention.precision);
   // Only where a state tensor has a format of its own: a request without it stores m, v, vmax as theta.
   if (const StateFormats& f = setup.spec.convention.state_formats; f.any()) {
     Json formats = Json::object();
-    for (const char* what : {"m", "v", "vmax"}) formats[what] = stored_format(setup.dtype, setup.spec.convention, what).name;
+    for (const Quantity q : kStateQuantities) formats[name(q)] = setup.rules().format_of(q).name;
     request["state_formats"] = formats;
   }
   request["hyperparameters"] = hyperparameters_json(setup.spec.hyper, false);

@@ -1,18 +1,10 @@
 #include "adamconf/convention.hpp"
 
+#include <algorithm>
 #include <stdexcept>
 #include <utility>
 
 namespace adamconf {
-
-namespace {
-template <class... Fs>
-struct Overloaded : Fs... {
-  using Fs::operator()...;
-};
-template <class... Fs>
-Overloaded(Fs...) -> Overloaded<Fs...>;
-}  // namespace
 
 std::string to_string(EpsPlacement p) {
   switch (p) {
@@ -49,12 +41,21 @@ Precision precision_by_name(const std::string& name, const std::string& where) {
                               "': expected storage, float32-opmath, master-weights, stochastic-rounding or kahan-summation");
 }
 
-const FloatFormat& reported_format(const FloatFormat& dtype, Precision p) {
-  return p == Precision::master_weights && is_storage_format(dtype) ? float32_format : dtype;
+const char* name(Quantity q) {
+  switch (q) {
+    case Quantity::theta: return "theta";
+    case Quantity::m: return "m";
+    case Quantity::v: return "v";
+    case Quantity::vmax: return "vmax";
+    case Quantity::theta_plus_compensation: return "theta + compensation";
+  }
+  return "?";
 }
 
-const FloatFormat& arithmetic_format(const FloatFormat& dtype, Precision p) {
-  return computes_in_float32(p) && is_storage_format(dtype) ? float32_format : dtype;
+std::optional<Quantity> quantity_by_name(std::string_view text) {
+  for (const Quantity q : {Quantity::theta, Quantity::m, Quantity::v, Quantity::vmax, Quantity::theta_plus_compensation})
+    if (text == name(q)) return q;
+  return std::nullopt;
 }
 
 std::string state_format_name(const std::string& name, const std::string& where) {
@@ -65,35 +66,9 @@ std::string state_format_name(const std::string& name, const std::string& where)
 
 std::string describe(const StateFormats& s) {
   std::string out;
-  for (const char* what : StateFormats::names)
-    if (const std::string& format = *s.of(what); !format.empty()) out += (out.empty() ? "" : ", ") + std::string(what) + "=" + format;
+  for (const Quantity q : kStateQuantities)
+    if (const std::string& format = *s.of(q); !format.empty()) out += (out.empty() ? "" : ", ") + std::string(name(q)) + "=" + format;
   return out;
-}
-
-const FloatFormat& stored_format(const FloatFormat& dtype, const Convention& c, std::string_view what) {
-  return stored_format(dtype, c.precision, c.state_formats, what);
-}
-
-const FloatFormat& stored_format(const FloatFormat& dtype, Precision p, const StateFormats& s, std::string_view what) {
-  const std::string* name = s.of(what);
-  if (!name || name->empty()) return reported_format(dtype, p);
-  return *known_format(state_format_name(*name, std::string(what) + " format"));  // throws for an unknown name
-}
-
-void validate_state_formats(const FloatFormat& dtype, const Convention& c) {
-  const FloatFormat& arithmetic = arithmetic_format(dtype, c.precision);
-  for (const char* what : StateFormats::names) {
-    const FloatFormat& f = stored_format(dtype, c, what);  // throws for an unknown name
-    if (f.precision > arithmetic.precision)
-      throw std::invalid_argument(std::string(what) + " in " + f.name + " is wider than the " + arithmetic.name +
-                                  " arithmetic of " + dtype.name + " under precision " + to_string(c.precision) +
-                                  ": not modelled" +
-                                  (is_storage_format(dtype) && c.precision == Precision::storage
-                                       ? " (a state wider than " + std::string(dtype.name) +
-                                             " needs float32 arithmetic: --precision float32-opmath, "
-                                             "stochastic-rounding, kahan-summation or master-weights)"
-                                       : std::string(" (a state is stored no wider than the arithmetic it is computed in)")));
-  }
 }
 
 std::int64_t held_count(StepCounter c, std::int64_t count) {
@@ -125,27 +100,28 @@ std::string to_string(DecayScale s) {
   return "?";
 }
 
+const TransformTraits& traits_of(const Transform& t) {
+  return std::visit([](const auto& x) -> const TransformTraits& { return std::decay_t<decltype(x)>::traits; }, t);
+}
+
+std::optional<DecayScale> decay_multiplier(const Transform& t) {
+  if (const auto* d = std::get_if<DecayWeights>(&t)) return d->scale;
+  if (std::holds_alternative<AddDecayedWeights>(t)) return DecayScale::learning_rate;
+  return std::nullopt;
+}
+
 std::string describe(const Transform& t) {
-  return std::visit(
-      Overloaded{
-          [](const NegateGradient&) -> std::string { return "negate_gradient"; },
-          [](const AddL2ToGradient&) -> std::string { return "add_l2_to_gradient"; },
-          [](const DecayWeights& d) -> std::string {
-            return "decay_weights(scale=" + to_string(d.scale) + ")";
-          },
-          [](const ScaleByAdam& a) -> std::string {
-            std::string s = "scale_by_adam(eps=" + to_string(a.eps_placement);
-            if (a.counter != StepCounter::integer) s += ", counter=" + to_string(a.counter);
-            if (!a.bias_correction1) s += ", no_bias_correction1";
-            if (!a.bias_correction2) s += ", no_bias_correction2";
-            if (a.amsgrad != AmsgradVariant::none) s += ", amsgrad=" + to_string(a.amsgrad);
-            return s + ")";
-          },
-          [](const AddDecayedWeights&) -> std::string { return "add_decayed_weights"; },
-          [](const ScaleByLearningRate&) -> std::string { return "scale_by_learning_rate"; },
-          [](const ApplyUpdate&) -> std::string { return "apply_update"; },
-      },
-      t);
+  std::string s = traits_of(t).name;
+  if (const auto* d = std::get_if<DecayWeights>(&t)) return s + "(scale=" + to_string(d->scale) + ")";
+  if (const auto* a = std::get_if<ScaleByAdam>(&t)) {
+    s += "(eps=" + to_string(a->eps_placement);
+    if (a->counter != StepCounter::integer) s += ", counter=" + to_string(a->counter);
+    if (!a->bias_correction1) s += ", no_bias_correction1";
+    if (!a->bias_correction2) s += ", no_bias_correction2";
+    if (a->amsgrad != AmsgradVariant::none) s += ", amsgrad=" + to_string(a->amsgrad);
+    return s + ")";
+  }
+  return s;
 }
 
 const ScaleByAdam& Convention::adam() const {
@@ -169,35 +145,38 @@ std::string Convention::describe() const {
   return s;
 }
 
-bool Convention::uses_weight_decay() const {
-  for (const auto& t : chain)
-    if (std::holds_alternative<AddL2ToGradient>(t) || std::holds_alternative<DecayWeights>(t) ||
-        std::holds_alternative<AddDecayedWeights>(t))
-      return true;
-  return false;
+std::vector<std::pair<const Transform*, Phase>> Convention::with_phases() const {
+  std::vector<std::pair<const Transform*, Phase>> out;
+  unsigned phase = static_cast<unsigned>(Phase::gradient);
+  for (const Transform& t : chain) {
+    out.emplace_back(&t, static_cast<Phase>(phase));
+    if (const unsigned opens = traits_of(t).opens) phase = opens;
+  }
+  return out;
+}
+
+bool Convention::has(DecayKind kind) const {
+  return std::any_of(chain.begin(), chain.end(), [kind](const Transform& t) { return traits_of(t).decay == kind; });
+}
+
+bool Convention::uses_weight_decay() const { return has(DecayKind::l2) || has(DecayKind::decoupled); }
+
+Convention Convention::without_decay() const {
+  Convention out = *this;
+  std::erase_if(out.chain, [](const Transform& t) { return traits_of(t).decay != DecayKind::none; });
+  return out;
 }
 
 void Convention::validate() const {
-  // Phases: 0 gradient transforms, 1 after scale_by_adam, 2 after
-  // scale_by_learning_rate, 3 after apply_update.
-  int phase = 0;
-  auto fail = [&](const Transform& t) {
-    throw std::invalid_argument("ill-formed convention chain: " + adamconf::describe(t) +
-                                " out of place in " + describe());
-  };
-  for (const auto& t : chain) {
-    std::visit(Overloaded{
-                   [&](const NegateGradient&) { if (phase != 0) fail(t); },
-                   [&](const AddL2ToGradient&) { if (phase != 0) fail(t); },
-                   [&](const DecayWeights&) { if (phase != 0 && phase != 3) fail(t); },
-                   [&](const ScaleByAdam&) { if (phase != 0) fail(t); phase = 1; },
-                   [&](const AddDecayedWeights&) { if (phase != 1) fail(t); },
-                   [&](const ScaleByLearningRate&) { if (phase != 1) fail(t); phase = 2; },
-                   [&](const ApplyUpdate&) { if (phase != 2) fail(t); phase = 3; },
-               },
-               t);
+  Phase end = Phase::gradient;  // the phase after the last transform
+  for (const auto& [t, phase] : with_phases()) {
+    const TransformTraits& traits = traits_of(*t);
+    if (!(traits.stands_in & static_cast<unsigned>(phase)))
+      throw std::invalid_argument("ill-formed convention chain: " + adamconf::describe(*t) + " out of place in " +
+                                  describe());
+    end = traits.opens ? static_cast<Phase>(traits.opens) : phase;
   }
-  if (phase != 3) throw std::invalid_argument("incomplete convention chain: " + describe());
+  if (end != Phase::applied) throw std::invalid_argument("incomplete convention chain: " + describe());
 }
 
 }  // namespace adamconf

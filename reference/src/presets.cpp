@@ -7,22 +7,8 @@ namespace adamconf {
 
 namespace {
 
-using Chain = std::vector<Transform>;
-
-ScaleByAdam eps_after() { return ScaleByAdam{EpsPlacement::after_bias_correction, true, true, AmsgradVariant::none}; }
-ScaleByAdam eps_hat() { return ScaleByAdam{EpsPlacement::before_bias_correction, true, true, AmsgradVariant::none}; }
-
-Hyperparameters hyper(std::string lr, std::string b1, std::string b2, std::string eps, std::string wd,
-                      std::string eps_root = "0") {
-  Hyperparameters h;
-  h.lr = std::move(lr);
-  h.beta1 = std::move(b1);
-  h.beta2 = std::move(b2);
-  h.eps = std::move(eps);
-  h.weight_decay = std::move(wd);
-  h.eps_root = std::move(eps_root);
-  return h;
-}
+ScaleByAdam eps_after() { return ScaleByAdam{.eps_placement = EpsPlacement::after_bias_correction}; }
+ScaleByAdam eps_hat() { return ScaleByAdam{.eps_placement = EpsPlacement::before_bias_correction}; }
 
 std::vector<Preset> make_presets() {
   // Locals, not namespace-scope constants: presets() may be first called during
@@ -33,117 +19,126 @@ std::vector<Preset> make_presets() {
   const std::vector<std::string> kOptaxHyper{"lr", "beta1", "beta2", "eps", "eps_root"};
   const std::vector<std::string> kOptaxWdHyper{"lr", "beta1", "beta2", "eps", "eps_root", "weight_decay"};
   std::vector<Preset> p;
-  p.push_back({"kingma-ba",
-               "Kingma & Ba, Adam: A Method for Stochastic Optimization (ICLR 2015), Algorithm 1",
-               "the paper's algorithm: lr * m_hat / (sqrt(v_hat) + eps)",
-               {Chain{eps_after(), ScaleByLearningRate{}, ApplyUpdate{}}},
-               hyper("0.001", "0.9", "0.999", "1e-8", "0"),
-               kAdamHyper});
-  p.push_back({"kingma-ba-eps-hat",
-               "Kingma & Ba (ICLR 2015), end of section 2: alpha_t = alpha sqrt(1-b2^t)/(1-b1^t), "
+  p.push_back({.name = "kingma-ba",
+               .source = "Kingma & Ba, Adam: A Method for Stochastic Optimization (ICLR 2015), Algorithm 1",
+               .summary = "the paper's algorithm: lr * m_hat / (sqrt(v_hat) + eps)",
+               .convention = {.chain = {eps_after(), ScaleByLearningRate{}, ApplyUpdate{}}},
+               .defaults = Hyperparameters{.lr = "0.001", .beta1 = "0.9", .beta2 = "0.999", .eps = "1e-8", .weight_decay = "0"},
+               .hyperparameters = kAdamHyper});
+  p.push_back({.name = "kingma-ba-eps-hat",
+               .source = "Kingma & Ba (ICLR 2015), end of section 2: alpha_t = alpha sqrt(1-b2^t)/(1-b1^t), "
                "theta -= alpha_t m/(sqrt(v) + eps_hat); as TF ApplyAdam, ensmallen",
-               "eps added before bias correction (the paper's 'epsilon hat')",
-               {Chain{eps_hat(), ScaleByLearningRate{}, ApplyUpdate{}}},
-               hyper("0.001", "0.9", "0.999", "1e-8", "0"),
-               kAdamHyper});
-  p.push_back({"pytorch-adam",
-               "PyTorch 1.13 torch/optim/adam.py _single_tensor_adam: grad += wd*param; "
+               .summary = "eps added before bias correction (the paper's 'epsilon hat')",
+               .convention = {.chain = {eps_hat(), ScaleByLearningRate{}, ApplyUpdate{}}},
+               .defaults = Hyperparameters{.lr = "0.001", .beta1 = "0.9", .beta2 = "0.999", .eps = "1e-8", .weight_decay = "0"},
+               .hyperparameters = kAdamHyper});
+  p.push_back({.name = "pytorch-adam",
+               .source = "PyTorch 1.13 torch/optim/adam.py _single_tensor_adam: grad += wd*param; "
                "denom = sqrt(v)/sqrt(bc2) + eps; param -= lr/bc1 * m/denom",
-               "L2 weight decay through the gradient; eps after bias correction",
-               {Chain{AddL2ToGradient{}, eps_after(), ScaleByLearningRate{}, ApplyUpdate{}}},
-               hyper("0.001", "0.9", "0.999", "1e-8", "0"),
-               kAdamWdHyper, AmsgradVariant::max_of_raw_v, true});
-  p.push_back({"pytorch-adamw",
-               "PyTorch 1.13 torch/optim/adamw.py _single_tensor_adamw: param *= 1 - lr*wd, then Adam",
-               "decoupled decay theta*(1 - lr*wd) before the Adam step",
-               {Chain{DecayWeights{DecayScale::learning_rate}, eps_after(), ScaleByLearningRate{}, ApplyUpdate{}}},
-               hyper("0.001", "0.9", "0.999", "1e-8", "0.01"),
-               kAdamWdHyper, AmsgradVariant::max_of_raw_v, true});
-  p.push_back({"loshchilov-hutter-adamw",
-               "Loshchilov & Hutter, Decoupled Weight Decay Regularization (ICLR 2019), Algorithm 2 line 12: "
+               .summary = "L2 weight decay through the gradient; eps after bias correction",
+               .convention = {.chain = {AddL2ToGradient{}, eps_after(), ScaleByLearningRate{}, ApplyUpdate{}}},
+               .defaults = Hyperparameters{.lr = "0.001", .beta1 = "0.9", .beta2 = "0.999", .eps = "1e-8", .weight_decay = "0"},
+               .hyperparameters = kAdamWdHyper,
+               .amsgrad = AmsgradVariant::max_of_raw_v,
+               .offers_maximize = true});
+  p.push_back({.name = "pytorch-adamw",
+               .source = "PyTorch 1.13 torch/optim/adamw.py _single_tensor_adamw: param *= 1 - lr*wd, then Adam",
+               .summary = "decoupled decay theta*(1 - lr*wd) before the Adam step",
+               .convention = {.chain = {DecayWeights{.scale = DecayScale::learning_rate}, eps_after(), ScaleByLearningRate{}, ApplyUpdate{}}},
+               .defaults = Hyperparameters{.lr = "0.001", .beta1 = "0.9", .beta2 = "0.999", .eps = "1e-8", .weight_decay = "0.01"},
+               .hyperparameters = kAdamWdHyper,
+               .amsgrad = AmsgradVariant::max_of_raw_v,
+               .offers_maximize = true});
+  p.push_back({.name = "loshchilov-hutter-adamw",
+               .source = "Loshchilov & Hutter, Decoupled Weight Decay Regularization (ICLR 2019), Algorithm 2 line 12: "
                "theta -= eta_t (alpha m_hat/(sqrt(v_hat)+eps) + lambda theta); as ../shared/seeds/adamw-math-example.md",
-               "decoupled decay theta*(1 - eta_t*wd), scaled by the schedule multiplier, not by lr",
-               {Chain{DecayWeights{DecayScale::schedule}, eps_after(), ScaleByLearningRate{}, ApplyUpdate{}}},
-               hyper("0.001", "0.9", "0.999", "1e-8", "0.01"),
-               kAdamWdHyper});
-  p.push_back({"keras-adam",
-               "Keras 3 keras/optimizers/adam.py: alpha = lr sqrt(1-b2^t)/(1-b1^t), "
+               .summary = "decoupled decay theta*(1 - eta_t*wd), scaled by the schedule multiplier, not by lr",
+               .convention = {.chain = {DecayWeights{.scale = DecayScale::schedule}, eps_after(), ScaleByLearningRate{}, ApplyUpdate{}}},
+               .defaults = Hyperparameters{.lr = "0.001", .beta1 = "0.9", .beta2 = "0.999", .eps = "1e-8", .weight_decay = "0.01"},
+               .hyperparameters = kAdamWdHyper});
+  p.push_back({.name = "keras-adam",
+               .source = "Keras 3 keras/optimizers/adam.py: alpha = lr sqrt(1-b2^t)/(1-b1^t), "
                "var -= m alpha/(sqrt(v) + eps); base optimizer decay var -= var*wd*lr first",
-               "eps-hat; decoupled decay theta*(1 - lr*wd); eps 1e-7",
-               {Chain{DecayWeights{DecayScale::learning_rate}, eps_hat(), ScaleByLearningRate{}, ApplyUpdate{}}},
-               hyper("0.001", "0.9", "0.999", "1e-7", "0"),
-               kAdamWdHyper, AmsgradVariant::max_of_raw_v});
-  p.push_back({"keras-adamw",
-               "Keras 3 keras/optimizers/adamw.py (Adam with weight_decay=0.004)",
-               "as keras-adam with weight decay 0.004",
-               {Chain{DecayWeights{DecayScale::learning_rate}, eps_hat(), ScaleByLearningRate{}, ApplyUpdate{}}},
-               hyper("0.001", "0.9", "0.999", "1e-7", "0.004"),
-               kAdamWdHyper, AmsgradVariant::max_of_raw_v});
-  p.push_back({"optax-adam",
-               "Optax optax/_src/transform.py scale_by_adam: mu_hat/(sqrt(nu_hat + eps_root) + eps); "
+               .summary = "eps-hat; decoupled decay theta*(1 - lr*wd); eps 1e-7",
+               .convention = {.chain = {DecayWeights{.scale = DecayScale::learning_rate}, eps_hat(), ScaleByLearningRate{}, ApplyUpdate{}}},
+               .defaults = Hyperparameters{.lr = "0.001", .beta1 = "0.9", .beta2 = "0.999", .eps = "1e-7", .weight_decay = "0"},
+               .hyperparameters = kAdamWdHyper,
+               .amsgrad = AmsgradVariant::max_of_raw_v});
+  p.push_back({.name = "keras-adamw",
+               .source = "Keras 3 keras/optimizers/adamw.py (Adam with weight_decay=0.004)",
+               .summary = "as keras-adam with weight decay 0.004",
+               .convention = {.chain = {DecayWeights{.scale = DecayScale::learning_rate}, eps_hat(), ScaleByLearningRate{}, ApplyUpdate{}}},
+               .defaults = Hyperparameters{.lr = "0.001", .beta1 = "0.9", .beta2 = "0.999", .eps = "1e-7", .weight_decay = "0.004"},
+               .hyperparameters = kAdamWdHyper,
+               .amsgrad = AmsgradVariant::max_of_raw_v});
+  p.push_back({.name = "optax-adam",
+               .source = "Optax optax/_src/transform.py scale_by_adam: mu_hat/(sqrt(nu_hat + eps_root) + eps); "
                "alias.py adam = chain(scale_by_adam, scale_by_learning_rate)",
-               "eps after bias correction and eps_root inside the square root",
-               {Chain{eps_after(), ScaleByLearningRate{}, ApplyUpdate{}}},
-               hyper("0.001", "0.9", "0.999", "1e-8", "0"),
-               kOptaxHyper});
-  p.push_back({"optax-adamw",
-               "Optax alias.py adamw = chain(scale_by_adam, add_decayed_weights(wd), scale_by_learning_rate): "
+               .summary = "eps after bias correction and eps_root inside the square root",
+               .convention = {.chain = {eps_after(), ScaleByLearningRate{}, ApplyUpdate{}}},
+               .defaults = Hyperparameters{.lr = "0.001", .beta1 = "0.9", .beta2 = "0.999", .eps = "1e-8", .weight_decay = "0"},
+               .hyperparameters = kOptaxHyper});
+  p.push_back({.name = "optax-adamw",
+               .source = "Optax alias.py adamw = chain(scale_by_adam, add_decayed_weights(wd), scale_by_learning_rate): "
                "theta -= lr (u + wd theta)",
-               "decay added to the update before lr scaling; wd 1e-4",
-               {Chain{eps_after(), AddDecayedWeights{}, ScaleByLearningRate{}, ApplyUpdate{}}},
-               hyper("0.001", "0.9", "0.999", "1e-8", "0.0001"),
-               kOptaxWdHyper});
-  ScaleByAdam optax_amsgrad = eps_after();
-  optax_amsgrad.amsgrad = AmsgradVariant::max_of_v_hat;
-  p.push_back({"optax-amsgrad",
-               "Optax transform.py scale_by_amsgrad: nu_max = max(nu_max, nu_hat); mu_hat/(sqrt(nu_max + eps_root) + eps)",
-               "AMSGrad over the bias-corrected second moment",
-               {Chain{optax_amsgrad, ScaleByLearningRate{}, ApplyUpdate{}}},
-               hyper("0.001", "0.9", "0.999", "1e-8", "0"),
-               kOptaxHyper});
-  p.push_back({"tfjs-adam",
-               "TensorFlow.js tfjs-core src/optimizers/adam_optimizer.ts: m_hat/(sqrt(v_hat) + eps), "
+               .summary = "decay added to the update before lr scaling; wd 1e-4",
+               .convention = {.chain = {eps_after(), AddDecayedWeights{}, ScaleByLearningRate{}, ApplyUpdate{}}},
+               .defaults = Hyperparameters{.lr = "0.001", .beta1 = "0.9", .beta2 = "0.999", .eps = "1e-8", .weight_decay = "0.0001"},
+               .hyperparameters = kOptaxWdHyper});
+  const ScaleByAdam optax_amsgrad{.eps_placement = EpsPlacement::after_bias_correction,
+                                  .amsgrad = AmsgradVariant::max_of_v_hat};
+  p.push_back({.name = "optax-amsgrad",
+               .source = "Optax transform.py scale_by_amsgrad: nu_max = max(nu_max, nu_hat); mu_hat/(sqrt(nu_max + eps_root) + eps)",
+               .summary = "AMSGrad over the bias-corrected second moment",
+               .convention = {.chain = {optax_amsgrad, ScaleByLearningRate{}, ApplyUpdate{}}},
+               .defaults = Hyperparameters{.lr = "0.001", .beta1 = "0.9", .beta2 = "0.999", .eps = "1e-8", .weight_decay = "0"},
+               .hyperparameters = kOptaxHyper});
+  p.push_back({.name = "tfjs-adam",
+               .source = "TensorFlow.js tfjs-core src/optimizers/adam_optimizer.ts: m_hat/(sqrt(v_hat) + eps), "
                "eps = backend epsilon 1e-7 for float32",
-               "Algorithm 1 with eps 1e-7",
-               {Chain{eps_after(), ScaleByLearningRate{}, ApplyUpdate{}}},
-               hyper("0.001", "0.9", "0.999", "1e-7", "0"),
-               kAdamHyper});
-  p.push_back({"onnx-adam",
-               "ONNX ai.onnx.preview.training Adam-1: G += norm_coefficient X; "
+               .summary = "Algorithm 1 with eps 1e-7",
+               .convention = {.chain = {eps_after(), ScaleByLearningRate{}, ApplyUpdate{}}},
+               .defaults = Hyperparameters{.lr = "0.001", .beta1 = "0.9", .beta2 = "0.999", .eps = "1e-7", .weight_decay = "0"},
+               .hyperparameters = kAdamHyper});
+  p.push_back({.name = "onnx-adam",
+               .source = "ONNX ai.onnx.preview.training Adam-1: G += norm_coefficient X; "
                "R_adjusted = R sqrt(1-beta^T)/(1-alpha^T) if T > 0; X -= R_adjusted V/(sqrt(H) + eps) "
                "(T is this update's 1-based count; T = 0 is bias_correction=false)",
-               "eps-hat with L2 norm_coefficient; eps 1e-6",
-               {Chain{AddL2ToGradient{}, eps_hat(), ScaleByLearningRate{}, ApplyUpdate{}}},
-               hyper("0.001", "0.9", "0.999", "1e-6", "0"),
-               kAdamWdHyper, AmsgradVariant::none, false, true});
-  p.push_back({"onnx-adam-post-decay",
-               "ONNX ai.onnx.preview.training Adam-1 with norm_coefficient_post: X_final = (1 - norm_coefficient_post) X_new",
-               "eps-hat; the new theta is multiplied by (1 - wd), not scaled by lr",
-               {Chain{eps_hat(), ScaleByLearningRate{}, ApplyUpdate{}, DecayWeights{DecayScale::none}}},
-               hyper("0.001", "0.9", "0.999", "1e-6", "0"),
-               kAdamWdHyper, AmsgradVariant::none, false, true});
-  p.push_back({"dlib-adam",
-               "dlib 19.24 dlib/cuda/cpu_dlib.cpp compute_adam_update: g = wd*p + grad; "
+               .summary = "eps-hat with L2 norm_coefficient; eps 1e-6",
+               .convention = {.chain = {AddL2ToGradient{}, eps_hat(), ScaleByLearningRate{}, ApplyUpdate{}}},
+               .defaults = Hyperparameters{.lr = "0.001", .beta1 = "0.9", .beta2 = "0.999", .eps = "1e-6", .weight_decay = "0"},
+               .hyperparameters = kAdamWdHyper,
+               .offers_bias_correction_switch = true});
+  p.push_back({.name = "onnx-adam-post-decay",
+               .source = "ONNX ai.onnx.preview.training Adam-1 with norm_coefficient_post: X_final = (1 - norm_coefficient_post) X_new",
+               .summary = "eps-hat; the new theta is multiplied by (1 - wd), not scaled by lr",
+               .convention = {.chain = {eps_hat(), ScaleByLearningRate{}, ApplyUpdate{}, DecayWeights{.scale = DecayScale::none}}},
+               .defaults = Hyperparameters{.lr = "0.001", .beta1 = "0.9", .beta2 = "0.999", .eps = "1e-6", .weight_decay = "0"},
+               .hyperparameters = kAdamWdHyper,
+               .offers_bias_correction_switch = true});
+  p.push_back({.name = "dlib-adam",
+               .source = "dlib 19.24 dlib/cuda/cpu_dlib.cpp compute_adam_update: g = wd*p + grad; "
                "alpha = lr sqrt(1-b2^t)/(1-b1^t); s = -alpha m/(sqrt(v) + 1e-8); adam(wd=0.0005), trainer lr 0.01",
-               "eps-hat, eps fixed at 1e-8, L2 through the gradient",
-               {Chain{AddL2ToGradient{}, eps_hat(), ScaleByLearningRate{}, ApplyUpdate{}}},
-               hyper("0.01", "0.9", "0.999", "1e-8", "0.0005"),
-               {"lr", "beta1", "beta2", "weight_decay"}});
-  p.push_back({"sklearn-adam",
-               "scikit-learn sklearn/neural_network/_stochastic_optimizers.py AdamOptimizer: "
+               .summary = "eps-hat, eps fixed at 1e-8, L2 through the gradient",
+               .convention = {.chain = {AddL2ToGradient{}, eps_hat(), ScaleByLearningRate{}, ApplyUpdate{}}},
+               .defaults = Hyperparameters{.lr = "0.01", .beta1 = "0.9", .beta2 = "0.999", .eps = "1e-8", .weight_decay = "0.0005"},
+               .hyperparameters = {"lr", "beta1", "beta2", "weight_decay"}});
+  p.push_back({.name = "sklearn-adam",
+               .source = "scikit-learn sklearn/neural_network/_stochastic_optimizers.py AdamOptimizer: "
                "lr_t = lr sqrt(1-b2^t)/(1-b1^t); update = -lr_t m/(sqrt(v) + eps); the MLP adds alpha*coef to "
                "the gradient (alpha=1e-4, per sample)",
-               "eps-hat with L2 through the gradient (the MLP's alpha)",
-               {Chain{AddL2ToGradient{}, eps_hat(), ScaleByLearningRate{}, ApplyUpdate{}}},
-               hyper("0.001", "0.9", "0.999", "1e-8", "0.0001"),
-               kAdamWdHyper});
-  p.push_back({"huggingface-adamw",
-               "HuggingFace transformers <= 4.x transformers/optimization.py AdamW: step_size = lr sqrt(bc2)/bc1; "
+               .summary = "eps-hat with L2 through the gradient (the MLP's alpha)",
+               .convention = {.chain = {AddL2ToGradient{}, eps_hat(), ScaleByLearningRate{}, ApplyUpdate{}}},
+               .defaults = Hyperparameters{.lr = "0.001", .beta1 = "0.9", .beta2 = "0.999", .eps = "1e-8", .weight_decay = "0.0001"},
+               .hyperparameters = kAdamWdHyper});
+  p.push_back({.name = "huggingface-adamw",
+               .source = "HuggingFace transformers <= 4.x transformers/optimization.py AdamW: step_size = lr sqrt(bc2)/bc1; "
                "p -= step_size m/(sqrt(v) + eps); then p -= lr*wd*p (on the updated p); correct_bias flag",
-               "eps-hat; decay of the updated theta by (1 - lr*wd); eps 1e-6",
-               {Chain{eps_hat(), ScaleByLearningRate{}, ApplyUpdate{}, DecayWeights{DecayScale::learning_rate}}},
-               hyper("0.001", "0.9", "0.999", "1e-6", "0"),
-               kAdamWdHyper, AmsgradVariant::none, false, true});
+               .summary = "eps-hat; decay of the updated theta by (1 - lr*wd); eps 1e-6",
+               .convention = {.chain = {eps_hat(), ScaleByLearningRate{}, ApplyUpdate{}, DecayWeights{.scale = DecayScale::learning_rate}}},
+               .defaults = Hyperparameters{.lr = "0.001", .beta1 = "0.9", .beta2 = "0.999", .eps = "1e-6", .weight_decay = "0"},
+               .hyperparameters = kAdamWdHyper,
+               .offers_bias_correction_switch = true});
   for (const auto& preset : p) preset.convention.validate();
   return p;
 }
@@ -193,7 +188,7 @@ const Preset& preset_by_name(const std::string& name) {
 OptimizerSpec make_spec(const std::string& preset_name, const PresetOptions& options,
                         const std::map<std::string, std::string>& overrides) {
   const Preset& preset = preset_by_name(preset_name);
-  OptimizerSpec spec{preset.name, options, preset.defaults, preset.resolve(options)};
+  OptimizerSpec spec{.preset = preset.name, .options = options, .hyper = preset.defaults, .convention = preset.resolve(options)};
   for (const auto& [name, value] : overrides) {
     (void)spec.hyper.get(name);  // throws for an unknown name
     if (!preset.exposes(name)) {

@@ -14,8 +14,6 @@ namespace adamconf {
 /// The cases with a rounding seed each, under stochastic rounding of a storage
 /// format: one the case does not set is a hash of its contents (replayable).
 std::vector<RunCase> with_rounding_seeds(const Setup& setup, const std::vector<RunCase>& cases);
-/// Whether `setup` rounds stochastically (stochastic-rounding over a storage format): its cases need seeds.
-bool needs_rounding_seeds(const Setup& setup);
 /// Throws ImplementationError unless every result has a theta_copy of theta's shape (master weights).
 void validate_copies(const std::vector<RunResult>& results);
 /// Throws ImplementationError unless every recorded state has one compensation per element (kahan-summation).

@@ -43,9 +43,6 @@ ExactStep exact_single_step(const Setup& setup, const RunCase& structure, const 
 /// step count. Exact trajectories and the verifier both start here.
 ReferenceAdam<R> tensor_reference(const Setup& setup, const RunCase& c, std::size_t k, const TensorSlice& part);
 
-/// Whether `setup` keeps a Kahan compensation: kahan-summation over a storage format.
-bool compensated(const Setup& setup);
-
 /// The error model for `part` of tensor k of `c`, beside its reference. Under
 /// kahan-summation a case that starts from a compensation c0 starts theta's
 /// error at u_32 |theta0 + c0| (the implementation forms theta0 + c0 in
@@ -53,9 +50,8 @@ bool compensated(const Setup& setup);
 template <class Bound>
 ErrorModel<R, Bound> tensor_model(const Setup& setup, const RunCase& c, const TensorSlice& part,
                                   const ReferenceAdam<R>& reference) {
-  ErrorModel<R, Bound> model(setup.dtype, reference.hyper(), part.size, setup.spec.convention.precision,
-                             setup.spec.convention.state_formats);
-  if (compensated(setup) && c.initial_state && !c.initial_state->compensation.empty())
+  ErrorModel<R, Bound> model(setup.rules(), reference.hyper(), part.size);
+  if (setup.rules().kahan_summation() && c.initial_state && !c.initial_state->compensation.empty())
     for (std::size_t i = 0; i < part.size; ++i)
       if (const double c0 = c.initial_state->compensation.at(part.offset + i); c0 != 0)
         model.set_initial_theta_error(i, ldexp(abs(reference.theta()[i]), -24), R(c0));

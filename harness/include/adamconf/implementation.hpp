@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "adamconf/float_format.hpp"
+#include "adamconf/precision_rules.hpp"
 #include "adamconf/presets.hpp"
 
 namespace adamconf {
@@ -140,6 +141,8 @@ struct Capabilities {
 struct Setup {
   OptimizerSpec spec;
   FloatFormat dtype = float32_format;
+  /// What the convention's precision makes of dtype: formats, master, stochastic rounding, compensation.
+  PrecisionRules rules() const { return PrecisionRules(dtype, spec.convention); }
 };
 
 /// The implementation failed to answer properly: it crashed, hung, answered

@@ -28,7 +28,7 @@ struct ElementTrace {
   Setup setup;
   RunCase element;     ///< a case of one element
   RunResult result;    ///< the implementation's values of that element
-  std::string what;    ///< "theta", "m", "v", "vmax"
+  Quantity what = Quantity::theta;
   std::string position;  ///< "tensor 2 element 7: theta" ("element 7: theta" in a case of one tensor)
   double ratio = 0;    ///< its worst |observed - exact| / allowed
 };

@@ -51,12 +51,12 @@ std::vector<Numerics> numerics_variants() {
 
 Plan plan_of(const Convention& convention) {
   Plan p;
-  bool after_apply = false;
-  for (const Transform& t : convention.chain) {
+  for (const auto& [transform, phase] : convention.with_phases()) {
+    const Transform& t = *transform;
     if (std::holds_alternative<NegateGradient>(t)) p.negate = true;
     if (std::holds_alternative<AddL2ToGradient>(t)) p.l2 = true;
     if (std::holds_alternative<AddDecayedWeights>(t)) p.additive_decay = true;
-    if (const auto* d = std::get_if<DecayWeights>(&t)) (after_apply ? p.decay_after : p.decay_before) = d->scale;
+    if (const auto* d = std::get_if<DecayWeights>(&t)) (phase == Phase::applied ? p.decay_after : p.decay_before) = d->scale;
     if (const auto* a = std::get_if<ScaleByAdam>(&t)) {
       p.eps = a->eps_placement;
       p.bias_correction1 = a->bias_correction1;
@@ -64,7 +64,6 @@ Plan plan_of(const Convention& convention) {
       p.amsgrad = a->amsgrad;
       p.counter = a->counter;
     }
-    if (std::holds_alternative<ApplyUpdate>(t)) after_apply = true;
   }
   return p;
 }

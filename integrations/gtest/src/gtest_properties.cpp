@@ -104,7 +104,7 @@ int register_property_tests(const std::string& suite_name, std::shared_ptr<Imple
   for (const OptionVariant& variant : variants)
     for (const Property& p : all_properties()) {
       if (std::find(suite.skip.begin(), suite.skip.end(), p.id) != suite.skip.end()) continue;
-      if (!variant.name.empty() && !runs_under_variants(p.id)) continue;
+      if (!variant.name.empty() && !p.runs_under_variants) continue;
       PropertyContext vctx = ctx;
       vctx.options = variant.options;
       const std::string name = test_name(p.id, variant.name);

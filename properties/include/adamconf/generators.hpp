@@ -46,6 +46,50 @@ struct ScenarioShape {
 struct ExponentRange {
   int min, max;
 };
+
+/// A group of values a hyperparameter is drawn among, with its weight.
+struct ValueGroup {
+  int weight;
+  std::vector<std::string> values;  ///< decimal text
+};
+/// The values a generated hyperparameter (lr, beta1, beta2, eps, eps_root,
+/// weight_decay) is drawn from: a group by weight, then a value of it. The
+/// groups are the regimes that hide bugs (betas near 0 and near 1, eps from
+/// 1e-16 to 0.1, lr up to 2.5); a re-draw (a decay that would diverge, an eps
+/// the format flushes to 0) chooses among the same values.
+const std::vector<ValueGroup>& hyperparameter_values(const std::string& name);
+/// Every value of hyperparameter_values(name), in order.
+std::vector<std::string> all_values(const std::string& name);
+
+/// The regimes of a generated gradient (gen::grad, and the seeded streams of large cases).
+enum class GradientRegime {
+  typical,       ///< typical_exponents()
+  near_eps,      ///< near_eps_exponents(): |g| ~ eps
+  tiny,          ///< tiny_exponents(): down to the subnormals, g^2 underflows
+  huge,          ///< huge_exponents(): up to largest_gradient
+  zero,          ///< 0
+  power_of_two,  ///< one of kPowerOfTwoGradients
+};
+struct WeightedRegime {
+  int weight;
+  GradientRegime regime;
+};
+/// gen::grad's mix of regimes, with their weights (of 76).
+inline constexpr WeightedRegime kGradientRegimes[] = {
+    {40, GradientRegime::typical}, {12, GradientRegime::near_eps}, {6, GradientRegime::tiny},
+    {5, GradientRegime::huge},     {8, GradientRegime::zero},      {5, GradientRegime::power_of_two}};
+inline constexpr double kPowerOfTwoGradients[] = {1.0, -1.0, 0.5, -2.0, 4.0};
+/// The exponent range of a regime other than zero and power_of_two.
+ExponentRange regime_exponents(GradientRegime r, const FloatFormat& dtype, double eps);
+
+/// theta0's mix: typical (|theta| in [2^-4, 2^3)), zero, large ([2^8, 2^21)), small ([2^-30, 2^-9)).
+struct WeightedTheta {
+  int weight;
+  bool zero;
+  ExponentRange exponents;
+};
+inline constexpr WeightedTheta kTheta0Regimes[] = {
+    {8, false, {-4, 2}}, {1, true, {0, 0}}, {1, false, {8, 20}}, {1, false, {-30, -10}}};
 /// gen::grad's regimes: typical values; tiny ones (down to the subnormals and
 /// values whose square underflows); huge ones (up to largest_gradient, so that
 /// g^2 stays finite); eps-sized ones (within 2^+-3 of eps, typical when eps is 0).

@@ -42,14 +42,13 @@ struct PropertyContext {
   ScenarioShape shape() const;
   const Preset& preset_info() const { return preset_by_name(preset); }
   Convention convention() const { return preset_info().resolve(options); }
+  /// What the precision convention makes of dtype (PrecisionRules).
+  PrecisionRules rules() const { return PrecisionRules(dtype, options.precision, options.state_formats); }
   /// The format the implementation's values are compared in: float32 for a
-  /// storage format's master weights, else dtype (reported_format).
-  const FloatFormat& values_format() const { return reported_format(dtype, options.precision); }
-  /// The format value `what` ("theta", "m", "v", "vmax") is stored and
-  /// compared in: a state format of its own where given (stored_format).
-  const FloatFormat& format_of(std::string_view what) const {
-    return stored_format(dtype, options.precision, options.state_formats, what);
-  }
+  /// storage format's master weights, else dtype.
+  const FloatFormat& values_format() const { return rules().reported(); }
+  /// The format quantity q is stored and compared in: a state format of its own where given.
+  const FloatFormat& format_of(Quantity q) const { return rules().format_of(q); }
 };
 
 /// Runs the implementation and compares its values for one property case.
@@ -141,6 +140,11 @@ struct Property {
   /// reruns the implementation hundreds of times (minutes through a Python
   /// adapter); such a failure is reported as generated, replayable by its seed.
   bool shrink = true;
+  /// Whether `check` runs it again with each option the implementation offers
+  /// and was not asked for (amsgrad, maximize, no bias correction): the
+  /// agreement and resume properties and the options' own claims; the
+  /// invariances add nothing there.
+  bool runs_under_variants = false;
 };
 
 /// Every property, in report order.
@@ -216,9 +220,6 @@ struct OptionVariant {
 };
 std::vector<OptionVariant> option_variants(const std::string& preset, const PresetOptions& given,
                                            const Capabilities& capabilities);
-/// Whether property `id` runs again under an option variant: the agreement
-/// and resume properties and the options' own claims (the invariances add nothing there).
-bool runs_under_variants(const std::string& id);
 
 /// Shrinking a failure reruns the implementation and the reference on every
 /// candidate; for a case of hundreds of steps that is minutes. It stops at a

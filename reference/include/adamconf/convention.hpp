@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -43,12 +44,43 @@ enum class DecayScale {
   none,           ///< s = 1 (ONNX norm_coefficient_post)
 };
 
+/// Where in a chain a transform stands. A chain runs gradient transforms,
+/// then scale_by_adam (which opens `update`), transforms of the update,
+/// scale_by_learning_rate (which opens `scaled`), apply_update (which opens
+/// `applied`), and transforms of the updated parameter.
+enum class Phase : unsigned { gradient = 1, update = 2, scaled = 4, applied = 8 };
+constexpr unsigned operator|(Phase a, Phase b) { return static_cast<unsigned>(a) | static_cast<unsigned>(b); }
+
+/// Which weight decay a transform applies.
+enum class DecayKind {
+  none,
+  l2,         ///< through the gradient, into the moments: g + wd theta
+  decoupled,  ///< on the parameter or the update, past the moments
+};
+
+/// What every question asked of a chain needs to know of one of its
+/// transforms (validation, descriptions, "does it decay", the generators'
+/// decay factor, identify): one entry per transform, beside its definition.
+struct TransformTraits {
+  const char* name;          ///< as describe() and `adamconf presets` print it
+  unsigned stands_in;        ///< the phases (a set of Phase) it may stand in
+  unsigned opens = 0;        ///< the phase it opens (0: none; the chain stays in its phase)
+  DecayKind decay = DecayKind::none;
+  const char* math;          ///< what it does to one element, Optax-docstring style
+};
+
 /// maximize: g <- -g (PyTorch maximize=True), before any decay term is added.
 struct NegateGradient {
+  static constexpr TransformTraits traits{
+      .name = "negate_gradient", .stands_in = static_cast<unsigned>(Phase::gradient), .math = "g <- -g"};
   friend bool operator==(const NegateGradient&, const NegateGradient&) = default;
 };
 /// L2 regularisation through the gradient: g <- g + wd*theta (PyTorch Adam, dlib, sklearn, ONNX).
 struct AddL2ToGradient {
+  static constexpr TransformTraits traits{.name = "add_l2_to_gradient",
+                                          .stands_in = static_cast<unsigned>(Phase::gradient),
+                                          .decay = DecayKind::l2,
+                                          .math = "g <- g + wd theta"};
   friend bool operator==(const AddL2ToGradient&, const AddL2ToGradient&) = default;
 };
 /// Multiplicative decay of the parameter: theta <- theta*(1 - s*wd). Before
@@ -56,6 +88,10 @@ struct AddL2ToGradient {
 /// Loshchilov & Hutter); after apply_update it decays the new theta (old
 /// HuggingFace AdamW, ONNX norm_coefficient_post).
 struct DecayWeights {
+  static constexpr TransformTraits traits{.name = "decay_weights",
+                                          .stands_in = Phase::gradient | Phase::applied,
+                                          .decay = DecayKind::decoupled,
+                                          .math = "theta <- theta (1 - s wd), s = lr_t, the schedule multiplier or 1"};
   DecayScale scale = DecayScale::learning_rate;
   friend bool operator==(const DecayWeights&, const DecayWeights&) = default;
 };
@@ -76,6 +112,11 @@ std::int64_t held_count(StepCounter c, std::int64_t count);
 
 /// The Adam direction: moments, bias correction, eps, optional AMSGrad; u <- direction.
 struct ScaleByAdam {
+  static constexpr TransformTraits traits{
+      .name = "scale_by_adam",
+      .stands_in = static_cast<unsigned>(Phase::gradient),
+      .opens = static_cast<unsigned>(Phase::update),
+      .math = "m <- b1 m + (1 - b1) g; v <- b2 v + (1 - b2) g^2; u <- m_hat / (sqrt(v_hat + eps_root) + eps)"};
   EpsPlacement eps_placement = EpsPlacement::after_bias_correction;
   bool bias_correction1 = true;
   bool bias_correction2 = true;
@@ -85,19 +126,36 @@ struct ScaleByAdam {
 };
 /// Optax add_decayed_weights: u <- u + wd*theta (then scaled by lr with the rest).
 struct AddDecayedWeights {
+  static constexpr TransformTraits traits{.name = "add_decayed_weights",
+                                          .stands_in = static_cast<unsigned>(Phase::update),
+                                          .decay = DecayKind::decoupled,
+                                          .math = "u <- u + wd theta"};
   friend bool operator==(const AddDecayedWeights&, const AddDecayedWeights&) = default;
 };
 /// u <- -lr_t * u.
 struct ScaleByLearningRate {
+  static constexpr TransformTraits traits{.name = "scale_by_learning_rate",
+                                          .stands_in = static_cast<unsigned>(Phase::update),
+                                          .opens = static_cast<unsigned>(Phase::scaled),
+                                          .math = "u <- -lr_t u"};
   friend bool operator==(const ScaleByLearningRate&, const ScaleByLearningRate&) = default;
 };
 /// theta <- theta + u.
 struct ApplyUpdate {
+  static constexpr TransformTraits traits{.name = "apply_update",
+                                          .stands_in = static_cast<unsigned>(Phase::scaled),
+                                          .opens = static_cast<unsigned>(Phase::applied),
+                                          .math = "theta <- theta + u"};
   friend bool operator==(const ApplyUpdate&, const ApplyUpdate&) = default;
 };
 
 using Transform = std::variant<NegateGradient, AddL2ToGradient, DecayWeights, ScaleByAdam,
                                AddDecayedWeights, ScaleByLearningRate, ApplyUpdate>;
+/// The traits of the transform `t` holds.
+const TransformTraits& traits_of(const Transform& t);
+/// The multiplier s of a decoupled decay's s wd: DecayWeights' scale, lr_t for
+/// add_decayed_weights (scaled by lr with the update); nullopt for the others.
+std::optional<DecayScale> decay_multiplier(const Transform& t);
 
 /// The precision convention: what a storage format narrower than float32
 /// (bfloat16, float16) is computed in. For float32 and float64 both are the
@@ -147,15 +205,18 @@ std::string to_string(Precision p);
 /// "storage", "float32-opmath", "master-weights", "stochastic-rounding" or "kahan-summation";
 /// throws std::invalid_argument "<where> 'x': expected storage, float32-opmath, ...".
 Precision precision_by_name(const std::string& name, const std::string& where);
-/// Whether a storage format is computed in float32 (every precision but storage).
-inline bool computes_in_float32(Precision p) { return p != Precision::storage; }
-/// The format theta and the state are reported in for values stored in
-/// `dtype`: float32 for a storage format under master weights (the master
-/// and its float32 state), `dtype` otherwise.
-const FloatFormat& reported_format(const FloatFormat& dtype, Precision p);
-/// The format the arithmetic of a step runs in: float32 for a storage format
-/// under every precision but storage, else `dtype`.
-const FloatFormat& arithmetic_format(const FloatFormat& dtype, Precision p);
+
+/// The values a step stores and a check compares: theta, the moments, the
+/// AMSGrad maximum, and under kahan-summation theta + compensation (the sum
+/// that tracks the exact value). Their names are the protocol's and golden
+/// files' field names.
+enum class Quantity { theta, m, v, vmax, theta_plus_compensation };
+/// "theta", "m", "v", "vmax", "theta + compensation".
+const char* name(Quantity q);
+/// The quantity called `text`; nullopt for any other name ("m_hat", a typo).
+std::optional<Quantity> quantity_by_name(std::string_view text);
+/// The state tensors, in order: m, v, vmax.
+inline constexpr Quantity kStateQuantities[] = {Quantity::m, Quantity::v, Quantity::vmax};
 
 /// The formats the state tensors are stored in, each chosen apart from
 /// theta's: a fused kernel computes in float32 and stores each tensor to its
@@ -167,14 +228,12 @@ const FloatFormat& arithmetic_format(const FloatFormat& dtype, Precision p);
 /// empty one means theta's (reported) format, as PyTorch's zeros_like(p).
 struct StateFormats {
   std::string m, v, vmax;
-  /// The state tensors' names, in order.
-  static constexpr const char* names[] = {"m", "v", "vmax"};
   bool any() const { return !m.empty() || !v.empty() || !vmax.empty(); }
-  /// The entry for tensor `what` ("m", "v" or "vmax"); nullptr for any other name (theta).
-  const std::string* of(std::string_view what) const {
-    return what == "m" ? &m : what == "v" ? &v : what == "vmax" ? &vmax : nullptr;
+  /// The entry of state tensor q (m, v or vmax); nullptr for theta and theta + compensation.
+  const std::string* of(Quantity q) const {
+    return q == Quantity::m ? &m : q == Quantity::v ? &v : q == Quantity::vmax ? &vmax : nullptr;
   }
-  std::string* of(std::string_view what) { return const_cast<std::string*>(std::as_const(*this).of(what)); }
+  std::string* of(Quantity q) { return const_cast<std::string*>(std::as_const(*this).of(q)); }
   friend bool operator==(const StateFormats&, const StateFormats&) = default;
 };
 /// `name` if it names a format (bfloat16, float16, float32, float64); throws
@@ -202,21 +261,16 @@ struct Convention {
   void validate() const;
   /// Whether any transform reads the weight_decay hyperparameter.
   bool uses_weight_decay() const;
+  /// Whether some transform applies decay of this kind.
+  bool has(DecayKind kind) const;
+  /// The same chain without any weight decay transform (the same numerics: precision, state formats).
+  Convention without_decay() const;
+  /// Each transform with the phase it stands in, in order: what the
+  /// questions above (and identify's descriptions) are derived from.
+  std::vector<std::pair<const Transform*, Phase>> with_phases() const;
 
   friend bool operator==(const Convention&, const Convention&) = default;
 };
-
-/// The format value `what` of a step is stored and compared in: "m", "v" or
-/// "vmax" (the state format given, else theta's); anything else ("theta",
-/// "theta + compensation") theta's, reported_format.
-const FloatFormat& stored_format(const FloatFormat& dtype, const Convention& c, std::string_view what);
-const FloatFormat& stored_format(const FloatFormat& dtype, Precision p, const StateFormats& s, std::string_view what);
-/// Throws std::invalid_argument in one line unless each state format given is
-/// a known format that the step's arithmetic can store without widening it:
-/// no more significand bits than arithmetic_format (a float32 m computed in
-/// bfloat16 arithmetic would be modelled as bfloat16's, a bound too loose to
-/// judge it by; that convention is not modelled).
-void validate_state_formats(const FloatFormat& dtype, const Convention& c);
 
 std::string to_string(EpsPlacement);
 std::string to_string(AmsgradVariant);

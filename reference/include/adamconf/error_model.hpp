@@ -17,6 +17,7 @@
 
 #include "adamconf/bound_arithmetic.hpp"
 #include "adamconf/float_format.hpp"
+#include "adamconf/precision_rules.hpp"
 #include "adamconf/reference_adam.hpp"
 
 namespace adamconf {
@@ -78,14 +79,12 @@ class ErrorModel {
   using D = Down<Bound>;
 
  public:
-  /// `target`: the format the implementation stores its values in.
-  /// `precision`: for a storage format, whether every operation rounds to it
-  /// or the step runs in float32 and rounds to it once when storing.
-  /// `states`: the formats m, v and vmax are stored in where not theta's.
-  ErrorModel(const FloatFormat& target, const HyperValues<Real>& hyper, std::size_t elements,
-             Precision precision = Precision::storage, const StateFormats& states = {})
-      : target_(arithmetic_format(target, precision)),
-        storage_(reported_format(target, precision)), h_(hyper), bounds_(elements), grad_error_(elements), update_error_(elements),
+  /// `rules`: the format the implementation stores its values in, and what
+  /// its precision convention makes of it (the arithmetic's format, where
+  /// each value is stored, stochastic rounding, a Kahan compensation).
+  ErrorModel(const PrecisionRules& rules, const HyperValues<Real>& hyper, std::size_t elements)
+      : target_(rules.arithmetic()),
+        storage_(rules.reported()), h_(hyper), bounds_(elements), grad_error_(elements), update_error_(elements),
         underflow_error_(elements), input_grad_error_(elements, U{0}) {
     using std::ldexp;
     if constexpr (is_directed_v<Bound>) {
@@ -109,11 +108,11 @@ class ErrorModel {
     // Stochastic rounding stores theta as either neighbour of the float32
     // value y: |stored - y| < ulp_S(y) <= 2 u_S |y| (below the normal range,
     // less than the subnormal spacing, which eta_S covers).
-    theta_store_ = store_rule(storage_, precision == Precision::stochastic_rounding);
-    m_store_ = store_rule(stored_format(target, precision, states, "m"), false);
-    v_store_ = store_rule(stored_format(target, precision, states, "v"), false);
-    vmax_store_ = store_rule(stored_format(target, precision, states, "vmax"), false);
-    kahan_ = precision == Precision::kahan_summation && theta_store_.rounds;
+    theta_store_ = store_rule(storage_, rules.stochastic_rounding());
+    m_store_ = store_rule(rules.format_of(Quantity::m), false);
+    v_store_ = store_rule(rules.format_of(Quantity::v), false);
+    vmax_store_ = store_rule(rules.format_of(Quantity::vmax), false);
+    kahan_ = rules.kahan_summation();
     float32_u_ = U::exact(ldexp(Bound(1), -24));
     double_u_ = U::exact(ldexp(Bound(1), -53));
     storage_eta_ = U::exact(ldexp(Bound(1), storage_.min_exponent - storage_.precision + 1));
@@ -254,101 +253,31 @@ class ErrorModel {
         (times(up(factor) + e_f, U{bounds_[i].theta}) + times(up(theta_in), e_f) + rho(out) + reference_u_ * out).x;
   }
 
+  // scale_by_adam, section by section of docs/error-model.md: "Moments" for m
+  // and v (with "Overflow"), AMSGrad's maximum, "Bias correction, square root,
+  // epsilon" and "The direction", "Underflow of intermediate products".
   void scale_by_adam(std::size_t i, const ScaleByAdam& adam, const AdamElement<Real>& e) {
     ElementBounds<Bound>& b = bounds_[i];
     const U eg = grad_error_[i];
-    const U bm{b.m}, bv{b.v}, bvmax{b.vmax};
-    // Magnitudes of the exact values, rounded up (down for denominators).
-    const U g = up(e.grad), m_prev = up(e.m_prev), v_prev = up(e.v_prev), m = up(e.m), v = up(e.v);
-    // "Moments": the worst of the orderings b m' + c g (and fma) and m' + c (g - m') (lerp)
-    const Real g_minus_m = e.grad - e.m_prev;
-    const U gm = up(g_minus_m);
-    const Real g2_exact = e.grad * e.grad;
-    const U g2 = up(g2_exact);
-    const U gm_c1 = c1u_ * gm;
-    // Each sum's operands carry their own errors (sum_error): the implementation adds its values, not these.
-    const U sum_gm = sum_error(gm, g, eg, m_prev, bm);  // g - m'
-    const U e_difference_m = eg + bm + sum_gm;
-    const U e_gm_c1 = times(c1h_, e_difference_m) + d_c1_ * gm;  // c1~ (g - m')~ against c1 (g - m')
-    const U lerp_m = times(c1h_, sum_gm) + product_error(c1f_, g_minus_m, gm_c1, e_gm_c1) +
-                     sum_error(m, m_prev, bm, gm_c1, e_gm_c1 + product_error(c1f_, g_minus_m, gm_c1, e_gm_c1));
-    const U b1m = b1_ * m_prev, c1g = c1u_ * g;
-    const U e_b1m = times(b1h_, bm) + d_b1_ * m_prev, e_c1g = times(c1h_, eg) + d_c1_ * g;
-    const U standard_m = product_error(b1f_, e.m_prev, b1m, e_b1m) + product_error(c1f_, e.grad, c1g, e_c1g) +
-                         sum_error(m, b1m, e_b1m + product_error(b1f_, e.m_prev, b1m, e_b1m),
-                                   c1g, e_c1g + product_error(c1f_, e.grad, c1g, e_c1g));
-    const U e_m = times(b1h_, bm) + times(c1h_, eg) + hyperparameter_error(d_b1_, d_c1_, m_prev, g) +
-                  max(standard_m, lerp_m);
-    const U e_g2 = times(U::exact(2) * g, eg) + times(eg, eg);
-    const U rounding_g2 = g2_exact == 0 ? U{0} : rho(g2);  // g g, exact for g = 0
-    const U c2g2 = c2u_ * g2;
-    const U square = max(c2u_ * rounding_g2,
-                         g * product_error(c2f_, e.grad, c2u_ * g, times(c2h_, eg) + d_c2_ * g));  // c2 (g g) or (c2 g) g
-    const Real g2_minus_v = g2_exact - e.v_prev;
-    const U g2v = up(g2_minus_v);
-    const U g2v_c2 = c2u_ * g2v;
-    const U sum_g2v = sum_error(g2v, g2, e_g2 + rounding_g2, v_prev, bv);
-    const U e_difference_v = e_g2 + rounding_g2 + bv + sum_g2v;
-    const U e_g2v_c2 = times(c2h_, e_difference_v) + d_c2_ * g2v;
-    const U lerp_v = times(c2h_, rounding_g2 + sum_g2v) + product_error(c2f_, g2_minus_v, g2v_c2, e_g2v_c2) +
-                     sum_error(v, v_prev, bv, g2v_c2, e_g2v_c2 + product_error(c2f_, g2_minus_v, g2v_c2, e_g2v_c2));
-    const U b2v = b2_ * v_prev;
-    const U e_b2v = times(b2h_, bv) + d_b2_ * v_prev, e_c2g2 = times(c2h_, e_g2 + rounding_g2) + d_c2_ * g2;
-    const U standard_v =
-        square + product_error(c2f_, g2_exact, c2g2, e_c2g2) + product_error(b2f_, e.v_prev, b2v, e_b2v) +
-        sum_error(v, b2v, e_b2v + product_error(b2f_, e.v_prev, b2v, e_b2v), c2g2,
-                  e_c2g2 + square + product_error(c2f_, g2_exact, c2g2, e_c2g2));
-    U e_v = times(b2h_, bv) + times(c2h_, e_g2) + hyperparameter_error(d_b2_, d_c2_, v_prev, g2) +
-            max(standard_v, lerp_v);
-    // "Overflow of intermediates": where the implementation's g g may reach the
-    // arithmetic format's largest finite value (|g| > 256 in float16 storage
-    // arithmetic), v may be inf, and nothing about it or the update is bounded.
-    if ((g + eg) * (g + eg) >= D::exact(largest_)) e_v = U::infinite();
-    U e_vmax = bvmax;
+    const U e_m = first_moment_error(e, eg, U{b.m});
+    const U e_v = second_moment_error(e, eg, U{b.v});
+    // AMSGrad's maximum of raw v is within the larger of the two errors.
+    U e_vmax{b.vmax};
     U e_v_used = e_v;
     if (adam.amsgrad == AmsgradVariant::max_of_raw_v) {
-      e_vmax = max(bvmax, e_v);
+      e_vmax = max(U{b.vmax}, e_v);
       e_v_used = e_vmax;
     }
-    const D denom_low = down(e.denom);
-    U factor;  // F - 1 of "The direction"
-    U r_over_m;
-    if (adam.eps_placement == EpsPlacement::after_bias_correction) {
-      U e_v_hat = quotient_error(up(e.v_used), e_v_used, bc2_low_, e_bc2_) + rho(up(e.v_hat));
-      if (adam.amsgrad == AmsgradVariant::max_of_v_hat) {
-        e_vmax = max(bvmax, e_v_hat);
-        e_v_hat = e_vmax;
-      }
-      const Real x_exact = e.v_hat + h_.eps_root;
-      const U e_x = e_v_hat + d_eps_root_ + (h_.eps_root > 0 ? rho(up(x_exact)) : U{0});
-      const U s = sqrt(up(x_exact));
-      const U e_s = sqrt_error(x_exact, e_x) + U::exact(3) * u_ * s + eta_;
-      const U e_d = e_s + d_eps_ + sum_error(up(e.denom), s, e_s, up(h_.eps), d_eps_);
-      factor = compose(compose(r_bc1_, reciprocal_error(denom_low, e_d)), gamma3_);
-      r_over_m = inverse_bc1_ / denom_low;
-    } else {
-      const Real x_exact = e.v_used + h_.eps_root;
-      const U e_x = e_v_used + d_eps_root_ + (h_.eps_root > 0 ? rho(up(x_exact)) : U{0});
-      const U s = sqrt(up(x_exact));
-      const U e_s = sqrt_error(x_exact, e_x) + U::exact(2) * u_ * s + eta_;
-      const U e_d = e_s + d_eps_ + sum_error(up(e.denom), s, e_s, up(h_.eps), d_eps_);
-      factor = compose(compose(compose(r_sqrt_bc2_, r_bc1_), reciprocal_error(denom_low, e_d)), gamma4_);
-      r_over_m = eps_hat_scale_ / denom_low;
-    }
-    b.m = (e_m + reference_u_ * m).x;
-    b.v = (e_v + reference_u_ * v).x;
+    const DirectionError d = direction_error(adam, e, e_v_used, e_vmax);
+    b.m = (e_m + reference_u_ * up(e.m)).x;
+    b.v = (e_v + reference_u_ * up(e.v)).x;
     b.vmax = (e_vmax + reference_u_ * up(e.vmax)).x;
     // A denominator (D, bc1, sqrt(bc2)) whose error may reach it may be 0 in
     // the implementation: then even m = 0 gives 0/0, and nothing is bounded.
-    update_error_[i] = !factor.is_finite() ? U::infinite()
-                                           : times(up(e.direction), factor) + times(r_over_m * e_m, U::exact(1) + factor) + eta_;
-    // "Underflow of intermediate products": an intermediate of lr * m * sqrt(bc2)/(bc1 D)
-    // (PyTorch's lr/bc1 * m, say) that rounds in the subnormal range errs by eta
-    // absolutely, and the factors applied after it can amplify that by at most the
-    // product of those above 1. Charged once per possible intermediate (k = 3).
-    const U one = U::exact(1);
-    underflow_error_[i] =
-        U::exact(3) * eta_ * max(one, lr_) * max(one, inverse_bc1_) * max(one, one / denom_low);
+    update_error_[i] = !d.factor.is_finite()
+                           ? U::infinite()
+                           : times(up(e.direction), d.factor) + times(d.r_over_m * e_m, U::exact(1) + d.factor) + eta_;
+    underflow_error_[i] = underflow_error(d.denom_low);
   }
 
   // "add_decayed_weights": E(u') = E(u) + wd E(theta) + delta(wd)|theta| + rho(wd theta) + rho(u')
@@ -403,6 +332,108 @@ class ErrorModel {
   }
 
  private:
+  // "Moments", first moment: the worst of the orderings b m' + c g (and fma)
+  // and m' + c (g - m') (lerp), each sum's operands with their own errors
+  // (sum_error: the implementation adds its values, not the exact ones).
+  U first_moment_error(const AdamElement<Real>& e, const U& eg, const U& bm) const {
+    const U g = up(e.grad), m_prev = up(e.m_prev), m = up(e.m);
+    const Real g_minus_m = e.grad - e.m_prev;
+    const U gm = up(g_minus_m);
+    const U gm_c1 = c1u_ * gm;
+    const U sum_gm = sum_error(gm, g, eg, m_prev, bm);  // g - m'
+    const U e_difference_m = eg + bm + sum_gm;
+    const U e_gm_c1 = times(c1h_, e_difference_m) + d_c1_ * gm;  // c1~ (g - m')~ against c1 (g - m')
+    const U lerp_m = times(c1h_, sum_gm) + product_error(c1f_, g_minus_m, gm_c1, e_gm_c1) +
+                     sum_error(m, m_prev, bm, gm_c1, e_gm_c1 + product_error(c1f_, g_minus_m, gm_c1, e_gm_c1));
+    const U b1m = b1_ * m_prev, c1g = c1u_ * g;
+    const U e_b1m = times(b1h_, bm) + d_b1_ * m_prev, e_c1g = times(c1h_, eg) + d_c1_ * g;
+    const U standard_m = product_error(b1f_, e.m_prev, b1m, e_b1m) + product_error(c1f_, e.grad, c1g, e_c1g) +
+                         sum_error(m, b1m, e_b1m + product_error(b1f_, e.m_prev, b1m, e_b1m),
+                                   c1g, e_c1g + product_error(c1f_, e.grad, c1g, e_c1g));
+    return times(b1h_, bm) + times(c1h_, eg) + hyperparameter_error(d_b1_, d_c1_, m_prev, g) + max(standard_m, lerp_m);
+  }
+
+  // "Moments", second moment: b v' + c (g g) or (c g) g, and the lerp
+  // v' + c (g g - v'); "Overflow": where the implementation's g g may reach
+  // the arithmetic format's largest finite value (|g| > 256 in float16
+  // storage arithmetic), v may be inf, and nothing about it or the update is bounded.
+  U second_moment_error(const AdamElement<Real>& e, const U& eg, const U& bv) const {
+    const U g = up(e.grad), v_prev = up(e.v_prev), v = up(e.v);
+    const Real g2_exact = e.grad * e.grad;
+    const U g2 = up(g2_exact);
+    const U e_g2 = times(U::exact(2) * g, eg) + times(eg, eg);
+    const U rounding_g2 = g2_exact == 0 ? U{0} : rho(g2);  // g g, exact for g = 0
+    const U c2g2 = c2u_ * g2;
+    const U square = max(c2u_ * rounding_g2,
+                         g * product_error(c2f_, e.grad, c2u_ * g, times(c2h_, eg) + d_c2_ * g));  // c2 (g g) or (c2 g) g
+    const Real g2_minus_v = g2_exact - e.v_prev;
+    const U g2v = up(g2_minus_v);
+    const U g2v_c2 = c2u_ * g2v;
+    const U sum_g2v = sum_error(g2v, g2, e_g2 + rounding_g2, v_prev, bv);
+    const U e_difference_v = e_g2 + rounding_g2 + bv + sum_g2v;
+    const U e_g2v_c2 = times(c2h_, e_difference_v) + d_c2_ * g2v;
+    const U lerp_v = times(c2h_, rounding_g2 + sum_g2v) + product_error(c2f_, g2_minus_v, g2v_c2, e_g2v_c2) +
+                     sum_error(v, v_prev, bv, g2v_c2, e_g2v_c2 + product_error(c2f_, g2_minus_v, g2v_c2, e_g2v_c2));
+    const U b2v = b2_ * v_prev;
+    const U e_b2v = times(b2h_, bv) + d_b2_ * v_prev, e_c2g2 = times(c2h_, e_g2 + rounding_g2) + d_c2_ * g2;
+    const U standard_v =
+        square + product_error(c2f_, g2_exact, c2g2, e_c2g2) + product_error(b2f_, e.v_prev, b2v, e_b2v) +
+        sum_error(v, b2v, e_b2v + product_error(b2f_, e.v_prev, b2v, e_b2v), c2g2,
+                  e_c2g2 + square + product_error(c2f_, g2_exact, c2g2, e_c2g2));
+    const U e_v = times(b2h_, bv) + times(c2h_, e_g2) + hyperparameter_error(d_b2_, d_c2_, v_prev, g2) +
+                  max(standard_v, lerp_v);
+    if ((g + eg) * (g + eg) >= D::exact(largest_)) return U::infinite();
+    return e_v;
+  }
+
+  /// "The direction": u = m * F with F = 1/(bc1 D) (or sqrt(bc2)/(bc1 D) for
+  /// eps-hat) known within relative error `factor` (F - 1 of the document),
+  /// r_over_m = |F|, and the denominator D rounded down.
+  struct DirectionError {
+    U factor, r_over_m;
+    D denom_low;
+  };
+  // "Bias correction, square root, epsilon": D = sqrt(v_hat + eps_root) + eps
+  // (sqrt(v + eps_root) + eps for eps-hat); AMSGrad over v_hat takes its
+  // maximum here, so e_vmax is updated.
+  DirectionError direction_error(const ScaleByAdam& adam, const AdamElement<Real>& e, const U& e_v_used, U& e_vmax) const {
+    DirectionError d;
+    d.denom_low = down(e.denom);
+    if (adam.eps_placement == EpsPlacement::after_bias_correction) {
+      U e_v_hat = quotient_error(up(e.v_used), e_v_used, bc2_low_, e_bc2_) + rho(up(e.v_hat));
+      if (adam.amsgrad == AmsgradVariant::max_of_v_hat) {
+        e_vmax = max(e_vmax, e_v_hat);
+        e_v_hat = e_vmax;
+      }
+      const Real x_exact = e.v_hat + h_.eps_root;
+      const U e_x = e_v_hat + d_eps_root_ + (h_.eps_root > 0 ? rho(up(x_exact)) : U{0});
+      const U s = sqrt(up(x_exact));
+      const U e_s = sqrt_error(x_exact, e_x) + U::exact(3) * u_ * s + eta_;
+      const U e_d = e_s + d_eps_ + sum_error(up(e.denom), s, e_s, up(h_.eps), d_eps_);
+      d.factor = compose(compose(r_bc1_, reciprocal_error(d.denom_low, e_d)), gamma3_);
+      d.r_over_m = inverse_bc1_ / d.denom_low;
+    } else {
+      const Real x_exact = e.v_used + h_.eps_root;
+      const U e_x = e_v_used + d_eps_root_ + (h_.eps_root > 0 ? rho(up(x_exact)) : U{0});
+      const U s = sqrt(up(x_exact));
+      const U e_s = sqrt_error(x_exact, e_x) + U::exact(2) * u_ * s + eta_;
+      const U e_d = e_s + d_eps_ + sum_error(up(e.denom), s, e_s, up(h_.eps), d_eps_);
+      d.factor = compose(compose(compose(r_sqrt_bc2_, r_bc1_), reciprocal_error(d.denom_low, e_d)), gamma4_);
+      d.r_over_m = eps_hat_scale_ / d.denom_low;
+    }
+    return d;
+  }
+
+  // "Underflow of intermediate products": an intermediate of lr * m *
+  // sqrt(bc2)/(bc1 D) (PyTorch's lr/bc1 * m, say) that rounds in the
+  // subnormal range errs by eta absolutely, and the factors applied after it
+  // can amplify that by at most the product of those above 1. Charged once
+  // per possible intermediate (k = 3).
+  U underflow_error(const D& denom_low) const {
+    const U one = U::exact(1);
+    return U::exact(3) * eta_ * max(one, lr_) * max(one, inverse_bc1_) * max(one, one / denom_low);
+  }
+
   /// How one tensor is stored: whether storing rounds at all (its format is
   /// narrower than the arithmetic's), and the format's unit roundoff (doubled
   /// for stochastic rounding), subnormal spacing and largest finite value.
@@ -618,26 +649,38 @@ class ErrorModel {
     return min(ex / (sqrt(xl) + sqrt(xl - ex)), sqrt(ex));
   }
 
-  FloatFormat target_;   // the arithmetic's format
-  FloatFormat storage_;  // the stored values' format
-  U storage_u_{0}, storage_eta_{0};
+  // Legend, in the notation of docs/error-model.md. A name ending in u (c1u_)
+  // is the exact value rounded up into Bound; h (b1h_) is h + delta(h), the
+  // largest magnitude an implementation's held copy of h may have; f (b1f_)
+  // is a Factor of "Products" (zero, power of two); d_ (d_b1_) is delta(h),
+  // h's representation error over the scalar formats; _low (bc1_low_) a
+  // lower bound. b1 = beta1, b2 = beta2, c1 = 1 - beta1, c2 = 1 - beta2,
+  // wd = weight decay, bc1 = 1 - beta1^t, bc2 = 1 - beta2^t.
+  FloatFormat target_;   // F: the arithmetic's format, every operation rounds to it
+  FloatFormat storage_;  // S: the format theta is stored in (float32 for a master)
+  U storage_u_{0}, storage_eta_{0};  // u_S, eta_S
   StoreRule theta_store_, m_store_, v_store_, vmax_store_;  // "Storing", per tensor
   bool kahan_ = false;    // kahan-summation over a storage format: bounds_[i].compensated tracks theta + c
-  U float32_u_{0}, double_u_{0};
-  Bound storage_overflow_ = 0;
+  U float32_u_{0}, double_u_{0};  // u_32, u_64: a Kahan sum's formation in float32 and a checker's in double
+  Bound storage_overflow_ = 0;  // S's largest finite value
   Bound largest_ = 0;  // the arithmetic format's largest finite value
-  HyperValues<Real> h_;
-  Factor b1f_, b2f_, c1f_, c2f_, wdf_, lrf_, decay_factor_;
+  HyperValues<Real> h_;  // the exact hyperparameters
+  Factor b1f_, b2f_, c1f_, c2f_, wdf_, lrf_, decay_factor_;  // "Products" factors; lrf_ of lr_t, decay_factor_ of s
   bool decay_factor_set_ = false;
-  Real c1_, c2_, eta_exact_, u_exact_, d_lr_;
-  U u_, eta_, b1_, b2_, c1u_, c2u_, wd_;
+  Real c1_, c2_, eta_exact_, u_exact_, d_lr_;  // 1 - b1, 1 - b2, eta, u and delta(lr) exactly
+  U u_, eta_, b1_, b2_, c1u_, c2u_, wd_;  // u, eta, and the hyperparameters rounded up
   U b1h_, b2h_, c1h_, c2h_, wdh_, lrh_;  // h + delta(h): the held scalars' largest magnitudes
   U reference_u_;  // the reference's own rounding, 2^(10 - p), charged on every stored value
-  U d_b1_, d_b2_, d_c1_, d_c2_, d_eps_, d_eps_root_, d_wd_, gamma3_, gamma4_;
-  StepScalars<Real> s_;
+  U d_b1_, d_b2_, d_c1_, d_c2_, d_eps_, d_eps_root_, d_wd_, gamma3_, gamma4_;  // delta(h); gamma_3, gamma_4
+  StepScalars<Real> s_;  // this step's exact scalars
+  // Per step ("Scalars of step t"): delta(lr_t), E(eta_t) the schedule
+  // multiplier's error, E(bc2), lr_t, bc2, r(1/bc1) and r(sqrt(bc2)) the
+  // relative errors of a reciprocal and a square root, 1/bc1, sqrt(bc2)/bc1.
   U d_lr_t_, e_schedule_, e_bc2_, lr_, bc2_, r_bc1_, r_sqrt_bc2_, inverse_bc1_, eps_hat_scale_;
   D bc1_low_, bc2_low_;
-  std::vector<ElementBounds<Bound>> bounds_;
+  std::vector<ElementBounds<Bound>> bounds_;  // E(theta), E(m), E(v), E(vmax) after the last step
+  // Per element within a step: E(g) as the moments read it, E(u) of the
+  // update so far, the underflow charge, and a next step's given E(g).
   std::vector<U> grad_error_, update_error_, underflow_error_, input_grad_error_;
 };
 

@@ -430,10 +430,11 @@ class FloatImplementationOf : public Implementation {
     StoragePlan plan;
     // State tensors in formats of their own (TransformerEngine's exp_avg_dtype, exp_avg_sq_dtype).
     const Convention& c = setup.spec.convention;
-    if (!c.state_formats.m.empty()) plan.m_in = &stored_format(f, c, "m");
-    if (!c.state_formats.v.empty()) plan.v_in = &stored_format(f, c, "v");
-    if (!c.state_formats.vmax.empty()) plan.vmax_in = &stored_format(f, c, "vmax");
-    if (!is_storage_format(f)) return f.precision == 24 ? run_in<float>(setup, cases, plan) : run_in<double>(setup, cases, plan);
+    const PrecisionRules rules(f, c);
+    if (!c.state_formats.m.empty()) plan.m_in = &rules.format_of(Quantity::m);
+    if (!c.state_formats.v.empty()) plan.v_in = &rules.format_of(Quantity::v);
+    if (!c.state_formats.vmax.empty()) plan.vmax_in = &rules.format_of(Quantity::vmax);
+    if (!rules.narrow()) return f.precision == 24 ? run_in<float>(setup, cases, plan) : run_in<double>(setup, cases, plan);
     switch (c.precision) {
       case Precision::float32_opmath: plan.stored_in = &f; return run_in<float>(setup, cases, plan);
       case Precision::stochastic_rounding:

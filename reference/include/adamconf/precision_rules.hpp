@@ -1,0 +1,70 @@
+// What a precision convention means for the values of one format: which
+// format each operation rounds to, which format each stored quantity is held
+// and compared in, and what the convention adds to theta (a float32 master
+// beside its copy, stochastic rounding, a Kahan compensation). The one answer
+// the error model, the verifier, the answer checks, the generators, the float
+// implementation and the reports all ask.
+//
+// Over float32 and float64 every precision convention is the format's own
+// arithmetic; the conventions differ only over a storage format narrower than
+// float32 (bfloat16, float16):
+//
+//   precision            arithmetic  theta held and compared in    adds
+//   storage              dtype       dtype                         -
+//   float32-opmath       float32     dtype (rounded once, stored)  -
+//   master-weights       float32     float32 (the master)          a dtype copy, bit for bit
+//   stochastic-rounding  float32     dtype (either neighbour)      a rounding seed per case
+//   kahan-summation      float32     dtype                         a compensation in dtype
+//
+// m, v and vmax are held in theta's format unless a state format of their own
+// is given (StateFormats), never wider than the arithmetic.
+#pragma once
+
+#include <array>
+
+#include "adamconf/convention.hpp"
+
+namespace adamconf {
+
+class PrecisionRules {
+ public:
+  /// The rules of `precision` over `dtype` (bfloat16, float16, float32,
+  /// float64), m, v and vmax in `states` where given. Throws
+  /// std::invalid_argument for a state format that names no format.
+  explicit PrecisionRules(const FloatFormat& dtype, Precision precision = Precision::storage, const StateFormats& states = {});
+  PrecisionRules(const FloatFormat& dtype, const Convention& c) : PrecisionRules(dtype, c.precision, c.state_formats) {}
+
+  /// The format asked for: theta's storage format (its copy's, under master weights).
+  const FloatFormat& dtype() const { return *dtype_; }
+  Precision precision() const { return precision_; }
+  /// Whether the precision convention applies: dtype is narrower than float32.
+  bool narrow() const { return is_storage_format(*dtype_); }
+  /// Every operation rounded to the storage format (storage over a narrow dtype).
+  bool rounds_every_operation() const { return narrow() && precision_ == Precision::storage; }
+  /// A float32 master theta and state, and the dtype copy of theta beside them.
+  bool master_weights() const { return narrow() && precision_ == Precision::master_weights; }
+  /// theta rounded to the dtype stochastically; each case carries a rounding seed.
+  bool stochastic_rounding() const { return narrow() && precision_ == Precision::stochastic_rounding; }
+  /// theta and a Kahan compensation in the dtype; the states carry the compensation.
+  bool kahan_summation() const { return narrow() && precision_ == Precision::kahan_summation; }
+  /// The format each operation rounds to.
+  const FloatFormat& arithmetic() const { return *arithmetic_; }
+  /// The format theta, and a state without a format of its own, is held and compared in.
+  const FloatFormat& reported() const { return *reported_; }
+  /// The format quantity q is stored and compared in.
+  const FloatFormat& format_of(Quantity q) const;
+  /// Throws std::invalid_argument in one line unless every state format is
+  /// no wider than the arithmetic (a float32 m computed in bfloat16
+  /// arithmetic would be modelled as bfloat16's, a bound too loose to judge
+  /// it by; that convention is not modelled).
+  void validate_state_formats() const;
+
+ private:
+  const FloatFormat* dtype_;
+  Precision precision_;
+  const FloatFormat* arithmetic_;
+  const FloatFormat* reported_;
+  std::array<const FloatFormat*, 3> states_;  ///< m, v, vmax
+};
+
+}  // namespace adamconf

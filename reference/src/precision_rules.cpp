@@ -1,0 +1,53 @@
+#include "adamconf/precision_rules.hpp"
+
+#include <stdexcept>
+
+namespace adamconf {
+
+namespace {
+/// The format's constant (float32_format, ...): the rules hand out references that outlive them.
+const FloatFormat* canonical(const FloatFormat& f) {
+  const FloatFormat* known = known_format(f.name);
+  if (!known) throw std::logic_error(std::string("not a known format: ") + f.name);
+  return known;
+}
+}  // namespace
+
+PrecisionRules::PrecisionRules(const FloatFormat& dtype, Precision precision, const StateFormats& states)
+    : dtype_(canonical(dtype)), precision_(precision) {
+  arithmetic_ = narrow() && precision != Precision::storage ? &float32_format : dtype_;
+  reported_ = master_weights() ? &float32_format : dtype_;
+  for (std::size_t k = 0; k < states_.size(); ++k) {
+    const Quantity q = kStateQuantities[k];
+    const std::string& given = *states.of(q);
+    states_[k] = given.empty() ? reported_ : known_format(state_format_name(given, std::string(name(q)) + " format"));
+  }
+}
+
+const FloatFormat& PrecisionRules::format_of(Quantity q) const {
+  switch (q) {
+    case Quantity::m: return *states_[0];
+    case Quantity::v: return *states_[1];
+    case Quantity::vmax: return *states_[2];
+    case Quantity::theta:
+    case Quantity::theta_plus_compensation: break;
+  }
+  return *reported_;
+}
+
+void PrecisionRules::validate_state_formats() const {
+  for (const Quantity q : kStateQuantities) {
+    const FloatFormat& f = format_of(q);
+    if (f.precision <= arithmetic_->precision) continue;
+    throw std::invalid_argument(std::string(name(q)) + " in " + f.name + " is wider than the " + arithmetic_->name +
+                                " arithmetic of " + dtype_->name + " under precision " + to_string(precision_) +
+                                ": not modelled" +
+                                (rounds_every_operation()
+                                     ? " (a state wider than " + std::string(dtype_->name) +
+                                           " needs float32 arithmetic: --precision float32-opmath, "
+                                           "stochastic-rounding, kahan-summation or master-weights)"
+                                     : std::string(" (a state is stored no wider than the arithmetic it is computed in)")));
+  }
+}
+
+}  // namespace adamconf
