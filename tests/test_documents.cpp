@@ -9,11 +9,16 @@
 #include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <regex>
 #include <set>
+#include <sstream>
 #include <string>
 
+#include "adamconf/golden.hpp"
 #include "adamconf/presets.hpp"
+#include "adamconf/property.hpp"
 #include "adamconf/reference_adam.hpp"
+#include "mutants.hpp"
 
 namespace adamconf {
 namespace {
@@ -317,6 +322,36 @@ TEST(AdamStepByStepDocument, StepOneMovesByLrTimesSignAndLrSqrtDInNorm) {
   EXPECT_LE(abs(norm - hyper.lr * 8), hyper.lr * 8 * max_rel);
   EXPECT_TRUE(agrees(norm, "0.008"));
   std::cout << "  step-1 L2 norm for D = 64, lr = 1e-3: " << norm.str(12) << " (document: 0.008)\n";
+}
+
+TEST(Readme, CountsMatchTheCode) {
+  // Every count the README states of properties, presets, golden files and
+  // mutants is the code's own, so that none can go stale: each phrase must
+  // appear at least once (words may break across lines), and every
+  // occurrence must agree.
+  std::ifstream in(std::string(ADAMCONF_SOURCE_DIR) + "/README.md");
+  ASSERT_TRUE(in) << "cannot open README.md";
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  const std::string readme = buffer.str();
+  const std::size_t mutants = mutants::zoo().size(), precision_mutants = mutants::precision_zoo().size();
+  const std::vector<std::pair<std::string, std::size_t>> counts{
+      {R"((\d+)\s+(?:RapidCheck\s+)?properties)", all_properties().size()},
+      {R"((\d+)\s+presets)", presets().size()},
+      {R"((\d+)\s+generated\s+golden\s+traces)", golden::catalogue().size()},
+      {R"((\d+)\s+deliberately\s+wrong\s+optimizers)", mutants + precision_mutants},
+      {R"((\d+)\s+in\s+float32/float64)", mutants},
+      {R"((\d+)\s+of\s+mixed\s+precision)", precision_mutants},
+  };
+  for (const auto& [pattern, expected] : counts) {
+    const std::regex re(pattern);
+    std::size_t found = 0;
+    for (auto it = std::sregex_iterator(readme.begin(), readme.end(), re); it != std::sregex_iterator(); ++it) {
+      ++found;
+      EXPECT_EQ(std::stoul((*it)[1].str()), expected) << "README.md says \"" << (*it)[0].str() << "\"";
+    }
+    EXPECT_GT(found, 0u) << "README.md states no count matching " << pattern;
+  }
 }
 
 }  // namespace
