@@ -78,6 +78,7 @@ std::string option_flags(const PresetOptions& options) {
     if (!f.v.empty()) s += " --v-format " + f.v;
     if (!f.vmax.empty()) s += " --vmax-format " + f.vmax;
   }
+  if (!f.compensation.empty()) s += " --compensation-format " + f.compensation;
   return s;
 }
 
@@ -97,7 +98,7 @@ std::string ulps_of(const CheckRun& run) {
   std::string states;  // the state tensors stored in a format of their own
   if (format && run.options.state_formats.any()) {
     const PrecisionRules rules(*format, preset_by_name(run.preset).resolve(run.options));
-    for (const Quantity q : kStateQuantities)
+    for (const Quantity q : kStoredFormats)
       if (const FloatFormat& f = rules.format_of(q); f.name != rules.reported().name)
         states += std::string(states.empty() ? "" : ", ") + name(q) + " in " + f.name;
     if (!states.empty()) states = "; " + states;
@@ -237,6 +238,7 @@ std::string render_json(const CheckRun& run) {
   if (run.options.state_formats.any()) {
     const StateFormats& f = run.options.state_formats;
     j["options"]["state_formats"] = {{"m", f.m}, {"v", f.v}, {"vmax", f.vmax}};  // "" for theta's format
+    if (!f.compensation.empty()) j["options"]["state_formats"]["compensation"] = f.compensation;
   }
   j["pinned"] = run.pinned;
   j["seed"] = run.seed;

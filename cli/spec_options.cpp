@@ -29,6 +29,10 @@ void SpecOptions::add_to(CLI::App& command, bool preset_required) {
   command.add_option("--m-format", m_format, "the format of m alone (over --state-format)");
   command.add_option("--v-format", v_format, "the format of v alone (over --state-format)");
   command.add_option("--vmax-format", vmax_format, "the format of vmax alone (over --state-format)");
+  command.add_option("--compensation-format", compensation_format,
+                     "kahan-summation: the format the Kahan compensation is stored in when it is not theta's (float32: "
+                     "torchdistx AnyPrecisionAdamW's compensation_buffer_dtype); an adapter may state it in its hello "
+                     "(compensation_format=float32)");
 }
 
 StateFormats SpecOptions::state_formats() const {
@@ -40,6 +44,7 @@ StateFormats SpecOptions::state_formats() const {
   f.m = pick(m_format, "--m-format");
   f.v = pick(v_format, "--v-format");
   f.vmax = pick(vmax_format, "--vmax-format");
+  if (!compensation_format.empty()) f.compensation = state_format_name(compensation_format, "--compensation-format");
   return f;
 }
 

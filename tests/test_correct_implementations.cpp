@@ -49,9 +49,9 @@ Tally check_all(Implementation& impl, const std::string& preset, const PresetOpt
 
 std::vector<PresetOptions> options_to_check(const Preset& p) {
   std::vector<PresetOptions> out{{}};
-  if (p.amsgrad != AmsgradVariant::none) out.push_back({true, false, true});
-  if (p.offers_maximize) out.push_back({false, true, true});
-  if (p.offers_bias_correction_switch) out.push_back({false, false, false});
+  if (p.amsgrad != AmsgradVariant::none) out.push_back({.amsgrad = true});
+  if (p.offers_maximize) out.push_back({.maximize = true});
+  if (p.offers_bias_correction_switch) out.push_back({.bias_correction = false});
   return out;
 }
 
@@ -93,7 +93,8 @@ INSTANTIATE_TEST_SUITE_P(Presets, StoragePrecision, ::testing::Values("pytorch-a
 /// State tensors in formats of their own (TransformerEngine's FusedAdam:
 /// exp_avg_dtype, exp_avg_sq_dtype): float32 states beside bfloat16
 /// parameters under float32 opmath; bfloat16 states beside a float32 master
-/// of float16 parameters; a bfloat16 v (and vmax) beside float32 parameters.
+/// of float16 parameters; a bfloat16 v (and vmax) beside float32 parameters;
+/// a float32 Kahan compensation beside bfloat16 parameters.
 /// 30 cases per property, the large classes left out.
 TEST(StateFormats, PassEveryPropertyWithEachStateTensorInItsOwnFormat) {
   struct Combination {
@@ -103,9 +104,11 @@ TEST(StateFormats, PassEveryPropertyWithEachStateTensorInItsOwnFormat) {
     StateFormats states;
   };
   const std::vector<Combination> combinations{
-      {"pytorch-adamw", bfloat16_format, Precision::float32_opmath, {"float32", "float32", "float32"}},
-      {"pytorch-adam", float16_format, Precision::master_weights, {"bfloat16", "bfloat16", "bfloat16"}},
-      {"pytorch-adam", float32_format, Precision::storage, {"", "bfloat16", "bfloat16"}},
+      {"pytorch-adamw", bfloat16_format, Precision::float32_opmath, {.m = "float32", .v = "float32", .vmax = "float32"}},
+      {"pytorch-adam", float16_format, Precision::master_weights, {.m = "bfloat16", .v = "bfloat16", .vmax = "bfloat16"}},
+      {"pytorch-adam", float32_format, Precision::storage, {.v = "bfloat16", .vmax = "bfloat16"}},
+      // torchdistx AnyPrecisionAdamW's default: a float32 Kahan compensation beside bfloat16 parameters.
+      {"pytorch-adamw", bfloat16_format, Precision::kahan_summation, {.compensation = "float32"}},
   };
   for (const Combination& c : combinations) {
     FloatImplementation impl("float (" + c.preset + " order)");

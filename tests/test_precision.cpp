@@ -6,11 +6,13 @@
 #include <nlohmann/json.hpp>
 
 #include <cmath>
+#include <iostream>
 
 #include "adamconf/adapter_messages.hpp"
 #include "adamconf/exact_run.hpp"
 #include "adamconf/float_adam.hpp"
 #include "adamconf/property.hpp"
+#include "mutants.hpp"
 
 namespace adamconf {
 namespace {
@@ -188,12 +190,51 @@ TEST(KahanSummation, TheBuiltinKeepsTheRemainderAndTheStateCarriesIt) {
   EXPECT_NO_THROW(validate_compensations({c}, r));
 }
 
+TEST(KahanSummation, ACompensationInFloat32IsItsOwnConventionAndNotAcceptedAsTheDefault) {
+  // torchdistx AnyPrecisionAdamW keeps its compensation in float32 beside bfloat16 parameters
+  // (compensation_buffer_dtype): correct under --compensation-format float32, where theta + c is x itself and
+  // the bound drops u_S's share; a broken promise under the default (the compensation in theta's bfloat16).
+  FloatImplementationOf<mutants::CompensationKeptInFloat32> impl("compensation kept in float32");
+  PresetOptions bfloat16_compensation{.precision = Precision::kahan_summation};
+  PresetOptions float32_compensation = bfloat16_compensation;
+  float32_compensation.state_formats.compensation = "float32";
+  for (const Property* p : {&property_by_id("trajectory-agrees-with-reference"), &property_by_id("each-step-agrees-with-reference")}) {
+    const PropertyContext as_promised = PropertyContext::for_implementation(impl, "pytorch-adamw", float32_compensation, bfloat16_format);
+    const PropertyResult pass = run_property(*p, as_promised, RunSettings{.seed = 20261203, .cases = 30});
+    EXPECT_EQ(pass.status, PropertyResult::Status::passed) << p->id << ": " << pass.reason;
+    const PropertyContext as_default = PropertyContext::for_implementation(impl, "pytorch-adamw", bfloat16_compensation, bfloat16_format);
+    const PropertyResult fail = run_property(*p, as_default, RunSettings{.seed = 20261203, .cases = 30});
+    EXPECT_EQ(fail.status, PropertyResult::Status::failed) << p->id;
+    EXPECT_NE(fail.reason.find("compensation => "), std::string::npos) << fail.reason;
+    EXPECT_NE(fail.reason.find("(not a bfloat16 value)"), std::string::npos) << fail.reason;
+    std::cout << "  " << p->id << " under the default: " << fail.reason << "\n";
+  }
+  // The bound: theta + c is no longer charged the compensation's rounding (r = 0), so it is tighter; theta is not.
+  adamconf::Setup own = setup_for("pytorch-adamw", bfloat16_format, Precision::kahan_summation);
+  own.spec.options.state_formats = own.spec.convention.state_formats = float32_compensation.state_formats;
+  const auto f32 = exact_trajectory(own, two_steps());
+  const auto bf16 = exact_trajectory(setup_for("pytorch-adamw", bfloat16_format, Precision::kahan_summation), two_steps());
+  for (std::size_t i = 0; i < 3; ++i) {
+    EXPECT_LT(f32[0].bounds[i].compensated, bf16[0].bounds[i].compensated) << "element " << i;
+    EXPECT_EQ(f32[0].bounds[i].theta, bf16[0].bounds[i].theta) << "element " << i;
+  }
+  // A compensation format without a compensation is refused in one line.
+  adamconf::Setup opmath = setup_for("pytorch-adamw", bfloat16_format, Precision::float32_opmath);
+  opmath.spec.convention.state_formats.compensation = "float32";
+  try {
+    opmath.rules().validate_state_formats();
+    ADD_FAILURE() << "no error";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("applies only to --precision kahan-summation"), std::string::npos) << e.what();
+  }
+}
+
 Setup with_states(Setup s, const StateFormats& states) {
   s.spec.options.state_formats = s.spec.convention.state_formats = states;
   return s;
 }
 
-const StateFormats kFloat32States{"float32", "float32", "float32"};
+const StateFormats kFloat32States{.m = "float32", .v = "float32", .vmax = "float32"};
 
 TEST(StateFormats, Float32StatesBesideBfloat16ThetaAreBoundedAsTheMastersStateAndThetaAsOpmathAtStepOne) {
   const adamconf::Setup own = with_states(setup_for("pytorch-adamw", bfloat16_format, Precision::float32_opmath), kFloat32States);

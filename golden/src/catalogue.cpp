@@ -150,7 +150,7 @@ std::vector<GoldenSpec> catalogue() {
     // bfloat16 parameters with float32 states, and a float32 master with a bfloat16 model copy.
     PresetOptions float32_states;
     float32_states.precision = Precision::float32_opmath;
-    float32_states.state_formats = {"float32", "float32", "float32"};
+    float32_states.state_formats = {.m = "float32", .v = "float32", .vmax = "float32"};
     out.push_back(make(p, bfloat16_format, float32_states_random, float32_states));
     PresetOptions master;
     master.precision = Precision::master_weights;

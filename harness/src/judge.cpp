@@ -73,7 +73,7 @@ Comparison judge(double observed, const R& exact, const R& allowed, const FloatF
   }
   c.allowed_ulps = scaled_to_double(allowed, q);
   c.unbounded = allowed >= R(f.largest_finite());
-  if (output && std::isfinite(observed) && round_to_format(observed, f) != observed) {
+  if (output && !holds(f, observed)) {
     c.in_format = false;
     c.pass = false;
     c.ratio = std::numeric_limits<double>::infinity();

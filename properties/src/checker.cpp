@@ -71,10 +71,10 @@ void Checker::fail(const std::string& message) { fail_case(message); }
 std::vector<RunResult> Checker::run(const Setup& setup, const std::vector<RunCase>& given) {
   if (adapter_failure_) fail_case(*adapter_failure_);
   // Seeded copies only under stochastic rounding: elsewhere the cases go as given (no copy of a 2^20-element case).
+  const PrecisionRules rules = setup.rules();
   std::vector<RunCase> seeded;
-  if (setup.rules().stochastic_rounding()) seeded = with_rounding_seeds(setup, given);
+  if (rules.stochastic_rounding()) seeded = with_rounding_seeds(setup, given);
   const std::vector<RunCase>& cases = seeded.empty() ? given : seeded;
-  const bool master = setup.rules().master_weights();
   std::vector<RunResult> results;
   for (const RunCase& c : cases) work_ += c.theta0.size() * std::max<std::size_t>(1, c.grads.size());
   try {
@@ -91,8 +91,11 @@ std::vector<RunResult> Checker::run(const Setup& setup, const std::vector<RunCas
     adapter_failure_inputs_ = inputs.str();
     fail_case(*adapter_failure_);
   }
-  if (master)
-    for (std::size_t k = 0; k < results.size(); ++k) expect_copies_round_master(results[k], setup.dtype, slices_of(cases[k]));
+  for (std::size_t k = 0; k < results.size(); ++k) {
+    if (rules.master_weights()) expect_copies_round_master(results[k], setup.dtype, slices_of(cases[k]));
+    if (rules.kahan_summation())
+      expect_compensations_stored_in(results[k], rules.format_of(Quantity::compensation), slices_of(cases[k]));
+  }
   return results;
 }
 
@@ -109,6 +112,19 @@ void Checker::expect_copies_round_master(const RunResult& r, const FloatFormat& 
       fail_case(detail::at_tensor(slices, t, i, "theta_copy") + " => " + hex_float_short(copy) + "  expected " +
                 hex_float_short(expected) + ": the master " + hex_float_short(master) + " rounded to nearest even in " +
                 storage.name + " (the copy must equal it bit for bit)");
+    }
+}
+
+void Checker::expect_compensations_stored_in(const RunResult& r, const FloatFormat& format,
+                                             const std::vector<TensorSlice>& slices) {
+  for (std::size_t t = 0; t < r.states.size(); ++t)
+    for (std::size_t i = 0; i < r.states[t].compensation.size(); ++i) {
+      const double c = r.states[t].compensation[i];
+      ++recorder_.statistics().count;  // a value of its format or not: no ratio
+      if (holds(format, c)) continue;
+      fail_case(detail::at_tensor(slices, t, i, "compensation") + " => " + hex_float_short(c) + " (not a " + format.name +
+                " value): the convention keeps the Kahan compensation in " + format.name +
+                " (--compensation-format names another)");
     }
 }
 

@@ -208,7 +208,7 @@ void read_hyperparameter_list(const std::vector<std::string>& entries, AdapterOp
   }
 }
 
-/// "m_format=float32" (v_format, vmax_format): the tensor's entry in `into`, or nullptr for another entry.
+/// "m_format=float32" (v_format, vmax_format, compensation_format): the tensor's entry in `into`, or nullptr for another entry.
 static std::string* state_format_entry(const std::string& entry, StateFormats& into) {
   const auto eq = entry.find("_format=");
   if (eq == std::string::npos) return nullptr;
@@ -337,7 +337,9 @@ std::string run_request(long long id, const std::string& optimizer, const Setup&
   // Only where a state tensor has a format of its own: a request without it stores m, v, vmax as theta.
   if (const StateFormats& f = setup.spec.convention.state_formats; f.any()) {
     Json formats = Json::object();
-    for (const Quantity q : kStateQuantities) formats[name(q)] = setup.rules().format_of(q).name;
+    const PrecisionRules rules = setup.rules();
+    for (const Quantity q : kStoredFormats)
+      if (q != Quantity::compensation || rules.kahan_summation()) formats[name(q)] = rules.format_of(q).name;
     request["state_formats"] = formats;
   }
   request["hyperparameters"] = hyperparameters_json(setup.spec.hyper, false);

@@ -47,13 +47,15 @@ const char* name(Quantity q) {
     case Quantity::m: return "m";
     case Quantity::v: return "v";
     case Quantity::vmax: return "vmax";
+    case Quantity::compensation: return "compensation";
     case Quantity::theta_plus_compensation: return "theta + compensation";
   }
   return "?";
 }
 
 std::optional<Quantity> quantity_by_name(std::string_view text) {
-  for (const Quantity q : {Quantity::theta, Quantity::m, Quantity::v, Quantity::vmax, Quantity::theta_plus_compensation})
+  for (const Quantity q : {Quantity::theta, Quantity::m, Quantity::v, Quantity::vmax, Quantity::compensation,
+                           Quantity::theta_plus_compensation})
     if (text == name(q)) return q;
   return std::nullopt;
 }
@@ -66,7 +68,7 @@ std::string state_format_name(const std::string& name, const std::string& where)
 
 std::string describe(const StateFormats& s) {
   std::string out;
-  for (const Quantity q : kStateQuantities)
+  for (const Quantity q : kStoredFormats)
     if (const std::string& format = *s.of(q); !format.empty()) out += (out.empty() ? "" : ", ") + std::string(name(q)) + "=" + format;
   return out;
 }

@@ -18,10 +18,11 @@ PrecisionRules::PrecisionRules(const FloatFormat& dtype, Precision precision, co
   arithmetic_ = narrow() && precision != Precision::storage ? &float32_format : dtype_;
   reported_ = master_weights() ? &float32_format : dtype_;
   for (std::size_t k = 0; k < states_.size(); ++k) {
-    const Quantity q = kStateQuantities[k];
+    const Quantity q = kStoredFormats[k];
     const std::string& given = *states.of(q);
     states_[k] = given.empty() ? reported_ : known_format(state_format_name(given, std::string(name(q)) + " format"));
   }
+  compensation_given_ = !states.compensation.empty();
 }
 
 const FloatFormat& PrecisionRules::format_of(Quantity q) const {
@@ -29,6 +30,7 @@ const FloatFormat& PrecisionRules::format_of(Quantity q) const {
     case Quantity::m: return *states_[0];
     case Quantity::v: return *states_[1];
     case Quantity::vmax: return *states_[2];
+    case Quantity::compensation: return *states_[3];
     case Quantity::theta:
     case Quantity::theta_plus_compensation: break;
   }
@@ -36,7 +38,11 @@ const FloatFormat& PrecisionRules::format_of(Quantity q) const {
 }
 
 void PrecisionRules::validate_state_formats() const {
-  for (const Quantity q : kStateQuantities) {
+  if (compensation_given_ && !kahan_summation())
+    throw std::invalid_argument(std::string("a compensation format (") + states_[3]->name +
+                                ") applies only to --precision kahan-summation over bfloat16 or float16, not to " +
+                                to_string(precision_) + " over " + dtype_->name);
+  for (const Quantity q : kStoredFormats) {
     const FloatFormat& f = format_of(q);
     if (f.precision <= arithmetic_->precision) continue;
     throw std::invalid_argument(std::string(name(q)) + " in " + f.name + " is wider than the " + arithmetic_->name +

@@ -105,7 +105,7 @@ class Recorder {
   template <class Where>
   Judged record(double observed, const R& exact, const R& allowed, const FloatFormat& f, Where&& where,
                 bool output = true) {
-    Judged j{judge(observed, exact, allowed, f, output)};
+    Judged j{.comparison = judge(observed, exact, allowed, f, output)};
     j.worst = j.comparison.ratio > statistics_.worst_ratio || statistics_.worst.empty();
     statistics_.add_value(j.comparison);
     if (!j.comparison.pass) ++failures_;

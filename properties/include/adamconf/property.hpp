@@ -96,6 +96,10 @@ class Checker {
   /// to nearest even in `storage`, bit for bit (sign of zero and NaN included);
   /// each counts as a value compared, the first that differs fails the case.
   void expect_copies_round_master(const RunResult& r, const FloatFormat& storage, const std::vector<TensorSlice>& slices);
+  /// Under kahan-summation: every compensation of every recorded state is a
+  /// value of `format` (theta's, or --compensation-format's); each counts as a
+  /// value compared, the first that is not fails the case.
+  void expect_compensations_stored_in(const RunResult& r, const FloatFormat& format, const std::vector<TensorSlice>& slices);
 
   const ErrorStatistics& statistics() const { return recorder_.statistics(); }
   const std::optional<std::string>& adapter_failure() const { return adapter_failure_; }

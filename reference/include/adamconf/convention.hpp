@@ -207,16 +207,19 @@ std::string to_string(Precision p);
 Precision precision_by_name(const std::string& name, const std::string& where);
 
 /// The values a step stores and a check compares: theta, the moments, the
-/// AMSGrad maximum, and under kahan-summation theta + compensation (the sum
-/// that tracks the exact value). Their names are the protocol's and golden
-/// files' field names.
-enum class Quantity { theta, m, v, vmax, theta_plus_compensation };
-/// "theta", "m", "v", "vmax", "theta + compensation".
+/// AMSGrad maximum, and under kahan-summation the compensation and theta +
+/// compensation (the sum that tracks the exact value). Their names are the
+/// protocol's and golden files' field names.
+enum class Quantity { theta, m, v, vmax, compensation, theta_plus_compensation };
+/// "theta", "m", "v", "vmax", "compensation", "theta + compensation".
 const char* name(Quantity q);
 /// The quantity called `text`; nullopt for any other name ("m_hat", a typo).
 std::optional<Quantity> quantity_by_name(std::string_view text);
-/// The state tensors, in order: m, v, vmax.
+/// The state tensors of every convention, in order: m, v, vmax.
 inline constexpr Quantity kStateQuantities[] = {Quantity::m, Quantity::v, Quantity::vmax};
+/// The stored values that may have a format of their own (StateFormats): the
+/// state tensors and the Kahan compensation.
+inline constexpr Quantity kStoredFormats[] = {Quantity::m, Quantity::v, Quantity::vmax, Quantity::compensation};
 
 /// The formats the state tensors are stored in, each chosen apart from
 /// theta's: a fused kernel computes in float32 and stores each tensor to its
@@ -228,10 +231,19 @@ inline constexpr Quantity kStateQuantities[] = {Quantity::m, Quantity::v, Quanti
 /// empty one means theta's (reported) format, as PyTorch's zeros_like(p).
 struct StateFormats {
   std::string m, v, vmax;
-  bool any() const { return !m.empty() || !v.empty() || !vmax.empty(); }
-  /// The entry of state tensor q (m, v or vmax); nullptr for theta and theta + compensation.
+  /// kahan-summation's compensation: theta's format (the default: optimi's
+  /// kahan_sum keeps it in the parameter's dtype), or a format of its own
+  /// (torchdistx AnyPrecisionAdamW's compensation_buffer_dtype, float32 by
+  /// default beside bfloat16 parameters).
+  std::string compensation;
+  bool any() const { return !m.empty() || !v.empty() || !vmax.empty() || !compensation.empty(); }
+  /// The entry of stored value q (m, v, vmax or compensation); nullptr for theta and theta + compensation.
   const std::string* of(Quantity q) const {
-    return q == Quantity::m ? &m : q == Quantity::v ? &v : q == Quantity::vmax ? &vmax : nullptr;
+    return q == Quantity::m              ? &m
+           : q == Quantity::v            ? &v
+           : q == Quantity::vmax         ? &vmax
+           : q == Quantity::compensation ? &compensation
+                                         : nullptr;
   }
   std::string* of(Quantity q) { return const_cast<std::string*>(std::as_const(*this).of(q)); }
   friend bool operator==(const StateFormats&, const StateFormats&) = default;

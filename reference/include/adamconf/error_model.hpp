@@ -112,6 +112,7 @@ class ErrorModel {
     m_store_ = store_rule(rules.format_of(Quantity::m), false);
     v_store_ = store_rule(rules.format_of(Quantity::v), false);
     vmax_store_ = store_rule(rules.format_of(Quantity::vmax), false);
+    compensation_store_ = store_rule(rules.format_of(Quantity::compensation), false);
     kahan_ = rules.kahan_summation();
     float32_u_ = U::exact(ldexp(Bound(1), -24));
     double_u_ = U::exact(ldexp(Bound(1), -53));
@@ -467,17 +468,20 @@ class ErrorModel {
 
   // "Storing" under kahan-summation, with x the float32 result and E its bound:
   //   theta = rn_S(x): E(theta) is stored_bound's, as any stored value;
-  //   c = rn_S(x - theta), x - theta exact in float32 and at most u_S |x|:
-  //   theta + c is within u_S (u_S (|x| + E) + eta_S) + eta_S of x. The next
+  //   c = rn_C(x - theta) in the compensation's format C, x - theta exact in
+  //   float32 and at most u_S |x| + eta_S: theta + c is within
+  //   r = u_C (u_S (|x| + E) + eta_S) + eta_C of x, and exactly x (r = 0)
+  //   where C holds float32's values (a float32 compensation). The next
   //   step forms s = fl32(theta + c) (within u_32 |s|), and a checker adds
   //   theta + c in double (within u_64 |s|); both are charged here:
-  //   E(theta + c) = E + r + (u_32 + u_64)(|x| + E + r), r the term above.
+  //   E(theta + c) = E + r + (u_32 + u_64)(|x| + E + r).
   Bound compensated_bound(Bound bound, const Real& x) const {
     const U err{bound};
     if (x == 0 && err.is_zero()) return 0;
     const U reach = up(x) + err;
     if (reach.x >= storage_overflow_) return U::infinite().x;
-    const U r = storage_u_ * (storage_u_ * reach + storage_eta_) + storage_eta_;
+    const StoreRule& c = compensation_store_;
+    const U r = c.rounds ? c.u * (storage_u_ * reach + storage_eta_) + c.eta : U{0};
     return (err + r + (float32_u_ + double_u_) * (reach + r)).x;
   }
 
@@ -659,7 +663,7 @@ class ErrorModel {
   FloatFormat target_;   // F: the arithmetic's format, every operation rounds to it
   FloatFormat storage_;  // S: the format theta is stored in (float32 for a master)
   U storage_u_{0}, storage_eta_{0};  // u_S, eta_S
-  StoreRule theta_store_, m_store_, v_store_, vmax_store_;  // "Storing", per tensor
+  StoreRule theta_store_, m_store_, v_store_, vmax_store_, compensation_store_;  // "Storing", per tensor
   bool kahan_ = false;    // kahan-summation over a storage format: bounds_[i].compensated tracks theta + c
   U float32_u_{0}, double_u_{0};  // u_32, u_64: a Kahan sum's formation in float32 and a checker's in double
   Bound storage_overflow_ = 0;  // S's largest finite value

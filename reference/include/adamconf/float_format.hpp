@@ -84,6 +84,11 @@ double round_to_format(const Real& x, const FloatFormat& f) {
   return static_cast<double>(y);  // exact: y has at most p <= 53 significant bits
 }
 
+/// Whether `format` holds x: a finite x is one of its values (inf and NaN are held by every format).
+inline bool holds(const FloatFormat& format, double x) {
+  return !std::isfinite(x) || round_to_format(x, format) == x;
+}
+
 /// A double rounded to `format` once, to nearest even, as IEEE 754 stores it:
 /// a zero keeps its sign, a value that underflows to zero keeps x's sign
 /// (-2^-30 is -0 in float16), inf or NaN stays as it is.

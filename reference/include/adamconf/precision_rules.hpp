@@ -16,8 +16,8 @@
 //   stochastic-rounding  float32     dtype (either neighbour)      a rounding seed per case
 //   kahan-summation      float32     dtype                         a compensation in dtype
 //
-// m, v and vmax are held in theta's format unless a state format of their own
-// is given (StateFormats), never wider than the arithmetic.
+// m, v, vmax and the Kahan compensation are held in theta's format unless a
+// format of their own is given (StateFormats), never wider than the arithmetic.
 #pragma once
 
 #include <array>
@@ -56,7 +56,8 @@ class PrecisionRules {
   /// Throws std::invalid_argument in one line unless every state format is
   /// no wider than the arithmetic (a float32 m computed in bfloat16
   /// arithmetic would be modelled as bfloat16's, a bound too loose to judge
-  /// it by; that convention is not modelled).
+  /// it by; that convention is not modelled), and a compensation format is
+  /// given only where there is a compensation (kahan-summation).
   void validate_state_formats() const;
 
  private:
@@ -64,7 +65,8 @@ class PrecisionRules {
   Precision precision_;
   const FloatFormat* arithmetic_;
   const FloatFormat* reported_;
-  std::array<const FloatFormat*, 3> states_;  ///< m, v, vmax
+  std::array<const FloatFormat*, 4> states_;  ///< kStoredFormats: m, v, vmax, compensation
+  bool compensation_given_ = false;
 };
 
 }  // namespace adamconf

@@ -86,6 +86,8 @@ struct StoragePlan {
   /// A state tensor's own format (Convention::state_formats), rounded to
   /// nearest after each step; nullptr: as theta (stored_in, or none).
   const FloatFormat *m_in = nullptr, *v_in = nullptr, *vmax_in = nullptr;
+  /// kahan-summation's compensation in a format of its own; nullptr: as theta.
+  const FloatFormat* compensation_in = nullptr;
 };
 
 /// sqrt, fma and pow of F: std's for float and double, StorageFloat's own
@@ -163,10 +165,12 @@ class FloatAdam {
   }
   /// Each state tensor stored in a format of its own (nullptr: as theta),
   /// rounded to nearest even after each step from the arithmetic's value.
-  void store_states_in(const FloatFormat* m, const FloatFormat* v, const FloatFormat* vmax) {
+  void store_states_in(const FloatFormat* m, const FloatFormat* v, const FloatFormat* vmax,
+                       const FloatFormat* compensation = nullptr) {
     m_in_ = m;
     v_in_ = v;
     vmax_in_ = vmax;
+    compensation_in_ = compensation;
   }
 
   /// A step in which this tensor has no gradient (PyTorch's grad None): nothing changes.
@@ -341,10 +345,11 @@ class FloatAdam {
 
   /// Kahan: the parameter a step starts from, theta + c in F (float32 opmath).
   virtual F compensated_theta(std::size_t i) const { return theta_[i] + compensation_[i]; }
-  /// Kahan: the compensation stored beside theta = rn(x): rn(x - theta), the
-  /// difference exact in float32 (theta is within half an ulp of x).
+  /// Kahan: the compensation stored beside theta = rn(x): rn(x - theta) in
+  /// the compensation's format, the difference exact in float32 (theta is
+  /// within half an ulp of x): in a float32 compensation, x - theta itself.
   virtual float compensation_of(float x, float theta) const {
-    return std::isfinite(x) ? round_float_to(x - theta, *stored_in_) : 0.0f;
+    return std::isfinite(x) ? round_float_to(x - theta, compensation_in_ ? *compensation_in_ : *stored_in_) : 0.0f;
   }
 
   /// Theta y of element i rounded stochastically to the storage format, from
@@ -374,6 +379,7 @@ class FloatAdam {
 
   const FloatFormat* stored_in_ = nullptr;
   const FloatFormat *m_in_ = nullptr, *v_in_ = nullptr, *vmax_in_ = nullptr;  // state formats of their own
+  const FloatFormat* compensation_in_ = nullptr;  // the compensation's format, where not theta's
   ThetaRounding theta_rounding_ = ThetaRounding::nearest;
   std::uint64_t seed_ = 0;
   Numerics numerics_;
@@ -434,6 +440,7 @@ class FloatImplementationOf : public Implementation {
     if (!c.state_formats.m.empty()) plan.m_in = &rules.format_of(Quantity::m);
     if (!c.state_formats.v.empty()) plan.v_in = &rules.format_of(Quantity::v);
     if (!c.state_formats.vmax.empty()) plan.vmax_in = &rules.format_of(Quantity::vmax);
+    if (!c.state_formats.compensation.empty()) plan.compensation_in = &rules.format_of(Quantity::compensation);
     if (!rules.narrow()) return f.precision == 24 ? run_in<float>(setup, cases, plan) : run_in<double>(setup, cases, plan);
     switch (c.precision) {
       case Precision::float32_opmath: plan.stored_in = &f; return run_in<float>(setup, cases, plan);
@@ -470,7 +477,7 @@ class FloatImplementationOf : public Implementation {
       if (c.initial_state) state = tensor_state(*c.initial_state, slices[k], k);
       // Each tensor's random bits from the case's seed and its index.
       if (plan.stored_in) engines[k].store_in(*plan.stored_in, plan.theta, splitmix64(c.rounding_seed + k));
-      engines[k].store_states_in(plan.m_in, plan.v_in, plan.vmax_in);
+      engines[k].store_states_in(plan.m_in, plan.v_in, plan.vmax_in, plan.compensation_in);
       engines[k].init(spec, numerics, part_of(c.theta0, slices[k]), state);
     }
     RunResult r;
