@@ -12,7 +12,35 @@
 
 namespace adamconf::cli {
 int exit_status = 0;
+
+namespace {
+/// "" when each word that must name a command names one; else the one-line
+/// error for the first that does not. CLI11 would show the top-level help for
+/// `adamconf audit --help` and exit 0 (a script probing for a command would
+/// believe it exists), and say only "A subcommand is required" for `adamconf audit`.
+std::string unknown_command(CLI::App& app, int argc, char** argv) {
+  CLI::App* level = &app;
+  std::string path;
+  for (int i = 1; i < argc; ++i) {
+    const std::string word = argv[i];
+    const std::vector<CLI::App*> commands = level->get_subcommands([](CLI::App*) { return true; });
+    if (word.empty() || word[0] == '-' || commands.empty()) return "";  // an option, or a command's own arguments
+    CLI::App* next = nullptr;
+    std::string known;
+    for (CLI::App* c : commands) {
+      if (c->get_name() == word) next = c;
+      known += (known.empty() ? "" : ", ") + c->get_name();
+    }
+    if (!next)
+      return "unknown command '" + path + adamconf::excerpt(word, 40) + "' (known" +
+             (path.empty() ? "" : " after '" + path.substr(0, path.size() - 1) + "'") + ": " + known + ")";
+    path += word + " ";
+    level = next;
+  }
+  return "";
 }
+}  // namespace
+}  // namespace adamconf::cli
 
 int main(int argc, char** argv) {
   using namespace adamconf::cli;
@@ -31,6 +59,7 @@ int main(int argc, char** argv) {
     std::cerr << "adamconf: error: " << adamconf::excerpt(what, 300) << "\n";
     return 2;
   };
+  if (const std::string unknown = unknown_command(app, argc, argv); !unknown.empty()) return error(unknown);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -25,6 +25,17 @@ run() {
 }
 said() { grep -qF -- "$1" "$tmp/out" "$tmp/err" || { cat "$tmp/out" "$tmp/err" | cut -c1-300; fail "the output lacks '$1'"; }; }
 
+## An unknown command is one line naming the known ones, exit 2, with or without --help (a script probing
+## for a command must not believe it exists).
+for args in "audit" "audit --help" "golden bogus --help"; do
+  run 2 $args
+  said "unknown command '${args% --help}'"
+  said "known"
+done
+said "regenerate, verify, check"
+run 0 check --help
+echo "unknown commands: one line, exit 2: $(cat "$tmp/err")"
+
 ## Data loss: regenerate writes only into a golden directory, removes only what its index listed.
 cp -r "$src/golden" "$tmp/golden"
 echo '{"mine": true}' >"$tmp/golden/notes.json"
