@@ -28,7 +28,7 @@ export ASAN_OPTIONS=abort_on_error=0:detect_leaks=1:halt_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 # Two selections at once (ctest has no "all but these, plus those"): the
 # preset sweep runs beside the rest instead of after it.
-ctest --test-dir build-sanitize --output-on-failure -j "$(nproc)" -R '^Presets/SourceOrdering.*/optax_amsgrad ' \
+ctest --test-dir build-sanitize --output-on-failure -j "$(nproc)" -R '^Presets/SourceOrdering.*/optax_amsgrad$' \
   >build-sanitize/sweeps.log 2>&1 &
 sweeps=$!
 ctest --test-dir build-sanitize --output-on-failure -j "$(nproc)" -E '^python\.|^integration\.pytest|^cli\.conformance_matrix$|^cli\.check_bfloat16$|^cli\.shards$|^cli\.check_torch$|^cli\.check_torch_class$|^cli\.check_adapters$|^Variants/|^Presets/SourceOrdering|^LargeCases\.|^MutantZoo\.|^Presets/StoragePrecision.*/pytorch_adam$' || status=$?

@@ -12,6 +12,16 @@
 #include "adamconf/presets.hpp"
 #include "adamconf/reference_adam.hpp"
 
+// The precisions the closed forms run in, as types named for the test names
+// (GoogleTest prints a typed test's type in its name, and ctest pads every name
+// to the longest: a Boost type is 200 characters; these say which precision).
+struct float32 { using Real = float; };
+struct float64 { using Real = double; };
+struct bin_float113 { using Real = adamconf::BinFloatReal<113>; };
+struct mpfr104 { using Real = adamconf::MpfrReal<31>; };
+struct mpfr257 { using Real = adamconf::ReferenceReal; };
+struct mpfr513 { using Real = adamconf::MpfrReal<154>; };
+
 namespace adamconf {
 namespace {
 
@@ -27,13 +37,13 @@ Oracle to_oracle(const Real& x) {
   }
 }
 
-template <class Real>
+template <class Precision>
 class ClosedForms : public ::testing::Test {
  protected:
-  static Oracle unit_roundoff() { return pow(Oracle(2), -significand_bits<Real>()); }
+  static Oracle unit_roundoff() { return pow(Oracle(2), -significand_bits<typename Precision::Real>()); }
 };
 
-using Precisions = ::testing::Types<float, double, BinFloatReal<113>, MpfrReal<31>, ReferenceReal, MpfrReal<154>>;
+using Precisions = ::testing::Types<float32, float64, bin_float113, mpfr104, mpfr257, mpfr513>;
 TYPED_TEST_SUITE(ClosedForms, Precisions);
 
 // Constant gradient g: m_t = g (1 - b1^t) and v_t = g^2 (1 - b2^t) exactly, so
@@ -47,7 +57,7 @@ TYPED_TEST_SUITE(ClosedForms, Precisions);
 // k(t) = 2 floor(log2 t), and 1 - b^t adds u bc, so rel(bc) <= (k(t) b^t + bc) u/bc.
 // The division adds u. Total: rel <= u (3 min(t, 1/(1-b)) + k(t) b^t/bc + 2).
 TYPED_TEST(ClosedForms, ConstantGradientGivesUnbiasedMomentsAtEveryStep) {
-  using Real = TypeParam;
+  using Real = typename TypeParam::Real;
   const Oracle u = TestFixture::unit_roundoff();
   const OptimizerSpec spec = make_spec("kingma-ba");
   const Oracle b1("0.9"), b2("0.999");
@@ -80,7 +90,7 @@ TYPED_TEST(ClosedForms, ConstantGradientGivesUnbiasedMomentsAtEveryStep) {
 // (1), lr * (1) and lr's representation (1): 9.5u relative on the step, so 10u.
 // theta_0 + step adds u|theta_1|.
 TYPED_TEST(ClosedForms, StepOneMovesByLrGOverAbsGPlusEps) {
-  using Real = TypeParam;
+  using Real = typename TypeParam::Real;
   const Oracle u = TestFixture::unit_roundoff();
   for (const char* preset : {"kingma-ba", "pytorch-adam", "optax-adam", "tfjs-adam"}) {
     const OptimizerSpec spec = make_spec(preset);
@@ -108,7 +118,7 @@ TYPED_TEST(ClosedForms, StepOneMovesByLrGOverAbsGPlusEps) {
 // u b2/(1 - b2) (1000u for 0.999), and the step carries half of it weighted by
 // the share w = (eps/sqrt(c2))/(|g| + eps/sqrt(c2)) of eps in the denominator.
 TYPED_TEST(ClosedForms, StepOneWithEpsHatMovesByLrGOverAbsGPlusEpsOverSqrtOneMinusBeta2) {
-  using Real = TypeParam;
+  using Real = typename TypeParam::Real;
   const Oracle u = TestFixture::unit_roundoff();
   for (const char* preset : {"kingma-ba-eps-hat", "keras-adam", "onnx-adam", "sklearn-adam"}) {
     const OptimizerSpec spec = make_spec(preset, {}, {});
@@ -136,7 +146,7 @@ TYPED_TEST(ClosedForms, StepOneWithEpsHatMovesByLrGOverAbsGPlusEpsOverSqrtOneMin
 // order), plus the representation of lr and wd (2 per step on s*wd relative,
 // at most 2u s wd/(1 - s wd) on the factor, below u for s wd <= 1/3).
 TYPED_TEST(ClosedForms, ZeroGradientDecoupledDecayIsGeometric) {
-  using Real = TypeParam;
+  using Real = typename TypeParam::Real;
   const Oracle u = TestFixture::unit_roundoff();
   for (const char* preset : {"pytorch-adamw", "loshchilov-hutter-adamw", "keras-adamw"}) {
     const OptimizerSpec spec = make_spec(preset, {}, {{"lr", "0.25"}, {"weight_decay", "0.1"}});
