@@ -50,12 +50,15 @@ void BM_ReferenceStep(benchmark::State& state) {
   state.counters["bits"] = significand_bits<Real>();
 }
 
-template <class Real>
+/// The reference with the error model observing it, the bound in Bound: MPFR
+/// (as golden files keep it), or double rounded outward (what `check` runs for
+/// a float32 target).
+template <class Real, class Bound = Real>
 void BM_ReferenceStepWithErrorModel(benchmark::State& state) {
   const auto grads = gradient_stream<Real>();
   auto reference = make_reference<Real>();
   const OptimizerSpec spec = make_spec("pytorch-adamw", {}, {{"lr", "0.001"}, {"weight_decay", "0.01"}});
-  ErrorModel<Real> model(PrecisionRules(float32_format), values_of<Real>(spec.hyper), kElements);
+  ErrorModel<Real, Bound> model(PrecisionRules(float32_format), values_of<Real>(spec.hyper), kElements);
   std::size_t t = 0;
   for (auto _ : state) {
     auto record = reference.step(grads[t++ % kStreamSteps], std::nullopt, model);
@@ -76,5 +79,6 @@ BENCHMARK_TEMPLATE(BM_ReferenceStep, adamconf::BinFloatReal<128>)->Name("cpp_bin
 BENCHMARK_TEMPLATE(BM_ReferenceStep, adamconf::BinFloatReal<256>)->Name("cpp_bin_float 256");
 BENCHMARK_TEMPLATE(BM_ReferenceStep, adamconf::BinFloatReal<512>)->Name("cpp_bin_float 512");
 BENCHMARK_TEMPLATE(BM_ReferenceStepWithErrorModel, adamconf::ReferenceReal)->Name("mpfr_float 256 + error model");
+BENCHMARK_TEMPLATE(BM_ReferenceStepWithErrorModel, adamconf::ReferenceReal, double)->Name("mpfr_float 256 + error model in double");
 
 BENCHMARK_MAIN();

@@ -29,19 +29,7 @@ while (($#)); do
 done
 python=${ADAMCONF_PYTHON:-/usr/bin/python3}
 splice_into_readme() {  # table file: between the README's markers, through a temporary file and a rename
-  "$python" - "$readme" "$1" <<'PY' || exit 2
-import os, sys
-readme, table = sys.argv[1], open(sys.argv[2]).read()
-text = open(readme).read()
-begin, end = "<!-- conformance-matrix:begin -->", "<!-- conformance-matrix:end -->"
-if begin not in text or end not in text:
-    sys.exit(f"conformance-matrix: {readme} has no {begin} ... {end} markers")
-head, rest = text.split(begin, 1)
-_, tail = rest.split(end, 1)
-tmp = readme + ".tmp"
-open(tmp, "w").write(head + begin + "\n" + table + end + tail)
-os.replace(tmp, readme)
-PY
+  "$python" "$root/scripts/splice_readme.py" conformance-matrix "$1" "$readme" || exit 2
 }
 if [ -n "$splice" ]; then
   [ -n "$readme" ] || { echo "conformance-matrix: --splice needs --readme" >&2; exit 2; }
