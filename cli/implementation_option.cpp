@@ -44,6 +44,14 @@ std::string torch_adapter_path() {
 
 }  // namespace
 
+std::string torch_python() {
+  if (const char* python = std::getenv("ADAMCONF_PYTHON"); python && *python) return python;
+  const std::filesystem::path venv = std::filesystem::path(ADAMCONF_SOURCE_DIR) / ".venv/bin/python";
+  std::error_code ec;
+  if (std::filesystem::exists(venv, ec)) return venv.string();
+  return "/usr/bin/python3";
+}
+
 std::string torch_adapter_command(const std::string& impl, const std::string& preset) {
   // torch:MODULE:CLASS[:ARGS]; MODULE may itself hold no ':'.
   const std::string rest = impl.substr(6);
@@ -53,9 +61,7 @@ std::string torch_adapter_command(const std::string& impl, const std::string& pr
   const auto second = rest.find(':', first + 1);
   const std::string spec = rest.substr(0, second);
   const std::string args = second == std::string::npos ? "" : rest.substr(second + 1);
-  const char* python = std::getenv("ADAMCONF_PYTHON");
-  std::string command = std::string(python && *python ? python : "/usr/bin/python3") + " " +
-                        shell_quote(torch_adapter_path()) + " " + shell_quote(spec);
+  std::string command = shell_quote(torch_python()) + " " + shell_quote(torch_adapter_path()) + " " + shell_quote(spec);
   if (!preset.empty()) command += " --preset " + shell_quote(preset);
   if (!args.empty()) command += " --args " + shell_quote(args);
   return command;

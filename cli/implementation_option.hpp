@@ -21,9 +21,13 @@ struct OpenedImplementation {
 /// used to overflow a duration and report a correct adapter as hung).
 CLI::Validator timeout_validator();
 
+/// The Python that --impl torch:... runs: $ADAMCONF_PYTHON if set, else the
+/// project's .venv (PyTorch 2.x from PyPI, scripts/install-deps.sh) when it
+/// exists, else /usr/bin/python3 (Debian's, with PyTorch 1.13).
+std::string torch_python();
+
 /// --impl torch:MODULE:CLASS[:NAME=VALUE,...]: the command that runs
-/// adapters/torch/torch_optim_adapter.py on that class (claiming `preset`;
-/// Python from $ADAMCONF_PYTHON, else /usr/bin/python3, Debian's, with torch).
+/// adapters/torch/torch_optim_adapter.py on that class (claiming `preset`) with torch_python().
 std::string torch_adapter_command(const std::string& impl, const std::string& preset);
 
 /// Starts the implementation (an adapter command, torch:..., lib:PATH.so, builtin:float). For an adapter, selects `optimizer` if given,

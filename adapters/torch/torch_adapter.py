@@ -37,6 +37,7 @@ def main():
     path = ("foreach" if args.foreach else "single-tensor") + (", float32 master weights" if args.master_weights else "")
     if args.state_format:
         path += f", states in {args.state_format}"
+    torch.set_num_threads(1)
     serve({o.name: o for o in optimizers}, f"torch {torch.__version__} ({path})")
 
 

@@ -18,10 +18,13 @@ import argparse
 import ast
 import importlib
 import inspect
-import json
+import os
 import sys
 
 import torch
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
+from adamconf_adapter import refuse_at_start, serve  # noqa: E402
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
@@ -114,7 +117,11 @@ class TorchOptimizer:
 
     def hello(self):
         counter = ["step_counter=float32"] if self.state_names and self.state_names["float32_step"] else []
-        precision = ["precision=master-weights"] if self.master_weights else []
+        # The fused CPU kernel (PyTorch >= 2.4, aten/src/ATen/native/cpu/FusedAdamKernel.cpp) loads a
+        # bfloat16/float16 element into float32, computes the step there and rounds theta, m and v
+        # once when it stores them: float32 opmath. The single-tensor and foreach paths round each op.
+        precision = (["precision=master-weights"] if self.master_weights
+                     else ["precision=float32-opmath"] if self.extra.get("fused") else [])
         formats = [f"{k}_format={self.state_format}" for k in ("m", "v", "vmax")] if self.state_format else []
         return {"name": self.name, "presets": [self.preset], "dtypes": self.dtypes,
                 "hyperparameters": self.hyperparameters, "options": self.options + counter + precision + formats,
@@ -186,24 +193,6 @@ class TorchOptimizer:
                 "vmax": s["max_exp_avg_sq"].tolist() if options.get("amsgrad") else []}
 
 
-def serve(optimizers, name):
-    """Answers adamconf's requests on stdin until it closes them. optimizers: name -> TorchOptimizer."""
-    torch.set_num_threads(1)
-    for line in sys.stdin:
-        request = json.loads(line)
-        try:
-            if request["op"] == "hello":
-                answer = {"protocol": "adamconf-adapter/2", "name": name,
-                          "optimizers": [o.hello() for o in optimizers.values()]}
-            else:
-                optimizer = optimizers[request["optimizer"]]
-                answer = {"id": request["id"], "results": [optimizer.run_case(request, c) for c in request["cases"]]}
-        except Exception as e:  # one line back to adamconf, and keep serving
-            answer = {"id": request.get("id"), "error": f"{type(e).__name__}: {e}"}
-        sys.stdout.write(json.dumps(answer) + "\n")
-        sys.stdout.flush()
-
-
 def default_preset(class_name):
     return "pytorch-adamw" if "adamw" in class_name.lower() else "pytorch-adam"
 
@@ -219,10 +208,9 @@ def main():
             raise ValueError(f"{args.spec!r}: expected MODULE:CLASS")
         optimizer = TorchOptimizer(args.spec, args.preset or default_preset(args.spec), parse_args_text(args.args))
     except Exception as e:  # said in the hello's place, so adamconf reports it in one line
-        sys.stdout.write(json.dumps({"error": f"torch:{args.spec}: {type(e).__name__}: {e}"}) + "\n")
-        sys.stdout.flush()
-        return 1
+        return refuse_at_start(f"torch:{args.spec}", e)
     extra = "".join(f", {k}={v!r}" for k, v in optimizer.extra.items())
+    torch.set_num_threads(1)
     serve({optimizer.name: optimizer}, f"torch {torch.__version__}{extra}")
     return 0
 
