@@ -84,6 +84,10 @@ void resolve_options_from_hello(CheckRun& run, const CheckOptions& o, const Capa
     run.options.precision = caps.precision;
     run.precision_from_adapter = true;
   }
+  if (!o.spec.subnormals_given()) {
+    run.options.subnormals = caps.subnormals;
+    run.subnormals_from_adapter = caps.subnormals == Subnormals::flushed;
+  }
   if (!o.spec.state_formats_given()) {
     run.options.state_formats = caps.state_formats;
     run.state_formats_from_adapter = run.options.state_formats.any();

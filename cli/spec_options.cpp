@@ -22,6 +22,10 @@ void SpecOptions::add_to(CLI::App& command, bool preset_required) {
                      "copy in the dtype: apex amp O2), stochastic-rounding (float32 arithmetic, theta rounded to "
                      "the dtype stochastically: torchao) or kahan-summation (float32 arithmetic, theta and a Kahan "
                      "compensation in the dtype: optimi); an adapter may state it in its hello");
+  command.add_option("--subnormals", subnormals,
+                     "how the arithmetic treats subnormal numbers: gradual (IEEE 754, the default) or flushed (a "
+                     "result below the smallest normal may be 0, a subnormal operand is read as 0: XLA and "
+                     "TensorFlow on the CPU, CUDA's -ftz); an adapter may state it in its hello (subnormals=flushed)");
   command.add_option("--state-format", state_format,
                      "the format m, v and vmax are stored in when it is not theta's: bfloat16, float16, float32 or "
                      "float64 (TransformerEngine's FusedAdam keeps float32 states beside bfloat16 parameters); no "
@@ -58,6 +62,7 @@ OptimizerSpec SpecOptions::spec() const {
   }
   PresetOptions options{amsgrad, maximize, !no_bias_correction};
   if (step_counter_given()) options.step_counter = step_counter_by_name(step_counter, "--step-counter");
+  if (subnormals_given()) options.subnormals = subnormals_by_name(subnormals, "--subnormals");
   if (precision_given()) options.precision = precision_by_name(precision, "--precision");
   options.state_formats = state_formats();
   return make_spec(preset, options, overrides);

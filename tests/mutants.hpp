@@ -368,6 +368,17 @@ struct GroupsIgnored : FloatImplementation {
   std::size_t group_of(const RunCase&, std::size_t) const override { return 0; }
 };
 
+/// Subnormals flushed to zero (FTZ and DAZ, as XLA computes on the CPU)
+/// where the convention says gradual underflow: a legitimate convention
+/// (--subnormals flushed), broken here because it is not the one claimed.
+struct SubnormalsFlushedWhereGradual : FloatImplementation {
+  using FloatImplementation::FloatImplementation;
+  std::vector<RunResult> run(const Setup& setup, const std::vector<RunCase>& cases) override {
+    const ScopedFlushSubnormals flush(true);
+    return FloatImplementation::run(setup, cases);
+  }
+};
+
 // ---- mixed precision (float32 opmath over a storage format: F = float, stored_in_ set) ----
 
 /// x rounded to the engine's storage format (bfloat16 when it has none).
@@ -583,7 +594,7 @@ inline std::vector<PrecisionMutant> precision_zoo() {
 }
 
 inline std::vector<Mutant> zoo() {
-  const PresetOptions plain{}, amsgrad{true, false, true}, maximize{false, true, true};
+  const PresetOptions plain{}, amsgrad{.amsgrad = true}, maximize{.maximize = true};
   return {
       {"no-bias-correction-1", "m is not bias-corrected", factory<NoBiasCorrection1>("m"), "kingma-ba", plain},
       {"no-bias-correction-2", "v is not bias-corrected", factory<NoBiasCorrection2>("m"), "kingma-ba", plain},
@@ -660,6 +671,8 @@ inline std::vector<Mutant> zoo() {
        [] { return std::make_unique<StopsAtEmptyTensor>("m"); }, "pytorch-adamw", plain},
       {"groups-ignored", "every tensor gets the first group's hyperparameters",
        [] { return std::make_unique<GroupsIgnored>("m"); }, "pytorch-adamw", plain},
+      {"subnormals-flushed-where-gradual", "results below the smallest normal flushed to 0, subnormal operands read as 0",
+       [] { return std::make_unique<SubnormalsFlushedWhereGradual>("m"); }, "optax-adam", plain},
   };
 }
 

@@ -110,6 +110,7 @@ struct BothModels {
   ErrorModel<R>& mpfr;
   ErrorModel<R, Fast>& fast;
   void begin_step(const StepScalars<R>& s) { mpfr.begin_step(s), fast.begin_step(s); }
+  void begin_element(std::size_t i, const R& theta, const R& g) { mpfr.begin_element(i, theta, g), fast.begin_element(i, theta, g); }
   void add_l2_to_gradient(std::size_t i, const R& a, const R& b, const R& c) {
     mpfr.add_l2_to_gradient(i, a, b, c), fast.add_l2_to_gradient(i, a, b, c);
   }

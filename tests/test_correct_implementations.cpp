@@ -123,6 +123,20 @@ TEST(StateFormats, PassEveryPropertyWithEachStateTensorInItsOwnFormat) {
   }
 }
 
+/// Subnormals flushed to zero (--subnormals flushed: XLA on the CPU): the
+/// float implementation computing with x86's flush-to-zero and
+/// denormals-are-zero passes every property in float32 and float64, with the
+/// flushed results the convention allows judged as such.
+TEST(Subnormals, FlushedPassesEveryPropertyInBothFormats) {
+  FloatImplementation impl("float, subnormals flushed");
+  for (const char* preset : {"optax-adamw", "pytorch-adam"}) {
+    const Tally t = check_all(impl, preset, PresetOptions{.subnormals = Subnormals::flushed}, 30);
+    EXPECT_GT(t.passed, 40) << "most properties must run and pass, not skip";
+    std::cout << "  " << preset << " with subnormals flushed: " << t.passed << " pass, " << t.skipped << " skip, "
+              << t.failed << " fail; worst observed/allowed " << t.worst_ratio << "\n      " << t.worst << "\n";
+  }
+}
+
 class SourceOrdering : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(SourceOrdering, PassesEveryPropertyWithEveryOption) {

@@ -229,6 +229,37 @@ TEST(KahanSummation, ACompensationInFloat32IsItsOwnConventionAndNotAcceptedAsThe
   }
 }
 
+TEST(Subnormals, AFlushedResultOrOperandIsAllowedUnderFlushedAndOnlyThere) {
+  // v = (1 - b2) g^2 with g = 2^-64 is 0.001 x 2^-128, about 2^-138, a float32 subnormal: flushed it is 0, an
+  // error of that whole value (about 2^11 ulps there), which gradual underflow does not allow and flushed does.
+  const adamconf::Setup gradual = setup_for("optax-adam", float32_format, Precision::storage);
+  adamconf::Setup flushed = gradual;
+  flushed.spec.options.subnormals = flushed.spec.convention.subnormals = Subnormals::flushed;
+  RunCase c;
+  c.theta0 = {1.0};
+  c.grads = {{std::ldexp(1.0, -64)}};
+  const auto g = exact_trajectory(gradual, c), f = exact_trajectory(flushed, c);
+  const R v = g[0].record.elements[0].v;
+  ASSERT_GT(v, 0);
+  ASSERT_LT(v, R(std::ldexp(1.0, -126)));
+  EXPECT_FALSE(judge(0.0, v, g[0].bounds[0].v, float32_format).pass);
+  EXPECT_TRUE(judge(0.0, v, f[0].bounds[0].v, float32_format).pass);
+  // A subnormal gradient read as 0 (denormals are zero): m = (1 - b1) g stays 0.
+  c.grads = {{std::ldexp(1.0, -130)}};
+  const auto g2 = exact_trajectory(gradual, c), f2 = exact_trajectory(flushed, c);
+  EXPECT_FALSE(judge(0.0, g2[0].record.elements[0].m, g2[0].bounds[0].m, float32_format).pass);
+  EXPECT_TRUE(judge(0.0, f2[0].record.elements[0].m, f2[0].bounds[0].m, float32_format).pass);
+  // Values far from the subnormal range are bounded as before, up to the smallest normal's absolute share.
+  c.grads = {{0.5}};
+  const auto g3 = exact_trajectory(gradual, c), f3 = exact_trajectory(flushed, c);
+  EXPECT_LT(f3[0].bounds[0].theta - g3[0].bounds[0].theta, R(std::ldexp(1.0, -120)));
+  // The convention is named in the hello and refused when misspelt.
+  AdapterInfo info = parse_hello(R"({"protocol": "adamconf-adapter/2", "name": "x", "optimizers": [{"name": "a",
+      "presets": ["optax-adam"], "dtypes": ["float32"], "options": ["subnormals=flushed"], "state": true}]})", "x");
+  EXPECT_EQ(info.optimizers[0].subnormals, Subnormals::flushed);
+  EXPECT_THROW(subnormals_by_name("ftz", "--subnormals"), std::invalid_argument);
+}
+
 Setup with_states(Setup s, const StateFormats& states) {
   s.spec.options.state_formats = s.spec.convention.state_formats = states;
   return s;

@@ -11,7 +11,8 @@ is elementwise, so a pytree of them computes the same numbers), so that a
 tensor without a gradient is left alone with its count, as the protocol asks.
 The update runs op by op (eager) by default, as Optax's Python code reads;
 --jit compiles `update` and `apply_updates` with jax.jit, as training loops
-do (XLA then contracts a*b + c into a fused multiply-add). float64 needs JAX's
+do (XLA then contracts a*b + c into a fused multiply-add). XLA computes on the
+CPU with subnormals flushed to zero, which the hello states. float64 needs JAX's
 64-bit mode: --x64 (jax_enable_x64, which also makes Optax's bias correction
 1 - b**count a float64 before it is cast to the parameters' dtype).
 """
@@ -33,7 +34,9 @@ class OptaxOptimizer:
 
     def hello(self):
         hyper = ["lr", "beta1", "beta2", "eps", "eps_root"] + (["weight_decay"] if self.decay else [])
-        return entry(self.name, [self.preset], list(self.dtypes), hyper, state=True)
+        # XLA runs every CPU computation with subnormals flushed to zero (flush-to-zero and
+        # denormals-are-zero: tsl::port::ScopedFlushDenormal in xla/service/cpu).
+        return entry(self.name, [self.preset], list(self.dtypes), hyper, options=["subnormals=flushed"], state=True)
 
     def transform(self, h, lr):
         kwargs = dict(b1=h["beta1"], b2=h["beta2"], eps=h["eps"], eps_root=h["eps_root"])

@@ -223,6 +223,8 @@ void read_option_list(const std::vector<std::string>& entries, AdapterOptimizer&
       *format = state_format_name(entry.substr(entry.find('=') + 1), entry.substr(0, entry.find('=')));
     else if (entry.rfind("step_counter=", 0) == 0)
       into.step_counter = step_counter_by_name(entry.substr(13), "step_counter");
+    else if (entry.rfind("subnormals=", 0) == 0)
+      into.subnormals = subnormals_by_name(entry.substr(11), "subnormals");
     else if (entry.rfind("precision=", 0) == 0)
       into.precision = precision_by_name(entry.substr(10), "precision");
     else
@@ -442,6 +444,7 @@ Capabilities AdapterImplementation::capabilities() const {
   c.hyperparameters = o.hyperparameters;
   c.fixed = o.fixed;
   c.step_counter = o.step_counter;
+  c.subnormals = o.subnormals;
   c.precision = o.precision;
   c.state_formats = o.state_formats;
   c.tensors = info_.protocol >= 2;  // structured cases are protocol /2 (a library speaks it)

@@ -33,6 +33,14 @@ std::string to_string(Precision p) {
   return "storage";
 }
 
+std::string to_string(Subnormals s) { return s == Subnormals::flushed ? "flushed" : "gradual"; }
+
+Subnormals subnormals_by_name(const std::string& name, const std::string& where) {
+  if (name == "gradual") return Subnormals::gradual;
+  if (name == "flushed") return Subnormals::flushed;
+  throw std::invalid_argument(where + " '" + name.substr(0, 40) + "': expected gradual or flushed");
+}
+
 Precision precision_by_name(const std::string& name, const std::string& where) {
   for (Precision p : {Precision::storage, Precision::float32_opmath, Precision::master_weights,
                       Precision::stochastic_rounding, Precision::kahan_summation})
@@ -144,6 +152,7 @@ std::string Convention::describe() const {
   }
   if (precision != Precision::storage) s += " in " + to_string(precision);
   if (state_formats.any()) s += " with " + adamconf::describe(state_formats);
+  if (subnormals == Subnormals::flushed) s += " with subnormals flushed";
   return s;
 }
 

@@ -13,8 +13,9 @@ const FloatFormat* canonical(const FloatFormat& f) {
 }
 }  // namespace
 
-PrecisionRules::PrecisionRules(const FloatFormat& dtype, Precision precision, const StateFormats& states)
-    : dtype_(canonical(dtype)), precision_(precision) {
+PrecisionRules::PrecisionRules(const FloatFormat& dtype, Precision precision, const StateFormats& states,
+                               Subnormals subnormals)
+    : dtype_(canonical(dtype)), precision_(precision), subnormals_(subnormals) {
   arithmetic_ = narrow() && precision != Precision::storage ? &float32_format : dtype_;
   reported_ = master_weights() ? &float32_format : dtype_;
   for (std::size_t k = 0; k < states_.size(); ++k) {

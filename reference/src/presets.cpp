@@ -169,6 +169,7 @@ Convention Preset::resolve(const PresetOptions& options) const {
   c.adam().counter = options.step_counter;
   c.precision = options.precision;
   c.state_formats = options.state_formats;
+  c.subnormals = options.subnormals;
   return c;
 }
 

@@ -123,6 +123,8 @@ struct Capabilities {
   StepCounter step_counter = StepCounter::integer;
   /// What it computes a storage format in, as its hello states ("precision=float32-opmath").
   Precision precision = Precision::storage;
+  /// How its arithmetic treats subnormals, as its hello states ("subnormals=flushed").
+  Subnormals subnormals = Subnormals::gradual;
   /// The formats it stores m, v, vmax in where not theta's, as its hello states ("m_format=float32").
   StateFormats state_formats{};
   bool state_io = false;             ///< can export and import its state

@@ -27,6 +27,8 @@ struct AdapterOptimizer {
   std::map<std::string, std::string> fixed;
   /// How it holds the step count: an entry "step_counter=float32" of its options list.
   StepCounter step_counter = StepCounter::integer;
+  /// How its arithmetic treats subnormals: an entry "subnormals=flushed" (XLA, TensorFlow on the CPU).
+  Subnormals subnormals = Subnormals::gradual;
   /// What it computes bfloat16/float16 in: an entry "precision=float32-opmath" of its options list.
   Precision precision = Precision::storage;
   /// The formats it stores m, v, vmax in where not theta's: entries "m_format=float32" (v_format, vmax_format).

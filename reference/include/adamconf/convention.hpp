@@ -202,6 +202,17 @@ enum class Precision {
   kahan_summation,
 };
 std::string to_string(Precision p);
+
+/// How the arithmetic treats subnormal numbers. `gradual` is IEEE 754's
+/// gradual underflow. `flushed`: a result below the format's smallest normal
+/// number may become 0 (flush to zero) and a subnormal operand is read as 0
+/// (denormals are zero), as XLA runs every computation on the CPU
+/// (xla/service/cpu: tsl::port::ScopedFlushDenormal; JAX, Optax, Keras on
+/// JAX) and TensorFlow its kernels, and as CUDA kernels compiled with -ftz do.
+enum class Subnormals { gradual, flushed };
+std::string to_string(Subnormals s);
+/// "gradual" or "flushed"; throws std::invalid_argument "<where> 'x': expected gradual or flushed".
+Subnormals subnormals_by_name(const std::string& name, const std::string& where);
 /// "storage", "float32-opmath", "master-weights", "stochastic-rounding" or "kahan-summation";
 /// throws std::invalid_argument "<where> 'x': expected storage, float32-opmath, ...".
 Precision precision_by_name(const std::string& name, const std::string& where);
@@ -260,6 +271,8 @@ struct Convention {
   Precision precision = Precision::storage;
   /// The formats of m, v and vmax where they differ from theta's.
   StateFormats state_formats{};
+  /// How the arithmetic treats subnormals (gradual underflow, or flushed to zero).
+  Subnormals subnormals = Subnormals::gradual;
 
   /// The one ScaleByAdam of the chain.
   const ScaleByAdam& adam() const;

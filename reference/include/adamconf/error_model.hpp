@@ -101,8 +101,14 @@ class ErrorModel {
     // format itself, or float32 opmath); storing rounds to storage_ once more.
     u_ = U::exact(ldexp(Bound(1), -target_.precision));
     reference_u_ = U::exact(ldexp(Bound(1), 10 - significand_bits<Real>()));
-    eta_ = U::exact(ldexp(Bound(1), target_.min_exponent - target_.precision + 1));
-    eta_exact_ = ldexp(Real(1), target_.min_exponent - target_.precision + 1);
+    // eta: the absolute error of a rounding into the subnormal range, the
+    // smallest subnormal; "Flushed subnormals": a result below the smallest
+    // normal may be 0 instead, an error below the smallest normal itself.
+    flush_ = rules.flushes_subnormals();
+    const int eta_exponent = flush_ ? target_.min_exponent : target_.min_exponent - target_.precision + 1;
+    eta_ = U::exact(ldexp(Bound(1), eta_exponent));
+    eta_exact_ = ldexp(Real(1), eta_exponent);
+    smallest_normal_ = U::exact(ldexp(Bound(1), target_.min_exponent));
     u_exact_ = ldexp(Real(1), -target_.precision);
     storage_u_ = U::exact(ldexp(Bound(1), -storage_.precision));
     // Stochastic rounding stores theta as either neighbour of the float32
@@ -116,7 +122,7 @@ class ErrorModel {
     kahan_ = rules.kahan_summation();
     float32_u_ = U::exact(ldexp(Bound(1), -24));
     double_u_ = U::exact(ldexp(Bound(1), -53));
-    storage_eta_ = U::exact(ldexp(Bound(1), storage_.min_exponent - storage_.precision + 1));
+    storage_eta_ = U::exact(ldexp(Bound(1), storage_.min_exponent - (flush_ ? 0 : storage_.precision - 1)));
     storage_overflow_ = Bound(storage_.largest_finite());
     largest_ = Bound(target_.largest_finite());  // below the threshold largest + ulp/2: conservative
     c1_ = Real(1) - h_.beta1;
@@ -230,6 +236,16 @@ class ErrorModel {
     }
   }
 
+  // "Flushed subnormals": an operand the implementation holds below the
+  // smallest normal (its exact value within its error of that range) may be
+  // read as 0, an error of at most the smallest normal: the step's gradient
+  // and theta here, the moments in scale_by_adam.
+  void begin_element(std::size_t i, const Real& theta, const Real& grad) {
+    if (!flush_) return;
+    grad_error_[i] = denormal_read(grad, grad_error_[i]);
+    bounds_[i].theta = denormal_read(theta, U{bounds_[i].theta}).x;
+  }
+
   // "L2": E(g') = E(g) + wd E(theta) + delta(wd)|theta| + rho(wd theta) + rho(g')
   void add_l2_to_gradient(std::size_t i, const Real& theta, const Real& g_in, const Real& g_out) {
     const U t = up(theta);
@@ -260,6 +276,11 @@ class ErrorModel {
   void scale_by_adam(std::size_t i, const ScaleByAdam& adam, const AdamElement<Real>& e) {
     ElementBounds<Bound>& b = bounds_[i];
     const U eg = grad_error_[i];
+    if (flush_) {  // the moments read back as operands ("Flushed subnormals")
+      b.m = denormal_read(e.m_prev, U{b.m}).x;
+      b.v = denormal_read(e.v_prev, U{b.v}).x;
+      b.vmax = denormal_read(e.vmax_prev, U{b.vmax}).x;
+    }
     const U e_m = first_moment_error(e, eg, U{b.m});
     const U e_v = second_moment_error(e, eg, U{b.v});
     // AMSGrad's maximum of raw v is within the larger of the two errors.
@@ -435,6 +456,14 @@ class ErrorModel {
     return U::exact(3) * eta_ * max(one, lr_) * max(one, inverse_bc1_) * max(one, one / denom_low);
   }
 
+  /// An operand x held within `error` of its exact value, read under
+  /// flushed subnormals: 0 if the implementation's copy may be subnormal.
+  U denormal_read(const Real& x, const U& error) const {
+    if (x == 0 && error.is_zero()) return error;  // an exact zero stays exact
+    const D low = down(x) - error;              // the least magnitude the implementation's copy may have
+    return low.x >= smallest_normal_.x ? error : error + eta_;
+  }
+
   /// How one tensor is stored: whether storing rounds at all (its format is
   /// narrower than the arithmetic's), and the format's unit roundoff (doubled
   /// for stochastic rounding), subnormal spacing and largest finite value.
@@ -449,7 +478,7 @@ class ErrorModel {
     r.rounds = f.precision < target_.precision || f.min_exponent > target_.min_exponent ||
                f.max_exponent < target_.max_exponent;
     r.u = U::exact(ldexp(Bound(1), (stochastic ? 1 : 0) - f.precision));
-    r.eta = U::exact(ldexp(Bound(1), f.min_exponent - f.precision + 1));
+    r.eta = U::exact(ldexp(Bound(1), f.min_exponent - (flush_ ? 0 : f.precision - 1)));
     r.overflow = Bound(f.largest_finite());
     return r;
   }
@@ -665,6 +694,8 @@ class ErrorModel {
   U storage_u_{0}, storage_eta_{0};  // u_S, eta_S
   StoreRule theta_store_, m_store_, v_store_, vmax_store_, compensation_store_;  // "Storing", per tensor
   bool kahan_ = false;    // kahan-summation over a storage format: bounds_[i].compensated tracks theta + c
+  bool flush_ = false;    // subnormals flushed ("Flushed subnormals"): eta is the smallest normal
+  U smallest_normal_{0};  // of the arithmetic's format
   U float32_u_{0}, double_u_{0};  // u_32, u_64: a Kahan sum's formation in float32 and a checker's in double
   Bound storage_overflow_ = 0;  // S's largest finite value
   Bound largest_ = 0;  // the arithmetic format's largest finite value

@@ -31,8 +31,10 @@ class PrecisionRules {
   /// The rules of `precision` over `dtype` (bfloat16, float16, float32,
   /// float64), m, v and vmax in `states` where given. Throws
   /// std::invalid_argument for a state format that names no format.
-  explicit PrecisionRules(const FloatFormat& dtype, Precision precision = Precision::storage, const StateFormats& states = {});
-  PrecisionRules(const FloatFormat& dtype, const Convention& c) : PrecisionRules(dtype, c.precision, c.state_formats) {}
+  explicit PrecisionRules(const FloatFormat& dtype, Precision precision = Precision::storage, const StateFormats& states = {},
+                          Subnormals subnormals = Subnormals::gradual);
+  PrecisionRules(const FloatFormat& dtype, const Convention& c)
+      : PrecisionRules(dtype, c.precision, c.state_formats, c.subnormals) {}
 
   /// The format asked for: theta's storage format (its copy's, under master weights).
   const FloatFormat& dtype() const { return *dtype_; }
@@ -47,6 +49,9 @@ class PrecisionRules {
   bool stochastic_rounding() const { return narrow() && precision_ == Precision::stochastic_rounding; }
   /// theta and a Kahan compensation in the dtype; the states carry the compensation.
   bool kahan_summation() const { return narrow() && precision_ == Precision::kahan_summation; }
+  /// Whether a result below the smallest normal may be flushed to 0 and a
+  /// subnormal operand read as 0 (Subnormals::flushed).
+  bool flushes_subnormals() const { return subnormals_ == Subnormals::flushed; }
   /// The format each operation rounds to.
   const FloatFormat& arithmetic() const { return *arithmetic_; }
   /// The format theta, and a state without a format of its own, is held and compared in.
@@ -67,6 +72,7 @@ class PrecisionRules {
   const FloatFormat* reported_;
   std::array<const FloatFormat*, 4> states_;  ///< kStoredFormats: m, v, vmax, compensation
   bool compensation_given_ = false;
+  Subnormals subnormals_ = Subnormals::gradual;
 };
 
 }  // namespace adamconf

@@ -24,6 +24,8 @@ struct PresetOptions {
   Precision precision = Precision::storage;
   /// The formats of m, v, vmax where not theta's (Convention::state_formats).
   StateFormats state_formats{};
+  /// How the arithmetic treats subnormals (Convention::subnormals).
+  Subnormals subnormals = Subnormals::gradual;
   friend bool operator==(const PresetOptions&, const PresetOptions&) = default;
 };
 

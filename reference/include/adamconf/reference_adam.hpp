@@ -79,6 +79,8 @@ struct AdamElement {
 template <class Real>
 struct NoObserver {
   void begin_step(const StepScalars<Real>&) {}
+  /// An element's step begins: its theta and the gradient it was given.
+  void begin_element(std::size_t, const Real& /*theta*/, const Real& /*grad*/) {}
   void add_l2_to_gradient(std::size_t, const Real& /*theta*/, const Real& /*g_in*/, const Real& /*g_out*/) {}
   void decay_weights(std::size_t, const DecayWeights&, const Real& /*s*/, const Real& /*theta_in*/,
                      const Real& /*factor*/, const Real& /*theta_out*/) {}
@@ -212,6 +214,7 @@ class ReferenceAdam {
     constexpr bool observed = !std::is_same_v<std::remove_cvref_t<Observer>, NoObserver<Real>>;
     Real& theta = theta_[i];
     rec.theta_in = theta;
+    if constexpr (observed) observer.begin_element(i, theta, grad_in);
     Real& g = rec.grad;
     g = grad_in;
     Real& u = rec.update;

@@ -7,6 +7,7 @@
 
 #include <cmath>
 #include <memory>
+#include <stdexcept>
 #include <optional>
 #include <string>
 #include <vector>
@@ -14,6 +15,10 @@
 #include "adamconf/implementation.hpp"
 #include "adamconf/real.hpp"
 #include "adamconf/storage_float.hpp"
+
+#if defined(__SSE2__)
+#include <xmmintrin.h>
+#endif
 
 namespace adamconf {
 
@@ -76,6 +81,36 @@ enum class ThetaRounding {
   nearest,     ///< to nearest even, like m, v and vmax (float32-opmath)
   stochastic,  ///< up or down in proportion (stochastic-rounding: round_stochastically)
   kahan,       ///< to nearest, the remainder kept in a compensation in the format (kahan-summation)
+};
+
+/// Subnormals::flushed on this thread while it lives: x86 SSE's
+/// flush-to-zero (MXCSR bit 15: a result below the smallest normal becomes 0)
+/// and denormals-are-zero (bit 6: a subnormal operand is read as 0), as XLA
+/// sets them around each computation on the CPU. Throws std::invalid_argument
+/// where the target has no such control.
+class ScopedFlushSubnormals {
+ public:
+  explicit ScopedFlushSubnormals(bool on) {
+    if (!on) return;
+#if defined(__SSE2__)
+    saved_ = _mm_getcsr();
+    _mm_setcsr(saved_ | 0x8040u);
+    active_ = true;
+#else
+    throw std::invalid_argument("builtin:float flushes subnormals only on x86 (SSE's MXCSR)");
+#endif
+  }
+  ~ScopedFlushSubnormals() {
+#if defined(__SSE2__)
+    if (active_) _mm_setcsr(saved_);
+#endif
+  }
+  ScopedFlushSubnormals(const ScopedFlushSubnormals&) = delete;
+  ScopedFlushSubnormals& operator=(const ScopedFlushSubnormals&) = delete;
+
+ private:
+  unsigned saved_ = 0;
+  bool active_ = false;
 };
 
 /// How float32 arithmetic meets a storage format (FloatImplementationOf::run).
@@ -437,6 +472,7 @@ class FloatImplementationOf : public Implementation {
     // State tensors in formats of their own (TransformerEngine's exp_avg_dtype, exp_avg_sq_dtype).
     const Convention& c = setup.spec.convention;
     const PrecisionRules rules(f, c);
+    const ScopedFlushSubnormals flush(rules.flushes_subnormals());
     if (!c.state_formats.m.empty()) plan.m_in = &rules.format_of(Quantity::m);
     if (!c.state_formats.v.empty()) plan.v_in = &rules.format_of(Quantity::v);
     if (!c.state_formats.vmax.empty()) plan.vmax_in = &rules.format_of(Quantity::vmax);
