@@ -54,7 +54,9 @@ TEST(Golden, CommittedFilesMatchTheReference) {
   for (const auto& e : fs::recursive_directory_iterator(kTraces))
     if (e.is_regular_file()) bytes += e.file_size();
   std::cout << "  " << report.files << " committed golden files match the reference; " << bytes / 1024 << " KiB\n";
-  EXPECT_LT(bytes, 5u << 20) << "keep the golden set small enough to read";
+  // About 19 KiB a file (a long-run file 160 KiB): 27 presets' files are 5.4 MiB. The cap keeps the set
+  // small enough to read and to clone, and grows with the presets, never with one file's size.
+  EXPECT_LT(bytes, 8u << 20) << "keep the golden set small enough to read";
 }
 
 TEST(Golden, CatalogueCoversEveryPresetFormatAndScenario) {

@@ -11,7 +11,10 @@ namespace adamconf::detail {
 namespace {
 
 std::string needs_bias_correction(const PropertyContext& ctx) {
-  return ctx.options.bias_correction ? "" : "needs bias correction";
+  // The convention's, not the option's: a preset may have none to begin with (MLX's default).
+  const Convention c = ctx.convention();
+  const ScaleByAdam& a = c.adam();
+  return a.bias_correction1 && a.bias_correction2 ? "" : "needs bias correction (the convention has none)";
 }
 
 std::string first_of(std::initializer_list<std::string> reasons) {

@@ -139,6 +139,92 @@ std::vector<Preset> make_presets() {
                .defaults = Hyperparameters{.lr = "0.001", .beta1 = "0.9", .beta2 = "0.999", .eps = "1e-6", .weight_decay = "0"},
                .hyperparameters = kAdamWdHyper,
                .offers_bias_correction_switch = true});
+  // ---- the 2026 libraries (../shared/conventions-survey-2026.md; read in the installed packages of
+  // adapters/requirements.txt) ----
+  const ScaleByAdam no_bias_correction{.bias_correction1 = false, .bias_correction2 = false};
+  p.push_back({.name = "mlx-adam",
+               .source = "MLX 0.32 python/mlx/optimizers/optimizers.py Adam.apply_single (bias_correction=False, the "
+                         "default): m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2; p - lr m/(sqrt(v) + eps)",
+               .summary = "no bias correction (MLX's default); eps 1e-8",
+               .convention = {.chain = {no_bias_correction, ScaleByLearningRate{}, ApplyUpdate{}}},
+               .defaults = Hyperparameters{.lr = "0.001", .beta1 = "0.9", .beta2 = "0.999", .eps = "1e-8", .weight_decay = "0"},
+               .hyperparameters = kAdamHyper});
+  p.push_back({.name = "mlx-adamw",
+               .source = "MLX 0.32 optimizers.py AdamW.apply_single: Adam.apply_single(g, p (1 - lr wd)); bias_correction=False "
+                         "by default",
+               .summary = "decoupled decay theta*(1 - lr*wd) first; no bias correction (MLX's default); wd 0.01",
+               .convention = {.chain = {DecayWeights{.scale = DecayScale::learning_rate}, no_bias_correction,
+                                        ScaleByLearningRate{}, ApplyUpdate{}}},
+               .defaults = Hyperparameters{.lr = "0.001", .beta1 = "0.9", .beta2 = "0.999", .eps = "1e-8", .weight_decay = "0.01"},
+               .hyperparameters = kAdamWdHyper});
+  p.push_back({.name = "mlx-adam-bias-corrected",
+               .source = "MLX 0.32 optimizers.py Adam.apply_single with bias_correction=True: c1 = lr/(1-b1^t), "
+                         "c2 = rsqrt(1-b2^t); p - c1 m/(sqrt(v) c2 + eps)",
+               .summary = "MLX Adam with bias_correction=True: eps after bias correction",
+               .convention = {.chain = {eps_after(), ScaleByLearningRate{}, ApplyUpdate{}}},
+               .defaults = Hyperparameters{.lr = "0.001", .beta1 = "0.9", .beta2 = "0.999", .eps = "1e-8", .weight_decay = "0"},
+               .hyperparameters = kAdamHyper});
+  p.push_back({.name = "mlx-adamw-bias-corrected",
+               .source = "MLX 0.32 optimizers.py AdamW with bias_correction=True: p (1 - lr wd), then Adam with bias correction",
+               .summary = "MLX AdamW with bias_correction=True: decay first, eps after bias correction; wd 0.01",
+               .convention = {.chain = {DecayWeights{.scale = DecayScale::learning_rate}, eps_after(), ScaleByLearningRate{},
+                                        ApplyUpdate{}}},
+               .defaults = Hyperparameters{.lr = "0.001", .beta1 = "0.9", .beta2 = "0.999", .eps = "1e-8", .weight_decay = "0.01"},
+               .hyperparameters = kAdamWdHyper});
+  p.push_back({.name = "tinygrad-adam",
+               .source = "tinygrad 0.14 tinygrad/nn/optim.py Adam = LAMB(adam=True): b1_t *= b1 (float32 running "
+                         "products); m_hat = m/(1-b1_t); v_hat = v/(1-b2_t); p -= lr m_hat/(sqrt(v_hat) + eps)",
+               .summary = "Algorithm 1, beta^t as float32 running products; eps 1e-8",
+               .convention = {.chain = {eps_after(), ScaleByLearningRate{}, ApplyUpdate{}}},
+               .defaults = Hyperparameters{.lr = "0.001", .beta1 = "0.9", .beta2 = "0.999", .eps = "1e-8", .weight_decay = "0"},
+               .hyperparameters = kAdamHyper});
+  p.push_back({.name = "tinygrad-adamw",
+               .source = "tinygrad 0.14 nn/optim.py AdamW = LAMB(adam=True, weight_decay=wd): up = m_hat/(sqrt(v_hat) + eps) "
+                         "+ wd p; p -= lr up (the decay in the update, of the old p, as Optax's add_decayed_weights)",
+               .summary = "decay added to the update before lr scaling; wd 0.01",
+               .convention = {.chain = {eps_after(), AddDecayedWeights{}, ScaleByLearningRate{}, ApplyUpdate{}}},
+               .defaults = Hyperparameters{.lr = "0.001", .beta1 = "0.9", .beta2 = "0.999", .eps = "1e-8", .weight_decay = "0.01"},
+               .hyperparameters = kAdamWdHyper});
+  p.push_back({.name = "bitsandbytes-adam",
+               .source = "bitsandbytes 0.50 bitsandbytes/backends/cpu/ops.py _optimizer_update_32bit_cpu (optimizer \"adam\"): "
+                         "m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2; p *= 1 - lr wd if wd > 0; "
+                         "p += -lr c2/c1 m/(sqrt(v) + eps c2), c2 = sqrt(1-b2^t): the decay is decoupled in Adam too",
+               .summary = "decoupled decay theta*(1 - lr*wd) before the update; eps scaled by sqrt(bc2)",
+               .convention = {.chain = {DecayWeights{.scale = DecayScale::learning_rate}, eps_after(), ScaleByLearningRate{},
+                                        ApplyUpdate{}}},
+               .defaults = Hyperparameters{.lr = "0.001", .beta1 = "0.9", .beta2 = "0.999", .eps = "1e-8", .weight_decay = "0"},
+               .hyperparameters = kAdamWdHyper});
+  p.push_back({.name = "bitsandbytes-adamw",
+               .source = "bitsandbytes 0.50 optim/adam.py AdamW (as bitsandbytes-adam, weight_decay=1e-2), "
+                         "backends/cpu/ops.py _optimizer_update_32bit_cpu",
+               .summary = "as bitsandbytes-adam with weight decay 0.01",
+               .convention = {.chain = {DecayWeights{.scale = DecayScale::learning_rate}, eps_after(), ScaleByLearningRate{},
+                                        ApplyUpdate{}}},
+               .defaults = Hyperparameters{.lr = "0.001", .beta1 = "0.9", .beta2 = "0.999", .eps = "1e-8", .weight_decay = "0.01"},
+               .hyperparameters = kAdamWdHyper});
+  p.push_back({.name = "candle-adamw",
+               .source = "candle-nn 0.11 candle-nn/src/optim.rs AdamW::step: m_hat = m (1/(1-b1^t)), v_hat = v (1/(1-b2^t)) "
+                         "(scales in f64); theta (1 - lr wd) - lr m_hat/(sqrt(v_hat) + eps)",
+               .summary = "decoupled decay theta*(1 - lr*wd) on the old theta; eps after bias correction; wd 0.01",
+               .convention = {.chain = {DecayWeights{.scale = DecayScale::learning_rate}, eps_after(), ScaleByLearningRate{},
+                                        ApplyUpdate{}}},
+               .defaults = Hyperparameters{.lr = "0.001", .beta1 = "0.9", .beta2 = "0.999", .eps = "1e-8", .weight_decay = "0.01"},
+               .hyperparameters = kAdamWdHyper});
+  p.push_back({.name = "burn-adam",
+               .source = "burn 0.22 crates/burn-optim/src/optim/adam.rs: L2 penalty theta + g; m (sqrt(bc2)/bc1)/(sqrt(v) + "
+                         "eps sqrt(bc2)), 1 - beta in f32; eps 1e-5",
+               .summary = "L2 through the gradient; eps scaled by sqrt(bc2) (after bias correction); eps 1e-5",
+               .convention = {.chain = {AddL2ToGradient{}, eps_after(), ScaleByLearningRate{}, ApplyUpdate{}}},
+               .defaults = Hyperparameters{.lr = "0.001", .beta1 = "0.9", .beta2 = "0.999", .eps = "1e-5", .weight_decay = "0"},
+               .hyperparameters = kAdamWdHyper});
+  p.push_back({.name = "burn-adamw",
+               .source = "burn 0.22 crates/burn-optim/src/optim/adamw.rs: theta (1 - lr wd), then - lr (m/bc1)/(sqrt(v/bc2) "
+                         "+ eps); eps 1e-5, wd 1e-4",
+               .summary = "decoupled decay theta*(1 - lr*wd) first; v divided before the square root; eps 1e-5",
+               .convention = {.chain = {DecayWeights{.scale = DecayScale::learning_rate}, eps_after(), ScaleByLearningRate{},
+                                        ApplyUpdate{}}},
+               .defaults = Hyperparameters{.lr = "0.001", .beta1 = "0.9", .beta2 = "0.999", .eps = "1e-5", .weight_decay = "0.0001"},
+               .hyperparameters = kAdamWdHyper});
   for (const auto& preset : p) preset.convention.validate();
   return p;
 }

@@ -23,13 +23,13 @@ namespace adamconf {
 /// another, and each tensor has its own step count.
 struct ImplementationState {
   std::int64_t step = 0;    ///< steps taken (one tensor; with several, tensor 0's)
-  std::vector<double> m;    ///< first moment
-  std::vector<double> v;    ///< second moment
-  std::vector<double> vmax; ///< AMSGrad maximum (raw v or v_hat, as the convention says); empty without AMSGrad
-  std::vector<std::int64_t> tensor_steps;  ///< the step count of each tensor; empty: every tensor has `step`
+  std::vector<double> m{};    ///< first moment
+  std::vector<double> v{};    ///< second moment
+  std::vector<double> vmax{}; ///< AMSGrad maximum (raw v or v_hat, as the convention says); empty without AMSGrad
+  std::vector<std::int64_t> tensor_steps{};  ///< the step count of each tensor; empty: every tensor has `step`
   /// kahan-summation: each element's compensation c (theta + c is the value
   /// the optimizer tracks); empty under every other precision.
-  std::vector<double> compensation;
+  std::vector<double> compensation{};
 
   /// Tensor k's step count.
   std::int64_t step_of(std::size_t k) const { return tensor_steps.empty() ? step : tensor_steps.at(k); }

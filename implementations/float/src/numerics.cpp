@@ -20,13 +20,14 @@ Numerics source_numerics(const std::string& preset) {
     n.power = N::Power::pow_target;
     n.moments = N::Moments::lerp;
     n.decay = N::Decay::subtract;
-  } else if (preset == "tfjs-adam") {
-    // adam_optimizer.ts: accBeta1 = accBeta1 * beta1 (float32 variables)
+  } else if (preset == "tfjs-adam" || preset.rfind("tinygrad-", 0) == 0) {
+    // adam_optimizer.ts: accBeta1 = accBeta1 * beta1 (float32 variables); tinygrad nn/optim.py: b1_t *= b1
     n.power = N::Power::running_product;
-  } else if (preset == "huggingface-adamw" || preset == "sklearn-adam") {
-    n.power = N::Power::pow_double;  // Python / numpy float64 scalars
+  } else if (preset == "huggingface-adamw" || preset == "sklearn-adam" || preset.rfind("bitsandbytes-", 0) == 0 ||
+             preset == "candle-adamw") {
+    n.power = N::Power::pow_double;  // Python / numpy float64 scalars; candle's f64 scales
   } else {
-    n.power = N::Power::pow_target;  // Optax, ONNX (numpy in dtype), dlib (std::pow on float), the papers
+    n.power = N::Power::pow_target;  // Optax, ONNX (numpy in dtype), dlib (std::pow on float), MLX, burn, the papers
   }
   return n;
 }
