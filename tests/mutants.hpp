@@ -362,6 +362,23 @@ struct StopsAtEmptyTensor : FloatImplementation {
   }
 };
 
+/// A request's cases after an empty one (no elements) are answered unchanged:
+/// a loop over cases that stops at the first empty one (protocol /1's shape of
+/// the stops-at-empty-tensor bug).
+struct StopsAfterEmptyCase : FloatImplementation {
+  using FloatImplementation::FloatImplementation;
+  std::vector<RunResult> run(const Setup& setup, const std::vector<RunCase>& cases) override {
+    std::vector<RunResult> out = FloatImplementation::run(setup, cases);
+    bool after_empty = false;
+    for (std::size_t k = 0; k < cases.size(); ++k) {
+      if (after_empty)
+        for (auto& theta : out[k].theta) theta = cases[k].theta0;
+      after_empty = after_empty || cases[k].theta0.empty();
+    }
+    return out;
+  }
+};
+
 /// Every tensor gets the first group's hyperparameters.
 struct GroupsIgnored : FloatImplementation {
   using FloatImplementation::FloatImplementation;

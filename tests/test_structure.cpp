@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <rapidcheck.h>
 
+#include <iostream>
 #include <set>
 
 #include "adamconf/adapter_messages.hpp"
@@ -12,6 +13,7 @@
 #include "adamconf/property.hpp"
 #include "adamconf/structure_generators.hpp"
 #include "adamconf/verify.hpp"
+#include "mutants.hpp"
 
 namespace adamconf {
 namespace {
@@ -103,6 +105,31 @@ TEST(Structure, ProtocolOneAdapterSkipsTheStructuredProperties) {
   const PropertyResult r = run_property(property_by_id("no-grad-step-leaves-tensor-bit-identical"), ctx, RunSettings{.seed = 1, .cases = 5});
   EXPECT_EQ(r.status, PropertyResult::Status::skipped);
   EXPECT_NE(r.reason.find("adamconf-adapter/1"), std::string::npos) << r.reason;
+}
+
+TEST(Structure, ProtocolOneAdapterGetsOneTensorPastTheChunkAndEmptyCases) {
+  // What a /1 adapter can express runs there: a single tensor past element 65536 (large-tensors), and the
+  // structured scenario's tensors as cases of one tensor each, empty ones among them, in one request.
+  auto one_tensor_context = [](Implementation& impl) {
+    PropertyContext ctx = PropertyContext::for_implementation(impl, "pytorch-adamw", {}, float32_format);
+    ctx.capabilities.tensors = false;  // what an adamconf-adapter/1 hello gives
+    return ctx;
+  };
+  const Property& large = property_by_id("large-tensors-agree-with-reference");
+  const Property& mixed = property_by_id("structured-trajectory-agrees-with-reference");
+  FloatImplementation correct("float");
+  for (const Property* p : {&large, &mixed}) {
+    const PropertyResult r = run_property(*p, one_tensor_context(correct), RunSettings{.seed = 7, .cases = 50});
+    EXPECT_EQ(r.status, PropertyResult::Status::passed) << p->id << ": " << r.reason;
+  }
+  FloatImplementationOf<mutants::StateStalePastChunk> stale("stale");
+  const PropertyResult r1 = run_property(large, one_tensor_context(stale), RunSettings{.seed = 7, .cases = 100});
+  EXPECT_EQ(r1.status, PropertyResult::Status::failed) << r1.reason;
+  EXPECT_NE(r1.reason.find("element 65536"), std::string::npos) << r1.reason;
+  mutants::StopsAfterEmptyCase stops("stops after an empty case");
+  const PropertyResult r2 = run_property(mixed, one_tensor_context(stops), RunSettings{.seed = 7, .cases = 100});
+  EXPECT_EQ(r2.status, PropertyResult::Status::failed) << r2.reason;
+  std::cout << "  /1 stale past 65536: " << r1.reason << "\n  /1 stops after an empty case: " << r2.reason << "\n";
 }
 
 TEST(Structure, GeneratorsReachTheShapesKernelsBreakOn) {

@@ -55,6 +55,7 @@ ScenarioShape PropertyContext::shape() const {
   s.dtype = dtype;
   s.pinned = held();
   s.lr_schedule = capabilities.lr_schedule;
+  s.one_tensor = !capabilities.tensors;
   return s;
 }
 

@@ -136,6 +136,11 @@ rc::Gen<Scenario> structured_scenario(const ScenarioShape& shape, StructureClass
       const int n = many ? *uniform(100, 131) : *uniform(1, 9);
       for (int k = 0; k < n; ++k) sizes.push_back(*small_tensor_size());
       steps = static_cast<std::size_t>(*uniform(1, many ? 5 : 13));
+    } else if (shape.one_tensor) {
+      // Protocol /1: one tensor past the first chunk; one case in three holds >= 2^20 elements.
+      const bool huge = *uniform(0, 3) == 0;
+      sizes.push_back(huge ? (1u << 20) + *uniform<std::size_t>(0, 17) : *rc::gen::element<std::size_t>(65537, (1u << 17) + 3));
+      steps = static_cast<std::size_t>(*uniform(2, 4));
     } else {
       // Chunk boundaries among small tensors; one case in three holds >= 2^20 elements.
       const bool huge = *uniform(0, 3) == 0;
@@ -155,7 +160,8 @@ rc::Gen<Scenario> structured_scenario(const ScenarioShape& shape, StructureClass
     }
     std::size_t total = 0;
     for (auto x : sizes) total += x;
-    const int groups = kind == StructureClass::mixed ? *rc::gen::weightedElement<int>({{2, 1}, {2, 2}, {1, 3}}) : 1;
+    const int groups =
+        kind == StructureClass::mixed && !shape.one_tensor ? *rc::gen::weightedElement<int>({{2, 1}, {2, 2}, {1, 3}}) : 1;
     for (std::size_t k = 0; k < sizes.size(); ++k)
       s.run.tensors.push_back({sizes[k], groups == 1 ? 0u : static_cast<std::size_t>(*uniform(0, groups))});
     if (groups > 1) {
@@ -165,7 +171,7 @@ rc::Gen<Scenario> structured_scenario(const ScenarioShape& shape, StructureClass
     const auto seed = *rc::gen::arbitrary<std::uint64_t>();
     s.run.theta0 = seeded_theta0(seed, shape.dtype, total);
     s.run.grads = seeded_gradients(seed, shape.dtype, parse_decimal<double>(s.spec.hyper.eps), steps, total);
-    if (kind == StructureClass::mixed && *uniform(0, 3) > 0) {
+    if (kind == StructureClass::mixed && !shape.one_tensor && *uniform(0, 3) > 0) {
       // No-grad steps: a tensor skipped now and then, and one never given a gradient.
       s.run.grad_given.assign(steps, std::vector<bool>(sizes.size(), true));
       std::mt19937_64 rng(seed + 1);
@@ -175,6 +181,7 @@ rc::Gen<Scenario> structured_scenario(const ScenarioShape& shape, StructureClass
       if (*uniform(0, 2) == 0) s.run.grad_given[0][never] = true;  // sometimes it has one, at the first step only
     }
     if (groups == 1 && shape.lr_schedule) s.run.lrs = *lr_schedule(s.spec.hyper.lr, static_cast<int>(steps));
+    if (shape.one_tensor && kind == StructureClass::large) s.run.tensors.clear();  // a case of one tensor
     return s;
   });
 }

@@ -40,6 +40,10 @@ struct ScenarioShape {
   int max_elements = 8;
   bool lr_schedule = true;    ///< may generate a per-step learning rate
   bool zero_gradients = false;
+  /// The implementation takes cases of one tensor only (protocol /1): a
+  /// structured scenario has no groups and no steps without a gradient, and
+  /// a large one is a single tensor.
+  bool one_tensor = false;
 };
 
 /// An exponent range [min, max] of a regime of gradients: values with |x| in [2^min, 2^(max+1)).
