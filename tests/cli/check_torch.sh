@@ -42,8 +42,8 @@ done
 
 "$adamconf" identify --impl "$adapter" >"$tmp/out" 2>&1 || fail "identify exits non-zero: $(cat "$tmp/out")"
 cat "$tmp/out"
-awk '/^torch.optim.Adam \(/,/^$/' "$tmp/out" | grep -q "convention of: pytorch-adam (" || fail "identify does not name pytorch-adam for torch.optim.Adam"
-awk '/^torch.optim.AdamW \(/,/^$/' "$tmp/out" | grep -q "convention of: pytorch-adamw (" || fail "identify does not name pytorch-adamw for torch.optim.AdamW"
+awk '/^torch.optim.Adam \(/,/^$/' "$tmp/out" | grep -Eq "convention of: ([a-z0-9-]+, )*pytorch-adam[ ,]" || fail "identify does not name pytorch-adam for torch.optim.Adam"
+awk '/^torch.optim.AdamW \(/,/^$/' "$tmp/out" | grep -Eq "convention of: ([a-z0-9-]+, )*pytorch-adamw[ ,]" || fail "identify does not name pytorch-adamw for torch.optim.AdamW"
 grep -q "AMSGrad option: max over raw v" "$tmp/out" || fail "identify does not find PyTorch's AMSGrad over raw v"
 grep -q "weight decay: L2 through the gradient" "$tmp/out" || fail "identify does not find Adam's L2 decay"
 grep -q "weight decay: decoupled, theta (1 - lr wd), before the update" "$tmp/out" || fail "identify does not find AdamW's decay"
