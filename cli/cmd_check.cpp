@@ -25,7 +25,7 @@ struct CheckOptions {
   int cases = 100;
   std::vector<std::string> properties;
   std::vector<std::string> skipped;
-  double timeout = 30;
+  AdapterTimeouts timeouts;
   int jobs = 0;
   std::string shard;
   std::string junit, json, html;
@@ -176,7 +176,7 @@ void run_check(const CheckOptions& o) {
   const std::vector<const Property*> selected = selected_properties(o);
   OpenedImplementation opened;
   try {
-    opened = open_implementation(o.impl, o.timeout, o.optimizer, spec.preset);
+    opened = open_implementation(o.impl, o.timeouts, o.optimizer, spec.preset);
   } catch (const AdapterFailure& e) {
     std::cout << "adamconf check: FAIL: the adapter did not start: " << e.what() << "\n";
     exit_status = 1;
@@ -209,7 +209,7 @@ void add_check_command(CLI::App& app) {
   cmd->add_option("--cases", o->cases, "successful cases per property")->check(CLI::Range(1, 100000))->capture_default_str();
   cmd->add_option("--property", o->properties, "run only this property (repeatable); see `adamconf properties`");
   cmd->add_option("--skip-property", o->skipped, "do not run this property (repeatable)");
-  cmd->add_option("--timeout", o->timeout, "seconds an adapter has for each answer")->check(timeout_validator())->capture_default_str();
+  add_timeout_options(*cmd, o->timeouts);
   cmd->add_option("--jobs", o->jobs, "threads for the reference and error bounds of large cases (0: every core)")
       ->check(CLI::Range(0, 1024))
       ->capture_default_str();

@@ -11,18 +11,18 @@ void add_identify_command(CLI::App& app) {
   auto impl = std::make_shared<std::string>();
   auto optimizer = std::make_shared<std::string>();
   auto dtype = std::make_shared<std::string>();
-  auto timeout = std::make_shared<double>(30);
+  auto timeouts = std::make_shared<AdapterTimeouts>();
   auto* cmd = app.add_subcommand("identify", "probe an implementation and name the convention it follows");
   cmd->add_option("--impl", *impl, "adapter command (docs/protocol.md), or builtin:float")->required();
   cmd->add_option("--optimizer", *optimizer, "probe only this optimizer of the adapter (default: all)");
   cmd->add_option("--dtype", *dtype, "float32 or float64 (default: float64 where offered: tighter bounds)");
-  cmd->add_option("--timeout", *timeout, "seconds an adapter has for each answer")->check(timeout_validator())->capture_default_str();
+  add_timeout_options(*cmd, *timeouts);
   cmd->callback([=] {
     if (impl->rfind("builtin:", 0) == 0)
       throw std::invalid_argument("identify probes adapters; " + *impl + " follows whichever preset it is told");
     OpenedImplementation opened;
     try {
-      opened = open_implementation(*impl, *timeout, *optimizer, "");
+      opened = open_implementation(*impl, *timeouts, *optimizer, "");
     } catch (const AdapterFailure& e) {
       std::cout << "adamconf identify: the adapter did not start: " << e.what() << "\n";
       exit_status = 1;

@@ -34,7 +34,7 @@ namespace {
 /// adapters/torch/torch_optim_adapter.py: beside an installed command
 /// (PREFIX/share/adamconf/adapters), else in the source tree it was built from.
 std::string torch_adapter_path() {
-  if (const auto installed = installed_data("adapters/torch_optim_adapter.py")) return *installed;
+  if (const auto installed = installed_data("adapters/torch/torch_optim_adapter.py")) return *installed;
   const std::filesystem::path source = std::filesystem::path(ADAMCONF_SOURCE_DIR) / "adapters/torch/torch_optim_adapter.py";
   std::error_code ec;
   if (std::filesystem::exists(source, ec)) return source.string();
@@ -67,7 +67,17 @@ std::string torch_adapter_command(const std::string& impl, const std::string& pr
   return command;
 }
 
-OpenedImplementation open_implementation(const std::string& impl, double timeout, const std::string& optimizer,
+void add_timeout_options(CLI::App& cmd, AdapterTimeouts& timeouts) {
+  cmd.add_option("--timeout", timeouts.answer, "seconds an adapter has for each answer")
+      ->check(timeout_validator())
+      ->capture_default_str();
+  cmd.add_option("--start-timeout", timeouts.start,
+                 "seconds an adapter has to start and answer hello (importing PyTorch from a cold disk takes tens of seconds)")
+      ->check(timeout_validator())
+      ->capture_default_str();
+}
+
+OpenedImplementation open_implementation(const std::string& impl, const AdapterTimeouts& timeouts, const std::string& optimizer,
                                          const std::string& preset) {
   OpenedImplementation out;
   if (impl == "builtin:float") {
@@ -81,7 +91,7 @@ OpenedImplementation open_implementation(const std::string& impl, double timeout
     process = std::make_unique<LibraryImplementation>(impl.substr(4));
   } else {
     process = std::make_unique<ProcessImplementation>(impl.rfind("torch:", 0) == 0 ? torch_adapter_command(impl, preset) : impl,
-                                                      timeout);
+                                                      timeouts.answer, timeouts.start);
   }
   if (!optimizer.empty()) {
     process->select(optimizer);

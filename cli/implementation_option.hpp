@@ -21,6 +21,15 @@ struct OpenedImplementation {
 /// used to overflow a duration and report a correct adapter as hung).
 CLI::Validator timeout_validator();
 
+/// How long an adapter has: to start and answer hello, and for each answer after it.
+struct AdapterTimeouts {
+  double answer = 30;
+  double start = kDefaultStartTimeoutSeconds;
+};
+
+/// --timeout and --start-timeout on `cmd`, into `timeouts` (which must outlive the parse).
+void add_timeout_options(CLI::App& cmd, AdapterTimeouts& timeouts);
+
 /// The Python that --impl torch:... runs: $ADAMCONF_PYTHON if set, else the
 /// project's .venv (PyTorch 2.x from PyPI, scripts/install-deps.sh) when it
 /// exists, else /usr/bin/python3 (Debian's, with PyTorch 1.13).
@@ -33,7 +42,7 @@ std::string torch_adapter_command(const std::string& impl, const std::string& pr
 /// Starts the implementation (an adapter command, torch:..., lib:PATH.so, builtin:float). For an adapter, selects `optimizer` if given,
 /// else the one offering `preset`. Throws AdapterFailure (the adapter failed to
 /// start) or std::invalid_argument (bad input).
-OpenedImplementation open_implementation(const std::string& impl, double timeout, const std::string& optimizer,
+OpenedImplementation open_implementation(const std::string& impl, const AdapterTimeouts& timeouts, const std::string& optimizer,
                                          const std::string& preset);
 
 }  // namespace adamconf::cli

@@ -241,8 +241,9 @@ void AdapterProcess::fail_exited(const std::string& what) {
                        false);
 }
 
-std::string AdapterProcess::exchange(const std::string& request, const std::string& what) {
-  const auto deadline = Clock::now() + std::chrono::duration<double>(timeout_);
+std::string AdapterProcess::exchange(const std::string& request, const std::string& what, double timeout_seconds) {
+  const double limit = timeout_seconds > 0 ? timeout_seconds : timeout_;
+  const auto deadline = Clock::now() + std::chrono::duration<double>(limit);
   std::string line = request + "\n";
   std::size_t written = 0;
   for (;;) {
@@ -261,7 +262,7 @@ std::string AdapterProcess::exchange(const std::string& request, const std::stri
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
     if (left <= 0) {
       kill_group();
-      throw AdapterFailure("adapter did not answer " + what + " within " + seconds_text(timeout_) +
+      throw AdapterFailure("adapter did not answer " + what + " within " + seconds_text(limit) +
                                " s (killed; --timeout sets the limit)",
                            true);
     }

@@ -4,8 +4,8 @@
 
 namespace adamconf {
 
-ProcessImplementation::ProcessImplementation(std::string command, double timeout_seconds)
-    : command_(std::move(command)), timeout_(timeout_seconds) {
+ProcessImplementation::ProcessImplementation(std::string command, double timeout_seconds, double start_timeout_seconds)
+    : command_(std::move(command)), timeout_(timeout_seconds), start_timeout_(start_timeout_seconds) {
   start();
 }
 
@@ -15,16 +15,17 @@ ProcessImplementation::~ProcessImplementation() = default;
 
 void ProcessImplementation::start() {
   process_ = std::make_unique<AdapterProcess>(command_, timeout_);
-  AdapterInfo info = parse_hello(exchange(hello_request(), "hello"), command_);
+  AdapterInfo info =
+      parse_hello(exchange(hello_request(), "hello", start_timeout_), command_);
   const std::string previous = info_.optimizers.empty() ? "" : selected().name;
   info_ = std::move(info);
   selected_ = 0;
   if (!previous.empty()) select(previous);
 }
 
-std::string ProcessImplementation::exchange(const std::string& request, const std::string& what) {
+std::string ProcessImplementation::exchange(const std::string& request, const std::string& what, double timeout_seconds) {
   try {
-    return process_->exchange(request, what);
+    return process_->exchange(request, what, timeout_seconds);
   } catch (const AdapterFailure& e) {
     if (e.hung) hung_ = true;
     process_.reset();

@@ -26,7 +26,7 @@ sed -n '3,12p' "$tmp/out"
 grep -q "but without bias correction of v" "$tmp/out" || { cat "$tmp/out"; fail "identify does not find the missing bias correction of v"; }
 echo "identify on the buggy adapter: $(grep 'convention of' "$tmp/out")"
 
-# Misbehaving adapters: the verdict, the exit status, and the time (--timeout 2).
+# Misbehaving adapters: the verdict, the exit status, and the time (--timeout 2, --start-timeout 2).
 expect() {  # mode, expected exit status, text the output must contain
   local mode=$1 want=$2 text=$3
   # a one-tensor and a structured property: a 2^20-element case takes a Python adapter longer than --timeout 2
@@ -34,7 +34,7 @@ expect() {  # mode, expected exit status, text the output must contain
                           --property structured-trajectory-agrees-with-reference)
   local start=$(date +%s)
   "$adamconf" check --impl "$python $src/tests/adapters/misbehaving_adapter.py --mode $mode" --preset kingma-ba \
-    --dtype float64 --cases 5 --timeout 2 "${small_properties[@]}" >"$tmp/out" 2>&1
+    --dtype float64 --cases 5 --timeout 2 --start-timeout 2 "${small_properties[@]}" >"$tmp/out" 2>&1
   local status=$? seconds=$(( $(date +%s) - start ))
   [ $status -eq $want ] || { cat "$tmp/out"; fail "$mode: exit $status, expected $want"; }
   grep -qE -- "$text" "$tmp/out" || { cat "$tmp/out"; fail "$mode: the output lacks /$text/"; }
@@ -45,6 +45,10 @@ expect() {  # mode, expected exit status, text the output must contain
 }
 expect crash-at-hello 1 "exited with status 3 before answering hello; stderr: something went badly wrong"
 expect hang-at-hello 1 "did not answer hello within 2 s"
+# --timeout bounds each answer, --start-timeout (120 s by default) the hello: a slow import is not a hang.
+"$adamconf" check --impl "$python $src/tests/adapters/misbehaving_adapter.py --mode hang-at-hello" --preset kingma-ba \
+  --dtype float64 --timeout 1 --start-timeout 3 >"$tmp/out" 2>&1
+grep -q "did not answer hello within 3 s" "$tmp/out" || { cat "$tmp/out"; fail "--start-timeout does not bound the hello"; }
 expect garbage-at-hello 1 "answered hello with something that is not JSON"
 expect crash-on-run 1 "exited with status 3 before answering request 1"
 expect hang-on-run 1 "did not answer request 1 within 2 s"

@@ -14,6 +14,10 @@
 
 namespace adamconf {
 
+/// The time an adapter has to start and answer hello (--start-timeout):
+/// starting imports its library, and PyPI's PyTorch loads its CUDA libraries
+/// (about 2.5 GB) from a cold disk in tens of seconds on a loaded CI machine.
+inline constexpr double kDefaultStartTimeoutSeconds = 120;
 /// The longest --timeout: a day. Longer (or NaN) overflowed a duration.
 inline constexpr double kMaxTimeoutSeconds = 86400;
 
@@ -38,7 +42,9 @@ class AdapterProcess {
 
   /// Writes one line and reads one line back, both before the deadline.
   /// Throws AdapterFailure saying what happened to `what` ("request 7").
-  std::string exchange(const std::string& line, const std::string& what);
+  /// One request and its answer line, within `timeout_seconds` (the
+  /// process's timeout when not given).
+  std::string exchange(const std::string& line, const std::string& what, double timeout_seconds = 0);
   /// The last lines the adapter wrote to stderr.
   std::string stderr_tail() const;
 
@@ -66,7 +72,9 @@ class AdapterProcess {
 class ProcessImplementation : public AdapterImplementation {
  public:
   /// Starts the adapter and reads its hello. Throws AdapterFailure.
-  ProcessImplementation(std::string command, double timeout_seconds);
+  /// `timeout_seconds` for each answer, `start_timeout_seconds` for the hello.
+  ProcessImplementation(std::string command, double timeout_seconds,
+                        double start_timeout_seconds = kDefaultStartTimeoutSeconds);
   ~ProcessImplementation() override;
 
   const std::string& command() const { return command_; }
@@ -77,10 +85,11 @@ class ProcessImplementation : public AdapterImplementation {
 
  private:
   void start();
-  std::string exchange(const std::string& request, const std::string& what);
+  std::string exchange(const std::string& request, const std::string& what, double timeout_seconds = 0);
 
   std::string command_;
   double timeout_;
+  double start_timeout_;
   std::unique_ptr<AdapterProcess> process_;
   long long next_id_ = 1;
   bool hung_ = false;
