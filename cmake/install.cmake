@@ -29,9 +29,11 @@ endforeach()
 set(adamconf_share ${CMAKE_INSTALL_DATADIR}/adamconf)
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/golden/traces ${PROJECT_SOURCE_DIR}/golden/documents DESTINATION ${adamconf_share}/golden)
 install(FILES ${PROJECT_SOURCE_DIR}/golden/FORMAT.md DESTINATION ${adamconf_share}/golden)
-install(FILES ${PROJECT_SOURCE_DIR}/adapters/template/minimal_adapter.py ${PROJECT_SOURCE_DIR}/adapters/torch/torch_adapter.py
-              ${PROJECT_SOURCE_DIR}/adapters/torch/torch_optim_adapter.py
-        DESTINATION ${adamconf_share}/adapters)
+# The adapters keep their source layout (the torch adapter imports ../common/adamconf_adapter.py).
+install(FILES ${PROJECT_SOURCE_DIR}/adapters/template/minimal_adapter.py DESTINATION ${adamconf_share}/adapters/template)
+install(FILES ${PROJECT_SOURCE_DIR}/adapters/torch/torch_adapter.py ${PROJECT_SOURCE_DIR}/adapters/torch/torch_optim_adapter.py
+        DESTINATION ${adamconf_share}/adapters/torch)
+install(FILES ${PROJECT_SOURCE_DIR}/adapters/common/adamconf_adapter.py DESTINATION ${adamconf_share}/adapters/common)
 install(FILES ${PROJECT_SOURCE_DIR}/integrations/pytest/adamconf_pytest.py DESTINATION ${adamconf_share}/python)
 install(FILES ${PROJECT_SOURCE_DIR}/docs/protocol.md ${PROJECT_SOURCE_DIR}/docs/error-model.md ${PROJECT_SOURCE_DIR}/README.md
         DESTINATION ${CMAKE_INSTALL_DOCDIR})

@@ -10,7 +10,7 @@ prefix=$tmp/prefix
 cmake --install "$build" --prefix "$prefix" >"$tmp/install.log" 2>&1 || { cat "$tmp/install.log"; fail "cmake --install failed"; }
 for f in bin/adamconf lib/cmake/adamconf/adamconfConfig.cmake lib/cmake/adamconf/adamconfTargets.cmake \
          include/adamconf/gtest_properties.hpp include/adamconf/reference_adam.hpp include/adamconf/property.hpp \
-         share/adamconf/golden/traces/index.json share/adamconf/python/adamconf_pytest.py share/adamconf/adapters/minimal_adapter.py; do
+         share/adamconf/golden/traces/index.json share/adamconf/python/adamconf_pytest.py share/adamconf/adapters/template/minimal_adapter.py share/adamconf/adapters/common/adamconf_adapter.py; do
   [ -e "$prefix/$f" ] || fail "the installed tree lacks $f"
 done
 ! grep -rqF "$src" "$prefix/lib/cmake/adamconf" || fail "the installed package refers to the source tree: $(grep -rlF "$src" "$prefix/lib/cmake/adamconf")"
