@@ -27,6 +27,10 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from adamconf_adapter import refuse_at_start, serve  # noqa: E402
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64, "bfloat16": torch.bfloat16, "float16": torch.float16}
+NAMES = {dtype: name for name, dtype in DTYPES.items()}
+
+# The state layouts known: PyTorch's names, and bitsandbytes' (state1, state2; a Python int step).
+STATE_LAYOUTS = [{"m": "exp_avg", "v": "exp_avg_sq", "vmax": "max_exp_avg_sq"}, {"m": "state1", "v": "state2"}]
 
 
 def parse_args_text(text):
@@ -72,6 +76,7 @@ class TorchOptimizer:
                                 if needs in self.accepts or (h in ("beta1", "beta2") and h in self.accepts)]
         self.options = [o for o in ("amsgrad", "maximize") if o in self.accepts and o not in extra]
         self.state_names = self._probe_state()
+        self.module = module_name
         self.dtypes = [d for d in DTYPES if master_weights or self._steps_in(DTYPES[d])]
 
     def _steps_in(self, dtype):
@@ -109,20 +114,39 @@ class TorchOptimizer:
         p.grad = torch.ones(2, dtype=torch.float64)
         optimizer.step()
         s = optimizer.state.get(p, {})
-        if {"step", "exp_avg", "exp_avg_sq"} <= set(s):
-            return {"step_is_tensor": torch.is_tensor(s["step"]), "amsgrad": "max_exp_avg_sq" in s,
-                    # PyTorch 1.12+ keeps state['step'] as a float32 tensor: the count stops at 2^24
-                    "float32_step": torch.is_tensor(s["step"]) and s["step"].dtype == torch.float32}
+        for layout in STATE_LAYOUTS:
+            if {"step", layout["m"], layout["v"]} <= set(s):
+                return {"layout": layout, "step_is_tensor": torch.is_tensor(s["step"]),
+                        # PyTorch 1.12+ keeps state['step'] as a float32 tensor: the count stops at 2^24
+                        "float32_step": torch.is_tensor(s["step"]) and s["step"].dtype == torch.float32,
+                        # a state kept in a format of its own whatever the parameters' (bitsandbytes: float32)
+                        "state_dtype": self._state_dtype(layout)}
         return None
+
+    def _state_dtype(self, layout):
+        """The dtype the class keeps m in for bfloat16 parameters, if it is not the parameters' (float32 in bitsandbytes)."""
+        p = torch.zeros(2, dtype=torch.bfloat16, requires_grad=True)
+        try:
+            optimizer = self.make([{"params": [p]}], {"amsgrad": False, "maximize": False})
+            p.grad = torch.ones(2, dtype=torch.bfloat16)
+            optimizer.step()
+            m = optimizer.state[p][layout["m"]]
+        except (RuntimeError, TypeError, KeyError):
+            return None
+        return NAMES.get(m.dtype) if m.dtype != torch.bfloat16 else None
 
     def hello(self):
         counter = ["step_counter=float32"] if self.state_names and self.state_names["float32_step"] else []
         # The fused CPU kernel (PyTorch >= 2.4, aten/src/ATen/native/cpu/FusedAdamKernel.cpp) loads a
         # bfloat16/float16 element into float32, computes the step there and rounds theta, m and v
         # once when it stores them: float32 opmath. The single-tensor and foreach paths round each op.
+        # bitsandbytes computes every parameter dtype in float32 (backends/cpu/ops.py casts g and p to float32
+        # and copies p back) and keeps its states in float32.
+        float32_math = self.extra.get("fused") or self.module.split(".")[0] == "bitsandbytes"
         precision = (["precision=master-weights"] if self.master_weights
-                     else ["precision=float32-opmath"] if self.extra.get("fused") else [])
-        formats = [f"{k}_format={self.state_format}" for k in ("m", "v", "vmax")] if self.state_format else []
+                     else ["precision=float32-opmath"] if float32_math else [])
+        state_format = self.state_format or (self.state_names or {}).get("state_dtype")
+        formats = [f"{k}_format={state_format}" for k in ("m", "v", "vmax")] if state_format else []
         return {"name": self.name, "presets": [self.preset], "dtypes": self.dtypes,
                 "hyperparameters": self.hyperparameters, "options": self.options + counter + precision + formats,
                 "state": self.state_names is not None, "lr_schedule": "lr" in self.accepts}
@@ -144,12 +168,14 @@ class TorchOptimizer:
                 groups.append({"params": members, **self.group_arguments(group["hyperparameters"])})
         optimizer = self.make(groups, options)
         if "state" in case:
+            layout = self.state_names["layout"]
+            state_dtype = DTYPES[self.state_names["state_dtype"]] if self.state_names["state_dtype"] else dtype
             for param, s in zip(params, case["state"]):
                 step = torch.tensor(float(s["step"])) if self.state_names["step_is_tensor"] else int(s["step"])
-                state = {"step": step, "exp_avg": torch.tensor(s["m"], dtype=dtype),
-                         "exp_avg_sq": torch.tensor(s["v"], dtype=dtype)}
+                state = {"step": step, layout["m"]: torch.tensor(s["m"], dtype=state_dtype),
+                         layout["v"]: torch.tensor(s["v"], dtype=state_dtype)}
                 if options.get("amsgrad"):
-                    state["max_exp_avg_sq"] = torch.tensor(s["vmax"], dtype=dtype)
+                    state[layout["vmax"]] = torch.tensor(s["vmax"], dtype=state_dtype)
                 optimizer.state[param] = state
         thetas, copies, states = [], [], []
         for t, grads in enumerate(case["grads"]):
@@ -159,38 +185,38 @@ class TorchOptimizer:
             for param, grad in zip(params, grads):
                 param.grad = None if grad is None else torch.tensor(grad, dtype=storage).to(dtype)
             optimizer.step()
-            self.store_states(optimizer, params, request.get("state_formats", {}))
+            self.store_states(optimizer, params, request.get("state_formats", {}),
+                              self.state_names["layout"] if self.state_names else STATE_LAYOUTS[0])
             thetas.append([p.detach().tolist() for p in params])
             if master:  # model.copy_(master): float32 to bfloat16/float16, to nearest even
                 copies.append([p.detach().to(storage).tolist() for p in params])
             if case.get("record_states"):
-                states.append([self.tensor_state(optimizer, p, options) for p in params])
+                states.append([self.tensor_state(optimizer, p, options, self.state_names["layout"]) for p in params])
         answer = {"theta": thetas, "states": states}
         if master:
             answer["theta_copy"] = copies
         return answer
 
     @staticmethod
-    def store_states(optimizer, params, formats):
+    def store_states(optimizer, params, formats, layout):
         """Each state tensor rounded to its own format, where the request gives one."""
-        keys = {"m": "exp_avg", "v": "exp_avg_sq", "vmax": "max_exp_avg_sq"}
         for param in params:
             s = optimizer.state.get(param) or {}
             for what, name in formats.items():
-                key = keys[what]
+                key = layout.get(what)
                 if key in s and DTYPES[name] != s[key].dtype:
                     with torch.no_grad():
                         s[key].copy_(s[key].to(DTYPES[name]))  # to nearest even, and back exactly
 
     @staticmethod
-    def tensor_state(optimizer, param, options):
+    def tensor_state(optimizer, param, options, layout):
         s = optimizer.state.get(param)
         if not s:  # never had a gradient: torch has no state for it yet
             n = param.numel()
             return {"step": 0, "m": [0.0] * n, "v": [0.0] * n, "vmax": [0.0] * n if options.get("amsgrad") else []}
         step = s["step"].item() if torch.is_tensor(s["step"]) else s["step"]
-        return {"step": int(step), "m": s["exp_avg"].tolist(), "v": s["exp_avg_sq"].tolist(),
-                "vmax": s["max_exp_avg_sq"].tolist() if options.get("amsgrad") else []}
+        return {"step": int(step), "m": s[layout["m"]].tolist(), "v": s[layout["v"]].tolist(),
+                "vmax": s[layout["vmax"]].tolist() if options.get("amsgrad") else []}
 
 
 def default_preset(class_name):
