@@ -38,6 +38,15 @@ struct NoBiasCorrection2 : FloatAdam<F> {
 };
 
 template <class F>
+struct BiasCorrectedWhereNone : FloatAdam<F> {  // MLX's bias_correction=False (its default) ignored
+  Plan make_plan(const Convention& c) const override {
+    Plan p = FloatAdam<F>::make_plan(c);
+    p.bias_correction1 = p.bias_correction2 = true;
+    return p;
+  }
+};
+
+template <class F>
 struct BiasCorrectionOffByOne : FloatAdam<F> {
   std::int64_t bias_correction_exponent(std::int64_t step) const override { return step + 1; }
 };
@@ -615,6 +624,8 @@ inline std::vector<Mutant> zoo() {
   return {
       {"no-bias-correction-1", "m is not bias-corrected", factory<NoBiasCorrection1>("m"), "kingma-ba", plain},
       {"no-bias-correction-2", "v is not bias-corrected", factory<NoBiasCorrection2>("m"), "kingma-ba", plain},
+      {"bias-corrected-where-none", "bias correction where the convention has none (MLX's default)",
+       factory<BiasCorrectedWhereNone>("m"), "mlx-adamw", plain},
       {"bias-correction-off-by-one", "bias correction uses beta^(t+1)", factory<BiasCorrectionOffByOne>("m"),
        "pytorch-adam", plain},
       {"step-counted-from-zero", "bias correction uses beta^(t-1)", factory<StepCountedFromZero>("m"),
