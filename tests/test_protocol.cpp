@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <limits>
 
+#include "adamconf/adapter_messages.hpp"
 #include "adamconf/process_implementation.hpp"
 
 namespace adamconf {
@@ -13,6 +15,34 @@ TEST(Protocol, BareNonFiniteTokensBecomeStringsOutsideStrings) {
   EXPECT_EQ(quote_non_finite_tokens(R"({"theta": [[NaN, -Infinity, Infinity, 1.5]]})"),
             R"({"theta": [["nan", "-inf", "inf", 1.5]]})");
   EXPECT_EQ(quote_non_finite_tokens(R"({"error": "NaN in \"Infinity\" land"})"), R"({"error": "NaN in \"Infinity\" land"})");
+}
+
+// JSON has no NaN and nlohmann writes one as null, which an adapter reads as
+// "no value" (PyTorch 2 in float16 answered "must be real number, not
+// NoneType" when resume-equals-uninterrupted resumed from an overflowed state):
+// a request never carries a non-finite number, in theta0, gradients or state.
+TEST(Protocol, ARequestNeverCarriesANonFiniteNumber) {
+  const adamconf::Setup setup{make_spec("kingma-ba"), float64_format};
+  for (int where = 0; where < 3; ++where) {
+    RunCase c;
+    c.theta0 = {1.0, 2.0};
+    c.grads = {{0.5, 0.25}};
+    c.initial_state = ImplementationState{.step = 2, .m = {0.1, 0.1}, .v = {0.01, 0.01}};
+    const double nan = std::numeric_limits<double>::quiet_NaN();
+    if (where == 0) c.theta0[1] = nan;
+    if (where == 1) c.grads[0][0] = std::numeric_limits<double>::infinity();
+    if (where == 2) c.initial_state->v[1] = nan;
+    for (const int protocol : {1, 2}) {
+      try {
+        (void)run_request(1, "x", setup, {c}, protocol);
+        ADD_FAILURE() << "a non-finite number (" << where << ") was sent under protocol /" << protocol;
+      } catch (const std::logic_error& e) {
+        EXPECT_NE(std::string(e.what()).find("non-finite number at cases"), std::string::npos) << e.what();
+      }
+    }
+    c = RunCase{.theta0 = {1.0}, .grads = {{0.5}}};
+    EXPECT_NO_THROW((void)run_request(1, "x", setup, {c}, 2));
+  }
 }
 
 // An adapter that answers hello, then behaves as `then` says on the first run.

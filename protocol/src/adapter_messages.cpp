@@ -1,6 +1,7 @@
 #include "adamconf/adapter_messages.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 
 #include "adamconf/bounded_json.hpp"
@@ -328,6 +329,21 @@ RunResult structured_result(const Json& r, const RunCase& c, const std::string& 
 }
 }  // namespace
 
+namespace {
+
+/// Requests carry finite numbers only (docs/protocol.md): JSON has no NaN, and
+/// nlohmann writes one as null, which an adapter would read as "no value".
+void require_finite(const Json& x, const std::string& where) {
+  if (x.is_number_float() && !std::isfinite(x.get<double>()))
+    throw std::logic_error("a request to the adapter would carry a non-finite number at " + where);
+  if (x.is_array())
+    for (std::size_t i = 0; i < x.size(); ++i) require_finite(x[i], where + "[" + std::to_string(i) + "]");
+  if (x.is_object())
+    for (const auto& [key, value] : x.items()) require_finite(value, where + "." + key);
+}
+
+}  // namespace
+
 std::string run_request(long long id, const std::string& optimizer, const Setup& setup, const std::vector<RunCase>& cases,
                         int protocol) {
   Json request;
@@ -366,6 +382,7 @@ std::string run_request(long long id, const std::string& optimizer, const Setup&
     if (c.initial_state) j["state"] = state_json(*c.initial_state);
     list.push_back(std::move(j));
   }
+  require_finite(list, "cases");
   request["cases"] = list;
   return request.dump();
 }
