@@ -260,6 +260,42 @@ TEST(Subnormals, AFlushedResultOrOperandIsAllowedUnderFlushedAndOnlyThere) {
   EXPECT_THROW(subnormals_by_name("ftz", "--subnormals"), std::invalid_argument);
 }
 
+// "eps scaled by sqrt(bc2)": burn's Adam (and bitsandbytes) compute eps after
+// bias correction as m (sqrt(bc2)/bc1)/(sqrt(v) + eps sqrt(bc2)). With g = 0 and
+// L2 decay wd = 1, g' = theta ~ 1e-37: v = (1 - b2) theta^2 underflows to 0,
+// m sqrt(bc2)/bc1 = 0.0032 theta is subnormal, and dividing by eps sqrt(bc2) =
+// 3.2e-4 amplifies its rounding (2^-150) 3162 times: 15 ulps of theta where the
+// rule for PyTorch's order allowed 12.6 (burn 0.22 through adapters/burn). That
+// order, in builtin:float, stays within the rule of its convention, and exceeds
+// the rule of the plain convention on some of these values.
+TEST(EpsScaledBySqrtBc2, ItsOrderIsChargedTheAmplifiedUnderflowThatThePlainRuleMisses) {
+  const std::map<std::string, std::string> hyper{
+      {"lr", "0.05"}, {"beta1", "0"}, {"beta2", "0.99999"}, {"eps", "0.1"}, {"weight_decay", "1"}};
+  const adamconf::Setup scaled{make_spec("burn-adam", {}, hyper), float32_format};
+  ASSERT_TRUE(scaled.spec.convention.adam().eps_scaled_by_sqrt_bc2);
+  adamconf::Setup plain = scaled;
+  plain.spec.convention.adam().eps_scaled_by_sqrt_bc2 = false;
+  FloatImplementation burn_order("float (burn-adam order)");
+  int values = 0, beyond_plain = 0;
+  double worst_scaled = 0;
+  for (double theta = 1e-38; theta < 4e-36; theta *= 1.01) {
+    RunCase c;
+    c.theta0 = {static_cast<float>(theta)};
+    c.grads = {{0.0}};
+    const double observed = burn_order.run(scaled, {c}).front().theta[0][0];
+    const auto s = exact_trajectory(scaled, c), p = exact_trajectory(plain, c);
+    const R exact = s[0].record.elements[0].theta;
+    const Comparison under_scaled = judge(observed, exact, s[0].bounds[0].theta, float32_format);
+    EXPECT_TRUE(under_scaled.pass) << "theta0 " << theta << ": " << observed << " expected " << exact.str(12);
+    worst_scaled = std::max(worst_scaled, under_scaled.ratio);
+    if (!judge(observed, exact, p[0].bounds[0].theta, float32_format).pass) ++beyond_plain;
+    ++values;
+  }
+  std::cout << "  " << values << " values: worst " << worst_scaled << " of the scaled rule's bound; " << beyond_plain
+            << " beyond the plain rule's\n";
+  EXPECT_GT(beyond_plain, 0);
+}
+
 Setup with_states(Setup s, const StateFormats& states) {
   s.spec.options.state_formats = s.spec.convention.state_formats = states;
   return s;

@@ -125,6 +125,7 @@ std::string describe(const Transform& t) {
   if (const auto* d = std::get_if<DecayWeights>(&t)) return s + "(scale=" + to_string(d->scale) + ")";
   if (const auto* a = std::get_if<ScaleByAdam>(&t)) {
     s += "(eps=" + to_string(a->eps_placement);
+    if (a->eps_scaled_by_sqrt_bc2) s += ", eps_scaled_by_sqrt_bc2";
     if (a->counter != StepCounter::integer) s += ", counter=" + to_string(a->counter);
     if (!a->bias_correction1) s += ", no_bias_correction1";
     if (!a->bias_correction2) s += ", no_bias_correction2";
@@ -188,6 +189,11 @@ void Convention::validate() const {
     end = traits.opens ? static_cast<Phase>(traits.opens) : phase;
   }
   if (end != Phase::applied) throw std::invalid_argument("incomplete convention chain: " + describe());
+  for (const auto& t : chain)
+    if (const auto* a = std::get_if<ScaleByAdam>(&t); a && a->eps_scaled_by_sqrt_bc2 &&
+        (a->eps_placement != EpsPlacement::after_bias_correction || !a->bias_correction1 || !a->bias_correction2))
+      throw std::invalid_argument("eps scaled by sqrt(bc2) needs eps after bias correction, with both bias corrections: " +
+                                  describe());
 }
 
 }  // namespace adamconf

@@ -9,6 +9,10 @@ namespace {
 
 ScaleByAdam eps_after() { return ScaleByAdam{.eps_placement = EpsPlacement::after_bias_correction}; }
 ScaleByAdam eps_hat() { return ScaleByAdam{.eps_placement = EpsPlacement::before_bias_correction}; }
+/// eps after bias correction, written m (sqrt(bc2)/bc1)/(sqrt(v) + eps sqrt(bc2)).
+ScaleByAdam eps_scaled_by_sqrt_bc2() {
+  return ScaleByAdam{.eps_placement = EpsPlacement::after_bias_correction, .eps_scaled_by_sqrt_bc2 = true};
+}
 
 std::vector<Preset> make_presets() {
   // Locals, not namespace-scope constants: presets() may be first called during
@@ -190,7 +194,7 @@ std::vector<Preset> make_presets() {
                          "m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2; p *= 1 - lr wd if wd > 0; "
                          "p += -lr c2/c1 m/(sqrt(v) + eps c2), c2 = sqrt(1-b2^t): the decay is decoupled in Adam too",
                .summary = "decoupled decay theta*(1 - lr*wd) before the update; eps scaled by sqrt(bc2)",
-               .convention = {.chain = {DecayWeights{.scale = DecayScale::learning_rate}, eps_after(), ScaleByLearningRate{},
+               .convention = {.chain = {DecayWeights{.scale = DecayScale::learning_rate}, eps_scaled_by_sqrt_bc2(), ScaleByLearningRate{},
                                         ApplyUpdate{}}},
                .defaults = Hyperparameters{.lr = "0.001", .beta1 = "0.9", .beta2 = "0.999", .eps = "1e-8", .weight_decay = "0"},
                .hyperparameters = kAdamWdHyper});
@@ -198,7 +202,7 @@ std::vector<Preset> make_presets() {
                .source = "bitsandbytes 0.50 optim/adam.py AdamW (as bitsandbytes-adam, weight_decay=1e-2), "
                          "backends/cpu/ops.py _optimizer_update_32bit_cpu",
                .summary = "as bitsandbytes-adam with weight decay 0.01",
-               .convention = {.chain = {DecayWeights{.scale = DecayScale::learning_rate}, eps_after(), ScaleByLearningRate{},
+               .convention = {.chain = {DecayWeights{.scale = DecayScale::learning_rate}, eps_scaled_by_sqrt_bc2(), ScaleByLearningRate{},
                                         ApplyUpdate{}}},
                .defaults = Hyperparameters{.lr = "0.001", .beta1 = "0.9", .beta2 = "0.999", .eps = "1e-8", .weight_decay = "0.01"},
                .hyperparameters = kAdamWdHyper});
@@ -214,7 +218,7 @@ std::vector<Preset> make_presets() {
                .source = "burn 0.22 crates/burn-optim/src/optim/adam.rs: L2 penalty theta + g; m (sqrt(bc2)/bc1)/(sqrt(v) + "
                          "eps sqrt(bc2)), 1 - beta in f32; eps 1e-5",
                .summary = "L2 through the gradient; eps scaled by sqrt(bc2) (after bias correction); eps 1e-5",
-               .convention = {.chain = {AddL2ToGradient{}, eps_after(), ScaleByLearningRate{}, ApplyUpdate{}}},
+               .convention = {.chain = {AddL2ToGradient{}, eps_scaled_by_sqrt_bc2(), ScaleByLearningRate{}, ApplyUpdate{}}},
                .defaults = Hyperparameters{.lr = "0.001", .beta1 = "0.9", .beta2 = "0.999", .eps = "1e-5", .weight_decay = "0"},
                .hyperparameters = kAdamWdHyper});
   p.push_back({.name = "burn-adamw",

@@ -23,8 +23,15 @@ Numerics source_numerics(const std::string& preset) {
   } else if (preset == "tfjs-adam" || preset.rfind("tinygrad-", 0) == 0) {
     // adam_optimizer.ts: accBeta1 = accBeta1 * beta1 (float32 variables); tinygrad nn/optim.py: b1_t *= b1
     n.power = N::Power::running_product;
-  } else if (preset == "huggingface-adamw" || preset == "sklearn-adam" || preset.rfind("bitsandbytes-", 0) == 0 ||
-             preset == "candle-adamw") {
+  } else if (preset.rfind("bitsandbytes-", 0) == 0) {
+    // backends/cpu/ops.py: c1, c2 and the step size in Python double; sqrt(v) + eps c2
+    n.power = N::Power::pow_double;
+    n.denominator = N::Denominator::eps_scaled_by_sqrt_bc2;
+  } else if (preset == "burn-adam") {
+    // burn-optim adam.rs: powers in f32; m (sqrt(bc2)/bc1)/(sqrt(v) + eps sqrt(bc2))
+    n.power = N::Power::pow_target;
+    n.denominator = N::Denominator::eps_scaled_by_sqrt_bc2;
+  } else if (preset == "huggingface-adamw" || preset == "sklearn-adam" || preset == "candle-adamw") {
     n.power = N::Power::pow_double;  // Python / numpy float64 scalars; candle's f64 scales
   } else {
     n.power = N::Power::pow_target;  // Optax, ONNX (numpy in dtype), dlib (std::pow on float), MLX, burn, the papers

@@ -118,6 +118,10 @@ struct ScaleByAdam {
       .opens = static_cast<unsigned>(Phase::update),
       .math = "m <- b1 m + (1 - b1) g; v <- b2 v + (1 - b2) g^2; u <- m_hat / (sqrt(v_hat + eps_root) + eps)"};
   EpsPlacement eps_placement = EpsPlacement::after_bias_correction;
+  /// eps after bias correction in the order m (sqrt(bc2)/bc1) / (sqrt(v) + eps sqrt(bc2))
+  /// (bitsandbytes, burn's Adam, Paddle): the same value as m_hat/(sqrt(v_hat) + eps),
+  /// rounded otherwise; the error model charges that order ("eps scaled by sqrt(bc2)").
+  bool eps_scaled_by_sqrt_bc2 = false;
   bool bias_correction1 = true;
   bool bias_correction2 = true;
   AmsgradVariant amsgrad = AmsgradVariant::none;

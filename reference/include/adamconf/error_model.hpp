@@ -421,7 +421,27 @@ class ErrorModel {
   DirectionError direction_error(const ScaleByAdam& adam, const AdamElement<Real>& e, const U& e_v_used, U& e_vmax) const {
     DirectionError d;
     d.denom_low = down(e.denom);
-    if (adam.eps_placement == EpsPlacement::after_bias_correction) {
+    if (adam.eps_scaled_by_sqrt_bc2) {
+      // "eps scaled by sqrt(bc2)": u = m (c/bc1) / (sqrt(v) + eps c), c = sqrt(bc2)
+      // computed within r(sqrt bc2) and its own rounding. The denominator D' =
+      // c D exactly (these libraries have no eps_root), so a lower bound of D'
+      // is one of D times sqrt(bc2); the factor c/bc1 errs by r(sqrt bc2) and
+      // r(1/bc1); five roundings: sqrt(bc2), c/bc1, m F, / D', lr u. D' is small
+      // where bc2 is (3e-4 at beta2 = 0.99999, eps = 0.1): an intermediate m F
+      // that rounds in the subnormal range is amplified by 1/D', which
+      // underflow_error reads from denom_low.
+      const U s = sqrt(up(e.v_used));
+      const U e_s = sqrt_error(e.v_used, e_v_used) + u_ * s + eta_;
+      const U c = sqrt(bc2_);
+      const U e_c = c * (r_sqrt_bc2_ + u_);
+      const U eps_c = up(h_.eps) * c;
+      const U e_eps_c = d_eps_ * (c + e_c) + up(h_.eps) * e_c + rho(eps_c);
+      d.denom_low = down(e.denom) * sqrt(bc2_low_);
+      const U denom_up = up(e.denom) * c;
+      const U e_d = e_s + e_eps_c + rho(denom_up);
+      d.factor = compose(compose(compose(r_sqrt_bc2_, r_bc1_), reciprocal_error(d.denom_low, e_d)), gamma(5));
+      d.r_over_m = eps_hat_scale_ / d.denom_low;
+    } else if (adam.eps_placement == EpsPlacement::after_bias_correction) {
       U e_v_hat = quotient_error(up(e.v_used), e_v_used, bc2_low_, e_bc2_) + rho(up(e.v_hat));
       if (adam.amsgrad == AmsgradVariant::max_of_v_hat) {
         e_vmax = max(e_vmax, e_v_hat);

@@ -38,6 +38,8 @@ struct Numerics {
   enum class Denominator {
     sqrt_of_ratio,   ///< sqrt(v/bc2) + eps
     ratio_of_sqrts,  ///< sqrt(v)/sqrt(bc2) + eps (PyTorch)
+    /// sqrt(v) + eps sqrt(bc2), the numerator m sqrt(bc2)/bc1 (bitsandbytes, burn's Adam)
+    eps_scaled_by_sqrt_bc2,
   };
   enum class Step {
     direction_then_lr,   ///< -lr * ((m/bc1)/denom)
@@ -345,7 +347,19 @@ class FloatAdam {
     update_moments(g, m_[i], v_[i]);
     const F v_used = second_moment_in_use(i);
     F update;
-    if (plan_.eps == EpsPlacement::after_bias_correction) {
+    if (plan_.eps == EpsPlacement::after_bias_correction &&
+        numerics_.denominator == Numerics::Denominator::eps_scaled_by_sqrt_bc2 && eps_root_ == F(0) &&
+        plan_.amsgrad != AmsgradVariant::max_of_v_hat) {
+      const bool in_double = numerics_.power == Numerics::Power::pow_double;
+      const F sqrt_bc2 = in_double ? static_cast<F>(std::sqrt(s.bc2_d)) : sqrt_in(s.bc2);
+      const F denom = sqrt_in(v_used) + eps_ * sqrt_bc2;
+      if (in_double) {  // bitsandbytes backends/cpu/ops.py: p += -(lr c2/c1) (m/(sqrt(v) + eps c2)), scalars in Python
+        const F step_size = static_cast<F>(static_cast<double>(s.lr) * std::sqrt(s.bc2_d) / s.bc1_d);
+        update = -step_size * (m_[i] / denom);
+      } else {  // burn optim/adam.rs: m (sqrt(bc2)/bc1) / (sqrt(v) + eps sqrt(bc2)), then lr
+        update = -(s.lr * (m_[i] * (sqrt_bc2 / s.bc1) / denom));
+      }
+    } else if (plan_.eps == EpsPlacement::after_bias_correction) {
       const F denom = denominator(i, v_used, s);
       if (numerics_.step == Numerics::Step::step_size_first && !plan_.additive_decay) {
         const F step_size = numerics_.power == Numerics::Power::pow_double
