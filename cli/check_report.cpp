@@ -71,6 +71,7 @@ std::string option_flags(const PresetOptions& options) {
   if (options.step_counter != StepCounter::integer) s += " --step-counter " + to_string(options.step_counter);
   if (options.precision != Precision::storage) s += " --precision " + to_string(options.precision);
   if (options.subnormals != Subnormals::gradual) s += " --subnormals " + to_string(options.subnormals);
+  if (options.scalars != Scalars::working) s += " --scalars " + to_string(options.scalars);
   const StateFormats& f = options.state_formats;
   if (!f.m.empty() && f.m == f.v && f.v == f.vmax) {
     s += " --state-format " + f.m;
@@ -130,6 +131,9 @@ std::string render_header(const CheckRun& run) {
   if (run.subnormals_from_adapter)
     stated += "\n  subnormals flushed, as the adapter's hello states: a result below the smallest normal may be 0, a "
               "subnormal operand is read as 0";
+  if (run.scalars_from_adapter)
+    stated += "\n  scalars in float32, as the adapter's hello states: lr_t, the betas and the bias corrections may "
+              "be held in float32";
   if (run.state_formats_from_adapter)
     stated += "\n  state formats " + describe(run.options.state_formats) + ", as the adapter's hello states";
   if (!run.held.empty()) {
@@ -239,7 +243,8 @@ std::string render_json(const CheckRun& run) {
                   {"bias_correction", run.options.bias_correction},
                   {"step_counter", to_string(run.options.step_counter)},
                   {"precision", to_string(run.options.precision)},
-                  {"subnormals", to_string(run.options.subnormals)}};
+                  {"subnormals", to_string(run.options.subnormals)},
+                  {"scalars", to_string(run.options.scalars)}};
   if (run.options.state_formats.any()) {
     const StateFormats& f = run.options.state_formats;
     j["options"]["state_formats"] = {{"m", f.m}, {"v", f.v}, {"vmax", f.vmax}};  // "" for theta's format

@@ -20,6 +20,7 @@ struct CheckRun {
   bool step_counter_from_adapter = false;
   bool state_formats_from_adapter = false;  ///< options.state_formats are what the adapter's hello states
   bool subnormals_from_adapter = false;  ///< options.subnormals (flushed) is what the adapter's hello states
+  bool scalars_from_adapter = false;  ///< options.scalars (float32) is what the adapter's hello states
   bool precision_from_adapter = false;  ///< options.precision is what the adapter's hello states  ///< options.step_counter is what the adapter's hello states
   std::map<std::string, std::string> held;  ///< hyperparameters the implementation fixes or does not take, at their values
   std::map<std::string, std::string> pinned;

@@ -88,6 +88,10 @@ void resolve_options_from_hello(CheckRun& run, const CheckOptions& o, const Capa
     run.options.subnormals = caps.subnormals;
     run.subnormals_from_adapter = caps.subnormals == Subnormals::flushed;
   }
+  if (!o.spec.scalars_given()) {
+    run.options.scalars = caps.scalars;
+    run.scalars_from_adapter = caps.scalars == Scalars::float32;
+  }
   if (!o.spec.state_formats_given()) {
     run.options.state_formats = caps.state_formats;
     run.state_formats_from_adapter = run.options.state_formats.any();

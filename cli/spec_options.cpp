@@ -26,6 +26,10 @@ void SpecOptions::add_to(CLI::App& command, bool preset_required) {
                      "how the arithmetic treats subnormal numbers: gradual (IEEE 754, the default) or flushed (a "
                      "result below the smallest normal may be 0, a subnormal operand is read as 0: XLA and "
                      "TensorFlow on the CPU, CUDA's -ftz); an adapter may state it in its hello (subnormals=flushed)");
+  command.add_option("--scalars", scalars,
+                     "where the implementation holds its scalars (lr_t, betas, beta^t, eps, wd): working (its "
+                     "arithmetic's format or double, the default) or float32 whatever the parameters' format (Keras 3's "
+                     "float32 learning rate, MLX, tinygrad); an adapter may state it in its hello (scalars=float32)");
   command.add_option("--state-format", state_format,
                      "the format m, v and vmax are stored in when it is not theta's: bfloat16, float16, float32 or "
                      "float64 (TransformerEngine's FusedAdam keeps float32 states beside bfloat16 parameters); no "
@@ -63,6 +67,7 @@ OptimizerSpec SpecOptions::spec() const {
   PresetOptions options{amsgrad, maximize, !no_bias_correction};
   if (step_counter_given()) options.step_counter = step_counter_by_name(step_counter, "--step-counter");
   if (subnormals_given()) options.subnormals = subnormals_by_name(subnormals, "--subnormals");
+  if (scalars_given()) options.scalars = scalars_by_name(scalars, "--scalars");
   if (precision_given()) options.precision = precision_by_name(precision, "--precision");
   options.state_formats = state_formats();
   return make_spec(preset, options, overrides);

@@ -22,6 +22,8 @@ struct SpecOptions {
   bool step_counter_given() const { return !step_counter.empty(); }
   std::string subnormals;  ///< "gradual", "flushed", or "" when not given
   bool subnormals_given() const { return !subnormals.empty(); }
+  std::string scalars;  ///< "working", "float32", or "" when not given
+  bool scalars_given() const { return !scalars.empty(); }
   std::string precision;  ///< "storage", "float32-opmath", or "" when not given
   bool precision_given() const { return !precision.empty(); }
   /// --state-format (all three), --m-format, --v-format, --vmax-format; "" when not given.

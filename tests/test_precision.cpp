@@ -296,6 +296,47 @@ TEST(EpsScaledBySqrtBc2, ItsOrderIsChargedTheAmplifiedUnderflowThatThePlainRuleM
   EXPECT_GT(beyond_plain, 0);
 }
 
+// "Scalars in float32": Keras 3 holds its learning rate in a float32 variable
+// whatever the parameters' dtype, so a float64 step with lr = 0.001 moves by
+// float32(0.001) = 0.0010000000475: 2.2e8 ulps of float64 off (keras on the
+// torch backend, float64). Allowed under --scalars float32 and only there;
+// builtin:float holding lr_t and the bias corrections in float32 passes under it.
+TEST(Scalars, AFloat32LearningRateIsAllowedUnderFloat32ScalarsAndOnlyThere) {
+  const adamconf::Setup working = setup_for("keras-adam", float64_format, Precision::storage);
+  adamconf::Setup float32_scalars = working;
+  float32_scalars.spec.options.scalars = float32_scalars.spec.convention.scalars = Scalars::float32;
+  FloatImplementation builtin("float, scalars in float32");
+  int values = 0, beyond_working = 0;
+  for (const double g : {0.5, -3.0, 1e-3, 7.25}) {
+    RunCase c;
+    c.theta0 = {0.0, 1.0};
+    c.grads = {{g, -g}, {g / 2, g}, {-g, g / 4}};
+    const RunResult r = builtin.run(float32_scalars, {c}).front();
+    const auto w = exact_trajectory(working, c), f = exact_trajectory(float32_scalars, c);
+    for (std::size_t t = 0; t < c.grads.size(); ++t)
+      for (std::size_t i = 0; i < c.theta0.size(); ++i) {
+        const R exact = f[t].record.elements[i].theta;
+        EXPECT_TRUE(judge(r.theta[t][i], exact, f[t].bounds[i].theta, float64_format).pass) << "step " << t << " g " << g;
+        if (!judge(r.theta[t][i], exact, w[t].bounds[i].theta, float64_format).pass) ++beyond_working;
+        ++values;
+      }
+  }
+  EXPECT_GT(beyond_working, values / 2);
+  // float32 itself: the two conventions are one.
+  const adamconf::Setup w32 = setup_for("keras-adam", float32_format, Precision::storage);
+  adamconf::Setup f32 = w32;
+  f32.spec.options.scalars = f32.spec.convention.scalars = Scalars::float32;
+  RunCase c;
+  c.theta0 = {1.0};
+  c.grads = {{0.5}, {0.25}};
+  EXPECT_EQ(exact_trajectory(w32, c)[1].bounds[0].theta, exact_trajectory(f32, c)[1].bounds[0].theta);
+  // Stated in the hello, refused when misspelt.
+  AdapterInfo info = parse_hello(R"({"protocol": "adamconf-adapter/2", "name": "x", "optimizers": [{"name": "a",
+      "presets": ["keras-adam"], "dtypes": ["float64"], "options": ["scalars=float32"], "state": true}]})", "x");
+  EXPECT_EQ(info.optimizers[0].scalars, Scalars::float32);
+  EXPECT_THROW(scalars_by_name("fp32", "--scalars"), std::invalid_argument);
+}
+
 Setup with_states(Setup s, const StateFormats& states) {
   s.spec.options.state_formats = s.spec.convention.state_formats = states;
   return s;

@@ -226,6 +226,8 @@ void read_option_list(const std::vector<std::string>& entries, AdapterOptimizer&
       into.step_counter = step_counter_by_name(entry.substr(13), "step_counter");
     else if (entry.rfind("subnormals=", 0) == 0)
       into.subnormals = subnormals_by_name(entry.substr(11), "subnormals");
+    else if (entry.rfind("scalars=", 0) == 0)
+      into.scalars = scalars_by_name(entry.substr(8), "scalars");
     else if (entry.rfind("precision=", 0) == 0)
       into.precision = precision_by_name(entry.substr(10), "precision");
     else
@@ -462,6 +464,7 @@ Capabilities AdapterImplementation::capabilities() const {
   c.fixed = o.fixed;
   c.step_counter = o.step_counter;
   c.subnormals = o.subnormals;
+  c.scalars = o.scalars;
   c.precision = o.precision;
   c.state_formats = o.state_formats;
   c.tensors = info_.protocol >= 2;  // structured cases are protocol /2 (a library speaks it)

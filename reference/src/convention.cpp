@@ -41,6 +41,14 @@ Subnormals subnormals_by_name(const std::string& name, const std::string& where)
   throw std::invalid_argument(where + " '" + name.substr(0, 40) + "': expected gradual or flushed");
 }
 
+std::string to_string(Scalars s) { return s == Scalars::float32 ? "float32" : "working"; }
+
+Scalars scalars_by_name(const std::string& name, const std::string& where) {
+  if (name == "working") return Scalars::working;
+  if (name == "float32") return Scalars::float32;
+  throw std::invalid_argument(where + " '" + name.substr(0, 40) + "': expected working or float32");
+}
+
 Precision precision_by_name(const std::string& name, const std::string& where) {
   for (Precision p : {Precision::storage, Precision::float32_opmath, Precision::master_weights,
                       Precision::stochastic_rounding, Precision::kahan_summation})
@@ -154,6 +162,7 @@ std::string Convention::describe() const {
   if (precision != Precision::storage) s += " in " + to_string(precision);
   if (state_formats.any()) s += " with " + adamconf::describe(state_formats);
   if (subnormals == Subnormals::flushed) s += " with subnormals flushed";
+  if (scalars == Scalars::float32) s += " with scalars in float32";
   return s;
 }
 

@@ -260,6 +260,7 @@ Convention Preset::resolve(const PresetOptions& options) const {
   c.precision = options.precision;
   c.state_formats = options.state_formats;
   c.subnormals = options.subnormals;
+  c.scalars = options.scalars;
   return c;
 }
 

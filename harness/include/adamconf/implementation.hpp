@@ -125,6 +125,8 @@ struct Capabilities {
   Precision precision = Precision::storage;
   /// How its arithmetic treats subnormals, as its hello states ("subnormals=flushed").
   Subnormals subnormals = Subnormals::gradual;
+  /// Where it holds its scalars, as its hello states ("scalars=float32").
+  Scalars scalars = Scalars::working;
   /// The formats it stores m, v, vmax in where not theta's, as its hello states ("m_format=float32").
   StateFormats state_formats{};
   bool state_io = false;             ///< can export and import its state

@@ -59,6 +59,7 @@ std::vector<Numerics> numerics_variants() {
 
 Plan plan_of(const Convention& convention) {
   Plan p;
+  p.scalars_in_float32 = convention.scalars == Scalars::float32;
   for (const auto& [transform, phase] : convention.with_phases()) {
     const Transform& t = *transform;
     if (std::holds_alternative<NegateGradient>(t)) p.negate = true;

@@ -29,6 +29,8 @@ struct AdapterOptimizer {
   StepCounter step_counter = StepCounter::integer;
   /// How its arithmetic treats subnormals: an entry "subnormals=flushed" (XLA, TensorFlow on the CPU).
   Subnormals subnormals = Subnormals::gradual;
+  /// Where it holds its scalars: an entry "scalars=float32" (Keras' float32 lr, MLX, tinygrad).
+  Scalars scalars = Scalars::working;
   /// What it computes bfloat16/float16 in: an entry "precision=float32-opmath" of its options list.
   Precision precision = Precision::storage;
   /// The formats it stores m, v, vmax in where not theta's: entries "m_format=float32" (v_format, vmax_format).

@@ -217,6 +217,18 @@ enum class Subnormals { gradual, flushed };
 std::string to_string(Subnormals s);
 /// "gradual" or "flushed"; throws std::invalid_argument "<where> 'x': expected gradual or flushed".
 Subnormals subnormals_by_name(const std::string& name, const std::string& where);
+/// Where the implementation holds its scalars (lr_t, the betas and 1 - beta,
+/// beta^t and the bias corrections, eps, wd). `working`: in the arithmetic's
+/// format or in double (PyTorch's Python floats). `float32`: possibly in
+/// float32 whatever the parameters' format, as Keras 3 holds its learning
+/// rate (a float32 variable, cast to the parameter's dtype each step), MLX
+/// its lr (an mx.array, float32) and beta^t (a float32 power), tinygrad its lr
+/// and beta^t (float32 tensors, a running product). Under float32 and
+/// bfloat16 the two are one.
+enum class Scalars { working, float32 };
+std::string to_string(Scalars s);
+/// "working" or "float32"; throws std::invalid_argument "<where> 'x': expected working or float32".
+Scalars scalars_by_name(const std::string& name, const std::string& where);
 /// "storage", "float32-opmath", "master-weights", "stochastic-rounding" or "kahan-summation";
 /// throws std::invalid_argument "<where> 'x': expected storage, float32-opmath, ...".
 Precision precision_by_name(const std::string& name, const std::string& where);
@@ -277,6 +289,8 @@ struct Convention {
   StateFormats state_formats{};
   /// How the arithmetic treats subnormals (gradual underflow, or flushed to zero).
   Subnormals subnormals = Subnormals::gradual;
+  /// Where the scalars are held (float32 whatever the parameters' format: Keras, MLX, tinygrad).
+  Scalars scalars = Scalars::working;
 
   /// The one ScaleByAdam of the chain.
   const ScaleByAdam& adam() const;

@@ -110,6 +110,13 @@ class ErrorModel {
     eta_exact_ = ldexp(Real(1), eta_exponent);
     smallest_normal_ = U::exact(ldexp(Bound(1), target_.min_exponent));
     u_exact_ = ldexp(Real(1), -target_.precision);
+    // "Scalars in float32": a scalar may be held, and beta^t and 1 - beta^t
+    // computed, in float32 (u = 2^-24, eta = 2^-149) where the arithmetic is wider.
+    scalars32_ = rules.scalars_in_float32() && target_.precision > float32_format.precision;
+    scalar_u_exact_ = scalars32_ ? ldexp(Real(1), -float32_format.precision) : u_exact_;
+    scalar_eta_exact_ = scalars32_ ? ldexp(Real(1), float32_format.min_exponent -
+                                                        (flush_ ? 0 : float32_format.precision - 1))
+                                   : eta_exact_;
     storage_u_ = U::exact(ldexp(Bound(1), -storage_.precision));
     // Stochastic rounding stores theta as either neighbour of the float32
     // value y: |stored - y| < ulp_S(y) <= 2 u_S |y| (below the normal range,
@@ -181,7 +188,7 @@ class ErrorModel {
   /// its bias corrections are computed in opmath): a hyperparameter rounded to
   /// the storage format is an error there.
   std::array<FloatFormat, 3> scalar_formats() const {
-    return {target_, is_storage_format(target_) ? float32_format : target_, float64_format};
+    return {target_, is_storage_format(target_) || scalars32_ ? float32_format : target_, float64_format};
   }
 
   /// |h - fl_F(h)| maximised over the scalar formats F: the error of an
@@ -663,15 +670,18 @@ class ErrorModel {
   /// "Scalars of step t": E(beta^t) then E(bc) = E(beta^t) + rho(bc).
   Real bias_correction_error(const Real& bc, const Real& beta, const Real& power, const Real& d_beta,
                              std::int64_t t) const {
+    using std::abs;
     using std::min;
     // beta^1 = beta exactly however it is computed; later, pow is within 1 ulp (2u)
     // and a running product within t - 1 roundings.
     const std::int64_t k = t == 1 ? 0 : std::max<std::int64_t>(2, t - 1);
     const Real sensitivity = t == 1 ? Real(1) : Real(t * integer_power(beta, t - 1));
-    Real e_power = sensitivity * d_beta + gamma_exact(std::min<std::int64_t>(k, 1 << 30)) * power + t * eta_exact_;
-    if (k * u_exact_ >= 1) e_power = 1;
+    const std::int64_t k_capped = std::min<std::int64_t>(k, 1 << 30);
+    const Real gamma_k = k_capped * scalar_u_exact_ / (1 - k_capped * scalar_u_exact_);
+    Real e_power = sensitivity * d_beta + gamma_k * power + t * scalar_eta_exact_;
+    if (k * scalar_u_exact_ >= 1) e_power = 1;
     e_power = min(e_power, Real(1));
-    return e_power + rho_exact(bc);
+    return e_power + scalar_u_exact_ * abs(bc) + scalar_eta_exact_;
   }
 
   /// "E(a/b)": rigorous for |a~ - a| <= ea, |b~ - b| <= eb, b > eb.
@@ -715,6 +725,8 @@ class ErrorModel {
   StoreRule theta_store_, m_store_, v_store_, vmax_store_, compensation_store_;  // "Storing", per tensor
   bool kahan_ = false;    // kahan-summation over a storage format: bounds_[i].compensated tracks theta + c
   bool flush_ = false;    // subnormals flushed ("Flushed subnormals"): eta is the smallest normal
+  bool scalars32_ = false;  // "Scalars in float32": scalars may be held in float32 where the arithmetic is wider
+  Real scalar_u_exact_, scalar_eta_exact_;  // u and eta of the scalars' computation (float32's under scalars32_)
   U smallest_normal_{0};  // of the arithmetic's format
   U float32_u_{0}, double_u_{0};  // u_32, u_64: a Kahan sum's formation in float32 and a checker's in double
   Bound storage_overflow_ = 0;  // S's largest finite value

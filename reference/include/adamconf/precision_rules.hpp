@@ -32,9 +32,9 @@ class PrecisionRules {
   /// float64), m, v and vmax in `states` where given. Throws
   /// std::invalid_argument for a state format that names no format.
   explicit PrecisionRules(const FloatFormat& dtype, Precision precision = Precision::storage, const StateFormats& states = {},
-                          Subnormals subnormals = Subnormals::gradual);
+                          Subnormals subnormals = Subnormals::gradual, Scalars scalars = Scalars::working);
   PrecisionRules(const FloatFormat& dtype, const Convention& c)
-      : PrecisionRules(dtype, c.precision, c.state_formats, c.subnormals) {}
+      : PrecisionRules(dtype, c.precision, c.state_formats, c.subnormals, c.scalars) {}
 
   /// The format asked for: theta's storage format (its copy's, under master weights).
   const FloatFormat& dtype() const { return *dtype_; }
@@ -52,6 +52,8 @@ class PrecisionRules {
   /// Whether a result below the smallest normal may be flushed to 0 and a
   /// subnormal operand read as 0 (Subnormals::flushed).
   bool flushes_subnormals() const { return subnormals_ == Subnormals::flushed; }
+  /// Whether the implementation may hold its scalars in float32 (Scalars::float32).
+  bool scalars_in_float32() const { return scalars_ == Scalars::float32; }
   /// The format each operation rounds to.
   const FloatFormat& arithmetic() const { return *arithmetic_; }
   /// The format theta, and a state without a format of its own, is held and compared in.
@@ -73,6 +75,7 @@ class PrecisionRules {
   std::array<const FloatFormat*, 4> states_;  ///< kStoredFormats: m, v, vmax, compensation
   bool compensation_given_ = false;
   Subnormals subnormals_ = Subnormals::gradual;
+  Scalars scalars_ = Scalars::working;
 };
 
 }  // namespace adamconf

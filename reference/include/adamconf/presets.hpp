@@ -26,6 +26,8 @@ struct PresetOptions {
   StateFormats state_formats{};
   /// How the arithmetic treats subnormals (Convention::subnormals).
   Subnormals subnormals = Subnormals::gradual;
+  /// Where the scalars are held (Convention::scalars).
+  Scalars scalars = Scalars::working;
   friend bool operator==(const PresetOptions&, const PresetOptions&) = default;
 };
 

@@ -75,6 +75,8 @@ struct Plan {
   bool bias_correction2 = true;
   AmsgradVariant amsgrad = AmsgradVariant::none;
   StepCounter counter = StepCounter::integer;
+  /// Scalars::float32: lr_t and the bias corrections held in float32 (Keras' lr, tinygrad's beta^t).
+  bool scalars_in_float32 = false;
 };
 Plan plan_of(const Convention& convention);
 
@@ -183,8 +185,15 @@ class FloatAdam {
   void step(const std::vector<double>& grad, const std::string& lr) {
     step_ = advance_step(step_);
     const std::int64_t t = bias_correction_exponent(step_);
-    const F lr_t = lr.empty() ? lr_ : parse_in_format<F>(lr);
-    const Scalars s = scalars(t, lr_t);
+    F lr_t = lr.empty() ? lr_ : parse_in_format<F>(lr);
+    if (plan_.scalars_in_float32) lr_t = static_cast<F>(static_cast<float>(lr_t));
+    Scalars s = scalars(t, lr_t);
+    if (plan_.scalars_in_float32) {  // 1 - beta^t in float32 (tinygrad's running products, MLX's power)
+      s.bc1 = static_cast<F>(static_cast<float>(s.bc1));
+      s.bc2 = static_cast<F>(static_cast<float>(s.bc2));
+      s.bc1_d = s.bc1;
+      s.bc2_d = s.bc2;
+    }
     for (std::size_t i = 0; i < theta_.size(); ++i) {
       if (!compensation_.empty()) theta_[i] = compensated_theta(i);  // Kahan: the step starts from theta + c
       theta_[i] = step_element(i, static_cast<F>(grad[i]), s);
