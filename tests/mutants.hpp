@@ -301,6 +301,26 @@ struct StepCountLostOnResume : FloatAdam<F> {  // keeps the moments, restarts bi
   }
 };
 
+/// Issue 28's import paths: correct but for what they make of an imported state.
+template <class F>
+struct StateCastToBfloat16OnImport : FloatAdam<F> {  // m, v, vmax loaded through a bfloat16 tensor
+  void import_state(const ImplementationState& s) override {
+    ImplementationState t = s;
+    for (auto* xs : {&t.m, &t.v, &t.vmax})
+      for (double& x : *xs) x = round_to_format(x, bfloat16_format);
+    FloatAdam<F>::import_state(t);
+  }
+};
+
+template <class F>
+struct AmsgradMaxDroppedOnImport : FloatAdam<F> {  // the AMSGrad maximum restarts from 0 on load
+  void import_state(const ImplementationState& s) override {
+    ImplementationState t = s;
+    std::fill(t.vmax.begin(), t.vmax.end(), 0.0);
+    FloatAdam<F>::import_state(t);
+  }
+};
+
 // ---- step counters and time scales ----
 
 template <class F>
@@ -495,6 +515,14 @@ struct MasterHeldInBfloat16 : FloatAdam<F> {  // the "master" is the bfloat16 co
   }
 };
 
+template <class F>
+struct MasterRebuiltFromCopyOnImport : FloatAdam<F> {  // on load the float32 master is the bfloat16 model copy
+  void import_state(const ImplementationState& s) override {
+    FloatAdam<F>::import_state(s);
+    for (F& theta : this->theta_) theta = static_cast<F>(round_to_format(static_cast<double>(theta), bfloat16_format));
+  }
+};
+
 // ---- stochastic rounding (F = float, stored_in_ set, theta rounded stochastically) ----
 
 template <class F>
@@ -524,6 +552,15 @@ struct NoiseThenNearest : FloatAdam<F> {  // uniform noise of one ulp added, the
 template <class F>
 struct KahanCompensationDropped : FloatAdam<F> {  // c is computed and stored but never added back
   F compensated_theta(std::size_t i) const override { return this->theta_[i]; }
+};
+
+template <class F>
+struct KahanCompensationLostOnImport : FloatAdam<F> {  // the compensation restarts from 0 on load
+  void import_state(const ImplementationState& s) override {
+    ImplementationState t = s;
+    std::fill(t.compensation.begin(), t.compensation.end(), 0.0);
+    FloatAdam<F>::import_state(t);
+  }
 };
 
 template <class F>
@@ -613,6 +650,12 @@ inline std::vector<PrecisionMutant> precision_zoo() {
       {{"kahan-compensation-dropped", "the compensation is stored but never added back: plain bfloat16 rounding",
         factory<KahanCompensationDropped>("m"), "pytorch-adamw", kahan},
        bfloat16_format, Precision::kahan_summation},
+      {{"kahan-compensation-lost-on-import", "an imported compensation is dropped: theta + c loses c on resume",
+        factory<KahanCompensationLostOnImport>("m"), "pytorch-adamw", kahan},
+       bfloat16_format, Precision::kahan_summation},
+      {{"master-rebuilt-from-copy-on-import", "an imported master is rounded to the bfloat16 copy on load",
+        factory<MasterRebuiltFromCopyOnImport>("m"), "pytorch-adamw", master},
+       bfloat16_format, Precision::master_weights},
       {{"kahan-compensation-sign-flipped", "the compensation holds theta - x instead of x - theta",
         factory<KahanCompensationSignFlipped>("m"), "pytorch-adam", kahan},
        float16_format, Precision::kahan_summation},
@@ -677,6 +720,10 @@ inline std::vector<Mutant> zoo() {
        maximize},
       {"state-lost-on-resume", "importing state drops m and v", factory<StateLostOnResume>("m"), "pytorch-adam",
        plain},
+      {"state-cast-to-bfloat16-on-import", "m, v and vmax loaded through bfloat16",
+       factory<StateCastToBfloat16OnImport>("m"), "pytorch-adamw", plain},
+      {"amsgrad-max-dropped-on-import", "the AMSGrad maximum restarts from 0 on load",
+       factory<AmsgradMaxDroppedOnImport>("m"), "pytorch-adam", amsgrad},
       {"step-count-lost-on-resume", "importing state restarts the step count", factory<StepCountLostOnResume>("m"),
        "optax-adamw", plain},
       {"counter-saturates-at-255", "the step count is a saturating uint8", factory<CounterSaturatesAt255>("m"),

@@ -73,6 +73,52 @@ TEST(MutantZoo, EveryMixedPrecisionMutantIsCaughtInItsFormat) {
   }
 }
 
+/// The properties an implementation fails in one default run (every property, `cases` each).
+std::vector<std::string> failing_properties(Implementation& impl, const std::string& preset, const PresetOptions& options,
+                                            const FloatFormat& dtype, std::uint64_t seed, int cases) {
+  const PropertyContext ctx = PropertyContext::for_implementation(impl, preset, options, dtype);
+  std::vector<std::string> failed;
+  for (const auto& p : all_properties()) {
+    if (p.cases_per_hundred < 100) continue;  // the large classes import nothing
+    const PropertyResult r = run_property(p, ctx, RunSettings{.seed = seed, .cases = cases});
+    if (r.status == PropertyResult::Status::failed || r.status == PropertyResult::Status::adapter_error)
+      failed.push_back(r.id + (r.variant.empty() ? "" : " [" + r.variant + "]"));
+  }
+  return failed;
+}
+
+// Issue 28: an implementation correct except on import (a state cast on load, a
+// count reset, an AMSGrad maximum, compensation or master lost on load) fails
+// several properties of a default 100-case run, at several seeds: each-step
+// agreement resumes from the implementation's own state after several steps
+// of every case, beside resume-equals-uninterrupted.
+TEST(MutantZoo, EveryImportBugFailsSeveralPropertiesOfADefaultRun) {
+  struct Subject {
+    mutants::Mutant mutant;
+    FloatFormat dtype;
+    Precision precision;
+  };
+  std::vector<Subject> subjects;
+  for (const auto& m : mutants::zoo())
+    if (m.name.find("on-import") != std::string::npos || m.name.find("on-resume") != std::string::npos)
+      subjects.push_back({m, float32_format, Precision::storage});
+  for (const auto& pm : mutants::precision_zoo())
+    if (pm.mutant.name.find("on-import") != std::string::npos) subjects.push_back({pm.mutant, pm.dtype, pm.precision});
+  ASSERT_GE(subjects.size(), 6u);
+  for (const Subject& s : subjects)
+    for (const std::uint64_t seed : {20261203u, 7u}) {
+      const auto impl = s.mutant.make();
+      PresetOptions options = s.mutant.options;
+      options.precision = s.precision;
+      const auto failed = failing_properties(*impl, s.mutant.preset, options, s.dtype, seed, 100);
+      std::string list;
+      for (const auto& id : failed) list += " " + id;
+      EXPECT_GE(failed.size(), 2u) << s.mutant.name << " seed " << seed << " fails only:" << list;
+      std::cout << "  " << s.mutant.name << " [" << s.dtype.name << ", seed " << seed << "] fails " << failed.size()
+                << ":" << list << "\n";
+    }
+}
+
 TEST(MutantZoo, Beta2HeldInBfloat16GivesBothBeta2sTheSameMoments) {
   // 0.999 and 0.9999 are both 1 in bfloat16: v = 0 under both. The beta2 property names it, in bfloat16 under
   // float32 opmath and in float32 alike (the mutant rounds beta2 to bfloat16 whatever its dtype).

@@ -19,20 +19,21 @@ std::string at_tensor(const std::vector<TensorSlice>& slices, std::size_t step, 
 namespace {
 
 void check_state(Checker& checker, const ImplementationState& s, const ExactStep& exact, std::size_t t, bool amsgrad,
-                 const std::vector<TensorSlice>& slices) {
+                 const std::vector<TensorSlice>& slices, const std::string& how) {
   // Each state tensor compared in the format it is stored in (a state format of its own where given).
   const FloatFormat &fm = checker.context().format_of(Quantity::m), &fv = checker.context().format_of(Quantity::v),
                     &fvmax = checker.context().format_of(Quantity::vmax);
   // An AMSGrad state must carry its maximum: one not stored (or not exported) is a bug, not a skip.
   if (amsgrad && s.vmax.size() != s.m.size())
-    checker.fail("step " + std::to_string(t + 1) + ": the exported state has " + std::to_string(s.vmax.size()) +
+    checker.fail("step " + std::to_string(t + 1) + how + ": the exported state has " + std::to_string(s.vmax.size()) +
                  " AMSGrad maxima for " + std::to_string(s.m.size()) + " elements");
   for (std::size_t i = 0; i < s.m.size(); ++i) {
     const auto& e = exact.record.elements[i];
     const auto& b = exact.bounds[i];
-    checker.expect_close(s.m[i], e.m, b.m, [&] { return at_tensor(slices, t, i, "m"); }, fm);
-    checker.expect_close(s.v[i], e.v, b.v, [&] { return at_tensor(slices, t, i, "v"); }, fv);
-    if (amsgrad) checker.expect_close(s.vmax[i], e.vmax, b.vmax, [&] { return at_tensor(slices, t, i, "vmax"); }, fvmax);
+    checker.expect_close(s.m[i], e.m, b.m, [&] { return at_tensor(slices, t, i, "m" + how); }, fm);
+    checker.expect_close(s.v[i], e.v, b.v, [&] { return at_tensor(slices, t, i, "v" + how); }, fv);
+    if (amsgrad)
+      checker.expect_close(s.vmax[i], e.vmax, b.vmax, [&] { return at_tensor(slices, t, i, "vmax" + how); }, fvmax);
   }
 }
 
@@ -60,36 +61,88 @@ void check_trajectory_with_states(Checker& checker, Scenario s) {
   check_trajectory(checker, s);
 }
 
+namespace {
+
+/// Step t of case `c` taken from `theta` and `state` (the implementation's
+/// own), judged against the exact step from there: theta, the state, theta +
+/// c under Kahan, and the step counts. `how` says where the state came from.
+void judge_step(Checker& checker, const Scenario& s, const RunCase& c, std::size_t t, const std::vector<double>& theta,
+                const ImplementationState& state, const std::vector<double>& theta_after,
+                const ImplementationState& state_after, const std::string& how, std::size_t shown_step) {
+  const bool amsgrad = s.spec.convention.adam().amsgrad != AmsgradVariant::none;
+  const auto slices = slices_of(c);
+  const ExactStep exact = exact_single_step(setup_of(s), c, theta, state, t);
+  for (std::size_t i = 0; i < theta.size(); ++i)
+    checker.expect_close(theta_after[i], exact.record.elements[i].theta, exact.bounds[i].theta,
+                         [&] { return at_tensor(slices, shown_step, i, "theta" + how); });
+  check_state(checker, state_after, exact, shown_step, amsgrad, slices, how);
+  if (setup_of(s).rules().kahan_summation())  // Kahan: theta + c within the compensated bound
+    for (std::size_t i = 0; i < theta.size(); ++i)
+      checker.expect_close(theta_after[i] + state_after.compensation.at(i), exact.record.elements[i].theta,
+                           exact.bounds[i].compensated,
+                           [&] { return at_tensor(slices, shown_step, i, "theta + compensation" + how); },
+                           checker.context().values_format(), false);
+  const auto expected = advanced_steps(c, state, t, s.spec.convention.adam().counter);
+  for (std::size_t k = 0; k < expected.size(); ++k) {
+    const std::int64_t got = state_after.step_of(k);
+    checker.expect_true(got == expected[k], "step " + std::to_string(shown_step + 1) + how + ": the exported step count" +
+                                                (slices.size() > 1 ? " of tensor " + std::to_string(k) : "") + " is " +
+                                                std::to_string(got) + ", expected " + std::to_string(expected[k]));
+  }
+}
+
+/// A state as the implementation reported it, with one step count per tensor in a case of several.
+ImplementationState per_tensor(ImplementationState state, std::size_t tensors) {
+  if (tensors > 1 && state.tensor_steps.empty()) state.tensor_steps.assign(tensors, state.step);
+  return state;
+}
+
+}  // namespace
+
 void check_each_step(Checker& checker, Scenario s) {
   s.run.record_states = true;
   const RunResult r = checker.run(s);
   const bool amsgrad = s.spec.convention.adam().amsgrad != AmsgradVariant::none;
-  const auto slices = slices_of(s.run);
+  const std::size_t tensors = slices_of(s.run).size();
   ImplementationState state = s.run.initial_state ? *s.run.initial_state : zero_state(s.run.theta0.size(), amsgrad);
   std::vector<double> theta = s.run.theta0;
   for (std::size_t t = 0; t < s.run.grads.size(); ++t) {
     if (!finite_state(theta, state)) break;  // overflowed within its bound: no exact step from there
-    const ExactStep exact = exact_single_step(setup_of(s), s.run, theta, state, t);
-    for (std::size_t i = 0; i < theta.size(); ++i)
-      checker.expect_close(r.theta[t][i], exact.record.elements[i].theta, exact.bounds[i].theta,
-                           [&] { return at_tensor(slices, t, i, "theta"); });
-    check_state(checker, r.states[t], exact, t, amsgrad, slices);
-    if (setup_of(s).rules().kahan_summation())  // Kahan: theta + c within the compensated bound
-      for (std::size_t i = 0; i < theta.size(); ++i)
-        checker.expect_close(r.theta[t][i] + r.states[t].compensation.at(i), exact.record.elements[i].theta,
-                             exact.bounds[i].compensated, [&] { return at_tensor(slices, t, i, "theta + compensation"); },
-                             checker.context().values_format(), false);
-    const auto expected = advanced_steps(s.run, state, t, s.spec.convention.adam().counter);
-    for (std::size_t k = 0; k < expected.size(); ++k) {
-      const std::int64_t got = r.states[t].step_of(k);
-      checker.expect_true(got == expected[k], "step " + std::to_string(t + 1) + ": the exported step count" +
-                                                  (slices.size() > 1 ? " of tensor " + std::to_string(k) : "") + " is " +
-                                                  std::to_string(got) + ", expected " + std::to_string(expected[k]));
-    }
+    judge_step(checker, s, s.run, t, theta, state, r.theta[t], r.states[t], "", t);
     theta = r.theta[t];
-    state = r.states[t];
-    if (slices.size() > 1 && state.tensor_steps.empty()) state.tensor_steps.assign(slices.size(), state.step);
+    state = per_tensor(r.states[t], tensors);
   }
+  // Every import path, as a matter of course (a state cast, a count reset, a
+  // compensation or master rebuilt, an AMSGrad maximum dropped on load): the
+  // case resumed from the implementation's own exported state after up to
+  // three of its steps, one case each in one request, each resumed step
+  // judged against the exact step from that state.
+  const std::size_t steps = s.run.grads.size();
+  if (steps < 2) return;
+  std::vector<std::size_t> points;  // resume after step k (1-based), from theta[k - 1] and states[k - 1]
+  for (int draw = 0; draw < 3; ++draw) {
+    const std::size_t k = *gen::uniform<std::size_t>(1, steps - 1);
+    if (std::find(points.begin(), points.end(), k) == points.end() && finite_state(r.theta[k - 1], r.states[k - 1]))
+      points.push_back(k);
+  }
+  if (points.empty()) return;
+  std::vector<RunCase> resumed;
+  for (const std::size_t k : points) {
+    RunCase c = s.run;
+    c.theta0 = r.theta[k - 1];
+    c.initial_state = per_tensor(r.states[k - 1], tensors);
+    c.grads = {s.run.grads[k]};
+    if (!s.run.lrs.empty()) c.lrs = {s.run.lrs[k]};
+    if (!s.run.grad_given.empty()) c.grad_given = {s.run.grad_given[k]};
+    c.rounding_seed = 0;  // its own, from its contents
+    c.record_states = true;
+    resumed.push_back(std::move(c));
+  }
+  const auto results = checker.run(setup_of(s), resumed);
+  for (std::size_t j = 0; j < points.size(); ++j)
+    judge_step(checker, s, resumed[j], 0, resumed[j].theta0, *resumed[j].initial_state, results[j].theta[0],
+               results[j].states[0], ", resumed from the state exported after step " + std::to_string(points[j]),
+               points[j]);
 }
 
 namespace {
@@ -103,8 +156,8 @@ Property trajectory_agrees() {
 
 Property each_step_agrees() {
   return {.id = "each-step-agrees-with-reference",
-          .claim = "each step, taken from the implementation's own state, agrees with the exact reference within one step's "
-          "error bound",
+          .claim = "each step, taken from the implementation's own state (and resumed from that state exported and imported "
+          "back), agrees with the exact reference within one step's error bound",
           .not_applicable = [](const PropertyContext& ctx) -> std::string {
             return ctx.capabilities.state_io ? "" : "needs state read/write";
           },

@@ -2,8 +2,6 @@
 // wd = 0 and Adam, L2 and Adam fed g + wd*theta, maximize and negated
 // gradients, resumed and uninterrupted runs, repeated runs; and AMSGrad's
 // monotone maximum.
-#include <cmath>
-
 #include "adamconf/exact_run.hpp"
 #include "property_helpers.hpp"
 
@@ -189,14 +187,6 @@ Property maximize_is_negation() {
           }};
 }
 
-/// Whether theta and every exported state value are finite.
-bool all_finite(const std::vector<double>& theta, const ImplementationState& state) {
-  for (const auto* values : {&theta, &state.m, &state.v, &state.vmax, &state.compensation})
-    for (const double x : *values)
-      if (!std::isfinite(x)) return false;
-  return true;
-}
-
 Property resume_equals_uninterrupted() {
   return {.id = "resume-equals-uninterrupted",
           .claim = "a run resumed from exported state continues the uninterrupted run",
@@ -211,7 +201,7 @@ Property resume_equals_uninterrupted() {
             std::size_t k = *gen::uniform<std::size_t>(1, steps);
             // Requests carry finite numbers only (docs/protocol.md): a run that overflowed
             // (float16's 65504) resumes from the last finite state before k, or not at all.
-            while (k > 0 && !all_finite(a.theta[k - 1], a.states[k - 1])) --k;
+            while (k > 0 && !finite_state(a.theta[k - 1], a.states[k - 1])) --k;
             if (k == 0) RC_DISCARD("the run has no finite state to resume from");
             RunCase resumed;
             resumed.theta0 = a.theta[k - 1];

@@ -89,7 +89,7 @@ inline bool finite_state(const std::vector<double>& theta, const ImplementationS
   auto finite = [](const std::vector<double>& xs) {
     return std::all_of(xs.begin(), xs.end(), [](double x) { return std::isfinite(x); });
   };
-  return finite(theta) && finite(s.m) && finite(s.v) && finite(s.vmax);
+  return finite(theta) && finite(s.m) && finite(s.v) && finite(s.vmax) && finite(s.compensation);
 }
 
 inline ImplementationState zero_state(std::size_t n, bool amsgrad) {
