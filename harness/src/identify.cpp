@@ -92,12 +92,21 @@ struct Candidate {
 /// each also without bias correction of m, of v, or of both, and, for
 /// Algorithm 1 forms, with eps inside the square root. Without weight decay on
 /// offer, only conventions without decay.
+/// The convention's arithmetic in exact numbers: a choice of rounding order
+/// alone (eps scaled by sqrt(bc2)) changes no exact value, so probes cannot
+/// tell it apart; its looser bound would only make it win ties.
+Convention exact_arithmetic(Convention c) {
+  c.adam().eps_scaled_by_sqrt_bc2 = false;
+  return c;
+}
+
 std::vector<Candidate> candidates(bool decay_offered) {
   std::vector<Candidate> base;
   for (const auto& p : presets()) {
     if (!decay_offered && p.convention.uses_weight_decay()) continue;
-    auto it = std::find_if(base.begin(), base.end(), [&](const Candidate& c) { return c.convention == p.convention; });
-    if (it == base.end()) base.push_back({p.name, p.convention, false});
+    const Convention exact = exact_arithmetic(p.convention);
+    auto it = std::find_if(base.begin(), base.end(), [&](const Candidate& c) { return c.convention == exact; });
+    if (it == base.end()) base.push_back({p.name, exact, false});
     else it->label += ", " + p.name;
   }
   std::vector<Candidate> all = base;

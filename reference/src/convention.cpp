@@ -198,11 +198,6 @@ void Convention::validate() const {
     end = traits.opens ? static_cast<Phase>(traits.opens) : phase;
   }
   if (end != Phase::applied) throw std::invalid_argument("incomplete convention chain: " + describe());
-  for (const auto& t : chain)
-    if (const auto* a = std::get_if<ScaleByAdam>(&t); a && a->eps_scaled_by_sqrt_bc2 &&
-        (a->eps_placement != EpsPlacement::after_bias_correction || !a->bias_correction1 || !a->bias_correction2))
-      throw std::invalid_argument("eps scaled by sqrt(bc2) needs eps after bias correction, with both bias corrections: " +
-                                  describe());
 }
 
 }  // namespace adamconf

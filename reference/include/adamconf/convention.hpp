@@ -121,6 +121,8 @@ struct ScaleByAdam {
   /// eps after bias correction in the order m (sqrt(bc2)/bc1) / (sqrt(v) + eps sqrt(bc2))
   /// (bitsandbytes, burn's Adam, Paddle): the same value as m_hat/(sqrt(v_hat) + eps),
   /// rounded otherwise; the error model charges that order ("eps scaled by sqrt(bc2)").
+  /// It means nothing for eps-hat or AMSGrad over v_hat, where it is ignored (identify
+  /// probes such variants of every preset).
   bool eps_scaled_by_sqrt_bc2 = false;
   bool bias_correction1 = true;
   bool bias_correction2 = true;

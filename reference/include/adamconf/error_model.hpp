@@ -428,7 +428,8 @@ class ErrorModel {
   DirectionError direction_error(const ScaleByAdam& adam, const AdamElement<Real>& e, const U& e_v_used, U& e_vmax) const {
     DirectionError d;
     d.denom_low = down(e.denom);
-    if (adam.eps_scaled_by_sqrt_bc2) {
+    if (adam.eps_scaled_by_sqrt_bc2 && adam.eps_placement == EpsPlacement::after_bias_correction &&
+        adam.amsgrad != AmsgradVariant::max_of_v_hat && h_.eps_root == 0) {
       // "eps scaled by sqrt(bc2)": u = m (c/bc1) / (sqrt(v) + eps c), c = sqrt(bc2)
       // computed within r(sqrt bc2) and its own rounding. The denominator D' =
       // c D exactly (these libraries have no eps_root), so a lower bound of D'
