@@ -41,13 +41,14 @@ class KerasOptimizer:
 
     def __init__(self, name, preset, cls, adamw, env):
         self.name, self.preset, self.cls, self.adamw = name, preset, cls, adamw
-        self.keras, self.np, self.backend, self.dtypes, self.flushes = env
+        self.keras, self.np, self.backend, self.dtypes, self.flushes, self.floatx = env
         self.pool = {}  # (size, dtype, amsgrad) -> [(variable, optimizer), ...]
 
     def hello(self):
         # Keras holds the learning rate in a float32 variable (floatx), cast to the
         # variable's dtype each step: a float64 step moves by float32(lr).
-        options = ["amsgrad", "scalars=float32"] + (["subnormals=flushed"] if self.flushes else [])
+        options = ["amsgrad"] + (["scalars=float32"] if self.floatx == "float32" else []) + \
+            (["subnormals=flushed"] if self.flushes else [])
         return entry(self.name, [self.preset], list(self.dtypes), ["lr", "beta1", "beta2", "eps", "weight_decay"],
                      options=options, state=True)
 
@@ -177,7 +178,7 @@ def main():
     dtypes = ["float32", "bfloat16", "float16"]
     if args.backend != "jax" or args.x64:
         dtypes.insert(1, "float64")
-    env = (keras, np, args.backend, dtypes, args.backend in ("jax", "tensorflow"))
+    env = (keras, np, args.backend, dtypes, args.backend in ("jax", "tensorflow"), args.floatx)
     optimizers = [KerasOptimizer("keras.optimizers.Adam", "keras-adam", keras.optimizers.Adam, False, env),
                   KerasOptimizer("keras.optimizers.AdamW", "keras-adamw", keras.optimizers.AdamW, True, env)]
     floatx = "" if args.floatx == "float32" else f", floatx {args.floatx}"
