@@ -361,7 +361,9 @@ class FloatAdam {
         plan_.amsgrad != AmsgradVariant::max_of_v_hat) {
       const bool in_double = numerics_.power == Numerics::Power::pow_double;
       const F sqrt_bc2 = in_double ? static_cast<F>(std::sqrt(s.bc2_d)) : sqrt_in(s.bc2);
-      const F denom = sqrt_in(v_used) + eps_ * sqrt_bc2;
+      // eps c: the scalar eps (held as opmath holds it) times c, rounded to F like every operation
+      const F eps_c = static_cast<F>(static_cast<Eps>(eps_) * static_cast<Eps>(sqrt_bc2));
+      const F denom = sqrt_in(v_used) + eps_c;
       if (in_double) {  // bitsandbytes backends/cpu/ops.py: p += -(lr c2/c1) (m/(sqrt(v) + eps c2)), scalars in Python
         const F step_size = static_cast<F>(static_cast<double>(s.lr) * std::sqrt(s.bc2_d) / s.bc1_d);
         update = -step_size * (m_[i] / denom);
