@@ -140,6 +140,7 @@ done
 echo >> "$table"
 skipped=""
 ((${#skips[@]})) && skipped=" ${skips[*]}"
+((first_dtype)) && skipped="$skipped, each row in its first dtype (--first-dtype)"
 echo "adamconf check --cases $cases --seed $seed$skipped --timeout 600 on each (rows: scripts/conformance-matrix.rows). \"worst of allowed\" is the largest observed/allowed error over the passing properties (1: at the bound, which correct implementations reach where the dominant error is one the bound charges in full, such as beta2 rounded to the format); in brackets the median ratio of trajectory-agrees-with-reference, the bulk's headroom (docs/reading-reports.md). A \"finding\" is a documented deviation of the library from the convention it documents (the README's Findings section, with the replay line)." >> "$table"
 
 cat "$table"
