@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "adamconf/nearest_code.hpp"
 #include "adamconf/quantization_maps.hpp"
 
 using adamconf::LinspaceRounding;
@@ -136,5 +137,127 @@ TEST(QuantizationMaps, EqualTheMapsBitsandbytesAndTorchaoBuildUnderEachCpuKernel
     for (std::size_t k = 0; k < native.size(); ++k) differing += native[k] != maps_by_kernel[1][name][k];
     std::printf("%s: %d of %zu codes differ between PyTorch's native and default CPU kernels\n", name.c_str(),
                 differing, native.size());
+  }
+}
+
+namespace {
+
+// Runs tests/python/quantize_with_libraries.py (fixed inputs quantized by
+// torchao and by bitsandbytes' CPU quantizer) with the project's .venv Python.
+nlohmann::json library_quantizations(std::string& skip_reason) {
+  const std::string source = ADAMCONF_SOURCE_DIR;
+  const std::string python = source + "/.venv/bin/python";
+  if (!std::filesystem::exists(python)) {
+    skip_reason = python + " is not installed (scripts/install-deps.sh)";
+    return {};
+  }
+  const std::string command = python + " " + source + "/tests/python/quantize_with_libraries.py 2>/dev/null";
+  std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(command.c_str(), "r"), pclose);
+  std::string text;
+  std::array<char, 65536> buffer;
+  while (pipe && std::fgets(buffer.data(), buffer.size(), pipe.get())) text += buffer.data();
+  nlohmann::json dump = nlohmann::json::parse(text, nullptr, false);
+  if (dump.is_discarded() || dump.empty()) skip_reason = "neither torchao nor bitsandbytes quantized anything";
+  return dump;
+}
+
+double from_hex(const nlohmann::json& value) { return std::strtod(value.get<std::string>().c_str(), nullptr); }
+
+struct QuantizerVerdict {
+  long judged = 0;            // elements whose code was judged
+  long not_acceptable = 0;    // codes outside the acceptable range
+  long two_acceptable = 0;    // elements where either neighbour is accepted
+  long wrong_scales = 0;      // blocks whose scale is not the block's absmax
+  std::string first_failure;  // inputs => observed  expected, for the report
+};
+
+// Judges a library's codes and scales against the nearest-code rule. The
+// quantizer computes x' = fl32(a / scale) (|x' - x| <= u|x| + 2^-149) and
+// decides between the codes below and above x' by comparing fl32(x' - c_lo)
+// with fl32(c_hi - c_lo) * 0.5, each rounding within u of its value; the gap
+// between neighbouring codes is at most 1, so the decision is the exact one
+// for some value within u(|x| + 2) + 2^-149 of x. x itself is formed here in
+// double, within 2^-53 |x| of a / scale.
+QuantizerVerdict judge_quantizer(const nlohmann::json& entry, float scale_floor) {
+  std::vector<float> map;
+  for (const auto& value : entry["map"]) map.push_back(static_cast<float>(from_hex(value)));
+  const std::size_t block = entry["block"];
+  const auto& inputs = entry["inputs"];
+  const auto& codes = entry["codes"];
+  const double u = std::ldexp(1.0, -24);
+  QuantizerVerdict verdict;
+  for (std::size_t start = 0; start < inputs.size(); start += block) {
+    const std::size_t end = std::min(inputs.size(), start + block);
+    float absmax = 0;
+    for (std::size_t i = start; i < end; ++i) absmax = std::max(absmax, std::fabs(static_cast<float>(from_hex(inputs[i]))));
+    const double scale = from_hex(entry["scales"][start / block]);
+    if (scale != std::max(absmax, scale_floor)) ++verdict.wrong_scales;
+    for (std::size_t i = start; i < end; ++i) {
+      const double a = from_hex(inputs[i]);
+      const double x = a / scale;
+      const double delta = u * (std::fabs(x) + 2) + std::ldexp(1.0, -149) + std::ldexp(std::fabs(x), -53);
+      const adamconf::CodeRange accepted = adamconf::acceptable_codes(map, x, delta);
+      const int code = codes[i];
+      ++verdict.judged;
+      if (accepted.lowest != accepted.highest) ++verdict.two_acceptable;
+      if (!accepted.contains(code)) {
+        if (verdict.not_acceptable++ == 0) {
+          char line[256];
+          std::snprintf(line, sizeof line, "element %zu: a = %a, scale %a (x = %.9g) => code %d (%.9g)  expected %d..%d (%.9g)",
+                        i, a, scale, x, code, map[static_cast<std::size_t>(code)], accepted.lowest, accepted.highest,
+                        map[static_cast<std::size_t>(accepted.lowest)]);
+          verdict.first_failure = line;
+        }
+      }
+    }
+  }
+  return verdict;
+}
+
+}  // namespace
+
+// The nearest code of a value, ties both ways, and the acceptable range,
+// on cases whose answer is known without the code under test.
+TEST(NearestCode, IsTheClosestCodeAndBothNeighboursAtAMidpoint) {
+  const std::vector<float> map = adamconf::linear_map_without_zero(16, LinspaceRounding::fused);  // k/16
+  EXPECT_EQ(adamconf::nearest_codes(map, 0.0).lowest, 0);     // below the first code
+  EXPECT_EQ(adamconf::nearest_codes(map, 2.0).highest, 15);   // above the last
+  EXPECT_EQ(adamconf::nearest_codes(map, 3.0 / 16).lowest, 2);  // a code itself
+  EXPECT_EQ(adamconf::nearest_codes(map, 3.4 / 16).highest, 2);
+  EXPECT_EQ(adamconf::nearest_codes(map, 3.6 / 16).lowest, 3);
+  const adamconf::CodeRange tie = adamconf::nearest_codes(map, 3.5 / 16);
+  EXPECT_EQ(tie.lowest, 2);
+  EXPECT_EQ(tie.highest, 3);
+  const adamconf::CodeRange near_tie = adamconf::acceptable_codes(map, 3.5 / 16 + 1e-9, 1e-8);
+  EXPECT_EQ(near_tie.lowest, 2);
+  EXPECT_EQ(near_tie.highest, 3);
+  const adamconf::CodeRange far = adamconf::acceptable_codes(map, 3.5 / 16 + 1e-6, 1e-8);
+  EXPECT_EQ(far.lowest, 3);
+  EXPECT_EQ(far.highest, 3);
+}
+
+// torchao's 8-bit and 4-bit quantizers store a nearest code for every
+// element (either neighbour within their float32 arithmetic of a midpoint),
+// and each block's scale is its absmax (clipped at 1e-12). bitsandbytes' CPU
+// quantizer does not (README finding bnb-8bit-cpu-not-nearest): this test
+// fails when it starts to, so that the finding is removed.
+TEST(NearestCode, TorchaoStoresTheNearestCodeAndBitsandbytesCpuDoesNot) {
+  std::string skip_reason;
+  const nlohmann::json quantized = library_quantizations(skip_reason);
+  if (!skip_reason.empty()) GTEST_SKIP() << skip_reason;
+  for (const auto& [name, entry] : quantized.items()) {
+    SCOPED_TRACE(name);
+    const bool is_torchao = name.rfind("torchao", 0) == 0;
+    const QuantizerVerdict verdict = judge_quantizer(entry, is_torchao ? 1e-12f : 0.0f);
+    std::printf("%s: %ld codes judged, %ld with either neighbour accepted, %ld not a nearest code, %ld wrong scales\n",
+                name.c_str(), verdict.judged, verdict.two_acceptable, verdict.not_acceptable, verdict.wrong_scales);
+    EXPECT_GT(verdict.judged, 0);
+    EXPECT_EQ(verdict.wrong_scales, 0);
+    if (is_torchao) {
+      EXPECT_EQ(verdict.not_acceptable, 0) << verdict.first_failure;
+    } else {
+      EXPECT_GT(verdict.not_acceptable, 0) << "finding bnb-8bit-cpu-not-nearest no longer reproduces: update the README";
+      if (!verdict.first_failure.empty()) std::printf("  first: %s\n", verdict.first_failure.c_str());
+    }
   }
 }
