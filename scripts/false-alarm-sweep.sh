@@ -8,7 +8,10 @@
 # scripts/conformance-matrix.sh (libtorch, TF.js, scikit-learn, dlib). A failure is printed with its replay line; the summary counts
 # runs, properties and failures. Not part of the test suite (it takes a while);
 # run it before a release or after touching the reference or the error model.
-# SWEEP=state-formats runs the state-format part alone.
+# SWEEP=state-formats runs the state-format part alone; SWEEP=peers runs the
+# real peers of the conformance matrix alone (every row and dtype of
+# scripts/conformance-matrix.rows, PEERS=REGEX to keep some libraries), one
+# matrix run per round at a seed drawn and printed here.
 #   usage: scripts/false-alarm-sweep.sh [CASES] [ROUNDS]   (default 100 cases, 1 round)
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -55,6 +58,33 @@ state_formats() {
     done
   done
 }
+# The real peers: one matrix run per round at a seed drawn here (printed, so a failure replays with
+# scripts/conformance-matrix.sh --seed S); a row counts as a false alarm when it fails without its documented
+# finding, or errors; a finding that stops reproducing is counted too (the matrix fails on it).
+peers() {
+  local seed=$(( (RANDOM << 15 | RANDOM) + 1 ))
+  scripts/conformance-matrix.sh --cases "$cases" --seed "$seed" --skip-property large-tensors-agree-with-reference \
+    ${PEERS:+--library "$PEERS"} --out "$work/matrix.md" >"$work/matrix.log" 2>&1
+  local status=$?
+  local rows=$(grep -cE '^\| [^-]' "$work/matrix.md")
+  local missing=$(grep -c '| not installed |' "$work/matrix.md")
+  rows=$((rows - 1 - missing))  # the header, and rows whose library is not installed
+  runs=$((runs + rows))
+  properties=$((properties + $(awk -F'|' 'NR > 2 && $7 ~ /[0-9]+ \/ [0-9]+ \/ [0-9]+/ {split($7, c, "/"); n += c[1] + c[2] + c[3]} END {print n + 0}' "$work/matrix.md")))
+  local bad=$(grep -E '^\| ' "$work/matrix.md" | grep -E '\| (FAIL \||ERROR|pass \(finding)' )
+  if [ $status -ne 0 ] || [ -n "$bad" ]; then
+    failed=$((failed + $(grep -c . <<< "${bad:-x}")))
+    echo "FAILED: peers at --seed $seed (scripts/conformance-matrix.sh --seed $seed --cases $cases${PEERS:+ --library '$PEERS'})"
+    echo "${bad:-$(tail -3 "$work/matrix.log")}"
+  fi
+  echo "peers at --seed $seed: $rows rows run ($missing not installed), matrix exit $status"
+}
+if [ "${SWEEP:-all}" = peers ]; then
+  for round in $(seq "$rounds"); do peers; done
+  echo "sweep: $runs runs of $cases cases per property, $properties property runs, $failed runs failed"
+  [ "$failed" -eq 0 ]
+  exit
+fi
 if [ "${SWEEP:-all}" = state-formats ]; then  # SWEEP=state-formats: that part alone
   for round in $(seq "$rounds"); do state_formats; done
   echo "sweep: $runs runs of $cases cases per property, $properties property runs, $failed runs failed"
