@@ -6,10 +6,12 @@
 # passed/failed/skipped, the worst fraction of the allowed error over the
 # properties that compare values against a bound, and the time.
 #
-#   scripts/conformance-matrix.sh [--cases N] [--seed S] [--build DIR] [--readme README.md] [--out TABLE.md] [--library REGEX] [--first-dtype]
+#   scripts/conformance-matrix.sh [--cases N] [--seed S] [--build DIR] [--readme README.md] [--out TABLE.md] [--library REGEX] [--implementation REGEX] [--first-dtype]
 #   scripts/conformance-matrix.sh --splice TABLE.md --readme README.md   (only writes a table made before)
 #
 # --library REGEX keeps the rows whose library matches (extended regex);
+# --implementation REGEX keeps the rows whose implementation label matches
+# (extended regex, any case: --implementation adamw, CI's one row per library);
 # --first-dtype runs each row in its first dtype only (CI's short matrix).
 # --readme replaces the table between the README's conformance-matrix markers
 # (written to a temporary file and renamed: an interrupted run loses nothing).
@@ -17,7 +19,7 @@
 # listed as "not installed", not failed.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-cases=20 seed=1 build="$root/build" readme="" out="" splice="" skips=() library_filter="" first_dtype=0
+cases=20 seed=1 build="$root/build" readme="" out="" splice="" skips=() library_filter="" implementation_filter="" first_dtype=0
 while (($#)); do
   case "$1" in
     --cases) cases=$2; shift 2 ;;
@@ -28,8 +30,9 @@ while (($#)); do
     --splice) splice=$2; shift 2 ;;
     --skip-property) skips+=(--skip-property "$2"); shift 2 ;;
     --library) library_filter=$2; shift 2 ;;
+    --implementation) implementation_filter=$2; shift 2 ;;
     --first-dtype) first_dtype=1; shift ;;
-    *) echo "conformance-matrix: unknown argument '$1' (--cases N --seed S --build DIR --readme FILE --out FILE --splice FILE --skip-property P --library REGEX --first-dtype)" >&2; exit 2 ;;
+    *) echo "conformance-matrix: unknown argument '$1' (--cases N --seed S --build DIR --readme FILE --out FILE --splice FILE --skip-property P --library REGEX --implementation REGEX --first-dtype)" >&2; exit 2 ;;
   esac
 done
 python=${ADAMCONF_PYTHON:-/usr/bin/python3}
@@ -49,7 +52,8 @@ trap 'rm -rf "$work"' EXIT
 
 venv="$root/.venv/bin/python"
 rows_file="$root/scripts/conformance-matrix.rows"
-mapfile -t rows < <(grep -vE '^(#|[[:space:]]*$)' "$rows_file" | { [ -n "$library_filter" ] && grep -E "^[^|]*($library_filter)" || cat; })
+mapfile -t rows < <(grep -vE '^(#|[[:space:]]*$)' "$rows_file" | { [ -n "$library_filter" ] && grep -E "^[^|]*($library_filter)" || cat; } |
+  { [ -n "$implementation_filter" ] && grep -iE "^[^|]*\|[^|]*($implementation_filter)" || cat; })
 expand() { eval "echo \"$1\""; }  # $build, $root, $python, $venv in a row's fields
 
 table="$work/table.md"
