@@ -73,26 +73,38 @@ TEST(QuantizationMaps, FourBitMapsHaveTheDocumentedShape) {
 
 namespace {
 
+// Runs a script of tests/python/ with the project's .venv Python
+// (scripts/install-deps.sh), after `environment` ("NAME=value " or ""), and
+// parses what it prints; on failure, `skip_reason` says why and the JSON is discarded.
+nlohmann::json run_venv_script(const std::string& script, const std::string& environment, std::string& skip_reason) {
+  const std::string source = ADAMCONF_SOURCE_DIR;
+  const std::string python = source + "/.venv/bin/python";
+  if (!std::filesystem::exists(python)) {
+    skip_reason = python + " is not installed (scripts/install-deps.sh)";
+    return nlohmann::json::value_t::discarded;
+  }
+  const std::string command = environment + python + " " + source + "/tests/python/" + script + " 2>/dev/null";
+  std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(command.c_str(), "r"), pclose);
+  std::string text;
+  std::array<char, 65536> buffer;
+  while (pipe && std::fgets(buffer.data(), buffer.size(), pipe.get())) text += buffer.data();
+  nlohmann::json dump = nlohmann::json::parse(text, nullptr, false);
+  if (dump.is_discarded()) skip_reason = script + " printed no JSON: " + text.substr(0, 200);
+  return dump;
+}
+
 struct LibraryMaps {
   std::string capability;
   nlohmann::json maps;
   std::string skip_reason;
 };
 
-// Runs tests/python/dump_quantization_maps.py with the project's .venv Python
-// (scripts/install-deps.sh), under PyTorch's default kernels if asked.
+// The maps of tests/python/dump_quantization_maps.py, under PyTorch's default kernels if asked.
 LibraryMaps library_maps(bool default_kernels) {
-  const std::string source = ADAMCONF_SOURCE_DIR;
-  const std::string python = source + "/.venv/bin/python";
-  if (!std::filesystem::exists(python)) return {.skip_reason = python + " is not installed (scripts/install-deps.sh)"};
-  const std::string command = std::string(default_kernels ? "ATEN_CPU_CAPABILITY=default " : "") + python + " " +
-                              source + "/tests/python/dump_quantization_maps.py 2>/dev/null";
-  std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(command.c_str(), "r"), pclose);
-  std::string text;
-  std::array<char, 4096> buffer;
-  while (pipe && std::fgets(buffer.data(), buffer.size(), pipe.get())) text += buffer.data();
-  const nlohmann::json dump = nlohmann::json::parse(text, nullptr, false);
-  if (dump.is_discarded()) return {.skip_reason = "the map dump printed no JSON: " + text.substr(0, 200)};
+  std::string skip_reason;
+  const nlohmann::json dump =
+      run_venv_script("dump_quantization_maps.py", default_kernels ? "ATEN_CPU_CAPABILITY=default " : "", skip_reason);
+  if (!skip_reason.empty()) return {.skip_reason = skip_reason};
   if (dump["maps"].empty()) return {.skip_reason = "neither bitsandbytes nor torchao is importable in .venv"};
   return {.capability = dump["capability"], .maps = dump["maps"]};
 }
@@ -142,22 +154,10 @@ TEST(QuantizationMaps, EqualTheMapsBitsandbytesAndTorchaoBuildUnderEachCpuKernel
 
 namespace {
 
-// Runs tests/python/quantize_with_libraries.py (fixed inputs quantized by
-// torchao and by bitsandbytes' CPU quantizer) with the project's .venv Python.
+// Fixed inputs quantized by torchao and by bitsandbytes' CPU quantizer (tests/python/quantize_with_libraries.py).
 nlohmann::json library_quantizations(std::string& skip_reason) {
-  const std::string source = ADAMCONF_SOURCE_DIR;
-  const std::string python = source + "/.venv/bin/python";
-  if (!std::filesystem::exists(python)) {
-    skip_reason = python + " is not installed (scripts/install-deps.sh)";
-    return {};
-  }
-  const std::string command = python + " " + source + "/tests/python/quantize_with_libraries.py 2>/dev/null";
-  std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(command.c_str(), "r"), pclose);
-  std::string text;
-  std::array<char, 65536> buffer;
-  while (pipe && std::fgets(buffer.data(), buffer.size(), pipe.get())) text += buffer.data();
-  nlohmann::json dump = nlohmann::json::parse(text, nullptr, false);
-  if (dump.is_discarded() || dump.empty()) skip_reason = "neither torchao nor bitsandbytes quantized anything";
+  nlohmann::json dump = run_venv_script("quantize_with_libraries.py", "", skip_reason);
+  if (skip_reason.empty() && dump.empty()) skip_reason = "neither torchao nor bitsandbytes quantized anything";
   return dump;
 }
 
