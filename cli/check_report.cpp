@@ -118,6 +118,12 @@ std::string render_header(const CheckRun& run) {
   std::string stated;
   if (run.step_counter_from_adapter && run.options.step_counter == StepCounter::float32)
     stated += "\n  step counter float32, as the adapter's hello states: the count stops at 2^24 (PyTorch 1.12+, dlib)";
+  if (run.step_counter_from_adapter && run.options.step_counter == StepCounter::int32)
+    stated += "\n  step counter int32, as the adapter's hello states: the count stops at 2^31 - 1 (Optax, TF.js's saved "
+              "iterations)";
+  if (!run.bitwise_round_trip)
+    stated += "\n  round trip within the bound, as the adapter's hello states: an imported state is not all the "
+              "optimizer holds, so a resumed step is judged within its bound, not bit for bit";
   if (run.precision_from_adapter && run.options.precision != Precision::storage) {
     const std::string how = run.options.precision == Precision::master_weights
                                 ? "float32 master weights and state, a " + run.dtype + " copy rounded to nearest even"

@@ -18,6 +18,7 @@ struct CheckRun {
   std::string dtype;
   PresetOptions options;
   bool step_counter_from_adapter = false;
+  bool bitwise_round_trip = true;  ///< false: the hello states round_trip=within-bound
   bool state_formats_from_adapter = false;  ///< options.state_formats are what the adapter's hello states
   bool subnormals_from_adapter = false;  ///< options.subnormals (flushed) is what the adapter's hello states
   bool scalars_from_adapter = false;  ///< options.scalars (float32) is what the adapter's hello states

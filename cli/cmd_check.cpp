@@ -76,6 +76,7 @@ CheckRun plan_run(const CheckOptions& o, const OptimizerSpec& spec, const FloatF
 /// The step counter, precision and state formats: as the options give them,
 /// else as the adapter's hello states them (and the report says so).
 void resolve_options_from_hello(CheckRun& run, const CheckOptions& o, const Capabilities& caps, const FloatFormat& dtype) {
+  run.bitwise_round_trip = caps.bitwise_round_trip;
   if (!o.spec.step_counter_given()) {
     run.options.step_counter = caps.step_counter;
     run.step_counter_from_adapter = true;

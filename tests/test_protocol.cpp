@@ -58,6 +58,23 @@ std::vector<RunResult> run_once(ProcessImplementation& p) {
   return p.run(Setup{make_spec("kingma-ba"), float64_format}, {c});
 }
 
+TEST(Protocol, AStepCountIsReadExactlyUpTo2To63) {
+  // Issue 28: a count read through a double came back 2^53 for 2^53 + 1.
+  auto step_of = [](const std::string& step) {
+    return parse_run_answer(R"({"id": 1, "results": [{"theta": [[1]], "states": [{"step": )" + step +
+                                R"(, "m": [0], "v": [0], "vmax": []}]}]})",
+                            1)
+        .at(0)
+        .states.at(0)
+        .step;
+  };
+  EXPECT_EQ(step_of("9007199254740993"), 9007199254740993LL);
+  EXPECT_EQ(step_of("4294967297"), 4294967297LL);
+  EXPECT_EQ(step_of("3.0"), 3);  // a float32 counter's count, written as a float
+  EXPECT_THROW(step_of("2.5"), ImplementationError);
+  EXPECT_THROW(step_of("-1"), ImplementationError);
+}
+
 TEST(Protocol, HelloIsReadAndTheOptimizerOffered) {
   ProcessImplementation p(shell_adapter("exit 0"), 5);
   EXPECT_EQ(p.info().name, "sh");

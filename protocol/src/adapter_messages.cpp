@@ -79,10 +79,15 @@ ImplementationState state_of(const Json& j, const std::string& where) {
   ImplementationState s;
   if (!j.contains("step") || !j.at("step").is_number())
     throw ImplementationError("adapter answered " + where + " with a state without a step count");
-  const double step = j.at("step").get<double>();
-  if (!(step >= 0 && step <= 9.2e18))
-    throw ImplementationError("adapter answered " + where + " with a state whose step is " + excerpt(j.at("step")));
-  s.step = static_cast<std::int64_t>(step);
+  // An integer is read as one (a double would round 2^53 + 1); a number with a
+  // fraction or exponent (a float32 counter's 3.0) as a double.
+  const Json& step = j.at("step");
+  const double approx = step.get<double>();
+  if (!(approx >= 0 && approx <= 9.2e18) || (step.is_number_float() && approx != std::floor(approx)))
+    throw ImplementationError("adapter answered " + where + " with a state whose step is " + excerpt(step));
+  s.step = step.is_number_unsigned() ? static_cast<std::int64_t>(step.get<std::uint64_t>())
+           : step.is_number_integer() ? step.get<std::int64_t>()
+                                      : static_cast<std::int64_t>(approx);
   if (!j.contains("m") || !j.contains("v")) throw ImplementationError("adapter answered " + where + " with a state without m and v");
   s.m = numbers(j.at("m"), where + " m");
   s.v = numbers(j.at("v"), where + " v");
@@ -230,6 +235,12 @@ void read_option_list(const std::vector<std::string>& entries, AdapterOptimizer&
       into.scalars = scalars_by_name(entry.substr(8), "scalars");
     else if (entry.rfind("precision=", 0) == 0)
       into.precision = precision_by_name(entry.substr(10), "precision");
+    else if (entry.rfind("round_trip=", 0) == 0) {
+      const std::string how = entry.substr(11);
+      if (how != "bitwise" && how != "within-bound")
+        throw std::invalid_argument("round_trip '" + excerpt(how, 40) + "': expected bitwise or within-bound");
+      into.bitwise_round_trip = how == "bitwise";
+    }
     else
       into.options.push_back(entry);
   }
@@ -467,6 +478,7 @@ Capabilities AdapterImplementation::capabilities() const {
   c.scalars = o.scalars;
   c.precision = o.precision;
   c.state_formats = o.state_formats;
+  c.bitwise_round_trip = o.bitwise_round_trip;
   c.tensors = info_.protocol >= 2;  // structured cases are protocol /2 (a library speaks it)
   return c;
 }

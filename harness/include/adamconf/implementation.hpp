@@ -130,6 +130,9 @@ struct Capabilities {
   /// The formats it stores m, v, vmax in where not theta's, as its hello states ("m_format=float32").
   StateFormats state_formats{};
   bool state_io = false;             ///< can export and import its state
+  /// Whether an imported state is all it holds (a resumed step then equals the
+  /// uninterrupted one bit for bit); false as its hello states "round_trip=within-bound".
+  bool bitwise_round_trip = true;
   bool lr_schedule = true;           ///< accepts a learning rate per step
   bool tensors = false;              ///< runs structured cases: several tensors, groups, no-grad steps (protocol /2)
 

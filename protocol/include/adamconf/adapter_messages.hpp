@@ -35,6 +35,10 @@ struct AdapterOptimizer {
   Precision precision = Precision::storage;
   /// The formats it stores m, v, vmax in where not theta's: entries "m_format=float32" (v_format, vmax_format).
   StateFormats state_formats{};
+  /// Whether an imported state is all the optimizer holds, so that a resumed step
+  /// equals the uninterrupted one bit for bit: false for an entry
+  /// "round_trip=within-bound" (TF.js's setWeights re-derives beta^t by pow).
+  bool bitwise_round_trip = true;
   bool state = false;
   bool lr_schedule = true;
 };
