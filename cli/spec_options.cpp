@@ -13,8 +13,9 @@ void SpecOptions::add_to(CLI::App& command, bool preset_required) {
   command.add_flag("--maximize", maximize, "maximize (gradients negated), where the implementation offers it");
   command.add_flag("--no-bias-correction", no_bias_correction, "bias correction off, where the implementation offers it");
   command.add_option("--step-counter", step_counter,
-                     "how the step count is held: integer (default), or float32 (PyTorch 1.12-1.13's state['step'] "
-                     "tensor, dlib's float t: it stops at 2^24); an adapter may state it in its hello");
+                     "how the step count is held: integer (default), float32 (PyTorch 1.12-1.13's state['step'] "
+                     "tensor, dlib's float t: it stops at 2^24) or int32 (Optax's count, TF.js's saved iterations: "
+                     "it stops at 2^31 - 1); an adapter may state it in its hello");
   command.add_option("--precision", precision,
                      "what a bfloat16/float16 dtype is computed in: storage (default: every operation rounded to it, "
                      "PyTorch CPU), float32-opmath (float32 arithmetic, rounded to the dtype once when stored: "

@@ -429,6 +429,11 @@ TEST(Presets, AFloat32StepCounterStopsAt2To24AndAnIntegerOneDoesNot) {
   EXPECT_EQ(held_count(StepCounter::float32, two24 + 1), two24);
   EXPECT_EQ(held_count(StepCounter::float32, two24 + 3), two24 + 4);  // to nearest even
   EXPECT_EQ(advance_count(StepCounter::integer, two24), two24 + 1);
+  // int32 (Optax's safe_increment): counts to 2^31 - 1 and stays there.
+  EXPECT_EQ(advance_count(StepCounter::int32, kInt32CountLimit - 1), kInt32CountLimit);
+  EXPECT_EQ(advance_count(StepCounter::int32, kInt32CountLimit), kInt32CountLimit);
+  EXPECT_EQ(step_counter_by_name("int32", "x"), StepCounter::int32);
+  EXPECT_EQ(to_string(StepCounter::int32), "int32");
   for (const StepCounter counter : {StepCounter::integer, StepCounter::float32}) {
     PresetOptions options;
     options.step_counter = counter;

@@ -47,8 +47,11 @@ class KerasOptimizer:
     def hello(self):
         # Keras holds the learning rate in a float32 variable (floatx), cast to the
         # variable's dtype each step: a float64 step moves by float32(lr).
+        # `iterations` is a variable of dtype "int": int32 on the jax and torch backends
+        # (a state at 2^31 steps does not load), int64 on tensorflow.
         options = ["amsgrad"] + (["scalars=float32"] if self.floatx == "float32" else []) + \
-            (["subnormals=flushed"] if self.flushes else [])
+            (["subnormals=flushed"] if self.flushes else []) + \
+            (["step_counter=int32"] if self.keras.backend.backend() in ("jax", "torch") else [])
         return entry(self.name, [self.preset], list(self.dtypes), ["lr", "beta1", "beta2", "eps", "weight_decay"],
                      options=options, state=True)
 

@@ -36,7 +36,8 @@ class OptaxOptimizer:
         hyper = ["lr", "beta1", "beta2", "eps", "eps_root"] + (["weight_decay"] if self.decay else [])
         # XLA runs every CPU computation with subnormals flushed to zero (flush-to-zero and
         # denormals-are-zero: tsl::port::ScopedFlushDenormal in xla/service/cpu).
-        return entry(self.name, [self.preset], list(self.dtypes), hyper, options=["subnormals=flushed"], state=True)
+        return entry(self.name, [self.preset], list(self.dtypes), hyper, options=["subnormals=flushed", "step_counter=int32"],
+                     state=True)
 
     def transform(self, h, lr):
         kwargs = dict(b1=h["beta1"], b2=h["beta2"], eps=h["eps"], eps_root=h["eps_root"])

@@ -14,12 +14,15 @@ std::string to_string(EpsPlacement p) {
   return "?";
 }
 
-std::string to_string(StepCounter c) { return c == StepCounter::float32 ? "float32" : "integer"; }
+std::string to_string(StepCounter c) {
+  return c == StepCounter::float32 ? "float32" : c == StepCounter::int32 ? "int32" : "integer";
+}
 
 StepCounter step_counter_by_name(const std::string& name, const std::string& where) {
   if (name == "integer") return StepCounter::integer;
   if (name == "float32") return StepCounter::float32;
-  throw std::invalid_argument(where + " '" + name.substr(0, 40) + "': expected integer or float32");
+  if (name == "int32") return StepCounter::int32;
+  throw std::invalid_argument(where + " '" + name.substr(0, 40) + "': expected integer, int32 or float32");
 }
 
 std::string to_string(Precision p) {
@@ -91,11 +94,13 @@ std::string describe(const StateFormats& s) {
 
 std::int64_t held_count(StepCounter c, std::int64_t count) {
   // int64 -> float rounds to nearest even (the default rounding mode), exactly as torch.tensor(float(n)) does.
+  if (c == StepCounter::int32) return std::min<std::int64_t>(count, kInt32CountLimit);
   return c == StepCounter::float32 ? static_cast<std::int64_t>(static_cast<float>(count)) : count;
 }
 
 std::int64_t advance_count(StepCounter c, std::int64_t count) {
   if (c == StepCounter::integer) return count + 1;
+  if (c == StepCounter::int32) return std::min<std::int64_t>(count + 1, kInt32CountLimit);  // safe_increment
   const float t = static_cast<float>(count);
   return static_cast<std::int64_t>(static_cast<float>(t + 1.0f));  // fl32(t + 1): 2^24 + 1 rounds back to 2^24
 }

@@ -48,7 +48,11 @@ fn hello() -> Value {
             "hyperparameters": ["lr", "beta1", "beta2", "eps", "weight_decay"],
             // beta_1, beta_2, epsilon and the decay are f32 in burn's configs:
             // in float64 they are float32 values (the convention's scalars=float32)
-            "options": ["amsgrad", "scalars=float32"],
+            // step_counter=int32: burn keeps `time` as a usize but computes beta.powi(time as i32)
+            // (burn-optim 0.22.1 adam.rs:194, adamw.rs:206), so from 2^31 steps on the bias
+            // correction wraps and theta is NaN: a finding (README, burn-time-as-i32); the
+            // hello keeps the suite to the counts burn can take.
+            "options": ["amsgrad", "scalars=float32", "step_counter=int32"],
             "state": true,
             "lr_schedule": true
         })

@@ -101,10 +101,16 @@ struct DecayWeights {
 /// every later step repeats step 2^24's bias correction. PyTorch 1.12-1.13
 /// keep state['step'] as a float32 tensor (torch/optim/adam.py
 /// `torch.tensor(0.)`, `step_t += 1`); dlib 19.24's adam keeps `float t`.
-enum class StepCounter { integer, float32 };
+/// An int32 count holds 0 .. 2^31 - 1 and stops there (Optax's count is an
+/// int32 advanced by numerics.safe_increment, which saturates; TF.js saves
+/// `iterations` as an int32 tensor; Keras 3's `iterations` on the jax and torch
+/// backends wraps instead): no case steps past it, and no state beyond it is imported.
+enum class StepCounter { integer, float32, int32 };
 std::string to_string(StepCounter c);
-/// "integer" or "float32"; throws std::invalid_argument "<where> 'x': expected integer or float32".
+/// "integer", "int32" or "float32"; throws std::invalid_argument "<where> 'x': expected integer, int32 or float32".
 StepCounter step_counter_by_name(const std::string& name, const std::string& where);
+/// The largest count an int32 counter holds, 2^31 - 1.
+inline constexpr std::int64_t kInt32CountLimit = 2147483647;
 /// The count after one more step from `count`.
 std::int64_t advance_count(StepCounter c, std::int64_t count);
 /// A count as the counter holds it (a float32 counter rounds to nearest even).
