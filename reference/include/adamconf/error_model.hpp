@@ -682,7 +682,21 @@ class ErrorModel {
     Real e_power = sensitivity * d_beta + gamma_k * power + t * scalar_eta_exact_;
     if (k * scalar_u_exact_ >= 1) e_power = 1;
     e_power = min(e_power, Real(1));
+    if (t >= 2) e_power = min(e_power, power_ceiling(beta + d_beta, t));
     return e_power + scalar_u_exact_ * abs(bc) + scalar_eta_exact_;
+  }
+
+  /// "Scalars of step t", for large t: beta^t and every computed power lie in
+  /// [0, C], so they differ by at most C = (b (1 + u))^k (1 + 2u) + k eta with
+  /// b = beta + delta(beta) and k = min(t / 2, 2^20). A running product never
+  /// grows (fl(p b) <= p for b <= 1): after t steps it is at most its value
+  /// after k, (b (1 + u))^k + k eta. pow within 1 ulp of b~^t~, t~ >= t / 2
+  /// however t is rounded, is at most b^k (1 + 2u) + eta. Returns 1 where b (1 + u) >= 1.
+  Real power_ceiling(const Real& beta_high, std::int64_t t) const {
+    const Real c = beta_high * (1 + scalar_u_exact_);
+    if (c >= 1) return Real(1);
+    const std::int64_t k = std::min<std::int64_t>(t / 2, std::int64_t{1} << 20);
+    return integer_power(c, k) * (1 + 2 * scalar_u_exact_) + k * scalar_eta_exact_;
   }
 
   /// "E(a/b)": rigorous for |a~ - a| <= ea, |b~ - b| <= eb, b > eb.
