@@ -27,6 +27,7 @@ struct CheckOptions {
   std::vector<std::string> skipped;
   AdapterTimeouts timeouts;
   int jobs = 0;
+  std::string round_trip;  ///< "bitwise", "within-bound", or "" (the hello's)
   std::string shard;
   std::string junit, json, html;
 };
@@ -76,7 +77,7 @@ CheckRun plan_run(const CheckOptions& o, const OptimizerSpec& spec, const FloatF
 /// The step counter, precision and state formats: as the options give them,
 /// else as the adapter's hello states them (and the report says so).
 void resolve_options_from_hello(CheckRun& run, const CheckOptions& o, const Capabilities& caps, const FloatFormat& dtype) {
-  run.bitwise_round_trip = caps.bitwise_round_trip;
+  run.bitwise_round_trip = o.round_trip.empty() ? caps.bitwise_round_trip : o.round_trip == "bitwise";
   if (!o.spec.step_counter_given()) {
     run.options.step_counter = caps.step_counter;
     run.step_counter_from_adapter = true;
@@ -193,6 +194,7 @@ void run_check(const CheckOptions& o) {
   PropertyContext ctx = PropertyContext::for_implementation(impl, spec.preset, run.options, *dtype);
   ctx.pinned = run.pinned;
   ctx.jobs = o.jobs;
+  ctx.capabilities.bitwise_round_trip = run.bitwise_round_trip;
   if (!ctx.capabilities.supports_preset(spec.preset)) ctx.capabilities.presets.push_back(spec.preset);  // --optimizer said so
   validate_pins(run, ctx, impl.name());
   run_suite(run, ctx, selected);
@@ -215,6 +217,12 @@ void add_check_command(CLI::App& app) {
   cmd->add_option("--property", o->properties, "run only this property (repeatable); see `adamconf properties`");
   cmd->add_option("--skip-property", o->skipped, "do not run this property (repeatable)");
   add_timeout_options(*cmd, o->timeouts);
+  cmd->add_option("--round-trip", o->round_trip,
+                  "whether a step resumed from an exported state must equal the uninterrupted step bit for bit "
+                  "(bitwise, the default) or only within its bound (within-bound: the state exported is not all the "
+                  "optimizer holds, as TF.js's setWeights re-derives beta^t); an adapter may state it in its hello "
+                  "(round_trip=within-bound)")
+      ->check(CLI::IsMember({"bitwise", "within-bound"}));
   cmd->add_option("--jobs", o->jobs, "threads for the reference and error bounds of large cases (0: every core)")
       ->check(CLI::Range(0, 1024))
       ->capture_default_str();

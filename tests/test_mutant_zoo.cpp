@@ -5,6 +5,7 @@
 
 #include <iostream>
 #include <map>
+#include <regex>
 
 #include "adamconf/property.hpp"
 #include "mutants.hpp"
@@ -117,6 +118,24 @@ TEST(MutantZoo, EveryImportBugFailsSeveralPropertiesOfADefaultRun) {
       std::cout << "  " << s.mutant.name << " [" << s.dtype.name << ", seed " << seed << "] fails " << failed.size()
                 << ":" << list << "\n";
     }
+}
+
+// Issue 28: a state that does not survive export and import bit for bit fails
+// each-step agreement at once, naming the field and element, even where the
+// values it loses (one ulp in 1 of 200) lie within the one-step error bound.
+TEST(MutantZoo, AnImportThatLosesOneUlpFailsEachStepAgreementNamingFieldAndElement) {
+  const Property& p = property_by_id("each-step-agrees-with-reference");
+  for (const std::uint64_t seed : {20261203u, 7u, 99u}) {
+    FloatImplementationOf<mutants::StateWrittenWith8DigitsOnImport> impl("m");
+    const PropertyContext ctx = PropertyContext::for_implementation(impl, "pytorch-adamw", {}, float32_format);
+    const PropertyResult r = run_property(p, ctx, RunSettings{.seed = seed, .cases = 100});
+    EXPECT_EQ(r.status, PropertyResult::Status::failed) << "seed " << seed << ": " << r.reason;
+    EXPECT_NE(r.reason.find("did not survive its import bit for bit"), std::string::npos) << r.reason;
+    EXPECT_TRUE(std::regex_search(r.reason, std::regex(R"(element \d+: (m|v|vmax), resumed from the state exported )")))
+        << r.reason;
+    std::cout << "  state-written-with-8-digits-on-import [seed " << seed << "]: failed at case " << r.cases << ": "
+              << r.reason.substr(0, 300) << "\n";
+  }
 }
 
 TEST(MutantZoo, Beta2HeldInBfloat16GivesBothBeta2sTheSameMoments) {

@@ -23,7 +23,10 @@ const HELLO = {
   name: `tfjs-core ${tf.version_core} AdamOptimizer (cpu backend)`,
   optimizers: [{
     name: "tf.train.adam", presets: ["tfjs-adam"], dtypes: ["float32"],
-    hyperparameters: ["lr", "beta1", "beta2", "eps"], options: [], state: true, lr_schedule: true,
+    // round_trip=within-bound: setWeights re-derives accBeta as pow(beta, t + 1) where the
+    // uninterrupted run holds a running product, so a restored run does not continue bit for bit.
+    hyperparameters: ["lr", "beta1", "beta2", "eps"], options: ["round_trip=within-bound", "step_counter=int32"], state: true,
+    lr_schedule: true,
   }],
 };
 

@@ -80,8 +80,11 @@ class RunningProducts:
                 break  # the product stays where it is
             factors = np.full(n, b, dtype=np.float32)
             factors[0] = value * b  # one float32 product, then n - 1 more
-            value = np.multiply.accumulate(factors, dtype=np.float32)[-1]
+            last = np.multiply.accumulate(factors, dtype=np.float32)[-1]
             remaining -= n
+            if last == value:
+                break  # a fixed point of fl32(value * b): every later product is this one
+            value = last
         self.cache[beta] = (s, value)
         return float(value)
 

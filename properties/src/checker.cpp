@@ -194,9 +194,14 @@ void Checker::expect_true(bool holds, const std::string& failure) {
 }
 
 void Checker::expect_identical(double a, double b, const std::string& where) {
+  expect_identical(a, b, [&] { return where; }, "first", "second", "not bitwise identical");
+}
+
+void Checker::expect_identical(double a, double b, const std::function<std::string()>& where, const std::string& a_name,
+                               const std::string& b_name, const std::string& why) {
   const bool same = (std::isnan(a) && std::isnan(b)) || std::memcmp(&a, &b, sizeof a) == 0;
   ++recorder_.statistics().count;
-  if (!same) fail_case(where + " => first " + show_value(a) + "  second " + show_value(b) + ": not bitwise identical");
+  if (!same) fail_case(where() + " => " + a_name + " " + show_value(a) + "  " + b_name + " " + show_value(b) + ": " + why);
 }
 
 }  // namespace adamconf

@@ -219,6 +219,40 @@ Property resume_equals_uninterrupted() {
           .runs_under_variants = true};
 }
 
+Property resume_under_other_hyperparameters() {
+  return {.id = "resume-under-other-hyperparameters-uses-them",
+          .claim = "a state exported by a run under some hyperparameters and imported into a run under others steps under "
+                   "the new ones (a state carries moments and counts, not betas, lr, eps or decay)",
+          .not_applicable = [](const PropertyContext& ctx) -> std::string {
+            return ctx.capabilities.state_io ? "" : "needs state read/write";
+          },
+          .body = [](Checker& checker) {
+            ScenarioShape shape = checker.context().shape();
+            shape.min_steps = 2;
+            Scenario first = *gen::scenario(shape);
+            first.run.record_states = true;
+            const RunResult a = checker.run(first);
+            std::size_t k = *gen::uniform<std::size_t>(1, first.run.grads.size());
+            while (k > 0 && !finite_state(a.theta[k - 1], a.states[k - 1])) --k;
+            if (k == 0) RC_DISCARD("the run has no finite state to resume from");
+            Scenario second = first;
+            second.spec.hyper = *gen::hyperparameters(preset_by_name(shape.preset), shape);
+            if (second.spec.hyper == first.spec.hyper) RC_DISCARD("the second draw of hyperparameters equals the first");
+            const std::size_t tensors = slices_of(first.run).size();
+            RunCase& c = second.run;
+            c.theta0 = a.theta[k - 1];
+            c.initial_state = per_tensor(a.states[k - 1], tensors);
+            c.grads = {first.run.grads[std::min(k, first.run.grads.size() - 1)]};  // the next gradient, or the last
+            c.lrs.clear();  // the second run's own constant lr
+            c.record_states = true;
+            const RunResult b = checker.run(setup_of(second), {c}).front();
+            judge_step(checker, second, c, 0, c.theta0, *c.initial_state, b.theta[0], b.states[0],
+                       ", resumed under other hyperparameters from the state exported after step " + std::to_string(k),
+                       k);
+          },
+          .runs_under_variants = true};
+}
+
 Property deterministic() {
   return {.id = "repeated-runs-are-identical", .claim = "running the same case twice gives bitwise identical results", .body = [](Checker& checker) {
             Scenario s = *gen::scenario(checker.context().shape());
@@ -242,7 +276,7 @@ Property deterministic() {
 
 std::vector<Property> equivalence_properties() {
   return {adamw_without_decay_is_adam(), l2_is_adam_on_modified_gradient(), amsgrad_monotone(),
-          maximize_is_negation(), resume_equals_uninterrupted(), deterministic()};
+          maximize_is_negation(), resume_equals_uninterrupted(), resume_under_other_hyperparameters(), deterministic()};
 }
 
 }  // namespace adamconf::detail

@@ -190,6 +190,19 @@ Property large_step_counts_agree() {
           .body = [](Checker& checker) { check_each_step(checker, *gen::large_step_scenario(checker.context().shape())); }};
 }
 
+Property boundary_states_agree() {
+  return {.id = "imported-boundary-states-agree-with-reference",
+          .claim = "from an imported state at its formats' edges (step counts 2^31 - 1, 2^31, 2^32 + 1 and 2^53 - 1; m and v "
+                   "at +-0, subnormals, the smallest normal and the top of the range) each step agrees with the exact "
+                   "reference and the count advances as the convention's counter does",
+          .not_applicable = [](const PropertyContext& ctx) -> std::string {
+            return ctx.capabilities.state_io ? "" : "needs state read/write (the run starts from an imported state)";
+          },
+          .body = [](Checker& checker) {
+            check_each_step(checker, *gen::boundary_state_scenario(checker.context().shape()));
+          }};
+}
+
 Property long_trajectory_agrees() {
   return {.id = "long-trajectory-agrees-with-reference",
           .claim = "a trajectory of 10^4 to 2*10^4 steps from step 0 agrees with the exact reference within the accumulated "
@@ -204,7 +217,7 @@ Property long_trajectory_agrees() {
 std::vector<Property> structure_properties() {
   return {structured_trajectory_agrees(), structured_each_step_agrees(), no_grad_leaves_tensor_alone(),
           independent_of_other_tensors(), split_changes_nothing(),      large_step_counts_agree(),
-          long_trajectory_agrees(),       large_tensors_agree()};
+          boundary_states_agree(),        long_trajectory_agrees(),     large_tensors_agree()};
 }
 
 }  // namespace adamconf::detail

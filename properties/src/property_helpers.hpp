@@ -66,6 +66,16 @@ void check_each_step(Checker& checker, Scenario s);
 
 inline Setup setup_of(const Scenario& s) { return Setup{s.spec, s.dtype}; }
 
+/// Step t of case `c` taken from `theta` and `state` (the implementation's
+/// own), judged against the exact step from there: theta, the state, theta +
+/// c under Kahan, and the step counts. `how` says where the state came from
+/// (", resumed from ..."); `shown_step` is the step the messages name (0-based).
+void judge_step(Checker& checker, const Scenario& s, const RunCase& c, std::size_t t, const std::vector<double>& theta,
+                const ImplementationState& state, const std::vector<double>& theta_after,
+                const ImplementationState& state_after, const std::string& how, std::size_t shown_step);
+/// A state as the implementation reported it, with one step count per tensor in a case of several.
+ImplementationState per_tensor(ImplementationState state, std::size_t tensors);
+
 /// The learning rate of step t (0-based) as an exact value.
 inline R lr_at(const Scenario& s, std::size_t t) {
   return parse_decimal<R>(s.run.lrs.empty() ? s.spec.hyper.lr : s.run.lrs[t]);

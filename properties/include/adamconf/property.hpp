@@ -84,6 +84,10 @@ class Checker {
   void record(const Verification& v);
   /// Bitwise equality of two runs' values.
   void expect_identical(double a, double b, const std::string& where);
+  /// The same, with the position built only on a failure, which reads
+  /// "<where> => <a_name> A  <b_name> B: <why>".
+  void expect_identical(double a, double b, const std::function<std::string()>& where, const std::string& a_name,
+                        const std::string& b_name, const std::string& why);
   /// A value compared against nothing that could judge it, counted as
   /// unjudged; `reason` ends "nothing judged: every one of the N values
   /// compared ..." when no value of the run was judged.

@@ -49,6 +49,22 @@ rc::Gen<std::int64_t> large_step_count();
 /// t0 is visible. 1..6 steps.
 rc::Gen<Scenario> large_step_scenario(const ScenarioShape& shape);
 
+/// A step count at an integer counter's edges, to import: 1, 2^31 - 1 and 2^31
+/// (int32), 2^32 + 1 (uint32), 2^53 - 1 (the largest integer every JSON
+/// reader holds exactly). A float32 counter holds the large ones rounded; an
+/// int32 counter gets 1 and 2^31 - 2 (boundary_state_scenario lowers it so
+/// that the last step of its case reaches 2^31 - 1 and no further).
+rc::Gen<std::int64_t> boundary_step_count(StepCounter counter);
+
+/// A scenario that starts from an imported state at the edges of its formats:
+/// a step count of boundary_step_count, and per element m and v from pairs of
+/// +-0, the smallest and largest subnormals, the smallest normal and the top of
+/// the range (the largest values the next step's arithmetic can take without
+/// overflowing: |m| <= max bc1 / 8 and v <= max bc2 / 8, so that m / bc1 and
+/// v / bc2 stay finite, with m at the top only beside a v at the top and
+/// beta2 >= 1/2, so that m_hat / sqrt(v_hat) does too), or ordinary values. 1..3 steps.
+rc::Gen<Scenario> boundary_state_scenario(const ScenarioShape& shape);
+
 /// A trajectory of 10^4..2*10^4 steps on 1..3 elements from step 0.
 rc::Gen<Scenario> long_scenario(const ScenarioShape& shape);
 

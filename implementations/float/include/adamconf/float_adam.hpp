@@ -177,8 +177,23 @@ class FloatAdam {
     compensation_.assign(theta_rounding_ == ThetaRounding::kahan ? n : 0, F(0));
     step_ = 0;
     if (state) import_state(*state);
-    power1_ = integer_power(b1_, step_);
-    power2_ = integer_power(b2_, step_);
+    power1_ = power_after(b1_, step_);
+    power2_ = power_after(b2_, step_);
+  }
+
+  /// beta^t as this engine holds it after t steps from the start: a running
+  /// product is t roundings of p beta from 1, the value an uninterrupted run
+  /// holds (so that a run resumed from an exported state continues it bit for
+  /// bit); the loop ends at a fixed point (0, or a product that rounds back to itself).
+  F power_after(F beta, std::int64_t t) const {
+    if (numerics_.power != Numerics::Power::running_product) return integer_power(beta, t);
+    F p = F(1);
+    for (std::int64_t i = 0; i < t; ++i) {
+      const F next = p * beta;
+      if (next == p) break;
+      p = next;
+    }
+    return p;
   }
 
   /// One step; `lr` is this step's decimal learning rate, or empty for the constant one.
