@@ -75,6 +75,27 @@ TEST(Protocol, AStepCountIsReadExactlyUpTo2To63) {
   EXPECT_THROW(step_of("-1"), ImplementationError);
 }
 
+TEST(Protocol, TheHelloStatesAnInt32CounterAndARoundTripWithinTheBound) {
+  auto hello = [](const std::string& options) {
+    return parse_hello(R"({"protocol": "adamconf-adapter/2", "name": "x", "optimizers": [{"name": "a",
+        "presets": ["optax-adam"], "dtypes": ["float32"], "options": )" + options + R"(, "state": true}]})",
+                       "x");
+  };
+  const AdapterInfo plain = hello("[]");
+  EXPECT_TRUE(plain.optimizers[0].bitwise_round_trip);
+  EXPECT_EQ(plain.optimizers[0].step_counter, StepCounter::integer);
+  const AdapterInfo stated = hello(R"(["round_trip=within-bound", "step_counter=int32"])");
+  EXPECT_FALSE(stated.optimizers[0].bitwise_round_trip);
+  EXPECT_EQ(stated.optimizers[0].step_counter, StepCounter::int32);
+  try {
+    hello(R"(["round_trip=sometimes"])");
+    ADD_FAILURE() << "a misspelt round_trip was accepted";
+  } catch (const std::exception& e) {
+    EXPECT_NE(std::string(e.what()).find("round_trip 'sometimes': expected bitwise or within-bound"), std::string::npos)
+        << e.what();
+  }
+}
+
 TEST(Protocol, HelloIsReadAndTheOptimizerOffered) {
   ProcessImplementation p(shell_adapter("exit 0"), 5);
   EXPECT_EQ(p.info().name, "sh");
