@@ -279,6 +279,14 @@ struct AmsgradIgnored : FloatAdam<F> {
 
 // ---- maximize and state ----
 
+/// burn's order, m (sqrt(bc2)/bc1) / (sqrt(v) + eps sqrt(bc2)), with eps left
+/// unscaled: the denominator's eps is then eps / sqrt(bc2) after bias
+/// correction, up to 32 times eps at step 1 with beta2 = 0.999.
+template <class F>
+struct EpsNotScaledBySqrtBc2 : FloatAdam<F> {
+  F eps_scale(F) const override { return F(1); }
+};
+
 template <class F>
 struct MaximizeIgnored : FloatAdam<F> {
   F incoming_gradient(F g) const override { return g; }
@@ -735,6 +743,8 @@ inline std::vector<Mutant> zoo() {
       {"amsgrad-max-not-stored", "the AMSGrad maximum is computed but not kept", factory<AmsgradMaxNotStored>("m"),
        "pytorch-adamw", amsgrad},
       {"amsgrad-ignored", "the amsgrad flag does nothing", factory<AmsgradIgnored>("m"), "keras-adam", amsgrad},
+      {"eps-not-scaled-by-sqrt-bc2", "burn's order with eps not multiplied by sqrt(bc2)",
+       factory<EpsNotScaledBySqrtBc2>("m"), "burn-adam", plain},
       {"maximize-ignored", "the maximize flag does nothing", factory<MaximizeIgnored>("m"), "pytorch-adamw",
        maximize},
       {"state-lost-on-resume", "importing state drops m and v", factory<StateLostOnResume>("m"), "pytorch-adam",

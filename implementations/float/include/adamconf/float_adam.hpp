@@ -354,6 +354,9 @@ class FloatAdam {
     return sqrt_in(v_used) / sqrt_bc2 + eps_;
   }
 
+  /// What eps is multiplied by in the eps-scaled-by-sqrt(bc2) order (burn's Adam, bitsandbytes): sqrt(bc2).
+  virtual F eps_scale(F sqrt_bc2) const { return sqrt_bc2; }
+
   /// The denominator for eps-hat: sqrt(v) + eps.
   virtual F denominator_eps_hat(F v_used) const { return sqrt_in(F(v_used + eps_root_)) + eps_; }
 
@@ -377,7 +380,7 @@ class FloatAdam {
       const bool in_double = numerics_.power == Numerics::Power::pow_double;
       const F sqrt_bc2 = in_double ? static_cast<F>(std::sqrt(s.bc2_d)) : sqrt_in(s.bc2);
       // eps c: the scalar eps (held as opmath holds it) times c, rounded to F like every operation
-      const F eps_c = static_cast<F>(static_cast<Eps>(eps_) * static_cast<Eps>(sqrt_bc2));
+      const F eps_c = static_cast<F>(static_cast<Eps>(eps_) * static_cast<Eps>(eps_scale(sqrt_bc2)));
       const F denom = sqrt_in(v_used) + eps_c;
       if (in_double) {  // bitsandbytes backends/cpu/ops.py: p += -(lr c2/c1) (m/(sqrt(v) + eps c2)), scalars in Python
         const F step_size = static_cast<F>(static_cast<double>(s.lr) * std::sqrt(s.bc2_d) / s.bc1_d);
