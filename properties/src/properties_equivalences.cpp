@@ -187,22 +187,33 @@ Property maximize_is_negation() {
           }};
 }
 
+/// A run of 2 or more steps with its states, and the step k (1-based) after
+/// which to resume it: drawn, then moved back to the last finite state, since
+/// requests carry finite numbers only (docs/protocol.md: a run that overflowed,
+/// float16's 65504, resumes from the last finite state before k, or not at all).
+struct ResumePoint {
+  Scenario s;
+  RunResult run;
+  std::size_t k;
+};
+ResumePoint run_to_resume(Checker& checker) {
+  ScenarioShape shape = checker.context().shape();
+  shape.min_steps = 2;
+  Scenario s = *gen::scenario(shape);
+  s.run.record_states = true;
+  RunResult a = checker.run(s);
+  std::size_t k = *gen::uniform<std::size_t>(1, s.run.grads.size());
+  while (k > 0 && !finite_state(a.theta[k - 1], a.states[k - 1])) --k;
+  if (k == 0) RC_DISCARD("the run has no finite state to resume from");
+  return {.s = std::move(s), .run = std::move(a), .k = k};
+}
+
 Property resume_equals_uninterrupted() {
   return {.id = "resume-equals-uninterrupted",
           .claim = "a run resumed from exported state continues the uninterrupted run",
           .not_applicable = [](const PropertyContext& ctx) -> std::string { return ctx.capabilities.state_io ? "" : "needs state read/write"; },
           .body = [](Checker& checker) {
-            ScenarioShape shape = checker.context().shape();
-            shape.min_steps = 2;
-            Scenario s = *gen::scenario(shape);
-            s.run.record_states = true;
-            const RunResult a = checker.run(s);
-            const std::size_t steps = s.run.grads.size();
-            std::size_t k = *gen::uniform<std::size_t>(1, steps);
-            // Requests carry finite numbers only (docs/protocol.md): a run that overflowed
-            // (float16's 65504) resumes from the last finite state before k, or not at all.
-            while (k > 0 && !finite_state(a.theta[k - 1], a.states[k - 1])) --k;
-            if (k == 0) RC_DISCARD("the run has no finite state to resume from");
+            const auto [s, a, k] = run_to_resume(checker);
             RunCase resumed;
             resumed.theta0 = a.theta[k - 1];
             resumed.initial_state = a.states[k - 1];
@@ -227,16 +238,9 @@ Property resume_under_other_hyperparameters() {
             return ctx.capabilities.state_io ? "" : "needs state read/write";
           },
           .body = [](Checker& checker) {
-            ScenarioShape shape = checker.context().shape();
-            shape.min_steps = 2;
-            Scenario first = *gen::scenario(shape);
-            first.run.record_states = true;
-            const RunResult a = checker.run(first);
-            std::size_t k = *gen::uniform<std::size_t>(1, first.run.grads.size());
-            while (k > 0 && !finite_state(a.theta[k - 1], a.states[k - 1])) --k;
-            if (k == 0) RC_DISCARD("the run has no finite state to resume from");
+            const auto [first, a, k] = run_to_resume(checker);
             Scenario second = first;
-            second.spec.hyper = *gen::hyperparameters(preset_by_name(shape.preset), shape);
+            second.spec.hyper = *gen::hyperparameters(preset_by_name(first.spec.preset), checker.context().shape());
             if (second.spec.hyper == first.spec.hyper) RC_DISCARD("the second draw of hyperparameters equals the first");
             const std::size_t tensors = slices_of(first.run).size();
             RunCase& c = second.run;
