@@ -339,6 +339,18 @@ struct StateWrittenWith8DigitsOnImport : FloatAdam<F> {
   }
 };
 
+/// A count loaded through a float32 (a checkpoint format that keeps every
+/// scalar as a float): 2^24 + 1 comes back 2^24, 2^31 - 1 comes back 2^31.
+template <class F>
+struct StepCountRoundedToFloat32OnImport : FloatAdam<F> {
+  void import_state(const ImplementationState& s) override {
+    ImplementationState t = s;
+    t.step = static_cast<std::int64_t>(static_cast<float>(t.step));
+    for (auto& k : t.tensor_steps) k = static_cast<std::int64_t>(static_cast<float>(k));
+    FloatAdam<F>::import_state(t);
+  }
+};
+
 template <class F>
 struct AmsgradMaxDroppedOnImport : FloatAdam<F> {  // the AMSGrad maximum restarts from 0 on load
   void import_state(const ImplementationState& s) override {
@@ -755,6 +767,8 @@ inline std::vector<Mutant> zoo() {
        factory<StateWrittenWith8DigitsOnImport>("m"), "pytorch-adamw", plain},
       {"amsgrad-max-dropped-on-import", "the AMSGrad maximum restarts from 0 on load",
        factory<AmsgradMaxDroppedOnImport>("m"), "pytorch-adam", amsgrad},
+      {"step-count-rounded-to-float32-on-import", "an imported count goes through a float32 (2^24 + 1 -> 2^24)",
+       factory<StepCountRoundedToFloat32OnImport>("m"), "optax-adamw", plain},
       {"step-count-lost-on-resume", "importing state restarts the step count", factory<StepCountLostOnResume>("m"),
        "optax-adamw", plain},
       {"counter-saturates-at-255", "the step count is a saturating uint8", factory<CounterSaturatesAt255>("m"),
