@@ -253,7 +253,7 @@ rc::Gen<Scenario> boundary_state_scenario(const ScenarioShape& shape) {
     std::mt19937_64 rng(seed);
     const PrecisionRules rules(shape.dtype, shape.options.precision, shape.options.state_formats);
     const FloatFormat &fm = rules.format_of(Quantity::m), &fv = rules.format_of(Quantity::v);
-    // The next step's bias corrections (a float32 counter's count is at most 2^53 - 1 steps away from them).
+    // The next step's bias corrections, in double (they only size the top of the range, with a factor 8 to spare).
     const double b1 = parse_decimal<double>(s.spec.hyper.beta1), b2 = parse_decimal<double>(s.spec.hyper.beta2);
     const double t1 = static_cast<double>(t0) + 1;
     const double bc1 = 1 - std::pow(b1, t1), bc2 = 1 - std::pow(b2, t1);
