@@ -296,6 +296,35 @@ TEST(EpsScaledBySqrtBc2, ItsOrderIsChargedTheAmplifiedUnderflowThatThePlainRuleM
   EXPECT_GT(beyond_plain, 0);
 }
 
+// "Overflow of intermediates", v_hat: the state after one step with beta2 = 0
+// and g = 2^58 holds v = 2^116; resumed under beta2 = 0.9999 at step 2, bc2 =
+// 2e-4 and v / bc2 = 5000 2^116 is beyond float32's range although sqrt(v) /
+// sqrt(bc2) is not. builtin:float divides first (eps after bias correction) and
+// steps by 0; the exact step moves theta by lr * 0.7. The bound must say "not
+// judged" there (resume-under-other-hyperparameters failed on it at seed
+// 595264569), and stay finite for v a thousand times smaller.
+TEST(Overflow, AVarianceWhoseBiasCorrectionOverflowsIsNotJudgedAndOneBelowIs) {
+  const std::map<std::string, std::string> hyper{{"lr", "0.05"},  {"beta1", "0.99"},       {"beta2", "0.9999"},
+                                                 {"eps", "1e-16"}, {"weight_decay", "0.01"}};
+  const adamconf::Setup s{make_spec("loshchilov-hutter-adamw", {}, hyper), float32_format};
+  FloatImplementation builtin("float");
+  for (const double v : {0x1p116, 0x1p106}) {
+    RunCase c;
+    c.theta0 = {0x1.c4p-5};
+    c.grads = {{0.0}};
+    c.initial_state = ImplementationState{.step = 1, .m = {std::sqrt(v)}, .v = {v}};
+    const double observed = builtin.run(s, {c}).front().theta[0][0];
+    const auto exact = exact_trajectory(s, c);
+    const Comparison verdict = judge(observed, exact[0].record.elements[0].theta, exact[0].bounds[0].theta, float32_format);
+    if (v > 0x1p110) {
+      EXPECT_TRUE(verdict.unbounded) << "v = 2^116: v_hat may be inf";
+    } else {
+      EXPECT_TRUE(verdict.pass) << "v = 2^106: " << observed;
+      EXPECT_FALSE(verdict.unbounded);
+    }
+  }
+}
+
 // "Scalars in float32": Keras 3 holds its learning rate in a float32 variable
 // whatever the parameters' dtype, so a float64 step with lr = 0.001 moves by
 // float32(0.001) = 0.0010000000475: 2.2e8 ulps of float64 off (keras on the

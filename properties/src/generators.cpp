@@ -110,13 +110,17 @@ void show_values(const std::vector<double>& xs, std::ostream& os, std::size_t sh
 }
 }  // namespace
 
+void showValue(const Hyperparameters& h, std::ostream& os) {
+  for (const auto& name : Hyperparameters::names()) os << name << "=" << h.get(name) << " ";
+}
+
 void showValue(const Scenario& s, std::ostream& os) {
   os << s.spec.preset << " " << s.dtype.name;
   if (s.spec.options.amsgrad) os << " amsgrad";
   if (s.spec.options.maximize) os << " maximize";
   if (!s.spec.options.bias_correction) os << " no-bias-correction";
   os << "\n  ";
-  for (const auto& name : Hyperparameters::names()) os << name << "=" << s.spec.hyper.get(name) << " ";
+  showValue(s.spec.hyper, os);
   if (!s.run.tensors.empty()) {
     os << "\n  tensors (size/group) = [";
     for (std::size_t k = 0; k < s.run.tensors.size(); ++k)

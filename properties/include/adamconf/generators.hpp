@@ -28,6 +28,9 @@ struct Scenario {
 /// theta0 and the gradient stream as hex floats, the learning rates.
 void showValue(const Scenario& s, std::ostream& os);
 
+/// How RapidCheck prints hyperparameters drawn on their own: "lr=0.001 beta1=0.9 ...".
+void showValue(const Hyperparameters& h, std::ostream& os);
+
 /// What a scenario generator may vary. Pinned hyperparameters are never
 /// generated (users pin them with --set; properties pin e.g. weight_decay=0).
 struct ScenarioShape {

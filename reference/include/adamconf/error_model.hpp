@@ -451,6 +451,10 @@ class ErrorModel {
       d.r_over_m = eps_hat_scale_ / d.denom_low;
     } else if (adam.eps_placement == EpsPlacement::after_bias_correction) {
       U e_v_hat = quotient_error(up(e.v_used), e_v_used, bc2_low_, e_bc2_) + rho(up(e.v_hat));
+      // "Overflow": v / bc2 may exceed the arithmetic's largest finite value
+      // where sqrt(v)/sqrt(bc2) does not (v near 2^116, bc2 near 2e-4 in
+      // float32): the implementation's v_hat may be inf and its update 0.
+      if (up(e.v_hat) + e_v_hat >= D::exact(largest_)) e_v_hat = U::infinite();
       if (adam.amsgrad == AmsgradVariant::max_of_v_hat) {
         e_vmax = max(e_vmax, e_v_hat);
         e_v_hat = e_vmax;
