@@ -287,6 +287,15 @@ struct EpsNotScaledBySqrtBc2 : FloatAdam<F> {
   F eps_scale(F) const override { return F(1); }
 };
 
+/// Debiased betas one step late (b_(t-1) at step t: the exponent off by one,
+/// 0 at step 2 as at step 1): the moments restart from g at step 2.
+template <class F>
+struct DebiasedBetasOneStepLate : FloatAdam<F> {
+  void debiased_betas(F beta, double beta_d, std::int64_t t, F& b, F& c) const override {
+    FloatAdam<F>::debiased_betas(beta, beta_d, t - 1, b, c);
+  }
+};
+
 template <class F>
 struct MaximizeIgnored : FloatAdam<F> {
   F incoming_gradient(F g) const override { return g; }
@@ -757,6 +766,8 @@ inline std::vector<Mutant> zoo() {
       {"amsgrad-ignored", "the amsgrad flag does nothing", factory<AmsgradIgnored>("m"), "keras-adam", amsgrad},
       {"eps-not-scaled-by-sqrt-bc2", "burn's order with eps not multiplied by sqrt(bc2)",
        factory<EpsNotScaledBySqrtBc2>("m"), "burn-adam", plain},
+      {"debiased-betas-one-step-late", "optimi's debiased betas with the exponent one step late",
+       factory<DebiasedBetasOneStepLate>("m"), "optimi-adamw", plain},
       {"maximize-ignored", "the maximize flag does nothing", factory<MaximizeIgnored>("m"), "pytorch-adamw",
        maximize},
       {"state-lost-on-resume", "importing state drops m and v", factory<StateLostOnResume>("m"), "pytorch-adam",

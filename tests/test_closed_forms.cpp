@@ -195,3 +195,40 @@ TEST(KingmaBaBound, IsExceededByGradientsGrowingAtTheRatioOfTheBetas) {
 
 }  // namespace
 }  // namespace adamconf
+
+namespace adamconf {
+namespace {
+
+// Debiased moments (torch-optimi, HeavyBall): with b_t = beta (1 - beta^(t-1)) /
+// (1 - beta^t), m_hat_t = b_t m_hat_(t-1) + (1 - b_t) g_t equals Kingma & Ba's
+// m_t / (1 - beta^t) at every step (by induction: (1 - beta^t) m_hat_t = beta
+// (1 - beta^(t-1)) m_hat_(t-1) + (1 - beta) g_t = beta m_(t-1) + (1 - beta) g_t),
+// so optimi-adam's state is Kingma & Ba's bias-corrected moments and its theta
+// Kingma & Ba's theta. Both run in the 257-bit reference; each step rounds
+// about 20 times (2^-257 each, errors carried at most at weight 1), so after
+// 200 steps they agree to 200 * 20 * 2^-257 < 2^-240 relative; a wrong
+// exponent in b_t (b_(t+1), or b_t without the (1 - beta^(t-1))) is off by
+// more than 1e-3 relative from step 2.
+TEST(DebiasedMoments, HoldKingmaBasBiasCorrectedMomentsAndStepAsItDoes) {
+  using Real = ReferenceReal;
+  const std::map<std::string, std::string> hyper{{"lr", "0.01"}, {"beta1", "0.9"}, {"beta2", "0.999"}, {"eps", "1e-6"}};
+  const OptimizerSpec optimi = make_spec("optimi-adam", {}, hyper), kingma = make_spec("kingma-ba", {}, hyper);
+  ASSERT_TRUE(optimi.convention.adam().debiased_moments);
+  const std::vector<Real> theta0{Real(1) / 3, Real(-2), Real(0)};
+  ReferenceAdam<Real> debiased(optimi.convention, values_of<Real>(optimi.hyper), theta0);
+  ReferenceAdam<Real> standard(kingma.convention, values_of<Real>(kingma.hyper), theta0);
+  const Real tolerance = ldexp(Real(1), -240);
+  for (int t = 1; t <= 200; ++t) {
+    const std::vector<Real> g{Real(std::sin(t)) * 3, Real(t % 7 == 0 ? 0 : 1) / (t + 1), Real(std::cos(t * t)) / 1000};
+    const auto a = debiased.step(g), b = standard.step(g);
+    for (std::size_t i = 0; i < g.size(); ++i) {
+      const auto close = [&](const Real& x, const Real& y) { return abs(x - y) <= tolerance * (abs(y) + 1); };
+      ASSERT_TRUE(close(debiased.state().m[i], b.elements[i].m_hat)) << "m, t=" << t << " element " << i;
+      ASSERT_TRUE(close(debiased.state().v[i], b.elements[i].v_hat)) << "v, t=" << t << " element " << i;
+      ASSERT_TRUE(close(a.elements[i].theta, b.elements[i].theta)) << "theta, t=" << t << " element " << i;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace adamconf

@@ -139,6 +139,7 @@ std::string describe(const Transform& t) {
   if (const auto* a = std::get_if<ScaleByAdam>(&t)) {
     s += "(eps=" + to_string(a->eps_placement);
     if (a->eps_scaled_by_sqrt_bc2) s += ", eps_scaled_by_sqrt_bc2";
+    if (a->debiased_moments) s += ", debiased_moments";
     if (a->counter != StepCounter::integer) s += ", counter=" + to_string(a->counter);
     if (!a->bias_correction1) s += ", no_bias_correction1";
     if (!a->bias_correction2) s += ", no_bias_correction2";
@@ -203,6 +204,9 @@ void Convention::validate() const {
     end = traits.opens ? static_cast<Phase>(traits.opens) : phase;
   }
   if (end != Phase::applied) throw std::invalid_argument("incomplete convention chain: " + describe());
+  const ScaleByAdam& a = adam();
+  if (a.debiased_moments && (a.amsgrad != AmsgradVariant::none || a.eps_placement != EpsPlacement::after_bias_correction))
+    throw std::invalid_argument("debiased moments need eps after bias correction and no AMSGrad: " + describe());
 }
 
 }  // namespace adamconf

@@ -229,6 +229,24 @@ std::vector<Preset> make_presets() {
                                         ApplyUpdate{}}},
                .defaults = Hyperparameters{.lr = "0.001", .beta1 = "0.9", .beta2 = "0.999", .eps = "1e-5", .weight_decay = "0.0001"},
                .hyperparameters = kAdamWdHyper});
+  // torch-optimi 0.3.3: the moments held bias-corrected, updated with debiased betas.
+  const ScaleByAdam debiased{.debiased_moments = true};
+  p.push_back({.name = "optimi-adam",
+               .source = "torch-optimi 0.3.3 optimi/adam.py:263-265 beta_hat = debias_beta(beta, step) (utils.py:36 "
+                         "(beta**step - beta)/(beta**step - 1)); :377 grad += wd p; :380-381 m.lerp_(g, 1 - beta1_hat), "
+                         "v.mul_(beta2_hat).addcmul_(g, g, 1 - beta2_hat); :396 p.addcdiv_(m, sqrt(v) + eps, -lr)",
+               .summary = "moments held bias-corrected (debiased betas), L2 decay; eps 1e-6",
+               .convention = {.chain = {AddL2ToGradient{}, debiased, ScaleByLearningRate{}, ApplyUpdate{}}},
+               .defaults = Hyperparameters{.lr = "0.001", .beta1 = "0.9", .beta2 = "0.99", .eps = "1e-6", .weight_decay = "0"},
+               .hyperparameters = kAdamWdHyper});
+  p.push_back({.name = "optimi-adamw",
+               .source = "torch-optimi 0.3.3 optimi/adamw.py (decouple_wd): adam.py:273 wd' = 1 - lr wd, :375 p.mul_(wd'); "
+                         "then the debiased moments of optimi-adam; wd 1e-2, eps 1e-6",
+               .summary = "decoupled decay theta*(1 - lr*wd) first; moments held bias-corrected (debiased betas); eps 1e-6",
+               .convention = {.chain = {DecayWeights{.scale = DecayScale::learning_rate}, debiased, ScaleByLearningRate{},
+                                        ApplyUpdate{}}},
+               .defaults = Hyperparameters{.lr = "0.001", .beta1 = "0.9", .beta2 = "0.99", .eps = "1e-6", .weight_decay = "0.01"},
+               .hyperparameters = kAdamWdHyper});
   for (const auto& preset : p) preset.convention.validate();
   return p;
 }

@@ -31,6 +31,11 @@ Numerics source_numerics(const std::string& preset) {
     // burn-optim adam.rs: powers in f32; m (sqrt(bc2)/bc1)/(sqrt(v) + eps sqrt(bc2))
     n.power = N::Power::pow_target;
     n.denominator = N::Denominator::eps_scaled_by_sqrt_bc2;
+  } else if (preset.rfind("optimi-", 0) == 0) {
+    // optimi/adam.py: debiased betas in Python double; p.addcdiv_(m, sqrt(v) + eps, -lr)
+    n.power = N::Power::pow_double;
+    n.denominator = N::Denominator::ratio_of_sqrts;
+    n.step = N::Step::step_size_first;
   } else if (preset == "huggingface-adamw" || preset == "sklearn-adam" || preset == "candle-adamw") {
     n.power = N::Power::pow_double;  // Python / numpy float64 scalars; candle's f64 scales
   } else {
@@ -72,6 +77,10 @@ Plan plan_of(const Convention& convention) {
       p.bias_correction2 = a->bias_correction2;
       p.amsgrad = a->amsgrad;
       p.counter = a->counter;
+      if (a->debiased_moments) {  // the moments are held bias-corrected: nothing to correct after
+        p.debiased_moments = true;
+        p.bias_correction1 = p.bias_correction2 = false;
+      }
     }
   }
   return p;

@@ -134,6 +134,16 @@ struct ScaleByAdam {
   bool bias_correction2 = true;
   AmsgradVariant amsgrad = AmsgradVariant::none;
   StepCounter counter = StepCounter::integer;
+  /// The moments are held bias-corrected: step t updates them with the
+  /// debiased betas b_t = beta (1 - beta^(t-1)) / (1 - beta^t) (0 at t = 1),
+  /// m_hat <- b1_t m_hat + (1 - b1_t) g, v_hat <- b2_t v_hat + (1 - b2_t) g^2,
+  /// and u = m_hat / (sqrt(v_hat) + eps) with no bias correction after: the
+  /// same m_hat, v_hat as Kingma & Ba's (m_hat_t = m_t / (1 - b1^t) by
+  /// induction), but the state holds them, not m and v. torch-optimi
+  /// (optimi/utils.py debias_beta: (beta**step - beta)/(beta**step - 1), in
+  /// Python floats), HeavyBall (utils.py beta_debias: 1 - (1 - beta)/(1 - beta^t)).
+  /// Needs eps after bias correction and no AMSGrad.
+  bool debiased_moments = false;
   friend bool operator==(const ScaleByAdam&, const ScaleByAdam&) = default;
 };
 /// Optax add_decayed_weights: u <- u + wd*theta (then scaled by lr with the rest).

@@ -225,6 +225,10 @@ class ErrorModel {
     const Real e_bc2 =
         s.bias_corrected2 ? bias_correction_error(s.bias_correction2, h_.beta2, s.beta2_power, h_d(d_b2_), s.t) : Real(0);
     e_bc2_ = up(e_bc2);
+    if (s.debiased) {
+      set_moment_scalars(debiased_scalars(h_.beta1, s.moment_beta1, s.t), b1_, c1_, c1u_, d_b1_, d_c1_, b1h_, c1h_, b1f_, c1f_);
+      set_moment_scalars(debiased_scalars(h_.beta2, s.moment_beta2, s.t), b2_, c2_, c2u_, d_b2_, d_c2_, b2h_, c2h_, b2f_, c2f_);
+    }
     lr_ = up(s.lr);
     lrh_ = lr_ + d_lr_t_;
     lrf_ = factor_of(s.lr);
@@ -675,6 +679,11 @@ class ErrorModel {
   /// "Scalars of step t": E(beta^t) then E(bc) = E(beta^t) + rho(bc).
   Real bias_correction_error(const Real& bc, const Real& beta, const Real& power, const Real& d_beta,
                              std::int64_t t) const {
+    return bias_correction_error_in(bc, beta, power, d_beta, t, scalar_u_exact_, scalar_eta_exact_);
+  }
+  /// The same in an arithmetic of unit roundoff scalar_u and subnormal spacing scalar_eta.
+  Real bias_correction_error_in(const Real& bc, const Real& beta, const Real& power, const Real& d_beta,
+                                std::int64_t t, const Real& unit, const Real& spacing) const {
     using std::abs;
     using std::min;
     // beta^1 = beta exactly however it is computed; later, pow is within 1 ulp (2u)
@@ -682,12 +691,82 @@ class ErrorModel {
     const std::int64_t k = t == 1 ? 0 : std::max<std::int64_t>(2, t - 1);
     const Real sensitivity = t == 1 ? Real(1) : Real(t * integer_power(beta, t - 1));
     const std::int64_t k_capped = std::min<std::int64_t>(k, 1 << 30);
-    const Real gamma_k = k_capped * scalar_u_exact_ / (1 - k_capped * scalar_u_exact_);
-    Real e_power = sensitivity * d_beta + gamma_k * power + t * scalar_eta_exact_;
-    if (k * scalar_u_exact_ >= 1) e_power = 1;
+    const Real gamma_k = k_capped * unit / (1 - k_capped * unit);
+    Real e_power = sensitivity * d_beta + gamma_k * power + t * spacing;
+    if (k * unit >= 1) e_power = 1;
     e_power = min(e_power, Real(1));
     if (t >= 2) e_power = min(e_power, power_ceiling(beta + d_beta, t));
-    return e_power + scalar_u_exact_ * abs(bc) + scalar_eta_exact_;
+    return e_power + unit * abs(bc) + spacing;
+  }
+
+  /// A beta the moments use and its complement, as an implementation holds them.
+  struct MomentScalars {
+    Real beta, complement;        // exact
+    Real beta_error, complement_error;  // delta: the held values' distance from them
+    bool exact = false;           // held exactly (0 and 1 at step 1)
+  };
+
+  /// "Debiased betas": b_t = beta (1 - beta^(t-1)) / (1 - beta^t) and c_t =
+  /// 1 - b_t = (1 - beta) / (1 - beta^t), computed in the scalar arithmetic
+  /// (unit S) from powers within E(beta^t), E(beta^(t-1)) of "Scalars of step
+  /// t", either as optimi does, b = (p_t - beta)/(p_t - 1) then c = 1 - b, in
+  /// double (Python floats: p_t - beta cancels, losing log2(1/(1 - beta^(t-1)))
+  /// bits, so this form is taken only in double), or as HeavyBall does, c =
+  /// (1 - beta)/(1 - p_t) then b = 1 - c, in the scalar arithmetic; each then
+  /// rounded once more to the arithmetic's format (u). The larger of the two
+  /// errors is charged to each. At t = 1 both forms give b = 0, c = 1 exactly.
+  MomentScalars debiased_scalars(const Real& beta, const Real& b, std::int64_t t) const {
+    using std::abs;
+    using std::max;
+    MomentScalars out{.beta = b, .complement = Real(1) - b, .beta_error = 0, .complement_error = 0};
+    if (t <= 1 || beta == 0) {
+      out.exact = true;
+      return out;
+    }
+    const Real d_beta = representation_error(beta);
+    const Real power = integer_power(beta, t);
+    const Real e_power = bias_correction_error(Real(1) - power, beta, power, d_beta, t);
+    const Real denominator = Real(1) - power;  // |p_t - 1|
+    // optimi, in double: N = beta - p_t, b = N / (1 - p_t), c = 1 - b
+    const Real D = ldexp(Real(1), -53), DE = ldexp(Real(1), -1074);
+    const Real d_beta_double = abs(beta - Real(round_to_format(beta, float64_format)));
+    const Real e_power_double = bias_correction_error_in(Real(1) - power, beta, power, d_beta_double, t, D, DE);
+    const Real numerator = beta - power;
+    const Real b_optimi =
+        Real(quotient_error(up(abs(numerator)), up(Real(e_power_double + d_beta_double + D * abs(numerator) + DE)),
+                            down(denominator), up(Real(e_power_double + D * denominator)))
+                 .x) +
+        D * b + DE;
+    const Real c_optimi = b_optimi + D * out.complement + DE;
+    // HeavyBall, in the scalar arithmetic (unit S)
+    const Real& S = scalar_u_exact_;
+    const Real& E = scalar_eta_exact_;
+    const U e_denominator = up(Real(e_power + S * denominator));
+    // HeavyBall: c = (1 - beta) / (1 - p_t), b = 1 - c
+    const Real one_minus = Real(1) - beta;
+    const U e_one_minus = up(Real(complement_representation_error(beta)));
+    const Real c_heavyball =
+        Real(quotient_error(up(one_minus), e_one_minus, down(denominator), e_denominator).x) + S * out.complement + E;
+    const Real b_heavyball = c_heavyball + S * b + E;
+    out.beta_error = max(b_optimi, b_heavyball) + u_exact_ * b + eta_exact_;
+    out.complement_error = max(c_optimi, c_heavyball) + u_exact_ * out.complement + eta_exact_;
+    return out;
+  }
+
+  /// The moment scalars of "Moments" set to those of this step.
+  void set_moment_scalars(const MomentScalars& s, U& beta, Real& complement, U& complement_up, U& d_beta,
+                          U& d_complement, U& beta_held, U& complement_held, Factor& beta_factor,
+                          Factor& complement_factor) {
+    beta = up(s.beta);
+    complement = s.complement;
+    complement_up = up(s.complement);
+    d_beta = s.exact ? U{0} : up(s.beta_error);
+    d_complement = s.exact ? U{0} : up(s.complement_error);
+    beta_held = beta + d_beta;
+    complement_held = complement_up + d_complement;
+    // "Products": a computed scalar earns no exemption; 0 and 1 at step 1 are exact.
+    beta_factor = s.exact ? factor_of(s.beta) : Factor{s.beta, false, false};
+    complement_factor = s.exact ? factor_of(s.complement) : Factor{s.complement, false, false};
   }
 
   /// "Scalars of step t", for large t: beta^t and every computed power lie in

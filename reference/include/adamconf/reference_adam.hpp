@@ -57,6 +57,12 @@ struct StepScalars {
   Real bias_correction2;  ///< 1 - beta2^t, or 1
   bool bias_corrected1 = true;  ///< whether bias_correction1 is 1 - beta1^t (else the constant 1)
   bool bias_corrected2 = true;
+  /// ScaleByAdam::debiased_moments: the moments are held bias-corrected and
+  /// this step's betas are b_t = beta (1 - beta^(t-1)) / (1 - beta^t); the
+  /// bias corrections are then 1.
+  bool debiased = false;
+  Real moment_beta1;  ///< the beta the first moment is updated with: beta1, or b1_t when debiased
+  Real moment_beta2;  ///< likewise for the second moment
 };
 
 template <class Real>
@@ -106,8 +112,6 @@ class ReferenceAdam {
     if (adam.amsgrad == AmsgradVariant::max_of_v_hat &&
         adam.eps_placement == EpsPlacement::before_bias_correction)
       throw std::invalid_argument("AMSGrad over v_hat needs eps after bias correction");
-    one_minus_beta1_ = Real(1) - hyper_.beta1;
-    one_minus_beta2_ = Real(1) - hyper_.beta2;
     const std::size_t n = theta_.size();
     if (state) {
       state_ = std::move(*state);
@@ -169,7 +173,22 @@ class ReferenceAdam {
     s.bias_corrected2 = adam.bias_correction2;
     s.bias_correction1 = adam.bias_correction1 ? Real(Real(1) - s.beta1_power) : Real(1);
     s.bias_correction2 = adam.bias_correction2 ? Real(Real(1) - s.beta2_power) : Real(1);
+    s.moment_beta1 = hyper_.beta1;
+    s.moment_beta2 = hyper_.beta2;
+    if (adam.debiased_moments) {
+      s.debiased = true;
+      s.bias_corrected1 = s.bias_corrected2 = false;
+      s.bias_correction1 = s.bias_correction2 = Real(1);
+      s.moment_beta1 = debiased_beta(hyper_.beta1, s.beta1_power, t);
+      s.moment_beta2 = debiased_beta(hyper_.beta2, s.beta2_power, t);
+    }
     return s;
+  }
+
+  /// b_t = beta (1 - beta^(t-1)) / (1 - beta^t), 0 at t = 1 (and for beta = 0).
+  static Real debiased_beta(const Real& beta, const Real& beta_power, std::int64_t t) {
+    if (t <= 1 || beta == 0) return Real(0);
+    return Real(beta * (Real(1) - integer_power(beta, t - 1)) / (Real(1) - beta_power));
   }
 
   Real decay_multiplier(DecayScale scale, const StepScalars<Real>& s) const {
@@ -190,6 +209,10 @@ class ReferenceAdam {
     inverse_bc2_ = Real(1) / s.bias_correction2;
     eps_hat_factor_ = sqrt(s.bias_correction2) * inverse_bc1_;
     minus_lr_ = -s.lr;
+    beta1_ = s.moment_beta1;
+    beta2_ = s.moment_beta2;
+    one_minus_beta1_ = Real(1) - beta1_;
+    one_minus_beta2_ = Real(1) - beta2_;
     decay_multipliers_.clear();
     decay_factors_.clear();
     for (const Transform& transform : convention_.chain)
@@ -272,11 +295,11 @@ class ReferenceAdam {
     }
     const Real& g = rec.grad;
     // m_t = b1 m_{t-1} + (1 - b1) g_t ;  v_t = b2 v_{t-1} + (1 - b2) g_t^2  (Kingma & Ba Alg. 1)
-    m *= hyper_.beta1;
+    m *= beta1_;
     scratch_ = one_minus_beta1_;
     scratch_ *= g;
     m += scratch_;
-    v *= hyper_.beta2;
+    v *= beta2_;
     scratch_ = g;
     scratch_ *= g;
     scratch_ *= one_minus_beta2_;
@@ -330,11 +353,11 @@ class ReferenceAdam {
 
   Convention convention_;
   HyperValues<Real> hyper_;
-  Real one_minus_beta1_, one_minus_beta2_;
   std::vector<Real> theta_;
   OptimizerState<Real> state_;
   // per step (prepare_step)
   Real inverse_bc1_, inverse_bc2_, eps_hat_factor_, minus_lr_;
+  Real beta1_, beta2_, one_minus_beta1_, one_minus_beta2_;  // the moments' betas (StepScalars::moment_beta1)
   std::vector<Real> decay_multipliers_, decay_factors_;
   // scratch, reused for every element
   Real scratch_, before_, zero_{0};

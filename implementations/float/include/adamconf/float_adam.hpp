@@ -75,6 +75,8 @@ struct Plan {
   bool bias_correction2 = true;
   AmsgradVariant amsgrad = AmsgradVariant::none;
   StepCounter counter = StepCounter::integer;
+  /// ScaleByAdam::debiased_moments: per-step betas b_t, no bias correction after.
+  bool debiased_moments = false;
   /// Scalars::float32: lr_t and the bias corrections held in float32 (Keras' lr, tinygrad's beta^t).
   bool scalars_in_float32 = false;
 };
@@ -169,6 +171,10 @@ class FloatAdam {
     b1_d_ = parse_decimal<double>(spec.hyper.beta1);
     b2_d_ = parse_decimal<double>(spec.hyper.beta2);
     hold_hyperparameters();
+    moment_b1_ = b1_;
+    moment_b2_ = b2_;
+    moment_c1_ = F(1) - b1_;
+    moment_c2_ = F(1) - b2_;
     const std::size_t n = theta0.size();
     theta_ = in_format(theta0);
     m_.assign(n, F(0));
@@ -208,6 +214,10 @@ class FloatAdam {
       s.bc2 = static_cast<F>(static_cast<float>(s.bc2));
       s.bc1_d = s.bc1;
       s.bc2_d = s.bc2;
+    }
+    if (plan_.debiased_moments) {
+      debiased_betas(b1_, b1_d_, t, moment_b1_, moment_c1_);
+      debiased_betas(b2_, b2_d_, t, moment_b2_, moment_c2_);
     }
     for (std::size_t i = 0; i < theta_.size(); ++i) {
       if (!compensation_.empty()) theta_[i] = compensated_theta(i);  // Kahan: the step starts from theta + c
@@ -304,16 +314,37 @@ class FloatAdam {
     return s;
   }
 
+  /// The debiased betas of step t (ScaleByAdam::debiased_moments) and their
+  /// complements: as optimi in double, b = (beta^t - beta)/(beta^t - 1), c = 1 - b
+  /// (optimi/utils.py debias_beta), where the numerics compute powers in
+  /// double; otherwise as HeavyBall in F, c = (1 - beta)/(1 - beta^t), b = 1 - c
+  /// (heavyball/utils.py beta_debias). 0 and 1 at step 1.
+  virtual void debiased_betas(F beta, double beta_d, std::int64_t t, F& b, F& c) const {
+    if (t <= 1) {
+      b = F(0);
+      c = F(1);
+    } else if (numerics_.power == Numerics::Power::pow_double) {
+      const double p = std::pow(beta_d, static_cast<double>(t));
+      const double b_d = (p - beta_d) / (p - 1);
+      b = static_cast<F>(b_d);
+      c = static_cast<F>(1 - b_d);
+    } else {
+      c = F(F(1) - beta) / F(F(1) - integer_power(beta, t));
+      b = F(1) - c;
+    }
+  }
+
   virtual void update_moments(F g, F& m, F& v) const {
-    const F c1 = F(1) - b1_, c2 = F(1) - b2_;
+    const F b1 = moment_b1_, b2 = moment_b2_;  // beta, or this step's debiased beta
+    const F c1 = moment_c1_, c2 = moment_c2_;
     switch (numerics_.moments) {
       case Numerics::Moments::mul_add:
-        m = b1_ * m + c1 * g;
-        v = b2_ * v + c2 * (g * g);
+        m = b1 * m + c1 * g;
+        v = b2 * v + c2 * (g * g);
         break;
       case Numerics::Moments::fma:
-        m = fma_in(b1_, m, c1 * g);
-        v = fma_in(b2_, v, c2 * (g * g));
+        m = fma_in(b1, m, c1 * g);
+        v = fma_in(b2, v, c2 * (g * g));
         break;
       case Numerics::Moments::lerp:
         m = m + c1 * (g - m);
@@ -468,6 +499,8 @@ class FloatAdam {
   using Eps = typename opmath_scalar<F>::type;
   Eps eps_{};
   double b1_d_ = 0, b2_d_ = 0;
+  /// The betas the moments use this step and their complements: b1_ and 1 - b1_, or the debiased ones.
+  F moment_b1_{}, moment_b2_{}, moment_c1_{}, moment_c2_{};
   F power1_{}, power2_{};  // running products (Numerics::Power::running_product)
   std::int64_t step_ = 0;
   std::vector<F> theta_, m_, v_, vmax_;
