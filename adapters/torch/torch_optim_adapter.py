@@ -30,7 +30,10 @@ DTYPES = {"float32": torch.float32, "float64": torch.float64, "bfloat16": torch.
 NAMES = {dtype: name for name, dtype in DTYPES.items()}
 
 # The state layouts known: PyTorch's names, and bitsandbytes' (state1, state2; a Python int step).
+# torch-optimi keeps PyTorch's names but one step count per parameter group (group["step"], an
+# int32 tensor, optimi/adam.py:136), found by _probe_state.
 STATE_LAYOUTS = [{"m": "exp_avg", "v": "exp_avg_sq", "vmax": "max_exp_avg_sq"}, {"m": "state1", "v": "state2"}]
+STEP_COUNTERS = {torch.float32: "float32", torch.int32: "int32"}
 
 
 def parse_args_text(text):
@@ -68,6 +71,7 @@ class TorchOptimizer:
         self.state_format = state_format
         parameters = inspect.signature(self.cls).parameters
         self.accepts = set(parameters)
+        self.lr_required = "lr" in parameters and parameters["lr"].default is inspect.Parameter.empty
         for name in extra:
             if name not in self.accepts and not any(p.kind == p.VAR_KEYWORD for p in parameters.values()):
                 raise ValueError(f"{self.name} takes no argument {name!r} (it takes: {', '.join(parameters)})")
@@ -105,7 +109,19 @@ class TorchOptimizer:
     def make(self, groups, options):
         kwargs = dict(self.extra)
         kwargs.update({o: options[o] for o in self.options})
-        return self.cls(groups, **kwargs)
+        if self.lr_required and "lr" not in kwargs:  # optimi: lr has no default; each group gives its own
+            kwargs["lr"] = groups[0].get("lr", 1e-3)
+        optimizer = self.cls(groups, **kwargs)
+        # optimi takes betas=(b1, b2) but keeps group["beta1"], group["beta2"] (optimi/adam.py), and a
+        # group's own "betas" entry would be ignored: each group gets its betas under those names.
+        for given, group in zip(groups, optimizer.param_groups):
+            if "betas" in given and "beta1" in group and "beta2" in group:
+                group["beta1"], group["beta2"] = given["betas"]
+            # optimi's decouple_lr decays by (lr_t / max_lr) wd with max_lr the constructor's lr for every
+            # group: each group's own lr is its maximum here (the schedule multiplier of the convention)
+            if group.get("decouple_lr") and "lr" in given:
+                group["max_lr"] = given["lr"]
+        return optimizer
 
     def _probe_state(self):
         """PyTorch's state layout, if the class keeps it: one step on a scratch parameter."""
@@ -114,11 +130,17 @@ class TorchOptimizer:
         p.grad = torch.ones(2, dtype=torch.float64)
         optimizer.step()
         s = optimizer.state.get(p, {})
+        group = optimizer.param_groups[0]
         for layout in STATE_LAYOUTS:
-            if {"step", layout["m"], layout["v"]} <= set(s):
-                return {"layout": layout, "step_is_tensor": torch.is_tensor(s["step"]),
-                        # PyTorch 1.12+ keeps state['step'] as a float32 tensor: the count stops at 2^24
-                        "float32_step": torch.is_tensor(s["step"]) and s["step"].dtype == torch.float32,
+            group_step = "step" not in s and torch.is_tensor(group.get("step"))
+            if {layout["m"], layout["v"]} <= set(s) and ("step" in s or group_step):
+                step = group["step"] if group_step else s["step"]
+                return {"layout": layout, "step_is_tensor": torch.is_tensor(step), "group_step": group_step,
+                        # PyTorch 1.12+ keeps state['step'] as a float32 tensor: the count stops at 2^24;
+                        # optimi's is an int32 tensor
+                        "step_dtype": step.dtype if torch.is_tensor(step) else None,
+                        # what else the class keeps per parameter (optimi: kahan_comp, None outside bfloat16/float16)
+                        "other": {k: None for k, v in s.items() if v is None},
                         # a state kept in a format of its own whatever the parameters' (bitsandbytes: float32)
                         "state_dtype": self._state_dtype(layout)}
         return None
@@ -136,7 +158,8 @@ class TorchOptimizer:
         return NAMES.get(m.dtype) if m.dtype != torch.bfloat16 else None
 
     def hello(self):
-        counter = ["step_counter=float32"] if self.state_names and self.state_names["float32_step"] else []
+        counter = STEP_COUNTERS.get((self.state_names or {}).get("step_dtype"))
+        counter = [f"step_counter={counter}"] if counter else []
         # The fused CPU kernel (PyTorch >= 2.4, aten/src/ATen/native/cpu/FusedAdamKernel.cpp) loads a
         # bfloat16/float16 element into float32, computes the step there and rounds theta, m and v
         # once when it stores them: float32 opmath. The single-tensor and foreach paths round each op.
@@ -170,18 +193,26 @@ class TorchOptimizer:
         if "state" in case:
             layout = self.state_names["layout"]
             state_dtype = DTYPES[self.state_names["state_dtype"]] if self.state_names["state_dtype"] else dtype
+            step_dtype = self.state_names["step_dtype"]
             for param, s in zip(params, case["state"]):
-                step = torch.tensor(float(s["step"])) if self.state_names["step_is_tensor"] else int(s["step"])
-                state = {"step": step, layout["m"]: torch.tensor(s["m"], dtype=state_dtype),
-                         layout["v"]: torch.tensor(s["v"], dtype=state_dtype)}
+                step = torch.tensor(s["step"], dtype=step_dtype) if step_dtype else int(s["step"])
+                state = {layout["m"]: torch.tensor(s["m"], dtype=state_dtype),
+                         layout["v"]: torch.tensor(s["v"], dtype=state_dtype), **self.state_names["other"]}
                 if options.get("amsgrad"):
                     state[layout["vmax"]] = torch.tensor(s["vmax"], dtype=state_dtype)
+                if self.state_names["group_step"]:
+                    self.set_group_step(optimizer, param, step)
+                else:
+                    state["step"] = step
                 optimizer.state[param] = state
         thetas, copies, states = [], [], []
         for t, grads in enumerate(case["grads"]):
             if "lrs" in case:
                 for group in optimizer.param_groups:
-                    group["lr"] = case["lrs"][t]
+                    if torch.is_tensor(group["lr"]):  # torchao keeps lr as a float32 tensor: refilled, not replaced
+                        group["lr"].fill_(case["lrs"][t])
+                    else:
+                        group["lr"] = case["lrs"][t]
             for param, grad in zip(params, grads):
                 param.grad = None if grad is None else torch.tensor(grad, dtype=storage).to(dtype)
             optimizer.step()
@@ -196,6 +227,16 @@ class TorchOptimizer:
         if master:
             answer["theta_copy"] = copies
         return answer
+
+    @staticmethod
+    def set_group_step(optimizer, param, step):
+        """optimi: the group's count, and the group marked set up (else its first step resets the count)."""
+        group = next(g for g in optimizer.param_groups if any(p is param for p in g["params"]))
+        if group.get("setup") and int(group["step"]) != int(step):
+            raise ValueError(f"{optimizer.__class__.__name__} keeps one step count per parameter group: "
+                             f"tensors of one group imported at steps {int(group['step'])} and {int(step)}")
+        group["step"] = step
+        group["setup"] = True
 
     @staticmethod
     def store_states(optimizer, params, formats, layout):
@@ -214,7 +255,9 @@ class TorchOptimizer:
         if not s:  # never had a gradient: torch has no state for it yet
             n = param.numel()
             return {"step": 0, "m": [0.0] * n, "v": [0.0] * n, "vmax": [0.0] * n if options.get("amsgrad") else []}
-        step = s["step"].item() if torch.is_tensor(s["step"]) else s["step"]
+        step = s["step"] if "step" in s else next(g for g in optimizer.param_groups
+                                                  if any(p is param for p in g["params"]))["step"]
+        step = step.item() if torch.is_tensor(step) else step
         return {"step": int(step), "m": s[layout["m"]].tolist(), "v": s[layout["v"]].tolist(),
                 "vmax": s[layout["vmax"]].tolist() if options.get("amsgrad") else []}
 

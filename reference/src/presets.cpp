@@ -247,6 +247,15 @@ std::vector<Preset> make_presets() {
                                         ApplyUpdate{}}},
                .defaults = Hyperparameters{.lr = "0.001", .beta1 = "0.9", .beta2 = "0.99", .eps = "1e-6", .weight_decay = "0.01"},
                .hyperparameters = kAdamWdHyper});
+  p.push_back({.name = "optimi-adamw-decoupled-lr",
+               .source = "torch-optimi 0.3.3 optimi/adamw.py with decouple_lr=True: adam.py:271 wd' = 1 - (lr/max_lr) wd, "
+                         ":375 p.mul_(wd'); optimizer.py:21 max_lr = lr by default",
+               .summary = "fully decoupled decay theta*(1 - (lr_t/lr)*wd), scaled by the schedule only; moments held "
+                          "bias-corrected (debiased betas); eps 1e-6",
+               .convention = {.chain = {DecayWeights{.scale = DecayScale::schedule}, debiased, ScaleByLearningRate{},
+                                        ApplyUpdate{}}},
+               .defaults = Hyperparameters{.lr = "0.001", .beta1 = "0.9", .beta2 = "0.99", .eps = "1e-6", .weight_decay = "0.01"},
+               .hyperparameters = kAdamWdHyper});
   for (const auto& preset : p) preset.convention.validate();
   return p;
 }
