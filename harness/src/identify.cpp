@@ -112,6 +112,8 @@ std::vector<Candidate> candidates(bool decay_offered) {
   std::vector<Candidate> all = base;
   for (const Candidate& c : base) {
     if (c.convention.adam().amsgrad != AmsgradVariant::none) continue;
+    // debiased moments have no bias correction to drop, nor eps_root: their variants would be themselves
+    if (c.convention.adam().debiased_moments) continue;
     for (const auto& [bc1, bc2, what] : {std::tuple{false, true, "bias correction of m"},
                                          std::tuple{true, false, "bias correction of v"},
                                          std::tuple{false, false, "bias correction"}}) {
