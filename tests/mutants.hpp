@@ -296,6 +296,14 @@ struct DebiasedBetasOneStepLate : FloatAdam<F> {
   }
 };
 
+/// Under --scalars float32, lr_t and the bias corrections held in bfloat16
+/// (an 8-bit significand where float32's 24 are allowed): lr 0.001 becomes
+/// 0.00100708, 0.7% off, in float32 and float64 alike.
+template <class F>
+struct ScalarsHeldInBfloat16 : FloatAdam<F> {
+  F held_in_float32(F x) const override { return round_to_bfloat16(x); }
+};
+
 template <class F>
 struct MaximizeIgnored : FloatAdam<F> {
   F incoming_gradient(F g) const override { return g; }
@@ -768,6 +776,8 @@ inline std::vector<Mutant> zoo() {
        factory<EpsNotScaledBySqrtBc2>("m"), "burn-adam", plain},
       {"debiased-betas-one-step-late", "optimi's debiased betas with the exponent one step late",
        factory<DebiasedBetasOneStepLate>("m"), "optimi-adamw", plain},
+      {"scalars-held-in-bfloat16", "under --scalars float32, lr and the bias corrections held in bfloat16",
+       factory<ScalarsHeldInBfloat16>("m"), "mlx-adam", PresetOptions{.scalars = Scalars::float32}},
       {"maximize-ignored", "the maximize flag does nothing", factory<MaximizeIgnored>("m"), "pytorch-adamw",
        maximize},
       {"state-lost-on-resume", "importing state drops m and v", factory<StateLostOnResume>("m"), "pytorch-adam",

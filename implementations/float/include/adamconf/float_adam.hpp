@@ -207,11 +207,11 @@ class FloatAdam {
     step_ = advance_step(step_);
     const std::int64_t t = bias_correction_exponent(step_);
     F lr_t = lr.empty() ? lr_ : parse_in_format<F>(lr);
-    if (plan_.scalars_in_float32) lr_t = static_cast<F>(static_cast<float>(lr_t));
+    if (plan_.scalars_in_float32) lr_t = held_in_float32(lr_t);
     Scalars s = scalars(t, lr_t);
     if (plan_.scalars_in_float32) {  // 1 - beta^t in float32 (tinygrad's running products, MLX's power)
-      s.bc1 = static_cast<F>(static_cast<float>(s.bc1));
-      s.bc2 = static_cast<F>(static_cast<float>(s.bc2));
+      s.bc1 = held_in_float32(s.bc1);
+      s.bc2 = held_in_float32(s.bc2);
       s.bc1_d = s.bc1;
       s.bc2_d = s.bc2;
     }
@@ -267,6 +267,8 @@ class FloatAdam {
   virtual Plan make_plan(const Convention& c) const { return plan_of(c); }
   /// The hyperparameters as parsed into F are what the implementation holds.
   virtual void hold_hyperparameters() {}
+  /// Under Scalars::float32: lr_t and a bias correction as a float32 holds them.
+  virtual F held_in_float32(F x) const { return static_cast<F>(static_cast<float>(x)); }
   /// The stored step count after a step.
   virtual std::int64_t advance_step(std::int64_t step) const { return advance_count(plan_.counter, step); }
   /// The exponent t in beta^t for the stored count `step`.
