@@ -81,6 +81,7 @@ std::string option_flags(const PresetOptions& options) {
     if (!f.vmax.empty()) s += " --vmax-format " + f.vmax;
   }
   if (!f.compensation.empty()) s += " --compensation-format " + f.compensation;
+  if (f.m_decay_in_format) s += " --m-decay in-format";
   return s;
 }
 

@@ -38,6 +38,11 @@ void SpecOptions::add_to(CLI::App& command, bool preset_required) {
   command.add_option("--m-format", m_format, "the format of m alone (over --state-format)");
   command.add_option("--v-format", v_format, "the format of v alone (over --state-format)");
   command.add_option("--vmax-format", vmax_format, "the format of vmax alone (over --state-format)");
+  command.add_option("--m-decay", m_decay,
+                     "where b1 m is computed: arithmetic (the default) or in-format, in m's own format with b1 rounded "
+                     "to it, before the sum in the arithmetic's (Optax's mu_dtype=bfloat16); an adapter may state it "
+                     "in its hello (m_decay=in-format)")
+      ->check(CLI::IsMember({"arithmetic", "in-format"}));
   command.add_option("--compensation-format", compensation_format,
                      "kahan-summation: the format the Kahan compensation is stored in when it is not theta's (float32: "
                      "torchdistx AnyPrecisionAdamW's compensation_buffer_dtype); an adapter may state it in its hello "
@@ -54,6 +59,7 @@ StateFormats SpecOptions::state_formats() const {
   f.v = pick(v_format, "--v-format");
   f.vmax = pick(vmax_format, "--vmax-format");
   if (!compensation_format.empty()) f.compensation = state_format_name(compensation_format, "--compensation-format");
+  f.m_decay_in_format = m_decay == "in-format";
   return f;
 }
 

@@ -304,6 +304,18 @@ struct ScalarsHeldInBfloat16 : FloatAdam<F> {
   F held_in_float32(F x) const override { return round_to_bfloat16(x); }
 };
 
+/// Optax's mu_dtype misread: the whole first moment b1 m + (1 - b1) g
+/// computed in m's bfloat16 before the update reads it (Optax adds (1 - b1) g
+/// in float32 and rounds to bfloat16 only when it stores mu): the direction
+/// is 2^-9 off where the convention allows float32's 2^-24.
+template <class F>
+struct MomentSumInMFormat : FloatAdam<F> {
+  void update_moments(F g, F& m, F& v) const override {
+    FloatAdam<F>::update_moments(g, m, v);
+    if (this->m_in_) m = FloatAdam<F>::stored_value(m, this->m_in_);
+  }
+};
+
 template <class F>
 struct MaximizeIgnored : FloatAdam<F> {
   F incoming_gradient(F g) const override { return g; }
@@ -662,6 +674,8 @@ inline std::vector<PrecisionMutant> precision_zoo() {
   PresetOptions opmath{}, master{}, stochastic{}, kahan{}, float32_states{}, bfloat16_variance{};
   float32_states.state_formats = {.m = "float32", .v = "float32", .vmax = "float32"};
   bfloat16_variance.state_formats.v = "bfloat16";
+  PresetOptions optax_mu_dtype{};  // Optax's mu_dtype=bfloat16 beside float32 parameters
+  optax_mu_dtype.state_formats = {.m = "bfloat16", .m_decay_in_format = true};
   kahan.precision = Precision::kahan_summation;
   opmath.precision = Precision::float32_opmath;
   master.precision = Precision::master_weights;
@@ -700,6 +714,9 @@ inline std::vector<PrecisionMutant> precision_zoo() {
       {{"states-in-parameter-format", "float32 states claimed, bfloat16 ones kept (zeros_like(p))",
         factory<StatesInParameterFormat>("m"), "pytorch-adamw", float32_states},
        bfloat16_format, Precision::float32_opmath},
+      {{"moment-sum-in-m-format", "Optax's mu_dtype read as b1 m + (1 - b1) g rounded to bfloat16 before the update uses it",
+        factory<MomentSumInMFormat>("m"), "optax-adamw", optax_mu_dtype},
+       float32_format, Precision::storage},
       {{"variance-truncated-to-bfloat16", "v stored in bfloat16 by dropping its low bits, not to nearest even",
         factory<VarianceTruncatedToBfloat16>("m"), "pytorch-adam", bfloat16_variance},
        float32_format, Precision::storage},

@@ -94,7 +94,8 @@ INSTANTIATE_TEST_SUITE_P(Presets, StoragePrecision, ::testing::Values("pytorch-a
 /// exp_avg_dtype, exp_avg_sq_dtype): float32 states beside bfloat16
 /// parameters under float32 opmath; bfloat16 states beside a float32 master
 /// of float16 parameters; a bfloat16 v (and vmax) beside float32 parameters;
-/// a float32 Kahan compensation beside bfloat16 parameters.
+/// a float32 Kahan compensation beside bfloat16 parameters; Optax's
+/// mu_dtype=bfloat16 (b1 m in bfloat16) beside float32 parameters.
 /// 30 cases per property, the large classes left out.
 TEST(StateFormats, PassEveryPropertyWithEachStateTensorInItsOwnFormat) {
   struct Combination {
@@ -109,6 +110,8 @@ TEST(StateFormats, PassEveryPropertyWithEachStateTensorInItsOwnFormat) {
       {"pytorch-adam", float32_format, Precision::storage, {.v = "bfloat16", .vmax = "bfloat16"}},
       // torchdistx AnyPrecisionAdamW's default: a float32 Kahan compensation beside bfloat16 parameters.
       {"pytorch-adamw", bfloat16_format, Precision::kahan_summation, {.compensation = "float32"}},
+      // Optax's mu_dtype=bfloat16 beside float32 parameters: b1 mu in bfloat16, the sum in float32.
+      {"optax-adamw", float32_format, Precision::storage, {.m = "bfloat16", .m_decay_in_format = true}},
   };
   for (const Combination& c : combinations) {
     FloatImplementation impl("float (" + c.preset + " order)");

@@ -96,6 +96,29 @@ TEST(Protocol, TheHelloStatesAnInt32CounterAndARoundTripWithinTheBound) {
   }
 }
 
+// Optax's mu_dtype: the adapter states m's format and that b1 m is computed in it.
+TEST(Protocol, TheHelloStatesTheFirstMomentsDecayInItsOwnFormat) {
+  auto hello = [](const std::string& options) {
+    return parse_hello(R"({"protocol": "adamconf-adapter/2", "name": "x", "optimizers": [{"name": "a",
+        "presets": ["optax-adamw"], "dtypes": ["float32"], "options": )" + options + R"(, "state": true}]})",
+                       "x");
+  };
+  EXPECT_FALSE(hello(R"(["m_format=bfloat16"])").optimizers[0].state_formats.m_decay_in_format);
+  const AdapterInfo stated = hello(R"(["m_format=bfloat16", "m_decay=in-format"])");
+  EXPECT_EQ(stated.optimizers[0].state_formats.m, "bfloat16");
+  EXPECT_TRUE(stated.optimizers[0].state_formats.m_decay_in_format);
+  try {
+    hello(R"(["m_decay=bfloat16"])");
+    ADD_FAILURE() << "a misspelt m_decay was accepted";
+  } catch (const std::exception& e) {
+    EXPECT_NE(std::string(e.what()).find("m_decay 'bfloat16': expected in-format or arithmetic"), std::string::npos)
+        << e.what();
+  }
+  // Beside an m as wide as the arithmetic it means nothing: refused in one line.
+  StateFormats wide{.m_decay_in_format = true};
+  EXPECT_THROW(PrecisionRules(float32_format, Precision::storage, wide).validate_state_formats(), std::invalid_argument);
+}
+
 TEST(Protocol, HelloIsReadAndTheOptimizerOffered) {
   ProcessImplementation p(shell_adapter("exit 0"), 5);
   EXPECT_EQ(p.info().name, "sh");

@@ -27,22 +27,29 @@ from adamconf_adapter import entry, group_of, lr_at, refuse_at_start, serve  # n
 class OptaxOptimizer:
     """One Optax alias (adam, adamw or amsgrad), as adamconf drives it."""
 
-    def __init__(self, name, preset, alias, decay, jax, jnp, optax, dtypes, jit):
+    def __init__(self, name, preset, alias, decay, jax, jnp, optax, dtypes, jit, mu_dtype=None):
         self.name, self.preset, self.alias, self.decay = name, preset, alias, decay
         self.jax, self.jnp, self.optax, self.dtypes, self.jit = jax, jnp, optax, dtypes, jit
+        # mu_dtype (adam, adamw): the first moment kept in a format of its own (state format m)
+        self.mu_dtype = mu_dtype
         self.compiled = {}
 
     def hello(self):
         hyper = ["lr", "beta1", "beta2", "eps", "eps_root"] + (["weight_decay"] if self.decay else [])
         # XLA runs every CPU computation with subnormals flushed to zero (flush-to-zero and
         # denormals-are-zero: tsl::port::ScopedFlushDenormal in xla/service/cpu).
-        return entry(self.name, [self.preset], list(self.dtypes), hyper, options=["subnormals=flushed", "step_counter=int32"],
-                     state=True)
+        # JAX computes decay * mu in mu_dtype (a weak-typed Python float takes the array's dtype), then adds
+        # (1 - decay) g in the parameters' dtype: m_decay=in-format
+        formats = [f"m_format={self.mu_dtype}", "m_decay=in-format"] if self.mu_dtype else []
+        return entry(self.name, [self.preset], list(self.dtypes), hyper,
+                     options=["subnormals=flushed", "step_counter=int32"] + formats, state=True)
 
     def transform(self, h, lr):
         kwargs = dict(b1=h["beta1"], b2=h["beta2"], eps=h["eps"], eps_root=h["eps_root"])
         if self.decay:
             kwargs["weight_decay"] = h["weight_decay"]
+        if self.mu_dtype:
+            kwargs["mu_dtype"] = getattr(self.jnp, self.mu_dtype)
         return self.alias(lr, **kwargs)
 
     def update(self, tx, key):
@@ -80,8 +87,9 @@ class OptaxOptimizer:
             s = tx.init(p)
             if "state" in case:
                 given = case["state"][k]
+                mu_dtype = getattr(jnp, self.mu_dtype) if self.mu_dtype else dtype
                 fields = {"count": jnp.asarray(given["step"], dtype=jnp.int32),
-                          "mu": jnp.asarray(given["m"], dtype=dtype), "nu": jnp.asarray(given["v"], dtype=dtype)}
+                          "mu": jnp.asarray(given["m"], dtype=mu_dtype), "nu": jnp.asarray(given["v"], dtype=dtype)}
                 if hasattr(self.adam_state(s), "nu_max"):
                     fields["nu_max"] = jnp.asarray(given["vmax"], dtype=dtype)
                 s = self.with_adam_state(s, **fields)
@@ -115,6 +123,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--x64", action="store_true", help="JAX's 64-bit mode: float64 parameters")
     parser.add_argument("--jit", action="store_true", help="compile each update with jax.jit")
+    parser.add_argument("--mu-dtype", choices=["bfloat16", "float16", "float32"],
+                        help="adam's and adamw's mu_dtype: the first moment kept in this format (the hello states m_format)")
     args = parser.parse_args()
     try:
         os.environ.setdefault("JAX_PLATFORMS", "cpu")
@@ -127,10 +137,13 @@ def main():
     dtypes = {"float32": jnp.float32, "bfloat16": jnp.bfloat16, "float16": jnp.float16}
     if args.x64:
         dtypes["float64"] = jnp.float64
-    optimizers = [OptaxOptimizer("optax.adam", "optax-adam", optax.adam, False, jax, jnp, optax, dtypes, args.jit),
-                  OptaxOptimizer("optax.adamw", "optax-adamw", optax.adamw, True, jax, jnp, optax, dtypes, args.jit),
-                  OptaxOptimizer("optax.amsgrad", "optax-amsgrad", optax.amsgrad, False, jax, jnp, optax, dtypes, args.jit)]
-    mode = ("jit" if args.jit else "eager") + (", x64" if args.x64 else "")
+    optimizers = [OptaxOptimizer("optax.adam", "optax-adam", optax.adam, False, jax, jnp, optax, dtypes, args.jit, args.mu_dtype),
+                  OptaxOptimizer("optax.adamw", "optax-adamw", optax.adamw, True, jax, jnp, optax, dtypes, args.jit, args.mu_dtype)]
+    if not args.mu_dtype:  # amsgrad takes no mu_dtype
+        optimizers.append(OptaxOptimizer("optax.amsgrad", "optax-amsgrad", optax.amsgrad, False, jax, jnp, optax, dtypes,
+                                         args.jit))
+    mode = ("jit" if args.jit else "eager") + (", x64" if args.x64 else "") + (
+        f", mu_dtype={args.mu_dtype}" if args.mu_dtype else "")
     serve({o.name: o for o in optimizers}, f"optax {optax.__version__}, jax {jax.__version__} ({mode}, cpu)")
     return 0
 

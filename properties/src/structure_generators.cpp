@@ -210,6 +210,9 @@ rc::Gen<Scenario> large_step_scenario(const ScenarioShape& shape) {
     const double b1 = parse_decimal<double>(s.spec.hyper.beta1), b2 = parse_decimal<double>(s.spec.hyper.beta2);
     const double bc1 = 1 - std::pow(b1, static_cast<double>(t0)), bc2 = 1 - std::pow(b2, static_cast<double>(t0));
     auto in_format = [&](double x) { return round_to_format(x, shape.dtype); };
+    // Each state tensor in its own format where it has one (bfloat16 m beside float32 theta: Optax's mu_dtype)
+    const PrecisionRules rules(shape.dtype, shape.options.precision, shape.options.state_formats);
+    auto in = [&](Quantity q, double x) { return round_stored(x, rules.format_of(q)); };
     ImplementationState state;
     state.step = t0;
     s.run.theta0.resize(n);
@@ -217,17 +220,18 @@ rc::Gen<Scenario> large_step_scenario(const ScenarioShape& shape) {
       // A history of gradients near g: m ~ (1 - b1^t) g, v ~ (1 - b2^t) g^2.
       const double g = seeded_float(rng, shape.dtype, -8, 2);
       const double jitter = 1 + 0.25 * static_cast<double>(rng() % 5) / 4;
-      state.m.push_back(in_format(bc1 * g * jitter));
-      state.v.push_back(in_format(bc2 * g * g));
+      state.m.push_back(in(Quantity::m, bc1 * g * jitter));
+      state.v.push_back(in(Quantity::v, bc2 * g * g));
       // theta 0 (the update is all there is to see), of the order of lr, or typical.
       const int kind = static_cast<int>(rng() % 3);
       s.run.theta0[i] = kind == 0 ? 0.0 : kind == 1 ? in_format(parse_decimal<double>(s.spec.hyper.lr) * g)
                                                     : seeded_float(rng, shape.dtype, -4, 2);
     }
     const auto amsgrad = s.spec.convention.adam().amsgrad;
-    if (amsgrad == AmsgradVariant::max_of_raw_v) state.vmax = state.v;
+    if (amsgrad == AmsgradVariant::max_of_raw_v)
+      for (double v : state.v) state.vmax.push_back(in(Quantity::vmax, v));
     if (amsgrad == AmsgradVariant::max_of_v_hat)
-      for (double v : state.v) state.vmax.push_back(in_format(v / bc2));
+      for (double v : state.v) state.vmax.push_back(in(Quantity::vmax, v / bc2));
     s.run.initial_state = state;
     s.run.grads = seeded_gradients(seed, shape.dtype, parse_decimal<double>(s.spec.hyper.eps), steps, n);
     return s;

@@ -229,6 +229,12 @@ void read_option_list(const std::vector<std::string>& entries, AdapterOptimizer&
       *format = state_format_name(entry.substr(entry.find('=') + 1), entry.substr(0, entry.find('=')));
     else if (entry.rfind("step_counter=", 0) == 0)
       into.step_counter = step_counter_by_name(entry.substr(13), "step_counter");
+    else if (entry.rfind("m_decay=", 0) == 0) {
+      const std::string where = entry.substr(8);
+      if (where != "in-format" && where != "arithmetic")
+        throw std::invalid_argument("m_decay '" + excerpt(where, 40) + "': expected in-format or arithmetic");
+      into.state_formats.m_decay_in_format = where == "in-format";
+    }
     else if (entry.rfind("subnormals=", 0) == 0)
       into.subnormals = subnormals_by_name(entry.substr(11), "subnormals");
     else if (entry.rfind("scalars=", 0) == 0)

@@ -89,6 +89,7 @@ std::string describe(const StateFormats& s) {
   std::string out;
   for (const Quantity q : kStoredFormats)
     if (const std::string& format = *s.of(q); !format.empty()) out += (out.empty() ? "" : ", ") + std::string(name(q)) + "=" + format;
+  if (s.m_decay_in_format) out += (out.empty() ? "" : ", ") + std::string("b1 m in m's format");
   return out;
 }
 

@@ -24,6 +24,7 @@ PrecisionRules::PrecisionRules(const FloatFormat& dtype, Precision precision, co
     states_[k] = given.empty() ? reported_ : known_format(state_format_name(given, std::string(name(q)) + " format"));
   }
   compensation_given_ = !states.compensation.empty();
+  m_decay_in_format_ = states.m_decay_in_format;
 }
 
 const FloatFormat& PrecisionRules::format_of(Quantity q) const {
@@ -39,6 +40,10 @@ const FloatFormat& PrecisionRules::format_of(Quantity q) const {
 }
 
 void PrecisionRules::validate_state_formats() const {
+  if (m_decay_in_format_ && format_of(Quantity::m).precision >= arithmetic_->precision)
+    throw std::invalid_argument(std::string("b1 m in m's format needs m in a format narrower than the ") +
+                                arithmetic_->name + " arithmetic (m is " + format_of(Quantity::m).name +
+                                "): Optax's mu_dtype=bfloat16 beside float32 parameters");
   if (compensation_given_ && !kahan_summation())
     throw std::invalid_argument(std::string("a compensation format (") + states_[3]->name +
                                 ") applies only to --precision kahan-summation over bfloat16 or float16, not to " +

@@ -281,6 +281,13 @@ struct StateFormats {
   /// (torchdistx AnyPrecisionAdamW's compensation_buffer_dtype, float32 by
   /// default beside bfloat16 parameters).
   std::string compensation;
+  /// The first moment's decay b1 m' computed in m's own format, b1 rounded
+  /// to it first, before the sum in the arithmetic's: Optax's mu_dtype
+  /// (optax/tree_utils/_tree_math.py tree_update_moment: `(1 - decay) * g +
+  /// decay * t`, decay a weak-typed Python float, so JAX computes decay * t in
+  /// t's bfloat16 and adds it to the float32 (1 - decay) g in float32). Only
+  /// with an m format narrower than the arithmetic.
+  bool m_decay_in_format = false;
   bool any() const { return !m.empty() || !v.empty() || !vmax.empty() || !compensation.empty(); }
   /// The entry of stored value q (m, v, vmax or compensation); nullptr for theta and theta + compensation.
   const std::string* of(Quantity q) const {

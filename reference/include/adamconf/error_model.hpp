@@ -123,6 +123,8 @@ class ErrorModel {
     // less than the subnormal spacing, which eta_S covers).
     theta_store_ = store_rule(storage_, rules.stochastic_rounding());
     m_store_ = store_rule(rules.format_of(Quantity::m), false);
+    m_decay_in_format_ = rules.m_decay_in_format() && m_store_.rounds;
+    if (m_decay_in_format_) m_format_ = &rules.format_of(Quantity::m);
     v_store_ = store_rule(rules.format_of(Quantity::v), false);
     vmax_store_ = store_rule(rules.format_of(Quantity::vmax), false);
     compensation_store_ = store_rule(rules.format_of(Quantity::compensation), false);
@@ -228,6 +230,10 @@ class ErrorModel {
     if (s.debiased) {
       set_moment_scalars(debiased_scalars(h_.beta1, s.moment_beta1, s.t), b1_, c1_, c1u_, d_b1_, d_c1_, b1h_, c1h_, b1f_, c1f_);
       set_moment_scalars(debiased_scalars(h_.beta2, s.moment_beta2, s.t), b2_, c2_, c2u_, d_b2_, d_c2_, b2h_, c2h_, b2f_, c2f_);
+    }
+    if (m_decay_in_format_) {
+      using std::abs;
+      d_b1_in_m_ = up(Real(abs(s.moment_beta1 - Real(round_to_format(s.moment_beta1, *m_format_)))));
     }
     lr_ = up(s.lr);
     lrh_ = lr_ + d_lr_t_;
@@ -383,7 +389,13 @@ class ErrorModel {
     const U standard_m = product_error(b1f_, e.m_prev, b1m, e_b1m) + product_error(c1f_, e.grad, c1g, e_c1g) +
                          sum_error(m, b1m, e_b1m + product_error(b1f_, e.m_prev, b1m, e_b1m),
                                    c1g, e_c1g + product_error(c1f_, e.grad, c1g, e_c1g));
-    return times(b1h_, bm) + times(c1h_, eg) + hyperparameter_error(d_b1_, d_c1_, m_prev, g) + max(standard_m, lerp_m);
+    U e_m = times(b1h_, bm) + times(c1h_, eg) + hyperparameter_error(d_b1_, d_c1_, m_prev, g) + max(standard_m, lerp_m);
+    if (m_decay_in_format_) {
+      // "Moments in m's format": b1 held in m's format S (|b1 - fl_S(b1)|) and b1 m'
+      // rounded to S (u_S |b1~ m'~| + eta_S), charged on top of the arithmetic's rounding.
+      e_m = e_m + d_b1_in_m_ * m_prev + m_store_.u * ((b1h_ + d_b1_in_m_) * (m_prev + bm)) + m_store_.eta;
+    }
+    return e_m;
   }
 
   // "Moments", second moment: b v' + c (g g) or (c g) g, and the lerp
@@ -821,6 +833,9 @@ class ErrorModel {
   FloatFormat storage_;  // S: the format theta is stored in (float32 for a master)
   U storage_u_{0}, storage_eta_{0};  // u_S, eta_S
   StoreRule theta_store_, m_store_, v_store_, vmax_store_, compensation_store_;  // "Storing", per tensor
+  bool m_decay_in_format_ = false;          // "Moments in m's format"
+  const FloatFormat* m_format_ = nullptr;   // m's format, where b1 m' is computed in it
+  U d_b1_in_m_{0};                          // |b1 - fl_S(b1)|, S m's format, this step
   bool kahan_ = false;    // kahan-summation over a storage format: bounds_[i].compensated tracks theta + c
   bool flush_ = false;    // subnormals flushed ("Flushed subnormals"): eta is the smallest normal
   bool scalars32_ = false;  // "Scalars in float32": scalars may be held in float32 where the arithmetic is wider

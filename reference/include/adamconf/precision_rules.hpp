@@ -49,6 +49,8 @@ class PrecisionRules {
   bool stochastic_rounding() const { return narrow() && precision_ == Precision::stochastic_rounding; }
   /// theta and a Kahan compensation in the dtype; the states carry the compensation.
   bool kahan_summation() const { return narrow() && precision_ == Precision::kahan_summation; }
+  /// StateFormats::m_decay_in_format: b1 m' computed in m's own format (Optax's mu_dtype).
+  bool m_decay_in_format() const { return m_decay_in_format_; }
   /// Whether a result below the smallest normal may be flushed to 0 and a
   /// subnormal operand read as 0 (Subnormals::flushed).
   bool flushes_subnormals() const { return subnormals_ == Subnormals::flushed; }
@@ -73,6 +75,7 @@ class PrecisionRules {
   const FloatFormat* arithmetic_;
   const FloatFormat* reported_;
   std::array<const FloatFormat*, 4> states_;  ///< kStoredFormats: m, v, vmax, compensation
+  bool m_decay_in_format_ = false;            ///< StateFormats::m_decay_in_format
   bool compensation_given_ = false;
   Subnormals subnormals_ = Subnormals::gradual;
   Scalars scalars_ = Scalars::working;

@@ -162,6 +162,7 @@ class FloatAdam {
             const std::optional<ImplementationState>& state) {
     numerics_ = numerics;
     plan_ = make_plan(spec.convention);
+    m_decay_in_format_ = spec.convention.state_formats.m_decay_in_format;
     lr_ = parse_in_format<F>(spec.hyper.lr);
     b1_ = parse_in_format<F>(spec.hyper.beta1);
     b2_ = parse_in_format<F>(spec.hyper.beta2);
@@ -339,6 +340,13 @@ class FloatAdam {
   virtual void update_moments(F g, F& m, F& v) const {
     const F b1 = moment_b1_, b2 = moment_b2_;  // beta, or this step's debiased beta
     const F c1 = moment_c1_, c2 = moment_c2_;
+    if (m_decay_in_format_ && m_in_) {
+      // Optax's mu_dtype: decay * mu in mu's format (b1 rounded to it), + (1 - decay) g in F
+      const F decayed = stored_value(F(stored_value(b1, m_in_) * m), m_in_);
+      m = c1 * g + decayed;
+      v = b2 * v + c2 * (g * g);
+      return;
+    }
     switch (numerics_.moments) {
       case Numerics::Moments::mul_add:
         m = b1 * m + c1 * g;
@@ -490,6 +498,7 @@ class FloatAdam {
 
   const FloatFormat* stored_in_ = nullptr;
   const FloatFormat *m_in_ = nullptr, *v_in_ = nullptr, *vmax_in_ = nullptr;  // state formats of their own
+  bool m_decay_in_format_ = false;  // StateFormats::m_decay_in_format: b1 m in m_in_'s format
   const FloatFormat* compensation_in_ = nullptr;  // the compensation's format, where not theta's
   ThetaRounding theta_rounding_ = ThetaRounding::nearest;
   std::uint64_t seed_ = 0;
