@@ -256,6 +256,7 @@ std::string render_json(const CheckRun& run) {
     const StateFormats& f = run.options.state_formats;
     j["options"]["state_formats"] = {{"m", f.m}, {"v", f.v}, {"vmax", f.vmax}};  // "" for theta's format
     if (!f.compensation.empty()) j["options"]["state_formats"]["compensation"] = f.compensation;
+    if (f.m_decay_in_format) j["options"]["state_formats"]["m_decay"] = "in-format";
   }
   j["pinned"] = run.pinned;
   j["seed"] = run.seed;
