@@ -75,12 +75,14 @@ TEST(Protocol, AStepCountIsReadExactlyUpTo2To63) {
   EXPECT_THROW(step_of("-1"), ImplementationError);
 }
 
+/// A protocol /2 hello of one Optax optimizer whose options are `options` (a JSON array).
+AdapterInfo hello(const std::string& options) {
+  return parse_hello(R"({"protocol": "adamconf-adapter/2", "name": "x", "optimizers": [{"name": "a",
+      "presets": ["optax-adam", "optax-adamw"], "dtypes": ["float32"], "options": )" + options + R"(, "state": true}]})",
+                     "x");
+}
+
 TEST(Protocol, TheHelloStatesAnInt32CounterAndARoundTripWithinTheBound) {
-  auto hello = [](const std::string& options) {
-    return parse_hello(R"({"protocol": "adamconf-adapter/2", "name": "x", "optimizers": [{"name": "a",
-        "presets": ["optax-adam"], "dtypes": ["float32"], "options": )" + options + R"(, "state": true}]})",
-                       "x");
-  };
   const AdapterInfo plain = hello("[]");
   EXPECT_TRUE(plain.optimizers[0].bitwise_round_trip);
   EXPECT_EQ(plain.optimizers[0].step_counter, StepCounter::integer);
@@ -98,11 +100,6 @@ TEST(Protocol, TheHelloStatesAnInt32CounterAndARoundTripWithinTheBound) {
 
 // Optax's mu_dtype: the adapter states m's format and that b1 m is computed in it.
 TEST(Protocol, TheHelloStatesTheFirstMomentsDecayInItsOwnFormat) {
-  auto hello = [](const std::string& options) {
-    return parse_hello(R"({"protocol": "adamconf-adapter/2", "name": "x", "optimizers": [{"name": "a",
-        "presets": ["optax-adamw"], "dtypes": ["float32"], "options": )" + options + R"(, "state": true}]})",
-                       "x");
-  };
   EXPECT_FALSE(hello(R"(["m_format=bfloat16"])").optimizers[0].state_formats.m_decay_in_format);
   const AdapterInfo stated = hello(R"(["m_format=bfloat16", "m_decay=in-format"])");
   EXPECT_EQ(stated.optimizers[0].state_formats.m, "bfloat16");
