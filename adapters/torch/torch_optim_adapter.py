@@ -131,6 +131,8 @@ class TorchOptimizer:
         optimizer.step()
         s = optimizer.state.get(p, {})
         group = optimizer.param_groups[0]
+        # torchao holds lr as a float32 tensor (torchao/optim/adam.py:59) whatever the parameters' dtype
+        self.float32_lr = torch.is_tensor(group.get("lr")) and group["lr"].dtype == torch.float32
         for layout in STATE_LAYOUTS:
             group_step = "step" not in s and torch.is_tensor(group.get("step"))
             if {layout["m"], layout["v"]} <= set(s) and ("step" in s or group_step):
@@ -160,6 +162,8 @@ class TorchOptimizer:
     def hello(self):
         counter = STEP_COUNTERS.get((self.state_names or {}).get("step_dtype"))
         counter = [f"step_counter={counter}"] if counter else []
+        if self.float32_lr:
+            counter.append("scalars=float32")
         # The fused CPU kernel (PyTorch >= 2.4, aten/src/ATen/native/cpu/FusedAdamKernel.cpp) loads a
         # bfloat16/float16 element into float32, computes the step there and rounds theta, m and v
         # once when it stores them: float32 opmath. The single-tensor and foreach paths round each op.

@@ -256,6 +256,16 @@ std::vector<Preset> make_presets() {
                                         ApplyUpdate{}}},
                .defaults = Hyperparameters{.lr = "0.001", .beta1 = "0.9", .beta2 = "0.99", .eps = "1e-6", .weight_decay = "0.01"},
                .hyperparameters = kAdamWdHyper});
+  p.push_back({.name = "torchao-adamw",
+               .source = "torchao 0.18 torchao/optim/adam.py single_param_adam (_AdamW, 32-bit states), in float32: :183 "
+                         "p - lr wd p; :187-188 bc = 1 - beta**step (step a float32 tensor, :124); :191-192 m, v by lerp; "
+                         ":200-204 p - lr (m/bc1)/(sqrt(v)/sqrt(bc2) + eps); lr a float32 tensor (:59)",
+               .summary = "decoupled decay theta - lr*wd*theta first; eps after bias correction; lerp moments; wd 0.01",
+               .convention = {.chain = {DecayWeights{.scale = DecayScale::learning_rate}, eps_after(), ScaleByLearningRate{},
+                                        ApplyUpdate{}}},
+               .defaults = Hyperparameters{.lr = "0.001", .beta1 = "0.9", .beta2 = "0.999", .eps = "1e-8", .weight_decay = "0.01"},
+               .hyperparameters = kAdamWdHyper,
+               .amsgrad = AmsgradVariant::max_of_raw_v});
   for (const auto& preset : p) preset.convention.validate();
   return p;
 }
