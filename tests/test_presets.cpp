@@ -244,6 +244,50 @@ std::vector<R> burn_loop(const HyperValues<R>& h, R theta, const Stream& grads, 
   return out;
 }
 
+// torch-optimi 0.3.3 optimi/adam.py adam() (:263-273) and _single_param_adam
+// (:373-396): beta_hat = (beta**t - beta)/(beta**t - 1) (utils.py:36); L2
+// grad += wd p, or decoupled p *= 1 - lr wd, or (decouple_lr) p *= 1 - (lr/max_lr)
+// wd with max_lr = lr; m.lerp_(g, 1 - beta1_hat); v = beta2_hat v + (1 - beta2_hat)
+// g g; p.addcdiv_(m, sqrt(v) + eps, -lr). The state holds the bias-corrected moments.
+enum class OptimiDecay { l2, decoupled, decoupled_lr };
+std::vector<R> optimi_loop(const HyperValues<R>& h, R theta, const Stream& grads, const PresetOptions&, OptimiDecay decay) {
+  std::vector<R> out;
+  R m = 0, v = 0;
+  const auto debias_beta = [](const R& beta, std::size_t t) { return (pow(beta, t) - beta) / (pow(beta, t) - 1); };
+  for (std::size_t t = 1; t <= grads.size(); ++t) {
+    R g = grads[t - 1];
+    const R beta1_hat = debias_beta(h.beta1, t), beta2_hat = debias_beta(h.beta2, t);
+    if (decay == OptimiDecay::l2) g = g + h.weight_decay * theta;
+    if (decay == OptimiDecay::decoupled) theta = theta * (1 - h.lr * h.weight_decay);
+    if (decay == OptimiDecay::decoupled_lr) theta = theta * (1 - (h.lr / h.lr) * h.weight_decay);
+    m = m + (1 - beta1_hat) * (g - m);  // lerp
+    v = beta2_hat * v + (1 - beta2_hat) * g * g;
+    theta = theta + (-h.lr) * m / (sqrt(v) + h.eps);
+    out.push_back(theta);
+  }
+  return out;
+}
+
+// torchao 0.18 torchao/optim/adam.py single_param_adam (:179-204), IS_ADAMW:
+// p - lr wd p; bc = 1 - beta**step; m, v by lerp; AMSGrad max of raw v;
+// p - lr (m/bc1)/(sqrt(v)/sqrt(bc2) + eps).
+std::vector<R> torchao_loop(const HyperValues<R>& h, R theta, const Stream& grads, const PresetOptions& o) {
+  std::vector<R> out;
+  R m = 0, v = 0, vmax = 0;
+  for (std::size_t t = 1; t <= grads.size(); ++t) {
+    const R g = grads[t - 1];
+    theta = theta - h.lr * h.weight_decay * theta;
+    const R bc1 = 1 - pow(h.beta1, t), bc2 = 1 - pow(h.beta2, t);
+    m = m + (1 - h.beta1) * (g - m);
+    v = v + (1 - h.beta2) * (g * g - v);
+    if (o.amsgrad) vmax = std::max(vmax, v);
+    const R denom = sqrt(o.amsgrad ? vmax : v) / sqrt(bc2) + h.eps;
+    theta = theta - h.lr * (m / bc1) / denom;
+    out.push_back(theta);
+  }
+  return out;
+}
+
 const std::map<std::string, SourceLoop>& source_loops() {
   using namespace std::placeholders;
   static const std::map<std::string, SourceLoop> loops{
@@ -274,6 +318,11 @@ const std::map<std::string, SourceLoop>& source_loops() {
       {"candle-adamw", candle_loop},
       {"burn-adam", [](auto& h, R th, auto& g, auto& o) { return burn_loop(h, th, g, o, false); }},
       {"burn-adamw", [](auto& h, R th, auto& g, auto& o) { return burn_loop(h, th, g, o, true); }},
+      {"optimi-adam", [](auto& h, R th, auto& g, auto& o) { return optimi_loop(h, th, g, o, OptimiDecay::l2); }},
+      {"optimi-adamw", [](auto& h, R th, auto& g, auto& o) { return optimi_loop(h, th, g, o, OptimiDecay::decoupled); }},
+      {"optimi-adamw-decoupled-lr",
+       [](auto& h, R th, auto& g, auto& o) { return optimi_loop(h, th, g, o, OptimiDecay::decoupled_lr); }},
+      {"torchao-adamw", torchao_loop},
   };
   return loops;
 }
@@ -370,7 +419,9 @@ const std::vector<std::set<std::string>>& same_exact_arithmetic() {
       // adds wd theta to the update before lr (theta - lr(u + wd theta) =
       // theta(1 - lr wd) - lr u); bitsandbytes scales eps by sqrt(bc2)
       // (c2/c1 m/(sqrt(v) + eps c2) = m_hat/(sqrt(v_hat) + eps)).
-      {"pytorch-adamw", "tinygrad-adamw", "mlx-adamw-bias-corrected", "bitsandbytes-adamw", "candle-adamw"},
+      // torchao: theta - lr wd theta and lerp moments, the same numbers.
+      {"pytorch-adamw", "tinygrad-adamw", "mlx-adamw-bias-corrected", "bitsandbytes-adamw", "candle-adamw",
+       "torchao-adamw"},
   };
   return groups;
 }
