@@ -137,7 +137,7 @@ class TorchOptimizer:
             group_step = "step" not in s and torch.is_tensor(group.get("step"))
             if {layout["m"], layout["v"]} <= set(s) and ("step" in s or group_step):
                 step = group["step"] if group_step else s["step"]
-                return {"layout": layout, "step_is_tensor": torch.is_tensor(step), "group_step": group_step,
+                return {"layout": layout, "group_step": group_step,
                         # PyTorch 1.12+ keeps state['step'] as a float32 tensor: the count stops at 2^24;
                         # optimi's is an int32 tensor
                         "step_dtype": step.dtype if torch.is_tensor(step) else None,
@@ -235,7 +235,7 @@ class TorchOptimizer:
     @staticmethod
     def set_group_step(optimizer, param, step):
         """optimi: the group's count, and the group marked set up (else its first step resets the count)."""
-        group = next(g for g in optimizer.param_groups if any(p is param for p in g["params"]))
+        group = group_of_param(optimizer, param)
         if group.get("setup") and int(group["step"]) != int(step):
             raise ValueError(f"{optimizer.__class__.__name__} keeps one step count per parameter group: "
                              f"tensors of one group imported at steps {int(group['step'])} and {int(step)}")
@@ -259,11 +259,15 @@ class TorchOptimizer:
         if not s:  # never had a gradient: torch has no state for it yet
             n = param.numel()
             return {"step": 0, "m": [0.0] * n, "v": [0.0] * n, "vmax": [0.0] * n if options.get("amsgrad") else []}
-        step = s["step"] if "step" in s else next(g for g in optimizer.param_groups
-                                                  if any(p is param for p in g["params"]))["step"]
+        step = s["step"] if "step" in s else group_of_param(optimizer, param)["step"]
         step = step.item() if torch.is_tensor(step) else step
         return {"step": int(step), "m": s[layout["m"]].tolist(), "v": s[layout["v"]].tolist(),
                 "vmax": s[layout["vmax"]].tolist() if options.get("amsgrad") else []}
+
+
+def group_of_param(optimizer, param):
+    """The parameter group that holds `param`."""
+    return next(g for g in optimizer.param_groups if any(p is param for p in g["params"]))
 
 
 def default_preset(class_name):

@@ -719,9 +719,8 @@ class ErrorModel {
   };
 
   /// "Debiased betas": b_t = beta (1 - beta^(t-1)) / (1 - beta^t) and c_t =
-  /// 1 - b_t = (1 - beta) / (1 - beta^t), computed in the scalar arithmetic
-  /// (unit S) from powers within E(beta^t), E(beta^(t-1)) of "Scalars of step
-  /// t", either as optimi does, b = (p_t - beta)/(p_t - 1) then c = 1 - b, in
+  /// 1 - b_t = (1 - beta) / (1 - beta^t), computed from a power p_t within
+  /// E(beta^t) of "Scalars of step t", either as optimi does, b = (p_t - beta)/(p_t - 1) then c = 1 - b, in
   /// double (Python floats: p_t - beta cancels, losing log2(1/(1 - beta^(t-1)))
   /// bits, so this form is taken only in double), or as HeavyBall does, c =
   /// (1 - beta)/(1 - p_t) then b = 1 - c, in the scalar arithmetic; each then
@@ -750,11 +749,10 @@ class ErrorModel {
                  .x) +
         D * b + DE;
     const Real c_optimi = b_optimi + D * out.complement + DE;
-    // HeavyBall, in the scalar arithmetic (unit S)
+    // HeavyBall, in the scalar arithmetic (unit S): c = (1 - beta) / (1 - p_t), b = 1 - c
     const Real& S = scalar_u_exact_;
     const Real& E = scalar_eta_exact_;
     const U e_denominator = up(Real(e_power + S * denominator));
-    // HeavyBall: c = (1 - beta) / (1 - p_t), b = 1 - c
     const Real one_minus = Real(1) - beta;
     const U e_one_minus = up(Real(complement_representation_error(beta)));
     const Real c_heavyball =
