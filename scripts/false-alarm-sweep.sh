@@ -12,12 +12,15 @@
 # real peers of the conformance matrix alone (every row and dtype of
 # scripts/conformance-matrix.rows, PEERS=REGEX to keep some libraries), one
 # matrix run per round at a seed drawn and printed here.
+# BUILD=DIR takes adamconf and the C++ adapters from DIR instead of build/ (a copy, so that a long
+# sweep is not disturbed by rebuilding build/).
 #   usage: scripts/false-alarm-sweep.sh [CASES] [ROUNDS]   (default 100 cases, 1 round)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 cases=${1:-100}
 rounds=${2:-1}
-adamconf=build/adamconf
+build=${BUILD:-build}
+adamconf=$build/adamconf
 python=/usr/bin/python3
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -63,7 +66,7 @@ state_formats() {
 # finding, or errors; a finding that stops reproducing is counted too (the matrix fails on it).
 peers() {
   local seed=$(( (RANDOM << 15 | RANDOM) + 1 ))
-  scripts/conformance-matrix.sh --cases "$cases" --seed "$seed" --skip-property large-tensors-agree-with-reference \
+  scripts/conformance-matrix.sh --build "$build" --cases "$cases" --seed "$seed" --skip-property large-tensors-agree-with-reference \
     ${PEERS:+--library "$PEERS"} --out "$work/matrix.md" >"$work/matrix.log" 2>&1
   local status=$?
   local rows=$(grep -cE '^\| [^-]' "$work/matrix.md")

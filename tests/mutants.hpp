@@ -296,6 +296,17 @@ struct DebiasedBetasOneStepLate : FloatAdam<F> {
   }
 };
 
+/// HeavyBall's eps floor taken under the square root, sqrt(max(v_hat, eps)) =
+/// max(sqrt(v_hat), sqrt(eps)): where sqrt(v_hat) < sqrt(eps) the denominator
+/// is sqrt(eps) (1e-4 at eps = 1e-8), not max(sqrt(v_hat), eps).
+template <class F>
+struct EpsFloorUnderTheRoot : FloatAdam<F> {
+  F with_eps(F root) const override {
+    const F floor = sqrt_in(F(this->eps_));
+    return root < floor ? floor : root;
+  }
+};
+
 /// Under --scalars float32, lr_t and the bias corrections held in bfloat16
 /// (an 8-bit significand where float32's 24 are allowed): lr 0.001 becomes
 /// 0.00100708, 0.7% off, in float32 and float64 alike.
@@ -793,6 +804,8 @@ inline std::vector<Mutant> zoo() {
        factory<EpsNotScaledBySqrtBc2>("m"), "burn-adam", plain},
       {"debiased-betas-one-step-late", "optimi's debiased betas with the exponent one step late",
        factory<DebiasedBetasOneStepLate>("m"), "optimi-adamw", plain},
+      {"eps-floor-under-the-root", "HeavyBall's eps floor applied to v_hat, sqrt(max(v_hat, eps))",
+       factory<EpsFloorUnderTheRoot>("m"), "heavyball-adamw", plain},
       {"scalars-held-in-bfloat16", "under --scalars float32, lr and the bias corrections held in bfloat16",
        factory<ScalarsHeldInBfloat16>("m"), "mlx-adam", PresetOptions{.scalars = Scalars::float32}},
       {"maximize-ignored", "the maximize flag does nothing", factory<MaximizeIgnored>("m"), "pytorch-adamw",

@@ -9,6 +9,7 @@
 #include <iostream>
 #include <vector>
 
+#include "adamconf/error_model.hpp"
 #include "adamconf/presets.hpp"
 #include "adamconf/reference_adam.hpp"
 
@@ -228,6 +229,56 @@ TEST(DebiasedMoments, HoldKingmaBasBiasCorrectedMomentsAndStepAsItDoes) {
       ASSERT_TRUE(close(a.elements[i].theta, b.elements[i].theta)) << "theta, t=" << t << " element " << i;
     }
   }
+}
+
+// HeavyBall's debiased moments as it computes them in F (heavyball/utils.py
+// beta_debias on tensors, _lerp): c = (1 - beta)/(-expm1(t log1p(beta - 1))),
+// b = 1 - c, a = 1 - b, m = m (1 - a) + g a. At t = 1 the quotient need not be
+// 1 (float64, beta = 0.9: 1 - 2^-53), so m is not g: the error model's bound
+// on m and v ("Debiased betas", E_x(D)) must hold there and at later steps,
+// from an imported state, for betas above and below 1/2.
+template <class F>
+void expect_heavyball_moments_within_bounds(const FloatFormat& format) {
+  using Real = ReferenceReal;
+  const auto weight = [](F b, std::int64_t t) {  // a = 1 - b_t, the gradient's weight
+    const F c = F(F(1) - b) / F(-std::expm1(F(F(t) * F(std::log1p(F(b - F(1)))))));
+    return F(F(1) - F(F(1) - c));
+  };
+  std::vector<std::string> betas{"0.9", "0.99", "0.999", "0.3", "0.7", "0.123456"};
+  int inexact = 0;  // and the first betas k/1000 whose step-1 weight is not 1 (2.5% of betas in float32)
+  for (int k = 1; k < 1000 && inexact < 4; ++k)
+    if (weight(static_cast<F>(k / 1000.0), 1) != F(1)) {
+      betas.push_back("0." + std::string(k < 10 ? "00" : k < 100 ? "0" : "") + std::to_string(k));
+      ++inexact;
+    }
+  EXPECT_EQ(inexact, 4) << format.name;
+  int judged = 0;
+  for (const std::string& beta : betas) {
+    const OptimizerSpec spec = make_spec("heavyball-adamw", {}, {{"beta1", beta}, {"beta2", beta}});
+    const F b = static_cast<F>(std::stod(beta));
+    for (std::int64_t t : {1, 2, 3, 10, 57, 1000, 123457}) {
+      const F m0 = t == 1 ? F(0) : F(0.25), v0 = t == 1 ? F(0) : F(0.0625), g = F(-0.3);
+      const OptimizerState<Real> state{.step = t - 1, .m = {Real(m0)}, .v = {Real(v0)}, .vmax = {}};
+      ReferenceAdam<Real> reference(spec.convention, values_of<Real>(spec.hyper), {Real(1)}, state);
+      ErrorModel<Real> model(PrecisionRules(format, spec.convention), reference.hyper(), 1);
+      reference.step({Real(g)}, std::nullopt, model);
+      const F a = weight(b, t);
+      const F m = F(m0 * F(F(1) - a)) + F(g * a);
+      const F v = F(v0 * F(F(1) - a)) + F(F(g * g) * a);
+      const auto within = [](F x, const Real& exact, const Real& bound) { return abs(Real(x) - exact) <= bound; };
+      EXPECT_TRUE(within(m, reference.state().m[0], model.bounds()[0].m))
+          << format.name << " beta " << beta << " t " << t << ": m " << m << " exact " << reference.state().m[0];
+      EXPECT_TRUE(within(v, reference.state().v[0], model.bounds()[0].v))
+          << format.name << " beta " << beta << " t " << t << ": v " << v << " exact " << reference.state().v[0];
+      judged += 2;
+    }
+  }
+  EXPECT_EQ(judged, 10 * 7 * 2);
+}
+
+TEST(DebiasedMoments, HeavyBallsExpm1FormLiesWithinTheBoundFromStepOne) {
+  expect_heavyball_moments_within_bounds<float>(float32_format);
+  expect_heavyball_moments_within_bounds<double>(float64_format);
 }
 
 }  // namespace

@@ -268,6 +268,29 @@ std::vector<R> optimi_loop(const HyperValues<R>& h, R theta, const Stream& grads
   return out;
 }
 
+// HeavyBall 3.2.1 heavyball/utils.py _fused_compilable_adam_ (:1978-1999):
+// beta_hat = 1 - (1 - beta)/(1 - beta^t) (beta_debias, :340); _lerp (:1899) and
+// _compilable_stochastic_lerp_ (:1086): x (1 - a) + y a with a = 1 - beta_hat, for
+// m with g and v with g g; denom = sqrt(v).clamp(min=eps) (eps_sqrt, :420);
+// _compilable_update_ (:2430): p (1 - wd lr) + (m/denom)(-lr), lr = base_lr t / t
+// (chainable.py:2594). The state holds the bias-corrected moments.
+std::vector<R> heavyball_loop(const HyperValues<R>& h, R theta, const Stream& grads, const PresetOptions&) {
+  std::vector<R> out;
+  R m = 0, v = 0;
+  const auto beta_debias = [](const R& beta, std::size_t t) { return 1 - (1 - beta) / (1 - pow(beta, t)); };
+  for (std::size_t t = 1; t <= grads.size(); ++t) {
+    const R g = grads[t - 1];
+    const R a1 = 1 - beta_debias(h.beta1, t), a2 = 1 - beta_debias(h.beta2, t);
+    m = m * (1 - a1) + g * a1;
+    v = v * (1 - a2) + (g * g) * a2;
+    const R denom = std::max(R(sqrt(v)), h.eps);
+    const R lr = h.lr * R(t) / R(t);
+    theta = theta * (1 - h.weight_decay * lr) + (m / denom) * (-lr);
+    out.push_back(theta);
+  }
+  return out;
+}
+
 // torchao 0.18 torchao/optim/adam.py single_param_adam (:179-204), IS_ADAMW:
 // p - lr wd p; bc = 1 - beta**step; m, v by lerp; AMSGrad max of raw v;
 // p - lr (m/bc1)/(sqrt(v)/sqrt(bc2) + eps).
@@ -323,6 +346,7 @@ const std::map<std::string, SourceLoop>& source_loops() {
       {"optimi-adamw-decoupled-lr",
        [](auto& h, R th, auto& g, auto& o) { return optimi_loop(h, th, g, o, OptimiDecay::decoupled_lr); }},
       {"torchao-adamw", torchao_loop},
+      {"heavyball-adamw", heavyball_loop},
   };
   return loops;
 }

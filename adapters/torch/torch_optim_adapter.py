@@ -195,20 +195,8 @@ class TorchOptimizer:
                 groups.append({"params": members, **self.group_arguments(group["hyperparameters"])})
         optimizer = self.make(groups, options)
         if "state" in case:
-            layout = self.state_names["layout"]
-            state_dtype = DTYPES[self.state_names["state_dtype"]] if self.state_names["state_dtype"] else dtype
-            step_dtype = self.state_names["step_dtype"]
             for param, s in zip(params, case["state"]):
-                step = torch.tensor(s["step"], dtype=step_dtype) if step_dtype else int(s["step"])
-                state = {layout["m"]: torch.tensor(s["m"], dtype=state_dtype),
-                         layout["v"]: torch.tensor(s["v"], dtype=state_dtype), **self.state_names["other"]}
-                if options.get("amsgrad"):
-                    state[layout["vmax"]] = torch.tensor(s["vmax"], dtype=state_dtype)
-                if self.state_names["group_step"]:
-                    self.set_group_step(optimizer, param, step)
-                else:
-                    state["step"] = step
-                optimizer.state[param] = state
+                self.import_state(optimizer, param, s, options, dtype)
         thetas, copies, states = [], [], []
         for t, grads in enumerate(case["grads"]):
             if "lrs" in case:
@@ -231,6 +219,22 @@ class TorchOptimizer:
         if master:
             answer["theta_copy"] = copies
         return answer
+
+    def import_state(self, optimizer, param, s, options, dtype):
+        """One tensor's state (step, m, v, vmax) given to the optimizer, in the class's layout."""
+        layout = self.state_names["layout"]
+        state_dtype = DTYPES[self.state_names["state_dtype"]] if self.state_names["state_dtype"] else dtype
+        step_dtype = self.state_names["step_dtype"]
+        step = torch.tensor(s["step"], dtype=step_dtype) if step_dtype else int(s["step"])
+        state = {layout["m"]: torch.tensor(s["m"], dtype=state_dtype),
+                 layout["v"]: torch.tensor(s["v"], dtype=state_dtype), **self.state_names["other"]}
+        if options.get("amsgrad"):
+            state[layout["vmax"]] = torch.tensor(s["vmax"], dtype=state_dtype)
+        if self.state_names["group_step"]:
+            self.set_group_step(optimizer, param, step)
+        else:
+            state["step"] = step
+        optimizer.state[param] = state
 
     @staticmethod
     def set_group_step(optimizer, param, step):

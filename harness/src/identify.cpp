@@ -97,6 +97,8 @@ struct Candidate {
 /// tell it apart; its looser bound would only make it win ties.
 Convention exact_arithmetic(Convention c) {
   c.adam().eps_scaled_by_sqrt_bc2 = false;
+  for (Transform& t : c.chain)  // HeavyBall's lr t / t is lr
+    if (auto* l = std::get_if<ScaleByLearningRate>(&t)) l->warmup_ratio = false;
   return c;
 }
 
@@ -162,6 +164,8 @@ std::vector<std::string> describe_axes(const Convention& c, bool eps_inside_sqrt
   const ScaleByAdam& a = c.adam();
   if (eps_inside_sqrt)
     lines.push_back("eps: inside the square root, sqrt(v_hat + eps) (Optax eps_root)");
+  else if (a.eps_placement == EpsPlacement::after_bias_correction && a.eps_floor)
+    lines.push_back("eps: a floor after bias correction, max(sqrt(v_hat), eps) (HeavyBall)");
   else if (a.eps_placement == EpsPlacement::after_bias_correction)
     lines.push_back("eps: after bias correction, sqrt(v_hat) + eps (Kingma & Ba Algorithm 1, PyTorch, Optax, TF.js)");
   else

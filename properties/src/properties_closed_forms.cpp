@@ -25,11 +25,16 @@ std::string first_of(std::initializer_list<std::string> reasons) {
 
 /// The direction under a constant gradient g at step t, with bias correction:
 /// m_hat = g and v_hat = g^2 exactly, so Algorithm 1 gives g/(sqrt(g^2 + eps_root) + eps)
+/// (g/max(sqrt(g^2 + eps_root), eps) with eps as a floor)
 /// and eps-hat gives g/(sqrt(g^2 + eps_root/bc2) + eps/sqrt(bc2)).
 R constant_gradient_direction(const Scenario& s, const R& g, std::int64_t t) {
   const auto h = values_of<R>(s.spec.hyper);
-  if (s.spec.convention.adam().eps_placement == EpsPlacement::after_bias_correction)
-    return g / (sqrt(g * g + h.eps_root) + h.eps);
+  const ScaleByAdam& adam = s.spec.convention.adam();
+  if (adam.eps_placement == EpsPlacement::after_bias_correction) {
+    R denominator = sqrt(g * g + h.eps_root);
+    apply_eps(adam, denominator, h.eps);
+    return g / denominator;
+  }
   const R bc2 = 1 - integer_power(h.beta2, t);
   return g / (sqrt(g * g + h.eps_root / bc2) + h.eps / sqrt(bc2));
 }

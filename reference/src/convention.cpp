@@ -137,9 +137,11 @@ std::optional<DecayScale> decay_multiplier(const Transform& t) {
 std::string describe(const Transform& t) {
   std::string s = traits_of(t).name;
   if (const auto* d = std::get_if<DecayWeights>(&t)) return s + "(scale=" + to_string(d->scale) + ")";
+  if (const auto* l = std::get_if<ScaleByLearningRate>(&t)) return l->warmup_ratio ? s + "(warmup_ratio)" : s;
   if (const auto* a = std::get_if<ScaleByAdam>(&t)) {
     s += "(eps=" + to_string(a->eps_placement);
     if (a->eps_scaled_by_sqrt_bc2) s += ", eps_scaled_by_sqrt_bc2";
+    if (a->eps_floor) s += ", eps_floor";
     if (a->debiased_moments) s += ", debiased_moments";
     if (a->counter != StepCounter::integer) s += ", counter=" + to_string(a->counter);
     if (!a->bias_correction1) s += ", no_bias_correction1";
@@ -208,6 +210,8 @@ void Convention::validate() const {
   const ScaleByAdam& a = adam();
   if (a.debiased_moments && (a.amsgrad != AmsgradVariant::none || a.eps_placement != EpsPlacement::after_bias_correction))
     throw std::invalid_argument("debiased moments need eps after bias correction and no AMSGrad: " + describe());
+  if (a.eps_floor && (a.eps_placement != EpsPlacement::after_bias_correction || a.eps_scaled_by_sqrt_bc2))
+    throw std::invalid_argument("eps as a floor needs eps after bias correction, not scaled by sqrt(bc2): " + describe());
 }
 
 }  // namespace adamconf

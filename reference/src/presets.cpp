@@ -256,6 +256,18 @@ std::vector<Preset> make_presets() {
                                         ApplyUpdate{}}},
                .defaults = Hyperparameters{.lr = "0.001", .beta1 = "0.9", .beta2 = "0.99", .eps = "1e-6", .weight_decay = "0.01"},
                .hyperparameters = kAdamWdHyper});
+  // HeavyBall 3.2: debiased moments as optimi's, eps as a floor, decay and update in one expression.
+  p.push_back({.name = "heavyball-adamw",
+               .source = "HeavyBall 3.2.1 heavyball/__init__.py:44 AdamW (fns=update_by_adam); utils.py:340 beta_debias "
+                         "1 - (1 - beta)/(-expm1(step log1p(beta - 1))); :1899 _lerp x (1 - a) + y a, a = 1 - beta_hat; "
+                         ":420 eps_sqrt sqrt(v).clamp(min=eps); :2446 p (1 - wd lr) + u (-lr); chainable.py:2594 lr t / t",
+               .summary = "decoupled decay theta*(1 - lr*wd); moments held bias-corrected (debiased betas); "
+                          "eps as a floor: m_hat/max(sqrt(v_hat), eps); lr 0.0025, betas (0.9, 0.99), wd 0",
+               .convention = {.chain = {DecayWeights{.scale = DecayScale::learning_rate},
+                                        ScaleByAdam{.eps_floor = true, .debiased_moments = true},
+                                        ScaleByLearningRate{.warmup_ratio = true}, ApplyUpdate{}}},
+               .defaults = Hyperparameters{.lr = "0.0025", .beta1 = "0.9", .beta2 = "0.99", .eps = "1e-8", .weight_decay = "0"},
+               .hyperparameters = kAdamWdHyper});
   p.push_back({.name = "torchao-adamw",
                .source = "torchao 0.18 torchao/optim/adam.py single_param_adam (_AdamW, 32-bit states), in float32: :183 "
                          "p - lr wd p; :187-188 bc = 1 - beta**step (step a float32 tensor, :124); :191-192 m, v by lerp; "

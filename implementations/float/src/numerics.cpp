@@ -42,6 +42,9 @@ Numerics source_numerics(const std::string& preset) {
     n.power = N::Power::pow_double;
     n.denominator = N::Denominator::ratio_of_sqrts;
     n.step = N::Step::step_size_first;
+  } else if (preset.rfind("heavyball-", 0) == 0) {
+    // heavyball/utils.py: debiased betas of float32 tensors (beta_debias); x (1 - a) + y a; m / max(sqrt(v), eps)
+    n.power = N::Power::pow_target;
   } else if (preset == "huggingface-adamw" || preset == "sklearn-adam" || preset == "candle-adamw") {
     n.power = N::Power::pow_double;  // Python / numpy float64 scalars; candle's f64 scales
   } else {
@@ -83,6 +86,7 @@ Plan plan_of(const Convention& convention) {
       p.bias_correction2 = a->bias_correction2;
       p.amsgrad = a->amsgrad;
       p.counter = a->counter;
+      p.eps_floor = a->eps_floor;
       if (a->debiased_moments) {  // the moments are held bias-corrected: nothing to correct after
         p.debiased_moments = true;
         p.bias_correction1 = p.bias_correction2 = false;

@@ -130,6 +130,10 @@ struct ScaleByAdam {
   /// It means nothing for eps-hat or AMSGrad over v_hat, where it is ignored (identify
   /// probes such variants of every preset).
   bool eps_scaled_by_sqrt_bc2 = false;
+  /// eps as a floor of the denominator, not a summand: u = m_hat / max(sqrt(v_hat + eps_root), eps)
+  /// (HeavyBall 3.2 utils.py eps_sqrt: `item.clamp_min(0).sqrt().clamp(min=eps)`, its default
+  /// "eps_clamp" division). Needs eps after bias correction, not scaled by sqrt(bc2).
+  bool eps_floor = false;
   bool bias_correction1 = true;
   bool bias_correction2 = true;
   AmsgradVariant amsgrad = AmsgradVariant::none;
@@ -146,6 +150,18 @@ struct ScaleByAdam {
   bool debiased_moments = false;
   friend bool operator==(const ScaleByAdam&, const ScaleByAdam&) = default;
 };
+/// eps applied to the square root of scale_by_adam's denominator, in place:
+/// root + eps, or max(root, eps) where eps is a floor (ScaleByAdam::eps_floor).
+/// The exact reference and the closed forms use it; FloatAdam::with_eps
+/// computes the same in its format (the maximum is exact).
+template <class Real>
+void apply_eps(const ScaleByAdam& adam, Real& root, const Real& eps) {
+  if (!adam.eps_floor)
+    root += eps;
+  else if (root < eps)
+    root = eps;
+}
+
 /// Optax add_decayed_weights: u <- u + wd*theta (then scaled by lr with the rest).
 struct AddDecayedWeights {
   static constexpr TransformTraits traits{.name = "add_decayed_weights",
@@ -160,6 +176,11 @@ struct ScaleByLearningRate {
                                           .stands_in = static_cast<unsigned>(Phase::update),
                                           .opens = static_cast<unsigned>(Phase::scaled),
                                           .math = "u <- -lr_t u"};
+  /// lr_t recomputed every step as lr t / max(t, w + 1) with no warmup (w = 0), in the
+  /// scalar arithmetic: the same number lr, within two more roundings (HeavyBall 3.2
+  /// chainable.py:2594 `group["lr"] = group["base_lr"] * step / step.clamp(min=warmup_steps + 1)`,
+  /// step an int64 tensor, so a float32 tensor); "Scalars of step t" charges them.
+  bool warmup_ratio = false;
   friend bool operator==(const ScaleByLearningRate&, const ScaleByLearningRate&) = default;
 };
 /// theta <- theta + u.

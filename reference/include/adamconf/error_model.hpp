@@ -217,7 +217,9 @@ class ErrorModel {
     // Kahan: the step starts from s = theta + c, whose error is the compensated bound.
     if (kahan_)
       for (auto& b : bounds_) b.theta = b.compensated;
-    const Real d_lr_t = representation_error(s.lr);
+    Real d_lr_t = representation_error(s.lr);
+    // "Scalars of step t": HeavyBall's lr t / t in the scalar arithmetic, two roundings more
+    if (s.lr_warmup_ratio) d_lr_t += 2 * scalar_u_exact_ / (1 - 2 * scalar_u_exact_) * (abs(s.lr) + d_lr_t);
     d_lr_t_ = up(d_lr_t);
     Real e_schedule = h_.lr == 0 ? Real(0) : Real(s.schedule * (d_lr_t / abs(s.lr) + d_lr_ / h_.lr + u_exact_));
     if (s.lr == 0) e_schedule = 0;
@@ -479,7 +481,8 @@ class ErrorModel {
       const U e_x = e_v_hat + d_eps_root_ + (h_.eps_root > 0 ? rho(up(x_exact)) : U{0});
       const U s = sqrt(up(x_exact));
       const U e_s = sqrt_error(x_exact, e_x) + U::exact(3) * u_ * s + eta_;
-      const U e_d = e_s + d_eps_ + sum_error(up(e.denom), s, e_s, up(h_.eps), d_eps_);
+      // eps as a floor: max(s, eps) errs by at most the larger of its operands' errors
+      const U e_d = adam.eps_floor ? max(e_s, d_eps_) : e_s + d_eps_ + sum_error(up(e.denom), s, e_s, up(h_.eps), d_eps_);
       d.factor = compose(compose(r_bc1_, reciprocal_error(d.denom_low, e_d)), gamma3_);
       d.r_over_m = inverse_bc1_ / d.denom_low;
     } else {
@@ -730,13 +733,14 @@ class ErrorModel {
     using std::abs;
     using std::max;
     MomentScalars out{.beta = b, .complement = Real(1) - b, .beta_error = 0, .complement_error = 0};
-    if (t <= 1 || beta == 0) {
+    if (beta == 0) {  // 0 and 1 at every step: 1 - beta^t = 1 however it is computed
       out.exact = true;
       return out;
     }
     const Real d_beta = representation_error(beta);
     const Real power = integer_power(beta, t);
-    const Real e_power = bias_correction_error(Real(1) - power, beta, power, d_beta, t);
+    // At t = 1 optimi's form and pow give b = 0, c = 1 exactly; HeavyBall's -expm1(log1p(beta - 1)) need not
+    const Real e_power = t <= 1 ? Real(0) : bias_correction_error(Real(1) - power, beta, power, d_beta, t);
     const Real denominator = Real(1) - power;  // |p_t - 1|
     // optimi, in double: N = beta - p_t, b = N / (1 - p_t), c = 1 - b
     const Real D = ldexp(Real(1), -53), DE = ldexp(Real(1), -1074);
@@ -748,19 +752,45 @@ class ErrorModel {
                             down(denominator), up(Real(e_power_double + D * denominator)))
                  .x) +
         D * b + DE;
-    const Real c_optimi = b_optimi + D * out.complement + DE;
-    // HeavyBall, in the scalar arithmetic (unit S): c = (1 - beta) / (1 - p_t), b = 1 - c
+    const Real c_optimi = t <= 1 ? Real(0) : Real(b_optimi + D * out.complement + DE);
+    // HeavyBall, in the scalar arithmetic (unit S): c = (1 - beta) / (1 - p_t), 1 - p_t from
+    // pow or a product, or as -expm1(t log1p(beta - 1)); b = 1 - c; then its _lerp's weights
+    // c = 1 - b (on the gradient) and b = 1 - c (on the moment), one rounding each
     const Real& S = scalar_u_exact_;
     const Real& E = scalar_eta_exact_;
-    const U e_denominator = up(Real(e_power + S * denominator));
+    const U e_denominator = up(max(Real(e_power + S * denominator), exp_log_power_error(beta, d_beta, t)));
     const Real one_minus = Real(1) - beta;
     const U e_one_minus = up(Real(complement_representation_error(beta)));
-    const Real c_heavyball =
+    const Real c_quotient =
         Real(quotient_error(up(one_minus), e_one_minus, down(denominator), e_denominator).x) + S * out.complement + E;
+    const Real b_once = c_quotient + S * b + E;
+    const Real c_heavyball = b_once + S * out.complement + E;
     const Real b_heavyball = c_heavyball + S * b + E;
-    out.beta_error = max(b_optimi, b_heavyball) + u_exact_ * b + eta_exact_;
+    out.beta_error = max(t <= 1 ? Real(0) : b_optimi, b_heavyball) + u_exact_ * b + eta_exact_;
     out.complement_error = max(c_optimi, c_heavyball) + u_exact_ * out.complement + eta_exact_;
     return out;
+  }
+
+  /// "Debiased betas", HeavyBall's 1 - beta^t = -expm1(x~), x~ = fl(fl(t) fl(log1p(fl(beta~ - 1))))
+  /// (heavyball/utils.py beta_debias on tensors). beta~ - 1 rounds only below 1/2 (Sterbenz
+  /// above), by at most S (1 - beta): charged with beta~'s own error through d(beta^t)/d beta =
+  /// t beta^(t-1). log1p within 1 ulp (2S), t's conversion and the product one rounding each:
+  /// x~ = x (1 + theta), |theta| <= gamma_4(S), so |e^x~ - e^x| <= |x| theta e^(-|x| (1 - theta))
+  /// (mean value theorem, x = t log beta < 0); expm1 within 1 ulp adds 2S (1 - beta^t).
+  Real exp_log_power_error(const Real& beta, const Real& d_beta, std::int64_t t) const {
+    using std::abs;
+    using std::exp;
+    using std::log;
+    using std::min;
+    const Real& S = scalar_u_exact_;
+    const Real d_subtraction = beta < Real(1) / 2 ? Real(S * (Real(1) - beta)) : Real(0);
+    const Real sensitivity = t * integer_power(beta, t - 1);
+    const Real x = abs(Real(t * log(beta)));
+    const Real theta = 4 * S / (1 - 4 * S);
+    const Real bc = Real(1) - integer_power(beta, t);
+    const Real e = sensitivity * (d_beta + d_subtraction) + x * theta * exp(Real(-x * (1 - theta))) + 2 * S * bc +
+                   scalar_eta_exact_;
+    return min(e, Real(1));
   }
 
   /// The moment scalars of "Moments" set to those of this step.

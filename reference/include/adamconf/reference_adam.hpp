@@ -61,6 +61,8 @@ struct StepScalars {
   /// this step's betas are b_t = beta (1 - beta^(t-1)) / (1 - beta^t); the
   /// bias corrections are then 1.
   bool debiased = false;
+  /// ScaleByLearningRate::warmup_ratio: lr_t is recomputed as lr t / t (the same number, rounded twice more).
+  bool lr_warmup_ratio = false;
   Real moment_beta1;  ///< the beta the first moment is updated with: beta1, or b1_t when debiased
   Real moment_beta2;  ///< likewise for the second moment
 };
@@ -175,6 +177,8 @@ class ReferenceAdam {
     s.bias_correction2 = adam.bias_correction2 ? Real(Real(1) - s.beta2_power) : Real(1);
     s.moment_beta1 = hyper_.beta1;
     s.moment_beta2 = hyper_.beta2;
+    for (const auto& transform : convention_.chain)
+      if (const auto* l = std::get_if<ScaleByLearningRate>(&transform)) s.lr_warmup_ratio = l->warmup_ratio;
     if (adam.debiased_moments) {
       s.debiased = true;
       s.bias_corrected1 = s.bias_corrected2 = false;
@@ -321,10 +325,10 @@ class ReferenceAdam {
     }
     rec.vmax = vmax;
     if (adam.eps_placement == EpsPlacement::after_bias_correction) {
-      rec.denom = rec.v_hat;  // sqrt(v_hat + eps_root) + eps
+      rec.denom = rec.v_hat;  // sqrt(v_hat + eps_root) + eps, or max(sqrt(...), eps)
       if (hyper_.eps_root != 0) rec.denom += hyper_.eps_root;
       rec.denom = sqrt(rec.denom);
-      rec.denom += hyper_.eps;
+      apply_eps(adam, rec.denom, hyper_.eps);
       rec.direction = rec.m_hat;
       rec.direction /= rec.denom;
     } else {

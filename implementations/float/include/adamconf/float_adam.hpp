@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <vector>
+#include <type_traits>
 
 #include "adamconf/implementation.hpp"
 #include "adamconf/real.hpp"
@@ -77,6 +78,8 @@ struct Plan {
   StepCounter counter = StepCounter::integer;
   /// ScaleByAdam::debiased_moments: per-step betas b_t, no bias correction after.
   bool debiased_moments = false;
+  /// ScaleByAdam::eps_floor: u = m_hat / max(sqrt(v_hat), eps).
+  bool eps_floor = false;
   /// Scalars::float32: lr_t and the bias corrections held in float32 (Keras' lr, tinygrad's beta^t).
   bool scalars_in_float32 = false;
 };
@@ -321,7 +324,9 @@ class FloatAdam {
   /// complements: as optimi in double, b = (beta^t - beta)/(beta^t - 1), c = 1 - b
   /// (optimi/utils.py debias_beta), where the numerics compute powers in
   /// double; otherwise as HeavyBall in F, c = (1 - beta)/(1 - beta^t), b = 1 - c
-  /// (heavyball/utils.py beta_debias). 0 and 1 at step 1.
+  /// (heavyball/utils.py beta_debias, 1 - beta^t as -expm1(t log1p(beta - 1))),
+  /// then the weights its _lerp forms, c = 1 - b and b = 1 - c (utils.py
+  /// _lerp, _compilable_stochastic_lerp_: x (1 - a) + y a, a = 1 - b). 0 and 1 at step 1.
   virtual void debiased_betas(F beta, double beta_d, std::int64_t t, F& b, F& c) const {
     if (t <= 1) {
       b = F(0);
@@ -332,7 +337,12 @@ class FloatAdam {
       b = static_cast<F>(b_d);
       c = static_cast<F>(1 - b_d);
     } else {
-      c = F(F(1) - beta) / F(F(1) - integer_power(beta, t));
+      F one_minus_power = F(F(1) - integer_power(beta, t));
+      if constexpr (std::is_floating_point_v<F>)  // HeavyBall: -expm1(t log1p(beta - 1)) of tensors
+        one_minus_power = F(-std::expm1(F(F(t) * F(std::log1p(F(beta - F(1)))))));
+      c = F(F(1) - beta) / one_minus_power;
+      b = F(1) - c;
+      c = F(1) - b;  // _lerp weighs the gradient by 1 - b and the moment by 1 - (1 - b)
       b = F(1) - c;
     }
   }
@@ -388,11 +398,17 @@ class FloatAdam {
         eps_root_ != F(0)) {
       F v_hat = v_used / s.bc2;
       if (plan_.amsgrad == AmsgradVariant::max_of_v_hat) v_hat = vmax_[i] = std::max(vmax_[i], v_hat);
-      return sqrt_in(F(v_hat + eps_root_)) + eps_;
+      return with_eps(sqrt_in(F(v_hat + eps_root_)));
     }
     const F sqrt_bc2 = numerics_.power == Numerics::Power::pow_double ? static_cast<F>(std::sqrt(s.bc2_d))
                                                                      : sqrt_in(s.bc2);
-    return sqrt_in(v_used) / sqrt_bc2 + eps_;
+    return with_eps(sqrt_in(v_used) / sqrt_bc2);
+  }
+
+  /// eps applied to the denominator's square root: root + eps, or max(root, eps) (ScaleByAdam::eps_floor).
+  virtual F with_eps(F root) const {
+    if (!plan_.eps_floor) return root + eps_;
+    return root < eps_ ? F(eps_) : root;
   }
 
   /// What eps is multiplied by in the eps-scaled-by-sqrt(bc2) order (burn's Adam, bitsandbytes): sqrt(bc2).
