@@ -758,9 +758,12 @@ class ErrorModel {
     // c = 1 - b (on the gradient) and b = 1 - c (on the moment), one rounding each
     const Real& S = scalar_u_exact_;
     const Real& E = scalar_eta_exact_;
-    const U e_denominator = up(max(Real(e_power + S * denominator), exp_log_power_error(beta, d_beta, t)));
+    // At t = 1, c = (1 - beta~)/(1 - beta~) = 1 for any held beta~: only the arithmetic errs there
+    // (1 - beta~ rounded, and the expm1 form), not beta's representation
     const Real one_minus = Real(1) - beta;
-    const U e_one_minus = up(Real(complement_representation_error(beta)));
+    const U e_denominator =
+        up(max(Real(e_power + S * denominator), exp_log_power_error(beta, t <= 1 ? Real(0) : d_beta, t)));
+    const U e_one_minus = up(t <= 1 ? Real(S * one_minus) : complement_representation_error(beta));
     const Real c_quotient =
         Real(quotient_error(up(one_minus), e_one_minus, down(denominator), e_denominator).x) + S * out.complement + E;
     const Real b_once = c_quotient + S * b + E;
