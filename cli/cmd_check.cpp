@@ -97,6 +97,7 @@ void resolve_options_from_hello(CheckRun& run, const CheckOptions& o, const Capa
   if (!o.spec.state_formats_given()) {
     run.options.state_formats = caps.state_formats;
     run.state_formats_from_adapter = run.options.state_formats.any();
+    if (!run.options.state_formats.any()) run.options.state_formats = preset_by_name(run.preset).state_formats;
   }
   PrecisionRules(dtype, preset_by_name(run.preset).resolve(run.options)).validate_state_formats();
 }

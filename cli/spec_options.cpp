@@ -77,6 +77,7 @@ OptimizerSpec SpecOptions::spec() const {
   if (scalars_given()) options.scalars = scalars_by_name(scalars, "--scalars");
   if (precision_given()) options.precision = precision_by_name(precision, "--precision");
   options.state_formats = state_formats();
+  if (!options.state_formats.any()) options.state_formats = preset_by_name(preset).state_formats;  // the preset's own
   return make_spec(preset, options, overrides);
 }
 

@@ -658,6 +658,51 @@ struct CompensationKeptInFloat32 : FloatAdam<F> {
   float compensation_of(float x, float theta) const override { return std::isfinite(x) ? x - theta : 0.0f; }
 };
 
+// ---- quantized states (bitsandbytes' 8-bit) ----
+
+/// Codes by truncation: the largest code at or below x / scale, not the nearest.
+template <class F>
+struct QuantizedCodesTruncated : FloatAdam<F> {
+  int code_of(const std::vector<float>& map, float normed) const override {
+    const auto above = std::upper_bound(map.begin(), map.end(), normed);
+    return above == map.begin() ? 0 : static_cast<int>(above - map.begin()) - 1;
+  }
+};
+
+/// Each block's scale taken from the moments before this step's update (the stale absmax).
+template <class F>
+struct QuantizedScaleBeforeUpdate : FloatAdam<F> {
+  float block_scale(const std::vector<F>& before, const std::vector<F>&, std::size_t first, std::size_t last) const override {
+    return FloatAdam<F>::block_scale(before, before, first, last);
+  }
+};
+
+/// Blocks of 2048 where the format documents 256.
+template <class F>
+struct QuantizedBlocksOf2048 : FloatAdam<F> {
+  std::size_t block_of(const QuantizedFormat&) const override { return 2048; }
+};
+
+/// Tensors below the format's min_size quantized too (the threshold ignored).
+template <class F>
+struct QuantizedThresholdIgnored : FloatAdam<F> {
+  bool quantizes_tensor(const QuantizedFormat&, std::size_t) const override { return true; }
+};
+
+/// v quantized on the signed map (half its codes negative, so half the resolution).
+template <class F>
+struct QuantizedSignedMapForV : FloatAdam<F> {
+  std::vector<float> map_of(const QuantizedFormat&) const override {
+    return dynamic_map(true, 7, 8, LinspaceRounding::fused);
+  }
+};
+
+/// A partial last block left out: no scale for it, its elements kept in float32.
+template <class F>
+struct QuantizedPartialBlockDropped : FloatAdam<F> {
+  std::size_t blocks_of(std::size_t n, std::size_t block) const override { return n / block; }
+};
+
 /// A mutant and where its bug shows: the preset and options it is checked with.
 struct Mutant {
   std::string name;
@@ -727,6 +772,25 @@ inline std::vector<PrecisionMutant> precision_zoo() {
        bfloat16_format, Precision::float32_opmath},
       {{"moment-sum-in-m-format", "Optax's mu_dtype read as b1 m + (1 - b1) g rounded to bfloat16 before the update uses it",
         factory<MomentSumInMFormat>("m"), "optax-adamw", optax_mu_dtype},
+       float32_format, Precision::storage},
+      // bitsandbytes' 8-bit states (the preset's own formats: m and v quantized from 4096 elements)
+      {{"quantized-codes-truncated", "codes by truncation, the code at or below x / scale, not the nearest",
+        factory<QuantizedCodesTruncated>("m"), "bitsandbytes-adamw8bit", PresetOptions{}},
+       float32_format, Precision::storage},
+      {{"quantized-scale-before-update", "each block's absmax taken before the step's update",
+        factory<QuantizedScaleBeforeUpdate>("m"), "bitsandbytes-adamw8bit", PresetOptions{}},
+       float32_format, Precision::storage},
+      {{"quantized-blocks-of-2048", "blocks of 2048 where 256 is documented", factory<QuantizedBlocksOf2048>("m"),
+        "bitsandbytes-adamw8bit", PresetOptions{}},
+       float32_format, Precision::storage},
+      {{"quantized-threshold-ignored", "tensors below 4096 elements quantized too", factory<QuantizedThresholdIgnored>("m"),
+        "bitsandbytes-adamw8bit", PresetOptions{}},
+       float32_format, Precision::storage},
+      {{"quantized-signed-map-for-v", "v quantized on the signed map", factory<QuantizedSignedMapForV>("m"),
+        "bitsandbytes-adamw8bit", PresetOptions{}},
+       float32_format, Precision::storage},
+      {{"quantized-partial-block-dropped", "a tensor's partial last block left unquantized, without a scale",
+        factory<QuantizedPartialBlockDropped>("m"), "bitsandbytes-adamw8bit", PresetOptions{}},
        float32_format, Precision::storage},
       {{"variance-truncated-to-bfloat16", "v stored in bfloat16 by dropping its low bits, not to nearest even",
         factory<VarianceTruncatedToBfloat16>("m"), "pytorch-adam", bfloat16_variance},

@@ -347,6 +347,8 @@ const std::map<std::string, SourceLoop>& source_loops() {
        [](auto& h, R th, auto& g, auto& o) { return optimi_loop(h, th, g, o, OptimiDecay::decoupled_lr); }},
       {"torchao-adamw", torchao_loop},
       {"heavyball-adamw", heavyball_loop},
+      {"bitsandbytes-adam8bit", bitsandbytes_loop},  // below 4096 elements: the 32-bit kernel
+      {"bitsandbytes-adamw8bit", bitsandbytes_loop},
   };
   return loops;
 }
@@ -444,8 +446,11 @@ const std::vector<std::set<std::string>>& same_exact_arithmetic() {
       // theta(1 - lr wd) - lr u); bitsandbytes scales eps by sqrt(bc2)
       // (c2/c1 m/(sqrt(v) + eps c2) = m_hat/(sqrt(v_hat) + eps)).
       // torchao: theta - lr wd theta and lerp moments, the same numbers.
+      // bitsandbytes' 8-bit presets: their quantized states change nothing below 4096 elements, and
+      // the probes' tensors are smaller.
       {"pytorch-adamw", "tinygrad-adamw", "mlx-adamw-bias-corrected", "bitsandbytes-adamw", "candle-adamw",
-       "torchao-adamw"},
+       "torchao-adamw", "bitsandbytes-adamw8bit"},
+      {"bitsandbytes-adam", "bitsandbytes-adam8bit"},
   };
   return groups;
 }

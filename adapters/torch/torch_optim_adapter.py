@@ -79,9 +79,19 @@ class TorchOptimizer:
                                                     ("eps", "eps"), ("weight_decay", "weight_decay"))
                                 if needs in self.accepts or (h in ("beta1", "beta2") and h in self.accepts)]
         self.options = [o for o in ("amsgrad", "maximize") if o in self.accepts and o not in extra]
+        if "amsgrad" in self.options and not self._takes_amsgrad():
+            self.options.remove("amsgrad")  # bitsandbytes' 8-bit classes take the argument and refuse True
         self.state_names = self._probe_state()
+        self.quantized = self._probe_quantized()
         self.module = module_name
         self.dtypes = [d for d in DTYPES if master_weights or self._steps_in(DTYPES[d])]
+
+    def _takes_amsgrad(self):
+        try:
+            self.make([{"params": [torch.zeros(2, requires_grad=True)]}], {"amsgrad": True, "maximize": False})
+            return True
+        except ValueError:
+            return False
 
     def _steps_in(self, dtype):
         """Whether the class runs in dtype here (PyTorch 1.13 on CPU has no float16 addcmul_)."""
@@ -147,6 +157,19 @@ class TorchOptimizer:
                         "state_dtype": self._state_dtype(layout)}
         return None
 
+    def _probe_quantized(self):
+        """Whether the class keeps a large tensor's state as 8-bit codes (bitsandbytes' 8-bit
+        optimizers: state1, state2 uint8 with absmax1, absmax2 per block of 256 and the maps
+        qmap1, qmap2, optim/optimizer.py Optimizer8bit, from min_8bit_size = 4096 elements)."""
+        if not self.state_names or self.state_names["layout"]["m"] != "state1":
+            return False
+        p = torch.zeros(4096, dtype=torch.float32, requires_grad=True)
+        optimizer = self.make([{"params": [p]}], {"amsgrad": False, "maximize": False})
+        p.grad = torch.ones(4096, dtype=torch.float32)
+        optimizer.step()
+        s = optimizer.state[p]
+        return s["state1"].dtype == torch.uint8 and {"absmax1", "qmap1", "absmax2", "qmap2"} <= set(s)
+
     def _state_dtype(self, layout):
         """The dtype the class keeps m in for bfloat16 parameters, if it is not the parameters' (float32 in bitsandbytes)."""
         p = torch.zeros(2, dtype=torch.bfloat16, requires_grad=True)
@@ -174,6 +197,8 @@ class TorchOptimizer:
                      else ["precision=float32-opmath"] if float32_math else [])
         state_format = self.state_format or (self.state_names or {}).get("state_dtype")
         formats = [f"{k}_format={state_format}" for k in ("m", "v", "vmax")] if state_format else []
+        if self.quantized:  # bitsandbytes' 8-bit classes: m and v blockwise-quantized from min_8bit_size elements
+            formats = ["m_format=bnb-dynamic8-signed", "v_format=bnb-dynamic8-unsigned"]
         return {"name": self.name, "presets": [self.preset], "dtypes": self.dtypes,
                 "hyperparameters": self.hyperparameters, "options": self.options + counter + precision + formats,
                 "state": self.state_names is not None, "lr_schedule": "lr" in self.accepts}
@@ -222,6 +247,8 @@ class TorchOptimizer:
 
     def import_state(self, optimizer, param, s, options, dtype):
         """One tensor's state (step, m, v, vmax) given to the optimizer, in the class's layout."""
+        if self.quantized and param.numel() >= 4096:
+            raise ValueError(f"{self.name}: importing a quantized state (codes and scales) is not in the protocol yet")
         layout = self.state_names["layout"]
         state_dtype = DTYPES[self.state_names["state_dtype"]] if self.state_names["state_dtype"] else dtype
         step_dtype = self.state_names["step_dtype"]
@@ -265,8 +292,20 @@ class TorchOptimizer:
             return {"step": 0, "m": [0.0] * n, "v": [0.0] * n, "vmax": [0.0] * n if options.get("amsgrad") else []}
         step = s["step"] if "step" in s else group_of_param(optimizer, param)["step"]
         step = step.item() if torch.is_tensor(step) else step
+        if s[layout["m"]].dtype == torch.uint8:  # bitsandbytes' 8-bit state: codes and scales, carried exactly
+            return {"step": int(step), **quantized_state(s, "m", "state1", "absmax1", "qmap1"),
+                    **quantized_state(s, "v", "state2", "absmax2", "qmap2"), "vmax": []}
         return {"step": int(step), "m": s[layout["m"]].tolist(), "v": s[layout["v"]].tolist(),
                 "vmax": s[layout["vmax"]].tolist() if options.get("amsgrad") else []}
+
+
+def quantized_state(s, name, codes, absmax, qmap, block=256):
+    """One quantized state tensor: its codes, its block scales, and the values they read back as,
+    qmap[code] * absmax in float32 (bitsandbytes' dequantize_blockwise on the CPU)."""
+    c = s[codes].reshape(-1)
+    scales = s[absmax].reshape(-1)
+    values = s[qmap][c.long()] * scales.repeat_interleave(block)[: c.numel()]
+    return {name: values.tolist(), f"{name}_codes": c.tolist(), f"{name}_scales": scales.tolist()}
 
 
 def group_of_param(optimizer, param):

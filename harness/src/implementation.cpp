@@ -73,6 +73,14 @@ void append_tensor_state(ImplementationState& joined, const ImplementationState&
   joined.compensation.insert(joined.compensation.end(), tensor.compensation.begin(), tensor.compensation.end());
   joined.tensor_steps.push_back(tensor.step);
   joined.step = joined.tensor_steps.front();
+  // One entry per tensor once any tensor has one (a small tensor's float32 state has none).
+  const auto one_each = [&](std::vector<QuantizedTensor>& all, const std::vector<QuantizedTensor>& own) {
+    if (own.empty() && all.empty()) return;
+    all.resize(joined.tensor_steps.size() - 1);
+    all.push_back(own.empty() ? QuantizedTensor{} : own.front());
+  };
+  one_each(joined.m_quantized, tensor.m_quantized);
+  one_each(joined.v_quantized, tensor.v_quantized);
 }
 
 std::string element_position(const std::vector<TensorSlice>& slices, std::size_t k, std::size_t element,

@@ -14,6 +14,12 @@
 
 namespace adamconf::detail {
 
+/// quantized_states.cpp: tensor k's quantized state q (its values read back in `values`, the joined
+/// state's m or v) after step t, judged against the exact values of that step and their errors.
+void check_quantized_tensor(Checker& checker, const char* what, const QuantizedFormat& f, const QuantizedTensor& q,
+                            const std::vector<double>& values, const std::vector<R>& exact, const std::vector<R>& bounds,
+                            const std::vector<TensorSlice>& slices, std::size_t k, std::size_t t, const std::string& how);
+
 /// Whether `name` is held (PropertyContext::held) at a value other than 0.
 inline bool is_held_nonzero(const PropertyContext& ctx, const std::string& name) {
   const auto held = ctx.held();

@@ -136,6 +136,14 @@ rc::Gen<Scenario> structured_scenario(const ScenarioShape& shape, StructureClass
       const int n = many ? *uniform(100, 131) : *uniform(1, 9);
       for (int k = 0; k < n; ++k) sizes.push_back(*small_tensor_size());
       steps = static_cast<std::size_t>(*uniform(1, many ? 5 : 13));
+    } else if (kind == StructureClass::quantized) {
+      // bitsandbytes' min_8bit_size 4096 and blocks of 256: below, at and above the size, a partial
+      // last block, and one case in four a tensor of 1025 blocks (the last of one element).
+      std::vector<std::size_t> all{4095, 4096, 4097, 4096 + *uniform<std::size_t>(2, 256)};
+      if (*uniform(0, 4) == 0) all.push_back((1u << 18) + 1);
+      if (shape.one_tensor) sizes.push_back(all[*uniform<std::size_t>(0, all.size())]);
+      else sizes = all;
+      steps = static_cast<std::size_t>(*uniform(2, 5));
     } else if (shape.one_tensor) {
       // Protocol /1: one tensor past the first chunk; one case in three holds >= 2^20 elements.
       const bool huge = *uniform(0, 3) == 0;
@@ -181,7 +189,7 @@ rc::Gen<Scenario> structured_scenario(const ScenarioShape& shape, StructureClass
       if (*uniform(0, 2) == 0) s.run.grad_given[0][never] = true;  // sometimes it has one, at the first step only
     }
     if (groups == 1 && shape.lr_schedule) s.run.lrs = *lr_schedule(s.spec.hyper.lr, static_cast<int>(steps));
-    if (shape.one_tensor && kind == StructureClass::large) s.run.tensors.clear();  // a case of one tensor
+    if (shape.one_tensor && kind != StructureClass::mixed) s.run.tensors.clear();  // a case of one tensor
     return s;
   });
 }

@@ -94,6 +94,24 @@ ImplementationState state_of(const Json& j, const std::string& where) {
   if (j.contains("vmax") && !j.at("vmax").is_null()) s.vmax = numbers(j.at("vmax"), where + " vmax");
   if (j.contains("compensation") && !j.at("compensation").is_null())
     s.compensation = numbers(j.at("compensation"), where + " compensation");
+  // A quantized state: m_codes (0..255) and m_scales, v_codes and v_scales, carried exactly.
+  for (const auto& [name, into] : {std::pair{"m", &s.m_quantized}, std::pair{"v", &s.v_quantized}}) {
+    const std::string codes = std::string(name) + "_codes", scales = std::string(name) + "_scales";
+    if (!j.contains(codes) && !j.contains(scales)) continue;
+    if (!j.contains(codes) || !j.contains(scales))
+      throw ImplementationError("adapter answered " + where + " with " + (j.contains(codes) ? codes : scales) +
+                                " but not " + (j.contains(codes) ? scales : codes));
+    QuantizedTensor q;
+    const Json& list = j.at(codes);
+    if (!list.is_array()) throw ImplementationError("adapter answered " + where + " " + codes + " with " + excerpt(list) + ", not a list");
+    for (const Json& c : list) {
+      if (!c.is_number_integer() || c.get<std::int64_t>() < 0 || c.get<std::int64_t>() > 255)
+        throw ImplementationError("adapter answered " + where + " " + codes + " with " + excerpt(c) + ", not a code 0..255");
+      q.codes.push_back(static_cast<int>(c.get<std::int64_t>()));
+    }
+    q.scales = numbers(j.at(scales), where + " " + scales);
+    into->push_back(std::move(q));
+  }
   return s;
 }
 

@@ -1,4 +1,5 @@
 #include "adamconf/convention.hpp"
+#include "adamconf/quantized_format.hpp"
 
 #include <algorithm>
 #include <stdexcept>
@@ -80,8 +81,12 @@ std::optional<Quantity> quantity_by_name(std::string_view text) {
 }
 
 std::string state_format_name(const std::string& name, const std::string& where) {
-  if (!known_format(name))
-    throw std::invalid_argument(where + " '" + name.substr(0, 40) + "': expected bfloat16, float16, float32 or float64");
+  if (!known_format(name) && !quantized_format_by_name(name)) {
+    std::string quantized;
+    for (const std::string& q : quantized_format_names()) quantized += ", " + q;
+    throw std::invalid_argument(where + " '" + name.substr(0, 40) + "': expected bfloat16, float16, float32, float64" +
+                                quantized);
+  }
   return name;
 }
 

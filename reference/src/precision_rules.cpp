@@ -1,5 +1,7 @@
 #include "adamconf/precision_rules.hpp"
 
+#include "adamconf/quantized_format.hpp"
+
 #include <stdexcept>
 
 namespace adamconf {
@@ -21,10 +23,30 @@ PrecisionRules::PrecisionRules(const FloatFormat& dtype, Precision precision, co
   for (std::size_t k = 0; k < states_.size(); ++k) {
     const Quantity q = kStoredFormats[k];
     const std::string& given = *states.of(q);
-    states_[k] = given.empty() ? reported_ : known_format(state_format_name(given, std::string(name(q)) + " format"));
+    if (given.empty()) {
+      states_[k] = reported_;
+      continue;
+    }
+    state_format_name(given, std::string(name(q)) + " format");  // throws for an unknown name
+    // A quantized state's values are float32: a small tensor's state, and every dequantized element.
+    quantized_[k] = quantized_format_by_name(given);
+    states_[k] = quantized_[k] ? &float32_format : known_format(given);
   }
   compensation_given_ = !states.compensation.empty();
   m_decay_in_format_ = states.m_decay_in_format;
+}
+
+const std::optional<QuantizedFormat>& PrecisionRules::quantized(Quantity q) const {
+  static const std::optional<QuantizedFormat> none;
+  switch (q) {
+    case Quantity::m: return quantized_[0];
+    case Quantity::v: return quantized_[1];
+    case Quantity::vmax: return quantized_[2];
+    case Quantity::compensation: return quantized_[3];
+    case Quantity::theta:
+    case Quantity::theta_plus_compensation: break;
+  }
+  return none;
 }
 
 const FloatFormat& PrecisionRules::format_of(Quantity q) const {

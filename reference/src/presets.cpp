@@ -206,6 +206,26 @@ std::vector<Preset> make_presets() {
                                         ApplyUpdate{}}},
                .defaults = Hyperparameters{.lr = "0.001", .beta1 = "0.9", .beta2 = "0.999", .eps = "1e-8", .weight_decay = "0.01"},
                .hyperparameters = kAdamWdHyper});
+  // bitsandbytes' 8-bit optimizers: the 32-bit conventions above, m and v blockwise-quantized.
+  const StateFormats bnb8{.m = "bnb-dynamic8-signed", .v = "bnb-dynamic8-unsigned"};
+  p.push_back({.name = "bitsandbytes-adam8bit",
+               .source = "bitsandbytes 0.50.2 optim/adam.py Adam8bit (optim_bits=8; \"adam\", decay decoupled as in "
+                         "bitsandbytes-adam), backends/cpu/ops.py _optimizer_update_8bit_blockwise_cpu: m, v dequantized, "
+                         "updated in float32, quantized again (tensors below min_8bit_size 4096: the 32-bit kernel)",
+               .summary = "as bitsandbytes-adam, m and v 8-bit blockwise-quantized (dynamic maps, blocks of 256, from 4096 elements)",
+               .convention = {.chain = {DecayWeights{.scale = DecayScale::learning_rate}, eps_scaled_by_sqrt_bc2(), ScaleByLearningRate{},
+                                        ApplyUpdate{}}},
+               .defaults = Hyperparameters{.lr = "0.001", .beta1 = "0.9", .beta2 = "0.999", .eps = "1e-8", .weight_decay = "0"},
+               .hyperparameters = kAdamWdHyper,
+               .state_formats = bnb8});
+  p.push_back({.name = "bitsandbytes-adamw8bit",
+               .source = "bitsandbytes 0.50.2 optim/adamw.py AdamW8bit (as bitsandbytes-adam8bit, weight_decay=1e-2)",
+               .summary = "as bitsandbytes-adamw, m and v 8-bit blockwise-quantized (dynamic maps, blocks of 256, from 4096 elements)",
+               .convention = {.chain = {DecayWeights{.scale = DecayScale::learning_rate}, eps_scaled_by_sqrt_bc2(), ScaleByLearningRate{},
+                                        ApplyUpdate{}}},
+               .defaults = Hyperparameters{.lr = "0.001", .beta1 = "0.9", .beta2 = "0.999", .eps = "1e-8", .weight_decay = "0.01"},
+               .hyperparameters = kAdamWdHyper,
+               .state_formats = bnb8});
   p.push_back({.name = "candle-adamw",
                .source = "candle-nn 0.11 candle-nn/src/optim.rs AdamW::step: m_hat = m (1/(1-b1^t)), v_hat = v (1/(1-b2^t)) "
                          "(scales in f64); theta (1 - lr wd) - lr m_hat/(sqrt(v_hat) + eps)",
@@ -307,7 +327,9 @@ Convention Preset::resolve(const PresetOptions& options) const {
   }
   c.adam().counter = options.step_counter;
   c.precision = options.precision;
-  c.state_formats = options.state_formats;
+  // The options' formats, or where they name none the preset's own (bitsandbytes' 8-bit states).
+  c.state_formats = options.state_formats.any() || options.state_formats.m_decay_in_format ? options.state_formats
+                                                                                           : state_formats;
   c.subnormals = options.subnormals;
   c.scalars = options.scalars;
   return c;

@@ -21,6 +21,16 @@ namespace adamconf {
 /// An implementation's optimizer state, in its own format. In a case of
 /// several tensors, m, v and vmax hold every tensor's elements one after
 /// another, and each tensor has its own step count.
+/// A state tensor held blockwise-quantized (QuantizedFormat): one code per
+/// element into the format's map, one scale per block; empty where the
+/// tensor's state is not quantized (a float32 state below the format's size).
+struct QuantizedTensor {
+  std::vector<int> codes{};
+  std::vector<double> scales{};
+  bool empty() const { return codes.empty() && scales.empty(); }
+  friend bool operator==(const QuantizedTensor&, const QuantizedTensor&) = default;
+};
+
 struct ImplementationState {
   std::int64_t step = 0;    ///< steps taken (one tensor; with several, tensor 0's)
   std::vector<double> m{};    ///< first moment
@@ -30,6 +40,10 @@ struct ImplementationState {
   /// kahan-summation: each element's compensation c (theta + c is the value
   /// the optimizer tracks); empty under every other precision.
   std::vector<double> compensation{};
+  /// Per tensor (one entry each, or none at all), m's and v's codes and scales
+  /// where the hello names a quantized format (m_format=bnb-dynamic8-signed);
+  /// m and v above then hold the values the codes read back as.
+  std::vector<QuantizedTensor> m_quantized{}, v_quantized{};
 
   /// Tensor k's step count.
   std::int64_t step_of(std::size_t k) const { return tensor_steps.empty() ? step : tensor_steps.at(k); }

@@ -12,6 +12,7 @@
 
 #include "adamconf/answer.hpp"
 #include "adamconf/judge.hpp"
+#include "adamconf/nearest_code.hpp"
 #include "adamconf/generators.hpp"
 #include "adamconf/implementation.hpp"
 #include "adamconf/verify.hpp"
@@ -43,7 +44,7 @@ struct PropertyContext {
   const Preset& preset_info() const { return preset_by_name(preset); }
   Convention convention() const { return preset_info().resolve(options); }
   /// What the precision convention makes of dtype (PrecisionRules).
-  PrecisionRules rules() const { return PrecisionRules(dtype, options.precision, options.state_formats); }
+  PrecisionRules rules() const { return PrecisionRules(dtype, options.precision, convention().state_formats); }
   /// The format the implementation's values are compared in: float32 for a
   /// storage format's master weights, else dtype.
   const FloatFormat& values_format() const { return rules().reported(); }
@@ -79,6 +80,10 @@ class Checker {
   void expect_at_most(const R& value, const R& limit, const std::string& where);
   /// A claim that holds or not (counted as one checked value); fails the case with `failure`.
   void expect_true(bool holds, const std::string& failure);
+  /// A quantized state's code: one of the codes `acceptable` (the nearest codes to the exact
+  /// value within its error, nearest_code.hpp), counted as one checked value; fails the case with
+  /// "<where> => code C  expected code L (or L..H)".
+  void expect_code_in(int code, const CodeRange& acceptable, const std::function<std::string()>& where);
   /// A whole trajectory's verification (verify.hpp): its values counted, and
   /// the case failed at its first failing value.
   void record(const Verification& v);

@@ -129,6 +129,7 @@ class ErrorModel {
     vmax_store_ = store_rule(rules.format_of(Quantity::vmax), false);
     compensation_store_ = store_rule(rules.format_of(Quantity::compensation), false);
     kahan_ = rules.kahan_summation();
+    quantized_ = rules.any_quantized();
     float32_u_ = U::exact(ldexp(Bound(1), -24));
     double_u_ = U::exact(ldexp(Bound(1), -53));
     storage_eta_ = U::exact(ldexp(Bound(1), storage_.min_exponent - (flush_ ? 0 : storage_.precision - 1)));
@@ -444,6 +445,19 @@ class ErrorModel {
   // (sqrt(v + eps_root) + eps for eps-hat); AMSGrad over v_hat takes its
   // maximum here, so e_vmax is updated.
   DirectionError direction_error(const ScaleByAdam& adam, const AdamElement<Real>& e, const U& e_v_used, U& e_vmax) const {
+    if (!quantized_ || !adam.eps_scaled_by_sqrt_bc2) return direction_error_of(adam, e, e_v_used, e_vmax);
+    // "Quantized states": bitsandbytes' 8-bit optimizers step a small tensor with the 32-bit
+    // kernel (eps scaled by sqrt(bc2)) and a quantized one in PyTorch's order (sqrt(v)/sqrt(bc2)
+    // + eps): both orders are charged, the larger of each term.
+    ScaleByAdam plain = adam;
+    plain.eps_scaled_by_sqrt_bc2 = false;
+    U e_vmax_plain = e_vmax;
+    const DirectionError a = direction_error_of(plain, e, e_v_used, e_vmax_plain);
+    const DirectionError b = direction_error_of(adam, e, e_v_used, e_vmax);
+    return {.factor = max(a.factor, b.factor), .r_over_m = max(a.r_over_m, b.r_over_m), .denom_low = b.denom_low.x < a.denom_low.x ? b.denom_low : a.denom_low};
+  }
+
+  DirectionError direction_error_of(const ScaleByAdam& adam, const AdamElement<Real>& e, const U& e_v_used, U& e_vmax) const {
     DirectionError d;
     d.denom_low = down(e.denom);
     if (adam.eps_scaled_by_sqrt_bc2 && adam.eps_placement == EpsPlacement::after_bias_correction &&
@@ -864,6 +878,7 @@ class ErrorModel {
   FloatFormat storage_;  // S: the format theta is stored in (float32 for a master)
   U storage_u_{0}, storage_eta_{0};  // u_S, eta_S
   StoreRule theta_store_, m_store_, v_store_, vmax_store_, compensation_store_;  // "Storing", per tensor
+  bool quantized_ = false;  // "Quantized states": a quantized m or v
   bool m_decay_in_format_ = false;          // "Moments in m's format"
   const FloatFormat* m_format_ = nullptr;   // m's format, where b1 m' is computed in it
   U d_b1_in_m_{0};                          // |b1 - fl_S(b1)|, S m's format, this step

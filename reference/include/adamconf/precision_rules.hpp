@@ -23,6 +23,7 @@
 #include <array>
 
 #include "adamconf/convention.hpp"
+#include "adamconf/quantized_format.hpp"
 
 namespace adamconf {
 
@@ -62,6 +63,11 @@ class PrecisionRules {
   const FloatFormat& reported() const { return *reported_; }
   /// The format quantity q is stored and compared in.
   const FloatFormat& format_of(Quantity q) const;
+  /// The blockwise-quantized format stored value q is kept in (tensors of its
+  /// min_size and more), where its format names one; nullopt otherwise.
+  const std::optional<QuantizedFormat>& quantized(Quantity q) const;
+  /// Whether any state is quantized.
+  bool any_quantized() const { return quantized_[0] || quantized_[1]; }
   /// Throws std::invalid_argument in one line unless every state format is
   /// no wider than the arithmetic (a float32 m computed in bfloat16
   /// arithmetic would be modelled as bfloat16's, a bound too loose to judge
@@ -75,6 +81,7 @@ class PrecisionRules {
   const FloatFormat* arithmetic_;
   const FloatFormat* reported_;
   std::array<const FloatFormat*, 4> states_;  ///< kStoredFormats: m, v, vmax, compensation
+  std::array<std::optional<QuantizedFormat>, 4> quantized_{};  ///< the same, where quantized
   bool m_decay_in_format_ = false;            ///< StateFormats::m_decay_in_format
   bool compensation_given_ = false;
   Subnormals subnormals_ = Subnormals::gradual;

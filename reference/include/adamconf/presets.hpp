@@ -41,6 +41,10 @@ struct Preset {
   AmsgradVariant amsgrad = AmsgradVariant::none;  ///< what amsgrad=true means there; none: no such flag
   bool offers_maximize = false;
   bool offers_bias_correction_switch = false;
+  /// The formats the convention keeps its state in where the options (the
+  /// command line, the adapter's hello) name none: bitsandbytes' 8-bit
+  /// optimizers' quantized m and v.
+  StateFormats state_formats{};
 
   bool exposes(const std::string& hyperparameter) const;
   /// The chain with `options` applied. Throws std::invalid_argument naming the

@@ -14,6 +14,8 @@
 #include <type_traits>
 
 #include "adamconf/implementation.hpp"
+#include "adamconf/nearest_code.hpp"
+#include "adamconf/quantized_format.hpp"
 #include "adamconf/real.hpp"
 #include "adamconf/storage_float.hpp"
 
@@ -132,6 +134,8 @@ struct StoragePlan {
   const FloatFormat *m_in = nullptr, *v_in = nullptr, *vmax_in = nullptr;
   /// kahan-summation's compensation in a format of its own; nullptr: as theta.
   const FloatFormat* compensation_in = nullptr;
+  /// m and v blockwise-quantized (tensors of the format's min_size and more).
+  std::optional<QuantizedFormat> m_quantized, v_quantized;
 };
 
 /// sqrt, fma and pow of F: std's for float and double, StorageFloat's own
@@ -223,11 +227,22 @@ class FloatAdam {
       debiased_betas(b1_, b1_d_, t, moment_b1_, moment_c1_);
       debiased_betas(b2_, b2_d_, t, moment_b2_, moment_c2_);
     }
+    if (m_quantized_) m_before_ = m_;
+    if (v_quantized_) v_before_ = v_;
     for (std::size_t i = 0; i < theta_.size(); ++i) {
       if (!compensation_.empty()) theta_[i] = compensated_theta(i);  // Kahan: the step starts from theta + c
       theta_[i] = step_element(i, static_cast<F>(grad[i]), s);
       if (stored_in_ || m_in_ || v_in_ || vmax_in_) store(i);
     }
+    if (m_quantized_) quantize(*m_quantized_, m_map_, m_before_, m_, m_codes_);
+    if (v_quantized_) quantize(*v_quantized_, v_map_, v_before_, v_, v_codes_);
+  }
+
+  /// m and v kept blockwise-quantized (QuantizedFormat; nullopt: in F) where the
+  /// format quantizes a tensor of this size (call after init).
+  void quantize_states_in(const std::optional<QuantizedFormat>& m, const std::optional<QuantizedFormat>& v) {
+    if (m && quantizes_tensor(*m, theta_.size())) m_quantized_ = &*m, m_map_ = map_of(*m);
+    if (v && quantizes_tensor(*v, theta_.size())) v_quantized_ = &*v, v_map_ = map_of(*v);
   }
 
   /// Float32 opmath for the storage format `format` (F = float): theta and
@@ -254,8 +269,11 @@ class FloatAdam {
   std::vector<double> theta() const { return {theta_.begin(), theta_.end()}; }
 
   virtual ImplementationState export_state() const {
-    return {step_, {m_.begin(), m_.end()}, {v_.begin(), v_.end()}, {vmax_.begin(), vmax_.end()}, {},
-            {compensation_.begin(), compensation_.end()}};
+    ImplementationState out{step_, {m_.begin(), m_.end()}, {v_.begin(), v_.end()}, {vmax_.begin(), vmax_.end()}, {},
+                            {compensation_.begin(), compensation_.end()}};
+    if (m_quantized_) out.m_quantized = {m_codes_};
+    if (v_quantized_) out.v_quantized = {v_codes_};
+    return out;
   }
 
  protected:
@@ -287,6 +305,44 @@ class FloatAdam {
     if (!vmax_.empty()) vmax_ = in_format(s.vmax);
     if (!compensation_.empty() && !s.compensation.empty()) compensation_ = in_format(s.compensation);
   }
+
+  /// bitsandbytes' blockwise quantization, as it means to (csrc/common.cpp
+  /// quantize_block): each block's scale its largest |x|, each element the
+  /// nearest code to fl32(x / scale), ties to the lower code; x then holds
+  /// the value read back, fl32(map[code] * scale), which the next step uses.
+  /// `before`: the values before this step's update.
+  void quantize(const QuantizedFormat& f, const std::vector<float>& map, const std::vector<F>& before, std::vector<F>& x,
+                QuantizedTensor& q) const {
+    const std::size_t n = x.size(), block = block_of(f), blocks = blocks_of(n, block);
+    q.codes.assign(n, 0);
+    q.scales.assign(blocks, 0.0);
+    for (std::size_t b = 0; b < blocks; ++b) {
+      const std::size_t first = b * block, last = std::min(n, first + block);
+      const float scale = block_scale(before, x, first, last);
+      q.scales[b] = scale;
+      for (std::size_t i = first; i < last; ++i) {
+        const float normed = scale == 0 ? 0.0f : static_cast<float>(x[i]) / scale;
+        q.codes[i] = code_of(map, normed);
+        x[i] = static_cast<F>(dequantized(map, q.codes[i], scale));
+      }
+    }
+  }
+  // ---- hooks of the quantizer a mutant overrides ----
+  /// The largest |x| of the block [first, last) after the update.
+  virtual float block_scale(const std::vector<F>& /*before*/, const std::vector<F>& after, std::size_t first,
+                            std::size_t last) const {
+    float scale = 0;
+    for (std::size_t i = first; i < last; ++i) scale = std::max(scale, std::fabs(static_cast<float>(after[i])));
+    return scale;
+  }
+  /// The nearest code to a normalized value (ties to the lower code).
+  virtual int code_of(const std::vector<float>& map, float normed) const { return nearest_codes(map, normed).lowest; }
+  virtual std::size_t block_of(const QuantizedFormat& f) const { return f.block; }
+  /// Blocks of a tensor of n elements: the last one partial.
+  virtual std::size_t blocks_of(std::size_t n, std::size_t block) const { return (n + block - 1) / block; }
+  /// Whether a tensor of n elements is kept quantized: from the format's min_size.
+  virtual bool quantizes_tensor(const QuantizedFormat& f, std::size_t n) const { return f.quantizes(n); }
+  virtual std::vector<float> map_of(const QuantizedFormat& f) const { return f.map(LinspaceRounding::fused); }
 
   /// beta^t for bias correction, as the numerics say.
   virtual F beta_power(F beta, F& running, std::int64_t t) const {
@@ -525,6 +581,11 @@ class FloatAdam {
   /// would flush eps = 1e-8 to 0, and a zero gradient would give 0/0).
   using Eps = typename opmath_scalar<F>::type;
   Eps eps_{};
+  const QuantizedFormat* m_quantized_ = nullptr;
+  const QuantizedFormat* v_quantized_ = nullptr;
+  std::vector<float> m_map_, v_map_;
+  std::vector<F> m_before_, v_before_;
+  QuantizedTensor m_codes_, v_codes_;
   double b1_d_ = 0, b2_d_ = 0;
   /// The betas the moments use this step and their complements: b1_ and 1 - b1_, or the debiased ones.
   F moment_b1_{}, moment_b2_{}, moment_c1_{}, moment_c2_{};
@@ -580,6 +641,10 @@ class FloatImplementationOf : public Implementation {
     if (!c.state_formats.v.empty()) plan.v_in = &rules.format_of(Quantity::v);
     if (!c.state_formats.vmax.empty()) plan.vmax_in = &rules.format_of(Quantity::vmax);
     if (!c.state_formats.compensation.empty()) plan.compensation_in = &rules.format_of(Quantity::compensation);
+    plan.m_quantized = rules.quantized(Quantity::m);
+    plan.v_quantized = rules.quantized(Quantity::v);
+    if ((plan.m_quantized || plan.v_quantized) && std::string(f.name) != "float32")
+      throw std::invalid_argument(name_ + " keeps a quantized state beside float32 parameters only (" + f.name + " given)");
     if (!rules.narrow()) return f.precision == 24 ? run_in<float>(setup, cases, plan) : run_in<double>(setup, cases, plan);
     switch (c.precision) {
       case Precision::float32_opmath: plan.stored_in = &f; return run_in<float>(setup, cases, plan);
@@ -617,7 +682,9 @@ class FloatImplementationOf : public Implementation {
       // Each tensor's random bits from the case's seed and its index.
       if (plan.stored_in) engines[k].store_in(*plan.stored_in, plan.theta, splitmix64(c.rounding_seed + k));
       engines[k].store_states_in(plan.m_in, plan.v_in, plan.vmax_in, plan.compensation_in);
+
       engines[k].init(spec, numerics, part_of(c.theta0, slices[k]), state);
+      engines[k].quantize_states_in(plan.m_quantized, plan.v_quantized);  // bitsandbytes' 8-bit states
     }
     RunResult r;
     for (std::size_t t = 0; t < c.grads.size(); ++t) {

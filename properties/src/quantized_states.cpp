@@ -1,0 +1,91 @@
+// Judging a blockwise-quantized state tensor (quantized_format.hpp) after one
+// step from the implementation's own state: every block's scale is the
+// exact block maximum within the error of the float32 values it is taken
+// of, and every code is a nearest code to the exact value over that maximum,
+// either neighbour where the float32 arithmetic may move the value across a
+// midpoint (nearest_code.hpp). docs/error-model.md, "Quantized states".
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "adamconf/exact_run.hpp"
+#include "adamconf/quantized_format.hpp"
+#include "property_helpers.hpp"
+
+namespace adamconf::detail {
+
+namespace {
+
+/// The gap between the two codes around x on the map (0 beyond its ends).
+double local_gap(const std::vector<float>& map, double x) {
+  const auto above = std::lower_bound(map.begin(), map.end(), static_cast<float>(x));
+  if (above == map.begin() || above == map.end()) return 0;
+  return static_cast<double>(*above) - static_cast<double>(*(above - 1));
+}
+
+/// Which of the map's two builds the implementation's values read back with:
+/// every value fl32(map[code] * scale). nullopt when neither.
+std::optional<std::vector<float>> map_in_use(const QuantizedFormat& f, const QuantizedTensor& q,
+                                             const std::vector<double>& values, std::size_t offset, std::size_t n) {
+  for (const LinspaceRounding rounding : {LinspaceRounding::fused, LinspaceRounding::separate}) {
+    std::vector<float> map = f.map(rounding);
+    bool all = true;
+    for (std::size_t i = 0; i < n && all; ++i) {
+      const double back = dequantized(map, q.codes[i], q.scales[i / f.block]);
+      all = back == values[offset + i] || (std::isnan(back) && std::isnan(values[offset + i]));
+    }
+    if (all) return map;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+void check_quantized_tensor(Checker& checker, const char* what, const QuantizedFormat& f, const QuantizedTensor& q,
+                            const std::vector<double>& values, const std::vector<R>& exact, const std::vector<R>& bounds,
+                            const std::vector<TensorSlice>& slices, std::size_t k, std::size_t t, const std::string& how) {
+  const TensorSlice& slice = slices[k];
+  const std::size_t n = slice.size, blocks = (n + f.block - 1) / f.block;
+  const std::string tensor = slices.size() > 1 ? "tensor " + std::to_string(k) + " " : "";
+  const std::string at = "step " + std::to_string(t + 1) + how + ", " + tensor;
+  if (q.codes.size() != n || q.scales.size() != blocks)
+    checker.fail(at + std::string(what) + ": " + std::to_string(q.codes.size()) + " codes and " +
+                 std::to_string(q.scales.size()) + " scales for " + std::to_string(n) + " elements, where " + f.name +
+                 " has " + std::to_string(blocks) + " blocks of " + std::to_string(f.block));
+  const std::optional<std::vector<float>> map = map_in_use(f, q, values, slice.offset, n);
+  if (!map)
+    checker.fail(at + std::string(what) + ": the values do not read back as fl32(map[code] * scale) on " + f.name +
+                 "'s map (either build of torch.linspace)");
+  const double u = std::ldexp(1.0, -24);  // the quantizer's float32 arithmetic
+  for (std::size_t b = 0; b < blocks; ++b) {
+    const std::size_t first = b * f.block, last = std::min(n, first + f.block);
+    R top = 0, error = 0;  // the exact block maximum, and the largest error of a value it is taken of
+    for (std::size_t i = first; i < last; ++i) {
+      top = std::max(top, R(abs(exact[i])));
+      error = std::max(error, bounds[i]);
+    }
+    const auto block_where = [&] {
+      return at + "block " + std::to_string(b) + " (elements " + std::to_string(first) + ".." + std::to_string(last - 1) +
+             "): " + what + " scale";
+    };
+    checker.expect_close(q.scales[b], top, error, block_where, float32_format);
+    if (top == 0 || error >= top) continue;  // every code reads back as 0, or the block's maximum is not known
+    const R low = top - error;
+    for (std::size_t i = first; i < last; ++i) {
+      const R x = exact[i] / top;
+      const double xd = static_cast<double>(x);
+      // x~ = fl32(m~ / s~): |m~/s~ - m/s| <= (E_i + |x| E_s)/(s - E_s), its rounding u|x|, and the
+      // distance comparison's roundings, which can pick either code within u gap / 2 of a midpoint.
+      const R delta = (bounds[i] + abs(x) * error) / low + u * abs(x) + u * local_gap(*map, xd);
+      const CodeRange acceptable = acceptable_codes(*map, x, delta);
+      checker.expect_code_in(q.codes[i], acceptable, [&] {
+        return at + "block " + std::to_string(b) + " element " + std::to_string(i) + ": " + what + " (exact " +
+               show_value(static_cast<double>(exact[i])) + ", / block max = " + show_value(xd) + ", map[" +
+               std::to_string(acceptable.lowest) + "] = " + show_value((*map)[static_cast<std::size_t>(acceptable.lowest)]) +
+               ", map[" + std::to_string(q.codes[i]) + "] = " + show_value((*map)[static_cast<std::size_t>(q.codes[i])]) + ")";
+      });
+    }
+  }
+}
+
+}  // namespace adamconf::detail

@@ -1,0 +1,47 @@
+// Blockwise-quantized state formats (8-bit Adam): one more kind of state
+// format beside the float ones (StateFormats names either).
+//
+// A tensor of at least `min_size` elements stores a state tensor (m or v) as
+// one code per element into `map` (ascending float32 values in [-1, 1]) and
+// one float32 scale per block of `block` consecutive elements, the block's
+// absolute maximum; element i reads back as fl32(map[code_i] * scale_b)
+// (bitsandbytes csrc/cpu_ops.cpp dequantizeBlockwise8bitCpu). A smaller
+// tensor keeps its state in float32. Each step dequantizes, updates in
+// float32 and quantizes again: scale = max |x| over the block, code = the
+// nearest code to x / scale (csrc/common.cpp quantize_block: "find the
+// closest value"; ties to the lower code).
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "adamconf/quantization_maps.hpp"
+
+namespace adamconf {
+
+struct QuantizedFormat {
+  std::string name;    ///< as --m-format / --v-format and the hello name it
+  std::string source;  ///< where the library builds it
+  bool is_signed = true;
+  std::size_t block = 256;
+  std::size_t min_size = 4096;
+  /// The map as built with each of torch.linspace's CPU roundings (they differ by up to 2 ulps
+  /// at a few codes, quantization_maps.hpp); an implementation's map is one of them.
+  std::vector<float> map(LinspaceRounding rounding) const;
+  /// Whether a tensor of `elements` elements is stored quantized.
+  bool quantizes(std::size_t elements) const { return elements >= min_size; }
+};
+
+/// The quantized format called `name` ("bnb-dynamic8-signed", "bnb-dynamic8-unsigned"); nullopt for any other.
+std::optional<QuantizedFormat> quantized_format_by_name(const std::string& name);
+/// Every quantized format's name, for error messages and `adamconf presets`.
+std::vector<std::string> quantized_format_names();
+
+/// fl32(map[code] * scale): a quantized element read back.
+inline double dequantized(const std::vector<float>& map, int code, double scale) {
+  return static_cast<double>(map.at(static_cast<std::size_t>(code)) * static_cast<float>(scale));
+}
+
+}  // namespace adamconf
