@@ -75,6 +75,37 @@ TEST(Protocol, AStepCountIsReadExactlyUpTo2To63) {
   EXPECT_THROW(step_of("-1"), ImplementationError);
 }
 
+TEST(Protocol, AQuantizedStateIsReadExactlyAndAMalformedOneIsNamed) {
+  // bitsandbytes' 8-bit state: codes 0..255 and float32 scales beside the values they read back as.
+  auto state_of = [](const std::string& fields) {
+    return parse_run_answer(R"({"id": 1, "results": [{"theta": [[1, 2]], "states": [{"step": 1, "m": [0.5, -0.25], )"
+                            R"("v": [0.25, 0.0625], "vmax": [])" + fields + "}]}]}",
+                            1)
+        .at(0)
+        .states.at(0);
+  };
+  const ImplementationState s =
+      state_of(R"(, "m_codes": [255, 0], "m_scales": [0.5], "v_codes": [255, 7], "v_scales": [0.25])");
+  ASSERT_EQ(s.m_quantized.size(), 1u);
+  EXPECT_EQ(s.m_quantized[0].codes, (std::vector<int>{255, 0}));
+  EXPECT_EQ(s.m_quantized[0].scales, (std::vector<double>{0.5}));
+  EXPECT_EQ(s.v_quantized[0].codes, (std::vector<int>{255, 7}));
+  EXPECT_TRUE(state_of("").m_quantized.empty());
+  const auto refused = [&](const std::string& fields, const std::string& message) {
+    try {
+      state_of(fields);
+      ADD_FAILURE() << fields << " was accepted";
+    } catch (const ImplementationError& e) {
+      EXPECT_NE(std::string(e.what()).find(message), std::string::npos) << e.what();
+    }
+  };
+  refused(R"(, "m_codes": [256, 0], "m_scales": [0.5])", "not a code 0..255");
+  refused(R"(, "m_codes": [1.5, 0], "m_scales": [0.5])", "not a code 0..255");
+  refused(R"(, "m_codes": [1, 0])", "m_codes but not m_scales");
+  refused(R"(, "v_scales": [0.5])", "v_scales but not v_codes");
+  refused(R"(, "m_codes": 3, "m_scales": [0.5])", "not a list");
+}
+
 /// A protocol /2 hello of one Optax optimizer whose options are `options` (a JSON array).
 AdapterInfo hello(const std::string& options) {
   return parse_hello(R"({"protocol": "adamconf-adapter/2", "name": "x", "optimizers": [{"name": "a",
