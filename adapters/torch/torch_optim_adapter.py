@@ -161,14 +161,20 @@ class TorchOptimizer:
         """Whether the class keeps a large tensor's state as 8-bit codes (bitsandbytes' 8-bit
         optimizers: state1, state2 uint8 with absmax1, absmax2 per block of 256 and the maps
         qmap1, qmap2, optim/optimizer.py Optimizer8bit, from min_8bit_size = 4096 elements)."""
-        if not self.state_names or self.state_names["layout"]["m"] != "state1":
-            return False
+        if not self.state_names:
+            return None
+        layout = self.state_names["layout"]
         p = torch.zeros(4096, dtype=torch.float32, requires_grad=True)
         optimizer = self.make([{"params": [p]}], {"amsgrad": False, "maximize": False})
         p.grad = torch.ones(4096, dtype=torch.float32)
         optimizer.step()
         s = optimizer.state[p]
-        return s["state1"].dtype == torch.uint8 and {"absmax1", "qmap1", "absmax2", "qmap2"} <= set(s)
+        if layout["m"] == "state1" and s["state1"].dtype == torch.uint8 and {"absmax1", "qmap1", "absmax2", "qmap2"} <= set(s):
+            return "bnb-dynamic8"
+        # torchao's AdamW8bit: OptimState8bit tensors (codes, scale, qmap; torchao/optim/subclass_8bit.py)
+        if all(hasattr(s.get(layout[k]), "codes") and s[layout[k]].codes.dtype == torch.uint8 for k in ("m", "v")):
+            return "torchao-dynamic8"
+        return None
 
     def _state_dtype(self, layout):
         """The dtype the class keeps m in for bfloat16 parameters, if it is not the parameters' (float32 in bitsandbytes)."""
@@ -197,8 +203,8 @@ class TorchOptimizer:
                      else ["precision=float32-opmath"] if float32_math else [])
         state_format = self.state_format or (self.state_names or {}).get("state_dtype")
         formats = [f"{k}_format={state_format}" for k in ("m", "v", "vmax")] if state_format else []
-        if self.quantized:  # bitsandbytes' 8-bit classes: m and v blockwise-quantized from min_8bit_size elements
-            formats = ["m_format=bnb-dynamic8-signed", "v_format=bnb-dynamic8-unsigned"]
+        if self.quantized:  # 8-bit classes: m and v blockwise-quantized from 4096 elements
+            formats = [f"m_format={self.quantized}-signed", f"v_format={self.quantized}-unsigned"]
         return {"name": self.name, "presets": [self.preset], "dtypes": self.dtypes,
                 "hyperparameters": self.hyperparameters, "options": self.options + counter + precision + formats,
                 "state": self.state_names is not None, "lr_schedule": "lr" in self.accepts}
@@ -247,7 +253,7 @@ class TorchOptimizer:
 
     def import_state(self, optimizer, param, s, options, dtype):
         """One tensor's state (step, m, v, vmax) given to the optimizer, in the class's layout."""
-        if self.quantized and param.numel() >= 4096:
+        if self.quantized and param.numel() >= 4096 and (self.quantized == "bnb-dynamic8" or param.numel() % 256 == 0):
             raise ValueError(f"{self.name}: importing a quantized state (codes and scales) is not in the protocol yet")
         layout = self.state_names["layout"]
         state_dtype = DTYPES[self.state_names["state_dtype"]] if self.state_names["state_dtype"] else dtype
@@ -295,8 +301,19 @@ class TorchOptimizer:
         if s[layout["m"]].dtype == torch.uint8:  # bitsandbytes' 8-bit state: codes and scales, carried exactly
             return {"step": int(step), **quantized_state(s, "m", "state1", "absmax1", "qmap1"),
                     **quantized_state(s, "v", "state2", "absmax2", "qmap2"), "vmax": []}
+        if hasattr(s[layout["m"]], "codes"):  # torchao's OptimState8bit: codes, scale, qmap
+            return {"step": int(step), **torchao_quantized_state(s[layout["m"]], "m"),
+                    **torchao_quantized_state(s[layout["v"]], "v"), "vmax": []}
         return {"step": int(step), "m": s[layout["m"]].tolist(), "v": s[layout["v"]].tolist(),
                 "vmax": s[layout["vmax"]].tolist() if options.get("amsgrad") else []}
+
+
+def torchao_quantized_state(x, name):
+    """torchao's OptimState8bit: its codes, its block scales, and what they read back as
+    (dequant_with_qmap: qmap[codes] * scale, in float32)."""
+    values = x.dequantize().reshape(-1)
+    return {name: values.tolist(), f"{name}_codes": x.codes.reshape(-1).tolist(),
+            f"{name}_scales": x.scale.reshape(-1).tolist()}
 
 
 def quantized_state(s, name, codes, absmax, qmap, block=256):

@@ -152,6 +152,13 @@ Property amsgrad_monotone() {
                 checker.fail("step " + std::to_string(t + 1) + ": the exported state has no AMSGrad maximum");
               for (std::size_t i = 0; i < s.run.theta0.size(); ++i) {
                 const double before = t == 0 ? 0.0 : r.states[t - 1].vmax[i];
+                // A maximum that overflowed to inf (g + wd theta or g^2 past the format's range, as
+                // the error model allows) has nothing above it: beta2 v = 0 inf is NaN in the next
+                // step of a correct implementation (PyTorch's float16 Adam, beta2 = 0).
+                if (std::isinf(before)) {
+                  checker.note_unjudged("a maximum after one that overflowed to inf");
+                  continue;
+                }
                 checker.expect_true(r.states[t].vmax[i] >= before,
                                     at(t, i, "vmax") + " => " + show_value(r.states[t].vmax[i]) + " after " +
                                         show_value(before) + ": the maximum decreased");

@@ -68,6 +68,10 @@ void check_quantized_tensor(Checker& checker, const char* what, const QuantizedF
       return at + "block " + std::to_string(b) + " (elements " + std::to_string(first) + ".." + std::to_string(last - 1) +
              "): " + what + " scale";
     };
+    // The scale: the block maximum, or the format's smallest scale above it (torchao's clip(1e-12)),
+    // max(S, c) within the same error (1-Lipschitz).
+    const R floor = R(static_cast<float>(f.min_scale));
+    if (top < floor) top = floor;
     checker.expect_close(q.scales[b], top, error, block_where, float32_format);
     if (top == 0 || error >= top) continue;  // every code reads back as 0, or the block's maximum is not known
     const R low = top - error;

@@ -138,8 +138,9 @@ rc::Gen<Scenario> structured_scenario(const ScenarioShape& shape, StructureClass
       steps = static_cast<std::size_t>(*uniform(1, many ? 5 : 13));
     } else if (kind == StructureClass::quantized) {
       // bitsandbytes' min_8bit_size 4096 and blocks of 256: below, at and above the size, a partial
-      // last block, and one case in four a tensor of 1025 blocks (the last of one element).
-      std::vector<std::size_t> all{4095, 4096, 4097, 4096 + *uniform<std::size_t>(2, 256)};
+      // last block, whole blocks above the size (torchao quantizes only those), and one case in four
+      // a tensor of 1025 blocks (the last of one element).
+      std::vector<std::size_t> all{4095, 4096, 4097, 4096 + *uniform<std::size_t>(2, 256), 4352};  // 4352: 17 whole blocks
       if (*uniform(0, 4) == 0) all.push_back((1u << 18) + 1);
       if (shape.one_tensor) sizes.push_back(all[*uniform<std::size_t>(0, all.size())]);
       else sizes = all;

@@ -298,6 +298,16 @@ std::vector<Preset> make_presets() {
                .defaults = Hyperparameters{.lr = "0.001", .beta1 = "0.9", .beta2 = "0.999", .eps = "1e-8", .weight_decay = "0.01"},
                .hyperparameters = kAdamWdHyper,
                .amsgrad = AmsgradVariant::max_of_raw_v});
+  p.push_back({.name = "torchao-adamw8bit",
+               .source = "torchao 0.18 torchao/optim/adam.py AdamW8bit (_AdamBase with OptimState8bit states, block_size 256): "
+                         "single_param_adam as torchao-adamw on the dequantized states, which are quantized again "
+                         "(subclass_8bit.py; tensors below 4096 elements or not of whole blocks keep float32 states)",
+               .summary = "as torchao-adamw, m and v 8-bit blockwise-quantized (dynamic maps, whole blocks of 256, from 4096 elements)",
+               .convention = {.chain = {DecayWeights{.scale = DecayScale::learning_rate}, eps_after(), ScaleByLearningRate{},
+                                        ApplyUpdate{}}},
+               .defaults = Hyperparameters{.lr = "0.001", .beta1 = "0.9", .beta2 = "0.999", .eps = "1e-8", .weight_decay = "0.01"},
+               .hyperparameters = kAdamWdHyper,
+               .state_formats = {.m = "torchao-dynamic8-signed", .v = "torchao-dynamic8-unsigned"}});
   for (const auto& preset : p) preset.convention.validate();
   return p;
 }

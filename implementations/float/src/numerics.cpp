@@ -31,7 +31,7 @@ Numerics source_numerics(const std::string& preset) {
     // burn-optim adam.rs: powers in f32; m (sqrt(bc2)/bc1)/(sqrt(v) + eps sqrt(bc2))
     n.power = N::Power::pow_target;
     n.denominator = N::Denominator::eps_scaled_by_sqrt_bc2;
-  } else if (preset == "torchao-adamw") {
+  } else if (preset.rfind("torchao-adamw", 0) == 0) {
     // torchao/optim/adam.py: powers of a float32 step tensor, lerp moments, p - lr wd p, sqrt(v)/sqrt(bc2) + eps
     n.power = N::Power::pow_target;
     n.moments = N::Moments::lerp;

@@ -16,7 +16,7 @@ namespace adamconf {
 enum class StructureClass {
   mixed,        ///< 1..8 tensors, or 100..130 (one case in four), sizes 0..17 and up to 64; groups; no-grad steps
   large,        ///< chunk-boundary tensors (65535, 65536, 65537, 2^17 + 3), sometimes >= 2^20 elements in all; 2..3 steps
-  quantized,    ///< a quantized format's thresholds: 4095, 4096, 4097 elements, a partial last block, sometimes 2^18 + 1; 2..4 steps
+  quantized,    ///< a quantized format's thresholds: 4095, 4096, 4097 elements, a partial last block, 17 whole blocks, sometimes 2^18 + 1; 2..4 steps
 };
 
 namespace gen {

@@ -9,7 +9,9 @@
 // tensor keeps its state in float32. Each step dequantizes, updates in
 // float32 and quantizes again: scale = max |x| over the block, code = the
 // nearest code to x / scale (csrc/common.cpp quantize_block: "find the
-// closest value"; ties to the lower code).
+// closest value"; ties to the lower code). torchao's 8-bit AdamW builds the
+// same maps and quantizes only tensors of whole blocks, with a scale of at
+// least 1e-12 (ties to the upper code).
 #pragma once
 
 #include <cstddef>
@@ -27,11 +29,19 @@ struct QuantizedFormat {
   bool is_signed = true;
   std::size_t block = 256;
   std::size_t min_size = 4096;
+  /// Only tensors of whole blocks are quantized (torchao: numel % block_size == 0).
+  bool whole_blocks_only = false;
+  /// The smallest scale: max(absmax, min_scale) (torchao's amax.clip(1e-12), in float32); 0: none.
+  double min_scale = 0;
   /// The map as built with each of torch.linspace's CPU roundings (they differ by up to 2 ulps
   /// at a few codes, quantization_maps.hpp); an implementation's map is one of them.
   std::vector<float> map(LinspaceRounding rounding) const;
   /// Whether a tensor of `elements` elements is stored quantized.
-  bool quantizes(std::size_t elements) const { return elements >= min_size; }
+  bool quantizes(std::size_t elements) const {
+    return elements >= min_size && (!whole_blocks_only || elements % block == 0);
+  }
+  /// The scale of a block whose largest magnitude is `absmax` (both float32 values).
+  float scale_of(float absmax) const { return absmax < static_cast<float>(min_scale) ? static_cast<float>(min_scale) : absmax; }
 };
 
 /// The quantized format called `name` ("bnb-dynamic8-signed", "bnb-dynamic8-unsigned"); nullopt for any other.

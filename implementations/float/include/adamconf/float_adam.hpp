@@ -318,7 +318,7 @@ class FloatAdam {
     q.scales.assign(blocks, 0.0);
     for (std::size_t b = 0; b < blocks; ++b) {
       const std::size_t first = b * block, last = std::min(n, first + block);
-      const float scale = block_scale(before, x, first, last);
+      const float scale = f.scale_of(block_scale(before, x, first, last));
       q.scales[b] = scale;
       for (std::size_t i = first; i < last; ++i) {
         const float normed = scale == 0 ? 0.0f : static_cast<float>(x[i]) / scale;
