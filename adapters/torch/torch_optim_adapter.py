@@ -171,9 +171,10 @@ class TorchOptimizer:
         s = optimizer.state[p]
         if layout["m"] == "state1" and s["state1"].dtype == torch.uint8 and {"absmax1", "qmap1", "absmax2", "qmap2"} <= set(s):
             return "bnb-dynamic8"
-        # torchao's AdamW8bit: OptimState8bit tensors (codes, scale, qmap; torchao/optim/subclass_8bit.py)
+        # torchao's AdamW8bit / AdamW4bit: OptimState8bit / OptimState4bit tensors (codes, scale, qmap;
+        # torchao/optim/subclass_8bit.py, subclass_4bit.py)
         if all(hasattr(s.get(layout[k]), "codes") and s[layout[k]].codes.dtype == torch.uint8 for k in ("m", "v")):
-            return "torchao-dynamic8"
+            return "torchao-4bit" if s[layout["m"]].qmap.numel() == 16 else "torchao-dynamic8"
         return None
 
     def _state_dtype(self, layout):
@@ -203,7 +204,9 @@ class TorchOptimizer:
                      else ["precision=float32-opmath"] if float32_math else [])
         state_format = self.state_format or (self.state_names or {}).get("state_dtype")
         formats = [f"{k}_format={state_format}" for k in ("m", "v", "vmax")] if state_format else []
-        if self.quantized:  # 8-bit classes: m and v blockwise-quantized from 4096 elements
+        if self.quantized == "torchao-4bit":  # m on a 4-bit dynamic map, v on a linear one
+            formats = ["m_format=torchao-dynamic4-signed", "v_format=torchao-linear4-unsigned"]
+        elif self.quantized:  # 8-bit classes: m and v blockwise-quantized from 4096 elements
             formats = [f"m_format={self.quantized}-signed", f"v_format={self.quantized}-unsigned"]
         return {"name": self.name, "presets": [self.preset], "dtypes": self.dtypes,
                 "hyperparameters": self.hyperparameters, "options": self.options + counter + precision + formats,
@@ -253,7 +256,7 @@ class TorchOptimizer:
 
     def import_state(self, optimizer, param, s, options, dtype):
         """One tensor's state (step, m, v, vmax) given to the optimizer, in the class's layout."""
-        if self.quantized and param.numel() >= 4096 and (self.quantized == "bnb-dynamic8" or param.numel() % 256 == 0):
+        if self.quantized and param.numel() >= 4096 and (self.quantized == "bnb-dynamic8" or param.numel() % 128 == 0):
             raise ValueError(f"{self.name}: importing a quantized state (codes and scales) is not in the protocol yet")
         layout = self.state_names["layout"]
         state_dtype = DTYPES[self.state_names["state_dtype"]] if self.state_names["state_dtype"] else dtype
@@ -312,8 +315,10 @@ def torchao_quantized_state(x, name):
     """torchao's OptimState8bit: its codes, its block scales, and what they read back as
     (dequant_with_qmap: qmap[codes] * scale, in float32)."""
     values = x.dequantize().reshape(-1)
-    return {name: values.tolist(), f"{name}_codes": x.codes.reshape(-1).tolist(),
-            f"{name}_scales": x.scale.reshape(-1).tolist()}
+    codes = x.codes.reshape(-1)
+    if x.qmap.numel() == 16:  # OptimState4bit: two codes a byte, the high nibble first
+        codes = torch.stack([codes >> 4, codes & 0b1111], dim=-1).reshape(-1)
+    return {name: values.tolist(), f"{name}_codes": codes.tolist(), f"{name}_scales": x.scale.reshape(-1).tolist()}
 
 
 def quantized_state(s, name, codes, absmax, qmap, block=256):

@@ -31,6 +31,7 @@ std::optional<std::vector<float>> map_in_use(const QuantizedFormat& f, const Qua
     std::vector<float> map = f.map(rounding);
     bool all = true;
     for (std::size_t i = 0; i < n && all; ++i) {
+      if (static_cast<std::size_t>(q.codes[i]) >= map.size()) return std::nullopt;
       const double back = dequantized(map, q.codes[i], q.scales[i / f.block]);
       all = back == values[offset + i] || (std::isnan(back) && std::isnan(values[offset + i]));
     }
@@ -52,6 +53,11 @@ void check_quantized_tensor(Checker& checker, const char* what, const QuantizedF
     checker.fail(at + std::string(what) + ": " + std::to_string(q.codes.size()) + " codes and " +
                  std::to_string(q.scales.size()) + " scales for " + std::to_string(n) + " elements, where " + f.name +
                  " has " + std::to_string(blocks) + " blocks of " + std::to_string(f.block));
+  const std::size_t codes = std::size_t{1} << f.bits;
+  for (std::size_t i = 0; i < n; ++i)
+    if (static_cast<std::size_t>(q.codes[i]) >= codes)
+      checker.fail(at + "element " + std::to_string(i) + ": " + what + " code " + std::to_string(q.codes[i]) + ", where " +
+                   f.name + " has " + std::to_string(codes) + " codes");
   const std::optional<std::vector<float>> map = map_in_use(f, q, values, slice.offset, n);
   if (!map)
     checker.fail(at + std::string(what) + ": the values do not read back as fl32(map[code] * scale) on " + f.name +

@@ -308,6 +308,16 @@ std::vector<Preset> make_presets() {
                .defaults = Hyperparameters{.lr = "0.001", .beta1 = "0.9", .beta2 = "0.999", .eps = "1e-8", .weight_decay = "0.01"},
                .hyperparameters = kAdamWdHyper,
                .state_formats = {.m = "torchao-dynamic8-signed", .v = "torchao-dynamic8-unsigned"}});
+  p.push_back({.name = "torchao-adamw4bit",
+               .source = "torchao 0.18 torchao/optim/adam.py AdamW4bit (_AdamBase with OptimState4bit states, block_size 128): "
+                         "single_param_adam as torchao-adamw on the dequantized states, quantized again to 4 bits "
+                         "(subclass_4bit.py; tensors below 4096 elements or not of whole blocks keep float32 states)",
+               .summary = "as torchao-adamw, m on a 4-bit dynamic map and v on a 4-bit linear map without zero, blocks of 128",
+               .convention = {.chain = {DecayWeights{.scale = DecayScale::learning_rate}, eps_after(), ScaleByLearningRate{},
+                                        ApplyUpdate{}}},
+               .defaults = Hyperparameters{.lr = "0.001", .beta1 = "0.9", .beta2 = "0.999", .eps = "1e-8", .weight_decay = "0.01"},
+               .hyperparameters = kAdamWdHyper,
+               .state_formats = {.m = "torchao-dynamic4-signed", .v = "torchao-linear4-unsigned"}});
   for (const auto& preset : p) preset.convention.validate();
   return p;
 }

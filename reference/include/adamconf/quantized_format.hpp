@@ -11,7 +11,8 @@
 // nearest code to x / scale (csrc/common.cpp quantize_block: "find the
 // closest value"; ties to the lower code). torchao's 8-bit AdamW builds the
 // same maps and quantizes only tensors of whole blocks, with a scale of at
-// least 1e-12 (ties to the upper code).
+// least 1e-12 (ties to the upper code); its 4-bit AdamW uses blocks of 128,
+// a 4-bit dynamic map for m and a linear map without zero for v.
 #pragma once
 
 #include <cstddef>
@@ -27,6 +28,10 @@ struct QuantizedFormat {
   std::string name;    ///< as --m-format / --v-format and the hello name it
   std::string source;  ///< where the library builds it
   bool is_signed = true;
+  /// Code width: 8 (256 codes) or 4 (16 codes; torchao's 4-bit AdamW).
+  int bits = 8;
+  /// A linear map without zero, torch.linspace(0, 1, 2^bits + 1)[1:] (torchao's 4-bit v), not a dynamic one.
+  bool linear = false;
   std::size_t block = 256;
   std::size_t min_size = 4096;
   /// Only tensors of whole blocks are quantized (torchao: numel % block_size == 0).
