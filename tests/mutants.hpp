@@ -663,9 +663,9 @@ struct CompensationKeptInFloat32 : FloatAdam<F> {
 /// Codes by truncation: the largest code at or below x / scale, not the nearest.
 template <class F>
 struct QuantizedCodesTruncated : FloatAdam<F> {
-  int code_of(const std::vector<float>& map, float normed) const override {
-    const auto above = std::upper_bound(map.begin(), map.end(), normed);
-    return above == map.begin() ? 0 : static_cast<int>(above - map.begin()) - 1;
+  int code_of(const OrderedMap& order, float normed) const override {
+    const auto above = std::upper_bound(order.values.begin(), order.values.end(), normed);
+    return order.codes[above == order.values.begin() ? 0 : static_cast<std::size_t>(above - order.values.begin()) - 1];
   }
 };
 

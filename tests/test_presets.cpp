@@ -351,6 +351,7 @@ const std::map<std::string, SourceLoop>& source_loops() {
       {"bitsandbytes-adamw8bit", bitsandbytes_loop},
       {"torchao-adamw8bit", torchao_loop},  // below 4096 elements (or not whole blocks): float32 states
       {"torchao-adamw4bit", torchao_loop},
+      {"torchao-adamw-fp8", torchao_loop},
   };
   return loops;
 }
@@ -451,7 +452,7 @@ const std::vector<std::set<std::string>>& same_exact_arithmetic() {
       // bitsandbytes' 8-bit presets: their quantized states change nothing below 4096 elements, and
       // the probes' tensors are smaller.
       {"pytorch-adamw", "tinygrad-adamw", "mlx-adamw-bias-corrected", "bitsandbytes-adamw", "candle-adamw",
-       "torchao-adamw", "bitsandbytes-adamw8bit", "torchao-adamw8bit", "torchao-adamw4bit"},
+       "torchao-adamw", "bitsandbytes-adamw8bit", "torchao-adamw8bit", "torchao-adamw4bit", "torchao-adamw-fp8"},
       {"bitsandbytes-adam", "bitsandbytes-adam8bit"},
   };
   return groups;

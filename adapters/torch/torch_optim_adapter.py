@@ -173,7 +173,9 @@ class TorchOptimizer:
             return "bnb-dynamic8"
         # torchao's AdamW8bit / AdamW4bit: OptimState8bit / OptimState4bit tensors (codes, scale, qmap;
         # torchao/optim/subclass_8bit.py, subclass_4bit.py)
-        if all(hasattr(s.get(layout[k]), "codes") and s[layout[k]].codes.dtype == torch.uint8 for k in ("m", "v")):
+        if all(hasattr(s.get(layout[k]), "codes") for k in ("m", "v")):
+            if s[layout["m"]].codes.dtype == torch.float8_e4m3fn:  # AdamWFp8 (subclass_fp8.py): codes are fp8 values
+                return "torchao-fp8"
             return "torchao-4bit" if s[layout["m"]].qmap.numel() == 16 else "torchao-dynamic8"
         return None
 
@@ -204,7 +206,9 @@ class TorchOptimizer:
                      else ["precision=float32-opmath"] if float32_math else [])
         state_format = self.state_format or (self.state_names or {}).get("state_dtype")
         formats = [f"{k}_format={state_format}" for k in ("m", "v", "vmax")] if state_format else []
-        if self.quantized == "torchao-4bit":  # m on a 4-bit dynamic map, v on a linear one
+        if self.quantized == "torchao-fp8":  # float8_e4m3fn codes, scale absmax / 448
+            formats = ["m_format=torchao-fp8-e4m3", "v_format=torchao-fp8-e4m3"]
+        elif self.quantized == "torchao-4bit":  # m on a 4-bit dynamic map, v on a linear one
             formats = ["m_format=torchao-dynamic4-signed", "v_format=torchao-linear4-unsigned"]
         elif self.quantized:  # 8-bit classes: m and v blockwise-quantized from 4096 elements
             formats = [f"m_format={self.quantized}-signed", f"v_format={self.quantized}-unsigned"]
@@ -312,11 +316,13 @@ class TorchOptimizer:
 
 
 def torchao_quantized_state(x, name):
-    """torchao's OptimState8bit: its codes, its block scales, and what they read back as
-    (dequant_with_qmap: qmap[codes] * scale, in float32)."""
+    """torchao's OptimState8bit, OptimState4bit or OptimStateFp8: its codes, its block scales, and
+    what they read back as (qmap[codes] * scale, or the fp8 value times the scale, in float32)."""
     values = x.dequantize().reshape(-1)
     codes = x.codes.reshape(-1)
-    if x.qmap.numel() == 16:  # OptimState4bit: two codes a byte, the high nibble first
+    if codes.dtype == torch.float8_e4m3fn:  # OptimStateFp8: the codes' bit patterns
+        codes = codes.view(torch.uint8)
+    elif x.qmap.numel() == 16:  # OptimState4bit: two codes a byte, the high nibble first
         codes = torch.stack([codes >> 4, codes & 0b1111], dim=-1).reshape(-1)
     return {name: values.tolist(), f"{name}_codes": codes.tolist(), f"{name}_scales": x.scale.reshape(-1).tolist()}
 

@@ -63,6 +63,7 @@ void check_quantized_tensor(Checker& checker, const char* what, const QuantizedF
     checker.fail(at + std::string(what) + ": the values do not read back as fl32(map[code] * scale) on " + f.name +
                  "'s map (either build of torch.linspace)");
   const double u = std::ldexp(1.0, -24);  // the quantizer's float32 arithmetic
+  const OrderedMap order = ordered(*map);
   for (std::size_t b = 0; b < blocks; ++b) {
     const std::size_t first = b * f.block, last = std::min(n, first + f.block);
     R top = 0, error = 0;  // the exact block maximum, and the largest error of a value it is taken of
@@ -78,21 +79,33 @@ void check_quantized_tensor(Checker& checker, const char* what, const QuantizedF
     // max(S, c) within the same error (1-Lipschitz).
     const R floor = R(static_cast<float>(f.min_scale));
     if (top < floor) top = floor;
-    checker.expect_close(q.scales[b], top, error, block_where, float32_format);
-    if (top == 0 || error >= top) continue;  // every code reads back as 0, or the block's maximum is not known
-    const R low = top - error;
+    R scale_error = error;
+    if (f.fp8) {  // scale = fl32(max / 448): the maximum's error over 448, and the division's rounding
+      top /= 448;
+      scale_error = error / 448 + u * top;
+    }
+    checker.expect_close(q.scales[b], top, scale_error, block_where, float32_format);
+    if (top == 0 || scale_error >= top) continue;  // every code reads back as 0, or the scale is not known
+    const R low = top - scale_error;
+    error = scale_error;
     for (std::size_t i = first; i < last; ++i) {
-      const R x = exact[i] / top;
+      const R x = exact[i] / top;  // the value the code stands for: exact / scale
       const double xd = static_cast<double>(x);
       // x~ = fl32(m~ / s~): |m~/s~ - m/s| <= (E_i + |x| E_s)/(s - E_s), its rounding u|x|, and the
       // distance comparison's roundings, which can pick either code within u gap / 2 of a midpoint.
-      const R delta = (bounds[i] + abs(x) * error) / low + u * abs(x) + u * local_gap(*map, xd);
-      const CodeRange acceptable = acceptable_codes(*map, x, delta);
-      checker.expect_code_in(q.codes[i], acceptable, [&] {
+      const R delta = (bounds[i] + abs(x) * error) / low + u * abs(x) + u * local_gap(order.values, xd);
+      // The acceptable codes by value (an fp8 map is not ascending, and reads 0 at two codes).
+      const CodeRange range = acceptable_codes(order.values, x, delta);
+      const float value = (*map)[static_cast<std::size_t>(q.codes[i])];
+      const bool accepted = value >= order.values[static_cast<std::size_t>(range.lowest)] &&
+                            value <= order.values[static_cast<std::size_t>(range.highest)];
+      const int lowest = order.codes[static_cast<std::size_t>(range.lowest)];
+      const int highest = order.codes[static_cast<std::size_t>(range.highest)];
+      checker.expect_code_in(q.codes[i], accepted, lowest, highest, [&] {
         return at + "block " + std::to_string(b) + " element " + std::to_string(i) + ": " + what + " (exact " +
-               show_value(static_cast<double>(exact[i])) + ", / block max = " + show_value(xd) + ", map[" +
-               std::to_string(acceptable.lowest) + "] = " + show_value((*map)[static_cast<std::size_t>(acceptable.lowest)]) +
-               ", map[" + std::to_string(q.codes[i]) + "] = " + show_value((*map)[static_cast<std::size_t>(q.codes[i])]) + ")";
+               show_value(static_cast<double>(exact[i])) + ", / scale = " + show_value(xd) + ", map[" +
+               std::to_string(lowest) + "] = " + show_value((*map)[static_cast<std::size_t>(lowest)]) + ", map[" +
+               std::to_string(q.codes[i]) + "] = " + show_value(value) + ")";
       });
     }
   }

@@ -318,6 +318,16 @@ std::vector<Preset> make_presets() {
                .defaults = Hyperparameters{.lr = "0.001", .beta1 = "0.9", .beta2 = "0.999", .eps = "1e-8", .weight_decay = "0.01"},
                .hyperparameters = kAdamWdHyper,
                .state_formats = {.m = "torchao-dynamic4-signed", .v = "torchao-linear4-unsigned"}});
+  p.push_back({.name = "torchao-adamw-fp8",
+               .source = "torchao 0.18 torchao/optim/adam.py AdamWFp8 (_AdamBase with OptimStateFp8 states, block_size 256): "
+                         "single_param_adam as torchao-adamw on the dequantized states; subclass_fp8.py quantize_fp8 "
+                         "(float8_e4m3fn codes, scale amax.clip(1e-12) / 448)",
+               .summary = "as torchao-adamw, m and v as float8_e4m3fn codes with a scale of absmax/448 per block of 256",
+               .convention = {.chain = {DecayWeights{.scale = DecayScale::learning_rate}, eps_after(), ScaleByLearningRate{},
+                                        ApplyUpdate{}}},
+               .defaults = Hyperparameters{.lr = "0.001", .beta1 = "0.9", .beta2 = "0.999", .eps = "1e-8", .weight_decay = "0.01"},
+               .hyperparameters = kAdamWdHyper,
+               .state_formats = {.m = "torchao-fp8-e4m3", .v = "torchao-fp8-e4m3"}});
   for (const auto& preset : p) preset.convention.validate();
   return p;
 }

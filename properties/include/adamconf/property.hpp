@@ -80,10 +80,10 @@ class Checker {
   void expect_at_most(const R& value, const R& limit, const std::string& where);
   /// A claim that holds or not (counted as one checked value); fails the case with `failure`.
   void expect_true(bool holds, const std::string& failure);
-  /// A quantized state's code: one of the codes `acceptable` (the nearest codes to the exact
-  /// value within its error, nearest_code.hpp), counted as one checked value; fails the case with
-  /// "<where> => code C  expected code L (or L..H)".
-  void expect_code_in(int code, const CodeRange& acceptable, const std::function<std::string()>& where);
+  /// A quantized state's code: `accepted` when it reads back as one of the nearest codes to the
+  /// exact value within its error (nearest_code.hpp), lowest..highest; counted as one checked
+  /// value; fails the case with "<where> => code C  expected code L (or L..H)".
+  void expect_code_in(int code, bool accepted, int lowest, int highest, const std::function<std::string()>& where);
   /// A whole trajectory's verification (verify.hpp): its values counted, and
   /// the case failed at its first failing value.
   void record(const Verification& v);

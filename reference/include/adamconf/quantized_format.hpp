@@ -32,6 +32,11 @@ struct QuantizedFormat {
   int bits = 8;
   /// A linear map without zero, torch.linspace(0, 1, 2^bits + 1)[1:] (torchao's 4-bit v), not a dynamic one.
   bool linear = false;
+  /// Codes are float8_e4m3fn bit patterns (torchao's AdamWFp8), read back as
+  /// their value times the scale, and the scale is max(absmax, min_scale) /
+  /// 448 (quant_utils-free subclass_fp8.py quantize_fp8); the map is then not
+  /// ascending (NaN at 0x7F and 0xFF).
+  bool fp8 = false;
   std::size_t block = 256;
   std::size_t min_size = 4096;
   /// Only tensors of whole blocks are quantized (torchao: numel % block_size == 0).
@@ -46,8 +51,19 @@ struct QuantizedFormat {
     return elements >= min_size && (!whole_blocks_only || elements % block == 0);
   }
   /// The scale of a block whose largest magnitude is `absmax` (both float32 values).
-  float scale_of(float absmax) const { return absmax < static_cast<float>(min_scale) ? static_cast<float>(min_scale) : absmax; }
+  float scale_of(float absmax) const {
+    const float clipped = absmax < static_cast<float>(min_scale) ? static_cast<float>(min_scale) : absmax;
+    return fp8 ? clipped / 448.0f : clipped;  // torch.finfo(float8_e4m3fn).max
+  }
 };
+
+/// The codes of a map in ascending order of their values, NaN codes left
+/// out: the nearest-code search for any map (an fp8 map is not ascending).
+struct OrderedMap {
+  std::vector<float> values;
+  std::vector<int> codes;
+};
+OrderedMap ordered(const std::vector<float>& map);
 
 /// The quantized format called `name` ("bnb-dynamic8-signed", "bnb-dynamic8-unsigned"); nullopt for any other.
 std::optional<QuantizedFormat> quantized_format_by_name(const std::string& name);

@@ -5,6 +5,7 @@
 // every step of the algorithm is a virtual hook a mutant can override.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <memory>
 #include <stdexcept>
@@ -234,15 +235,15 @@ class FloatAdam {
       theta_[i] = step_element(i, static_cast<F>(grad[i]), s);
       if (stored_in_ || m_in_ || v_in_ || vmax_in_) store(i);
     }
-    if (m_quantized_) quantize(*m_quantized_, m_map_, m_before_, m_, m_codes_);
-    if (v_quantized_) quantize(*v_quantized_, v_map_, v_before_, v_, v_codes_);
+    if (m_quantized_) quantize(*m_quantized_, m_map_, m_order_, m_before_, m_, m_codes_);
+    if (v_quantized_) quantize(*v_quantized_, v_map_, v_order_, v_before_, v_, v_codes_);
   }
 
   /// m and v kept blockwise-quantized (QuantizedFormat; nullopt: in F) where the
   /// format quantizes a tensor of this size (call after init).
   void quantize_states_in(const std::optional<QuantizedFormat>& m, const std::optional<QuantizedFormat>& v) {
-    if (m && quantizes_tensor(*m, theta_.size())) m_quantized_ = &*m, m_map_ = map_of(*m);
-    if (v && quantizes_tensor(*v, theta_.size())) v_quantized_ = &*v, v_map_ = map_of(*v);
+    if (m && quantizes_tensor(*m, theta_.size())) m_quantized_ = &*m, m_map_ = map_of(*m), m_order_ = ordered(m_map_);
+    if (v && quantizes_tensor(*v, theta_.size())) v_quantized_ = &*v, v_map_ = map_of(*v), v_order_ = ordered(v_map_);
   }
 
   /// Float32 opmath for the storage format `format` (F = float): theta and
@@ -311,8 +312,8 @@ class FloatAdam {
   /// nearest code to fl32(x / scale), ties to the lower code; x then holds
   /// the value read back, fl32(map[code] * scale), which the next step uses.
   /// `before`: the values before this step's update.
-  void quantize(const QuantizedFormat& f, const std::vector<float>& map, const std::vector<F>& before, std::vector<F>& x,
-                QuantizedTensor& q) const {
+  void quantize(const QuantizedFormat& f, const std::vector<float>& map, const OrderedMap& order,
+                const std::vector<F>& before, std::vector<F>& x, QuantizedTensor& q) const {
     const std::size_t n = x.size(), block = block_of(f), blocks = blocks_of(n, block);
     q.codes.assign(n, 0);
     q.scales.assign(blocks, 0.0);
@@ -322,7 +323,7 @@ class FloatAdam {
       q.scales[b] = scale;
       for (std::size_t i = first; i < last; ++i) {
         const float normed = scale == 0 ? 0.0f : static_cast<float>(x[i]) / scale;
-        q.codes[i] = code_of(map, normed);
+        q.codes[i] = code_of(order, normed);
         x[i] = static_cast<F>(dequantized(map, q.codes[i], scale));
       }
     }
@@ -336,7 +337,10 @@ class FloatAdam {
     return scale;
   }
   /// The nearest code to a normalized value (ties to the lower code).
-  virtual int code_of(const std::vector<float>& map, float normed) const { return nearest_codes(map, normed).lowest; }
+  /// `order`: the map's codes by value (an fp8 map's codes are bit patterns).
+  virtual int code_of(const OrderedMap& order, float normed) const {
+    return order.codes[static_cast<std::size_t>(nearest_codes(order.values, normed).lowest)];
+  }
   virtual std::size_t block_of(const QuantizedFormat& f) const { return f.block; }
   /// Blocks of a tensor of n elements: the last one partial.
   virtual std::size_t blocks_of(std::size_t n, std::size_t block) const { return (n + block - 1) / block; }
@@ -584,6 +588,7 @@ class FloatAdam {
   const QuantizedFormat* m_quantized_ = nullptr;
   const QuantizedFormat* v_quantized_ = nullptr;
   std::vector<float> m_map_, v_map_;
+  OrderedMap m_order_, v_order_;
   std::vector<F> m_before_, v_before_;
   QuantizedTensor m_codes_, v_codes_;
   double b1_d_ = 0, b2_d_ = 0;
