@@ -93,10 +93,14 @@ struct Candidate {
 /// Algorithm 1 forms, with eps inside the square root. Without weight decay on
 /// offer, only conventions without decay.
 /// The convention's arithmetic in exact numbers: a choice of rounding order
-/// alone (eps scaled by sqrt(bc2)) changes no exact value, so probes cannot
-/// tell it apart; its looser bound would only make it win ties.
+/// alone (eps scaled by sqrt(bc2), lr t / t) or of what the state holds
+/// (debiased moments) changes no exact theta, so probes cannot tell it apart;
+/// its looser bound would only make it win ties.
 Convention exact_arithmetic(Convention c) {
   c.adam().eps_scaled_by_sqrt_bc2 = false;
+  // Moments held bias-corrected (optimi) step theta by the same exact numbers as Kingma & Ba's
+  // (DebiasedMoments test): one candidate, not two that the looser bound's would win ties between.
+  c.adam().debiased_moments = false;
   for (Transform& t : c.chain)  // HeavyBall's lr t / t is lr
     if (auto* l = std::get_if<ScaleByLearningRate>(&t)) l->warmup_ratio = false;
   return c;
@@ -114,8 +118,6 @@ std::vector<Candidate> candidates(bool decay_offered) {
   std::vector<Candidate> all = base;
   for (const Candidate& c : base) {
     if (c.convention.adam().amsgrad != AmsgradVariant::none) continue;
-    // debiased moments have no bias correction to drop, nor eps_root: their variants would be themselves
-    if (c.convention.adam().debiased_moments) continue;
     for (const auto& [bc1, bc2, what] : {std::tuple{false, true, "bias correction of m"},
                                          std::tuple{true, false, "bias correction of v"},
                                          std::tuple{false, false, "bias correction"}}) {
