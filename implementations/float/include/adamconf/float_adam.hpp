@@ -648,8 +648,6 @@ class FloatImplementationOf : public Implementation {
     if (!c.state_formats.compensation.empty()) plan.compensation_in = &rules.format_of(Quantity::compensation);
     plan.m_quantized = rules.quantized(Quantity::m);
     plan.v_quantized = rules.quantized(Quantity::v);
-    if ((plan.m_quantized || plan.v_quantized) && std::string(f.name) != "float32")
-      throw std::invalid_argument(name_ + " keeps a quantized state beside float32 parameters only (" + f.name + " given)");
     if (!rules.narrow()) return f.precision == 24 ? run_in<float>(setup, cases, plan) : run_in<double>(setup, cases, plan);
     switch (c.precision) {
       case Precision::float32_opmath: plan.stored_in = &f; return run_in<float>(setup, cases, plan);
