@@ -15,6 +15,8 @@
 #include <sstream>
 #include <thread>
 
+#include <mpfr.h>
+
 #include "adamconf/atomic_file.hpp"
 #include "adamconf/bounded_json.hpp"
 #include "adamconf/golden.hpp"
@@ -49,7 +51,11 @@ std::vector<std::string> render_all(const std::vector<GoldenSpec>& specs,
   };
   std::vector<std::thread> threads;
   const unsigned n = std::max(1u, std::thread::hardware_concurrency());
-  for (unsigned i = 0; i < n; ++i) threads.emplace_back(worker);
+  // Each worker frees MPFR's per-thread caches (constants such as log 2 that exp and log fill) as it ends.
+  for (unsigned i = 0; i < n; ++i) threads.emplace_back([&] {
+    worker();
+    mpfr_free_cache();
+  });
   for (auto& t : threads) t.join();
   if (failure) std::rethrow_exception(failure);
   return texts;

@@ -7,6 +7,8 @@
 #include <mutex>
 #include <thread>
 
+#include <mpfr.h>
+
 namespace adamconf {
 
 int resolve_jobs(int jobs) {
@@ -182,7 +184,11 @@ Verification verify_trajectory(const Setup& setup, const RunCase& c, const RunRe
     worker();
   } else {
     std::vector<std::thread> pool;
-    for (std::size_t k = 0; k < threads; ++k) pool.emplace_back(worker);
+    // Each worker frees MPFR's per-thread caches (constants such as log 2 that exp and log fill) as it ends.
+    for (std::size_t k = 0; k < threads; ++k) pool.emplace_back([&] {
+      worker();
+      mpfr_free_cache();
+    });
     for (auto& th : pool) th.join();
   }
   if (error) std::rethrow_exception(error);
