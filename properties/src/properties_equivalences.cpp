@@ -155,7 +155,7 @@ Property amsgrad_monotone() {
                 // A maximum that overflowed to inf (g + wd theta or g^2 past the format's range, as
                 // the error model allows) has nothing above it: beta2 v = 0 inf is NaN in the next
                 // step of a correct implementation (PyTorch's float16 Adam, beta2 = 0).
-                if (std::isinf(before)) {
+                if (!std::isfinite(before)) {  // inf, or the NaN an inf became: the element stays beyond judgment
                   checker.note_unjudged("a maximum after one that overflowed to inf");
                   continue;
                 }
