@@ -761,7 +761,7 @@ class ErrorModel {
     const Real d_beta_double = abs(beta - Real(round_to_format(beta, float64_format)));
     const Real e_power_double = bias_correction_error_in(Real(1) - power, beta, power, d_beta_double, t, D, DE);
     const Real numerator = beta - power;
-    const Real b_optimi =
+    const Real b_optimi = t <= 1 ? Real(0) :
         Real(quotient_error(up(abs(numerator)), up(Real(e_power_double + d_beta_double + D * abs(numerator) + DE)),
                             down(denominator), up(Real(e_power_double + D * denominator)))
                  .x) +
@@ -776,14 +776,14 @@ class ErrorModel {
     // (1 - beta~ rounded, and the expm1 form), not beta's representation
     const Real one_minus = Real(1) - beta;
     const U e_denominator =
-        up(max(Real(e_power + S * denominator), exp_log_power_error(beta, t <= 1 ? Real(0) : d_beta, t)));
+        up(max(Real(e_power + S * denominator), exp_log_power_error(beta, t <= 1 ? Real(0) : d_beta, t, denominator)));
     const U e_one_minus = up(t <= 1 ? Real(S * one_minus) : complement_representation_error(beta));
     const Real c_quotient =
         Real(quotient_error(up(one_minus), e_one_minus, down(denominator), e_denominator).x) + S * out.complement + E;
     const Real b_once = c_quotient + S * b + E;
     const Real c_heavyball = b_once + S * out.complement + E;
     const Real b_heavyball = c_heavyball + S * b + E;
-    out.beta_error = max(t <= 1 ? Real(0) : b_optimi, b_heavyball) + u_exact_ * b + eta_exact_;
+    out.beta_error = max(b_optimi, b_heavyball) + u_exact_ * b + eta_exact_;
     out.complement_error = max(c_optimi, c_heavyball) + u_exact_ * out.complement + eta_exact_;
     return out;
   }
@@ -794,7 +794,8 @@ class ErrorModel {
   /// t beta^(t-1). log1p within 1 ulp (2S), t's conversion and the product one rounding each:
   /// x~ = x (1 + theta), |theta| <= gamma_4(S), so |e^x~ - e^x| <= |x| theta e^(-|x| (1 - theta))
   /// (mean value theorem, x = t log beta < 0); expm1 within 1 ulp adds 2S (1 - beta^t).
-  Real exp_log_power_error(const Real& beta, const Real& d_beta, std::int64_t t) const {
+  /// `bc`: 1 - beta^t, exact.
+  Real exp_log_power_error(const Real& beta, const Real& d_beta, std::int64_t t, const Real& bc) const {
     using std::abs;
     using std::exp;
     using std::log;
@@ -804,7 +805,6 @@ class ErrorModel {
     const Real sensitivity = t * integer_power(beta, t - 1);
     const Real x = abs(Real(t * log(beta)));
     const Real theta = 4 * S / (1 - 4 * S);
-    const Real bc = Real(1) - integer_power(beta, t);
     const Real e = sensitivity * (d_beta + d_subtraction) + x * theta * exp(Real(-x * (1 - theta))) + 2 * S * bc +
                    scalar_eta_exact_;
     return min(e, Real(1));
