@@ -16,5 +16,6 @@ void add_golden_command(CLI::App& app);
 void add_check_command(CLI::App& app);
 void add_properties_command(CLI::App& app);
 void add_identify_command(CLI::App& app);
+void add_audit_command(CLI::App& app);
 
 }  // namespace adamconf::cli

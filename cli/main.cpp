@@ -24,7 +24,8 @@ std::string unknown_command(CLI::App& app, int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     const std::string word = argv[i];
     const std::vector<CLI::App*> commands = level->get_subcommands([](CLI::App*) { return true; });
-    if (word.empty() || word[0] == '-' || commands.empty()) return "";  // an option, or a command's own arguments
+    // an option, a command's own arguments, or a word where a subcommand is optional (audit MANIFEST, audit merge)
+    if (word.empty() || word[0] == '-' || commands.empty() || level->get_require_subcommand_min() == 0) return "";
     CLI::App* next = nullptr;
     std::string known;
     for (CLI::App* c : commands) {
@@ -53,6 +54,7 @@ int main(int argc, char** argv) {
   add_check_command(app);
   add_properties_command(app);
   add_identify_command(app);
+  add_audit_command(app);
   // Every failure is one line on stderr and exit status 2 (bad input or an
   // internal error); 1 is kept for a check that ran and failed.
   auto error = [](const std::string& what) {

@@ -27,7 +27,7 @@ said() { grep -qF -- "$1" "$tmp/out" "$tmp/err" || { cat "$tmp/out" "$tmp/err" |
 
 ## An unknown command is one line naming the known ones, exit 2, with or without --help (a script probing
 ## for a command must not believe it exists).
-for args in "audit" "audit --help" "golden bogus --help"; do
+for args in "review" "review --help" "golden bogus --help"; do
   run 2 $args
   said "unknown command '${args% --help}'"
   said "known"

@@ -1,0 +1,109 @@
+// Safetensors files, read as untrusted input and written atomically.
+//
+// The format (huggingface/safetensors, README "Format"): 8 bytes, a
+// little-endian unsigned 64-bit header length N; N bytes of UTF-8 JSON, an
+// object mapping each tensor name to {"dtype", "shape", "data_offsets": [begin,
+// end]} and the optional "__metadata__" to an object of strings; then the data,
+// each tensor's bytes at [begin, end) from the data's start, little-endian,
+// row-major. The reference implementation (safetensors/src/tensor.rs) refuses a
+// header above 100 000 000 bytes, offsets that are not contiguous, and a
+// buffer with bytes no tensor owns (a file that is also another format); so
+// does this reader, with one line naming the file and the tensor. Nothing of a
+// tensor's data is read before its header entry is proved to lie in the file.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace adamconf::safetensors {
+
+/// The element types of the format; values are read from the floating ones
+/// and the integer ones (a step count).
+enum class DType { BOOL, U8, I8, F8_E5M2, F8_E4M3, I16, U16, F16, BF16, I32, U32, F32, F64, I64, U64 };
+/// "F32" (the file's spelling).
+const char* name(DType d);
+/// Bytes per element.
+std::size_t size_of(DType d);
+/// Whether element values of d are read as numbers (every type but BOOL).
+bool numeric(DType d);
+/// The floating-point dtype of an adamconf format name ("float32" -> F32); throws std::invalid_argument.
+DType dtype_of_format(const std::string& format);
+
+/// A file that is not a well-formed safetensors file, or lacks what is asked:
+/// "FILE: tensor 'm/fc1.weight': data_offsets [0, 12] hold 3 elements, its shape [4] needs 4".
+struct FileError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+struct TensorInfo {
+  std::string name;
+  DType dtype = DType::F32;
+  std::vector<std::uint64_t> shape{};
+  std::uint64_t elements = 0;     ///< the product of shape (1 for a scalar)
+  std::uint64_t begin = 0, end = 0;  ///< byte offsets within the data
+};
+
+/// A parsed file over bytes it does not own (a mapping, a fuzzer's input).
+class View {
+ public:
+  /// Parses and validates the header of `bytes[0, size)`; `file` names it in
+  /// every message. Throws FileError.
+  View(const std::uint8_t* bytes, std::size_t size, std::string file);
+
+  const std::string& file() const { return file_; }
+  /// The tensor called `name`, or nullptr.
+  const TensorInfo* find(const std::string& name) const;
+  /// The tensor called `name`; throws FileError naming it when absent.
+  const TensorInfo& at(const std::string& name) const;
+  const std::vector<TensorInfo>& tensors() const { return tensors_; }
+  const std::map<std::string, std::string>& metadata() const { return metadata_; }
+  /// Element i of t as a double (exact for every float type and for integers
+  /// of at most 53 bits; an integer beyond throws FileError). i < t.elements.
+  double value(const TensorInfo& t, std::uint64_t i) const;
+  /// Elements [first, first + count) of t into out (resized).
+  void values(const TensorInfo& t, std::uint64_t first, std::uint64_t count, std::vector<double>& out) const;
+
+ private:
+  const std::uint8_t* data_ = nullptr;  ///< the data section
+  std::string file_;
+  std::vector<TensorInfo> tensors_;
+  std::map<std::string, std::size_t> index_;
+  std::map<std::string, std::string> metadata_;
+};
+
+/// A file mapped read-only (pages are read as they are touched, so a file
+/// larger than memory is streamed) and its View. Throws FileError naming the
+/// path when it cannot be opened or is no safetensors file.
+class MappedFile {
+ public:
+  explicit MappedFile(const std::string& path);
+  ~MappedFile();
+  MappedFile(const MappedFile&) = delete;
+  MappedFile& operator=(const MappedFile&) = delete;
+  const View& view() const { return *view_; }
+
+ private:
+  void* base_ = nullptr;
+  std::size_t size_ = 0;
+  std::unique_ptr<View> view_;
+};
+
+/// One tensor to write: its values, converted to `dtype` (each must be a
+/// value of it: no rounding happens here), and its shape (none: [size]; an
+/// empty one: a scalar).
+struct TensorData {
+  std::string name;
+  DType dtype = DType::F32;
+  std::vector<double> values;
+  std::optional<std::vector<std::uint64_t>> shape{};
+};
+/// The bytes of a safetensors file holding `tensors` (in their order) and `metadata`.
+std::string serialize(const std::vector<TensorData>& tensors, const std::map<std::string, std::string>& metadata = {});
+
+}  // namespace adamconf::safetensors

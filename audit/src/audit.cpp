@@ -1,0 +1,373 @@
+#include "adamconf/audit.hpp"
+
+#include <mpfr.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <exception>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include "adamconf/exact_run.hpp"
+#include "adamconf/excerpt.hpp"
+#include "adamconf/safetensors.hpp"
+
+namespace adamconf::audit {
+
+namespace {
+
+using safetensors::MappedFile;
+using safetensors::TensorInfo;
+using safetensors::View;
+
+/// Where one tensor's values lie in the two files; nullptr: absent.
+struct TensorSources {
+  const TensorInfo *theta = nullptr, *grad = nullptr, *m = nullptr, *v = nullptr, *vmax = nullptr;
+  const TensorInfo *theta_after = nullptr, *m_after = nullptr, *v_after = nullptr, *vmax_after = nullptr;
+  bool fresh_before = false, fresh_after = false;  ///< no state: zeros, step 0 (PyTorch before its first step)
+};
+
+std::string quoted(const std::string& name) { return "'" + excerpt(name, 80) + "'"; }
+
+/// A scalar step count: one integer-valued number >= 0.
+std::int64_t step_count(const View& file, const TensorInfo& t) {
+  if (t.elements != 1)
+    throw InputError(file.file() + ": tensor " + quoted(t.name) + " holds " + std::to_string(t.elements) +
+                     " values; a step count is one");
+  const double x = file.value(t, 0);
+  if (!(x >= 0) || x != std::floor(x) || x > 9007199254740992.0)
+    throw InputError(file.file() + ": tensor " + quoted(t.name) + " is " + show_value(x) + ", not a step count");
+  return static_cast<std::int64_t>(x);
+}
+
+/// The tensor called `field/name` of `file`, checked against what the manifest says of it.
+const TensorInfo* tensor_of(const View& file, const std::string& field, const std::string& name, bool required,
+                            std::uint64_t elements, const FloatFormat* format) {
+  const std::string key = field + "/" + name;
+  const TensorInfo* t = file.find(key);
+  if (!t) {
+    if (required) throw InputError(file.file() + ": no tensor " + quoted(key));
+    return nullptr;
+  }
+  if (format && t->dtype != safetensors::dtype_of_format(format->name))
+    throw InputError(file.file() + ": tensor " + quoted(key) + " is " + safetensors::name(t->dtype) + "; the manifest's " +
+                     "convention stores it as " + format->name + " (" + safetensors::name(safetensors::dtype_of_format(format->name)) + ")");
+  if (!format && (t->dtype == safetensors::DType::BOOL || t->dtype < safetensors::DType::F16 ||
+                  t->dtype == safetensors::DType::I32 || t->dtype == safetensors::DType::U32 || t->dtype > safetensors::DType::F64))
+    throw InputError(file.file() + ": tensor " + quoted(key) + " is " + safetensors::name(t->dtype) + ", not floating point");
+  if (t->elements != elements)
+    throw InputError(file.file() + ": tensor " + quoted(key) + " has " + std::to_string(t->elements) +
+                     " elements; theta/" + excerpt(name, 80) + " has " + std::to_string(elements));
+  return t;
+}
+
+/// One piece of work: elements [first, first + count) of tensor k.
+struct Piece {
+  std::size_t tensor = 0;
+  std::uint64_t first = 0, count = 0;
+};
+
+/// What one thread found in one tensor.
+struct Partial {
+  ErrorStatistics statistics;
+  std::uint64_t failures = 0;
+  std::vector<std::pair<std::uint64_t, std::string>> failed;
+};
+
+class Auditor {
+ public:
+  Auditor(const Manifest& manifest, const AuditSettings& settings)
+      : manifest_(manifest), settings_(settings), rules_(manifest.setup.rules()),
+        amsgrad_(manifest.setup.spec.convention.adam().amsgrad != AmsgradVariant::none),
+        before_(manifest.before), after_(manifest.after) {}
+
+  AuditReport run() {
+    const auto start = std::chrono::steady_clock::now();
+    const View& b = before_.view();
+    std::vector<AuditTensor> tensors = manifest_.tensors;
+    if (tensors.empty())
+      for (const TensorInfo& t : b.tensors())
+        if (t.name.rfind("theta/", 0) == 0) tensors.push_back({.name = t.name.substr(6)});
+    if (tensors.empty()) throw InputError(b.file() + ": no tensor theta/NAME (and the manifest lists none)");
+    std::vector<std::uint64_t> sizes;
+    for (const AuditTensor& t : tensors) sizes.push_back(b.at("theta/" + t.name).elements);
+
+    AuditReport report{.manifest = manifest_.path,
+                       .digest = manifest_.digest,
+                       .preset = manifest_.setup.spec.preset,
+                       .dtype = manifest_.setup.dtype.name,
+                       .convention = describe_convention(),
+                       .shards = {settings_.shard.index},
+                       .shard_count = settings_.shard.count};
+    std::vector<Piece> pieces;
+    const std::uint64_t window = std::max<std::uint64_t>(1, settings_.window);
+    for (const std::size_t k : shard_tensors(sizes, settings_.shard)) {
+      const AuditTensor& t = tensors[k];
+      TensorVerdict verdict{.name = t.name, .group = t.group, .elements = sizes[k]};
+      sources_.push_back(locate(t.name, sizes[k], verdict));
+      report.tensors.push_back(std::move(verdict));
+      for (std::uint64_t first = 0; first < sizes[k]; first += window)
+        pieces.push_back({.tensor = report.tensors.size() - 1, .first = first, .count = std::min(window, sizes[k] - first)});
+    }
+    for (const Piece& p : pieces) total_ += p.count;
+    partials_.assign(report.tensors.size(), {});
+    judge_pieces(report, pieces);
+    for (std::size_t k = 0; k < report.tensors.size(); ++k) {
+      TensorVerdict& v = report.tensors[k];
+      Partial& p = partials_[k];
+      std::sort(p.failed.begin(), p.failed.end());
+      if (p.failed.size() > settings_.shown_failures) p.failed.resize(settings_.shown_failures);
+      v.statistics.merge(p.statistics);
+      v.failures += p.failures;
+      v.failed.insert(v.failed.end(), p.failed.begin(), p.failed.end());
+      std::sort(v.failed.begin(), v.failed.end());
+      if (v.failed.size() > settings_.shown_failures) v.failed.resize(settings_.shown_failures);
+    }
+    report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    return report;
+  }
+
+ private:
+  std::string describe_convention() const {
+    std::string s = manifest_.setup.spec.preset + " " + manifest_.setup.dtype.name;
+    for (const auto& name : Hyperparameters::names()) s += " " + name + "=" + manifest_.setup.spec.hyper.get(name);
+    if (rules_.narrow()) s += " precision=" + to_string(rules_.precision());
+    if (manifest_.setup.spec.options.step_counter != StepCounter::integer)
+      s += " step_counter=" + to_string(manifest_.setup.spec.options.step_counter);
+    if (amsgrad_) s += " amsgrad";
+    if (manifest_.setup.spec.options.maximize) s += " maximize";
+    if (manifest_.groups.size() > 1) s += " (" + std::to_string(manifest_.groups.size()) + " parameter groups)";
+    return s;
+  }
+
+  /// Finds tensor `name`'s values in both files and checks their dtypes,
+  /// sizes and step counts; fills the verdict's step counts and the
+  /// step-count failure.
+  TensorSources locate(const std::string& name, std::uint64_t n, TensorVerdict& verdict) {
+    const View &b = before_.view(), &a = after_.view();
+    const FloatFormat& theta_format = rules_.reported();
+    TensorSources s;
+    s.theta = tensor_of(b, "theta", name, true, n, &theta_format);
+    s.grad = tensor_of(b, "grad", name, false, n, nullptr);
+    s.theta_after = tensor_of(a, "theta", name, true, n, &theta_format);
+    if (b.find("theta/" + name)->shape != a.find("theta/" + name)->shape)
+      throw InputError(a.file() + ": tensor " + quoted("theta/" + name) + " has another shape than in " + b.file());
+    verdict.stepped = s.grad != nullptr;
+    auto state = [&](const View& file, bool& fresh, const TensorInfo*& m, const TensorInfo*& v, const TensorInfo*& vmax,
+                     std::int64_t& step) {
+      const bool any = file.find("m/" + name) || file.find("v/" + name) || file.find("step/" + name) ||
+                       file.find("vmax/" + name);
+      fresh = !any;
+      if (fresh) return;
+      m = tensor_of(file, "m", name, true, n, &rules_.format_of(Quantity::m));
+      v = tensor_of(file, "v", name, true, n, &rules_.format_of(Quantity::v));
+      if (amsgrad_) vmax = tensor_of(file, "vmax", name, true, n, &rules_.format_of(Quantity::vmax));
+      step = step_count(file, file.at("step/" + name));
+    };
+    state(b, s.fresh_before, s.m, s.v, s.vmax, verdict.step_before);
+    state(a, s.fresh_after, s.m_after, s.v_after, s.vmax_after, verdict.step_after);
+    // A step leaves a state; a tensor without a gradient keeps the one it had (none included).
+    if (s.fresh_after && (verdict.stepped || !s.fresh_before))
+      throw InputError(a.file() + ": no state of tensor " + quoted(name) + " (m/" + excerpt(name, 60) + ", v/, step/) after " +
+                       (verdict.stepped ? "a step with a gradient" : "a step that had one"));
+    const StepCounter counter = manifest_.setup.spec.convention.adam().counter;
+    const std::int64_t expected = verdict.stepped ? advance_count(counter, verdict.step_before) : held_count(counter, verdict.step_before);
+    if (verdict.step_after != expected) {
+      ++verdict.failures;
+      verdict.failed.push_back({0, "step count after the step is " + std::to_string(verdict.step_after) + ", expected " +
+                                       std::to_string(expected) + " (from " + std::to_string(verdict.step_before) +
+                                       (verdict.stepped ? ", one step" : ", no gradient: unchanged") + ")"});
+    }
+    return s;
+  }
+
+  void judge_pieces(const AuditReport& report, const std::vector<Piece>& pieces) {
+    std::atomic<std::size_t> next{0};
+    std::atomic<bool> stop{false};
+    std::exception_ptr error;
+    std::mutex mutex;
+    auto worker = [&] {
+      std::map<std::size_t, Partial> mine;
+      try {
+        for (std::size_t i = next++; i < pieces.size() && !stop; i = next++) {
+          judge_piece(report.tensors[pieces[i].tensor], sources_[pieces[i].tensor], pieces[i], mine[pieces[i].tensor]);
+          std::lock_guard lock(mutex);
+          done_ += pieces[i].count;
+          if (settings_.progress) settings_.progress(done_, total_, report.tensors[pieces[i].tensor].name);
+        }
+      } catch (...) {
+        std::lock_guard lock(mutex);
+        if (!error) error = std::current_exception();
+        stop = true;
+      }
+      std::lock_guard lock(mutex);
+      for (auto& [k, p] : mine) {
+        Partial& into = partials_[k];
+        into.statistics.merge(p.statistics);
+        into.failures += p.failures;
+        into.failed.insert(into.failed.end(), p.failed.begin(), p.failed.end());
+      }
+      mpfr_free_cache();  // MPFR's per-thread constant caches (LeakSanitizer)
+    };
+    const int jobs = settings_.jobs > 0 ? settings_.jobs : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+    const std::size_t threads = std::min<std::size_t>(static_cast<std::size_t>(jobs), pieces.size());
+    if (threads <= 1) {
+      worker();
+    } else {
+      std::vector<std::thread> pool;
+      for (std::size_t t = 0; t < threads; ++t) pool.emplace_back(worker);
+      for (auto& t : pool) t.join();
+    }
+    if (error) std::rethrow_exception(error);
+  }
+
+  /// Every value of one piece: the inputs read and checked, the exact step from
+  /// them, and theta, m, v (vmax) after the step judged.
+  void judge_piece(const TensorVerdict& verdict, const TensorSources& s, const Piece& p, Partial& out) const {
+    const View &b = before_.view(), &a = after_.view();
+    RunCase c;
+    b.values(*s.theta, p.first, p.count, c.theta0);
+    c.grads.assign(1, std::vector<double>(p.count, 0.0));
+    if (s.grad) b.values(*s.grad, p.first, p.count, c.grads[0]);
+    c.tensors = {{.size = p.count, .group = verdict.group}};
+    c.groups = manifest_.groups;
+    c.grad_given = {{verdict.stepped}};
+    ImplementationState state{.step = verdict.step_before};
+    if (s.fresh_before) {
+      state.m.assign(p.count, 0.0);
+      state.v.assign(p.count, 0.0);
+      if (amsgrad_) state.vmax.assign(p.count, 0.0);
+    } else {
+      b.values(*s.m, p.first, p.count, state.m);
+      b.values(*s.v, p.first, p.count, state.v);
+      if (amsgrad_) b.values(*s.vmax, p.first, p.count, state.vmax);
+    }
+    // The exact step is defined from finite inputs (and v, vmax >= 0) only.
+    auto require = [&](const std::vector<double>& xs, const TensorInfo* t, const char* field, bool non_negative) {
+      for (std::size_t i = 0; i < xs.size(); ++i)
+        if (!std::isfinite(xs[i]) || (non_negative && xs[i] < 0))
+          throw InputError(b.file() + ": tensor " + quoted(t ? t->name : std::string(field) + "/" + verdict.name) +
+                           " element " + std::to_string(p.first + i) + " is " + show_value(xs[i]) +
+                           (non_negative ? ": a second moment is finite and >= 0" : ": the audit judges steps from finite values"));
+    };
+    require(c.theta0, s.theta, "theta", false);
+    if (s.grad) require(c.grads[0], s.grad, "grad", false);
+    if (!s.fresh_before) {
+      require(state.m, s.m, "m", false);
+      require(state.v, s.v, "v", true);
+      if (amsgrad_) require(state.vmax, s.vmax, "vmax", true);
+    }
+    c.initial_state = state;
+    const ExactStep exact = exact_trajectory(manifest_.setup, c).front();
+
+    std::vector<double> theta_after, m_after, v_after, vmax_after;
+    a.values(*s.theta_after, p.first, p.count, theta_after);
+    if (s.fresh_after) {  // no gradient, no state before or after
+      m_after = state.m;
+      v_after = state.v;
+      vmax_after = state.vmax;
+    } else {
+      a.values(*s.m_after, p.first, p.count, m_after);
+      a.values(*s.v_after, p.first, p.count, v_after);
+      if (amsgrad_) a.values(*s.vmax_after, p.first, p.count, vmax_after);
+    }
+    Recorder recorder;
+    auto judge_one = [&](std::size_t i, double observed, const R& x, const R& allowed, Quantity q) {
+      const Judged j = recorder.record(observed, x, allowed, rules_.format_of(q), [&] {
+        std::string inputs = "theta " + show_value(c.theta0[i]) + (verdict.stepped ? ", grad " + show_value(c.grads[0][i]) : ", no grad") +
+                             ", m " + show_value(state.m[i]) + ", v " + show_value(state.v[i]);
+        if (amsgrad_) inputs += ", vmax " + show_value(state.vmax[i]);
+        return verdict.name + " element " + std::to_string(p.first + i) + ": " + name(q) + " (from " + inputs + ", step " +
+               std::to_string(verdict.step_before) + ")";
+      });
+      if (!j.pass()) {
+        ++out.failures;
+        if (out.failed.size() < settings_.shown_failures) out.failed.push_back({p.first + i, j.description});
+      }
+    };
+    for (std::size_t i = 0; i < p.count; ++i) {
+      const auto& e = exact.record.elements[i];
+      const auto& bound = exact.bounds[i];
+      judge_one(i, theta_after[i], e.theta, bound.theta, Quantity::theta);
+      judge_one(i, m_after[i], e.m, bound.m, Quantity::m);
+      judge_one(i, v_after[i], e.v, bound.v, Quantity::v);
+      if (amsgrad_) judge_one(i, vmax_after[i], e.vmax, bound.vmax, Quantity::vmax);
+    }
+    out.statistics.merge(recorder.statistics());
+  }
+
+  const Manifest& manifest_;
+  const AuditSettings& settings_;
+  PrecisionRules rules_;
+  bool amsgrad_;
+  MappedFile before_, after_;
+  std::vector<TensorSources> sources_;
+  std::vector<Partial> partials_;
+  std::uint64_t done_ = 0, total_ = 0;
+};
+
+}  // namespace
+
+AuditShard AuditShard::parse(const std::string& text) {
+  const auto slash = text.find('/');
+  try {
+    if (slash != std::string::npos) {
+      std::size_t used = 0;
+      const unsigned long i = std::stoul(text.substr(0, slash), &used);
+      const std::string rest = text.substr(slash + 1);
+      std::size_t used2 = 0;
+      const unsigned long n = std::stoul(rest, &used2);
+      if (used == slash && used2 == rest.size() && n >= 1 && i >= 1 && i <= n && n <= 1'000'000 && text[0] != '-' && rest[0] != '-')
+        return {.index = i - 1, .count = n};
+    }
+  } catch (const std::exception&) {
+  }
+  throw std::invalid_argument("--shard '" + excerpt(text, 40) + "': expected I/N with 1 <= I <= N (2/4: the second of four)");
+}
+
+std::vector<std::size_t> shard_tensors(const std::vector<std::uint64_t>& sizes, const AuditShard& s) {
+  std::vector<std::size_t> order(sizes.size());
+  for (std::size_t k = 0; k < order.size(); ++k) order[k] = k;
+  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return sizes[a] > sizes[b]; });
+  std::vector<std::uint64_t> load(s.count, 0);
+  std::vector<std::size_t> mine;
+  for (const std::size_t k : order) {
+    const std::size_t to = static_cast<std::size_t>(std::min_element(load.begin(), load.end()) - load.begin());
+    load[to] += std::max<std::uint64_t>(1, sizes[k]);  // an empty tensor still costs a look
+    if (to == s.index) mine.push_back(k);
+  }
+  std::sort(mine.begin(), mine.end());  // reported in the manifest's order
+  return mine;
+}
+
+std::uint64_t AuditReport::elements() const {
+  std::uint64_t n = 0;
+  for (const auto& t : tensors) n += t.elements;
+  return n;
+}
+
+std::uint64_t AuditReport::values() const {
+  std::uint64_t n = 0;
+  for (const auto& t : tensors) n += t.statistics.count;
+  return n;
+}
+
+std::uint64_t AuditReport::failures() const {
+  std::uint64_t n = 0;
+  for (const auto& t : tensors) n += t.failures;
+  return n;
+}
+
+AuditReport run_audit(const Manifest& manifest, const AuditSettings& settings) {
+  try {
+    return Auditor(manifest, settings).run();
+  } catch (const safetensors::FileError& e) {
+    throw InputError(e.what());
+  }
+}
+
+}  // namespace adamconf::audit

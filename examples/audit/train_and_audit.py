@@ -1,0 +1,140 @@
+"""Record real training steps of PyTorch's AdamW and audit them with adamconf.
+
+Two small models built in code (no download): an MLP whose first weight has
+131072 elements, and a small transformer (torch.nn.TransformerEncoderLayer).
+Each is trained a few steps with torch.optim.AdamW on every CPU path
+(for-loop, foreach, fused) in float32 and bfloat16, recorded with
+recorders/adamconf_torch_recorder.py, and every recorded step is audited:
+all must pass. Then two planted bugs, each an AdamW that is wrong in one
+place, must fail, the report naming the tensor and the element:
+  decay-skipped  one parameter's decoupled weight decay undone after the step;
+  stale-state    the first moment of elements 65536 and on left as it was.
+
+usage: train_and_audit.py ADAMCONF OUT_DIR [--steps N] [--models mlp,transformer]
+Exit 0 when every expectation holds.
+"""
+import argparse
+import os
+import subprocess
+import sys
+import time
+
+import torch
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "recorders"))
+from adamconf_torch_recorder import StepRecorder  # noqa: E402
+
+PATHS = {"for-loop": {"foreach": False}, "foreach": {"foreach": True}, "fused": {"fused": True}}
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
+
+
+class TinyTransformer(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.embed = torch.nn.Linear(16, 64)
+        self.encoder = torch.nn.TransformerEncoderLayer(d_model=64, nhead=4, dim_feedforward=128, dropout=0.0,
+                                                        batch_first=True)
+        self.head = torch.nn.Linear(64, 10)
+
+    def forward(self, x):
+        return self.head(self.encoder(self.embed(x)).mean(dim=1))
+
+
+def make_model(kind):
+    if kind == "mlp":
+        return torch.nn.Sequential(torch.nn.Linear(256, 512), torch.nn.ReLU(), torch.nn.Linear(512, 10))
+    return TinyTransformer()
+
+
+def batch(kind, dtype):
+    x = torch.randn(32, 256) if kind == "mlp" else torch.randn(32, 8, 16)
+    return x.to(dtype), torch.randint(0, 10, (32,))
+
+
+class DecaySkipped(torch.optim.AdamW):
+    """AdamW that undoes the decoupled decay of its first parameter: theta += lr wd theta_before."""
+
+    def step(self, closure=None):
+        group = self.param_groups[0]
+        p = group["params"][0]
+        before = p.detach().clone()
+        out = super().step(closure)
+        with torch.no_grad():
+            p.add_(before, alpha=group["lr"] * group["weight_decay"])
+        return out
+
+
+class StaleState(torch.optim.AdamW):
+    """AdamW whose first moment stops being updated from element 65536 of its first parameter."""
+
+    def step(self, closure=None):
+        p = self.param_groups[0]["params"][0]
+        state = self.state.get(p, {})
+        old = state["exp_avg"].detach().clone() if "exp_avg" in state else None
+        out = super().step(closure)
+        if old is not None:
+            with torch.no_grad():
+                self.state[p]["exp_avg"].view(-1)[65536:] = old.view(-1)[65536:]
+        return out
+
+
+def train(kind, dtype, optimizer_class, options, folder, steps):
+    torch.manual_seed(0)
+    model = make_model(kind).to(dtype)
+    optimizer = optimizer_class(model.parameters(), lr=1e-3, weight_decay=0.01, **options)
+    StepRecorder(optimizer, folder, model=model)
+    for _ in range(steps):
+        x, y = batch(kind, dtype)
+        loss = torch.nn.functional.cross_entropy(model(x).float(), y)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return sorted(os.path.join(folder, d, "manifest.json") for d in os.listdir(folder))
+
+
+def audit(adamconf, manifest):
+    r = subprocess.run([adamconf, "audit", manifest, "--jobs", "2"], capture_output=True, text=True, timeout=600)
+    return r.returncode, r.stdout + "".join(line for line in r.stderr.splitlines(True) if "audit: elements" not in line)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("adamconf")
+    parser.add_argument("out")
+    parser.add_argument("--steps", type=int, default=3)
+    parser.add_argument("--models", default="mlp,transformer")
+    args = parser.parse_args()
+    problems, audited = [], 0
+    start = time.time()
+    for kind in args.models.split(","):
+        for dtype_name, dtype in DTYPES.items():
+            for path, options in PATHS.items():
+                folder = os.path.join(args.out, f"{kind}-{path}-{dtype_name}")
+                for manifest in train(kind, dtype, torch.optim.AdamW, options, folder, args.steps):
+                    status, output = audit(args.adamconf, manifest)
+                    audited += 1
+                    verdict = next((line for line in output.splitlines() if line.startswith("verdict:")), output.strip()[-200:])
+                    print(f"{kind:12} {path:9} {dtype_name:9} {os.path.basename(os.path.dirname(manifest))}: exit {status}: {verdict}")
+                    if status != 0:
+                        problems.append(f"{manifest}: exit {status}, expected 0:\n{output}")
+    # The planted bugs: the MLP's first weight (131072 elements) is the parameter each gets wrong.
+    for name, cls, needle in [("decay-skipped", DecaySkipped, "FAIL 0.weight element "),
+                              ("stale-state", StaleState, "FAIL 0.weight element 65536: m")]:
+        folder = os.path.join(args.out, f"planted-{name}")
+        manifests = train("mlp", torch.float32, cls, {"foreach": False}, folder, args.steps)
+        # decay-skipped shows from step 1; stale-state from step 2 (step 1 starts from no state)
+        manifest = manifests[1] if name == "stale-state" else manifests[0]
+        status, output = audit(args.adamconf, manifest)
+        audited += 1
+        named = needle in output
+        print(f"planted {name:14} {os.path.basename(os.path.dirname(manifest))}: exit {status}, names '{needle}': {named}")
+        if status != 1 or not named:
+            problems.append(f"planted bug {name}: exit {status} (expected 1), '{needle}' named: {named}:\n{output}")
+    print(f"{audited} recorded steps audited in {time.time() - start:.1f} s; torch {torch.__version__}")
+    for p in problems:
+        print("PROBLEM:", p)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,152 @@
+"""Record torch.optim Adam/AdamW steps for `adamconf audit` (docs/audit.md).
+
+Two lines in a training script:
+
+    from adamconf_torch_recorder import StepRecorder      # recorders/ on sys.path
+    StepRecorder(optimizer, "audit-steps", model=model)   # records every step; steps={3, 100} for some
+
+Each recorded step is a folder audit-steps/step-000003/ holding before.safetensors
+(theta/NAME, grad/NAME, and the state m/NAME, v/NAME, vmax/NAME, step/NAME the
+optimizer held before the step; none before its first), after.safetensors
+(theta and the state after it) and manifest.json (the preset, options and every
+parameter group's hyperparameters as the optimizer held them at that step). Then
+
+    adamconf audit audit-steps/step-000003/manifest.json
+
+The hooks are torch.optim.Optimizer.register_step_pre_hook and
+register_step_post_hook (PyTorch >= 2.0). Files are written through a
+temporary name and renamed, the manifest last: a folder with a manifest is
+complete. Tensors are written with safetensors.torch.save_file.
+"""
+import json
+import os
+import tempfile
+
+import torch
+from safetensors.torch import save_file
+
+DTYPES = {torch.float32: "float32", torch.float64: "float64", torch.bfloat16: "bfloat16", torch.float16: "float16"}
+# The optimizer's state keys (torch/optim/adam.py: exp_avg, exp_avg_sq, max_exp_avg_sq, step).
+STATE_KEYS = {"m": "exp_avg", "v": "exp_avg_sq", "vmax": "max_exp_avg_sq", "step": "step"}
+
+
+def _decimal(x):
+    """The value the optimizer holds as decimal text: a Python float's repr (it reads back as the same double),
+    a tensor's value through float() (exact: float32 and bfloat16 are doubles)."""
+    return repr(float(x.item() if torch.is_tensor(x) else x))
+
+
+def _write_atomically(path, write):
+    folder = os.path.dirname(path)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=os.path.basename(path) + ".tmp.")
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+class StepRecorder:
+    """Records steps of a torch.optim.Adam or AdamW (any path: for-loop, foreach, fused) for adamconf audit."""
+
+    def __init__(self, optimizer, directory, model=None, names=None, steps=None, preset=None):
+        self.optimizer = optimizer
+        self.directory = directory
+        self.steps = None if steps is None else set(steps)
+        self.count = 0
+        self.preset = preset or self._preset_of(optimizer)
+        self.names = dict(names or {})
+        if model is not None:
+            self.names.update({id(p): n for n, p in model.named_parameters()})
+        self._pending = None
+        self._depth = 0  # a subclass's step() calling super().step() runs the hooks twice: record the outer step
+        optimizer.register_step_pre_hook(self._before)
+        optimizer.register_step_post_hook(self._after)
+
+    @staticmethod
+    def _preset_of(optimizer):
+        # A subclass claims its base class's convention (the one it is audited against).
+        kind = type(optimizer).__name__
+        decoupled = any(g.get("decoupled_weight_decay", False) for g in optimizer.param_groups)
+        if isinstance(optimizer, torch.optim.AdamW) or (isinstance(optimizer, torch.optim.Adam) and decoupled):
+            return "pytorch-adamw"
+        if isinstance(optimizer, torch.optim.Adam):
+            return "pytorch-adam"
+        raise ValueError(f"adamconf recorder: no preset known for {kind}; pass preset='...' (adamconf presets lists them)")
+
+    def _params(self):
+        for g, group in enumerate(self.optimizer.param_groups):
+            for i, p in enumerate(group["params"]):
+                yield g, self.names.get(id(p), f"group{g}.param{i}"), p
+
+    def _tensors(self, with_grad):
+        out = {}
+        for _, name, p in self._params():
+            out[f"theta/{name}"] = p.detach().clone().contiguous()
+            if with_grad and p.grad is not None:
+                out[f"grad/{name}"] = p.grad.detach().clone().contiguous()
+            state = self.optimizer.state.get(p, {})
+            for field, key in STATE_KEYS.items():
+                if key in state:
+                    value = state[key]
+                    out[f"{field}/{name}"] = (value.detach().clone().contiguous() if torch.is_tensor(value)
+                                              else torch.tensor(float(value), dtype=torch.float64))
+        return out
+
+    def _manifest(self):
+        groups = self.optimizer.param_groups
+        dtypes = {p.dtype for _, _, p in self._params()}
+        if len(dtypes) != 1 or next(iter(dtypes)) not in DTYPES:
+            raise ValueError(f"adamconf recorder: the parameters' dtypes {sorted(map(str, dtypes))}: a manifest has one of "
+                             f"{sorted(DTYPES.values())}")
+        dtype = next(iter(dtypes))
+        for flag in ("amsgrad", "maximize"):
+            if len({bool(g.get(flag, False)) for g in groups}) > 1:
+                raise ValueError(f"adamconf recorder: parameter groups differ in {flag}; a manifest has one value")
+        options = {"amsgrad": bool(groups[0].get("amsgrad", False)), "maximize": bool(groups[0].get("maximize", False))}
+        if dtype in (torch.bfloat16, torch.float16):
+            # The fused CPU kernel computes in float32 and rounds once when it stores (FusedAdamKernel.cpp: opmath);
+            # the for-loop and foreach paths round each operation to the dtype.
+            options["precision"] = "float32-opmath" if groups[0].get("fused") else "storage"
+        steps = [s[STATE_KEYS["step"]] for s in self.optimizer.state.values() if STATE_KEYS["step"] in s]
+        if steps and torch.is_tensor(steps[0]) and steps[0].dtype == torch.float32:
+            options["step_counter"] = "float32"  # state['step'] a float32 tensor (torch/optim/adam.py _init_group)
+        if any(torch.is_tensor(g["lr"]) and g["lr"].dtype == torch.float32 for g in groups):
+            options["scalars"] = "float32"
+        hyper = [{"lr": _decimal(g["lr"]), "beta1": _decimal(g["betas"][0]), "beta2": _decimal(g["betas"][1]),
+                  "eps": _decimal(g["eps"]), "weight_decay": _decimal(g["weight_decay"])} for g in groups]
+        return {"adamconf_audit": 1, "preset": self.preset, "dtype": DTYPES[dtype], "options": options,
+                "hyperparameters": hyper[0], "groups": hyper, "before": "before.safetensors",
+                "after": "after.safetensors",
+                "tensors": [{"name": name, "group": g} for g, name, _ in self._params()],
+                "recorded_by": f"adamconf_torch_recorder, torch {torch.__version__}, {type(self.optimizer).__name__}"}
+
+    def _folder(self):
+        return os.path.join(self.directory, f"step-{self.count:06d}")
+
+    def _before(self, optimizer, args, kwargs):
+        self._depth += 1
+        if self._depth > 1:
+            return
+        self.count += 1
+        if self.steps is not None and self.count not in self.steps:
+            return
+        os.makedirs(self._folder(), exist_ok=True)
+        # The hyperparameters of this step (a scheduler may change them before the next).
+        self._pending = self._manifest()
+        tensors = self._tensors(with_grad=True)
+        _write_atomically(os.path.join(self._folder(), "before.safetensors"), lambda f: save_file(tensors, f))
+
+    def _after(self, optimizer, args, kwargs):
+        self._depth -= 1
+        if self._depth > 0 or self._pending is None:
+            return
+        manifest, self._pending = self._pending, None
+        # The step counter's type is known after the first step (the state is empty before it).
+        manifest["options"].update({k: v for k, v in self._manifest()["options"].items() if k == "step_counter"})
+        tensors = self._tensors(with_grad=False)
+        _write_atomically(os.path.join(self._folder(), "after.safetensors"), lambda f: save_file(tensors, f))
+        _write_atomically(os.path.join(self._folder(), "manifest.json"),
+                          lambda f: open(f, "w").write(json.dumps(manifest, indent=1) + "\n"))
