@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The fuzz campaign: every loader (golden and results files, adapter hello and
-# answers, decimals) under libFuzzer with AddressSanitizer and UBSan, a bounded
+# answers, decimals, safetensors files, audit manifests and reports) under libFuzzer with AddressSanitizer and UBSan, a bounded
 # number of inputs each, from the seed corpora in tests/fuzz/corpus/. Then the
 # command itself on the inputs the fuzzer kept: every exit status must be 0,
 # 1 or 2. A crash, a sanitizer report, an input slower than 10 s, or another
@@ -13,7 +13,7 @@ build=build-sanitize
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 total=0
-for target in golden_files:golden adapter_messages:adapter decimals:decimals; do
+for target in golden_files:golden adapter_messages:adapter decimals:decimals safetensors:safetensors audit_files:audit; do
   name=${target%%:*} seeds=${target##*:}
   mkdir -p "$work/$seeds"
   cp tests/fuzz/corpus/"$seeds"/* "$work/$seeds/"
@@ -36,4 +36,18 @@ for f in $(ls "$work/golden" | head -300); do
   checked=$((checked + 1))
 done
 echo "fuzz: adamconf golden check on $checked kept inputs: every exit status 0, 1 or 2"
-echo "fuzz: $total inputs across 3 loaders, no crash, hang or sanitizer report"
+# The audit command on what the fuzzer kept: each kept safetensors input as both files of a step.
+checked=0
+for f in $(ls "$work/safetensors" | head -300); do
+  printf '{"adamconf_audit": 1, "preset": "pytorch-adamw", "dtype": "float32", "before": "%s", "after": "%s"}' \
+    "$work/safetensors/$f" "$work/safetensors/$f" >"$work/manifest.json"
+  status=0
+  timeout 60 "$build/adamconf" audit "$work/manifest.json" >/dev/null 2>"$work/err" || status=$?
+  case $status in
+    0 | 1 | 2) ;;
+    *) echo "fuzz: adamconf audit of $work/safetensors/$f exits $status: $(head -c 300 "$work/err")"; exit 1 ;;
+  esac
+  checked=$((checked + 1))
+done
+echo "fuzz: adamconf audit on $checked kept safetensors inputs: every exit status 0, 1 or 2"
+echo "fuzz: $total inputs across 5 loaders, no crash, hang or sanitizer report"

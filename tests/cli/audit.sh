@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# `adamconf audit` as a user runs it: real PyTorch AdamW steps recorded by
+# recorders/adamconf_torch_recorder.py on every CPU path and two planted bugs
+# (examples/audit/train_and_audit.py asserts their verdicts), then the
+# command's reports (JSON, JUnit, HTML), shards and their merge, and its
+# one-line errors (exit 2) that leave no report behind.
+source "$(dirname "$0")/common.sh" "$@"
+venv="$src/.venv/bin/python"
+[ -x "$venv" ] || fail "$venv is missing: scripts/install-deps.sh installs PyTorch 2 and safetensors there"
+"$venv" "$src/examples/audit/train_and_audit.py" "$adamconf" "$tmp/steps" --steps 2 >"$tmp/example.txt" 2>&1 ||
+  { cat "$tmp/example.txt"; fail "examples/audit/train_and_audit.py"; }
+tail -1 "$tmp/example.txt"
+step="$tmp/steps/mlp-fused-bfloat16/step-000002/manifest.json"
+
+## Reports: a pass writes all three; the JSON says pass over every value.
+"$adamconf" audit "$step" --jobs 2 --json "$tmp/r.json" --junit "$tmp/r.xml" --html "$tmp/r.html" >"$tmp/out" 2>"$tmp/err" ||
+  fail "a correct fused bfloat16 step: exit $?: $(cat "$tmp/out" "$tmp/err")"
+grep -q '^verdict: PASS: 4 tensors, 136714 elements, 410142 values judged, 0 failures' "$tmp/out" || fail "verdict: $(cat "$tmp/out")"
+"$python" - "$tmp/r.json" "$tmp/r.xml" "$tmp/r.html" <<'PY' || fail "reports"
+import json, sys, xml.etree.ElementTree as ET
+r = json.load(open(sys.argv[1]))
+assert r["verdict"] == "pass" and r["values"] == 410142 and r["failures"] == 0, r
+assert [t["name"] for t in r["tensors"]] == ["0.weight", "0.bias", "2.weight", "2.bias"], r["tensors"]
+suite = ET.parse(sys.argv[2]).getroot().find("testsuite")
+assert suite.get("tests") == "4" and suite.get("failures") == "0", suite.attrib
+assert "PASS" in open(sys.argv[3]).read()
+PY
+
+## Shards: three tasks and their merge give the whole verdict; a missing or repeated shard is no verdict.
+for i in 1 2 3; do
+  "$adamconf" audit "$step" --shard $i/3 --json "$tmp/s$i.json" >/dev/null 2>&1 || fail "shard $i/3: exit $?"
+done
+"$adamconf" audit merge "$tmp/s1.json" "$tmp/s2.json" "$tmp/s3.json" --json "$tmp/merged.json" >"$tmp/out" 2>&1 || fail "merge: $(cat "$tmp/out")"
+grep -q '^verdict: PASS: 4 tensors, 136714 elements, 410142 values judged' "$tmp/out" || fail "merged verdict: $(cat "$tmp/out")"
+status=0; "$adamconf" audit merge "$tmp/s1.json" "$tmp/s3.json" >"$tmp/out" 2>"$tmp/err" || status=$?
+[ $status = 2 ] && grep -q "shard 2/3 missing" "$tmp/err" || fail "merge without shard 2: exit $status: $(cat "$tmp/err")"
+status=0; "$adamconf" audit merge "$tmp/s1.json" "$tmp/s1.json" "$tmp/s2.json" "$tmp/s3.json" >"$tmp/out" 2>"$tmp/err" || status=$?
+[ $status = 2 ] && grep -q "s1.json: shard 1/3 is in an earlier report too" "$tmp/err" || fail "shard twice: exit $status: $(cat "$tmp/err")"
+
+## A planted bug: exit 1, and the JUnit report carries the failure naming tensor and element.
+status=0
+"$adamconf" audit "$tmp/steps/planted-stale-state/step-000002/manifest.json" --junit "$tmp/bug.xml" >"$tmp/out" 2>&1 || status=$?
+[ $status = 1 ] || fail "stale state: exit $status"
+grep -q "0.weight element 65536: m (from theta" "$tmp/bug.xml" || fail "the JUnit report lacks the element"
+
+## Bad input: one line, exit 2, no report written.
+cp -r "$tmp/steps/mlp-for-loop-float32/step-000002" "$tmp/broken"
+truncate -s -1000 "$tmp/broken/after.safetensors"
+for case in "$tmp/broken/manifest.json:broken/after.safetensors: tensor '.*' run past the data's" \
+            "$tmp/none.json:none.json: cannot open"; do
+  manifest=${case%%:*} expected=${case#*:}
+  status=0
+  "$adamconf" audit "$manifest" --json "$tmp/never.json" >"$tmp/out" 2>"$tmp/err" || status=$?
+  [ $status = 2 ] || fail "$manifest: exit $status, expected 2"
+  [ "$(wc -l <"$tmp/err")" = 1 ] || fail "$manifest: not one line: $(cat "$tmp/err")"
+  grep -q "$expected" "$tmp/err" || fail "$manifest: the error does not say '$expected': $(cat "$tmp/err")"
+  [ ! -e "$tmp/never.json" ] || fail "$manifest: a report was written"
+  echo "bad input, one line: $(cat "$tmp/err")"
+done
+echo "audit: recorded steps, reports, shards and bad input as expected"

@@ -1,0 +1,333 @@
+// `adamconf audit`: the safetensors reader on well-formed and malformed
+// files, the manifest, and recorded steps judged element by element: a
+// correct step (builtin:float's) passes in every thread count, shard and
+// window; a stale state past element 65536, a skipped decay, a tensor
+// without a gradient that moved and a step count that did not advance fail,
+// naming the tensor and the element; a file that disagrees with the
+// manifest is one line naming the file and the tensor.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+
+#include "adamconf/atomic_file.hpp"
+#include "adamconf/audit.hpp"
+#include "adamconf/float_adam.hpp"
+#include "adamconf/safetensors.hpp"
+#include "adamconf/structure_generators.hpp"
+
+namespace adamconf {
+namespace {
+
+namespace st = safetensors;
+
+std::string bytes_of(const std::string& header, const std::string& data = "") {
+  const std::uint64_t n = header.size();
+  return std::string(reinterpret_cast<const char*>(&n), 8) + header + data;
+}
+
+/// The one-line message parsing `bytes` throws (empty when it parses).
+std::string parse_error(const std::string& bytes) {
+  try {
+    st::View(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size(), "f.safetensors");
+  } catch (const st::FileError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(Safetensors, RoundTripsEveryFloatTypeExactly) {
+  const double tiny16 = std::ldexp(1.0, -24), tinyb = std::ldexp(1.0, -133);
+  const std::vector<st::TensorData> tensors = {
+      {.name = "a", .dtype = st::DType::F32, .values = {1.5, -0.0, std::ldexp(1.0, -149), 3.4028234663852886e38}},
+      {.name = "b", .dtype = st::DType::BF16, .values = {tinyb, -2.0, 1.0 + 1.0 / 128}, .shape = {{3, 1}}},
+      {.name = "c", .dtype = st::DType::F16, .values = {tiny16, 65504.0, -1.0 - 1.0 / 1024, std::ldexp(1.0, -14)}},
+      {.name = "d", .dtype = st::DType::F64, .values = {0.1, std::numeric_limits<double>::infinity()}},
+      {.name = "step", .dtype = st::DType::I64, .values = {16777217}, .shape = std::vector<std::uint64_t>{}}};
+  const std::string bytes = st::serialize(tensors, {{"format", "pt"}});
+  const st::View v(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size(), "x");
+  for (const auto& t : tensors) {
+    const st::TensorInfo& info = v.at(t.name);
+    EXPECT_EQ(info.dtype, t.dtype);
+    ASSERT_EQ(info.elements, t.values.size()) << t.name;
+    for (std::size_t i = 0; i < t.values.size(); ++i) EXPECT_EQ(v.value(info, i), t.values[i]) << t.name << " " << i;
+  }
+  EXPECT_TRUE(v.at("step").shape.empty());
+  EXPECT_EQ(v.metadata().at("format"), "pt");
+  EXPECT_EQ(v.find("nothing"), nullptr);
+  EXPECT_THROW(st::serialize({{.name = "x", .dtype = st::DType::BF16, .values = {0.1}}}), std::invalid_argument);
+}
+
+TEST(Safetensors, RefusesMalformedFilesInOneLineNamingFileAndTensor) {
+  const std::string ok = R"({"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})";
+  EXPECT_EQ(parse_error(bytes_of(ok, std::string(8, '\0'))), "");
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"abc", "f.safetensors: is 3 bytes long"},
+      {bytes_of(ok, std::string(7, '\0')), "tensor 'w': data_offsets [0, 8] run past the data's 7 bytes"},
+      {bytes_of(ok, std::string(9, '\0')), "bytes [8, 9) of the data belong to no tensor"},
+      {bytes_of(ok).substr(0, 20), "header length 54 runs past the end of the file"},
+      {std::string("\xff\xff\xff\xff\xff\xff\xff\x7f", 8) + "{}", "exceeds safetensors' limit"},
+      {bytes_of("{\"w\":"), "header is not JSON"},
+      {bytes_of("[1]"), "header is [1], not a JSON object"},
+      {bytes_of(R"({"w":{"dtype":"F33","shape":[1],"data_offsets":[0,4]}})", "1234"), "tensor 'w': unknown dtype \"F33\""},
+      {bytes_of(R"({"w":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}})", std::string(8, 0)),
+       "tensor 'w': data_offsets [0, 8] hold 8 bytes; its shape [3] of F32 needs 12"},
+      {bytes_of(R"({"w":{"dtype":"F32","shape":[-1],"data_offsets":[0,8]}})", std::string(8, 0)), "not a size"},
+      {bytes_of(R"({"w":{"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,8]}})", std::string(8, 0)),
+       "overflows"},
+      {bytes_of(R"({"w":{"dtype":"F32","shape":[2],"data_offsets":[8,0]}})", std::string(8, 0)), "run backwards"},
+      {bytes_of(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})",
+                std::string(8, 0)),
+       "tensor 'b': data_offsets [4, 8] overlap tensor 'a''s"},
+      {bytes_of(R"({"w":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})", std::string(8, 0)),
+       "bytes [0, 4) of the data belong to no tensor (before 'w')"},
+      {bytes_of(R"({"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4],"extra":1}})", std::string(4, 0)), "unknown field 'extra'"},
+      {bytes_of(R"({"__metadata__":{"a":1}})"), "__metadata__ 'a' is 1, not a string"},
+  };
+  for (const auto& [bytes, expected] : cases) {
+    const std::string e = parse_error(bytes);
+    EXPECT_NE(e.find(expected), std::string::npos) << "got: " << e << "\nexpected: " << expected;
+    EXPECT_EQ(e.find('\n'), std::string::npos) << e;
+    EXPECT_EQ(e.rfind("f.safetensors: ", 0), 0u) << e;
+  }
+}
+
+/// A recorded step written by builtin:float: step 2 of pytorch-adamw over
+/// three tensors ("w" of 70000 elements, "empty" of none, "b" of 5 without a
+/// gradient at step 2), in its own folder. `plant` changes what was recorded.
+struct RecordedStep {
+  std::filesystem::path folder;
+  Setup setup;
+  RunCase c;
+  RunResult r;
+  std::vector<std::string> names = {"w", "empty", "b"};
+  std::string manifest_text() const {
+    return R"({"adamconf_audit": 1, "preset": "pytorch-adamw", "dtype": ")" + std::string(setup.dtype.name) +
+           R"(", "options": {"step_counter": "integer"}, "hyperparameters": {"weight_decay": "0.01"},
+           "groups": [{}, {"lr": "0.01"}], "before": "before.safetensors", "after": "after.safetensors",
+           "tensors": [{"name": "w"}, {"name": "empty"}, {"name": "b", "group": 1}]})";
+  }
+};
+
+std::vector<double> slice(const std::vector<double>& xs, std::size_t from, std::size_t n) {
+  return {xs.begin() + static_cast<std::ptrdiff_t>(from), xs.begin() + static_cast<std::ptrdiff_t>(from + n)};
+}
+
+RecordedStep record_step(const std::string& name, const FloatFormat& dtype,
+                         const std::function<void(std::vector<st::TensorData>& before, std::vector<st::TensorData>& after)>& plant = {}) {
+  RecordedStep s;
+  s.folder = std::filesystem::path(testing::TempDir()) / ("audit-" + name);
+  std::filesystem::remove_all(s.folder);
+  const Preset& p = preset_by_name("pytorch-adamw");
+  s.setup = Setup{OptimizerSpec{p.name, {}, p.defaults, p.convention}, dtype};
+  s.setup.spec.hyper.weight_decay = "0.01";
+  const std::size_t n = 70000;
+  s.c.theta0 = gen::seeded_theta0(11, dtype, n + 5);
+  s.c.grads = gen::seeded_gradients(11, dtype, 1e-8, 2, n + 5);
+  s.c.tensors = {{n, 0}, {0, 0}, {5, 1}};
+  s.c.groups = {{}, {{{"lr", "0.01"}}}};
+  s.c.grad_given = {{true, true, true}, {true, true, false}};
+  s.c.record_states = true;
+  FloatImplementationOf<FloatAdam> impl("float");
+  s.r = impl.run(s.setup, {s.c}).front();
+  const st::DType d = st::dtype_of_format(dtype.name);
+  std::vector<st::TensorData> before, after;
+  const std::size_t offsets[] = {0, n, n};
+  for (std::size_t k = 0; k < 3; ++k) {
+    const std::size_t o = offsets[k], size = s.c.tensors[k].size;
+    const std::string& t = s.names[k];
+    const ImplementationState &s1 = s.r.states[0], &s2 = s.r.states[1];
+    before.push_back({.name = "theta/" + t, .dtype = d, .values = slice(s.r.theta[0], o, size)});
+    if (k != 2) before.push_back({.name = "grad/" + t, .dtype = d, .values = slice(s.c.grads[1], o, size)});
+    before.push_back({.name = "m/" + t, .dtype = d, .values = slice(s1.m, o, size)});
+    before.push_back({.name = "v/" + t, .dtype = d, .values = slice(s1.v, o, size)});
+    before.push_back({.name = "step/" + t, .dtype = st::DType::I64, .values = {1}, .shape = std::vector<std::uint64_t>{}});
+    after.push_back({.name = "theta/" + t, .dtype = d, .values = slice(s.r.theta[1], o, size)});
+    after.push_back({.name = "m/" + t, .dtype = d, .values = slice(s2.m, o, size)});
+    after.push_back({.name = "v/" + t, .dtype = d, .values = slice(s2.v, o, size)});
+    after.push_back({.name = "step/" + t, .dtype = st::DType::I64, .values = {k == 2 ? 1.0 : 2.0}, .shape = std::vector<std::uint64_t>{}});
+  }
+  if (plant) plant(before, after);
+  write_atomically((s.folder / "before.safetensors").string(), st::serialize(before));
+  write_atomically((s.folder / "after.safetensors").string(), st::serialize(after));
+  write_atomically((s.folder / "manifest.json").string(), s.manifest_text());
+  return s;
+}
+
+std::vector<double>& values(std::vector<st::TensorData>& ts, const std::string& name) {
+  for (auto& t : ts)
+    if (t.name == name) return t.values;
+  throw std::logic_error("no " + name);
+}
+
+audit::AuditReport audit_of(const RecordedStep& s, const audit::AuditSettings& settings = {}) {
+  return audit::run_audit(audit::load_manifest((s.folder / "manifest.json").string()), settings);
+}
+
+std::string input_error(const RecordedStep& s) {
+  try {
+    audit_of(s);
+  } catch (const audit::InputError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(Audit, CorrectStepPassesEveryElementInAnyThreadCountAndWindow) {
+  for (const FloatFormat& f : {float32_format, bfloat16_format, float64_format}) {
+    const RecordedStep s = record_step(std::string("correct-") + f.name, f);
+    const audit::AuditReport one = audit_of(s, {.jobs = 1, .window = 4096});
+    const audit::AuditReport two = audit_of(s, {.jobs = 2, .window = 1000});
+    for (const auto* r : {&one, &two}) {
+      EXPECT_TRUE(r->passed()) << f.name << ": " << (r->tensors[0].failed.empty() ? "" : r->tensors[0].failed[0].second);
+      EXPECT_EQ(r->values(), 3 * 70005u) << f.name;  // theta, m, v of every element: nothing left unjudged
+      ASSERT_EQ(r->tensors.size(), 3u);
+      EXPECT_FALSE(r->tensors[2].stepped);
+      EXPECT_EQ(r->tensors[0].step_after, 2);
+    }
+    EXPECT_EQ(one.tensors[0].statistics.worst_ratio, two.tensors[0].statistics.worst_ratio) << f.name;
+    EXPECT_EQ(one.tensors[0].statistics.ratio_bins, two.tensors[0].statistics.ratio_bins) << f.name;
+  }
+}
+
+TEST(Audit, StaleStatePastElement65536FailsNamingTheTensorAndTheElement) {
+  const RecordedStep s = record_step("stale", float32_format, [](auto& before, auto& after) {
+    auto& m_after = values(after, "m/w");
+    const auto& m_before = values(before, "m/w");
+    for (std::size_t i = 65536; i < m_after.size(); ++i) m_after[i] = m_before[i];
+  });
+  const audit::AuditReport r = audit_of(s, {.jobs = 2});
+  EXPECT_FALSE(r.passed());
+  ASSERT_FALSE(r.tensors[0].failed.empty());
+  EXPECT_EQ(r.tensors[0].failed[0].first, 65536u);
+  EXPECT_EQ(r.tensors[0].failed[0].second.rfind("w element 65536: m (from theta 0x", 0), 0u) << r.tensors[0].failed[0].second;
+  EXPECT_GT(r.tensors[0].failures, 4000u);  // most of the 4464 stale elements (some m barely change)
+  EXPECT_LE(r.tensors[0].failures, 70000u - 65536u);
+  EXPECT_TRUE(r.tensors[2].passed());
+}
+
+TEST(Audit, SkippedDecayFails) {
+  // theta + lr wd theta_before: the decay undone (lr 0.001, wd 0.01), rounded to float32.
+  const RecordedStep s = record_step("decay", float32_format, [](auto& before, auto& after) {
+    auto& theta = values(after, "theta/w");
+    const auto& t0 = values(before, "theta/w");
+    for (std::size_t i = 0; i < theta.size(); ++i) theta[i] = static_cast<float>(theta[i] + 1e-5 * t0[i]);
+  });
+  const audit::AuditReport r = audit_of(s);
+  EXPECT_FALSE(r.passed());
+  EXPECT_GT(r.tensors[0].failures, 60000u);
+  EXPECT_NE(r.tensors[0].failed.at(0).second.find(": theta (from theta"), std::string::npos);
+}
+
+TEST(Audit, ATensorWithoutGradientMustBeLeftAloneAndCountsMustAdvance) {
+  const RecordedStep moved = record_step("moved", float32_format, [](auto&, auto& after) { auto& x = values(after, "theta/b")[3];
+    x = static_cast<float>(x + 1);
+  });
+  const audit::AuditReport r = audit_of(moved);
+  EXPECT_EQ(r.tensors[2].failures, 1u);
+  EXPECT_EQ(r.tensors[2].failed.at(0).second.rfind("b element 3: theta", 0), 0u);
+  const RecordedStep counted = record_step("count", float32_format, [](auto&, auto& after) { values(after, "step/w")[0] = 1; });
+  const audit::AuditReport c = audit_of(counted);
+  EXPECT_EQ(c.tensors[0].failures, 1u);
+  EXPECT_EQ(c.tensors[0].failed.at(0).second, "step count after the step is 1, expected 2 (from 1, one step)");
+}
+
+TEST(Audit, FilesThatDisagreeWithTheManifestAreOneLineNamingFileAndTensor) {
+  auto check = [](const std::string& name, auto plant, const std::string& expected) {
+    const RecordedStep s = record_step(name, float32_format, plant);
+    const std::string e = input_error(s);
+    EXPECT_NE(e.find(expected), std::string::npos) << name << ": " << e;
+    EXPECT_EQ(e.find('\n'), std::string::npos) << e;
+  };
+  check("nan", [](auto& before, auto&) { values(before, "v/w")[7] = std::nan(""); },
+        "before.safetensors: tensor 'v/w' element 7 is nan: a second moment is finite and >= 0");
+  check("negative", [](auto& before, auto&) { values(before, "v/w")[9] = -1; }, "tensor 'v/w' element 9 is -0x1p+0");
+  check("inf-grad", [](auto& before, auto&) { values(before, "grad/w")[2] = INFINITY; }, "tensor 'grad/w' element 2 is inf");
+  check("dtype", [](auto&, auto& after) { after[0].dtype = st::DType::F64; },
+        "after.safetensors: tensor 'theta/w' is F64; the manifest's convention stores it as float32 (F32)");
+  check("size", [](auto& before, auto&) { values(before, "grad/w").pop_back(); },
+        "before.safetensors: tensor 'grad/w' has 69999 elements; theta/w has 70000");
+  check("missing", [](auto&, auto& after) { after.erase(after.begin() + 1); }, "after.safetensors: no tensor 'm/w'");
+  check("step", [](auto& before, auto&) { values(before, "step/w")[0] = -3; }, "tensor 'step/w' is -0x1.8p+1, not a step count");
+  // A truncated file: the header's offsets run past what is left.
+  const RecordedStep s = record_step("truncated", float32_format);
+  const auto file = s.folder / "after.safetensors";
+  std::filesystem::resize_file(file, std::filesystem::file_size(file) - 100);
+  EXPECT_NE(input_error(s).find("after.safetensors: tensor '"), std::string::npos) << input_error(s);
+  EXPECT_NE(input_error(s).find("run past the data's"), std::string::npos) << input_error(s);
+  std::filesystem::remove(file);
+  EXPECT_NE(input_error(s).find("after.safetensors: No such file or directory"), std::string::npos) << input_error(s);
+}
+
+TEST(Audit, ShardsSplitTheTensorsAndMergeIntoTheWholeVerdict) {
+  const RecordedStep s = record_step("shards", float32_format, [](auto&, auto& after) { auto& x = values(after, "theta/b")[0];
+    x = static_cast<float>(x + 1);
+  });
+  const audit::AuditReport whole = audit_of(s);
+  std::vector<std::pair<std::string, audit::AuditReport>> parts;
+  std::size_t tensors = 0;
+  for (std::size_t i = 0; i < 3; ++i) {
+    const audit::AuditReport part = audit_of(s, {.shard = {.index = i, .count = 3}});
+    tensors += part.tensors.size();
+    // through JSON, as `audit merge` reads them
+    parts.emplace_back("part" + std::to_string(i), audit::report_from_json(audit::to_json(part), "part.json"));
+  }
+  EXPECT_EQ(tensors, 3u);
+  const audit::AuditReport merged = audit::merge(parts);
+  EXPECT_TRUE(merged.complete());
+  EXPECT_EQ(merged.values(), whole.values());
+  EXPECT_EQ(merged.failures(), whole.failures());
+  EXPECT_EQ(merged.failures(), 1u);
+  // The same shard twice, or a report of another step, is refused.
+  auto twice = parts;
+  twice.push_back(parts[0]);
+  EXPECT_THROW(audit::merge(twice), audit::InputError);
+  auto other = parts;
+  other[1].second.digest = "1";
+  EXPECT_THROW(audit::merge(other), audit::InputError);
+  // The split: every tensor in exactly one shard, the largest spread first.
+  const std::vector<std::uint64_t> sizes = {10, 1000, 0, 999, 5};
+  std::vector<int> seen(sizes.size(), 0);
+  for (std::size_t i = 0; i < 2; ++i)
+    for (const std::size_t k : audit::shard_tensors(sizes, {.index = i, .count = 2})) ++seen[k];
+  EXPECT_EQ(seen, std::vector<int>(sizes.size(), 1));
+  EXPECT_EQ(audit::shard_tensors(sizes, {.index = 0, .count = 2}), (std::vector<std::size_t>{1, 2, 4}));  // 1000 | 999, 10 | 5 and 0 to the lighter
+  EXPECT_THROW(audit::AuditShard::parse("0/3"), std::invalid_argument);
+  EXPECT_THROW(audit::AuditShard::parse("4/3"), std::invalid_argument);
+  EXPECT_THROW(audit::AuditShard::parse("1/x"), std::invalid_argument);
+  EXPECT_EQ(audit::AuditShard::parse("2/3").index, 1u);
+}
+
+TEST(AuditManifest, RefusesWhatItCannotAuditInOneLine) {
+  const std::string base = R"("adamconf_audit": 1, "preset": "pytorch-adamw", "before": "b", "after": "a")";
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"{" + base + R"(, "dtype": "float32", "hyperparameters": {"lr": "nan"}})", "m.json: hyperparameter lr: 'nan' is not a finite decimal number"},
+      {"{" + base + R"(, "dtype": "float32", "hyperparameters": {"lr": 0.001}})",
+       "hyperparameters.lr is 0.001: give the value as decimal text"},
+      {"{" + base + R"(, "dtype": "float32", "colour": 1})", "unknown field 'colour'"},
+      {"{" + base + R"(, "dtype": "float31"})", "dtype 'float31'"},
+      {R"({"adamconf_audit": 1, "preset": "keras-adamx", "dtype": "float32", "before": "b", "after": "a"})", "unknown preset"},
+      {"{" + base + R"(, "dtype": "bfloat16", "options": {"precision": "master-weights"}})", "audit does not read yet"},
+      {"{" + base + R"(, "dtype": "float32", "tensors": [{"name": "w", "group": 2}]})", "is in group 2; the manifest has 1"},
+      {"{" + base + R"(, "dtype": "float32", "tensors": [{"name": "w"}, {"name": "w"}]})", "listed twice"},
+      {"{" + base + R"(, "dtype": "float32", "groups": [{"beta1": "1.5"}]})", "groups[0]: hyperparameter beta1 = 1.5 is outside [0, 1)"},
+      {"{" + base + R"(, "dtype": "float32", "options": {"amsgrad": "yes"}})", "options.amsgrad is \"yes\", not true or false"},
+      {R"({"preset": "pytorch-adamw"})", "no \"adamconf_audit\": 1"},
+      {"[", "not JSON"},
+  };
+  for (const auto& [text, expected] : cases) {
+    std::string e;
+    try {
+      audit::parse_manifest(text, "m.json");
+    } catch (const audit::InputError& x) {
+      e = x.what();
+    }
+    EXPECT_NE(e.find(expected), std::string::npos) << text << "\n got: " << e;
+    EXPECT_EQ(e.rfind("m.json: ", 0), 0u) << e;
+  }
+}
+
+}  // namespace
+}  // namespace adamconf
