@@ -65,7 +65,9 @@ std::string render_audit_text(const audit::AuditReport& r, bool all_tensors) {
     if (!worst || t.statistics.worst_ratio > worst->statistics.worst_ratio) worst = &t;
   if (worst && !worst->statistics.worst.empty()) out += "  worst value: " + worst->statistics.worst + "\n";
   out += std::string("verdict: ") + (r.passed() ? "PASS" : "FAIL") + ": " + std::to_string(r.tensors.size()) + " tensors, " +
-         std::to_string(r.elements()) + " elements, " + std::to_string(r.values()) + " values judged, " +
+         std::to_string(r.elements()) + " elements, " + std::to_string(r.values() - r.unjudged()) + " values judged" +
+         (r.unjudged() ? " (" + std::to_string(r.unjudged()) + " more beyond judgment: their bound reaches the format's largest value)" : "") +
+         ", " +
          std::to_string(r.failures()) + " failures; worst " + format("%.3g", worst_ratio(r)) + " of the allowed error (" +
          format("%.1f", r.seconds) + " s)\n";
   return out;
@@ -102,7 +104,8 @@ std::string render_audit_html(const audit::AuditReport& r) {
   out += "<h1>adamconf audit: <span class=\"" + std::string(r.passed() ? "pass" : "fail") + "\">" +
          (r.passed() ? "PASS" : "FAIL") + "</span></h1>\n<p>" + xml_escape(r.manifest + shards_text(r)) + "<br>" +
          xml_escape(r.convention) + "<br>" + std::to_string(r.tensors.size()) + " tensors, " + std::to_string(r.elements()) +
-         " elements, " + std::to_string(r.values()) + " values judged, " + std::to_string(r.failures()) + " failures</p>\n";
+         " elements, " + std::to_string(r.values() - r.unjudged()) + " values judged, " + std::to_string(r.unjudged()) +
+         " beyond judgment, " + std::to_string(r.failures()) + " failures</p>\n";
   out += "<table><tr><th>tensor</th><th>elements</th><th>values</th><th>worst/allowed</th><th>max ulps</th><th>rms ulps</th>"
          "<th>failures</th><th>step</th></tr>\n";
   for (const auto& t : r.tensors)

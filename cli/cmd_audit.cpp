@@ -34,8 +34,9 @@ int report(const audit::AuditReport& r, const ReportFiles& files, bool whole) {
   if (!files.html.empty()) write_atomically(files.html, render_audit_html(r));
   // A verdict over nothing is no pass: a step with no elements, or a merge
   // that lacks a shard. A shard of a job array may hold no tensor; its merge decides.
-  if (whole && r.values() == 0) {
-    std::cerr << "adamconf: error: " << r.manifest << ": nothing judged (no element in the audited tensors)\n";
+  if (whole && r.values() == r.unjudged()) {
+    std::cerr << "adamconf: error: " << r.manifest << ": nothing judged (" <<
+        (r.values() ? "every value's bound reaches the format's largest value" : "no element in the audited tensors") << ")\n";
     return 2;
   }
   return r.passed() ? 0 : 1;

@@ -29,9 +29,11 @@ What the recorder cannot see, the caller states, and the audit trusts:
     updates): the audit judges the step as a training loop that applies the
     updates that way does it. A loop that applies them otherwise is not what
     is recorded.
-  * the wrapped transformation is the whole optimizer step: the grads it is
-    given are what Adam sees and nothing follows it in a chain (chaining
-    clip_by_global_norm before `record(...)` is fine).
+  * the grads given to the wrapped update are what Adam sees, and its updates
+    are what is applied: wrap the Adam alias itself, and chain anything that
+    comes before it outside, optax.chain(optax.clip_by_global_norm(1.0),
+    record(optax.adam(...), ...)); record(optax.chain(clip, adam)) records
+    the unclipped grads, and the audit fails.
 The manifest's options are the facts adapters/optax/adapter.py's hello states
 for the same optimizer and dtype on JAX's CPU backend: step_counter=int32 and
 subnormals=flushed. On another backend pass options= with that backend's facts.
@@ -47,7 +49,6 @@ Tensors are written with safetensors.numpy.save_file.
 """
 import json
 import os
-import tempfile
 
 import jax
 import jax.numpy as jnp
@@ -55,6 +56,8 @@ import numpy as np
 import optax
 from jax.experimental import io_callback
 from safetensors.numpy import save_file
+
+from adamconf_recording import write_atomically
 
 # The presets adapters/optax/adapter.py claims, and their hyperparameters (adamconf's names).
 PRESETS = {"optax-adam": ("lr", "beta1", "beta2", "eps", "eps_root"),
@@ -91,18 +94,6 @@ def _name(path):
     return ".".join(parts) or "param"
 
 
-def _write_atomically(path, write):
-    folder = os.path.dirname(path)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=os.path.basename(path) + ".tmp.")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-
-
 def _adam_state(state):
     """The one ScaleByAdamState (or ScaleByAmsgradState) inside a (chain's, wrapper's) state."""
     nodes = jax.tree_util.tree_leaves(state, is_leaf=lambda x: isinstance(x, ADAM_STATES + (
@@ -124,6 +115,8 @@ def record(tx, directory, preset, hyperparameters, steps=None, options=None):
     if options is None and jax.default_backend() != "cpu":
         raise ValueError(f"adamconf recorder: the options stated are JAX's CPU backend's; on {jax.default_backend()} "
                          "pass options={...} with its facts (subnormals, step_counter)")
+    if not callable(hyperparameters):
+        _hyperparameters(preset, hyperparameters)  # refused now rather than at the first step
     steps = None if steps is None else set(steps)
 
     def write(count, names, dtype, amsgrad, before, after):
@@ -140,8 +133,8 @@ def record(tx, directory, preset, hyperparameters, steps=None, options=None):
         os.makedirs(folder, exist_ok=True)
         for file, tensors in (("before.safetensors", before), ("after.safetensors", after)):
             flat = {f"{field}/{n}": np.ascontiguousarray(x) for field, xs in tensors.items() for n, x in zip(names, xs)}
-            _write_atomically(os.path.join(folder, file), lambda f: save_file(flat, f))
-        _write_atomically(os.path.join(folder, "manifest.json"),
+            write_atomically(os.path.join(folder, file), lambda f: save_file(flat, f))
+        write_atomically(os.path.join(folder, "manifest.json"),
                           lambda f: open(f, "w").write(json.dumps(manifest, indent=1) + "\n"))
 
     def update(grads, state, params=None, **extra):
@@ -174,10 +167,11 @@ def record(tx, directory, preset, hyperparameters, steps=None, options=None):
                 out["vmax"] = treedef.flatten_up_to(s.nu_max)
             return out
 
+        def host(count, before, after):
+            to_numpy = lambda t: jax.tree_util.tree_map(np.asarray, t)  # noqa: E731
+            write(count, names, dtype, amsgrad, to_numpy(before), to_numpy(after))
+
         args = (s1.count, tensors(params, s0, grads), tensors(after, s1))
-        host = lambda count, before, after_: write(count, names, dtype, amsgrad,  # noqa: E731
-                                                   jax.tree_util.tree_map(np.asarray, before),
-                                                   jax.tree_util.tree_map(np.asarray, after_))
         if any(isinstance(x, jax.core.Tracer) for x in jax.tree_util.tree_leaves(args)):
             io_callback(host, None, *args)
         else:

@@ -20,10 +20,11 @@ complete. Tensors are written with safetensors.torch.save_file.
 """
 import json
 import os
-import tempfile
 
 import torch
 from safetensors.torch import save_file
+
+from adamconf_recording import write_atomically
 
 DTYPES = {torch.float32: "float32", torch.float64: "float64", torch.bfloat16: "bfloat16", torch.float16: "float16"}
 # The optimizer's state keys (torch/optim/adam.py: exp_avg, exp_avg_sq, max_exp_avg_sq, step).
@@ -34,21 +35,6 @@ def _decimal(x):
     """The value the optimizer holds as decimal text: a Python float's repr (it reads back as the same double),
     a tensor's value through float() (exact: float32 and bfloat16 are doubles)."""
     return repr(float(x.item() if torch.is_tensor(x) else x))
-
-
-def _write_atomically(path, write):
-    folder = os.path.dirname(path)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=os.path.basename(path) + ".tmp.")
-    os.close(fd)
-    try:
-        write(tmp)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # as open() would create it, not mkstemp's 0600
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
 
 
 class StepRecorder:
@@ -140,7 +126,7 @@ class StepRecorder:
         # The hyperparameters of this step (a scheduler may change them before the next).
         self._pending = self._manifest()
         tensors = self._tensors(with_grad=True)
-        _write_atomically(os.path.join(self._folder(), "before.safetensors"), lambda f: save_file(tensors, f))
+        write_atomically(os.path.join(self._folder(), "before.safetensors"), lambda f: save_file(tensors, f))
 
     def _after(self, optimizer, args, kwargs):
         self._depth -= 1
@@ -150,6 +136,6 @@ class StepRecorder:
         # The step counter's type is known after the first step (the state is empty before it).
         manifest["options"].update({k: v for k, v in self._manifest()["options"].items() if k == "step_counter"})
         tensors = self._tensors(with_grad=False)
-        _write_atomically(os.path.join(self._folder(), "after.safetensors"), lambda f: save_file(tensors, f))
-        _write_atomically(os.path.join(self._folder(), "manifest.json"),
+        write_atomically(os.path.join(self._folder(), "after.safetensors"), lambda f: save_file(tensors, f))
+        write_atomically(os.path.join(self._folder(), "manifest.json"),
                           lambda f: open(f, "w").write(json.dumps(manifest, indent=1) + "\n"))

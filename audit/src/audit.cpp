@@ -298,6 +298,11 @@ class Auditor {
       if (amsgrad_) judge_one(i, vmax_after[i], e.vmax, bound.vmax, Quantity::vmax);
     }
     out.statistics.merge(recorder.statistics());
+    // Memory stays at the windows' whatever the files' size.
+    for (const auto& [file, ts] : {std::pair{&before_, std::vector{s.theta, s.grad, s.m, s.v, s.vmax}},
+                                   std::pair{&after_, std::vector{s.theta_after, s.m_after, s.v_after, s.vmax_after}}})
+      for (const TensorInfo* t : ts)
+        if (t) file->release(*t, p.first, p.count);
   }
 
   const Manifest& manifest_;
@@ -353,6 +358,12 @@ std::uint64_t AuditReport::elements() const {
 std::uint64_t AuditReport::values() const {
   std::uint64_t n = 0;
   for (const auto& t : tensors) n += t.statistics.count;
+  return n;
+}
+
+std::uint64_t AuditReport::unjudged() const {
+  std::uint64_t n = 0;
+  for (const auto& t : tensors) n += t.statistics.unbounded;
   return n;
 }
 

@@ -84,6 +84,7 @@ std::string to_json(const AuditReport& r) {
                             {"verdict", r.passed() ? "pass" : "fail"},
                             {"elements", r.elements()},
                             {"values", r.values()},
+                            {"unjudged", r.unjudged()},
                             {"failures", r.failures()},
                             {"seconds", r.seconds},
                             {"tensors", tensors}};

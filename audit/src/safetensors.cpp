@@ -279,6 +279,16 @@ MappedFile::MappedFile(const std::string& path) {
   }
 }
 
+void MappedFile::release(const TensorInfo& t, std::uint64_t first, std::uint64_t count) const {
+  if (!base_ || count == 0) return;
+  static const std::uintptr_t page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const auto begin = reinterpret_cast<std::uintptr_t>(view_->address(t, first));
+  const auto end = reinterpret_cast<std::uintptr_t>(view_->address(t, first + count));
+  const std::uintptr_t from = (begin + page - 1) / page * page, to = end / page * page;
+  // A read-only private mapping never written: the pages are the file's, dropping them loses nothing.
+  if (from < to) ::madvise(reinterpret_cast<void*>(from), to - from, MADV_DONTNEED);
+}
+
 MappedFile::~MappedFile() {
   if (base_) ::munmap(base_, size_);
 }

@@ -10,6 +10,9 @@ venv="$src/.venv/bin/python"
 "$venv" "$src/examples/audit/train_and_audit.py" "$adamconf" "$tmp/steps" --steps 2 >"$tmp/example.txt" 2>&1 ||
   { cat "$tmp/example.txt"; fail "examples/audit/train_and_audit.py"; }
 tail -1 "$tmp/example.txt"
+"$venv" "$src/examples/audit/optax_train_and_audit.py" "$adamconf" "$tmp/optax" >"$tmp/optax.txt" 2>&1 ||
+  { cat "$tmp/optax.txt"; fail "examples/audit/optax_train_and_audit.py"; }
+tail -1 "$tmp/optax.txt"
 step="$tmp/steps/mlp-fused-bfloat16/step-000002/manifest.json"
 
 ## Reports: a pass writes all three; the JSON says pass over every value.

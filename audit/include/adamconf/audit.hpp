@@ -63,7 +63,10 @@ struct AuditReport {
   double seconds = 0;
 
   std::uint64_t elements() const;
-  std::uint64_t values() const;  ///< values judged
+  std::uint64_t values() const;  ///< values compared
+  /// Of them, values beyond judgment: their bound reaches the format's largest
+  /// finite value (judge(): any finite value, or NaN after an overflow, passes).
+  std::uint64_t unjudged() const;
   std::uint64_t failures() const;
   bool passed() const { return failures() == 0; }
   /// Whether every shard of the audit is here.

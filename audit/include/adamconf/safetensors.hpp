@@ -68,6 +68,8 @@ class View {
   double value(const TensorInfo& t, std::uint64_t i) const;
   /// Elements [first, first + count) of t into out (resized).
   void values(const TensorInfo& t, std::uint64_t first, std::uint64_t count, std::vector<double>& out) const;
+  /// Where element i of t lies.
+  const std::uint8_t* address(const TensorInfo& t, std::uint64_t i) const { return data_ + t.begin + i * size_of(t.dtype); }
 
  private:
   const std::uint8_t* data_ = nullptr;  ///< the data section
@@ -87,6 +89,10 @@ class MappedFile {
   MappedFile(const MappedFile&) = delete;
   MappedFile& operator=(const MappedFile&) = delete;
   const View& view() const { return *view_; }
+  /// Gives back the memory of the pages that lie wholly within elements
+  /// [first, first + count) of t (read again from the file if touched later),
+  /// so that reading a file window by window keeps memory at the windows'.
+  void release(const TensorInfo& t, std::uint64_t first, std::uint64_t count) const;
 
  private:
   void* base_ = nullptr;
