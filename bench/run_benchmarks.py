@@ -117,6 +117,13 @@ def verify_speeds(build, quick):
     return rates, targets, size
 
 
+def audit_targets(build, quick):
+    """bench/bench_audit's target lines (issue 26: `adamconf audit` beside a plain float64 Adam step) and its case."""
+    out = run([os.path.join(build, "bench", "bench_audit")] + (["65536"] if quick else [])).stdout
+    targets = [line.strip() for line in out.split("targets", 1)[-1].splitlines()[1:] if line.strip()]
+    return targets, re.search(r"case: (.*)", out).group(1)
+
+
 def count(adamconf, command):
     return len([line for line in run([adamconf, command]).stdout.splitlines() if line and not line.startswith(" ")])
 
@@ -164,6 +171,7 @@ def main():
     vs_mpmath = default / mp_python[speeds["mpfr_float 256"][1]]["element_steps_per_second"]
     vs_double = double / default
     rates, verify_targets, verify_case = verify_speeds(args.build, args.quick)
+    audit_lines, audit_case = audit_targets(args.build, args.quick)
 
     properties = count(adamconf, "properties")
     suite_one, _ = timed([adamconf, "check", "--impl", "builtin:float", "--preset", "pytorch-adamw"])
@@ -198,6 +206,9 @@ def main():
     lines += [f"| {text} | {'yes' if met else 'no'} |" for text, met in targets]
     # bench_verify prints each target as "<target>: <figure>, met" (or "NOT met").
     lines += [f"| bench_verify: {t.rsplit(', ', 1)[0]} | {'no' if t.endswith('NOT met') else 'yes'} |" for t in verify_targets]
+    # bench_audit likewise (`adamconf audit`, issue 26; its case in the first line).
+    lines += [f"| bench_audit ({audit_case.split(' (')[0]}): {t.rsplit(', ', 1)[0]} | {'no' if t.endswith('NOT met') else 'yes'} |"
+              for t in audit_lines]
     report = "\n".join(lines) + "\n"
     print(report)
     if args.readme:

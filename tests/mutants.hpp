@@ -525,6 +525,27 @@ struct Beta2RoundedToStorageFormat : FloatAdam<F> {  // only beta2: 0.999 and 0.
   void hold_hyperparameters() override { this->b2_ = in_storage(this->b2_, this->stored_in_); }
 };
 
+/// The complements 1 - beta and 1 - beta^t formed from the betas as a storage
+/// format holds them (every scalar of a bfloat16 implementation in bfloat16),
+/// where the convention forms them in double (ScaleByAdam::complements_in_double,
+/// PyTorch's `value=1 - beta2`, `1 - beta2 ** step`): 0.999 is 1 in bfloat16,
+/// and 1 - beta2 and 1 - beta2^t are 0.
+template <class F>
+struct ComplementsFromStorageBetas : FloatAdam<F> {
+  typename FloatAdam<F>::Scalars scalars(std::int64_t t, F lr_t) override {
+    auto s = FloatAdam<F>::scalars(t, lr_t);
+    const F b1 = static_cast<F>(round_to_format(this->b1_d_, bfloat16_format));
+    const F b2 = static_cast<F>(round_to_format(this->b2_d_, bfloat16_format));
+    this->moment_c1_ = F(F(1) - b1);
+    this->moment_c2_ = F(F(1) - b2);
+    s.bc1 = F(F(1) - integer_power(b1, t));
+    s.bc2 = F(F(1) - integer_power(b2, t));
+    s.bc1_d = static_cast<double>(s.bc1);
+    s.bc2_d = static_cast<double>(s.bc2);
+    return s;
+  }
+};
+
 template <class F>
 struct EpsHeldInStorageFormat : FloatAdam<F> {  // float16 flushes eps = 1e-8 to 0: 0/0 at a zero gradient
   void hold_hyperparameters() override { this->eps_ = in_storage(this->eps_, this->stored_in_); }
@@ -743,6 +764,10 @@ inline std::vector<PrecisionMutant> precision_zoo() {
       {{"beta2-rounded-to-one", "beta2 held in bfloat16: 0.999 and 0.9999 are both 1",
         factory<Beta2RoundedToStorageFormat>("m"), "pytorch-adam", opmath},
        bfloat16_format, Precision::float32_opmath},
+      {{"complements-from-storage-betas", "1 - beta and 1 - beta^t from betas held in bfloat16 (0.999 is 1: both are 0) "
+        "where PyTorch forms them in double",
+        factory<ComplementsFromStorageBetas>("m"), "pytorch-adamw", PresetOptions{}},
+       bfloat16_format, Precision::storage},
       {{"eps-flushed-in-float16", "eps held in float16: 1e-8 is 0, and a zero gradient gives 0/0",
         factory<EpsHeldInStorageFormat>("m"), "pytorch-adamw", opmath},
        float16_format, Precision::float32_opmath},
@@ -912,3 +937,9 @@ inline std::vector<Mutant> zoo() {
 }
 
 }  // namespace adamconf::mutants
+
+namespace adamconf {
+/// It is a bfloat16 implementation: it runs in bfloat16 arithmetic under storage.
+template <>
+inline constexpr bool runs_in_storage_arithmetic<mutants::ComplementsFromStorageBetas> = true;
+}  // namespace adamconf

@@ -225,6 +225,14 @@ class ErrorModel {
     Real e_schedule = h_.lr == 0 ? Real(0) : Real(s.schedule * (d_lr_t / abs(s.lr) + d_lr_ / h_.lr + u_exact_));
     if (s.lr == 0) e_schedule = 0;
     e_schedule_ = up(e_schedule);
+    // "Hyperparameters": the complements 1 - beta formed in double (PyTorch's Python floats), once.
+    if (s.complements_in_double && !s.debiased && !complements_in_double_) {
+      complements_in_double_ = true;
+      d_c1_ = up(complement_in_double_error(h_.beta1));
+      d_c2_ = up(complement_in_double_error(h_.beta2));
+      c1h_ = c1u_ + d_c1_;
+      c2h_ = c2u_ + d_c2_;
+    }
     const Real e_bc1 =
         s.bias_corrected1 ? bias_correction_error(s.bias_correction1, h_.beta1, s.beta1_power, h_d(d_b1_), s.t) : Real(0);
     const Real e_bc2 =
@@ -691,6 +699,22 @@ class ErrorModel {
     return max(d_b * x_prev + d_c * y, d_c * (x_prev + y));
   }
 
+  /// "Hyperparameters", under ScaleByAdam::complements_in_double: 1 - beta
+  /// formed in double from beta in double, then held in a scalar format.
+  Real complement_in_double_error(const Real& beta) const {
+    using std::abs;
+    using std::max;
+    const Real c = Real(1) - beta;
+    const Real c_double = Real(round_to_format(Real(1) - Real(round_to_format(beta, float64_format)), float64_format));
+    Real worst = 0;
+    for (const FloatFormat& f : scalar_formats()) {
+      const double held = round_to_format(c_double, f);
+      if (held == 0 && c != 0) continue;  // flushed to 0: no representation of it (as representation_error)
+      worst = max(worst, abs(c - Real(held)));
+    }
+    return worst;
+  }
+
   /// "Hyperparameters": 1 - beta computed from a rounded beta or rounded itself.
   Real complement_representation_error(const Real& beta) const {
     using std::abs;
@@ -706,8 +730,18 @@ class ErrorModel {
   }
 
   /// "Scalars of step t": E(beta^t) then E(bc) = E(beta^t) + rho(bc).
+  /// Under ScaleByAdam::complements_in_double, beta is held and beta^t and
+  /// 1 - beta^t are computed in double, and bc is then held in a scalar format
+  /// where it is used (rho(bc) there once more).
   Real bias_correction_error(const Real& bc, const Real& beta, const Real& power, const Real& d_beta,
                              std::int64_t t) const {
+    if (s_.complements_in_double) {
+      using std::abs;
+      const Real d_beta_double = abs(beta - Real(round_to_format(beta, float64_format)));
+      return bias_correction_error_in(bc, beta, power, d_beta_double, t, ldexp(Real(1), -float64_format.precision),
+                                      ldexp(Real(1), float64_format.min_exponent - float64_format.precision + 1)) +
+             scalar_u_exact_ * abs(bc) + scalar_eta_exact_;
+    }
     return bias_correction_error_in(bc, beta, power, d_beta, t, scalar_u_exact_, scalar_eta_exact_);
   }
   /// The same in an arithmetic of unit roundoff scalar_u and subnormal spacing scalar_eta.
@@ -899,6 +933,7 @@ class ErrorModel {
   U reference_u_;  // the reference's own rounding, 2^(10 - p), charged on every stored value
   U d_b1_, d_b2_, d_c1_, d_c2_, d_eps_, d_eps_root_, d_wd_, gamma3_, gamma4_;  // delta(h); gamma_3, gamma_4
   StepScalars<Real> s_;  // this step's exact scalars
+  bool complements_in_double_ = false;  // d_c1_, d_c2_ taken as formed in double (begin_step)
   // Per step ("Scalars of step t"): delta(lr_t), E(eta_t) the schedule
   // multiplier's error, E(bc2), lr_t, bc2, r(1/bc1) and r(sqrt(bc2)) the
   // relative errors of a reciprocal and a square root, 1/bc1, sqrt(bc2)/bc1.
