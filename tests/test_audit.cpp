@@ -94,6 +94,68 @@ TEST(Safetensors, RefusesMalformedFilesInOneLineNamingFileAndTensor) {
   }
 }
 
+/// tests/data/two-arrays.npz (np.savez of theta/w: float32 [1.5, -2, 0.25] and m/w: float64 [[0.5, 1], [2, 4]]),
+/// with the last `from` replaced by `to` (same length) when given.
+std::string npz_bytes(const std::string& from = "", const std::string& to = "") {
+  std::ifstream in(std::string(ADAMCONF_SOURCE_DIR) + "/tests/data/two-arrays.npz", std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (!from.empty()) {
+    const auto at = bytes.rfind(from);  // the last: m/w's where both arrays have it
+    if (at == std::string::npos || from.size() != to.size()) throw std::logic_error("no " + from);
+    bytes.replace(at, from.size(), to);
+  }
+  return bytes;
+}
+
+std::string npz_error(const std::string& bytes) {
+  try {
+    st::read_npz(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size(), "f.npz");
+  } catch (const st::FileError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(Npz, ReadsNumpysStoredArraysInPlace) {
+  const std::string bytes = npz_bytes();
+  const auto* p = reinterpret_cast<const std::uint8_t*>(bytes.data());
+  ASSERT_TRUE(st::is_zip(p, bytes.size()));
+  const st::View v = st::read_npz(p, bytes.size(), "f.npz");
+  const st::TensorInfo& theta = v.at("theta/w");
+  EXPECT_EQ(theta.dtype, st::DType::F32);
+  EXPECT_EQ(v.value(theta, 0), 1.5);
+  EXPECT_EQ(v.value(theta, 2), 0.25);
+  const st::TensorInfo& m = v.at("m/w");
+  EXPECT_EQ(m.shape, (std::vector<std::uint64_t>{2, 2}));
+  EXPECT_EQ(v.value(m, 3), 4.0);
+}
+
+TEST(Npz, RefusesWhatItCannotReadInPlaceInOneLineNamingTheEntry) {
+  const std::string ok = npz_bytes();
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {ok.substr(0, ok.size() - 10), "no end of central directory record"},
+      {ok.substr(0, 15), "too short for a ZIP archive"},
+      {npz_bytes("'<f4'", "'>f4'"), "entry 'theta/w.npy': dtype '>f4'"},
+      {npz_bytes("'<f8'", "'<c8'"), "entry 'm/w.npy': dtype '<c8'"},
+      {npz_bytes("'fortran_order': False", "'fortran_order': True "), "entry 'm/w.npy': Fortran order"},
+      {npz_bytes("(3,)", "(4,)"), "entry 'theta/w.npy': holds 12 bytes of data; its shape needs 16"},
+      {npz_bytes("(2, 2)", "(2, x)"), "is not a tuple of sizes"},
+      {npz_bytes("\x93NUMPY\x01", "\x93NUMPX\x01"), "not an .npy array"},
+      {npz_bytes("theta/w.npyPK", "theta/w.npzPK"), "entry 'theta/w.npz' is not an .npy array"},
+  };
+  for (const auto& [bytes, expected] : cases) {
+    const std::string e = npz_error(bytes);
+    EXPECT_NE(e.find(expected), std::string::npos) << "got: " << e << "\nexpected: " << expected;
+    EXPECT_EQ(e.rfind("f.npz: ", 0), 0u) << e;
+  }
+  // Compressed (np.savez_compressed): the method field of the first central directory entry set to 8.
+  std::string compressed = ok;
+  const auto cd = compressed.find("PK\x01\x02");
+  ASSERT_NE(cd, std::string::npos);
+  compressed[cd + 10] = 8;
+  EXPECT_NE(npz_error(compressed).find("is compressed (method 8, np.savez_compressed)"), std::string::npos) << npz_error(compressed);
+}
+
 /// A recorded step written by builtin:float: step 2 of pytorch-adamw over
 /// three tensors ("w" of 70000 elements, "empty" of none, "b" of 5 without a
 /// gradient at step 2), in its own folder. `plant` changes what was recorded.

@@ -199,6 +199,12 @@ View::View(const std::uint8_t* bytes, std::size_t size, std::string file) : file
     fail("bytes [" + std::to_string(covered) + ", " + std::to_string(data_size) + ") of the data belong to no tensor");
 }
 
+View::View(const std::uint8_t* data, std::vector<TensorInfo> tensors, std::string file)
+    : data_(data), file_(std::move(file)), tensors_(std::move(tensors)) {
+  for (std::size_t k = 0; k < tensors_.size(); ++k)
+    if (!index_.emplace(tensors_[k].name, k).second) throw FileError(file_ + ": tensor '" + excerpt(tensors_[k].name, 80) + "' twice");
+}
+
 const TensorInfo* View::find(const std::string& name) const {
   const auto i = index_.find(name);
   return i == index_.end() ? nullptr : &tensors_[i->second];
@@ -272,7 +278,9 @@ MappedFile::MappedFile(const std::string& path) {
   ::close(fd);
   static const std::uint8_t nothing = 0;
   try {
-    view_ = std::make_unique<View>(base_ ? static_cast<const std::uint8_t*>(base_) : &nothing, size_, path);
+    const auto* bytes = base_ ? static_cast<const std::uint8_t*>(base_) : &nothing;
+    view_ = is_zip(bytes, size_) ? std::make_unique<View>(read_npz(bytes, size_, path))
+                                 : std::make_unique<View>(bytes, size_, path);
   } catch (...) {
     if (base_) ::munmap(base_, size_);
     throw;

@@ -68,9 +68,9 @@ def stale_state(tx):
     return optax.GradientTransformation(tx.init, update)
 
 
-def train(tx, preset, hyper, folder, steps, jit):
+def train(tx, preset, hyper, folder, steps, jit, seed=0):
     tx = record(tx, folder, preset=preset, hyperparameters=hyper)
-    params = init_mlp(jax.random.PRNGKey(0))
+    params = init_mlp(jax.random.PRNGKey(2 * seed))
     state = tx.init(params)
 
     def step(params, state, x, y):
@@ -78,7 +78,7 @@ def train(tx, preset, hyper, folder, steps, jit):
         updates, state = tx.update(grads, state, params)
         return optax.apply_updates(params, updates), state
     step = jax.jit(step) if jit else step
-    key = jax.random.PRNGKey(1)
+    key = jax.random.PRNGKey(2 * seed + 1)
     for _ in range(steps):
         key, kx, ky = jax.random.split(key, 3)
         params, state = step(params, state, jax.random.normal(kx, (32, 256)), jax.random.randint(ky, (32,), 0, 10))
@@ -97,13 +97,14 @@ def main():
     parser.add_argument("adamconf")
     parser.add_argument("out")
     parser.add_argument("--steps", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=0, help="of the model's initial weights and the batches")
     args = parser.parse_args()
     problems, audited = [], 0
     start = time.time()
     for name, (preset, make, hyper) in OPTIMIZERS.items():
         for mode in ("eager", "jit"):
             folder = os.path.join(args.out, f"mlp-{name}-{mode}-float32")
-            for manifest in train(make(), preset, hyper, folder, args.steps, mode == "jit"):
+            for manifest in train(make(), preset, hyper, folder, args.steps, mode == "jit", args.seed):
                 status, output = audit(args.adamconf, manifest)
                 audited += 1
                 verdict = next((line for line in output.splitlines() if line.startswith("verdict:")), output.strip()[-200:])

@@ -10,7 +10,7 @@ place, must fail, the report naming the tensor and the element:
   decay-skipped  one parameter's decoupled weight decay undone after the step;
   stale-state    the first moment of elements 65536 and on left as it was.
 
-usage: train_and_audit.py ADAMCONF OUT_DIR [--steps N] [--models mlp,transformer]
+usage: train_and_audit.py ADAMCONF OUT_DIR [--steps N] [--models mlp,transformer] [--seed S]
 Exit 0 when every expectation holds.
 """
 import argparse
@@ -78,8 +78,8 @@ class StaleState(torch.optim.AdamW):
         return out
 
 
-def train(kind, dtype, optimizer_class, options, folder, steps):
-    torch.manual_seed(0)
+def train(kind, dtype, optimizer_class, options, folder, steps, seed=0):
+    torch.manual_seed(seed)
     model = make_model(kind).to(dtype)
     optimizer = optimizer_class(model.parameters(), lr=1e-3, weight_decay=0.01, **options)
     StepRecorder(optimizer, folder, model=model)
@@ -103,6 +103,7 @@ def main():
     parser.add_argument("out")
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--models", default="mlp,transformer")
+    parser.add_argument("--seed", type=int, default=0, help="of the models' initial weights and the batches")
     args = parser.parse_args()
     problems, audited = [], 0
     start = time.time()
@@ -110,7 +111,7 @@ def main():
         for dtype_name, dtype in DTYPES.items():
             for path, options in PATHS.items():
                 folder = os.path.join(args.out, f"{kind}-{path}-{dtype_name}")
-                for manifest in train(kind, dtype, torch.optim.AdamW, options, folder, args.steps):
+                for manifest in train(kind, dtype, torch.optim.AdamW, options, folder, args.steps, args.seed):
                     status, output = audit(args.adamconf, manifest)
                     audited += 1
                     verdict = next((line for line in output.splitlines() if line.startswith("verdict:")), output.strip()[-200:])

@@ -1,4 +1,5 @@
-// libFuzzer target: safetensors files. Any input must either parse or throw
+// libFuzzer target: safetensors files and .npz archives (an input that starts
+// as a ZIP is read as one, as MappedFile does). Any input must either parse or throw
 // safetensors::FileError; a parsed file's every value (of at most 65536 per
 // input) must read without a read past the buffer or another exception than
 // FileError (an integer beyond 2^53). Anything else is a finding.
@@ -11,7 +12,7 @@
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace adamconf::safetensors;
   try {
-    const View v(data, size, "fuzz.safetensors");
+    const View v = is_zip(data, size) ? read_npz(data, size, "fuzz.npz") : View(data, size, "fuzz.safetensors");
     std::uint64_t budget = 65536;
     for (const TensorInfo& t : v.tensors()) {
       if (!numeric(t.dtype)) continue;

@@ -55,6 +55,8 @@ class View {
   /// Parses and validates the header of `bytes[0, size)`; `file` names it in
   /// every message. Throws FileError.
   View(const std::uint8_t* bytes, std::size_t size, std::string file);
+  /// A view of tensors already located (read_npz): each one's [begin, end) from `data`.
+  View(const std::uint8_t* data, std::vector<TensorInfo> tensors, std::string file);
 
   const std::string& file() const { return file_; }
   /// The tensor called `name`, or nullptr.
@@ -79,9 +81,18 @@ class View {
   std::map<std::string, std::string> metadata_;
 };
 
+/// The tensors of a NumPy .npz archive (np.savez: a ZIP of .npy files, each
+/// stored uncompressed): entry "theta/w.npy" is tensor "theta/w". Read as
+/// untrusted, as a safetensors file is (audit/src/npz.cpp says what is
+/// refused). `bytes` must start with the ZIP signature "PK\3\4".
+View read_npz(const std::uint8_t* bytes, std::size_t size, const std::string& file);
+/// Whether `bytes` start as a ZIP archive does (an .npz file).
+bool is_zip(const std::uint8_t* bytes, std::size_t size);
+
 /// A file mapped read-only (pages are read as they are touched, so a file
-/// larger than memory is streamed) and its View. Throws FileError naming the
-/// path when it cannot be opened or is no safetensors file.
+/// larger than memory is streamed) and its View: a safetensors file, or an
+/// .npz archive (told apart by its first bytes). Throws FileError naming the
+/// path when it cannot be opened or is neither.
 class MappedFile {
  public:
   explicit MappedFile(const std::string& path);
