@@ -167,7 +167,8 @@ struct RecordedStep {
   std::vector<std::string> names = {"w", "empty", "b"};
   std::string manifest_text() const {
     return R"({"adamconf_audit": 1, "preset": "pytorch-adamw", "dtype": ")" + std::string(setup.dtype.name) +
-           R"(", "options": {"step_counter": "integer"}, "hyperparameters": {"weight_decay": "0.01"},
+           R"(", "options": {"step_counter": "integer", "precision": ")" + to_string(setup.spec.convention.precision) +
+           R"("}, "hyperparameters": {"weight_decay": "0.01"},
            "groups": [{}, {"lr": "0.01"}], "before": "before.safetensors", "after": "after.safetensors",
            "tensors": [{"name": "w"}, {"name": "empty"}, {"name": "b", "group": 1}]})";
   }
@@ -178,13 +179,16 @@ std::vector<double> slice(const std::vector<double>& xs, std::size_t from, std::
 }
 
 RecordedStep record_step(const std::string& name, const FloatFormat& dtype,
-                         const std::function<void(std::vector<st::TensorData>& before, std::vector<st::TensorData>& after)>& plant = {}) {
+                         const std::function<void(std::vector<st::TensorData>& before, std::vector<st::TensorData>& after)>& plant = {},
+                         Precision precision = Precision::storage) {
   RecordedStep s;
   s.folder = std::filesystem::path(testing::TempDir()) / ("audit-" + name);
   std::filesystem::remove_all(s.folder);
   const Preset& p = preset_by_name("pytorch-adamw");
   s.setup = Setup{OptimizerSpec{p.name, {}, p.defaults, p.convention}, dtype};
   s.setup.spec.hyper.weight_decay = "0.01";
+  s.setup.spec.convention.precision = precision;
+  const PrecisionRules rules = s.setup.rules();
   const std::size_t n = 70000;
   s.c.theta0 = gen::seeded_theta0(11, dtype, n + 5);
   s.c.grads = gen::seeded_gradients(11, dtype, 1e-8, 2, n + 5);
@@ -194,7 +198,9 @@ RecordedStep record_step(const std::string& name, const FloatFormat& dtype,
   s.c.record_states = true;
   FloatImplementationOf<FloatAdam> impl("float");
   s.r = impl.run(s.setup, {s.c}).front();
-  const st::DType d = st::dtype_of_format(dtype.name);
+  // Each tensor in the format the convention stores it in (the float32 master and states under master weights).
+  const st::DType d = st::dtype_of_format(rules.reported().name), ds = st::dtype_of_format(rules.format_of(Quantity::m).name),
+                  dc = st::dtype_of_format(rules.format_of(Quantity::compensation).name);
   std::vector<st::TensorData> before, after;
   const std::size_t offsets[] = {0, n, n};
   for (std::size_t k = 0; k < 3; ++k) {
@@ -203,12 +209,18 @@ RecordedStep record_step(const std::string& name, const FloatFormat& dtype,
     const ImplementationState &s1 = s.r.states[0], &s2 = s.r.states[1];
     before.push_back({.name = "theta/" + t, .dtype = d, .values = slice(s.r.theta[0], o, size)});
     if (k != 2) before.push_back({.name = "grad/" + t, .dtype = d, .values = slice(s.c.grads[1], o, size)});
-    before.push_back({.name = "m/" + t, .dtype = d, .values = slice(s1.m, o, size)});
-    before.push_back({.name = "v/" + t, .dtype = d, .values = slice(s1.v, o, size)});
+    before.push_back({.name = "m/" + t, .dtype = ds, .values = slice(s1.m, o, size)});
+    before.push_back({.name = "v/" + t, .dtype = ds, .values = slice(s1.v, o, size)});
+    if (rules.kahan_summation()) {
+      before.push_back({.name = "compensation/" + t, .dtype = dc, .values = slice(s1.compensation, o, size)});
+      after.push_back({.name = "compensation/" + t, .dtype = dc, .values = slice(s2.compensation, o, size)});
+    }
+    if (rules.master_weights())
+      after.push_back({.name = "copy/" + t, .dtype = st::dtype_of_format(dtype.name), .values = slice(s.r.theta_copy[1], o, size)});
     before.push_back({.name = "step/" + t, .dtype = st::DType::I64, .values = {1}, .shape = std::vector<std::uint64_t>{}});
     after.push_back({.name = "theta/" + t, .dtype = d, .values = slice(s.r.theta[1], o, size)});
-    after.push_back({.name = "m/" + t, .dtype = d, .values = slice(s2.m, o, size)});
-    after.push_back({.name = "v/" + t, .dtype = d, .values = slice(s2.v, o, size)});
+    after.push_back({.name = "m/" + t, .dtype = ds, .values = slice(s2.m, o, size)});
+    after.push_back({.name = "v/" + t, .dtype = ds, .values = slice(s2.v, o, size)});
     after.push_back({.name = "step/" + t, .dtype = st::DType::I64, .values = {k == 2 ? 1.0 : 2.0}, .shape = std::vector<std::uint64_t>{}});
   }
   if (plant) plant(before, after);
@@ -253,6 +265,30 @@ TEST(Audit, CorrectStepPassesEveryElementInAnyThreadCountAndWindow) {
     EXPECT_EQ(one.tensors[0].statistics.worst_ratio, two.tensors[0].statistics.worst_ratio) << f.name;
     EXPECT_EQ(one.tensors[0].statistics.ratio_bins, two.tensors[0].statistics.ratio_bins) << f.name;
   }
+}
+
+TEST(Audit, MasterWeightsAndKahanSummationStepsPassAndTheirExtraTensorsAreJudged) {
+  for (const Precision precision : {Precision::master_weights, Precision::kahan_summation}) {
+    const std::string p = to_string(precision);
+    const audit::AuditReport r = audit_of(record_step("correct-" + p, bfloat16_format, {}, precision), {.jobs = 2});
+    EXPECT_TRUE(r.passed()) << p << ": " << (r.tensors[0].failed.empty() ? "" : r.tensors[0].failed[0].second);
+    // theta, m, v, and theta + compensation (Kahan) or the copy (master weights) of every element
+    EXPECT_EQ(r.values(), 4 * 70005u) << p;
+    EXPECT_EQ(r.unjudged(), 0u) << p;
+  }
+  // A copy that is not the master rounded to nearest even; a compensation that lost its low bits.
+  const audit::AuditReport copy = audit_of(record_step("copy", bfloat16_format, [](auto&, auto& after) {
+    auto& x = values(after, "copy/w")[5];
+    x = round_to_format(x * 1.0078125, bfloat16_format);  // the next bfloat16 up
+  }, Precision::master_weights));
+  EXPECT_EQ(copy.tensors[0].failures, 1u);
+  EXPECT_EQ(copy.tensors[0].failed.at(0).second.rfind("w element 5: copy => ", 0), 0u) << copy.tensors[0].failed.at(0).second;
+  const audit::AuditReport kahan = audit_of(record_step("compensation", bfloat16_format, [](auto&, auto& after) {
+    for (double& c : values(after, "compensation/w")) c = 0;
+  }, Precision::kahan_summation));
+  EXPECT_FALSE(kahan.passed());
+  EXPECT_NE(kahan.tensors[0].failed.at(0).second.find(": theta + compensation (from theta"), std::string::npos)
+      << kahan.tensors[0].failed.at(0).second;
 }
 
 TEST(Audit, StaleStatePastElement65536FailsNamingTheTensorAndTheElement) {
@@ -372,7 +408,8 @@ TEST(AuditManifest, RefusesWhatItCannotAuditInOneLine) {
       {"{" + base + R"(, "dtype": "float32", "colour": 1})", "unknown field 'colour'"},
       {"{" + base + R"(, "dtype": "float31"})", "dtype 'float31'"},
       {R"({"adamconf_audit": 1, "preset": "keras-adamx", "dtype": "float32", "before": "b", "after": "a"})", "unknown preset"},
-      {"{" + base + R"(, "dtype": "bfloat16", "options": {"precision": "master-weights"}})", "audit does not read yet"},
+      {"{" + base + R"(, "dtype": "float32", "options": {"m_format": "bnb-dynamic8-signed"}})",
+       "audit does not read quantized states"},
       {"{" + base + R"(, "dtype": "float32", "tensors": [{"name": "w", "group": 2}]})", "is in group 2; the manifest has 1"},
       {"{" + base + R"(, "dtype": "float32", "tensors": [{"name": "w"}, {"name": "w"}]})", "listed twice"},
       {"{" + base + R"(, "dtype": "float32", "groups": [{"beta1": "1.5"}]})", "groups[0]: hyperparameter beta1 = 1.5 is outside [0, 1)"},

@@ -28,6 +28,8 @@ using safetensors::View;
 struct TensorSources {
   const TensorInfo *theta = nullptr, *grad = nullptr, *m = nullptr, *v = nullptr, *vmax = nullptr;
   const TensorInfo *theta_after = nullptr, *m_after = nullptr, *v_after = nullptr, *vmax_after = nullptr;
+  /// kahan-summation: the compensation before and after; master-weights: the model's copy after.
+  const TensorInfo *compensation = nullptr, *compensation_after = nullptr, *copy_after = nullptr;
   bool fresh_before = false, fresh_after = false;  ///< no state: zeros, step 0 (PyTorch before its first step)
 };
 
@@ -170,6 +172,14 @@ class Auditor {
     };
     state(b, s.fresh_before, s.m, s.v, s.vmax, verdict.step_before);
     state(a, s.fresh_after, s.m_after, s.v_after, s.vmax_after, verdict.step_after);
+    // Kahan summation: the compensation is state (absent before the first step: 0); master
+    // weights: theta is the float32 master, and the model's copy in the dtype follows it.
+    if (rules_.kahan_summation()) {
+      const FloatFormat& fc = rules_.format_of(Quantity::compensation);
+      if (!s.fresh_before) s.compensation = tensor_of(b, "compensation", name, true, n, &fc);
+      if (!s.fresh_after) s.compensation_after = tensor_of(a, "compensation", name, true, n, &fc);
+    }
+    if (rules_.master_weights()) s.copy_after = tensor_of(a, "copy", name, true, n, &rules_.dtype());
     // A step leaves a state; a tensor without a gradient keeps the one it had (none included).
     if (s.fresh_after && (verdict.stepped || !s.fresh_before))
       throw InputError(a.file() + ": no state of tensor " + quoted(name) + " (m/" + excerpt(name, 60) + ", v/, step/) after " +
@@ -254,6 +264,12 @@ class Auditor {
                            " element " + std::to_string(p.first + i) + " is " + show_value(xs[i]) +
                            (non_negative ? ": a second moment is finite and >= 0" : ": the audit judges steps from finite values"));
     };
+    if (s.compensation) {
+      b.values(*s.compensation, p.first, p.count, state.compensation);
+      require(state.compensation, s.compensation, "compensation", false);
+    } else if (rules_.kahan_summation()) {
+      state.compensation.assign(p.count, 0.0);
+    }
     require(c.theta0, s.theta, "theta", false);
     if (s.grad) require(c.grads[0], s.grad, "grad", false);
     if (!s.fresh_before) {
@@ -264,8 +280,10 @@ class Auditor {
     c.initial_state = state;
     const ExactStep exact = exact_trajectory(manifest_.setup, c).front();
 
-    std::vector<double> theta_after, m_after, v_after, vmax_after;
+    std::vector<double> theta_after, m_after, v_after, vmax_after, compensation_after, copy_after;
     a.values(*s.theta_after, p.first, p.count, theta_after);
+    if (s.compensation_after) a.values(*s.compensation_after, p.first, p.count, compensation_after);
+    if (s.copy_after) a.values(*s.copy_after, p.first, p.count, copy_after);
     if (s.fresh_after) {  // no gradient, no state before or after
       m_after = state.m;
       v_after = state.v;
@@ -277,13 +295,17 @@ class Auditor {
     }
     Recorder recorder;
     auto judge_one = [&](std::size_t i, double observed, const R& x, const R& allowed, Quantity q) {
-      const Judged j = recorder.record(observed, x, allowed, rules_.format_of(q), [&] {
+      // theta + compensation is a sum in double of two stored values, no output of a format (judge()'s `output`)
+      const bool output = q != Quantity::theta_plus_compensation;
+      const FloatFormat& format = rules_.format_of(output ? q : Quantity::theta);
+      const Judged j = recorder.record(observed, x, allowed, format, [&] {
         std::string inputs = "theta " + show_value(c.theta0[i]) + (verdict.stepped ? ", grad " + show_value(c.grads[0][i]) : ", no grad") +
                              ", m " + show_value(state.m[i]) + ", v " + show_value(state.v[i]);
         if (amsgrad_) inputs += ", vmax " + show_value(state.vmax[i]);
+        if (!state.compensation.empty()) inputs += ", compensation " + show_value(state.compensation[i]);
         return verdict.name + " element " + std::to_string(p.first + i) + ": " + name(q) + " (from " + inputs + ", step " +
                std::to_string(verdict.step_before) + ")";
-      });
+      }, output);
       if (!j.pass()) {
         ++out.failures;
         if (out.failed.size() < settings_.shown_failures) out.failed.push_back({p.first + i, j.description});
@@ -296,11 +318,28 @@ class Auditor {
       judge_one(i, m_after[i], e.m, bound.m, Quantity::m);
       judge_one(i, v_after[i], e.v, bound.v, Quantity::v);
       if (amsgrad_) judge_one(i, vmax_after[i], e.vmax, bound.vmax, Quantity::vmax);
+      // Kahan: theta + c tracks the exact value, within the compensated bound.
+      if (!compensation_after.empty())
+        judge_one(i, theta_after[i] + compensation_after[i], e.theta, bound.compensated, Quantity::theta_plus_compensation);
+      // Master weights: the copy is the master rounded to nearest even in the dtype, bit for bit.
+      if (!copy_after.empty()) {
+        const double expected = round_stored(theta_after[i], rules_.dtype());
+        ++recorder.statistics().count;
+        if (!(copy_after[i] == expected && std::signbit(copy_after[i]) == std::signbit(expected))) {
+          ++out.failures;
+          if (out.failed.size() < settings_.shown_failures)
+            out.failed.push_back({p.first + i, verdict.name + " element " + std::to_string(p.first + i) + ": copy => " +
+                                                   show_value(copy_after[i]) + "  expected " + show_value(expected) +
+                                                   ": the master " + show_value(theta_after[i]) + " rounded to nearest even in " +
+                                                   rules_.dtype().name + " (bit for bit)"});
+        }
+      }
     }
     out.statistics.merge(recorder.statistics());
     // Memory stays at the windows' whatever the files' size.
-    for (const auto& [file, ts] : {std::pair{&before_, std::vector{s.theta, s.grad, s.m, s.v, s.vmax}},
-                                   std::pair{&after_, std::vector{s.theta_after, s.m_after, s.v_after, s.vmax_after}}})
+    for (const auto& [file, ts] : {std::pair{&before_, std::vector{s.theta, s.grad, s.m, s.v, s.vmax, s.compensation}},
+                                   std::pair{&after_, std::vector{s.theta_after, s.m_after, s.v_after, s.vmax_after,
+                                                                  s.compensation_after, s.copy_after}}})
       for (const TensorInfo* t : ts)
         if (t) file->release(*t, p.first, p.count);
   }

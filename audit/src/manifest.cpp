@@ -90,9 +90,6 @@ Manifest parse_manifest(const std::string& text, const std::string& path) {
     fail(e.what());
   }
   const PrecisionRules rules = m.setup.rules();
-  if (rules.master_weights() || rules.kahan_summation())
-    fail("precision " + to_string(rules.precision()) +
-         " keeps values beside theta and its state (a master copy, a compensation) that audit does not read yet");
   if (rules.any_quantized()) fail("audit does not read quantized states (codes and scales) yet");
   if (j.contains("groups")) {
     if (!j["groups"].is_array()) fail("groups is " + excerpt(j["groups"]) + ", not an array");
