@@ -24,6 +24,7 @@
 #include "adamconf/atomic_file.hpp"
 #include "adamconf/audit.hpp"
 #include "adamconf/float_adam.hpp"
+#include "bench_clock.hpp"
 #include "adamconf/safetensors.hpp"
 #include "adamconf/structure_generators.hpp"
 
@@ -31,14 +32,8 @@ namespace {
 
 using namespace adamconf;
 
-double cpu_seconds() {
-  timespec ts{};
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-double wall_seconds() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
+using bench::cpu_seconds;
+using bench::wall_seconds;
 
 /// Step 2 of a pytorch-adamw float32 run of n elements, recorded in `folder`.
 std::string record(const std::filesystem::path& folder, std::size_t n) {

@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "adamconf/float_adam.hpp"
+#include "bench_clock.hpp"
 #include "adamconf/structure_generators.hpp"
 #include "adamconf/verify.hpp"
 
@@ -20,14 +21,8 @@ namespace {
 
 using namespace adamconf;
 
-double cpu_seconds() {
-  timespec ts{};
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-double wall_seconds() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
+using bench::cpu_seconds;
+using bench::wall_seconds;
 double peak_mb() {
   rusage u{};
   getrusage(RUSAGE_SELF, &u);

@@ -14,9 +14,7 @@ Exit 0 when every expectation holds.
 """
 import argparse
 import os
-import subprocess
 import sys
-import time
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 import jax  # noqa: E402
@@ -25,6 +23,7 @@ import optax  # noqa: E402
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "recorders"))
 from adamconf_optax_recorder import record  # noqa: E402
+from audit_steps import Audits  # noqa: E402
 
 LR, WD = 1e-3, 0.01
 OPTIMIZERS = {"adamw": ("optax-adamw", lambda: optax.adamw(LR, weight_decay=WD), {"lr": LR, "weight_decay": "0.01"}),
@@ -87,11 +86,6 @@ def train(tx, preset, hyper, folder, steps, jit, seed=0):
     return sorted(os.path.join(folder, d, "manifest.json") for d in os.listdir(folder))
 
 
-def audit(adamconf, manifest):
-    r = subprocess.run([adamconf, "audit", manifest, "--jobs", "2"], capture_output=True, text=True, timeout=600)
-    return r.returncode, r.stdout + "".join(line for line in r.stderr.splitlines(True) if "audit: elements" not in line)
-
-
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("adamconf")
@@ -99,35 +93,19 @@ def main():
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0, help="of the model's initial weights and the batches")
     args = parser.parse_args()
-    problems, audited = [], 0
-    start = time.time()
+    audits = Audits(args.adamconf)
     for name, (preset, make, hyper) in OPTIMIZERS.items():
         for mode in ("eager", "jit"):
             folder = os.path.join(args.out, f"mlp-{name}-{mode}-float32")
             for manifest in train(make(), preset, hyper, folder, args.steps, mode == "jit", args.seed):
-                status, output = audit(args.adamconf, manifest)
-                audited += 1
-                verdict = next((line for line in output.splitlines() if line.startswith("verdict:")), output.strip()[-200:])
-                print(f"{name:6} {mode:5} float32 {os.path.basename(os.path.dirname(manifest))}: exit {status}: {verdict}")
-                if status != 0:
-                    problems.append(f"{manifest}: exit {status}, expected 0:\n{output}")
+                audits.expect_pass(manifest, f"{name:6} {mode:5} float32")
     preset, make, hyper = OPTIMIZERS["adamw"]
     for name, wrap, needle in [("decay-skipped", decay_skipped, "FAIL dense0.kernel element "),
                                ("stale-state", stale_state, "FAIL dense0.kernel element 65536: m")]:
-        folder = os.path.join(args.out, f"planted-{name}")
-        manifests = train(wrap(make()), preset, hyper, folder, args.steps, jit=False)
+        manifests = train(wrap(make()), preset, hyper, os.path.join(args.out, f"planted-{name}"), args.steps, jit=False)
         # decay-skipped shows from step 1; stale-state is judged at step 2, where the mu left as it was is not zero
-        manifest = manifests[1] if name == "stale-state" else manifests[0]
-        status, output = audit(args.adamconf, manifest)
-        audited += 1
-        named = needle in output
-        print(f"planted {name:14} {os.path.basename(os.path.dirname(manifest))}: exit {status}, names '{needle}': {named}")
-        if status != 1 or not named:
-            problems.append(f"planted bug {name}: exit {status} (expected 1), '{needle}' named: {named}:\n{output}")
-    print(f"{audited} recorded steps audited in {time.time() - start:.1f} s; optax {optax.__version__}, jax {jax.__version__}")
-    for p in problems:
-        print("PROBLEM:", p)
-    return 1 if problems else 0
+        audits.expect_failure(manifests[1] if name == "stale-state" else manifests[0], name, needle)
+    return audits.finish(f"optax {optax.__version__}, jax {jax.__version__}")
 
 
 if __name__ == "__main__":

@@ -15,14 +15,13 @@ Exit 0 when every expectation holds.
 """
 import argparse
 import os
-import subprocess
 import sys
-import time
 
 import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "recorders"))
 from adamconf_torch_recorder import StepRecorder  # noqa: E402
+from audit_steps import Audits  # noqa: E402
 
 PATHS = {"for-loop": {"foreach": False}, "foreach": {"foreach": True}, "fused": {"fused": True}}
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
@@ -92,11 +91,6 @@ def train(kind, dtype, optimizer_class, options, folder, steps, seed=0):
     return sorted(os.path.join(folder, d, "manifest.json") for d in os.listdir(folder))
 
 
-def audit(adamconf, manifest):
-    r = subprocess.run([adamconf, "audit", manifest, "--jobs", "2"], capture_output=True, text=True, timeout=600)
-    return r.returncode, r.stdout + "".join(line for line in r.stderr.splitlines(True) if "audit: elements" not in line)
-
-
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("adamconf")
@@ -105,36 +99,20 @@ def main():
     parser.add_argument("--models", default="mlp,transformer")
     parser.add_argument("--seed", type=int, default=0, help="of the models' initial weights and the batches")
     args = parser.parse_args()
-    problems, audited = [], 0
-    start = time.time()
+    audits = Audits(args.adamconf)
     for kind in args.models.split(","):
         for dtype_name, dtype in DTYPES.items():
             for path, options in PATHS.items():
                 folder = os.path.join(args.out, f"{kind}-{path}-{dtype_name}")
                 for manifest in train(kind, dtype, torch.optim.AdamW, options, folder, args.steps, args.seed):
-                    status, output = audit(args.adamconf, manifest)
-                    audited += 1
-                    verdict = next((line for line in output.splitlines() if line.startswith("verdict:")), output.strip()[-200:])
-                    print(f"{kind:12} {path:9} {dtype_name:9} {os.path.basename(os.path.dirname(manifest))}: exit {status}: {verdict}")
-                    if status != 0:
-                        problems.append(f"{manifest}: exit {status}, expected 0:\n{output}")
+                    audits.expect_pass(manifest, f"{kind:12} {path:9} {dtype_name:9}")
     # The planted bugs: the MLP's first weight (131072 elements) is the parameter each gets wrong.
     for name, cls, needle in [("decay-skipped", DecaySkipped, "FAIL 0.weight element "),
                               ("stale-state", StaleState, "FAIL 0.weight element 65536: m")]:
-        folder = os.path.join(args.out, f"planted-{name}")
-        manifests = train("mlp", torch.float32, cls, {"foreach": False}, folder, args.steps)
+        manifests = train("mlp", torch.float32, cls, {"foreach": False}, os.path.join(args.out, f"planted-{name}"), args.steps)
         # decay-skipped shows from step 1; stale-state from step 2 (step 1 starts from no state)
-        manifest = manifests[1] if name == "stale-state" else manifests[0]
-        status, output = audit(args.adamconf, manifest)
-        audited += 1
-        named = needle in output
-        print(f"planted {name:14} {os.path.basename(os.path.dirname(manifest))}: exit {status}, names '{needle}': {named}")
-        if status != 1 or not named:
-            problems.append(f"planted bug {name}: exit {status} (expected 1), '{needle}' named: {named}:\n{output}")
-    print(f"{audited} recorded steps audited in {time.time() - start:.1f} s; torch {torch.__version__}")
-    for p in problems:
-        print("PROBLEM:", p)
-    return 1 if problems else 0
+        audits.expect_failure(manifests[1] if name == "stale-state" else manifests[0], name, needle)
+    return audits.finish(f"torch {torch.__version__}")
 
 
 if __name__ == "__main__":
