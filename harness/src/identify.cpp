@@ -93,11 +93,12 @@ struct Candidate {
 /// Algorithm 1 forms, with eps inside the square root. Without weight decay on
 /// offer, only conventions without decay.
 /// The convention's arithmetic in exact numbers: a choice of rounding order
-/// alone (eps scaled by sqrt(bc2), lr t / t) or of what the state holds
+/// alone (eps scaled by sqrt(bc2), lr t / t, complements formed in double) or of what the state holds
 /// (debiased moments) changes no exact theta, so probes cannot tell it apart;
 /// its looser bound would only make it win ties.
 Convention exact_arithmetic(Convention c) {
   c.adam().eps_scaled_by_sqrt_bc2 = false;
+  c.adam().complements_in_double = false;  // where 1 - beta and 1 - beta^t are formed: a rounding choice
   // Moments held bias-corrected (optimi) step theta by the same exact numbers as Kingma & Ba's
   // (DebiasedMoments test): one candidate, not two that the looser bound's would win ties between.
   c.adam().debiased_moments = false;
@@ -360,6 +361,61 @@ std::string identify_maximize(ProbeSession& session, const CandidateFit& best) {
                       : "does not negate the gradient first (" + ratio_text(fits[0]) + ")";
 }
 
+/// What the exported state holds, which theta cannot tell: the moments m and v
+/// (PyTorch, Kingma & Ba) or the moments bias-corrected (ScaleByAdam::
+/// debiased_moments: optimi, HeavyBall). The plain probe once more with its
+/// states recorded, judged against the best candidate held both ways; the
+/// candidate's presets are narrowed to those of the one that fits. "" where
+/// the implementation exports no state or the candidate cannot hold either.
+std::string identify_state(ProbeSession& session, CandidateFit& best) {
+  if (!session.caps.state_io) return "";
+  const Probe& p = session.probes.front();
+  RunCase c = p.run;
+  c.record_states = true;
+  const RunResult r = session.run(p.hyper, p.options, c);
+  auto fits = [&](bool debiased) {
+    Candidate held{best.label, best.convention, best.eps_inside_sqrt};
+    held.convention.adam().debiased_moments = debiased;
+    std::vector<ExactStep> exact;
+    try {
+      held.convention.validate();  // debiased moments need eps after bias correction and no AMSGrad
+      exact = exact_trajectory(setup_for(held, p, session.dtype), c);
+    } catch (const std::invalid_argument&) {
+      return false;
+    }
+    const PrecisionRules rules = setup_for(held, p, session.dtype).rules();
+    for (std::size_t t = 0; t < exact.size(); ++t)
+      for (std::size_t i = 0; i < c.theta0.size(); ++i) {
+        const auto& e = exact[t].record.elements[i];
+        const auto& b = exact[t].bounds[i];
+        if (r.states[t].m.size() != c.theta0.size() ||
+            !judge(r.states[t].m[i], e.m, b.m, rules.format_of(Quantity::m)).pass ||
+            !judge(r.states[t].v[i], e.v, b.v, rules.format_of(Quantity::v)).pass)
+          return false;
+      }
+    return true;
+  };
+  const bool plain = fits(false), debiased = fits(true);
+  if (plain == debiased) return plain ? "its exported m and v fit both the moments and the moments bias-corrected" : "";
+  // Keep the presets of the candidate that hold the state so (a label of variants, "as X but ...", stays).
+  if (best.label.rfind("as ", 0) != 0) {
+    std::string kept;
+    std::size_t from = 0;
+    while (from <= best.label.size()) {
+      const std::size_t comma = std::min(best.label.find(", ", from), best.label.size());
+      const std::string name = best.label.substr(from, comma - from);
+      const auto& all = presets();
+      const auto preset = std::find_if(all.begin(), all.end(), [&](const Preset& x) { return x.name == name; });
+      if (preset == all.end() || preset->convention.adam().debiased_moments == debiased)
+        kept += (kept.empty() ? "" : ", ") + name;
+      from = comma + 2;
+    }
+    if (!kept.empty()) best.label = kept;
+  }
+  return debiased ? "the moments held bias-corrected, m_hat and v_hat (optimi, HeavyBall): its exported state fits them, not m and v"
+                  : "the moments m and v (PyTorch, Kingma & Ba): its exported state fits them, not m_hat and v_hat";
+}
+
 }  // namespace
 
 Identification identify(Implementation& impl, const FloatFormat& dtype) {
@@ -368,6 +424,7 @@ Identification identify(Implementation& impl, const FloatFormat& dtype) {
   id.dtype = dtype.name;
   ProbeSession session = open_session(impl, dtype, id);
   id.candidates = fit_candidates(session);
+  if (id.candidates.front().matches()) id.state = identify_state(session, id.candidates.front());
   const CandidateFit& best = id.candidates.front();
   if (session.any.rules().narrow()) id.precision = identify_precision(session, best, id);
   if (session.caps.supports_option("amsgrad") && best.convention.adam().amsgrad == AmsgradVariant::none)
@@ -397,6 +454,7 @@ std::string Identification::describe() const {
   out += "  chain: " + top.convention.describe() + "\n";
   for (const auto& line : describe_axes(top.convention, top.eps_inside_sqrt)) out += "    " + line + "\n";
   if (!precision.empty()) out += "    precision: " + precision + "\n";
+  if (!state.empty()) out += "    state: " + state + "\n";
   if (!state_formats.empty()) out += "    state formats: " + state_formats + ", as its hello states (every probe ran so)\n";
   if (!amsgrad.empty()) out += "    AMSGrad option: " + amsgrad + "\n";
   if (!maximize.empty()) out += "    maximize option: " + maximize + "\n";

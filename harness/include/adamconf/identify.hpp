@@ -32,6 +32,8 @@ struct Identification {
   std::string amsgrad;                   ///< "max_of_raw_v", "max_of_v_hat", "none matches", or "" when not offered
   std::string maximize;                  ///< "negates the gradient", "does not negate the gradient", or ""
   std::string precision;                 ///< for bfloat16/float16: "float32-opmath: ..." or "storage: ...", else ""
+  /// What the exported state holds (the moments, or the moments bias-corrected), where it can tell; else "".
+  std::string state;
   std::string state_formats;             ///< "m=float32, v=float32, ..." as the hello states them (every probe ran so), or ""
 
   const CandidateFit& best() const { return candidates.front(); }
