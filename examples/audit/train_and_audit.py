@@ -3,7 +3,8 @@
 Two small models built in code (no download): an MLP whose first weight has
 131072 elements, and a small transformer (torch.nn.TransformerEncoderLayer).
 Each is trained a few steps with torch.optim.AdamW on every CPU path
-(for-loop, foreach, fused) in float32 and bfloat16, recorded with
+(for-loop, foreach, fused) in float32 and bfloat16, once plainly and once as
+fine-tuning scripts do (two parameter groups, a learning-rate warmup, AMSGrad), recorded with
 recorders/adamconf_torch_recorder.py, and every recorded step is audited:
 all must pass. Then two planted bugs, each an AdamW that is wrong in one
 place, must fail, the report naming the tensor and the element:
@@ -77,10 +78,21 @@ class StaleState(torch.optim.AdamW):
         return out
 
 
-def train(kind, dtype, optimizer_class, options, folder, steps, seed=0):
+def train(kind, dtype, optimizer_class, options, folder, steps, seed=0, setup="plain"):
+    """`setup` plain: one group, lr 1e-3, weight decay 0.01. groups: as fine-tuning scripts do, weight decay
+    0.01 on the matrices and none on biases and norms (two parameter groups), a linear warmup of the learning
+    rate (LambdaLR: it changes every step) and AMSGrad."""
     torch.manual_seed(seed)
     model = make_model(kind).to(dtype)
-    optimizer = optimizer_class(model.parameters(), lr=1e-3, weight_decay=0.01, **options)
+    if setup == "groups":
+        matrices = [p for p in model.parameters() if p.dim() >= 2]
+        others = [p for p in model.parameters() if p.dim() < 2]
+        optimizer = optimizer_class([{"params": matrices, "weight_decay": 0.01}, {"params": others, "weight_decay": 0.0}],
+                                    lr=2e-3, amsgrad=True, **options)
+        schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: (s + 1) / (steps + 1))
+    else:
+        optimizer = optimizer_class(model.parameters(), lr=1e-3, weight_decay=0.01, **options)
+        schedule = None
     StepRecorder(optimizer, folder, model=model)
     for _ in range(steps):
         x, y = batch(kind, dtype)
@@ -88,6 +100,8 @@ def train(kind, dtype, optimizer_class, options, folder, steps, seed=0):
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
+        if schedule:
+            schedule.step()
     return sorted(os.path.join(folder, d, "manifest.json") for d in os.listdir(folder))
 
 
@@ -98,14 +112,16 @@ def main():
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--models", default="mlp,transformer")
     parser.add_argument("--seed", type=int, default=0, help="of the models' initial weights and the batches")
+    parser.add_argument("--setups", default="plain,groups", help="plain (one group) and groups (two groups, warmup, AMSGrad)")
     args = parser.parse_args()
     audits = Audits(args.adamconf)
     for kind in args.models.split(","):
         for dtype_name, dtype in DTYPES.items():
             for path, options in PATHS.items():
-                folder = os.path.join(args.out, f"{kind}-{path}-{dtype_name}")
-                for manifest in train(kind, dtype, torch.optim.AdamW, options, folder, args.steps, args.seed):
-                    audits.expect_pass(manifest, f"{kind:12} {path:9} {dtype_name:9}")
+                for setup in args.setups.split(","):
+                    folder = os.path.join(args.out, f"{kind}-{path}-{dtype_name}" + ("" if setup == "plain" else f"-{setup}"))
+                    for manifest in train(kind, dtype, torch.optim.AdamW, options, folder, args.steps, args.seed, setup):
+                        audits.expect_pass(manifest, f"{kind:12} {path:9} {dtype_name:9} {setup:6}")
     # The planted bugs: the MLP's first weight (131072 elements) is the parameter each gets wrong.
     for name, cls, needle in [("decay-skipped", DecaySkipped, "FAIL 0.weight element "),
                               ("stale-state", StaleState, "FAIL 0.weight element 65536: m")]:
