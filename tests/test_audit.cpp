@@ -166,7 +166,7 @@ struct RecordedStep {
   RunResult r;
   std::vector<std::string> names = {"w", "empty", "b"};
   std::string manifest_text() const {
-    return R"({"adamconf_audit": 1, "preset": "pytorch-adamw", "dtype": ")" + std::string(setup.dtype.name) +
+    return R"({"adamconf_audit": 1, "preset": ")" + setup.spec.preset + R"(", "dtype": ")" + std::string(setup.dtype.name) +
            R"(", "options": {"step_counter": "integer", "precision": ")" + to_string(setup.spec.convention.precision) +
            R"("}, "hyperparameters": {"weight_decay": "0.01"},
            "groups": [{}, {"lr": "0.01"}], "before": "before.safetensors", "after": "after.safetensors",
@@ -180,12 +180,13 @@ std::vector<double> slice(const std::vector<double>& xs, std::size_t from, std::
 
 RecordedStep record_step(const std::string& name, const FloatFormat& dtype,
                          const std::function<void(std::vector<st::TensorData>& before, std::vector<st::TensorData>& after)>& plant = {},
-                         Precision precision = Precision::storage) {
+                         Precision precision = Precision::storage, const std::string& preset = "pytorch-adamw") {
   RecordedStep s;
   s.folder = std::filesystem::path(testing::TempDir()) / ("audit-" + name);
   std::filesystem::remove_all(s.folder);
-  const Preset& p = preset_by_name("pytorch-adamw");
+  const Preset& p = preset_by_name(preset);
   s.setup = Setup{OptimizerSpec{p.name, {}, p.defaults, p.convention}, dtype};
+  s.setup.spec.convention.state_formats = p.state_formats;  // bitsandbytes' 8-bit: m and v quantized
   s.setup.spec.hyper.weight_decay = "0.01";
   s.setup.spec.convention.precision = precision;
   const PrecisionRules rules = s.setup.rules();
@@ -215,6 +216,13 @@ RecordedStep record_step(const std::string& name, const FloatFormat& dtype,
       before.push_back({.name = "compensation/" + t, .dtype = dc, .values = slice(s1.compensation, o, size)});
       after.push_back({.name = "compensation/" + t, .dtype = dc, .values = slice(s2.compensation, o, size)});
     }
+    for (const auto& [field, state] : {std::pair{"m", &s2.m_quantized}, std::pair{"v", &s2.v_quantized}})
+      if (state->size() > k && !(*state)[k].empty()) {
+        const QuantizedTensor& q = (*state)[k];
+        after.push_back({.name = std::string(field) + "_codes/" + t, .dtype = st::DType::U8,
+                         .values = std::vector<double>(q.codes.begin(), q.codes.end())});
+        after.push_back({.name = std::string(field) + "_scales/" + t, .dtype = st::DType::F32, .values = q.scales});
+      }
     if (rules.master_weights())
       after.push_back({.name = "copy/" + t, .dtype = st::dtype_of_format(dtype.name), .values = slice(s.r.theta_copy[1], o, size)});
     before.push_back({.name = "step/" + t, .dtype = st::DType::I64, .values = {1}, .shape = std::vector<std::uint64_t>{}});
@@ -289,6 +297,41 @@ TEST(Audit, MasterWeightsAndKahanSummationStepsPassAndTheirExtraTensorsAreJudged
   EXPECT_FALSE(kahan.passed());
   EXPECT_NE(kahan.tensors[0].failed.at(0).second.find(": theta + compensation (from theta"), std::string::npos)
       << kahan.tensors[0].failed.at(0).second;
+}
+
+TEST(Audit, QuantizedStatesAreJudgedByTheirCodesAndScales) {
+  // bitsandbytes' 8-bit AdamW as builtin:float computes it: w (70000 elements) quantized, b (5) in float32.
+  const RecordedStep s = record_step("bnb8", float32_format, {}, Precision::storage, "bitsandbytes-adamw8bit");
+  const audit::AuditReport r = audit_of(s, {.jobs = 2});
+  EXPECT_TRUE(r.passed()) << (r.tensors[0].failed.empty() ? "" : r.tensors[0].failed[0].second);
+  // w: theta, 70000 m codes and v codes, 274 m scales and v scales; b: theta, m, v
+  EXPECT_EQ(r.tensors[0].statistics.count, 3 * 70000u + 2 * 274u);
+  EXPECT_EQ(r.tensors[2].statistics.count, 15u);
+  // A code two places off the nearest (and the value it reads back as) fails, naming the block and the code.
+  const RecordedStep wrong = record_step("bnb8-code", float32_format, [](auto&, auto& after) {
+    auto& code = values(after, "m_codes/w")[5000];
+    code = code > 128 ? code - 2 : code + 2;
+    const std::vector<float> map = quantized_format_by_name("bnb-dynamic8-signed")->map(LinspaceRounding::fused);
+    values(after, "m/w")[5000] = dequantized(map, static_cast<int>(code), values(after, "m_scales/w")[5000 / 256]);
+  }, Precision::storage, "bitsandbytes-adamw8bit");
+  // Codes that do not read back as the values beside them: the state cannot be judged, one failure.
+  const RecordedStep unread = record_step("bnb8-unread", float32_format, [](auto&, auto& after) {
+    values(after, "m_codes/w")[5000] += 1;
+  }, Precision::storage, "bitsandbytes-adamw8bit");
+  const audit::AuditReport u = audit_of(unread);
+  ASSERT_EQ(u.tensors[0].failures, 1u);
+  EXPECT_NE(u.tensors[0].failed.at(0).second.find("m: the values do not read back as fl32(map[code] * scale)"), std::string::npos);
+  const audit::AuditReport w = audit_of(wrong);
+  ASSERT_EQ(w.tensors[0].failures, 1u) << (w.tensors[0].failed.empty() ? "" : w.tensors[0].failed[0].second);
+  const std::string& d = w.tensors[0].failed.at(0).second;
+  EXPECT_NE(d.find("w (blocks and elements counted from element 4096), block 3 element 904: m (exact"), std::string::npos) << d;
+  EXPECT_NE(d.find("expected code"), std::string::npos) << d;
+  // Codes of the wrong count: one line naming the file and the tensor.
+  const RecordedStep short_codes = record_step("bnb8-short", float32_format, [](auto&, auto& after) {
+    values(after, "v_codes/w").pop_back();
+  }, Precision::storage, "bitsandbytes-adamw8bit");
+  EXPECT_NE(input_error(short_codes).find("after.safetensors: tensor 'v_codes/w' is 69999 U8 values; bnb-dynamic8-unsigned needs one"),
+            std::string::npos) << input_error(short_codes);
 }
 
 TEST(Audit, StaleStatePastElement65536FailsNamingTheTensorAndTheElement) {
@@ -408,8 +451,6 @@ TEST(AuditManifest, RefusesWhatItCannotAuditInOneLine) {
       {"{" + base + R"(, "dtype": "float32", "colour": 1})", "unknown field 'colour'"},
       {"{" + base + R"(, "dtype": "float31"})", "dtype 'float31'"},
       {R"({"adamconf_audit": 1, "preset": "keras-adamx", "dtype": "float32", "before": "b", "after": "a"})", "unknown preset"},
-      {"{" + base + R"(, "dtype": "float32", "options": {"m_format": "bnb-dynamic8-signed"}})",
-       "audit does not read quantized states"},
       {"{" + base + R"(, "dtype": "float32", "tensors": [{"name": "w", "group": 2}]})", "is in group 2; the manifest has 1"},
       {"{" + base + R"(, "dtype": "float32", "tensors": [{"name": "w"}, {"name": "w"}]})", "listed twice"},
       {"{" + base + R"(, "dtype": "float32", "groups": [{"beta1": "1.5"}]})", "groups[0]: hyperparameter beta1 = 1.5 is outside [0, 1)"},

@@ -14,6 +14,7 @@
 
 #include "adamconf/exact_run.hpp"
 #include "adamconf/excerpt.hpp"
+#include "adamconf/quantized_judge.hpp"
 #include "adamconf/safetensors.hpp"
 
 namespace adamconf::audit {
@@ -30,6 +31,9 @@ struct TensorSources {
   const TensorInfo *theta_after = nullptr, *m_after = nullptr, *v_after = nullptr, *vmax_after = nullptr;
   /// kahan-summation: the compensation before and after; master-weights: the model's copy after.
   const TensorInfo *compensation = nullptr, *compensation_after = nullptr, *copy_after = nullptr;
+  /// A state the format quantizes (a tensor of its min_size and more): its codes, one per element, and
+  /// its scales, one per block, after the step (m/NAME and v/NAME hold the values they read back as).
+  const TensorInfo *m_codes = nullptr, *m_scales = nullptr, *v_codes = nullptr, *v_scales = nullptr;
   bool fresh_before = false, fresh_after = false;  ///< no state: zeros, step 0 (PyTorch before its first step)
 };
 
@@ -78,6 +82,42 @@ struct Partial {
   ErrorStatistics statistics;
   std::uint64_t failures = 0;
   std::vector<std::pair<std::uint64_t, std::string>> failed;
+};
+
+/// A quantized state that cannot be judged at all: its failure is recorded, the piece goes on.
+struct UnjudgedTensor {};
+
+/// An audit's side of judging a quantized state (quantized_judge.hpp): scales through the
+/// recorder, codes counted (a failure described with its block and code), a state that cannot
+/// be judged one failure.
+class AuditVerdicts : public QuantizedVerdicts {
+ public:
+  AuditVerdicts(Recorder& recorder, Partial& out, std::size_t shown, std::uint64_t first)
+      : recorder_(recorder), out_(out), shown_(shown), first_(first) {}
+  [[noreturn]] void fail(const std::string& what) override {
+    note(first_, what);
+    throw UnjudgedTensor{};
+  }
+  void scale(double observed, const R& exact, const R& allowed, const std::function<std::string()>& where) override {
+    const Judged j = recorder_.record(observed, exact, allowed, float32_format, where);
+    if (!j.pass()) note(first_, j.description);
+  }
+  void code(int code, bool accepted, int lowest, int highest, const std::function<std::string()>& where) override {
+    ++recorder_.statistics().count;
+    if (!accepted)
+      note(first_, where() + " => code " + std::to_string(code) + "  expected code " + std::to_string(lowest) +
+                       (highest != lowest ? ".." + std::to_string(highest) : ""));
+  }
+
+ private:
+  void note(std::uint64_t element, const std::string& what) {
+    ++out_.failures;
+    if (out_.failed.size() < shown_) out_.failed.push_back({element, what});
+  }
+  Recorder& recorder_;
+  Partial& out_;
+  std::size_t shown_;
+  std::uint64_t first_;
 };
 
 class Auditor {
@@ -180,6 +220,27 @@ class Auditor {
       if (!s.fresh_after) s.compensation_after = tensor_of(a, "compensation", name, true, n, &fc);
     }
     if (rules_.master_weights()) s.copy_after = tensor_of(a, "copy", name, true, n, &rules_.dtype());
+    for (const auto& [q, codes, scales, field] : {std::tuple{Quantity::m, &s.m_codes, &s.m_scales, "m"},
+                                                   std::tuple{Quantity::v, &s.v_codes, &s.v_scales, "v"}}) {
+      const std::optional<QuantizedFormat>& f = rules_.quantized(q);
+      if (!f || !f->quantizes(n) || s.fresh_after) continue;
+      *codes = &a.at(std::string(field) + "_codes/" + name);
+      *scales = &a.at(std::string(field) + "_scales/" + name);
+      const std::uint64_t blocks = (n + f->block - 1) / f->block;
+      if ((*codes)->elements != n || (*codes)->dtype == safetensors::DType::BOOL ||
+          (*codes)->dtype == safetensors::DType::F16 || (*codes)->dtype >= safetensors::DType::BF16 && (*codes)->dtype != safetensors::DType::I32 &&
+          (*codes)->dtype != safetensors::DType::U32 && (*codes)->dtype != safetensors::DType::I64)
+        throw InputError(a.file() + ": tensor " + quoted((*codes)->name) + " is " + std::to_string((*codes)->elements) + " " +
+                         safetensors::name((*codes)->dtype) + " values; " + f->name + " needs one integer code per element (" +
+                         std::to_string(n) + ")");
+      if ((*scales)->elements != blocks || (*scales)->dtype != safetensors::DType::F32)
+        throw InputError(a.file() + ": tensor " + quoted((*scales)->name) + " is " + std::to_string((*scales)->elements) + " " +
+                         safetensors::name((*scales)->dtype) + " values; " + f->name + " needs one F32 scale per block of " +
+                         std::to_string(f->block) + " (" + std::to_string(blocks) + ")");
+      if (settings_.window % f->block != 0)
+        throw InputError("audit: the window of " + std::to_string(settings_.window) + " elements is no multiple of " + f->name +
+                         "'s block of " + std::to_string(f->block));
+    }
     // A step leaves a state; a tensor without a gradient keeps the one it had (none included).
     if (s.fresh_after && (verdict.stepped || !s.fresh_before))
       throw InputError(a.file() + ": no state of tensor " + quoted(name) + " (m/" + excerpt(name, 60) + ", v/, step/) after " +
@@ -311,12 +372,37 @@ class Auditor {
         if (out.failed.size() < settings_.shown_failures) out.failed.push_back({p.first + i, j.description});
       }
     };
+    // A quantized state is judged by its codes and scales (quantized_judge.hpp), the others value by value.
+    const bool m_quantized = s.m_codes != nullptr, v_quantized = s.v_codes != nullptr;
+    for (const auto& [q, codes, scales, values, field] :
+         {std::tuple{Quantity::m, s.m_codes, s.m_scales, &m_after, "m"}, std::tuple{Quantity::v, s.v_codes, s.v_scales, &v_after, "v"}}) {
+      if (!codes) continue;
+      const QuantizedFormat& f = *rules_.quantized(q);
+      QuantizedTensor tensor;
+      std::vector<double> read;
+      a.values(*codes, p.first, p.count, read);
+      for (const double c : read) tensor.codes.push_back(c >= 0 && c < 65536 ? static_cast<int>(c) : 65536);
+      const std::uint64_t first_block = p.first / f.block, blocks = (p.count + f.block - 1) / f.block;
+      a.values(*scales, first_block, blocks, tensor.scales);
+      std::vector<R> exact_values, bounds;
+      for (std::size_t i = 0; i < p.count; ++i) {
+        exact_values.push_back(q == Quantity::m ? exact.record.elements[i].m : exact.record.elements[i].v);
+        bounds.push_back(q == Quantity::m ? exact.bounds[i].m : exact.bounds[i].v);
+      }
+      AuditVerdicts verdicts(recorder, out, settings_.shown_failures, p.first);
+      try {
+        judge_quantized_tensor(f, tensor, *values, 0, exact_values, bounds,
+                               verdict.name + " (blocks and elements counted from element " + std::to_string(p.first) + "), ",
+                               field, verdicts);
+      } catch (const UnjudgedTensor&) {
+      }
+    }
     for (std::size_t i = 0; i < p.count; ++i) {
       const auto& e = exact.record.elements[i];
       const auto& bound = exact.bounds[i];
       judge_one(i, theta_after[i], e.theta, bound.theta, Quantity::theta);
-      judge_one(i, m_after[i], e.m, bound.m, Quantity::m);
-      judge_one(i, v_after[i], e.v, bound.v, Quantity::v);
+      if (!m_quantized) judge_one(i, m_after[i], e.m, bound.m, Quantity::m);
+      if (!v_quantized) judge_one(i, v_after[i], e.v, bound.v, Quantity::v);
       if (amsgrad_) judge_one(i, vmax_after[i], e.vmax, bound.vmax, Quantity::vmax);
       // Kahan: theta + c tracks the exact value, within the compensated bound.
       if (!compensation_after.empty())

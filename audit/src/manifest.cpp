@@ -90,7 +90,6 @@ Manifest parse_manifest(const std::string& text, const std::string& path) {
     fail(e.what());
   }
   const PrecisionRules rules = m.setup.rules();
-  if (rules.any_quantized()) fail("audit does not read quantized states (codes and scales) yet");
   if (j.contains("groups")) {
     if (!j["groups"].is_array()) fail("groups is " + excerpt(j["groups"]) + ", not an array");
     for (std::size_t g = 0; g < j["groups"].size(); ++g) {

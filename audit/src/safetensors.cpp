@@ -338,6 +338,11 @@ std::string serialize(const std::vector<TensorData>& tensors, const std::map<std
           data.append(reinterpret_cast<const char*>(&i), 4);
           break;
         }
+        case DType::U8: {
+          if (!(x >= 0 && x <= 255 && x == std::floor(x))) throw std::invalid_argument(t.name + ": value is no U8");
+          data.push_back(static_cast<char>(static_cast<std::uint8_t>(x)));
+          break;
+        }
         default: throw std::invalid_argument(t.name + ": writing " + name(t.dtype) + " is not supported");
       }
     }

@@ -1,0 +1,42 @@
+// Judging a blockwise-quantized state tensor (quantized_format.hpp) after one
+// step from the implementation's own state: every block's scale is the exact
+// block maximum within the error of the float32 values it is taken of, and
+// every code is a nearest code to the exact value over that maximum, either
+// neighbour where the float32 arithmetic may move the value across a midpoint
+// (nearest_code.hpp). docs/error-model.md, "Quantized states". The property
+// checker and `adamconf audit` both judge through it, each with its own sink.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "adamconf/implementation.hpp"
+#include "adamconf/quantized_format.hpp"
+#include "adamconf/real.hpp"
+
+namespace adamconf {
+
+/// Where the judgments of one quantized tensor go.
+class QuantizedVerdicts {
+ public:
+  virtual ~QuantizedVerdicts() = default;
+  /// The tensor cannot be judged (codes and scales of the wrong count, a code
+  /// beyond the map, values that do not read back from the codes): must not
+  /// return (throw).
+  [[noreturn]] virtual void fail(const std::string& what) = 0;
+  /// A block's scale against the exact block maximum, within `allowed`.
+  virtual void scale(double observed, const R& exact, const R& allowed, const std::function<std::string()>& where) = 0;
+  /// An element's code, acceptable or not, and the acceptable codes lowest..highest.
+  virtual void code(int code, bool accepted, int lowest, int highest, const std::function<std::string()>& where) = 0;
+};
+
+/// The quantized state `q` of n elements (values[offset + i] what code i reads
+/// back as), judged against the exact new values and their error bounds (n
+/// each). `at` starts every message ("step 2, tensor 1 "), `what` names the
+/// state ("m").
+void judge_quantized_tensor(const QuantizedFormat& f, const QuantizedTensor& q, const std::vector<double>& values,
+                            std::size_t offset, const std::vector<R>& exact, const std::vector<R>& bounds,
+                            const std::string& at, const char* what, QuantizedVerdicts& out);
+
+}  // namespace adamconf

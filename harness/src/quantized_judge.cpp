@@ -1,0 +1,112 @@
+// quantized_judge.hpp: judging a blockwise-quantized state tensor (quantized_format.hpp) after one
+// step from the implementation's own state: every block's scale is the
+// exact block maximum within the error of the float32 values it is taken
+// of, and every code is a nearest code to the exact value over that maximum,
+// either neighbour where the float32 arithmetic may move the value across a
+// midpoint (nearest_code.hpp). docs/error-model.md, "Quantized states".
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <optional>
+
+#include "adamconf/judge.hpp"
+#include "adamconf/nearest_code.hpp"
+#include "adamconf/quantized_judge.hpp"
+
+namespace adamconf {
+
+namespace {
+
+/// The gap between the two codes around x on the map (0 beyond its ends).
+double local_gap(const std::vector<float>& map, double x) {
+  const auto above = std::lower_bound(map.begin(), map.end(), static_cast<float>(x));
+  if (above == map.begin() || above == map.end()) return 0;
+  return static_cast<double>(*above) - static_cast<double>(*(above - 1));
+}
+
+/// Which of the map's two builds the implementation's values read back with:
+/// every value fl32(map[code] * scale). nullopt when neither.
+std::optional<std::vector<float>> map_in_use(const QuantizedFormat& f, const QuantizedTensor& q,
+                                             const std::vector<double>& values, std::size_t offset, std::size_t n) {
+  for (const LinspaceRounding rounding : {LinspaceRounding::fused, LinspaceRounding::separate}) {
+    std::vector<float> map = f.map(rounding);
+    bool all = true;
+    for (std::size_t i = 0; i < n && all; ++i) {
+      if (static_cast<std::size_t>(q.codes[i]) >= map.size()) return std::nullopt;
+      const double back = dequantized(map, q.codes[i], q.scales[i / f.block]);
+      all = back == values[offset + i] || (std::isnan(back) && std::isnan(values[offset + i]));
+    }
+    if (all) return map;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+void judge_quantized_tensor(const QuantizedFormat& f, const QuantizedTensor& q, const std::vector<double>& values,
+                            std::size_t offset, const std::vector<R>& exact, const std::vector<R>& bounds,
+                            const std::string& at, const char* what, QuantizedVerdicts& out) {
+  const std::size_t n = exact.size(), blocks = (n + f.block - 1) / f.block;
+  if (q.codes.size() != n || q.scales.size() != blocks)
+    out.fail(at + std::string(what) + ": " + std::to_string(q.codes.size()) + " codes and " +
+             std::to_string(q.scales.size()) + " scales for " + std::to_string(n) + " elements, where " + f.name +
+             " has " + std::to_string(blocks) + " blocks of " + std::to_string(f.block));
+  const std::size_t codes = std::size_t{1} << f.bits;
+  for (std::size_t i = 0; i < n; ++i)
+    if (static_cast<std::size_t>(q.codes[i]) >= codes)
+      out.fail(at + "element " + std::to_string(i) + ": " + what + " code " + std::to_string(q.codes[i]) + ", where " +
+               f.name + " has " + std::to_string(codes) + " codes");
+  const std::optional<std::vector<float>> map = map_in_use(f, q, values, offset, n);
+  if (!map)
+    out.fail(at + std::string(what) + ": the values do not read back as fl32(map[code] * scale) on " + f.name +
+             "'s map (either build of torch.linspace)");
+  const double u = std::ldexp(1.0, -24);  // the quantizer's float32 arithmetic
+  const OrderedMap order = ordered(*map);
+  for (std::size_t b = 0; b < blocks; ++b) {
+    const std::size_t first = b * f.block, last = std::min(n, first + f.block);
+    R top = 0, error = 0;  // the exact block maximum, and the largest error of a value it is taken of
+    for (std::size_t i = first; i < last; ++i) {
+      top = std::max(top, R(abs(exact[i])));
+      error = std::max(error, bounds[i]);
+    }
+    const auto block_where = [&] {
+      return at + "block " + std::to_string(b) + " (elements " + std::to_string(first) + ".." + std::to_string(last - 1) +
+             "): " + what + " scale";
+    };
+    // The scale: the block maximum, or the format's smallest scale above it (torchao's clip(1e-12)),
+    // max(S, c) within the same error (1-Lipschitz).
+    const R floor = R(static_cast<float>(f.min_scale));
+    if (top < floor) top = floor;
+    R scale_error = error;
+    if (f.fp8) {  // scale = fl32(max / 448): the maximum's error over 448, and the division's rounding
+      top /= 448;
+      scale_error = error / 448 + u * top;
+    }
+    out.scale(q.scales[b], top, scale_error, block_where);
+    if (top == 0 || scale_error >= top) continue;  // every code reads back as 0, or the scale is not known
+    const R low = top - scale_error;
+    error = scale_error;
+    for (std::size_t i = first; i < last; ++i) {
+      const R x = exact[i] / top;  // the value the code stands for: exact / scale
+      const double xd = static_cast<double>(x);
+      // x~ = fl32(m~ / s~): |m~/s~ - m/s| <= (E_i + |x| E_s)/(s - E_s), its rounding u|x|, and the
+      // distance comparison's roundings, which can pick either code within u gap / 2 of a midpoint.
+      const R delta = (bounds[i] + abs(x) * error) / low + u * abs(x) + u * local_gap(order.values, xd);
+      // The acceptable codes by value (an fp8 map is not ascending, and reads 0 at two codes).
+      const CodeRange range = acceptable_codes(order.values, x, delta);
+      const float value = (*map)[static_cast<std::size_t>(q.codes[i])];
+      const bool accepted = value >= order.values[static_cast<std::size_t>(range.lowest)] &&
+                            value <= order.values[static_cast<std::size_t>(range.highest)];
+      const int lowest = order.codes[static_cast<std::size_t>(range.lowest)];
+      const int highest = order.codes[static_cast<std::size_t>(range.highest)];
+      out.code(q.codes[i], accepted, lowest, highest, [&] {
+        return at + "block " + std::to_string(b) + " element " + std::to_string(i) + ": " + what + " (exact " +
+               show_value(static_cast<double>(exact[i])) + ", / scale = " + show_value(xd) + ", map[" +
+               std::to_string(lowest) + "] = " + show_value((*map)[static_cast<std::size_t>(lowest)]) + ", map[" +
+               std::to_string(q.codes[i]) + "] = " + show_value(value) + ")";
+      });
+    }
+  }
+}
+
+}  // namespace adamconf
