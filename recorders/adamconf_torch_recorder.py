@@ -29,6 +29,12 @@ from adamconf_recording import write_atomically
 DTYPES = {torch.float32: "float32", torch.float64: "float64", torch.bfloat16: "bfloat16", torch.float16: "float16"}
 # The optimizer's state keys (torch/optim/adam.py: exp_avg, exp_avg_sq, max_exp_avg_sq, step).
 STATE_KEYS = {"m": "exp_avg", "v": "exp_avg_sq", "vmax": "max_exp_avg_sq", "step": "step"}
+# bitsandbytes' (optim/optimizer.py Optimizer2State): state1, state2, a Python int step; in its 8-bit
+# optimizers, from min_8bit_size = 4096 elements, uint8 codes with absmax1/absmax2 per block of 256 and
+# the maps qmap1/qmap2 (dequantized on the CPU as qmap[code] * absmax in float32).
+BNB_KEYS = {"m": ("state1", "absmax1", "qmap1"), "v": ("state2", "absmax2", "qmap2")}
+BNB_PRESETS = {"Adam": "bitsandbytes-adam", "AdamW": "bitsandbytes-adamw", "Adam8bit": "bitsandbytes-adam8bit",
+               "AdamW8bit": "bitsandbytes-adamw8bit"}
 
 
 def _decimal(x):
@@ -58,6 +64,8 @@ class StepRecorder:
     def _preset_of(optimizer):
         # A subclass claims its base class's convention (the one it is audited against).
         kind = type(optimizer).__name__
+        if type(optimizer).__module__.startswith("bitsandbytes") and kind in BNB_PRESETS:
+            return BNB_PRESETS[kind]
         decoupled = any(g.get("decoupled_weight_decay", False) for g in optimizer.param_groups)
         if isinstance(optimizer, torch.optim.AdamW) or (isinstance(optimizer, torch.optim.Adam) and decoupled):
             return "pytorch-adamw"
@@ -77,6 +85,19 @@ class StepRecorder:
             if with_grad and p.grad is not None:
                 out[f"grad/{name}"] = p.grad.detach().clone().contiguous()
             state = self.optimizer.state.get(p, {})
+            if "state1" in state:  # bitsandbytes
+                for field, (key, absmax, qmap) in BNB_KEYS.items():
+                    x = state[key].detach()
+                    if x.dtype == torch.uint8:  # codes, scales, and the values they read back as
+                        scales = state[absmax].detach().reshape(-1).float()
+                        out[f"{field}_codes/{name}"] = x.clone().contiguous()
+                        out[f"{field}_scales/{name}"] = scales.clone().contiguous()
+                        out[f"{field}/{name}"] = (state[qmap][x.reshape(-1).long()].float()
+                                                  * scales.repeat_interleave(256)[: x.numel()]).reshape(x.shape).contiguous()
+                    else:
+                        out[f"{field}/{name}"] = x.clone().contiguous()
+                out[f"step/{name}"] = torch.tensor(float(state["step"]), dtype=torch.float64)
+                continue
             for field, key in STATE_KEYS.items():
                 if key in state:
                     value = state[key]
@@ -97,8 +118,10 @@ class StepRecorder:
         options = {"amsgrad": bool(groups[0].get("amsgrad", False)), "maximize": bool(groups[0].get("maximize", False))}
         if dtype in (torch.bfloat16, torch.float16):
             # The fused CPU kernel computes in float32 and rounds once when it stores (FusedAdamKernel.cpp: opmath);
-            # the for-loop and foreach paths round each operation to the dtype.
-            options["precision"] = "float32-opmath" if groups[0].get("fused") else "storage"
+            # the for-loop and foreach paths round each operation to the dtype; bitsandbytes computes every
+            # dtype in float32 (backends/cpu/ops.py casts g and p to float32 and copies p back).
+            bnb = type(self.optimizer).__module__.startswith("bitsandbytes")
+            options["precision"] = "float32-opmath" if groups[0].get("fused") or bnb else "storage"
         steps = [s[STATE_KEYS["step"]] for s in self.optimizer.state.values() if STATE_KEYS["step"] in s]
         if steps and torch.is_tensor(steps[0]) and steps[0].dtype == torch.float32:
             options["step_counter"] = "float32"  # state['step'] a float32 tensor (torch/optim/adam.py _init_group)

@@ -26,12 +26,13 @@ class Audits:
         if status != 0:
             self.problems.append(f"{manifest}: exit {status}, expected 0:\n{output}")
 
-    def expect_failure(self, manifest, name, needle):
+    def expect_failure(self, manifest, name, needle, kind="planted"):
+        """A step that must fail (a planted bug, or a library's documented finding), its report saying `needle`."""
         status, output = self.run(manifest)
         named = needle in output
-        print(f"planted {name:14} {os.path.basename(os.path.dirname(manifest))}: exit {status}, names '{needle}': {named}")
+        print(f"{kind} {name:14} {os.path.basename(os.path.dirname(manifest))}: exit {status}, names '{needle}': {named}")
         if status != 1 or not named:
-            self.problems.append(f"planted bug {name}: exit {status} (expected 1), '{needle}' named: {named}:\n{output}")
+            self.problems.append(f"{kind} {name}: exit {status} (expected 1), '{needle}' named: {named}:\n{output}")
 
     def finish(self, versions):
         """Prints the summary and every problem; the exit status."""

@@ -7,7 +7,7 @@
 source "$(dirname "$0")/common.sh" "$@"
 venv="$src/.venv/bin/python"
 [ -x "$venv" ] || fail "$venv is missing: scripts/install-deps.sh installs PyTorch 2 and safetensors there"
-"$venv" "$src/examples/audit/train_and_audit.py" "$adamconf" "$tmp/steps" --steps 2 >"$tmp/example.txt" 2>&1 ||
+"$venv" "$src/examples/audit/train_and_audit.py" "$adamconf" "$tmp/steps" --steps 2 --bitsandbytes >"$tmp/example.txt" 2>&1 ||
   { cat "$tmp/example.txt"; fail "examples/audit/train_and_audit.py"; }
 tail -1 "$tmp/example.txt"
 "$venv" "$src/examples/audit/optax_train_and_audit.py" "$adamconf" "$tmp/optax" >"$tmp/optax.txt" 2>&1 ||
