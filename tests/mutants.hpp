@@ -527,7 +527,7 @@ struct Beta2RoundedToStorageFormat : FloatAdam<F> {  // only beta2: 0.999 and 0.
 
 /// The complements 1 - beta and 1 - beta^t formed from the betas as a storage
 /// format holds them (every scalar of a bfloat16 implementation in bfloat16),
-/// where the convention forms them in double (ScaleByAdam::complements_in_double,
+/// where the convention never does (ScaleByAdam::complements_wide,
 /// PyTorch's `value=1 - beta2`, `1 - beta2 ** step`): 0.999 is 1 in bfloat16,
 /// and 1 - beta2 and 1 - beta2^t are 0.
 template <class F>

@@ -93,12 +93,12 @@ struct Candidate {
 /// Algorithm 1 forms, with eps inside the square root. Without weight decay on
 /// offer, only conventions without decay.
 /// The convention's arithmetic in exact numbers: a choice of rounding order
-/// alone (eps scaled by sqrt(bc2), lr t / t, complements formed in double) or of what the state holds
+/// alone (eps scaled by sqrt(bc2), lr t / t, complements not formed in a storage format) or of what the state holds
 /// (debiased moments) changes no exact theta, so probes cannot tell it apart;
 /// its looser bound would only make it win ties.
 Convention exact_arithmetic(Convention c) {
   c.adam().eps_scaled_by_sqrt_bc2 = false;
-  c.adam().complements_in_double = false;  // where 1 - beta and 1 - beta^t are formed: a rounding choice
+  c.adam().complements_wide = false;  // which format 1 - beta and 1 - beta^t are formed in: a rounding choice
   // Moments held bias-corrected (optimi) step theta by the same exact numbers as Kingma & Ba's
   // (DebiasedMoments test): one candidate, not two that the looser bound's would win ties between.
   c.adam().debiased_moments = false;

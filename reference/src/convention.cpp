@@ -147,7 +147,7 @@ std::string describe(const Transform& t) {
     s += "(eps=" + to_string(a->eps_placement);
     if (a->eps_scaled_by_sqrt_bc2) s += ", eps_scaled_by_sqrt_bc2";
     if (a->eps_floor) s += ", eps_floor";
-    if (a->complements_in_double) s += ", complements_in_double";
+    if (a->complements_wide) s += ", complements_wide";
     if (a->debiased_moments) s += ", debiased_moments";
     if (a->counter != StepCounter::integer) s += ", counter=" + to_string(a->counter);
     if (!a->bias_correction1) s += ", no_bias_correction1";

@@ -13,10 +13,10 @@ ScaleByAdam eps_hat() { return ScaleByAdam{.eps_placement = EpsPlacement::before
 ScaleByAdam eps_scaled_by_sqrt_bc2() {
   return ScaleByAdam{.eps_placement = EpsPlacement::after_bias_correction, .eps_scaled_by_sqrt_bc2 = true};
 }
-/// `adam` with 1 - beta^t computed in double (ScaleByAdam::complements_in_double): Python floats
+/// `adam` with 1 - beta^t computed in double (ScaleByAdam::complements_wide): Python floats
 /// (PyTorch `1 - beta1 ** step`, transformers, bitsandbytes' CPU ops), candle's f64 scales.
-ScaleByAdam in_double(ScaleByAdam adam) {
-  adam.complements_in_double = true;
+ScaleByAdam wide_complements(ScaleByAdam adam) {
+  adam.complements_wide = true;
   return adam;
 }
 
@@ -46,7 +46,7 @@ std::vector<Preset> make_presets() {
                .source = "PyTorch 1.13 torch/optim/adam.py _single_tensor_adam: grad += wd*param; "
                "denom = sqrt(v)/sqrt(bc2) + eps; param -= lr/bc1 * m/denom",
                .summary = "L2 weight decay through the gradient; eps after bias correction",
-               .convention = {.chain = {AddL2ToGradient{}, in_double(eps_after()), ScaleByLearningRate{}, ApplyUpdate{}}},
+               .convention = {.chain = {AddL2ToGradient{}, wide_complements(eps_after()), ScaleByLearningRate{}, ApplyUpdate{}}},
                .defaults = Hyperparameters{.lr = "0.001", .beta1 = "0.9", .beta2 = "0.999", .eps = "1e-8", .weight_decay = "0"},
                .hyperparameters = kAdamWdHyper,
                .amsgrad = AmsgradVariant::max_of_raw_v,
@@ -54,7 +54,7 @@ std::vector<Preset> make_presets() {
   p.push_back({.name = "pytorch-adamw",
                .source = "PyTorch 1.13 torch/optim/adamw.py _single_tensor_adamw: param *= 1 - lr*wd, then Adam",
                .summary = "decoupled decay theta*(1 - lr*wd) before the Adam step",
-               .convention = {.chain = {DecayWeights{.scale = DecayScale::learning_rate}, in_double(eps_after()), ScaleByLearningRate{}, ApplyUpdate{}}},
+               .convention = {.chain = {DecayWeights{.scale = DecayScale::learning_rate}, wide_complements(eps_after()), ScaleByLearningRate{}, ApplyUpdate{}}},
                .defaults = Hyperparameters{.lr = "0.001", .beta1 = "0.9", .beta2 = "0.999", .eps = "1e-8", .weight_decay = "0.01"},
                .hyperparameters = kAdamWdHyper,
                .amsgrad = AmsgradVariant::max_of_raw_v,
@@ -145,7 +145,7 @@ std::vector<Preset> make_presets() {
                .source = "HuggingFace transformers <= 4.x transformers/optimization.py AdamW: step_size = lr sqrt(bc2)/bc1; "
                "p -= step_size m/(sqrt(v) + eps); then p -= lr*wd*p (on the updated p); correct_bias flag",
                .summary = "eps-hat; decay of the updated theta by (1 - lr*wd); eps 1e-6",
-               .convention = {.chain = {in_double(eps_hat()), ScaleByLearningRate{}, ApplyUpdate{}, DecayWeights{.scale = DecayScale::learning_rate}}},
+               .convention = {.chain = {wide_complements(eps_hat()), ScaleByLearningRate{}, ApplyUpdate{}, DecayWeights{.scale = DecayScale::learning_rate}}},
                .defaults = Hyperparameters{.lr = "0.001", .beta1 = "0.9", .beta2 = "0.999", .eps = "1e-6", .weight_decay = "0"},
                .hyperparameters = kAdamWdHyper,
                .offers_bias_correction_switch = true});
@@ -200,7 +200,7 @@ std::vector<Preset> make_presets() {
                          "m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2; p *= 1 - lr wd if wd > 0; "
                          "p += -lr c2/c1 m/(sqrt(v) + eps c2), c2 = sqrt(1-b2^t): the decay is decoupled in Adam too",
                .summary = "decoupled decay theta*(1 - lr*wd) before the update; eps scaled by sqrt(bc2)",
-               .convention = {.chain = {DecayWeights{.scale = DecayScale::learning_rate}, in_double(eps_scaled_by_sqrt_bc2()), ScaleByLearningRate{},
+               .convention = {.chain = {DecayWeights{.scale = DecayScale::learning_rate}, wide_complements(eps_scaled_by_sqrt_bc2()), ScaleByLearningRate{},
                                         ApplyUpdate{}}},
                .defaults = Hyperparameters{.lr = "0.001", .beta1 = "0.9", .beta2 = "0.999", .eps = "1e-8", .weight_decay = "0"},
                .hyperparameters = kAdamWdHyper});
@@ -208,7 +208,7 @@ std::vector<Preset> make_presets() {
                .source = "bitsandbytes 0.50 optim/adam.py AdamW (as bitsandbytes-adam, weight_decay=1e-2), "
                          "backends/cpu/ops.py _optimizer_update_32bit_cpu",
                .summary = "as bitsandbytes-adam with weight decay 0.01",
-               .convention = {.chain = {DecayWeights{.scale = DecayScale::learning_rate}, in_double(eps_scaled_by_sqrt_bc2()), ScaleByLearningRate{},
+               .convention = {.chain = {DecayWeights{.scale = DecayScale::learning_rate}, wide_complements(eps_scaled_by_sqrt_bc2()), ScaleByLearningRate{},
                                         ApplyUpdate{}}},
                .defaults = Hyperparameters{.lr = "0.001", .beta1 = "0.9", .beta2 = "0.999", .eps = "1e-8", .weight_decay = "0.01"},
                .hyperparameters = kAdamWdHyper});
@@ -219,7 +219,7 @@ std::vector<Preset> make_presets() {
                          "bitsandbytes-adam), backends/cpu/ops.py _optimizer_update_8bit_blockwise_cpu: m, v dequantized, "
                          "updated in float32, quantized again (tensors below min_8bit_size 4096: the 32-bit kernel)",
                .summary = "as bitsandbytes-adam, m and v 8-bit blockwise-quantized (dynamic maps, blocks of 256, from 4096 elements)",
-               .convention = {.chain = {DecayWeights{.scale = DecayScale::learning_rate}, in_double(eps_scaled_by_sqrt_bc2()), ScaleByLearningRate{},
+               .convention = {.chain = {DecayWeights{.scale = DecayScale::learning_rate}, wide_complements(eps_scaled_by_sqrt_bc2()), ScaleByLearningRate{},
                                         ApplyUpdate{}}},
                .defaults = Hyperparameters{.lr = "0.001", .beta1 = "0.9", .beta2 = "0.999", .eps = "1e-8", .weight_decay = "0"},
                .hyperparameters = kAdamWdHyper,
@@ -227,7 +227,7 @@ std::vector<Preset> make_presets() {
   p.push_back({.name = "bitsandbytes-adamw8bit",
                .source = "bitsandbytes 0.50.2 optim/adamw.py AdamW8bit (as bitsandbytes-adam8bit, weight_decay=1e-2)",
                .summary = "as bitsandbytes-adamw, m and v 8-bit blockwise-quantized (dynamic maps, blocks of 256, from 4096 elements)",
-               .convention = {.chain = {DecayWeights{.scale = DecayScale::learning_rate}, in_double(eps_scaled_by_sqrt_bc2()), ScaleByLearningRate{},
+               .convention = {.chain = {DecayWeights{.scale = DecayScale::learning_rate}, wide_complements(eps_scaled_by_sqrt_bc2()), ScaleByLearningRate{},
                                         ApplyUpdate{}}},
                .defaults = Hyperparameters{.lr = "0.001", .beta1 = "0.9", .beta2 = "0.999", .eps = "1e-8", .weight_decay = "0.01"},
                .hyperparameters = kAdamWdHyper,
@@ -236,7 +236,7 @@ std::vector<Preset> make_presets() {
                .source = "candle-nn 0.11 candle-nn/src/optim.rs AdamW::step: m_hat = m (1/(1-b1^t)), v_hat = v (1/(1-b2^t)) "
                          "(scales in f64); theta (1 - lr wd) - lr m_hat/(sqrt(v_hat) + eps)",
                .summary = "decoupled decay theta*(1 - lr*wd) on the old theta; eps after bias correction; wd 0.01",
-               .convention = {.chain = {DecayWeights{.scale = DecayScale::learning_rate}, in_double(eps_after()), ScaleByLearningRate{},
+               .convention = {.chain = {DecayWeights{.scale = DecayScale::learning_rate}, wide_complements(eps_after()), ScaleByLearningRate{},
                                         ApplyUpdate{}}},
                .defaults = Hyperparameters{.lr = "0.001", .beta1 = "0.9", .beta2 = "0.999", .eps = "1e-8", .weight_decay = "0.01"},
                .hyperparameters = kAdamWdHyper});

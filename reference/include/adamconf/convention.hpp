@@ -135,19 +135,22 @@ struct ScaleByAdam {
   /// "eps_clamp" division). Needs eps after bias correction, not scaled by sqrt(bc2).
   bool eps_floor = false;
   /// The complements 1 - beta (the moments' weights) and 1 - beta^t (the bias
-  /// corrections) formed in double from beta held in double, whatever the
-  /// parameters' format; each may still be rounded where it is used, and beta
-  /// itself may be held in the format where it multiplies (PyTorch 1.13's
-  /// mul_(beta1)). PyTorch: `value=1 - beta2` and `bias_correction1 = 1 -
-  /// beta1 ** step` on Python floats (torch/optim/adam.py, _single_tensor_adam
-  /// and _multi_tensor_adam), its fused CPU kernel's `double
-  /// exp_avg_grad_coefficient = 1 - beta1` and `double bias_correction1 = 1 -
-  /// std::pow(beta1, step)` (aten/src/ATen/native/cpu/FusedAdamKernel.cpp).
-  /// Without it a storage format's implementation may form them from beta held
-  /// in that format, and 0.999 is 1 in bfloat16: 1 - beta2 and 1 - beta2^t may
-  /// be 0 there, and the bounds on v and theta reach the format's largest value
-  /// (nothing judged). The error model's "Hyperparameters" and "Scalars of step t".
-  bool complements_in_double = false;
+  /// corrections) formed from beta held in float32 or double, never in a
+  /// storage format (bfloat16, float16), whatever the parameters' format; each
+  /// may still be rounded where it is used, and beta itself may be held in the
+  /// storage format where it multiplies (PyTorch 1.13's mul_(beta1)). PyTorch:
+  /// `value=1 - beta2` and `bias_correction1 = 1 - beta1 ** step` on Python
+  /// floats (torch/optim/adam.py, _single_tensor_adam and _multi_tensor_adam),
+  /// its fused CPU kernel's `double exp_avg_grad_coefficient = 1 - beta1` and
+  /// `double bias_correction1 = 1 - std::pow(beta1, step)`
+  /// (aten/src/ATen/native/cpu/FusedAdamKernel.cpp); a port that forms them in
+  /// float32 from a float32 beta is within it too. Without it a storage
+  /// format's implementation may form them from beta held in that format, and
+  /// 0.999 is 1 in bfloat16: 1 - beta2 and 1 - beta2^t may be 0 there, and the
+  /// bounds on v and theta reach the format's largest value (nothing judged).
+  /// It changes nothing for float32 and float64. The error model's
+  /// "Hyperparameters" and "Scalars of step t".
+  bool complements_wide = false;
   bool bias_correction1 = true;
   bool bias_correction2 = true;
   AmsgradVariant amsgrad = AmsgradVariant::none;

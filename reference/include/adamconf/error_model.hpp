@@ -226,10 +226,10 @@ class ErrorModel {
     if (s.lr == 0) e_schedule = 0;
     e_schedule_ = up(e_schedule);
     // "Hyperparameters": the complements 1 - beta formed in double (PyTorch's Python floats), once.
-    if (s.complements_in_double && !s.debiased && !complements_in_double_) {
-      complements_in_double_ = true;
-      d_c1_ = up(complement_in_double_error(h_.beta1));
-      d_c2_ = up(complement_in_double_error(h_.beta2));
+    if (s.complements_wide && !s.debiased && !complements_wide_ && is_storage_format(target_)) {
+      complements_wide_ = true;
+      d_c1_ = up(complement_wide_error(h_.beta1));
+      d_c2_ = up(complement_wide_error(h_.beta2));
       c1h_ = c1u_ + d_c1_;
       c2h_ = c2u_ + d_c2_;
     }
@@ -699,18 +699,28 @@ class ErrorModel {
     return max(d_b * x_prev + d_c * y, d_c * (x_prev + y));
   }
 
-  /// "Hyperparameters", under ScaleByAdam::complements_in_double: 1 - beta
-  /// formed in double from beta in double, then held in a scalar format.
-  Real complement_in_double_error(const Real& beta) const {
+  /// The scalar formats beta is held in to form 1 - beta and 1 - beta^t under
+  /// ScaleByAdam::complements_wide: float32 and double, never a storage format.
+  static constexpr std::array<const FloatFormat*, 2> kWideFormats{&float32_format, &float64_format};
+
+  /// "Hyperparameters", under ScaleByAdam::complements_wide: 1 - beta formed
+  /// from beta held in float32 or double (in that format), then held in any
+  /// scalar format, or 1 - beta itself rounded; beta held in a storage format
+  /// (0.999 is 1 in bfloat16) is not one of them.
+  Real complement_wide_error(const Real& beta) const {
     using std::abs;
     using std::max;
     const Real c = Real(1) - beta;
-    const Real c_double = Real(round_to_format(Real(1) - Real(round_to_format(beta, float64_format)), float64_format));
     Real worst = 0;
-    for (const FloatFormat& f : scalar_formats()) {
-      const double held = round_to_format(c_double, f);
-      if (held == 0 && c != 0) continue;  // flushed to 0: no representation of it (as representation_error)
+    auto consider = [&](double held) {
+      if (held == 0 && c != 0) return;  // flushed to 0: no representation of it (as representation_error)
       worst = max(worst, abs(c - Real(held)));
+    };
+    for (const FloatFormat& f : scalar_formats()) {
+      consider(round_to_format(c, f));
+      for (const FloatFormat* wide : kWideFormats)
+        consider(round_to_format(
+            Real(round_to_format(Real(1) - Real(round_to_format(beta, *wide)), *wide)), f));
     }
     return worst;
   }
@@ -730,16 +740,20 @@ class ErrorModel {
   }
 
   /// "Scalars of step t": E(beta^t) then E(bc) = E(beta^t) + rho(bc).
-  /// Under ScaleByAdam::complements_in_double, beta is held and beta^t and
-  /// 1 - beta^t are computed in double, and bc is then held in a scalar format
-  /// where it is used (rho(bc) there once more).
+  /// Under ScaleByAdam::complements_wide and a storage format, beta is held and
+  /// beta^t and 1 - beta^t are computed in float32 or double (float32's u and
+  /// spacing, the larger), and bc is then held in a scalar format where it is
+  /// used (rho(bc) there once more). Elsewhere the scalar formats are those already.
   Real bias_correction_error(const Real& bc, const Real& beta, const Real& power, const Real& d_beta,
                              std::int64_t t) const {
-    if (s_.complements_in_double) {
+    if (s_.complements_wide && is_storage_format(target_)) {
       using std::abs;
-      const Real d_beta_double = abs(beta - Real(round_to_format(beta, float64_format)));
-      return bias_correction_error_in(bc, beta, power, d_beta_double, t, ldexp(Real(1), -float64_format.precision),
-                                      ldexp(Real(1), float64_format.min_exponent - float64_format.precision + 1)) +
+      using std::max;
+      Real d_beta_wide = 0;
+      for (const FloatFormat* wide : kWideFormats) d_beta_wide = max(d_beta_wide, Real(abs(beta - Real(round_to_format(beta, *wide)))));
+      const int flushed = flush_ ? 0 : float32_format.precision - 1;
+      return bias_correction_error_in(bc, beta, power, d_beta_wide, t, ldexp(Real(1), -float32_format.precision),
+                                      ldexp(Real(1), float32_format.min_exponent - flushed)) +
              scalar_u_exact_ * abs(bc) + scalar_eta_exact_;
     }
     return bias_correction_error_in(bc, beta, power, d_beta, t, scalar_u_exact_, scalar_eta_exact_);
@@ -933,7 +947,7 @@ class ErrorModel {
   U reference_u_;  // the reference's own rounding, 2^(10 - p), charged on every stored value
   U d_b1_, d_b2_, d_c1_, d_c2_, d_eps_, d_eps_root_, d_wd_, gamma3_, gamma4_;  // delta(h); gamma_3, gamma_4
   StepScalars<Real> s_;  // this step's exact scalars
-  bool complements_in_double_ = false;  // d_c1_, d_c2_ taken as formed in double (begin_step)
+  bool complements_wide_ = false;  // d_c1_, d_c2_ taken as formed in double (begin_step)
   // Per step ("Scalars of step t"): delta(lr_t), E(eta_t) the schedule
   // multiplier's error, E(bc2), lr_t, bc2, r(1/bc1) and r(sqrt(bc2)) the
   // relative errors of a reciprocal and a square root, 1/bc1, sqrt(bc2)/bc1.

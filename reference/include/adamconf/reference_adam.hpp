@@ -63,8 +63,8 @@ struct StepScalars {
   bool debiased = false;
   /// ScaleByLearningRate::warmup_ratio: lr_t is recomputed as lr t / t (the same number, rounded twice more).
   bool lr_warmup_ratio = false;
-  /// ScaleByAdam::complements_in_double: 1 - beta, beta^t and 1 - beta^t in double.
-  bool complements_in_double = false;
+  /// ScaleByAdam::complements_wide: 1 - beta, beta^t and 1 - beta^t never from a storage-format beta.
+  bool complements_wide = false;
   Real moment_beta1;  ///< the beta the first moment is updated with: beta1, or b1_t when debiased
   Real moment_beta2;  ///< likewise for the second moment
 };
@@ -173,7 +173,7 @@ class ReferenceAdam {
     s.schedule = hyper_.lr == 0 ? Real(1) : Real(lr / hyper_.lr);
     s.beta1_power = integer_power(hyper_.beta1, t);
     s.beta2_power = integer_power(hyper_.beta2, t);
-    s.complements_in_double = adam.complements_in_double;
+    s.complements_wide = adam.complements_wide;
     s.bias_corrected1 = adam.bias_correction1;
     s.bias_corrected2 = adam.bias_correction2;
     s.bias_correction1 = adam.bias_correction1 ? Real(Real(1) - s.beta1_power) : Real(1);

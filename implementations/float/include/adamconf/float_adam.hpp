@@ -169,8 +169,9 @@ class FloatAdam {
   void init(const OptimizerSpec& spec, const Numerics& numerics, const std::vector<double>& theta0,
             const std::optional<ImplementationState>& state) {
     numerics_ = numerics;
-    // A convention that computes its bias corrections in double leaves no other ordering of them.
-    if (spec.convention.adam().complements_in_double) numerics_.power = Numerics::Power::pow_double;
+    // A convention whose complements are never formed in a storage format: this one forms them in
+    // double, as PyTorch's Python floats do (a float32 or float64 engine is within it either way).
+    if (spec.convention.adam().complements_wide) numerics_.power = Numerics::Power::pow_double;
     plan_ = make_plan(spec.convention);
     m_decay_in_format_ = spec.convention.state_formats.m_decay_in_format;
     lr_ = parse_in_format<F>(spec.hyper.lr);
@@ -186,7 +187,7 @@ class FloatAdam {
     moment_b2_ = b2_;
     moment_c1_ = F(1) - b1_;
     moment_c2_ = F(1) - b2_;
-    if (spec.convention.adam().complements_in_double) {  // 1 - beta in double (Python floats), then held in F
+    if (spec.convention.adam().complements_wide) {  // 1 - beta in double (Python floats), then held in F
       moment_c1_ = static_cast<F>(1.0 - b1_d_);
       moment_c2_ = static_cast<F>(1.0 - b2_d_);
     }
