@@ -518,11 +518,15 @@ struct HyperparametersHeldInStorageFormat : FloatAdam<F> {  // beta2 = 0.999 is 
     for (F* h : {&this->lr_, &this->b1_, &this->b2_, &this->wd_}) *h = in_storage(*h, this->stored_in_);
     this->eps_ = in_storage(this->eps_, this->stored_in_);
   }
+  // and 1 - beta formed from the held betas (1 - 1 = 0 for beta2 = 0.999)
+  F complement_of(F held_beta, double, bool) const override { return F(F(1) - held_beta); }
 };
 
 template <class F>
 struct Beta2RoundedToStorageFormat : FloatAdam<F> {  // only beta2: 0.999 and 0.9999 both become 1
   void hold_hyperparameters() override { this->b2_ = in_storage(this->b2_, this->stored_in_); }
+  // and 1 - beta2 formed from it (0): v stays 0 under either
+  F complement_of(F held_beta, double, bool) const override { return F(F(1) - held_beta); }
 };
 
 /// The complements 1 - beta and 1 - beta^t formed from the betas as a storage

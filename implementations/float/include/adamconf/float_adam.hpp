@@ -185,12 +185,9 @@ class FloatAdam {
     hold_hyperparameters();
     moment_b1_ = b1_;
     moment_b2_ = b2_;
-    moment_c1_ = F(1) - b1_;
-    moment_c2_ = F(1) - b2_;
-    if (spec.convention.adam().complements_wide) {  // 1 - beta in double (Python floats), then held in F
-      moment_c1_ = static_cast<F>(1.0 - b1_d_);
-      moment_c2_ = static_cast<F>(1.0 - b2_d_);
-    }
+    const bool wide = spec.convention.adam().complements_wide;
+    moment_c1_ = complement_of(b1_, b1_d_, wide);
+    moment_c2_ = complement_of(b2_, b2_d_, wide);
     const std::size_t n = theta0.size();
     theta_ = in_format(theta0);
     m_.assign(n, F(0));
@@ -297,6 +294,12 @@ class FloatAdam {
   virtual Plan make_plan(const Convention& c) const { return plan_of(c); }
   /// The hyperparameters as parsed into F are what the implementation holds.
   virtual void hold_hyperparameters() {}
+  /// 1 - beta as the moments weigh the gradient: from beta as this engine holds it, or, where the
+  /// convention never forms it in a storage format (ScaleByAdam::complements_wide), in double from the
+  /// hyperparameter (PyTorch's Python floats), then held in F.
+  virtual F complement_of(F held_beta, double beta, bool wide) const {
+    return wide ? static_cast<F>(1.0 - beta) : F(F(1) - held_beta);
+  }
   /// Under Scalars::float32: lr_t and a bias correction as a float32 holds them.
   virtual F held_in_float32(F x) const { return static_cast<F>(static_cast<float>(x)); }
   /// The stored step count after a step.
