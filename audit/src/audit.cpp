@@ -62,8 +62,7 @@ const TensorInfo* tensor_of(const View& file, const std::string& field, const st
   if (format && t->dtype != safetensors::dtype_of_format(format->name))
     throw InputError(file.file() + ": tensor " + quoted(key) + " is " + safetensors::name(t->dtype) + "; the manifest's " +
                      "convention stores it as " + format->name + " (" + safetensors::name(safetensors::dtype_of_format(format->name)) + ")");
-  if (!format && (t->dtype == safetensors::DType::BOOL || t->dtype < safetensors::DType::F16 ||
-                  t->dtype == safetensors::DType::I32 || t->dtype == safetensors::DType::U32 || t->dtype > safetensors::DType::F64))
+  if (!format && !safetensors::is_float(t->dtype))
     throw InputError(file.file() + ": tensor " + quoted(key) + " is " + safetensors::name(t->dtype) + ", not floating point");
   if (t->elements != elements)
     throw InputError(file.file() + ": tensor " + quoted(key) + " has " + std::to_string(t->elements) +
@@ -227,9 +226,7 @@ class Auditor {
       *codes = &a.at(std::string(field) + "_codes/" + name);
       *scales = &a.at(std::string(field) + "_scales/" + name);
       const std::uint64_t blocks = (n + f->block - 1) / f->block;
-      if ((*codes)->elements != n || (*codes)->dtype == safetensors::DType::BOOL ||
-          (*codes)->dtype == safetensors::DType::F16 || (*codes)->dtype >= safetensors::DType::BF16 && (*codes)->dtype != safetensors::DType::I32 &&
-          (*codes)->dtype != safetensors::DType::U32 && (*codes)->dtype != safetensors::DType::I64)
+      if ((*codes)->elements != n || !safetensors::is_integer((*codes)->dtype))
         throw InputError(a.file() + ": tensor " + quoted((*codes)->name) + " is " + std::to_string((*codes)->elements) + " " +
                          safetensors::name((*codes)->dtype) + " values; " + f->name + " needs one integer code per element (" +
                          std::to_string(n) + ")");

@@ -100,6 +100,13 @@ std::size_t size_of(DType d) {
 
 bool numeric(DType d) { return d != DType::BOOL; }
 
+bool is_float(DType d) { return d == DType::F16 || d == DType::BF16 || d == DType::F32 || d == DType::F64; }
+
+bool is_integer(DType d) {
+  return d == DType::U8 || d == DType::I8 || d == DType::I16 || d == DType::U16 || d == DType::I32 || d == DType::U32 ||
+         d == DType::I64;
+}
+
 DType dtype_of_format(const std::string& format) {
   if (format == "float64") return DType::F64;
   if (format == "float32") return DType::F32;

@@ -376,14 +376,15 @@ std::string identify_state(ProbeSession& session, CandidateFit& best) {
   auto fits = [&](bool debiased) {
     Candidate held{best.label, best.convention, best.eps_inside_sqrt};
     held.convention.adam().debiased_moments = debiased;
+    const Setup setup = setup_for(held, p, session.dtype);
     std::vector<ExactStep> exact;
     try {
       held.convention.validate();  // debiased moments need eps after bias correction and no AMSGrad
-      exact = exact_trajectory(setup_for(held, p, session.dtype), c);
+      exact = exact_trajectory(setup, c);
     } catch (const std::invalid_argument&) {
       return false;
     }
-    const PrecisionRules rules = setup_for(held, p, session.dtype).rules();
+    const PrecisionRules rules = setup.rules();
     for (std::size_t t = 0; t < exact.size(); ++t)
       for (std::size_t i = 0; i < c.theta0.size(); ++i) {
         const auto& e = exact[t].record.elements[i];

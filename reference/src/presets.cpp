@@ -13,8 +13,9 @@ ScaleByAdam eps_hat() { return ScaleByAdam{.eps_placement = EpsPlacement::before
 ScaleByAdam eps_scaled_by_sqrt_bc2() {
   return ScaleByAdam{.eps_placement = EpsPlacement::after_bias_correction, .eps_scaled_by_sqrt_bc2 = true};
 }
-/// `adam` with 1 - beta^t computed in double (ScaleByAdam::complements_wide): Python floats
-/// (PyTorch `1 - beta1 ** step`, transformers, bitsandbytes' CPU ops), candle's f64 scales.
+/// `adam` with 1 - beta and 1 - beta^t never formed from a beta held in a storage format
+/// (ScaleByAdam::complements_wide): Python floats (PyTorch `1 - beta1 ** step`, transformers,
+/// bitsandbytes' CPU ops), candle's f64 scales.
 ScaleByAdam wide_complements(ScaleByAdam adam) {
   adam.complements_wide = true;
   return adam;

@@ -32,6 +32,10 @@ const char* name(DType d);
 std::size_t size_of(DType d);
 /// Whether element values of d are read as numbers (every type but BOOL).
 bool numeric(DType d);
+/// The floating-point dtypes a tensor of values may have: F16, BF16, F32, F64 (not the F8 codes).
+bool is_float(DType d);
+/// The integer dtypes a tensor of codes may have: U8, I8, I16, U16, I32, U32, I64.
+bool is_integer(DType d);
 /// The floating-point dtype of an adamconf format name ("float32" -> F32); throws std::invalid_argument.
 DType dtype_of_format(const std::string& format);
 

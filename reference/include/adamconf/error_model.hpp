@@ -225,7 +225,8 @@ class ErrorModel {
     Real e_schedule = h_.lr == 0 ? Real(0) : Real(s.schedule * (d_lr_t / abs(s.lr) + d_lr_ / h_.lr + u_exact_));
     if (s.lr == 0) e_schedule = 0;
     e_schedule_ = up(e_schedule);
-    // "Hyperparameters": the complements 1 - beta formed in double (PyTorch's Python floats), once.
+    // "Hyperparameters": under a storage format, the complements 1 - beta never formed from a
+    // storage-format beta (ScaleByAdam::complements_wide); the same every step, so taken once.
     if (s.complements_wide && !s.debiased && !complements_wide_ && is_storage_format(target_)) {
       complements_wide_ = true;
       d_c1_ = up(complement_wide_error(h_.beta1));
@@ -947,7 +948,7 @@ class ErrorModel {
   U reference_u_;  // the reference's own rounding, 2^(10 - p), charged on every stored value
   U d_b1_, d_b2_, d_c1_, d_c2_, d_eps_, d_eps_root_, d_wd_, gamma3_, gamma4_;  // delta(h); gamma_3, gamma_4
   StepScalars<Real> s_;  // this step's exact scalars
-  bool complements_wide_ = false;  // d_c1_, d_c2_ taken as formed in double (begin_step)
+  bool complements_wide_ = false;  // d_c1_, d_c2_ taken under ScaleByAdam::complements_wide (begin_step)
   // Per step ("Scalars of step t"): delta(lr_t), E(eta_t) the schedule
   // multiplier's error, E(bc2), lr_t, bc2, r(1/bc1) and r(sqrt(bc2)) the
   // relative errors of a reciprocal and a square root, 1/bc1, sqrt(bc2)/bc1.
