@@ -110,17 +110,22 @@ void ErrorStatistics::bin(double ratio) {
 }
 
 void ErrorStatistics::add_value(const Comparison& c) {
+  add_certified(c.ratio, c.error_ulps, c.exact == 0, c.observed, c.unbounded);
+}
+
+void ErrorStatistics::add_certified(double ratio, double error_ulps, bool exact_zero, double observed,
+                                    bool bound_unbounded) {
   ++count;
-  if (c.unbounded) ++unbounded;
-  bin(c.ratio);
-  if (c.exact == 0) {
+  if (bound_unbounded) ++unbounded;
+  bin(ratio);
+  if (exact_zero) {
     ++at_zero;
-    max_abs_error_at_zero = std::max(max_abs_error_at_zero, std::fabs(c.observed));
+    max_abs_error_at_zero = std::max(max_abs_error_at_zero, std::fabs(observed));
     return;
   }
   ++ulps_count;
-  max_error_ulps = std::max(max_error_ulps, c.error_ulps);
-  sum_squares_ulps += c.error_ulps * c.error_ulps;
+  max_error_ulps = std::max(max_error_ulps, error_ulps);
+  sum_squares_ulps += error_ulps * error_ulps;
 }
 
 void ErrorStatistics::set_worst(double ratio, std::string description) {

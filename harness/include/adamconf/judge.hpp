@@ -71,6 +71,11 @@ struct ErrorStatistics {
 
   /// A judged output of the format: counted, and binned by its ratio.
   void add_value(const Comparison& c);
+  /// An output certified to pass by the fast path (fast_step.hpp), counted as
+  /// add_value counts a comparison: its ratio (an upper bound of judge()'s),
+  /// its error in ulps, whether its exact value is 0, the value observed, and
+  /// whether its bound reached the format's largest value (judge()'s unbounded).
+  void add_certified(double ratio, double error_ulps, bool exact_zero, double observed, bool unbounded);
   /// Makes `description` the worst value's, with its ratio.
   void set_worst(double ratio, std::string description);
   /// A checked value that is not an output of the format (a difference, a
@@ -114,6 +119,11 @@ class Recorder {
       if (j.worst) statistics_.set_worst(j.comparison.ratio, j.description);
     }
     return j;
+  }
+  /// A value the fast path certified to pass: counted, never described (the
+  /// caller judges the worst candidates in MPFR, so that the worst is described exactly).
+  void record_certified(double ratio, double error_ulps, bool exact_zero, double observed, bool unbounded) {
+    statistics_.add_certified(ratio, error_ulps, exact_zero, observed, unbounded);
   }
   ErrorStatistics& statistics() { return statistics_; }
   const ErrorStatistics& statistics() const { return statistics_; }

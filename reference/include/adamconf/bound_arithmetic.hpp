@@ -23,6 +23,13 @@
 // T = a multiprecision type: the operations are the plain ones (the model's
 // definition, within 2^-250 relative of exact arithmetic).
 //
+// The lower reading (Lower = true; ErrorModel's, for the fast exact path):
+// the same quantities estimated from below, so every operation rounds the
+// other way. Up<T, true> is at most the formula's exact value and Down<T, true>
+// at least it (nudge_down and nudge_up exchanged, with the same proofs); a
+// lower reading fed values at most the exact ones (Down: at least) is then
+// never above the formula evaluated exactly.
+//
 // Zero is exact in both: an Up of 0 says the quantity is exactly 0 (every
 // nonzero result is nudged to at least 2^-1074), so 0 * inf is 0 ("an exactly
 // zero term has no error"), and no operation here produces NaN.
@@ -63,7 +70,24 @@ inline T nudge_down(T x) {
 // on first use without a lock (a thread may read max() as 0.5 while another
 // fills it in), and bounds are computed on several threads at once. An MPFR
 // number made from double's infinity is infinite; isfinite reads the number.
-template <class T>
+/// The rounding of an Up result (up; down in the lower reading) and of a Down
+/// result (down; up, at most the largest finite, in the lower reading).
+template <class T, bool Lower>
+inline T round_up_side(T x) {
+  if constexpr (Lower) return nudge_down<T>(x);
+  else return nudge_up<T>(x);
+}
+template <class T, bool Lower>
+inline T round_down_side(T x) {
+  if constexpr (Lower) {
+    if constexpr (is_directed_v<T>) return std::min(nudge_up<T>(x), std::numeric_limits<T>::max());
+    else return x;
+  } else {
+    return nudge_down<T>(x);
+  }
+}
+
+template <class T, bool Lower = false>
 struct Up {
   T x;
   static Up exact(const T& v) { return Up{v}; }  ///< v is representable: no rounding
@@ -75,60 +99,61 @@ struct Up {
   }
 };
 
-template <class T>
+template <class T, bool Lower = false>
 struct Down {
   T x;
   static Down exact(const T& v) { return Down{v}; }
 };
 
 // ---- upper bounds ----
-template <class T>
-inline Up<T> operator+(const Up<T>& a, const Up<T>& b) {
+template <class T, bool L>
+inline Up<T, L> operator+(const Up<T, L>& a, const Up<T, L>& b) {
   if (a.x == 0) return b;  // an exact zero added is exact: 0 + 0 stays 0, as in MPFR
   if (b.x == 0) return a;
-  return {nudge_up<T>(a.x + b.x)};
+  return {round_up_side<T, L>(a.x + b.x)};
 }
-template <class T>
-inline Up<T> operator*(const Up<T>& a, const Up<T>& b) {
+template <class T, bool L>
+inline Up<T, L> operator*(const Up<T, L>& a, const Up<T, L>& b) {
   if (a.x == 0 || b.x == 0) return {T(0)};
-  return {nudge_up<T>(a.x * b.x)};
+  return {round_up_side<T, L>(a.x * b.x)};
 }
-template <class T>
-inline Up<T> operator/(const Up<T>& a, const Down<T>& b) {
+template <class T, bool L>
+inline Up<T, L> operator/(const Up<T, L>& a, const Down<T, L>& b) {
   if (a.x == 0) return {T(0)};
-  if (b.x == 0 || !a.is_finite()) return Up<T>::infinite();
-  return {nudge_up<T>(a.x / b.x)};
+  if (b.x == 0 || !a.is_finite()) return Up<T, L>::infinite();
+  return {round_up_side<T, L>(a.x / b.x)};
 }
-template <class T>
-inline Up<T> sqrt(const Up<T>& a) {
+template <class T, bool L>
+inline Up<T, L> sqrt(const Up<T, L>& a) {
   using std::sqrt;
-  return {a.x == 0 ? T(0) : nudge_up<T>(sqrt(a.x))};
+  return {a.x == 0 ? T(0) : round_up_side<T, L>(sqrt(a.x))};
 }
-template <class T>
-inline Up<T> max(const Up<T>& a, const Up<T>& b) { return a.x < b.x ? b : a; }
-template <class T>
-inline Up<T> min(const Up<T>& a, const Up<T>& b) { return b.x < a.x ? b : a; }
-template <class T>
-inline bool operator>=(const Up<T>& a, const Down<T>& b) { return a.x >= b.x; }
+template <class T, bool L>
+inline Up<T, L> max(const Up<T, L>& a, const Up<T, L>& b) { return a.x < b.x ? b : a; }
+template <class T, bool L>
+inline Up<T, L> min(const Up<T, L>& a, const Up<T, L>& b) { return b.x < a.x ? b : a; }
+template <class T, bool L>
+inline bool operator>=(const Up<T, L>& a, const Down<T, L>& b) { return a.x >= b.x; }
 
 // ---- lower bounds ----
-template <class T>
-inline Down<T> operator+(const Down<T>& a, const Down<T>& b) { return {nudge_down<T>(a.x + b.x)}; }
-template <class T>
-inline Down<T> operator*(const Down<T>& a, const Down<T>& b) {
+template <class T, bool L>
+inline Down<T, L> operator+(const Down<T, L>& a, const Down<T, L>& b) { return {round_down_side<T, L>(a.x + b.x)}; }
+template <class T, bool L>
+inline Down<T, L> operator*(const Down<T, L>& a, const Down<T, L>& b) {
   if (a.x == 0 || b.x == 0) return {T(0)};
-  return {nudge_down<T>(a.x * b.x)};
+  return {round_down_side<T, L>(a.x * b.x)};
 }
 /// a - b, at least 0 (every quantity here is nonnegative).
-template <class T>
-inline Down<T> operator-(const Down<T>& a, const Up<T>& b) {
+template <class T, bool L>
+inline Down<T, L> operator-(const Down<T, L>& a, const Up<T, L>& b) {
   if (!b.is_finite()) return {T(0)};
-  return {nudge_down<T>(a.x - b.x)};
+  const T d = a.x - b.x;
+  return {d > 0 ? round_down_side<T, L>(d) : T(0)};
 }
-template <class T>
-inline Down<T> sqrt(const Down<T>& a) {
+template <class T, bool L>
+inline Down<T, L> sqrt(const Down<T, L>& a) {
   using std::sqrt;
-  return {nudge_down<T>(sqrt(a.x))};
+  return {round_down_side<T, L>(sqrt(a.x))};
 }
 
 }  // namespace adamconf

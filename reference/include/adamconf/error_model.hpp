@@ -73,10 +73,21 @@ bool all_finite(const ElementBounds<Bound>& b) {
 /// (bound_arithmetic.hpp: every operation rounded outward, so such a bound is
 /// never below the formula's exact value). Per-step scalars are computed in
 /// Real and rounded up once.
-template <class Real, class Bound = Real>
+///
+/// Real = Enclosure<Bound> is the fast exact path (docs/error-model.md, "The
+/// fast exact path"): each exact value is an interval. Every formula below is
+/// increasing in the magnitudes it reads as Up (up(x)) and decreasing in those
+/// it reads as Down (down(x)), and every branch on an exact value is a
+/// comparison an enclosure answers only where it is certain. So reading each
+/// interval's largest magnitude as Up and its least as Down gives a bound at
+/// least the one the MPFR reference's values give (Lower = false), and the
+/// opposite reading (Lower = true) one at most that: an enclosure of the
+/// allowed error.
+template <class Real, class Bound = Real, bool Lower = false>
 class ErrorModel {
-  using U = Up<Bound>;
-  using D = Down<Bound>;
+  static_assert(!Lower || is_enclosure_v<Real>, "a lower reading is of enclosures");
+  using U = Up<Bound, Lower>;  // the lower reading rounds every operation the other way
+  using D = Down<Bound, Lower>;
 
  public:
   /// `rules`: the format the implementation stores its values in, and what
@@ -201,7 +212,7 @@ class ErrorModel {
     using std::max;
     Real worst = 0;
     for (const FloatFormat& f : scalar_formats()) {
-      const double held = round_to_format(h, f);
+      const Real held(round_to_format(h, f));  // an enclosure's: the interval of its reals' roundings
       // A nonzero scalar flushed to zero (eps = 1e-8 in float16) is no
       // representation of it but the pitfall itself: not allowed.
       if (held == 0 && h != 0) continue;
@@ -605,8 +616,24 @@ class ErrorModel {
       return adamconf::magnitude_to_double(p, away);
     }
   }
+  /// x >= 0 rounded to 53 bits away from zero or toward it, as to_bound reads an
+  /// MPFR value into a long double: the upper reading is then never below it.
+  static Bound to_53_bits(Bound x, bool away) {
+    if constexpr (std::is_same_v<Bound, double>) {
+      return x;
+    } else {
+      int e = 0;
+      const Bound mantissa = std::frexp(x, &e);  // in [1/2, 1)
+      const Bound scaled = std::ldexp(mantissa, 53);
+      const Bound whole = away ? std::ceil(scaled) : std::floor(scaled);
+      return std::ldexp(whole, e - 53);
+    }
+  }
   static U up(const Real& x) {
-    if constexpr (is_directed_v<Bound>) {
+    if constexpr (is_enclosure_v<Real>) {
+      static_assert(std::is_same_v<Real, Enclosure<Bound>>, "an enclosure's ends are bounds as they are");
+      return U{Lower ? x.magnitude_low() : to_53_bits(x.magnitude_high(), true)};
+    } else if constexpr (is_directed_v<Bound>) {
       return U{to_bound(x, true)};
     } else {
       using std::abs;
@@ -615,7 +642,9 @@ class ErrorModel {
   }
   /// |x| rounded down, at most Bound's largest finite value.
   static D down(const Real& x) {
-    if constexpr (is_directed_v<Bound>) {
+    if constexpr (is_enclosure_v<Real>) {
+      return D{std::min(Lower ? x.magnitude_high() : to_53_bits(x.magnitude_low(), false), std::numeric_limits<Bound>::max())};
+    } else if constexpr (is_directed_v<Bound>) {
       return D{std::min(to_bound(x, false), std::numeric_limits<Bound>::max())};
     } else {
       using std::abs;
@@ -662,9 +691,14 @@ class ErrorModel {
     if (!f.zero) f.power_of_two = abs(frexp(h, &e)) == Real(1) / 2;
     return f;
   }
+  /// Whether a and b are the same number (an enclosure: the same interval, so the same Factor).
+  static bool same_number(const Real& a, const Real& b) {
+    if constexpr (is_enclosure_v<Real>) return a.lo == b.lo && a.hi == b.hi;
+    else return a == b;
+  }
   /// decay_weights' multiplier s (lr_t, the schedule or 1): one per step, so kept.
   const Factor& decay_factor(const Real& s) {
-    if (!decay_factor_set_ || decay_factor_.value != s) {
+    if (!decay_factor_set_ || !same_number(decay_factor_.value, s)) {
       decay_factor_ = factor_of(s);
       decay_factor_set_ = true;
     }
@@ -713,15 +747,15 @@ class ErrorModel {
     using std::max;
     const Real c = Real(1) - beta;
     Real worst = 0;
-    auto consider = [&](double held) {
+    auto consider = [&](const Real& held) {
       if (held == 0 && c != 0) return;  // flushed to 0: no representation of it (as representation_error)
       worst = max(worst, abs(c - Real(held)));
     };
     for (const FloatFormat& f : scalar_formats()) {
-      consider(round_to_format(c, f));
+      consider(Real(round_to_format(c, f)));
       for (const FloatFormat* wide : kWideFormats)
-        consider(round_to_format(
-            Real(round_to_format(Real(1) - Real(round_to_format(beta, *wide)), *wide)), f));
+        consider(Real(round_to_format(
+            Real(round_to_format(Real(1) - Real(round_to_format(beta, *wide)), *wide)), f)));
     }
     return worst;
   }

@@ -63,6 +63,8 @@ Real parse_decimal(const std::string& text) {
   detail::check_decimal_syntax(text);
   if constexpr (is_multiprecision_v<Real>) {
     return Real(text);
+  } else if constexpr (requires { Real::parse(text); }) {
+    return Real::parse(text);  // an Enclosure: the exact value, enclosed
   } else if constexpr (std::is_same_v<Real, float>) {
     return std::strtof(text.c_str(), nullptr);
   } else if constexpr (std::is_same_v<Real, double>) {

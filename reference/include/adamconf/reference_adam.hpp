@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "adamconf/convention.hpp"
+#include "adamconf/enclosure.hpp"
 #include "adamconf/hyperparameters.hpp"
 
 namespace adamconf {
@@ -73,6 +74,9 @@ template <class Real>
 struct StepRecord {
   StepScalars<Real> scalars;
   std::vector<ElementRecord<Real>> elements;
+  /// Enclosures only: the elements whose step asked a decision the enclosure
+  /// could not make (enclosure.hpp); their records and state are not to be used.
+  std::vector<std::size_t> undecided;
 };
 
 /// The Adam-specific values scale_by_adam reports to an observer.
@@ -159,8 +163,18 @@ class ReferenceAdam {
     prepare_step(record.scalars);
     observer.begin_step(record.scalars);
     record.elements.resize(theta_.size());
-    for (std::size_t i = 0; i < theta_.size(); ++i)
-      step_element(i, grad[i], record.elements[i], observer);
+    record.undecided.clear();
+    for (std::size_t i = 0; i < theta_.size(); ++i) {
+      if constexpr (is_enclosure_v<Real>) {
+        try {
+          step_element(i, grad[i], record.elements[i], observer);
+        } catch (const Undecided&) {
+          record.undecided.push_back(i);  // decided in MPFR by the caller
+        }
+      } else {
+        step_element(i, grad[i], record.elements[i], observer);
+      }
+    }
     state_.step = t;
   }
 
