@@ -70,6 +70,9 @@ std::string render_audit_text(const audit::AuditReport& r, bool all_tensors) {
          ", " +
          std::to_string(r.failures()) + " failures; worst " + format("%.3g", worst_ratio(r)) + " of the allowed error (" +
          format("%.1f", r.seconds) + " s)\n";
+  if (r.fast_values() + r.mpfr_values() > 0)
+    out += "  decided by the fast exact path: " + std::to_string(r.fast_values()) + " values; in MPFR: " +
+           std::to_string(r.mpfr_values()) + " (docs/error-model.md, \"The fast exact path\")\n";
   return out;
 }
 

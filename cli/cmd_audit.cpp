@@ -47,6 +47,7 @@ struct AuditOptions {
   int jobs = 1;
   std::string shard;
   std::size_t shown = 5;
+  bool no_fast_path = false;
   ReportFiles files;
 };
 
@@ -65,6 +66,8 @@ void add_audit_command(CLI::App& app) {
   cmd->add_option("--jobs", o->jobs, "threads (0: every core)");
   cmd->add_option("--shard", o->shard, "I/N: audit the I-th of N parts of the tensors (a job array's task); `audit merge` joins the JSON reports");
   cmd->add_option("--show", o->shown, "failures shown per tensor (default 5)");
+  cmd->add_flag("--no-fast-path", o->no_fast_path,
+                "judge every value in MPFR (slower, the same verdict): without it, values the fast exact path certifies are not");
   o->files.add_to(cmd);
   auto m = std::make_shared<MergeOptions>();
   auto* merge = cmd->add_subcommand("merge", "join the JSON reports of one audit's shards into one verdict");
@@ -88,7 +91,7 @@ void add_audit_command(CLI::App& app) {
     if (!cmd->get_subcommands().empty()) return;  // audit merge
     if (o->manifest.empty()) throw std::runtime_error("audit: give a manifest (adamconf audit STEP/manifest.json), or `audit merge REPORT...`");
     if (o->jobs < 0) throw std::runtime_error("--jobs " + std::to_string(o->jobs) + ": expected 0 (every core) or more");
-    audit::AuditSettings settings{.jobs = o->jobs, .shown_failures = o->shown};
+    audit::AuditSettings settings{.jobs = o->jobs, .shown_failures = o->shown, .fast_path = !o->no_fast_path};
     if (!o->shard.empty()) settings.shard = audit::AuditShard::parse(o->shard);
     Progress progress("audit: elements");
     settings.progress = [&](std::uint64_t done, std::uint64_t total, const std::string& tensor) { progress(done, total, tensor); };

@@ -27,6 +27,7 @@ struct CheckOptions {
   std::vector<std::string> skipped;
   AdapterTimeouts timeouts;
   int jobs = 0;
+  bool no_fast_path = false;
   std::string round_trip;  ///< "bitwise", "within-bound", or "" (the hello's)
   std::string shard;
   std::string junit, json, html;
@@ -195,6 +196,7 @@ void run_check(const CheckOptions& o) {
   PropertyContext ctx = PropertyContext::for_implementation(impl, spec.preset, run.options, *dtype);
   ctx.pinned = run.pinned;
   ctx.jobs = o.jobs;
+  ctx.fast_path = !o.no_fast_path;
   ctx.capabilities.bitwise_round_trip = run.bitwise_round_trip;
   if (!ctx.capabilities.supports_preset(spec.preset)) ctx.capabilities.presets.push_back(spec.preset);  // --optimizer said so
   validate_pins(run, ctx, impl.name());
@@ -227,6 +229,8 @@ void add_check_command(CLI::App& app) {
   cmd->add_option("--jobs", o->jobs, "threads for the reference and error bounds of large cases (0: every core)")
       ->check(CLI::Range(0, 1024))
       ->capture_default_str();
+  cmd->add_flag("--no-fast-path", o->no_fast_path,
+                "judge every value of the each-step properties in MPFR (slower, the same verdict; docs/error-model.md)");
   cmd->add_option("--shard", o->shard,
                   "run only the I-th of N deterministic parts of the cases (I/N, 1-based); the N shards together run "
                   "every case of the whole run exactly once");

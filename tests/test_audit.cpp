@@ -272,6 +272,22 @@ TEST(Audit, CorrectStepPassesEveryElementInAnyThreadCountAndWindow) {
     }
     EXPECT_EQ(one.tensors[0].statistics.worst_ratio, two.tensors[0].statistics.worst_ratio) << f.name;
     EXPECT_EQ(one.tensors[0].statistics.ratio_bins, two.tensors[0].statistics.ratio_bins) << f.name;
+    // The fast exact path decides almost every value; every value in MPFR gives the same verdict and the same
+    // worst ratio (the certified values that may be the worst are judged again in MPFR).
+    const audit::AuditReport exact = audit_of(s, {.jobs = 2, .fast_path = false});
+    EXPECT_TRUE(exact.passed()) << f.name;
+    EXPECT_EQ(exact.fast_values(), 0u);
+    EXPECT_EQ(exact.mpfr_values(), exact.values()) << f.name;
+    EXPECT_EQ(one.fast_values() + one.mpfr_values(), one.values()) << f.name;
+    if (f.precision <= 24)  // float64 is judged in MPFR (FastStep::takes)
+      EXPECT_GE(one.fast_values(), one.values() * 99 / 100) << f.name << ": " << one.mpfr_values() << " values in MPFR";
+    else
+      EXPECT_EQ(one.fast_values(), 0u);
+    for (std::size_t k = 0; k < 3; ++k) {
+      EXPECT_EQ(one.tensors[k].statistics.worst_ratio, exact.tensors[k].statistics.worst_ratio) << f.name << " tensor " << k;
+      EXPECT_EQ(one.tensors[k].statistics.worst.empty(), one.tensors[k].elements == 0) << f.name << " tensor " << k;
+      EXPECT_EQ(one.tensors[k].statistics.max_error_ulps > 0, exact.tensors[k].statistics.max_error_ulps > 0);
+    }
   }
 }
 

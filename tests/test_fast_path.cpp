@@ -45,8 +45,8 @@ template <class T>
 rc::Gen<Enclosure<T>> gen_enclosure() {
   return rc::gen::apply(
       [](double x, int k, bool point) {
-        if (point) return Enclosure<T>(x);
         const T y = T(x) + std::ldexp(T(x), -k);
+        if (point || !std::isfinite(y)) return Enclosure<T>(x);
         return Enclosure<T>::between(std::min<T>(x, y), std::max<T>(x, y));
       },
       gen_operand(), rc::gen::inRange(1, 60), rc::gen::arbitrary<bool>());

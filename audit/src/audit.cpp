@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "adamconf/exact_run.hpp"
+#include "adamconf/fast_step.hpp"
 #include "adamconf/excerpt.hpp"
 #include "adamconf/quantized_judge.hpp"
 #include "adamconf/safetensors.hpp"
@@ -79,6 +80,31 @@ struct Piece {
 /// What one thread found in one tensor.
 struct Partial {
   ErrorStatistics statistics;
+  std::uint64_t fast_values = 0, mpfr_values = 0;  // TensorVerdict's
+  /// The elements whose certified values may be the worst: the fast path bounds each ratio from
+  /// below and above (Certificate), so only a value whose upper bound reaches the largest lower
+  /// bound (`fast_floor`) can be; they are judged again in MPFR at the end, so that the worst
+  /// value is the exact worst, described exactly, whatever the windows.
+  double fast_floor = 0;
+  std::vector<std::pair<double, std::uint64_t>> fast_candidates;  // (upper bound of the ratio, element)
+  static constexpr std::size_t kMaxCandidates = 1024;
+  void candidate(const Certificate& c, std::uint64_t element) {
+    fast_floor = std::max(fast_floor, c.ratio_low);
+    if (c.ratio >= fast_floor) fast_candidates.push_back({c.ratio, element});
+  }
+  /// Drops the candidates below `floor`; keeps the highest kMaxCandidates.
+  void prune(double floor) {
+    fast_floor = std::max(fast_floor, floor);
+    std::erase_if(fast_candidates, [&](const auto& c) { return c.first < fast_floor; });
+    if (fast_candidates.size() > kMaxCandidates) {
+      std::sort(fast_candidates.begin(), fast_candidates.end(), std::greater<>());
+      fast_candidates.resize(kMaxCandidates);
+    }
+  }
+  void take_candidates(const Partial& p) {
+    fast_candidates.insert(fast_candidates.end(), p.fast_candidates.begin(), p.fast_candidates.end());
+    prune(p.fast_floor);
+  }
   std::uint64_t failures = 0;
   std::vector<std::pair<std::uint64_t, std::string>> failed;
 };
@@ -163,6 +189,21 @@ class Auditor {
       std::sort(p.failed.begin(), p.failed.end());
       if (p.failed.size() > settings_.shown_failures) p.failed.resize(settings_.shown_failures);
       v.statistics.merge(p.statistics);
+      v.fast_values += p.fast_values;
+      v.mpfr_values += p.mpfr_values;
+      // The certified values that may be the worst, judged once more in MPFR (counted once).
+      p.prune(v.statistics.worst.empty() ? 0.0 : v.statistics.worst_ratio);
+      std::sort(p.fast_candidates.begin(), p.fast_candidates.end(),
+                [](const auto& a, const auto& b) { return a.second < b.second; });
+      std::uint64_t last = std::numeric_limits<std::uint64_t>::max();
+      for (const auto& [ratio, element] : p.fast_candidates) {
+        if (element == last) continue;
+        last = element;
+        Partial again;
+        judge_piece(v, sources_[k], {.tensor = k, .first = element, .count = 1}, again, false);
+        if (again.statistics.worst_ratio > v.statistics.worst_ratio || v.statistics.worst.empty())
+          v.statistics.set_worst(again.statistics.worst_ratio, again.statistics.worst);
+      }
       v.failures += p.failures;
       v.failed.insert(v.failed.end(), p.failed.begin(), p.failed.end());
       std::sort(v.failed.begin(), v.failed.end());
@@ -276,6 +317,9 @@ class Auditor {
       for (auto& [k, p] : mine) {
         Partial& into = partials_[k];
         into.statistics.merge(p.statistics);
+        into.fast_values += p.fast_values;
+        into.mpfr_values += p.mpfr_values;
+        into.take_candidates(p);
         into.failures += p.failures;
         into.failed.insert(into.failed.end(), p.failed.begin(), p.failed.end());
       }
@@ -293,9 +337,73 @@ class Auditor {
     if (error) std::rethrow_exception(error);
   }
 
+  /// The fast path over one piece: every value of `judged` it certifies is
+  /// recorded; `in_mpfr` gets the elements left to MPFR (an element is there
+  /// with all its values: one it could not decide, or with a value it could
+  /// not certify). `out` keeps the elements whose certified values may be the
+  /// worst (element `first` is the piece's first).
+  /// False where it takes none of the piece (settings, quantized states, a
+  /// step scalar it cannot decide).
+  bool certify_fast(const RunCase& c, std::uint64_t first,
+                    const std::vector<std::tuple<Quantity, const std::vector<double>*, bool>>& judged, Recorder& recorder,
+                    std::vector<std::size_t>& in_mpfr, Partial& out) const {
+    if (!settings_.fast_path || !FastStep::takes(manifest_.setup)) return false;
+    std::optional<FastStep> fast;
+    try {
+      fast.emplace(manifest_.setup, c);
+    } catch (const Undecided&) {
+      return false;
+    }
+    const std::size_t n = fast->size(), kinds = judged.size();
+    std::vector<Certificate> certificates(kinds);
+    for (std::size_t i = 0; i < n; ++i) {
+      bool certified = true;
+      for (std::size_t k = 0; k < kinds && certified; ++k) {
+        const auto& [q, observed, output] = judged[k];
+        const FloatFormat& format = rules_.format_of(output ? q : Quantity::theta);
+        const std::optional<Certificate> certificate = fast->certify(i, q, (*observed)[i], format, output);
+        if (certificate) certificates[k] = *certificate;
+        certified = certificate.has_value();
+      }
+      if (!certified) {
+        in_mpfr.push_back(i);
+        continue;
+      }
+      for (std::size_t k = 0; k < kinds; ++k) {
+        const Certificate& cert = certificates[k];
+        recorder.record_certified(cert.ratio, cert.error_ulps, cert.exact_zero, (*std::get<1>(judged[k]))[i], cert.unbounded);
+        out.candidate(cert, first + i);
+      }
+      out.fast_values += kinds;
+    }
+    out.prune(0);
+    return true;
+  }
+
+  /// The elements `which` of a one-tensor case, as a case of their own (each element's step is its own).
+  static RunCase elements_of(const RunCase& c, const std::vector<std::size_t>& which) {
+    auto pick = [&](const std::vector<double>& xs) {
+      std::vector<double> out;
+      if (xs.empty()) return out;
+      for (const std::size_t i : which) out.push_back(xs[i]);
+      return out;
+    };
+    RunCase sub = c;
+    sub.theta0 = pick(c.theta0);
+    sub.grads = {pick(c.grads[0])};
+    sub.tensors = {{.size = which.size(), .group = c.tensors.front().group}};
+    ImplementationState& st = *sub.initial_state;
+    st.m = pick(st.m);
+    st.v = pick(st.v);
+    st.vmax = pick(st.vmax);
+    st.compensation = pick(st.compensation);
+    return sub;
+  }
+
   /// Every value of one piece: the inputs read and checked, the exact step from
   /// them, and theta, m, v (vmax) after the step judged.
-  void judge_piece(const TensorVerdict& verdict, const TensorSources& s, const Piece& p, Partial& out) const {
+  /// `fast`: whether the fast path may certify values (else every one is judged in MPFR).
+  void judge_piece(const TensorVerdict& verdict, const TensorSources& s, const Piece& p, Partial& out, bool fast = true) const {
     const View &b = before_.view(), &a = after_.view();
     RunCase c;
     b.values(*s.theta, p.first, p.count, c.theta0);
@@ -336,7 +444,6 @@ class Auditor {
       if (amsgrad_) require(state.vmax, s.vmax, "vmax", true);
     }
     c.initial_state = state;
-    const ExactStep exact = exact_trajectory(manifest_.setup, c).front();
 
     std::vector<double> theta_after, m_after, v_after, vmax_after, compensation_after, copy_after;
     a.values(*s.theta_after, p.first, p.count, theta_after);
@@ -351,7 +458,27 @@ class Auditor {
       a.values(*s.v_after, p.first, p.count, v_after);
       if (amsgrad_) a.values(*s.vmax_after, p.first, p.count, vmax_after);
     }
+    // The values judged in MPFR: all of them, or (the fast path, fast_step.hpp) those it could not
+    // certify and the worst of each quantity it did, so that the worst is described exactly.
+    const bool m_quantized = s.m_codes != nullptr, v_quantized = s.v_codes != nullptr;
+    std::vector<std::tuple<Quantity, const std::vector<double>*, bool>> judged{{Quantity::theta, &theta_after, true}};
+    if (!m_quantized) judged.emplace_back(Quantity::m, &m_after, true);
+    if (!v_quantized) judged.emplace_back(Quantity::v, &v_after, true);
+    if (amsgrad_) judged.emplace_back(Quantity::vmax, &vmax_after, true);
+    std::vector<double> theta_plus_compensation;
+    if (!compensation_after.empty()) {
+      for (std::size_t i = 0; i < p.count; ++i) theta_plus_compensation.push_back(theta_after[i] + compensation_after[i]);
+      judged.emplace_back(Quantity::theta_plus_compensation, &theta_plus_compensation, false);
+    }
     Recorder recorder;
+    std::vector<std::size_t> in_mpfr;
+    if (!fast || !certify_fast(c, p.first, judged, recorder, in_mpfr, out)) {
+      in_mpfr.resize(p.count);
+      for (std::size_t i = 0; i < p.count; ++i) in_mpfr[i] = i;
+    }
+    const ExactStep exact = in_mpfr.empty() ? ExactStep{}
+                            : exact_trajectory(manifest_.setup, in_mpfr.size() == p.count ? c : elements_of(c, in_mpfr)).front();
+    out.mpfr_values += in_mpfr.size() * judged.size();
     auto judge_one = [&](std::size_t i, double observed, const R& x, const R& allowed, Quantity q) {
       // theta + compensation is a sum in double of two stored values, no output of a format (judge()'s `output`)
       const bool output = q != Quantity::theta_plus_compensation;
@@ -370,7 +497,6 @@ class Auditor {
       }
     };
     // A quantized state is judged by its codes and scales (quantized_judge.hpp), the others value by value.
-    const bool m_quantized = s.m_codes != nullptr, v_quantized = s.v_codes != nullptr;
     for (const auto& [q, codes, scales, values, field] :
          {std::tuple{Quantity::m, s.m_codes, s.m_scales, &m_after, "m"}, std::tuple{Quantity::v, s.v_codes, s.v_scales, &v_after, "v"}}) {
       if (!codes) continue;
@@ -382,7 +508,7 @@ class Auditor {
       const std::uint64_t first_block = p.first / f.block, blocks = (p.count + f.block - 1) / f.block;
       a.values(*scales, first_block, blocks, tensor.scales);
       std::vector<R> exact_values, bounds;
-      for (std::size_t i = 0; i < p.count; ++i) {
+      for (std::size_t i = 0; i < p.count; ++i) {  // every element is in MPFR here (FastStep::takes)
         exact_values.push_back(q == Quantity::m ? exact.record.elements[i].m : exact.record.elements[i].v);
         bounds.push_back(q == Quantity::m ? exact.bounds[i].m : exact.bounds[i].v);
       }
@@ -394,16 +520,21 @@ class Auditor {
       } catch (const UnjudgedTensor&) {
       }
     }
-    for (std::size_t i = 0; i < p.count; ++i) {
-      const auto& e = exact.record.elements[i];
-      const auto& bound = exact.bounds[i];
-      judge_one(i, theta_after[i], e.theta, bound.theta, Quantity::theta);
-      if (!m_quantized) judge_one(i, m_after[i], e.m, bound.m, Quantity::m);
-      if (!v_quantized) judge_one(i, v_after[i], e.v, bound.v, Quantity::v);
-      if (amsgrad_) judge_one(i, vmax_after[i], e.vmax, bound.vmax, Quantity::vmax);
+    for (std::size_t j = 0; j < in_mpfr.size(); ++j) {
+      const std::size_t i = in_mpfr[j];
+      const auto& e = exact.record.elements[j];
+      const auto& bound = exact.bounds[j];
       // Kahan: theta + c tracks the exact value, within the compensated bound.
-      if (!compensation_after.empty())
-        judge_one(i, theta_after[i] + compensation_after[i], e.theta, bound.compensated, Quantity::theta_plus_compensation);
+      for (const auto& [q, observed, output] : judged)
+        judge_one(i, (*observed)[i], q == Quantity::m ? e.m : q == Quantity::v ? e.v : q == Quantity::vmax ? e.vmax : e.theta,
+                  q == Quantity::m                         ? bound.m
+                  : q == Quantity::v                       ? bound.v
+                  : q == Quantity::vmax                    ? bound.vmax
+                  : q == Quantity::theta_plus_compensation ? bound.compensated
+                                                           : bound.theta,
+                  q);
+    }
+    for (std::size_t i = 0; i < p.count; ++i) {
       // Master weights: the copy is the master rounded to nearest even in the dtype, bit for bit.
       if (!copy_after.empty()) {
         const double expected = round_stored(theta_after[i], rules_.dtype());
@@ -486,6 +617,18 @@ std::uint64_t AuditReport::values() const {
 std::uint64_t AuditReport::unjudged() const {
   std::uint64_t n = 0;
   for (const auto& t : tensors) n += t.statistics.unbounded;
+  return n;
+}
+
+std::uint64_t AuditReport::fast_values() const {
+  std::uint64_t n = 0;
+  for (const auto& t : tensors) n += t.fast_values;
+  return n;
+}
+
+std::uint64_t AuditReport::mpfr_values() const {
+  std::uint64_t n = 0;
+  for (const auto& t : tensors) n += t.mpfr_values;
   return n;
 }
 

@@ -70,6 +70,8 @@ std::string to_json(const AuditReport& r) {
                        {"step_after", t.step_after},
                        {"verdict", t.passed() ? "pass" : "fail"},
                        {"failures", t.failures},
+                       {"fast_values", t.fast_values},
+                       {"mpfr_values", t.mpfr_values},
                        {"failed", failed},
                        {"statistics", statistics_json(t.statistics)}});
   }
@@ -86,6 +88,8 @@ std::string to_json(const AuditReport& r) {
                             {"values", r.values()},
                             {"unjudged", r.unjudged()},
                             {"failures", r.failures()},
+                            {"fast_values", r.fast_values()},
+                            {"mpfr_values", r.mpfr_values()},
                             {"seconds", r.seconds},
                             {"tensors", tensors}};
   return j.dump(1) + "\n";
@@ -115,6 +119,8 @@ AuditReport report_from_json(const std::string& text, const std::string& file) {
                       .step_before = t.at("step_before").get<std::int64_t>(),
                       .step_after = t.at("step_after").get<std::int64_t>(),
                       .statistics = statistics_of(t.at("statistics")),
+                      .fast_values = t.value("fast_values", std::uint64_t{0}),  // absent before the fast path
+                      .mpfr_values = t.value("mpfr_values", std::uint64_t{0}),
                       .failures = t.at("failures").get<std::uint64_t>()};
       for (const auto& f : t.at("failed")) v.failed.push_back({f.at("element").get<std::uint64_t>(), f.at("description").get<std::string>()});
       r.tensors.push_back(std::move(v));

@@ -113,8 +113,8 @@ ExactStep exact_single_step(const Setup& setup, const std::vector<double>& theta
   return exact_single_step(setup, one_step, theta, state, 0);
 }
 
-ExactStep exact_single_step(const Setup& setup, const RunCase& structure, const std::vector<double>& theta,
-                            const ImplementationState& state, std::size_t t) {
+RunCase single_step_case(const RunCase& structure, const std::vector<double>& theta, const ImplementationState& state,
+                         std::size_t t) {
   RunCase c;
   c.theta0 = theta;
   c.grads = {structure.grads[t]};
@@ -123,7 +123,12 @@ ExactStep exact_single_step(const Setup& setup, const RunCase& structure, const 
   c.groups = structure.groups;
   if (!structure.grad_given.empty()) c.grad_given = {structure.grad_given[t]};
   c.initial_state = state;
-  return exact_trajectory(setup, c).front();
+  return c;
+}
+
+ExactStep exact_single_step(const Setup& setup, const RunCase& structure, const std::vector<double>& theta,
+                            const ImplementationState& state, std::size_t t) {
+  return exact_trajectory(setup, single_step_case(structure, theta, state, t)).front();
 }
 
 }  // namespace adamconf

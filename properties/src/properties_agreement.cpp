@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "adamconf/exact_run.hpp"
+#include "adamconf/fast_step.hpp"
 #include "property_helpers.hpp"
 
 namespace adamconf::detail {
@@ -82,11 +83,71 @@ void check_trajectory_with_states(Checker& checker, Scenario s) {
   check_trajectory(checker, s);
 }
 
+namespace {
+
+/// The fast exact path over one step (fast_step.hpp): where it certifies every
+/// value of the step and none of them may be worse than the worst value the
+/// checker has seen (whose description is then still an exact one), they are
+/// counted as passed and true is returned; else the caller judges the step in MPFR.
+bool certify_step(Checker& checker, const Setup& setup, const RunCase& one, const std::vector<double>& theta_after,
+                  const ImplementationState& after) {
+  const PrecisionRules rules = setup.rules();
+  const bool amsgrad = setup.spec.convention.adam().amsgrad != AmsgradVariant::none;
+  const std::size_t n = one.theta0.size();
+  if (!FastStep::takes(setup) || theta_after.size() != n || after.m.size() != n || after.v.size() != n ||
+      (amsgrad && after.vmax.size() != n) || (rules.kahan_summation() && after.compensation.size() != n))
+    return false;
+  std::optional<FastStep> fast;
+  try {
+    fast.emplace(setup, one);
+  } catch (const Undecided&) {
+    return false;
+  }
+  struct Value {
+    Certificate certificate;
+    double observed;
+  };
+  std::vector<Value> values;
+  const double worst = checker.statistics().worst.empty() ? -1.0 : checker.statistics().worst_ratio;
+  for (std::size_t i = 0; i < n; ++i) {
+    std::vector<std::tuple<Quantity, double, bool>> judged{
+        {Quantity::theta, theta_after[i], true}, {Quantity::m, after.m[i], true}, {Quantity::v, after.v[i], true}};
+    if (amsgrad) judged.emplace_back(Quantity::vmax, after.vmax[i], true);
+    if (rules.kahan_summation()) judged.emplace_back(Quantity::theta_plus_compensation, theta_after[i] + after.compensation[i], false);
+    for (const auto& [q, observed, output] : judged) {
+      // As judge_step and check_state judge them: theta (and theta + c) in the values' format, each state in its own.
+      const FloatFormat& f = q == Quantity::theta || !output ? checker.context().values_format() : checker.context().format_of(q);
+      const std::optional<Certificate> c = fast->certify(i, q, observed, f, output);
+      if (!c || c->ratio > worst) return false;  // uncertain, or possibly the new worst: described in MPFR
+      values.push_back({*c, observed});
+    }
+  }
+  for (const Value& v : values)
+    checker.record_certified(v.certificate.ratio, v.certificate.error_ulps, v.certificate.exact_zero, v.observed,
+                             v.certificate.unbounded);
+  return true;
+}
+
+}  // namespace
+
 void judge_step(Checker& checker, const Scenario& s, const RunCase& c, std::size_t t, const std::vector<double>& theta,
                 const ImplementationState& state, const std::vector<double>& theta_after,
                 const ImplementationState& state_after, const std::string& how, std::size_t shown_step) {
   const bool amsgrad = s.spec.convention.adam().amsgrad != AmsgradVariant::none;
   const auto slices = slices_of(c);
+  const auto expected = advanced_steps(c, state, t, s.spec.convention.adam().counter);
+  auto check_counts = [&] {
+    for (std::size_t k = 0; k < expected.size(); ++k) {
+      const std::int64_t got = state_after.step_of(k);
+      checker.expect_true(got == expected[k], "step " + std::to_string(shown_step + 1) + how + ": the exported step count" +
+                                                  (slices.size() > 1 ? " of tensor " + std::to_string(k) : "") + " is " +
+                                                  std::to_string(got) + ", expected " + std::to_string(expected[k]));
+    }
+  };
+  if (checker.context().fast_path && certify_step(checker, setup_of(s), single_step_case(c, theta, state, t), theta_after, state_after)) {
+    check_counts();
+    return;
+  }
   const ExactStep exact = exact_single_step(setup_of(s), c, theta, state, t);
   for (std::size_t i = 0; i < theta.size(); ++i)
     checker.expect_close(theta_after[i], exact.record.elements[i].theta, exact.bounds[i].theta,
@@ -98,13 +159,7 @@ void judge_step(Checker& checker, const Scenario& s, const RunCase& c, std::size
                            exact.bounds[i].compensated,
                            [&] { return at_tensor(slices, shown_step, i, "theta + compensation" + how); },
                            checker.context().values_format(), false);
-  const auto expected = advanced_steps(c, state, t, s.spec.convention.adam().counter);
-  for (std::size_t k = 0; k < expected.size(); ++k) {
-    const std::int64_t got = state_after.step_of(k);
-    checker.expect_true(got == expected[k], "step " + std::to_string(shown_step + 1) + how + ": the exported step count" +
-                                                (slices.size() > 1 ? " of tensor " + std::to_string(k) : "") + " is " +
-                                                std::to_string(got) + ", expected " + std::to_string(expected[k]));
-  }
+  check_counts();
 }
 
 /// A state as the implementation reported it, with one step count per tensor in a case of several.

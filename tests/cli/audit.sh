@@ -23,10 +23,23 @@ grep -q '^verdict: PASS: 4 tensors, 136714 elements, 410142 values judged, 0 fai
 import json, sys, xml.etree.ElementTree as ET
 r = json.load(open(sys.argv[1]))
 assert r["verdict"] == "pass" and r["values"] == 410142 and r["failures"] == 0, r
+# The fast exact path decides most of a real PyTorch step; the rest (and the values that may be the worst) in MPFR.
+assert r["fast_values"] + r["mpfr_values"] == 410142 and r["fast_values"] >= 0.99 * 410142, r
 assert [t["name"] for t in r["tensors"]] == ["0.weight", "0.bias", "2.weight", "2.bias"], r["tensors"]
 suite = ET.parse(sys.argv[2]).getroot().find("testsuite")
 assert suite.get("tests") == "4" and suite.get("failures") == "0", suite.attrib
 assert "PASS" in open(sys.argv[3]).read()
+PY
+
+grep -q '^  decided by the fast exact path: [0-9]* values; in MPFR: [0-9]*' "$tmp/out" || fail "no fast-path line: $(cat "$tmp/out")"
+## Every value in MPFR: the same verdict, the same worst value.
+"$adamconf" audit "$step" --jobs 2 --no-fast-path --json "$tmp/exact.json" >"$tmp/out-exact" 2>&1 || fail "--no-fast-path: exit $?"
+"$python" - "$tmp/r.json" "$tmp/exact.json" <<'PY' || fail "--no-fast-path disagrees"
+import json, sys
+fast, exact = (json.load(open(f)) for f in sys.argv[1:])
+assert exact["fast_values"] == 0 and exact["mpfr_values"] == exact["values"] == fast["values"], exact
+for a, b in zip(fast["tensors"], exact["tensors"]):
+    assert a["verdict"] == b["verdict"] and a["statistics"]["worst_ratio"] == b["statistics"]["worst_ratio"], (a, b)
 PY
 
 ## Shards: three tasks and their merge give the whole verdict; a missing or repeated shard is no verdict.

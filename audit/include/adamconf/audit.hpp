@@ -25,6 +25,10 @@ struct TensorVerdict {
   bool stepped = true;  ///< it had a gradient (else theta and its state must be left alone)
   std::int64_t step_before = 0, step_after = 0;
   ErrorStatistics statistics{};  ///< theta, m, v (and vmax) of every element
+  /// Of the values judged against their exact value, those the fast exact path
+  /// certified (fast_step.hpp) and those judged in MPFR (every value it could
+  /// not certify, every value of a quantized state, the worst of each window).
+  std::uint64_t fast_values = 0, mpfr_values = 0;
   std::uint64_t failures = 0;
   /// The first failures by element (at most AuditSettings::shown_failures): element, description.
   std::vector<std::pair<std::uint64_t, std::string>> failed{};
@@ -50,6 +54,9 @@ struct AuditSettings {
   AuditShard shard{};
   std::uint64_t window = 4096;         ///< elements judged per piece of work
   std::size_t shown_failures = 5;      ///< per tensor
+  /// Certify values with the fast exact path first (the verdict is the same;
+  /// false judges every value in MPFR, as `--no-fast-path` asks).
+  bool fast_path = true;
   /// Called as work completes (elements done, of total, the tensor): `Progress`.
   std::function<void(std::uint64_t, std::uint64_t, const std::string&)> progress{};
 };
@@ -68,6 +75,8 @@ struct AuditReport {
   /// finite value (judge(): any finite value, or NaN after an overflow, passes).
   std::uint64_t unjudged() const;
   std::uint64_t failures() const;
+  std::uint64_t fast_values() const;  ///< TensorVerdict's, summed
+  std::uint64_t mpfr_values() const;
   bool passed() const { return failures() == 0; }
   /// Whether every shard of the audit is here.
   bool complete() const { return shards.size() == shard_count; }

@@ -33,6 +33,11 @@ std::vector<ExactStep> exact_trajectory(const Setup& setup, const RunCase& c,
 ExactStep exact_single_step(const Setup& setup, const std::vector<double>& theta, const ImplementationState& state,
                             const std::vector<double>& grad, const std::string& lr);
 
+/// Step t (0-based) of the structured case `structure` (its tensors, groups,
+/// no-grad flags, learning rate) as a case of one step from theta and state.
+RunCase single_step_case(const RunCase& structure, const std::vector<double>& theta, const ImplementationState& state,
+                         std::size_t t);
+
 /// Step t (0-based) of the structured case `structure` (its tensors, groups
 /// and no-grad flags) taken from an implementation's theta and state.
 ExactStep exact_single_step(const Setup& setup, const RunCase& structure, const std::vector<double>& theta,

@@ -30,6 +30,9 @@ namespace adamconf {
 /// error_ulps is measured from the interval's midpoint.
 struct Certificate {
   double ratio = 0;
+  /// A lower bound of judge()'s ratio (the least distance over the interval
+  /// against the upper reading): with `ratio`, which values may be the worst.
+  double ratio_low = 0;
   double error_ulps = 0;
   bool exact_zero = false;  ///< the exact value is 0 (judge()'s at_zero)
   bool unbounded = false;   ///< the allowed error reaches the format's largest value (judge()'s unbounded)
@@ -45,7 +48,9 @@ class FastStep {
   /// Quantized states are not taken here (their codes are judged in MPFR).
   FastStep(const Setup& setup, const RunCase& c, std::size_t t = 0);
 
-  /// Whether the fast path takes this setup at all (no quantized state).
+  /// Whether callers should take the fast path for this setup: a target of at
+  /// most 24 bits (float64's long double enclosures are slower than MPFR's
+  /// own path) and no quantized state.
   static bool takes(const Setup& setup);
   /// Whether element i's step was decided (else all its values go to MPFR).
   bool decided(std::size_t i) const { return decided_[i] != 0; }

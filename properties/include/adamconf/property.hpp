@@ -28,6 +28,9 @@ struct PropertyContext {
   FloatFormat dtype = float32_format;
   std::map<std::string, std::string> pinned;  ///< hyperparameters fixed by the user
   int jobs = 0;  ///< threads for the reference and bounds of large cases; 0: every core
+  /// Each-step properties certify a step's values with the fast exact path
+  /// first (fast_step.hpp; the verdict is the same); false judges them in MPFR.
+  bool fast_path = true;
 
   /// A context checking `implementation` (its capabilities as it states them).
   static PropertyContext for_implementation(Implementation& implementation, std::string preset,
@@ -111,6 +114,10 @@ class Checker {
   void expect_compensations_stored_in(const RunResult& r, const FloatFormat& format, const std::vector<TensorSlice>& slices);
 
   const ErrorStatistics& statistics() const { return recorder_.statistics(); }
+  /// A value the fast exact path certified to pass (fast_step.hpp): counted as expect_close counts one.
+  void record_certified(double ratio, double error_ulps, bool exact_zero, double observed, bool unbounded) {
+    recorder_.record_certified(ratio, error_ulps, exact_zero, observed, unbounded);
+  }
   const std::optional<std::string>& adapter_failure() const { return adapter_failure_; }
   /// Whether the adapter failure was a refusal (ImplementationRefusal): the adapter still runs the next property.
   bool adapter_refused() const { return adapter_refused_; }

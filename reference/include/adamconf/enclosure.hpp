@@ -217,6 +217,7 @@ class Enclosure {
     for (const T x : xs)
       for (const T y : ys) {
         const T r = op(x, y);
+        if (std::isnan(r)) throw Undecided();  // 0 times an infinite end: no value
         if (first || r < low) low = r, low_x = x, low_y = y;
         if (first || r > high) high = r, high_x = x, high_y = y;
         first = false;
