@@ -106,31 +106,7 @@ TEST(BoundArithmetic, ZeroIsExactAndNothingIsNaN) {
 
 /// Observes one reference step with both models.
 template <class Fast>
-struct BothModels {
-  ErrorModel<R>& mpfr;
-  ErrorModel<R, Fast>& fast;
-  void begin_step(const StepScalars<R>& s) { mpfr.begin_step(s), fast.begin_step(s); }
-  void begin_element(std::size_t i, const R& theta, const R& g) { mpfr.begin_element(i, theta, g), fast.begin_element(i, theta, g); }
-  void add_l2_to_gradient(std::size_t i, const R& a, const R& b, const R& c) {
-    mpfr.add_l2_to_gradient(i, a, b, c), fast.add_l2_to_gradient(i, a, b, c);
-  }
-  void decay_weights(std::size_t i, const DecayWeights& d, const R& s, const R& a, const R& f, const R& b) {
-    mpfr.decay_weights(i, d, s, a, f, b), fast.decay_weights(i, d, s, a, f, b);
-  }
-  void scale_by_adam(std::size_t i, const ScaleByAdam& adam, const AdamElement<R>& e) {
-    mpfr.scale_by_adam(i, adam, e), fast.scale_by_adam(i, adam, e);
-  }
-  void add_decayed_weights(std::size_t i, const R& a, const R& b, const R& c) {
-    mpfr.add_decayed_weights(i, a, b, c), fast.add_decayed_weights(i, a, b, c);
-  }
-  void scale_by_learning_rate(std::size_t i, const R& a, const R& b) {
-    mpfr.scale_by_learning_rate(i, a, b), fast.scale_by_learning_rate(i, a, b);
-  }
-  void apply_update(std::size_t i, const R& a, const R& b, const R& c) {
-    mpfr.apply_update(i, a, b, c), fast.apply_update(i, a, b, c);
-  }
-  void end_element(std::size_t i, const ElementRecord<R>& e) { mpfr.end_element(i, e), fast.end_element(i, e); }
-};
+using BothModels = BothObservers<R, ErrorModel<R>, ErrorModel<R, Fast>>;
 
 rc::Gen<Scenario> gen_any_scenario() {
   return rc::gen::mapcat(

@@ -14,34 +14,9 @@ using LowReading = ErrorModel<Enclosure<T>, T, true>;
 template <class T>
 using HighReading = ErrorModel<Enclosure<T>, T, false>;
 
-/// Tells both readings of the error model what the reference did.
+/// Both readings, told what the reference did.
 template <class T>
-struct BothReadings {
-  using E = Enclosure<T>;
-  LowReading<T>& low;
-  HighReading<T>& high;
-  void begin_step(const StepScalars<E>& s) { low.begin_step(s), high.begin_step(s); }
-  void begin_element(std::size_t i, const E& theta, const E& g) { low.begin_element(i, theta, g), high.begin_element(i, theta, g); }
-  void add_l2_to_gradient(std::size_t i, const E& a, const E& b, const E& c) {
-    low.add_l2_to_gradient(i, a, b, c), high.add_l2_to_gradient(i, a, b, c);
-  }
-  void decay_weights(std::size_t i, const DecayWeights& d, const E& s, const E& a, const E& f, const E& b) {
-    low.decay_weights(i, d, s, a, f, b), high.decay_weights(i, d, s, a, f, b);
-  }
-  void scale_by_adam(std::size_t i, const ScaleByAdam& adam, const AdamElement<E>& e) {
-    low.scale_by_adam(i, adam, e), high.scale_by_adam(i, adam, e);
-  }
-  void add_decayed_weights(std::size_t i, const E& a, const E& b, const E& c) {
-    low.add_decayed_weights(i, a, b, c), high.add_decayed_weights(i, a, b, c);
-  }
-  void scale_by_learning_rate(std::size_t i, const E& a, const E& b) {
-    low.scale_by_learning_rate(i, a, b), high.scale_by_learning_rate(i, a, b);
-  }
-  void apply_update(std::size_t i, const E& a, const E& b, const E& c) {
-    low.apply_update(i, a, b, c), high.apply_update(i, a, b, c);
-  }
-  void end_element(std::size_t i, const ElementRecord<E>& e) { low.end_element(i, e), high.end_element(i, e); }
-};
+using BothReadings = BothObservers<Enclosure<T>, LowReading<T>, HighReading<T>>;
 
 template <class T>
 std::vector<Enclosure<T>> points(const std::vector<double>& xs) {

@@ -106,6 +106,35 @@ struct NoObserver {
   void end_element(std::size_t, const ElementRecord<Real>&) {}
 };
 
+/// Tells two observers (two error models, two readings of one) what the reference did.
+template <class Real, class A, class B>
+struct BothObservers {
+  A& a;
+  B& b;
+  void begin_step(const StepScalars<Real>& s) { a.begin_step(s), b.begin_step(s); }
+  void begin_element(std::size_t i, const Real& theta, const Real& g) { a.begin_element(i, theta, g), b.begin_element(i, theta, g); }
+  void add_l2_to_gradient(std::size_t i, const Real& theta, const Real& g_in, const Real& g_out) {
+    a.add_l2_to_gradient(i, theta, g_in, g_out), b.add_l2_to_gradient(i, theta, g_in, g_out);
+  }
+  void decay_weights(std::size_t i, const DecayWeights& d, const Real& s, const Real& theta_in, const Real& factor,
+                     const Real& theta_out) {
+    a.decay_weights(i, d, s, theta_in, factor, theta_out), b.decay_weights(i, d, s, theta_in, factor, theta_out);
+  }
+  void scale_by_adam(std::size_t i, const ScaleByAdam& adam, const AdamElement<Real>& e) {
+    a.scale_by_adam(i, adam, e), b.scale_by_adam(i, adam, e);
+  }
+  void add_decayed_weights(std::size_t i, const Real& theta, const Real& u_in, const Real& u_out) {
+    a.add_decayed_weights(i, theta, u_in, u_out), b.add_decayed_weights(i, theta, u_in, u_out);
+  }
+  void scale_by_learning_rate(std::size_t i, const Real& u_in, const Real& u_out) {
+    a.scale_by_learning_rate(i, u_in, u_out), b.scale_by_learning_rate(i, u_in, u_out);
+  }
+  void apply_update(std::size_t i, const Real& theta_in, const Real& u, const Real& theta_out) {
+    a.apply_update(i, theta_in, u, theta_out), b.apply_update(i, theta_in, u, theta_out);
+  }
+  void end_element(std::size_t i, const ElementRecord<Real>& e) { a.end_element(i, e), b.end_element(i, e); }
+};
+
 template <class Real>
 class ReferenceAdam {
  public:
