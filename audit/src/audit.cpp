@@ -380,6 +380,18 @@ class Auditor {
     return true;
   }
 
+  /// Quantity q's exact value after the step and its allowed error (Kahan:
+  /// theta + c tracks theta's exact value, within the compensated bound).
+  static std::pair<const R&, const R&> exact_and_bound(const ElementRecord<R>& e, const ElementBounds<R>& b, Quantity q) {
+    switch (q) {
+      case Quantity::m: return {e.m, b.m};
+      case Quantity::v: return {e.v, b.v};
+      case Quantity::vmax: return {e.vmax, b.vmax};
+      case Quantity::theta_plus_compensation: return {e.theta, b.compensated};
+      default: return {e.theta, b.theta};
+    }
+  }
+
   /// The elements `which` of a one-tensor case, as a case of their own (each element's step is its own).
   static RunCase elements_of(const RunCase& c, const std::vector<std::size_t>& which) {
     auto pick = [&](const std::vector<double>& xs) {
@@ -458,8 +470,9 @@ class Auditor {
       a.values(*s.v_after, p.first, p.count, v_after);
       if (amsgrad_) a.values(*s.vmax_after, p.first, p.count, vmax_after);
     }
-    // The values judged in MPFR: all of them, or (the fast path, fast_step.hpp) those it could not
-    // certify and the worst of each quantity it did, so that the worst is described exactly.
+    // The values judged against their exact values: in MPFR all of them, or (the fast path,
+    // fast_step.hpp) the elements it could not certify; the certified values that may be the
+    // tensor's worst are judged again in MPFR when the tensor is done (Partial::fast_candidates).
     const bool m_quantized = s.m_codes != nullptr, v_quantized = s.v_codes != nullptr;
     std::vector<std::tuple<Quantity, const std::vector<double>*, bool>> judged{{Quantity::theta, &theta_after, true}};
     if (!m_quantized) judged.emplace_back(Quantity::m, &m_after, true);
@@ -524,15 +537,10 @@ class Auditor {
       const std::size_t i = in_mpfr[j];
       const auto& e = exact.record.elements[j];
       const auto& bound = exact.bounds[j];
-      // Kahan: theta + c tracks the exact value, within the compensated bound.
-      for (const auto& [q, observed, output] : judged)
-        judge_one(i, (*observed)[i], q == Quantity::m ? e.m : q == Quantity::v ? e.v : q == Quantity::vmax ? e.vmax : e.theta,
-                  q == Quantity::m                         ? bound.m
-                  : q == Quantity::v                       ? bound.v
-                  : q == Quantity::vmax                    ? bound.vmax
-                  : q == Quantity::theta_plus_compensation ? bound.compensated
-                                                           : bound.theta,
-                  q);
+      for (const auto& [q, observed, output] : judged) {
+        const auto [x, allowed] = exact_and_bound(e, bound, q);
+        judge_one(i, (*observed)[i], x, allowed, q);
+      }
     }
     for (std::size_t i = 0; i < p.count; ++i) {
       // Master weights: the copy is the master rounded to nearest even in the dtype, bit for bit.

@@ -60,9 +60,9 @@ std::optional<Certificate> certify_value(double observed, const Enclosure<T>& x,
 
 }  // namespace
 
-// Float64 targets are enclosed in x87 long double, which bench_audit measured 3.5x slower than the MPFR
-// path's own (its bound is in long double too, the reference in MPFR): the fast path is for targets of at
-// most 24 bits, where double enclosures are twice as fast. FastStep itself runs float64 (the tests do).
+// Float64 targets are enclosed in x87 long double, measured 3.5x slower than the MPFR path's own (its
+// bound is in long double too, the reference in MPFR; docs/error-model.md, "The fast exact path"): the
+// fast path is for targets of at most 24 bits, where double enclosures are twice as fast. FastStep itself runs float64 (the tests do).
 bool FastStep::takes(const Setup& setup) { return setup.dtype.precision <= 24 && !setup.rules().any_quantized(); }
 
 FastStep::FastStep(const Setup& setup, const RunCase& c, std::size_t t) {
