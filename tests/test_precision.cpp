@@ -325,6 +325,36 @@ TEST(Overflow, AVarianceWhoseBiasCorrectionOverflowsIsNotJudgedAndOneBelowIs) {
   }
 }
 
+// "Debiased betas": HeavyBall's c = (1 - beta)/(1 - beta^t) with beta2 = 0.999
+// held in bfloat16 (where it is 1) is 0/0 at step 2, so even a zero gradient
+// gives v = NaN: the bound of an exactly zero moment term may not be 0 then. In
+// float32 the same case is bounded, and the builtin passes there.
+TEST(DebiasedBetas, AScalarThatMayBeZeroOverZeroLeavesTheStepUnboundedInsteadOfExact) {
+  const std::map<std::string, std::string> hyper{{"lr", "1"}, {"beta1", "0.9"}, {"beta2", "0.999"}, {"eps", "1e-16"}};
+  RunCase c;
+  c.theta0 = {0x1p-4};
+  c.grads = {{0.0}, {0.0}};
+  FloatImplementation builtin("float");
+  const adamconf::Setup bf16 = setup_for("heavyball-adamw", bfloat16_format, Precision::storage);
+  adamconf::Setup bf16_hyper = bf16;
+  bf16_hyper.spec = make_spec("heavyball-adamw", bf16.spec.options, hyper);
+  const double nan_step = builtin.run(bf16_hyper, {c}).front().theta[1][0];
+  EXPECT_TRUE(std::isnan(nan_step)) << "bfloat16 scalars: (1 - 1)/(1 - 1) at step 2";
+  const auto exact = exact_trajectory(bf16_hyper, c);
+  const Comparison verdict = judge(nan_step, exact[1].record.elements[0].theta, exact[1].bounds[0].theta, bfloat16_format);
+  EXPECT_TRUE(verdict.unbounded) << "the step's scalars may be NaN: nothing is bounded";
+  const Comparison first = judge(builtin.run(bf16_hyper, {c}).front().theta[0][0], exact[0].record.elements[0].theta,
+                                 exact[0].bounds[0].theta, bfloat16_format);
+  EXPECT_TRUE(first.pass && !first.unbounded) << "step 1: b = 0, c = 1 exactly in any format";
+  const adamconf::Setup f32{make_spec("heavyball-adamw", {}, hyper), float32_format};
+  const auto exact32 = exact_trajectory(f32, c);
+  const RunResult r32 = builtin.run(f32, {c}).front();
+  for (std::size_t t = 0; t < 2; ++t) {
+    const Comparison v = judge(r32.theta[t][0], exact32[t].record.elements[0].theta, exact32[t].bounds[0].theta, float32_format);
+    EXPECT_TRUE(v.pass && !v.unbounded) << "float32, step " << t + 1;
+  }
+}
+
 // "Scalars in float32": Keras 3 holds its learning rate in a float32 variable
 // whatever the parameters' dtype, so a float64 step with lr = 0.001 moves by
 // float32(0.001) = 0.0010000000475: 2.2e8 ulps of float64 off (keras on the

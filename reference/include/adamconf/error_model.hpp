@@ -258,6 +258,10 @@ class ErrorModel {
       using std::abs;
       d_b1_in_m_ = up(Real(abs(s.moment_beta1 - Real(round_to_format(s.moment_beta1, *m_format_)))));
     }
+    // A moment scalar whose error is unbounded (a debiased beta's 1 - beta^t within its error of 0:
+    // HeavyBall's form with 0.999 held in bfloat16 is (1 - 1)/(1 - 1)) may be inf or NaN, and then
+    // even an exactly zero moment term (0 * NaN) is not exact: nothing of the step is bounded.
+    scalars_unbounded_ = !(d_b1_.is_finite() && d_c1_.is_finite() && d_b2_.is_finite() && d_c2_.is_finite());
     lr_ = up(s.lr);
     lrh_ = lr_ + d_lr_t_;
     lrf_ = factor_of(s.lr);
@@ -331,6 +335,12 @@ class ErrorModel {
       e_v_used = e_vmax;
     }
     const DirectionError d = direction_error(adam, e, e_v_used, e_vmax);
+    if (scalars_unbounded_) {  // begin_step: a moment scalar may be inf or NaN
+      b.m = b.v = b.vmax = U::infinite().x;
+      update_error_[i] = U::infinite();
+      underflow_error_[i] = U{0};
+      return;
+    }
     b.m = (e_m + reference_u_ * up(e.m)).x;
     b.v = (e_v + reference_u_ * up(e.v)).x;
     b.vmax = (e_vmax + reference_u_ * up(e.vmax)).x;
@@ -982,6 +992,7 @@ class ErrorModel {
   U reference_u_;  // the reference's own rounding, 2^(10 - p), charged on every stored value
   U d_b1_, d_b2_, d_c1_, d_c2_, d_eps_, d_eps_root_, d_wd_, gamma3_, gamma4_;  // delta(h); gamma_3, gamma_4
   StepScalars<Real> s_;  // this step's exact scalars
+  bool scalars_unbounded_ = false;  // a moment scalar's error is unbounded this step (begin_step)
   bool complements_wide_ = false;  // d_c1_, d_c2_ taken under ScaleByAdam::complements_wide (begin_step)
   // Per step ("Scalars of step t"): delta(lr_t), E(eta_t) the schedule
   // multiplier's error, E(bc2), lr_t, bc2, r(1/bc1) and r(sqrt(bc2)) the
