@@ -184,7 +184,7 @@ void run_check(const CheckOptions& o) {
   const std::vector<const Property*> selected = selected_properties(o);
   OpenedImplementation opened;
   try {
-    opened = open_implementation(o.impl, o.timeouts, o.optimizer, spec.preset);
+    opened = open_implementation(o.impl, o.timeouts, o.optimizer, spec.preset, o.dtype);
   } catch (const AdapterFailure& e) {
     std::cout << "adamconf check: FAIL: the adapter did not start: " << e.what() << "\n";
     exit_status = 1;

@@ -78,7 +78,7 @@ void add_timeout_options(CLI::App& cmd, AdapterTimeouts& timeouts) {
 }
 
 OpenedImplementation open_implementation(const std::string& impl, const AdapterTimeouts& timeouts, const std::string& optimizer,
-                                         const std::string& preset) {
+                                         const std::string& preset, const std::string& dtype) {
   OpenedImplementation out;
   if (impl == "builtin:float") {
     out.implementation = std::make_unique<FloatImplementation>("adamconf's float implementation (builtin:float)");
@@ -106,13 +106,25 @@ OpenedImplementation open_implementation(const std::string& impl, const AdapterT
       throw std::invalid_argument("the adapter offers no optimizer for preset " + preset + " (it offers " + offered +
                                   "); name one with --optimizer to check it against " + preset + " anyway");
     }
-    std::string others;  // two optimizers claiming the preset: the choice is the user's, not adamconf's
+    // Several optimizers claiming the preset: the one of them offering the dtype, where only one
+    // does; otherwise the choice is the user's, not adamconf's.
+    std::vector<const AdapterOptimizer*> claiming, with_dtype;
     for (const auto& opt : process->info().optimizers)
-      if (opt.name != o->name && std::find(opt.presets.begin(), opt.presets.end(), preset) != opt.presets.end())
-        others += ", " + opt.name;
-    if (!others.empty())
-      throw std::invalid_argument("the adapter offers several optimizers for preset " + preset + " (" + o->name + others +
+      if (std::find(opt.presets.begin(), opt.presets.end(), preset) != opt.presets.end()) {
+        claiming.push_back(&opt);
+        if (std::find(opt.dtypes.begin(), opt.dtypes.end(), dtype) != opt.dtypes.end()) with_dtype.push_back(&opt);
+      }
+    if (claiming.size() > 1 && with_dtype.size() == 1) {
+      o = with_dtype.front();
+    } else if (claiming.size() > 1) {
+      std::string names;
+      for (const AdapterOptimizer* c : claiming) names += (names.empty() ? "" : ", ") + c->name;
+      const std::string which = dtype.empty() ? ""
+                                : with_dtype.empty() ? "; none offers " + dtype
+                                                     : "; several offer " + dtype;
+      throw std::invalid_argument("the adapter offers several optimizers for preset " + preset + " (" + names + which +
                                   "): name one with --optimizer");
+    }
     process->select(o->name);
   }
   out.process = process.get();

@@ -40,9 +40,10 @@ std::string torch_python();
 std::string torch_adapter_command(const std::string& impl, const std::string& preset);
 
 /// Starts the implementation (an adapter command, torch:..., lib:PATH.so, builtin:float). For an adapter, selects `optimizer` if given,
-/// else the one offering `preset`. Throws AdapterFailure (the adapter failed to
-/// start) or std::invalid_argument (bad input).
+/// else the one offering `preset` (of several, the one offering `dtype` too, where `dtype` is given
+/// and only one does: HeavyBall's adapter offers one optimizer per dtype). Throws AdapterFailure (the
+/// adapter failed to start) or std::invalid_argument (bad input).
 OpenedImplementation open_implementation(const std::string& impl, const AdapterTimeouts& timeouts, const std::string& optimizer,
-                                         const std::string& preset);
+                                         const std::string& preset, const std::string& dtype = "");
 
 }  // namespace adamconf::cli

@@ -9,8 +9,19 @@ a view index, opt.state[p][0] = {"step", "update_by_adam_exp_avg_0",
 "update_by_adam_exp_avg_sq_0", "is_initialized"} (heavyball/chainable.py, the
 names of update_by_adam's zero_guard), and one step count per parameter group,
 group["step_count"] (an int64 tensor, chainable.py:2579-2593), from which it
-recomputes lr as a float32 tensor every step (lr t / t: scalars=float32). It
-offers float32 only (see HeavyBallAdamW.__init__ for why not float64).
+recomputes lr as a float32 tensor every step (lr t / t: scalars=float32).
+
+It offers three optimizers, one per parameter dtype, since HeavyBall computes
+each in float32 with float32 moments and stores theta differently (adamconf picks
+the one offering --dtype):
+- heavyball.AdamW, float32;
+- heavyball.AdamW:bfloat16, stored by stochastic rounding (utils.py copy_stochastic_,
+  stochastic_round_: 16 random low bits added to the float32 pattern, then cut,
+  dither_steps = 1): precision=stochastic-rounding, m_format=v_format=float32; the
+  case's rounding_seed seeds torch's generator, so a request is answered alike twice;
+- heavyball.AdamW:float16, stored to nearest (source.to(float16)):
+  precision=float32-opmath, m_format=v_format=float32.
+Not float64 (see HeavyBallAdamW.__init__).
 
 HeavyBall compiles every step with torch.compile by default (about 24 s for the
 first step of each shape); the adapter runs it eagerly
@@ -33,9 +44,19 @@ from torch_optim_adapter import TorchOptimizer, group_of_param  # noqa: E402
 M, V = "update_by_adam_exp_avg_0", "update_by_adam_exp_avg_sq_0"
 
 
+# How HeavyBall stores a parameter of each dtype it computes in float32 (module docstring).
+STORAGE_OPTIONS = {"bfloat16": ["precision=stochastic-rounding", "m_format=float32", "v_format=float32"],
+                   "float16": ["precision=float32-opmath", "m_format=float32", "v_format=float32"]}
+
+
 class HeavyBallAdamW(TorchOptimizer):
-    def __init__(self, *args):
+    def __init__(self, *args, storage=None):
         super().__init__(*args)
+        self.storage = storage
+        if storage:
+            self.name = f"{self.name}:{storage}"
+            self.dtypes = [d for d in self.dtypes if d == storage]
+            return
         # float32 only. The moments are float32 tensors whatever the parameters' dtype (storage_dtype =
         # "float32", the default), and _lerp computes them in float32 from the gradient cast to float32
         # (utils.py:1086-1092): a float64 step is a float32 Adam direction applied in float64, which no
@@ -43,6 +64,16 @@ class HeavyBallAdamW(TorchOptimizer):
         # in theta's arithmetic and rounded when stored). bfloat16 parameters are stepped in float32 and
         # stored by stochastic rounding, float16 ones to nearest.
         self.dtypes = [d for d in self.dtypes if d == "float32"]
+
+    def hello(self):
+        out = super().hello()
+        out["options"] += STORAGE_OPTIONS.get(self.storage, [])
+        return out
+
+    def run_case(self, request, case):
+        if "rounding_seed" in case:  # stochastic rounding: the same request, the same random bits
+            torch.manual_seed(int(case["rounding_seed"]))
+        return super().run_case(request, case)
 
     def _probe_state(self):
         """HeavyBall's layout, checked on one step: the moments under update_by_adam's names."""
@@ -63,8 +94,9 @@ class HeavyBallAdamW(TorchOptimizer):
             raise ValueError(f"{self.name} keeps one step count per parameter group: tensors of one group "
                              f"imported at steps {int(group['step_count'])} and {int(step)}")
         group["step_count"] = step
-        optimizer.state[param] = {0: {"step": step, M: torch.tensor(s["m"], dtype=dtype),
-                                      V: torch.tensor(s["v"], dtype=dtype), "is_initialized": {0}}}
+        moments = torch.float32 if self.storage else dtype  # float32 moments beside bfloat16/float16 parameters
+        optimizer.state[param] = {0: {"step": step, M: torch.tensor(s["m"], dtype=moments),
+                                      V: torch.tensor(s["v"], dtype=moments), "is_initialized": {0}}}
 
     def tensor_state(self, optimizer, param, options, layout):
         s = optimizer.state.get(param, {}).get(0)
@@ -83,12 +115,13 @@ def main():
         import heavyball
         if not args.compile:
             heavyball.utils.compile_mode = None
-        optimizer = HeavyBallAdamW("heavyball:AdamW", "heavyball-adamw", {})
+        optimizers = [HeavyBallAdamW("heavyball:AdamW", "heavyball-adamw", {}, storage=storage)
+                      for storage in (None, "bfloat16", "float16")]
     except Exception as e:  # said in the hello's place, so adamconf reports it in one line
         return refuse_at_start("heavyball:AdamW", e)
     torch.set_num_threads(1)
     mode = "torch.compile" if args.compile else "eager"
-    serve({optimizer.name: optimizer}, f"heavyball {importlib.metadata.version('heavyball')} ({mode}), torch {torch.__version__}")
+    serve({o.name: o for o in optimizers if o.dtypes}, f"heavyball {importlib.metadata.version('heavyball')} ({mode}), torch {torch.__version__}")
     return 0
 
 

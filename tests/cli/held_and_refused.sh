@@ -38,4 +38,14 @@ grep -qi "not run" "$tmp/out" && { cat "$tmp/out"; fail "a refusal stopped the l
 grep -qE '^  pass  translation-invariance ' "$tmp/out" && grep -qE '^  pass  splitting-a-tensor-changes-no-value ' "$tmp/out" ||
   { cat "$tmp/out"; fail "the properties after a refusal did not run and pass"; }
 echo "refusals: $(tail -1 "$tmp/out")"
+# Two optimizers claiming the preset: the one offering --dtype is chosen; where none or both
+# offer it, the choice is the user's, said in one line (exit 2).
+"$adamconf" check --impl "$adapter per-dtype" --preset kingma-ba --dtype float64 --cases 5 \
+  --property trajectory-agrees-with-reference --property each-step-agrees-with-reference >"$tmp/out" 2>&1 ||
+  { cat "$tmp/out"; fail "the optimizer offering float64 was not the one chosen"; }
+grep -qE '^  pass  trajectory-agrees-with-reference ' "$tmp/out" || { cat "$tmp/out"; fail "the float64 optimizer's check did not pass"; }
+"$adamconf" check --impl "$adapter per-dtype" --preset kingma-ba --dtype float16 --cases 5 >"$tmp/out" 2>&1
+[ $? -eq 2 ] && grep -q "several optimizers for preset kingma-ba (adam, adam-float32; none offers float16): name one with --optimizer" "$tmp/out" ||
+  { cat "$tmp/out"; fail "two optimizers and neither offering the dtype is not refused in one line"; }
+echo "one optimizer per dtype: chosen by --dtype"
 echo "held and refused: all checks passed"
