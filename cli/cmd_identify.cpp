@@ -1,4 +1,5 @@
 // adamconf identify: name the convention an implementation follows.
+#include <algorithm>
 #include <iostream>
 
 #include "adamconf/identify.hpp"
@@ -29,9 +30,12 @@ void add_identify_command(CLI::App& app) {
       return;
     }
     std::vector<std::string> names;
-    if (opened.process && optimizer->empty())
-      for (const auto& o : opened.process->info().optimizers) names.push_back(o.name);
-    else
+    if (opened.process && optimizer->empty()) {
+      // Every optimizer of the adapter; with --dtype, those that offer it (HeavyBall's adapter offers one per dtype).
+      for (const auto& o : opened.process->info().optimizers)
+        if (dtype->empty() || std::find(o.dtypes.begin(), o.dtypes.end(), *dtype) != o.dtypes.end()) names.push_back(o.name);
+      if (names.empty()) throw std::invalid_argument("--dtype " + *dtype + ": none of the adapter's optimizers offers it");
+    } else
       names.push_back(*optimizer);
     for (const auto& name : names) {
       if (opened.process && !name.empty()) opened.process->select(name);

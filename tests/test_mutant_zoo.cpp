@@ -10,6 +10,7 @@
 #include <sstream>
 #include <cstdlib>
 
+#include "adamconf/identify.hpp"
 #include "adamconf/property.hpp"
 #include "mutants.hpp"
 
@@ -173,6 +174,64 @@ TEST(MutantZoo, Beta2HeldInBfloat16GivesBothBeta2sTheSameMoments) {
 TEST(MutantZoo, HasAtLeastTwentyMutants) {
   EXPECT_GE(mutants::zoo().size(), 20u);
   std::cout << "  " << mutants::zoo().size() << " mutants in the zoo\n";
+}
+
+}  // namespace
+}  // namespace adamconf
+
+namespace adamconf {
+namespace {
+
+/// An engine of builtin:float whose capabilities state quantized formats, as an
+/// adapter's hello does (m_format=bnb-dynamic8-signed): `identify` probes what it is told.
+class StatingQuantizedFormats : public Implementation {
+ public:
+  StatingQuantizedFormats(std::unique_ptr<Implementation> inner, StateFormats stated, StateFormats run_in)
+      : inner_(std::move(inner)), stated_(std::move(stated)), run_in_(std::move(run_in)) {}
+  std::string name() const override { return inner_->name(); }
+  Capabilities capabilities() const override {
+    Capabilities c = inner_->capabilities();
+    c.state_formats = stated_;
+    return c;
+  }
+  std::vector<RunResult> run(const Setup& setup, const std::vector<RunCase>& cases) override {
+    Setup s = setup;  // the formats it really stores its states in
+    s.spec.options.state_formats = s.spec.convention.state_formats = run_in_;
+    return inner_->run(s, cases);
+  }
+
+ private:
+  std::unique_ptr<Implementation> inner_;
+  StateFormats stated_, run_in_;
+};
+
+const StateFormats kBnb{.m = "bnb-dynamic8-signed", .v = "bnb-dynamic8-unsigned"};
+const StateFormats kTorchao4{.m = "torchao-dynamic4-signed", .v = "torchao-linear4-unsigned"};
+
+TEST(IdentifyQuantized, NamesTheFormatsWhoseCodesFitTheStatedOneOrNone) {
+  // Correct 8-bit states: bitsandbytes' maps, which torchao's 8-bit AdamW builds alike; no 4-bit or fp8 map fits.
+  StatingQuantizedFormats bnb(std::make_unique<FloatImplementation>("float"), kBnb, kBnb);
+  const Identification right = identify(bnb, float32_format);
+  EXPECT_EQ(right.quantization,
+            "m: its codes fit bnb-dynamic8-signed, torchao-dynamic8-signed (bnb-dynamic8-signed as its hello states); "
+            "v: its codes fit bnb-dynamic8-unsigned, torchao-dynamic8-unsigned (bnb-dynamic8-unsigned as its hello states)")
+      << right.describe();
+  // States stored on torchao's 4-bit maps under a hello that says 8-bit: the 4-bit maps are named.
+  StatingQuantizedFormats four(std::make_unique<FloatImplementation>("float"), kBnb, kTorchao4);
+  const Identification mislabelled = identify(four, float32_format);
+  EXPECT_NE(mislabelled.quantization.find("m: its codes fit torchao-dynamic4-signed, not bnb-dynamic8-signed"),
+            std::string::npos) << mislabelled.quantization;
+  EXPECT_NE(mislabelled.quantization.find("v: its codes fit torchao-linear4-unsigned, not bnb-dynamic8-unsigned"),
+            std::string::npos) << mislabelled.quantization;
+  // Codes by truncation fit no map's nearest code.
+  StatingQuantizedFormats truncated(mutants::factory<mutants::QuantizedCodesTruncated>("truncated")(), kBnb, kBnb);
+  const Identification wrong = identify(truncated, float32_format);
+  EXPECT_NE(wrong.quantization.find("m: no known quantized format fits its codes (bnb-dynamic8-signed as its hello states: "),
+            std::string::npos) << wrong.quantization;
+  EXPECT_NE(wrong.describe().find("    quantized states: m: no known quantized format"), std::string::npos);
+  // Nothing quantized stated: no quantization line.
+  FloatImplementation plain("float");
+  EXPECT_EQ(identify(plain, float32_format).quantization, "");
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include "adamconf/judge.hpp"
 #include "adamconf/exact_run.hpp"
 #include "adamconf/answer.hpp"
+#include "adamconf/quantized_judge.hpp"
 
 namespace adamconf {
 
@@ -417,6 +418,103 @@ std::string identify_state(ProbeSession& session, CandidateFit& best) {
                   : "the moments m and v (PyTorch, Kingma & Ba): its exported state fits them, not m_hat and v_hat";
 }
 
+/// How one quantized format explains an exported quantized state tensor: the
+/// codes and scales the judge accepted of those it saw, or why it could not
+/// judge them (codes beyond the map, values that do not read back from them).
+class CountingVerdicts : public QuantizedVerdicts {
+ public:
+  struct Unjudgeable {
+    std::string what;
+  };
+  [[noreturn]] void fail(const std::string& what) override { throw Unjudgeable{what}; }
+  void scale(double observed, const R& exact, const R& allowed, const std::function<std::string()>&) override {
+    ++scales;
+    scales_off += !judge(observed, exact, allowed, float32_format).pass;
+  }
+  void code(int, bool accepted, int, int, const std::function<std::string()>&) override {
+    ++codes;
+    codes_off += !accepted;
+  }
+  std::size_t codes = 0, codes_off = 0, scales = 0, scales_off = 0;
+};
+
+/// The quantized state formats, with their own probe, where the hello states
+/// one (the adapter then exports codes and scales): one tensor of 8192
+/// elements (whole blocks of 128 and 256, above every format's min_size), two
+/// steps with their states recorded; the second step, from the first's
+/// exported state, judged as quantized-each-step-agrees-with-reference judges
+/// it under every known quantized format in turn, for m and for v. Names the
+/// formats whose codes and scales all fit (bitsandbytes' and torchao's 8-bit
+/// maps are one map: both fit either), or says that none does and how far
+/// the stated one is off. "" where nothing is quantized or no state is exported.
+std::string identify_quantization(ProbeSession& session, const CandidateFit& best, Identification& id) {
+  Setup stated = session.any;
+  if (!session.caps.state_io || !stated.rules().any_quantized()) return "";
+  const std::size_t n = 8192;
+  RunCase c;
+  c.record_states = true;
+  for (std::size_t i = 0; i < n; ++i) c.theta0.push_back(in_format(0.5 + std::ldexp(double(i % 61), -6), session.dtype));
+  for (int t = 0; t < 2; ++t) {
+    std::vector<double> g;
+    for (std::size_t i = 0; i < n; ++i) {  // magnitudes over 2^-12..2^7 inside each block, signs mixed
+      const double magnitude = std::ldexp(1 + double((i * 13 + t * 5) % 17) / 17, int((i * 7 + t * 3) % 20) - 12);
+      g.push_back(in_format((i + t) % 3 == 0 ? -magnitude : magnitude, session.dtype));
+    }
+    c.grads.push_back(std::move(g));
+  }
+  const Probe& plain = session.probes.front();
+  const RunResult r = session.run(plain.hyper, session.stated, c);
+  if (r.states.size() < 2) return "";
+  id.notes.push_back("probe quantization: tells apart the quantized state formats (8192 elements, the second step's codes)");
+  const ImplementationState& before = r.states[0];
+  const ImplementationState& after = r.states[1];
+  std::string out;
+  for (const auto& [q, name, exported] : {std::tuple{Quantity::m, "m", &after.m_quantized},
+                                          std::tuple{Quantity::v, "v", &after.v_quantized}}) {
+    const std::string stated_name = q == Quantity::m ? session.stated.state_formats.m : session.stated.state_formats.v;
+    if (!quantized_format_by_name(stated_name)) continue;
+    std::string fitting, stated_off;
+    for (const std::string& candidate : quantized_format_names()) {
+      const QuantizedFormat f = *quantized_format_by_name(candidate);
+      Probe p = plain;
+      p.options = session.stated;
+      (q == Quantity::m ? p.options.state_formats.m : p.options.state_formats.v) = candidate;
+      const Setup setup = setup_for(Candidate{best.label, best.convention, best.eps_inside_sqrt}, p, session.dtype);
+      const ExactStep exact = exact_single_step(setup, c, r.theta[0], before, 1);
+      std::vector<R> exact_values, bounds;
+      for (std::size_t i = 0; i < n; ++i) {
+        exact_values.push_back(q == Quantity::m ? exact.record.elements[i].m : exact.record.elements[i].v);
+        bounds.push_back(q == Quantity::m ? exact.bounds[i].m : exact.bounds[i].v);
+      }
+      CountingVerdicts verdicts;
+      std::string why;
+      try {
+        if (exported->empty() || exported->front().empty()) throw CountingVerdicts::Unjudgeable{"no codes exported"};
+        judge_quantized_tensor(f, exported->front(), q == Quantity::m ? after.m : after.v, 0, exact_values, bounds,
+                               "step 2, ", name, verdicts);
+      } catch (const CountingVerdicts::Unjudgeable& e) {
+        why = e.what;
+      }
+      const bool fits = why.empty() && verdicts.codes_off == 0 && verdicts.scales_off == 0 && verdicts.codes > 0;
+      if (fits) fitting += (fitting.empty() ? "" : ", ") + candidate;
+      if (candidate == stated_name && !fits)
+        stated_off = !why.empty() ? why
+                                  : std::to_string(verdicts.codes_off) + " of " + std::to_string(verdicts.codes) +
+                                        " codes not a nearest code, " + std::to_string(verdicts.scales_off) + " of " +
+                                        std::to_string(verdicts.scales) + " scales off";
+    }
+    out += out.empty() ? "" : "; ";
+    out += std::string(name) + ": ";
+    if (stated_off.empty())
+      out += "its codes fit " + fitting + " (" + stated_name + " as its hello states)";
+    else if (!fitting.empty())
+      out += "its codes fit " + fitting + ", not " + stated_name + " as its hello states (" + stated_off + ")";
+    else
+      out += "no known quantized format fits its codes (" + stated_name + " as its hello states: " + stated_off + ")";
+  }
+  return out;
+}
+
 }  // namespace
 
 Identification identify(Implementation& impl, const FloatFormat& dtype) {
@@ -428,6 +526,7 @@ Identification identify(Implementation& impl, const FloatFormat& dtype) {
   if (id.candidates.front().matches()) id.state = identify_state(session, id.candidates.front());
   const CandidateFit& best = id.candidates.front();
   if (session.any.rules().narrow()) id.precision = identify_precision(session, best, id);
+  if (best.matches()) id.quantization = identify_quantization(session, best, id);
   if (session.caps.supports_option("amsgrad") && best.convention.adam().amsgrad == AmsgradVariant::none)
     id.amsgrad = identify_amsgrad(session, best);
   if (session.caps.supports_option("maximize")) id.maximize = identify_maximize(session, best);
@@ -457,6 +556,7 @@ std::string Identification::describe() const {
   if (!precision.empty()) out += "    precision: " + precision + "\n";
   if (!state.empty()) out += "    state: " + state + "\n";
   if (!state_formats.empty()) out += "    state formats: " + state_formats + ", as its hello states (every probe ran so)\n";
+  if (!quantization.empty()) out += "    quantized states: " + quantization + "\n";
   if (!amsgrad.empty()) out += "    AMSGrad option: " + amsgrad + "\n";
   if (!maximize.empty()) out += "    maximize option: " + maximize + "\n";
   if (!top.matches()) {

@@ -17,3 +17,20 @@ expect "$venv $src/adapters/torch/torch_optim_adapter.py torch.optim:Adam --pres
 expect "$venv $src/adapters/torch/torch_optim_adapter.py optimi:Adam --preset optimi-adam" "optimi-adam" \
   "the moments held bias-corrected"
 expect "$venv $src/adapters/heavyball/adapter.py" "heavyball-adamw" "the moments held bias-corrected"
+
+# identify names the quantized state formats whose codes fit (a probe of 8192 elements): torchao's 4-bit
+# maps for AdamW4bit, as its hello states; bitsandbytes' CPU 8-bit codes fit no map's nearest code
+# (finding bnb-8bit-cpu-not-nearest).
+quantized() {  # class, the line identify must print
+  "$adamconf" identify --impl "torch:$1" --dtype float32 >"$tmp/out" 2>&1 || fail "identify --impl torch:$1: exit $?: $(cat "$tmp/out")"
+  grep -qF "    quantized states: $2" "$tmp/out" || fail "identify --impl torch:$1: $(grep 'quantized states' "$tmp/out" || cat "$tmp/out")"
+  echo "$(head -1 "$tmp/out") $(grep 'quantized states' "$tmp/out")"
+}
+quantized torchao.optim:AdamW4bit "m: its codes fit torchao-dynamic4-signed (torchao-dynamic4-signed as its hello states); v: its codes fit torchao-linear4-unsigned (torchao-linear4-unsigned as its hello states)"
+quantized bitsandbytes.optim:AdamW8bit "m: no known quantized format fits its codes (bnb-dynamic8-signed as its hello states: "
+
+# --dtype picks the optimizers that offer it: HeavyBall's adapter offers one per dtype.
+"$adamconf" identify --impl "$venv $src/adapters/heavyball/adapter.py" --dtype bfloat16 >"$tmp/out" 2>&1 || fail "identify heavyball --dtype bfloat16: $(cat "$tmp/out")"
+[ "$(grep -c 'probed in' "$tmp/out")" = 1 ] && grep -q '^heavyball.AdamW:bfloat16 .*probed in bfloat16' "$tmp/out" ||
+  fail "identify --dtype bfloat16 did not probe HeavyBall's bfloat16 optimizer alone: $(grep 'probed in' "$tmp/out")"
+grep -q "stochastic-rounding, as its hello states (the probe fits it" "$tmp/out" || fail "HeavyBall bfloat16 precision: $(grep precision: "$tmp/out")"

@@ -35,6 +35,8 @@ struct Identification {
   /// What the exported state holds (the moments, or the moments bias-corrected), where it can tell; else "".
   std::string state;
   std::string state_formats;             ///< "m=float32, v=float32, ..." as the hello states them (every probe ran so), or ""
+  /// Which known quantized formats the exported codes of m and v fit, where the hello states one; else "".
+  std::string quantization;
 
   const CandidateFit& best() const { return candidates.front(); }
   /// The lines `adamconf identify` prints.
