@@ -11,17 +11,21 @@ names of update_by_adam's zero_guard), and one step count per parameter group,
 group["step_count"] (an int64 tensor, chainable.py:2579-2593), from which it
 recomputes lr as a float32 tensor every step (lr t / t: scalars=float32).
 
-It offers three optimizers, one per parameter dtype, since HeavyBall computes
-each in float32 with float32 moments and stores theta differently (adamconf picks
-the one offering --dtype):
+It offers four optimizers, one per parameter dtype, since HeavyBall computes
+the low-precision ones in float32 with float32 moments and stores theta
+differently (adamconf picks the one offering --dtype):
 - heavyball.AdamW, float32;
 - heavyball.AdamW:bfloat16, stored by stochastic rounding (utils.py copy_stochastic_,
   stochastic_round_: 16 random low bits added to the float32 pattern, then cut,
   dither_steps = 1): precision=stochastic-rounding, m_format=v_format=float32; the
   case's rounding_seed seeds torch's generator, so a request is answered alike twice;
 - heavyball.AdamW:float16, stored to nearest (source.to(float16)):
-  precision=float32-opmath, m_format=v_format=float32.
-Not float64 (see HeavyBallAdamW.__init__).
+  precision=float32-opmath, m_format=v_format=float32;
+- heavyball.AdamW:float64, made with storage_dtype="float64" (its documented
+  argument), so that the moments are float64 and the step float64 throughout.
+  With the default storage_dtype="float32" a float64 parameter gets a float32
+  Adam direction applied in float64, which no precision convention here
+  describes (see HeavyBallAdamW.__init__).
 
 HeavyBall compiles every step with torch.compile by default (about 24 s for the
 first step of each shape); the adapter runs it eagerly
@@ -53,6 +57,10 @@ class HeavyBallAdamW(TorchOptimizer):
     def __init__(self, *args, storage=None):
         super().__init__(*args)
         self.storage = storage
+        if storage == "float64":  # storage_dtype="float64": float64 moments, the whole step in float64
+            self.name = f"{self.name}:float64"
+            self.dtypes = [d for d in self.dtypes if d == "float64"]
+            return
         if storage:
             self.name = f"{self.name}:{storage}"
             self.dtypes = [d for d in self.dtypes if d == storage]
@@ -94,7 +102,7 @@ class HeavyBallAdamW(TorchOptimizer):
             raise ValueError(f"{self.name} keeps one step count per parameter group: tensors of one group "
                              f"imported at steps {int(group['step_count'])} and {int(step)}")
         group["step_count"] = step
-        moments = torch.float32 if self.storage else dtype  # float32 moments beside bfloat16/float16 parameters
+        moments = torch.float32 if self.storage in STORAGE_OPTIONS else dtype  # float32 beside bfloat16/float16
         optimizer.state[param] = {0: {"step": step, M: torch.tensor(s["m"], dtype=moments),
                                       V: torch.tensor(s["v"], dtype=moments), "is_initialized": {0}}}
 
@@ -117,6 +125,8 @@ def main():
             heavyball.utils.compile_mode = None
         optimizers = [HeavyBallAdamW("heavyball:AdamW", "heavyball-adamw", {}, storage=storage)
                       for storage in (None, "bfloat16", "float16")]
+        optimizers.append(HeavyBallAdamW("heavyball:AdamW", "heavyball-adamw", {"storage_dtype": "float64"},
+                                         storage="float64"))
     except Exception as e:  # said in the hello's place, so adamconf reports it in one line
         return refuse_at_start("heavyball:AdamW", e)
     torch.set_num_threads(1)

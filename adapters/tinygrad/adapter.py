@@ -4,6 +4,7 @@
 
     adamconf check --impl ".venv/bin/python adapters/tinygrad/adapter.py" --preset tinygrad-adam
     adamconf check --impl ".venv/bin/python adapters/tinygrad/adapter.py" --preset tinygrad-adamw --dtype bfloat16
+    adamconf check --impl ".venv/bin/python adapters/tinygrad/adapter.py --optim-dtype float64" --preset tinygrad-adamw --dtype float64
     adamconf check --impl ".venv/bin/python adapters/tinygrad/adapter.py --dev CPU" --preset tinygrad-adamw
     adamconf check --impl ".venv/bin/python adapters/tinygrad/adapter.py --no-jit" --preset tinygrad-adam --timeout 600
     adamconf identify --impl ".venv/bin/python adapters/tinygrad/adapter.py" --dtype float32
@@ -25,6 +26,11 @@ adamconf has; tinygrad's promotion rounds (1 - b1) g, g g and wd p to the
 parameter's dtype and the update lr up to it before the subtraction; the
 README's conformance matrix says whether the bound holds for it), and
 scalars=float32 (lr and the running products are float32 tensors).
+--optim-dtype float64 sets OPTIM_DTYPE=float64: float64 moments, offered for
+float64 parameters alone, where the step is float64 but for lr, b1_t and b2_t
+(scalars=float32). With the default float32 moments, a float64 parameter's
+direction is computed in float32 (its gradient cast down: 2^200 is inf there),
+which no convention here models, and its checks fail.
 
 The device: the adapter selects DEV=CPU:X86 (tinygrad's own x86 code
 emitter, no compiler) by default, the one CPU backend that runs every dtype
@@ -92,19 +98,24 @@ class RunningProducts:
 class TinygradOptimizer:
     """tinygrad.nn.optim.Adam or AdamW, as adamconf drives it."""
 
-    def __init__(self, name, preset, fn, decay, tg, jit):
+    def __init__(self, name, preset, fn, decay, tg, jit, optim_dtype="float32"):
         self.name, self.preset, self.fn, self.decay, self.tg, self.jit = name, preset, fn, decay, tg, jit
         d = tg.dtypes
         self.dtypes = {"float32": d.float32, "float64": d.float64, "bfloat16": d.bfloat16, "float16": d.float16}
+        # OPTIM_DTYPE=float64: float64 moments, offered for float64 parameters only (the whole step
+        # in float64 but its float32 lr, b1_t and b2_t); the default keeps float32 moments for all.
+        self.state_dtype = self.dtypes[optim_dtype]
+        if optim_dtype == "float64":
+            self.dtypes = {"float64": d.float64}
         self.products = RunningProducts(tg.np)
         self.io = BufferIo(tg)
         self.slots = {}
 
     def hello(self):
         hyper = ["lr", "beta1", "beta2", "eps"] + (["weight_decay"] if self.decay else [])
-        return entry(self.name, [self.preset], list(self.dtypes), hyper,
-                     options=["precision=float32-opmath", "m_format=float32", "v_format=float32", "scalars=float32"],
-                     state=True)
+        states = ([] if self.state_dtype == self.tg.dtypes.float64
+                  else ["precision=float32-opmath", "m_format=float32", "v_format=float32"])
+        return entry(self.name, [self.preset], list(self.dtypes), hyper, options=states + ["scalars=float32"], state=True)
 
     def slot(self, n, dtype, h):
         """The optimizer whose kernels step a tensor of n elements of dtype with h's constants."""
@@ -132,8 +143,8 @@ class TinygradOptimizer:
             count = given["step"] if given else 0
             # What tinygrad's optimizer holds for this tensor: p, m, v (zeros), b1_t, b2_t (ones) and lr.
             state = {"p": io.encode(tensor["theta0"], dtype),
-                     "m": io.encode(given["m"] if given else [0.0] * len(tensor["theta0"]), self.tg.dtypes.float32),
-                     "v": io.encode(given["v"] if given else [0.0] * len(tensor["theta0"]), self.tg.dtypes.float32),
+                     "m": io.encode(given["m"] if given else [0.0] * len(tensor["theta0"]), self.state_dtype),
+                     "v": io.encode(given["v"] if given else [0.0] * len(tensor["theta0"]), self.state_dtype),
                      "b1_t": io.encode([self.products(h["beta1"], count)], self.tg.dtypes.float32),
                      "b2_t": io.encode([self.products(h["beta2"], count)], self.tg.dtypes.float32),
                      "lr": io.encode([h["lr"]], self.tg.dtypes.float32)}
@@ -287,9 +298,13 @@ def main():
     parser.add_argument("--dev", default="CPU:X86",
                         help="tinygrad's DEV: CPU:X86 (default, tinygrad's x86 emitter), CPU (clang) or CPU:LLVM (libLLVM)")
     parser.add_argument("--no-jit", action="store_true", help="step eagerly instead of through TinyJit")
+    parser.add_argument("--optim-dtype", choices=["float32", "float64"], default="float32",
+                        help="tinygrad's OPTIM_DTYPE, the moments' dtype: float64 offers float64 parameters alone, "
+                             "stepped in float64 throughout")
     args = parser.parse_args()
     try:
         os.environ["DEV"] = args.dev
+        os.environ["OPTIM_DTYPE"] = args.optim_dtype
         # Compile kernels in this process: tinygrad's default worker pool (PARALLEL) restarts its
         # processes every 16 kernels, and a case of new constants compiles new kernels.
         os.environ.setdefault("PARALLEL", "0")
@@ -301,8 +316,9 @@ def main():
     except Exception as e:
         return refuse_at_start("tinygrad", e)
     jit = not args.no_jit
-    optimizers = [TinygradOptimizer("tinygrad.nn.optim.Adam", "tinygrad-adam", tg.optim.Adam, False, tg, jit),
-                  TinygradOptimizer("tinygrad.nn.optim.AdamW", "tinygrad-adamw", tg.optim.AdamW, True, tg, jit)]
+    optimizers = [TinygradOptimizer("tinygrad.nn.optim.Adam", "tinygrad-adam", tg.optim.Adam, False, tg, jit, args.optim_dtype),
+                  TinygradOptimizer("tinygrad.nn.optim.AdamW", "tinygrad-adamw", tg.optim.AdamW, True, tg, jit,
+                                    args.optim_dtype)]
     serve({o.name: o for o in optimizers}, name)
     return 0
 
