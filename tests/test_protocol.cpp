@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <limits>
+#include <nlohmann/json.hpp>
 
 #include "adamconf/adapter_messages.hpp"
 #include "adamconf/process_implementation.hpp"
@@ -104,6 +105,28 @@ TEST(Protocol, AQuantizedStateIsReadExactlyAndAMalformedOneIsNamed) {
   refused(R"(, "m_codes": [1, 0])", "m_codes but not m_scales");
   refused(R"(, "v_scales": [0.5])", "v_scales but not v_codes");
   refused(R"(, "m_codes": 3, "m_scales": [0.5])", "not a list");
+}
+
+TEST(Protocol, ARequestCarriesEachTensorsQuantizedStateExactlyAndNoneForAFloat32One) {
+  // Two tensors: the first's state quantized (codes and scales as an adapter exported them), the second's float32.
+  RunCase c;
+  c.theta0 = {1, 2, 3};
+  c.tensors = {{.size = 2, .group = 0}, {.size = 1, .group = 0}};
+  c.grads = {{0.5, 0.25, 0.125}};
+  c.initial_state = ImplementationState{.step = 1, .m = {0.5, -0.25, 0.125}, .v = {0.25, 0.0625, 0.5},
+                                        .m_quantized = {{.codes = {255, 0}, .scales = {0.5}}, {}},
+                                        .v_quantized = {{.codes = {255, 7}, .scales = {0.25}}, {}}};
+  const adamconf::Setup setup{make_spec("bitsandbytes-adamw8bit"), float32_format};
+  const auto request = nlohmann::json::parse(run_request(3, "a", setup, {c}, 2));
+  const auto& states = request.at("cases").at(0).at("state");
+  EXPECT_EQ(states.at(0).at("m_codes"), nlohmann::json({255, 0}));
+  EXPECT_EQ(states.at(0).at("m_scales"), nlohmann::json({0.5}));
+  EXPECT_EQ(states.at(0).at("v_codes"), nlohmann::json({255, 7}));
+  EXPECT_EQ(states.at(0).at("v_scales"), nlohmann::json({0.25}));
+  EXPECT_EQ(states.at(0).at("m"), nlohmann::json({0.5, -0.25}));  // what the codes read back as, beside them
+  EXPECT_FALSE(states.at(1).contains("m_codes"));
+  EXPECT_FALSE(states.at(1).contains("v_codes"));
+  EXPECT_EQ(states.at(1).at("m"), nlohmann::json({0.125}));
 }
 
 /// A protocol /2 hello of one Optax optimizer whose options are `options` (a JSON array).

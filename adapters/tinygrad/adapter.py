@@ -312,7 +312,8 @@ def main():
         from importlib.metadata import version
         tg.Tensor([1.0, 2.0]).realize()  # the device compiles, or says why not
         renderer = type(tg.Device[tg.Device.DEFAULT].renderer).__name__
-        name = f"tinygrad {version('tinygrad')} (DEV={args.dev}, {renderer}, {'eager' if args.no_jit else 'TinyJit'})"
+        optim = "" if args.optim_dtype == "float32" else f", OPTIM_DTYPE={args.optim_dtype}"
+        name = f"tinygrad {version('tinygrad')} (DEV={args.dev}, {renderer}, {'eager' if args.no_jit else 'TinyJit'}{optim})"
     except Exception as e:
         return refuse_at_start("tinygrad", e)
     jit = not args.no_jit

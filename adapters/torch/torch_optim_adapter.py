@@ -260,12 +260,13 @@ class TorchOptimizer:
 
     def import_state(self, optimizer, param, s, options, dtype):
         """One tensor's state (step, m, v, vmax) given to the optimizer, in the class's layout."""
-        if self.quantized and param.numel() >= 4096 and (self.quantized == "bnb-dynamic8" or param.numel() % 128 == 0):
-            raise ValueError(f"{self.name}: importing a quantized state (codes and scales) is not in the protocol yet")
         layout = self.state_names["layout"]
         state_dtype = DTYPES[self.state_names["state_dtype"]] if self.state_names["state_dtype"] else dtype
         step_dtype = self.state_names["step_dtype"]
         step = torch.tensor(s["step"], dtype=step_dtype) if step_dtype else int(s["step"])
+        if "m_codes" in s or "v_codes" in s:  # a quantized state: its codes and block scales, exactly
+            self.import_quantized(optimizer, param, s, layout, step)
+            return
         state = {layout["m"]: torch.tensor(s["m"], dtype=state_dtype),
                  layout["v"]: torch.tensor(s["v"], dtype=state_dtype), **self.state_names["other"]}
         if options.get("amsgrad"):
@@ -274,6 +275,38 @@ class TorchOptimizer:
             self.set_group_step(optimizer, param, step)
         else:
             state["step"] = step
+        optimizer.state[param] = state
+
+    def import_quantized(self, optimizer, param, s, layout, step):
+        """A quantized state as the class itself lays it out, the codes and scales copied in: bitsandbytes'
+        init_state (state1/state2 codes, absmax1/absmax2, its qmaps), torchao's _new_buffer
+        (OptimState8bit/4bit/Fp8: codes, scale, qmap), the inverses of quantized_state and
+        torchao_quantized_state."""
+        if "m_codes" not in s or "v_codes" not in s:
+            raise ValueError(f"{self.name}: a state with codes for only one of m and v")
+        if self.module.split(".")[0] == "bitsandbytes":
+            group = group_of_param(optimizer, param)
+            gindex = next(i for i, g in enumerate(optimizer.param_groups) if g is group)
+            pindex = next(i for i, p in enumerate(group["params"]) if p is param)
+            optimizer.state[param] = {}
+            optimizer.init_state(group, param, gindex, pindex)
+            state = optimizer.state[param]
+            state["step"] = step
+            for name, codes, absmax in (("m", "state1", "absmax1"), ("v", "state2", "absmax2")):
+                state[codes].copy_(torch.tensor(s[f"{name}_codes"], dtype=torch.uint8).reshape(state[codes].shape))
+                state[absmax].copy_(torch.tensor(s[f"{name}_scales"], dtype=torch.float32).reshape(state[absmax].shape))
+            return
+        state = {"step": step}
+        for name, key, signed in (("m", layout["m"], True), ("v", layout["v"], False)):
+            buffer = optimizer._new_buffer(param, signed)
+            codes = torch.tensor(s[f"{name}_codes"], dtype=torch.uint8)
+            if buffer.codes.dtype == torch.float8_e4m3fn:  # OptimStateFp8: the codes' bit patterns
+                codes = codes.view(torch.float8_e4m3fn)
+            elif buffer.qmap.numel() == 16:  # OptimState4bit: two codes a byte, the high nibble first
+                codes = (codes[0::2] << 4) | codes[1::2]
+            buffer.codes.copy_(codes.reshape(buffer.codes.shape))
+            buffer.scale.copy_(torch.tensor(s[f"{name}_scales"], dtype=torch.float32).reshape(buffer.scale.shape))
+            state[key] = buffer
         optimizer.state[param] = state
 
     @staticmethod

@@ -61,9 +61,13 @@ std::vector<double> part_of(const std::vector<double>& xs, const TensorSlice& s)
 }
 
 ImplementationState tensor_state(const ImplementationState& s, const TensorSlice& slice, std::size_t k) {
-  return {s.step_of(k), part_of(s.m, slice), part_of(s.v, slice),
-          s.vmax.empty() ? std::vector<double>{} : part_of(s.vmax, slice), {},
-          s.compensation.empty() ? std::vector<double>{} : part_of(s.compensation, slice)};
+  ImplementationState out{s.step_of(k), part_of(s.m, slice), part_of(s.v, slice),
+                          s.vmax.empty() ? std::vector<double>{} : part_of(s.vmax, slice), {},
+                          s.compensation.empty() ? std::vector<double>{} : part_of(s.compensation, slice)};
+  // Tensor k's codes and scales, where its state is quantized (one entry per tensor, empty for a float32 one).
+  if (k < s.m_quantized.size() && !s.m_quantized[k].empty()) out.m_quantized = {s.m_quantized[k]};
+  if (k < s.v_quantized.size() && !s.v_quantized[k].empty()) out.v_quantized = {s.v_quantized[k]};
+  return out;
 }
 
 void append_tensor_state(ImplementationState& joined, const ImplementationState& tensor) {

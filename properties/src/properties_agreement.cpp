@@ -231,8 +231,6 @@ void check_each_step(Checker& checker, Scenario s) {
   // judged against the exact step from that state.
   const std::size_t steps = s.run.grads.size();
   if (steps < 2) return;
-  // The protocol does not import a quantized state (codes and scales) yet: no resumed steps there.
-  if (checker.context().rules().any_quantized()) return;
   std::vector<std::size_t> points;  // resume after step k (1-based), from theta[k - 1] and states[k - 1]
   for (int draw = 0; draw < 3; ++draw) {
     const std::size_t k = *gen::uniform<std::size_t>(1, steps - 1);

@@ -62,6 +62,12 @@ std::vector<double> numbers(const Json& x, const std::string& where) {
 Json state_json(const ImplementationState& s) {
   Json j = {{"step", s.step}, {"m", s.m}, {"v", s.v}, {"vmax", s.vmax}};
   if (!s.compensation.empty()) j["compensation"] = s.compensation;  // kahan-summation
+  // A quantized state (one tensor's): its codes and block scales, exactly as the adapter exported them.
+  for (const auto& [name, q] : {std::pair{"m", &s.m_quantized}, std::pair{"v", &s.v_quantized}})
+    if (!q->empty() && !q->front().empty()) {
+      j[std::string(name) + "_codes"] = q->front().codes;
+      j[std::string(name) + "_scales"] = q->front().scales;
+    }
   return j;
 }
 
