@@ -57,11 +57,7 @@ class HeavyBallAdamW(TorchOptimizer):
     def __init__(self, *args, storage=None):
         super().__init__(*args)
         self.storage = storage
-        if storage == "float64":  # storage_dtype="float64": float64 moments, the whole step in float64
-            self.name = f"{self.name}:float64"
-            self.dtypes = [d for d in self.dtypes if d == "float64"]
-            return
-        if storage:
+        if storage:  # one dtype each; float64 is made with storage_dtype="float64" (main)
             self.name = f"{self.name}:{storage}"
             self.dtypes = [d for d in self.dtypes if d == storage]
             return
