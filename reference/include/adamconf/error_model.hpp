@@ -319,6 +319,12 @@ class ErrorModel {
   // epsilon" and "The direction", "Underflow of intermediate products".
   void scale_by_adam(std::size_t i, const ScaleByAdam& adam, const AdamElement<Real>& e) {
     ElementBounds<Bound>& b = bounds_[i];
+    if (scalars_unbounded_) {  // begin_step: a moment scalar may be inf or NaN, so nothing of the step is bounded
+      b.m = b.v = b.vmax = U::infinite().x;
+      update_error_[i] = U::infinite();
+      underflow_error_[i] = U{0};
+      return;
+    }
     const U eg = grad_error_[i];
     if (flush_) {  // the moments read back as operands ("Flushed subnormals")
       b.m = denormal_read(e.m_prev, U{b.m}).x;
@@ -335,12 +341,6 @@ class ErrorModel {
       e_v_used = e_vmax;
     }
     const DirectionError d = direction_error(adam, e, e_v_used, e_vmax);
-    if (scalars_unbounded_) {  // begin_step: a moment scalar may be inf or NaN
-      b.m = b.v = b.vmax = U::infinite().x;
-      update_error_[i] = U::infinite();
-      underflow_error_[i] = U{0};
-      return;
-    }
     b.m = (e_m + reference_u_ * up(e.m)).x;
     b.v = (e_v + reference_u_ * up(e.v)).x;
     b.vmax = (e_vmax + reference_u_ * up(e.vmax)).x;
