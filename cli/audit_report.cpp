@@ -30,12 +30,17 @@ std::string tensor_verdict(const audit::TensorVerdict& t) {
   return t.passed() ? "pass" : "FAIL";
 }
 
+/// A tensor's name, with its dtype where it is not the manifest's ("0.norm (float32)").
+std::string tensor_label(const audit::AuditReport& r, const audit::TensorVerdict& t) {
+  return t.dtype.empty() || t.dtype == r.dtype ? t.name : t.name + " (" + t.dtype + ")";
+}
+
 }  // namespace
 
 std::string render_audit_text(const audit::AuditReport& r, bool all_tensors) {
   std::string out = "adamconf audit " + r.manifest + shards_text(r) + "\n  convention: " + r.convention + "\n";
   std::size_t width = 6;
-  for (const auto& t : r.tensors) width = std::max(width, std::min<std::size_t>(t.name.size(), 48));
+  for (const auto& t : r.tensors) width = std::max(width, std::min<std::size_t>(tensor_label(r, t).size(), 48));
   out += "  " + pad("tensor", width) + pad("elements", 12, true) + pad("values", 12, true) + pad("worst/allowed", 15, true) +
          pad("max ulps", 10, true) + pad("rms ulps", 10, true) + pad("failures", 10, true) + "  step\n";
   // The failing tensors and the 20 worst others (all with --all-tensors), in the manifest's order.
@@ -48,7 +53,7 @@ std::string render_audit_text(const audit::AuditReport& r, bool all_tensors) {
   shown.insert(shown.end(), by_ratio.begin(), by_ratio.begin() + static_cast<std::ptrdiff_t>(others));
   std::stable_sort(shown.begin(), shown.end(), [&](auto* a, auto* b) { return a < b; });
   for (const auto* t : shown)
-    out += "  " + pad(t->name, width) + pad(std::to_string(t->elements), 12, true) +
+    out += "  " + pad(tensor_label(r, *t), width) + pad(std::to_string(t->elements), 12, true) +
            pad(std::to_string(t->statistics.count), 12, true) + pad(format("%.3g", t->statistics.worst_ratio), 15, true) +
            pad(format("%.3g", t->statistics.max_error_ulps), 10, true) + pad(format("%.3g", t->statistics.rms_ulps()), 10, true) +
            pad(std::to_string(t->failures), 10, true) + "  " + std::to_string(t->step_before) + " -> " +
@@ -112,7 +117,7 @@ std::string render_audit_html(const audit::AuditReport& r) {
   out += "<table><tr><th>tensor</th><th>elements</th><th>values</th><th>worst/allowed</th><th>max ulps</th><th>rms ulps</th>"
          "<th>failures</th><th>step</th></tr>\n";
   for (const auto& t : r.tensors)
-    out += "<tr class=\"" + std::string(t.passed() ? "pass" : "fail") + "\"><td>" + xml_escape(t.name) + "</td><td>" +
+    out += "<tr class=\"" + std::string(t.passed() ? "pass" : "fail") + "\"><td>" + xml_escape(tensor_label(r, t)) + "</td><td>" +
            std::to_string(t.elements) + "</td><td>" + std::to_string(t.statistics.count) + "</td><td>" +
            format("%.3g", t.statistics.worst_ratio) + "</td><td>" + format("%.3g", t.statistics.max_error_ulps) + "</td><td>" +
            format("%.3g", t.statistics.rms_ulps()) + "</td><td>" + std::to_string(t.failures) + "</td><td>" +

@@ -107,16 +107,21 @@ class StepRecorder:
 
     def _manifest(self):
         groups = self.optimizer.param_groups
-        dtypes = {p.dtype for _, _, p in self._params()}
-        if len(dtypes) != 1 or next(iter(dtypes)) not in DTYPES:
-            raise ValueError(f"adamconf recorder: the parameters' dtypes {sorted(map(str, dtypes))}: a manifest has one of "
+        # The manifest's dtype is the one most elements have (the first such); a tensor of another dtype (a
+        # float32 head or norm beside bfloat16 weights) names its own in its "tensors" entry.
+        elements = {}
+        for _, _, p in self._params():
+            elements[p.dtype] = elements.get(p.dtype, 0) + p.numel()
+        unknown = sorted(str(d) for d in elements if d not in DTYPES)
+        if not elements or unknown:
+            raise ValueError(f"adamconf recorder: parameters of dtype {unknown or 'none'}: a manifest takes "
                              f"{sorted(DTYPES.values())}")
-        dtype = next(iter(dtypes))
+        dtype = max(elements, key=elements.get)
         for flag in ("amsgrad", "maximize"):
             if len({bool(g.get(flag, False)) for g in groups}) > 1:
                 raise ValueError(f"adamconf recorder: parameter groups differ in {flag}; a manifest has one value")
         options = {"amsgrad": bool(groups[0].get("amsgrad", False)), "maximize": bool(groups[0].get("maximize", False))}
-        if dtype in (torch.bfloat16, torch.float16):
+        if any(d in (torch.bfloat16, torch.float16) for d in elements):
             # The fused CPU kernel computes in float32 and rounds once when it stores (FusedAdamKernel.cpp: opmath);
             # the for-loop and foreach paths round each operation to the dtype; bitsandbytes computes every
             # dtype in float32 (backends/cpu/ops.py casts g and p to float32 and copies p back).
@@ -132,7 +137,8 @@ class StepRecorder:
         return {"adamconf_audit": 1, "preset": self.preset, "dtype": DTYPES[dtype], "options": options,
                 "hyperparameters": hyper[0], "groups": hyper, "before": "before.safetensors",
                 "after": "after.safetensors",
-                "tensors": [{"name": name, "group": g} for g, name, _ in self._params()],
+                "tensors": [{"name": name, "group": g, **({"dtype": DTYPES[p.dtype]} if p.dtype != dtype else {})}
+                            for g, name, p in self._params()],
                 "recorded_by": f"adamconf_torch_recorder, torch {torch.__version__}, {type(self.optimizer).__name__}"}
 
     def _folder(self):

@@ -419,6 +419,71 @@ TEST(Audit, FilesThatDisagreeWithTheManifestAreOneLineNamingFileAndTensor) {
   EXPECT_NE(input_error(s).find("after.safetensors: No such file or directory"), std::string::npos) << input_error(s);
 }
 
+/// The tensors of `from` (a recorded step's before or after) renamed NAME -> NAME + suffix, appended to `into`.
+void append_renamed(std::vector<st::TensorData>& into, const st::View& from, const std::string& suffix) {
+  for (const st::TensorInfo& t : from.tensors()) {
+    std::vector<double> xs;
+    from.values(t, 0, t.elements, xs);
+    into.push_back({.name = t.name + suffix, .dtype = t.dtype, .values = xs, .shape = t.shape});
+  }
+}
+
+TEST(Audit, TensorsOfTheirOwnDtypeAreJudgedInIt) {
+  // Mixed precision as models are trained: bfloat16 weights beside float32 ones (norms kept in float32). Two
+  // recorded steps, one in each dtype, joined into one manifest whose float32 tensors say so.
+  const RecordedStep low = record_step("mixed-bfloat16", bfloat16_format), high = record_step("mixed-float32", float32_format);
+  const std::filesystem::path folder = std::filesystem::path(testing::TempDir()) / "audit-mixed";
+  std::filesystem::remove_all(folder);
+  auto join = [&](const char* file, const std::function<void(std::vector<st::TensorData>&)>& plant = {}) {
+    std::vector<st::TensorData> ts;
+    for (const auto& [step, suffix] : {std::pair{&low, ""}, std::pair{&high, "32"}}) {
+      const st::MappedFile mapped((step->folder / file).string());
+      append_renamed(ts, mapped.view(), suffix);
+    }
+    if (plant) plant(ts);
+    write_atomically((folder / file).string(), st::serialize(ts));
+  };
+  auto manifest = [&](const std::string& own_dtype) {
+    write_atomically((folder / "manifest.json").string(),
+                     R"({"adamconf_audit": 1, "preset": "pytorch-adamw", "dtype": "bfloat16", "options": {"step_counter": "integer"},
+                         "hyperparameters": {"weight_decay": "0.01"}, "groups": [{}, {"lr": "0.01"}],
+                         "before": "before.safetensors", "after": "after.safetensors",
+                         "tensors": [{"name": "w"}, {"name": "empty"}, {"name": "b", "group": 1},
+                                     {"name": "w32")" + own_dtype + R"(}, {"name": "b32", "group": 1)" + own_dtype + "}]}");
+    return audit::load_manifest((folder / "manifest.json").string());
+  };
+  join("before.safetensors");
+  join("after.safetensors");
+  const audit::AuditReport r = audit::run_audit(manifest(R"(, "dtype": "float32")"), {.jobs = 2});
+  EXPECT_TRUE(r.passed()) << (r.tensors[3].failed.empty() ? "" : r.tensors[3].failed[0].second);
+  ASSERT_EQ(r.tensors.size(), 5u);
+  EXPECT_EQ(r.values(), 3 * 2 * 70005u);  // theta, m, v of every element of both steps
+  EXPECT_EQ(r.unjudged(), 0u);
+  EXPECT_EQ(r.tensors[0].dtype, "bfloat16");
+  EXPECT_EQ(r.tensors[3].dtype, "float32");
+  EXPECT_EQ(audit::report_from_json(audit::to_json(r), "r.json").tensors[3].dtype, "float32");
+  // The float32 tensor's step judged by float32's bound: 2^-12 relative off (1/16 of a bfloat16 ulp) fails.
+  join("after.safetensors", [](std::vector<st::TensorData>& ts) {
+    double& x = values(ts, "theta/w32")[100];
+    x = static_cast<float>(x * (1 + std::ldexp(1.0, -12)));
+  });
+  const audit::AuditReport off = audit::run_audit(manifest(R"(, "dtype": "float32")"), {.jobs = 1});
+  EXPECT_FALSE(off.passed());
+  EXPECT_EQ(off.tensors[3].failures, 1u);
+  ASSERT_FALSE(off.tensors[3].failed.empty());
+  EXPECT_EQ(off.tensors[3].failed[0].first, 100u);
+  EXPECT_NE(off.tensors[3].failed[0].second.find("w32 element 100: theta"), std::string::npos) << off.tensors[3].failed[0].second;
+  // Without its own dtype the float32 tensor disagrees with the manifest, in one line naming file and tensor.
+  std::string e;
+  try {
+    audit::run_audit(manifest(""), {});
+  } catch (const audit::InputError& x) {
+    e = x.what();
+  }
+  EXPECT_NE(e.find("before.safetensors: tensor 'theta/w32' is F32; the manifest's convention stores it as bfloat16"),
+            std::string::npos) << e;
+}
+
 TEST(Audit, ShardsSplitTheTensorsAndMergeIntoTheWholeVerdict) {
   const RecordedStep s = record_step("shards", float32_format, [](auto&, auto& after) { auto& x = values(after, "theta/b")[0];
     x = static_cast<float>(x + 1);
@@ -469,6 +534,11 @@ TEST(AuditManifest, RefusesWhatItCannotAuditInOneLine) {
       {R"({"adamconf_audit": 1, "preset": "keras-adamx", "dtype": "float32", "before": "b", "after": "a"})", "unknown preset"},
       {"{" + base + R"(, "dtype": "float32", "tensors": [{"name": "w", "group": 2}]})", "is in group 2; the manifest has 1"},
       {"{" + base + R"(, "dtype": "float32", "tensors": [{"name": "w"}, {"name": "w"}]})", "listed twice"},
+      {"{" + base + R"(, "dtype": "bfloat16", "tensors": [{"name": "norm", "dtype": "float8"}]})",
+       "tensors[0].dtype is \"float8\": expected \"bfloat16\", \"float16\", \"float32\" or \"float64\""},
+      {"{" + base + R"(, "dtype": "float32", "options": {"m_format": "float32"},
+           "tensors": [{"name": "w"}, {"name": "norm", "dtype": "bfloat16"}]})",
+       "tensors[1] ('norm', bfloat16): m in float32 is wider than the bfloat16 arithmetic"},
       {"{" + base + R"(, "dtype": "float32", "groups": [{"beta1": "1.5"}]})", "groups[0]: hyperparameter beta1 = 1.5 is outside [0, 1)"},
       {"{" + base + R"(, "dtype": "float32", "options": {"amsgrad": "yes"}})", "options.amsgrad is \"yes\", not true or false"},
       {R"({"preset": "pytorch-adamw"})", "no \"adamconf_audit\": 1"},

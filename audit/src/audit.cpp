@@ -26,8 +26,15 @@ using safetensors::MappedFile;
 using safetensors::TensorInfo;
 using safetensors::View;
 
+/// The convention as one tensor claims it: the manifest's, in the tensor's dtype.
+struct TensorConvention {
+  Setup setup;
+  PrecisionRules rules;
+};
+
 /// Where one tensor's values lie in the two files; nullptr: absent.
 struct TensorSources {
+  const TensorConvention* convention = nullptr;  ///< the Auditor's, one per dtype
   const TensorInfo *theta = nullptr, *grad = nullptr, *m = nullptr, *v = nullptr, *vmax = nullptr;
   const TensorInfo *theta_after = nullptr, *m_after = nullptr, *v_after = nullptr, *vmax_after = nullptr;
   /// kahan-summation: the compensation before and after; master-weights: the model's copy after.
@@ -174,8 +181,9 @@ class Auditor {
     const std::uint64_t window = std::max<std::uint64_t>(1, settings_.window);
     for (const std::size_t k : shard_tensors(sizes, settings_.shard)) {
       const AuditTensor& t = tensors[k];
-      TensorVerdict verdict{.name = t.name, .group = t.group, .elements = sizes[k]};
-      sources_.push_back(locate(t.name, sizes[k], verdict));
+      const TensorConvention& convention = convention_of(t);
+      TensorVerdict verdict{.name = t.name, .dtype = convention.setup.dtype.name, .group = t.group, .elements = sizes[k]};
+      sources_.push_back(locate(t.name, sizes[k], convention, verdict));
       report.tensors.push_back(std::move(verdict));
       for (std::uint64_t first = 0; first < sizes[k]; first += window)
         pieces.push_back({.tensor = report.tensors.size() - 1, .first = first, .count = std::min(window, sizes[k] - first)});
@@ -226,13 +234,26 @@ class Auditor {
     return s;
   }
 
-  /// Finds tensor `name`'s values in both files and checks their dtypes,
-  /// sizes and step counts; fills the verdict's step counts and the
-  /// step-count failure.
-  TensorSources locate(const std::string& name, std::uint64_t n, TensorVerdict& verdict) {
+  /// The setup and rules of tensor t's dtype, made once per dtype (map nodes stay where they are).
+  const TensorConvention& convention_of(const AuditTensor& t) {
+    auto it = conventions_.find(t.dtype);
+    if (it == conventions_.end()) {
+      Setup setup = manifest_.setup_of(t);
+      const PrecisionRules rules = setup.rules();
+      it = conventions_.emplace(t.dtype, TensorConvention{.setup = std::move(setup), .rules = rules}).first;
+    }
+    return it->second;
+  }
+
+  /// Finds tensor `name`'s values in both files and checks their dtypes
+  /// (those of `convention`), sizes and step counts; fills the verdict's step
+  /// counts and the step-count failure.
+  TensorSources locate(const std::string& name, std::uint64_t n, const TensorConvention& convention, TensorVerdict& verdict) {
     const View &b = before_.view(), &a = after_.view();
-    const FloatFormat& theta_format = rules_.reported();
+    const PrecisionRules& rules = convention.rules;  // the tensor's dtype's
+    const FloatFormat& theta_format = rules.reported();
     TensorSources s;
+    s.convention = &convention;
     s.theta = tensor_of(b, "theta", name, true, n, &theta_format);
     s.grad = tensor_of(b, "grad", name, false, n, nullptr);
     s.theta_after = tensor_of(a, "theta", name, true, n, &theta_format);
@@ -245,24 +266,24 @@ class Auditor {
                        file.find("vmax/" + name);
       fresh = !any;
       if (fresh) return;
-      m = tensor_of(file, "m", name, true, n, &rules_.format_of(Quantity::m));
-      v = tensor_of(file, "v", name, true, n, &rules_.format_of(Quantity::v));
-      if (amsgrad_) vmax = tensor_of(file, "vmax", name, true, n, &rules_.format_of(Quantity::vmax));
+      m = tensor_of(file, "m", name, true, n, &rules.format_of(Quantity::m));
+      v = tensor_of(file, "v", name, true, n, &rules.format_of(Quantity::v));
+      if (amsgrad_) vmax = tensor_of(file, "vmax", name, true, n, &rules.format_of(Quantity::vmax));
       step = step_count(file, file.at("step/" + name));
     };
     state(b, s.fresh_before, s.m, s.v, s.vmax, verdict.step_before);
     state(a, s.fresh_after, s.m_after, s.v_after, s.vmax_after, verdict.step_after);
     // Kahan summation: the compensation is state (absent before the first step: 0); master
     // weights: theta is the float32 master, and the model's copy in the dtype follows it.
-    if (rules_.kahan_summation()) {
-      const FloatFormat& fc = rules_.format_of(Quantity::compensation);
+    if (rules.kahan_summation()) {
+      const FloatFormat& fc = rules.format_of(Quantity::compensation);
       if (!s.fresh_before) s.compensation = tensor_of(b, "compensation", name, true, n, &fc);
       if (!s.fresh_after) s.compensation_after = tensor_of(a, "compensation", name, true, n, &fc);
     }
-    if (rules_.master_weights()) s.copy_after = tensor_of(a, "copy", name, true, n, &rules_.dtype());
+    if (rules.master_weights()) s.copy_after = tensor_of(a, "copy", name, true, n, &rules.dtype());
     for (const auto& [q, codes, scales, field] : {std::tuple{Quantity::m, &s.m_codes, &s.m_scales, "m"},
                                                    std::tuple{Quantity::v, &s.v_codes, &s.v_scales, "v"}}) {
-      const std::optional<QuantizedFormat>& f = rules_.quantized(q);
+      const std::optional<QuantizedFormat>& f = rules.quantized(q);
       if (!f || !f->quantizes(n) || s.fresh_after) continue;
       *codes = &a.at(std::string(field) + "_codes/" + name);
       *scales = &a.at(std::string(field) + "_scales/" + name);
@@ -344,13 +365,14 @@ class Auditor {
   /// worst (element `first` is the piece's first).
   /// False where it takes none of the piece (settings, quantized states, a
   /// step scalar it cannot decide).
-  bool certify_fast(const RunCase& c, std::uint64_t first,
+  bool certify_fast(const TensorConvention& convention, const RunCase& c, std::uint64_t first,
                     const std::vector<std::tuple<Quantity, const std::vector<double>*, bool>>& judged, Recorder& recorder,
                     std::vector<std::size_t>& in_mpfr, Partial& out) const {
-    if (!settings_.fast_path || !FastStep::takes(manifest_.setup)) return false;
+    if (!settings_.fast_path || !FastStep::takes(convention.setup)) return false;
+    const PrecisionRules& rules = convention.rules;  // the tensor's dtype's
     std::optional<FastStep> fast;
     try {
-      fast.emplace(manifest_.setup, c);
+      fast.emplace(convention.setup, c);
     } catch (const Undecided&) {
       return false;
     }
@@ -360,7 +382,7 @@ class Auditor {
       bool certified = true;
       for (std::size_t k = 0; k < kinds && certified; ++k) {
         const auto& [q, observed, output] = judged[k];
-        const FloatFormat& format = rules_.format_of(output ? q : Quantity::theta);
+        const FloatFormat& format = rules.format_of(output ? q : Quantity::theta);
         const std::optional<Certificate> certificate = fast->certify(i, q, (*observed)[i], format, output);
         if (certificate) certificates[k] = *certificate;
         certified = certificate.has_value();
@@ -417,6 +439,8 @@ class Auditor {
   /// `fast`: whether the fast path may certify values (else every one is judged in MPFR).
   void judge_piece(const TensorVerdict& verdict, const TensorSources& s, const Piece& p, Partial& out, bool fast = true) const {
     const View &b = before_.view(), &a = after_.view();
+    const TensorConvention& convention = *s.convention;
+    const PrecisionRules& rules = convention.rules;  // the tensor's dtype's
     RunCase c;
     b.values(*s.theta, p.first, p.count, c.theta0);
     c.grads.assign(1, std::vector<double>(p.count, 0.0));
@@ -445,7 +469,7 @@ class Auditor {
     if (s.compensation) {
       b.values(*s.compensation, p.first, p.count, state.compensation);
       require(state.compensation, s.compensation, "compensation", false);
-    } else if (rules_.kahan_summation()) {
+    } else if (rules.kahan_summation()) {
       state.compensation.assign(p.count, 0.0);
     }
     require(c.theta0, s.theta, "theta", false);
@@ -485,17 +509,17 @@ class Auditor {
     }
     Recorder recorder;
     std::vector<std::size_t> in_mpfr;
-    if (!fast || !certify_fast(c, p.first, judged, recorder, in_mpfr, out)) {
+    if (!fast || !certify_fast(convention, c, p.first, judged, recorder, in_mpfr, out)) {
       in_mpfr.resize(p.count);
       for (std::size_t i = 0; i < p.count; ++i) in_mpfr[i] = i;
     }
     const ExactStep exact = in_mpfr.empty() ? ExactStep{}
-                            : exact_trajectory(manifest_.setup, in_mpfr.size() == p.count ? c : elements_of(c, in_mpfr)).front();
+                            : exact_trajectory(convention.setup, in_mpfr.size() == p.count ? c : elements_of(c, in_mpfr)).front();
     out.mpfr_values += in_mpfr.size() * judged.size();
     auto judge_one = [&](std::size_t i, double observed, const R& x, const R& allowed, Quantity q) {
       // theta + compensation is a sum in double of two stored values, no output of a format (judge()'s `output`)
       const bool output = q != Quantity::theta_plus_compensation;
-      const FloatFormat& format = rules_.format_of(output ? q : Quantity::theta);
+      const FloatFormat& format = rules.format_of(output ? q : Quantity::theta);
       const Judged j = recorder.record(observed, x, allowed, format, [&] {
         std::string inputs = "theta " + show_value(c.theta0[i]) + (verdict.stepped ? ", grad " + show_value(c.grads[0][i]) : ", no grad") +
                              ", m " + show_value(state.m[i]) + ", v " + show_value(state.v[i]);
@@ -513,7 +537,7 @@ class Auditor {
     for (const auto& [q, codes, scales, values, field] :
          {std::tuple{Quantity::m, s.m_codes, s.m_scales, &m_after, "m"}, std::tuple{Quantity::v, s.v_codes, s.v_scales, &v_after, "v"}}) {
       if (!codes) continue;
-      const QuantizedFormat& f = *rules_.quantized(q);
+      const QuantizedFormat& f = *rules.quantized(q);
       QuantizedTensor tensor;
       std::vector<double> read;
       a.values(*codes, p.first, p.count, read);
@@ -545,7 +569,7 @@ class Auditor {
     for (std::size_t i = 0; i < p.count; ++i) {
       // Master weights: the copy is the master rounded to nearest even in the dtype, bit for bit.
       if (!copy_after.empty()) {
-        const double expected = round_stored(theta_after[i], rules_.dtype());
+        const double expected = round_stored(theta_after[i], rules.dtype());
         ++recorder.statistics().count;
         if (!(copy_after[i] == expected && std::signbit(copy_after[i]) == std::signbit(expected))) {
           ++out.failures;
@@ -553,7 +577,7 @@ class Auditor {
             out.failed.push_back({p.first + i, verdict.name + " element " + std::to_string(p.first + i) + ": copy => " +
                                                    show_value(copy_after[i]) + "  expected " + show_value(expected) +
                                                    ": the master " + show_value(theta_after[i]) + " rounded to nearest even in " +
-                                                   rules_.dtype().name + " (bit for bit)"});
+                                                   rules.dtype().name + " (bit for bit)"});
         }
       }
     }
@@ -568,8 +592,9 @@ class Auditor {
 
   const Manifest& manifest_;
   const AuditSettings& settings_;
-  PrecisionRules rules_;
+  PrecisionRules rules_;  ///< the manifest's (its dtype); each tensor judges by its own (TensorSources::convention)
   bool amsgrad_;
+  std::map<std::string, TensorConvention> conventions_;  ///< by a tensor's dtype ("": the manifest's)
   MappedFile before_, after_;
   std::vector<TensorSources> sources_;
   std::vector<Partial> partials_;

@@ -89,7 +89,11 @@ Manifest parse_manifest(const std::string& text, const std::string& path) {
   } catch (const std::invalid_argument& e) {
     fail(e.what());
   }
-  const PrecisionRules rules = m.setup.rules();
+  try {
+    m.setup.rules().validate_state_formats();
+  } catch (const std::invalid_argument& e) {
+    fail(e.what());
+  }
   if (j.contains("groups")) {
     if (!j["groups"].is_array()) fail("groups is " + excerpt(j["groups"]) + ", not an array");
     for (std::size_t g = 0; g < j["groups"].size(); ++g) {
@@ -121,8 +125,18 @@ Manifest parse_manifest(const std::string& text, const std::string& path) {
       if (!t.is_object() || !t.contains("name") || !t["name"].is_string())
         fail(where + " is " + excerpt(t) + ", not {\"name\": ..., \"group\": ...}");
       for (const auto& [key, v] : t.items())
-        if (key != "name" && key != "group") fail(where + ": unknown field '" + excerpt(key, 40) + "'");
+        if (key != "name" && key != "group" && key != "dtype") fail(where + ": unknown field '" + excerpt(key, 40) + "'");
       AuditTensor a{.name = t["name"].get<std::string>()};
+      if (t.contains("dtype")) {  // a tensor of another dtype than the manifest's, under the same convention
+        if (!t["dtype"].is_string() || !format_by_name(t["dtype"].get<std::string>()))
+          fail(where + ".dtype is " + excerpt(t["dtype"]) + ": expected \"bfloat16\", \"float16\", \"float32\" or \"float64\"");
+        a.dtype = t["dtype"].get<std::string>();
+        try {
+          m.setup_of(a).rules().validate_state_formats();
+        } catch (const std::invalid_argument& e) {
+          fail(where + " ('" + excerpt(a.name, 60) + "', " + a.dtype + "): " + e.what());
+        }
+      }
       if (t.contains("group")) {
         if (!t["group"].is_number_unsigned()) fail(where + ".group is " + excerpt(t["group"]) + ", not a group index");
         a.group = t["group"].get<std::size_t>();
@@ -136,6 +150,12 @@ Manifest parse_manifest(const std::string& text, const std::string& path) {
     }
   }
   return m;
+}
+
+Setup Manifest::setup_of(const AuditTensor& t) const {
+  Setup s = setup;
+  if (!t.dtype.empty()) s.dtype = *format_by_name(t.dtype);
+  return s;
 }
 
 Manifest load_manifest(const std::string& path) {

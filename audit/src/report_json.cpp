@@ -63,6 +63,7 @@ std::string to_json(const AuditReport& r) {
     nlohmann::json failed = nlohmann::json::array();
     for (const auto& [element, description] : t.failed) failed.push_back({{"element", element}, {"description", description}});
     tensors.push_back({{"name", t.name},
+                       {"dtype", t.dtype},
                        {"group", t.group},
                        {"elements", t.elements},
                        {"stepped", t.stepped},
@@ -113,6 +114,7 @@ AuditReport report_from_json(const std::string& text, const std::string& file) {
       if (s >= r.shard_count) throw std::invalid_argument("shard " + std::to_string(s + 1) + " of " + std::to_string(r.shard_count));
     for (const auto& t : j.at("tensors")) {
       TensorVerdict v{.name = t.at("name").get<std::string>(),
+                      .dtype = t.value("dtype", r.dtype),  // absent before tensors had dtypes of their own
                       .group = t.at("group").get<std::size_t>(),
                       .elements = t.at("elements").get<std::uint64_t>(),
                       .stepped = t.at("stepped").get<bool>(),

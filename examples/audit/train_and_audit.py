@@ -4,7 +4,8 @@ Two small models built in code (no download): an MLP whose first weight has
 131072 elements, and a small transformer (torch.nn.TransformerEncoderLayer).
 Each is trained a few steps with torch.optim.AdamW on every CPU path
 (for-loop, foreach, fused) in float32 and bfloat16, once plainly and once as
-fine-tuning scripts do (two parameter groups, a learning-rate warmup, AMSGrad), recorded with
+fine-tuning scripts do (two parameter groups, a learning-rate warmup, AMSGrad), and
+in mixed precision (bfloat16 with a float32 last layer: a step over tensors of two dtypes), recorded with
 recorders/adamconf_torch_recorder.py, and every recorded step is audited:
 all must pass. Then two planted bugs, each an AdamW that is wrong in one
 place, must fail, the report naming the tensor and the element:
@@ -25,7 +26,8 @@ from adamconf_torch_recorder import StepRecorder  # noqa: E402
 from audit_steps import Audits  # noqa: E402
 
 PATHS = {"for-loop": {"foreach": False}, "foreach": {"foreach": True}, "fused": {"fused": True}}
-DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
+# "mixed": a bfloat16 model whose last layer is kept in float32 (Float32Head).
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "mixed": "mixed"}
 
 
 class TinyTransformer(torch.nn.Module):
@@ -44,6 +46,24 @@ def make_model(kind):
     if kind == "mlp":
         return torch.nn.Sequential(torch.nn.Linear(256, 512), torch.nn.ReLU(), torch.nn.Linear(512, 10))
     return TinyTransformer()
+
+
+class Float32Head(torch.nn.Module):
+    """A bfloat16 model whose last layer is kept in float32, as mixed-precision recipes keep a classifier head: one
+    step updates tensors of two dtypes, and the manifest names the head's own (float32) beside its bfloat16."""
+
+    def __init__(self, kind):
+        super().__init__()
+        model = make_model(kind)
+        if kind == "mlp":
+            self.body, self.head = model[:2], model[2]
+        else:
+            self.body, self.head = model, model.head
+            model.head = torch.nn.Identity()
+        self.body.to(torch.bfloat16)
+
+    def forward(self, x):
+        return self.head(self.body(x.to(torch.bfloat16)).float())
 
 
 def batch(kind, dtype):
@@ -83,7 +103,7 @@ def train(kind, dtype, optimizer_class, options, folder, steps, seed=0, setup="p
     0.01 on the matrices and none on biases and norms (two parameter groups), a linear warmup of the learning
     rate (LambdaLR: it changes every step) and AMSGrad."""
     torch.manual_seed(seed)
-    model = make_model(kind).to(dtype)
+    model = Float32Head(kind) if dtype == "mixed" else make_model(kind).to(dtype)
     if setup == "groups":
         matrices = [p for p in model.parameters() if p.dim() >= 2]
         others = [p for p in model.parameters() if p.dim() < 2]
@@ -95,7 +115,7 @@ def train(kind, dtype, optimizer_class, options, folder, steps, seed=0, setup="p
         schedule = None
     StepRecorder(optimizer, folder, model=model)
     for _ in range(steps):
-        x, y = batch(kind, dtype)
+        x, y = batch(kind, torch.float32 if dtype == "mixed" else dtype)
         loss = torch.nn.functional.cross_entropy(model(x).float(), y)
         optimizer.zero_grad()
         loss.backward()
@@ -119,7 +139,7 @@ def main():
     for kind in args.models.split(","):
         for dtype_name, dtype in DTYPES.items():
             for path, options in PATHS.items():
-                for setup in args.setups.split(","):
+                for setup in args.setups.split(",") if dtype_name != "mixed" else ["plain"]:
                     folder = os.path.join(args.out, f"{kind}-{path}-{dtype_name}" + ("" if setup == "plain" else f"-{setup}"))
                     for manifest in train(kind, dtype, torch.optim.AdamW, options, folder, args.steps, args.seed, setup):
                         audits.expect_pass(manifest, f"{kind:12} {path:9} {dtype_name:9} {setup:6}")

@@ -20,6 +20,7 @@ namespace adamconf::audit {
 /// What one tensor's audit found.
 struct TensorVerdict {
   std::string name;
+  std::string dtype{};  ///< its dtype (the manifest's unless the manifest gives it one of its own)
   std::size_t group = 0;
   std::uint64_t elements = 0;
   bool stepped = true;  ///< it had a gradient (else theta and its state must be left alone)

@@ -21,10 +21,12 @@ struct InputError : std::runtime_error {
 };
 
 /// A parameter tensor of the step: its name in the files (theta/NAME,
-/// grad/NAME, m/NAME, ...) and its parameter group.
+/// grad/NAME, m/NAME, ...), its parameter group and its dtype.
 struct AuditTensor {
   std::string name;
   std::size_t group = 0;
+  /// Its dtype where it is not the manifest's (a float32 norm beside bfloat16 weights); empty: the manifest's.
+  std::string dtype{};
 };
 
 struct Manifest {
@@ -35,6 +37,8 @@ struct Manifest {
   std::string before{}, after{};       ///< the safetensors files, resolved against the manifest's folder
   /// In the order they are reported; empty: every theta/NAME of `before`, in group 0.
   std::vector<AuditTensor> tensors{};
+  /// The convention as tensor t claims it: `setup` in t's own dtype where it has one.
+  Setup setup_of(const AuditTensor& t) const;
 };
 
 /// Reads and validates a manifest file. Throws InputError ("FILE: what").
