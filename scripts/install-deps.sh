@@ -2,7 +2,7 @@
 # Installs the Debian packages adamconf needs, only those missing.
 set -euo pipefail
 packages=(cmake make g++ libboost-dev libmpfr-dev libgmp-dev libgtest-dev librapidcheck-dev
-          nlohmann-json3-dev libcli11-dev libbenchmark-dev python3 python3-numpy python3-torch python3-mpmath python3-gmpy2
+          nlohmann-json3-dev libcli11-dev libbenchmark-dev zlib1g-dev python3 python3-numpy python3-torch python3-mpmath python3-gmpy2
           python3-venv  # .venv: the PyPI peers (adapters/requirements.txt)
           python3-pytest chromium  # the pytest integration; rendering the HTML report (tests/cli/html_report.sh)
           clang libclang-rt-14-dev  # clang: the sanitizer build and libFuzzer (scripts/sanitize.sh, scripts/fuzz.sh)

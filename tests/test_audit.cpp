@@ -148,12 +148,89 @@ TEST(Npz, RefusesWhatItCannotReadInPlaceInOneLineNamingTheEntry) {
     EXPECT_NE(e.find(expected), std::string::npos) << "got: " << e << "\nexpected: " << expected;
     EXPECT_EQ(e.rfind("f.npz: ", 0), 0u) << e;
   }
-  // Compressed (np.savez_compressed): the method field of the first central directory entry set to 8.
+  // The method field of the first central directory entry set to 8 (deflate: read through inflate_npz, not in
+  // place) and to 12 (bzip2: not read at all).
   std::string compressed = ok;
   const auto cd = compressed.find("PK\x01\x02");
   ASSERT_NE(cd, std::string::npos);
   compressed[cd + 10] = 8;
-  EXPECT_NE(npz_error(compressed).find("is compressed (method 8, np.savez_compressed)"), std::string::npos) << npz_error(compressed);
+  EXPECT_NE(npz_error(compressed).find("entry 'theta/w.npy' is compressed (np.savez_compressed)"), std::string::npos)
+      << npz_error(compressed);
+  compressed[cd + 10] = 12;
+  EXPECT_NE(npz_error(compressed).find("entry 'theta/w.npy' is compressed by method 12 (read: stored"), std::string::npos)
+      << npz_error(compressed);
+}
+
+/// tests/data/two-arrays-compressed.npz: the same two arrays as np.savez_compressed writes them (deflated, ZIP64 sizes).
+std::string compressed_npz_bytes() {
+  std::ifstream in(std::string(ADAMCONF_SOURCE_DIR) + "/tests/data/two-arrays-compressed.npz", std::ios::binary);
+  return {(std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>()};
+}
+
+/// The message reading `bytes` as a compressed archive throws (inflated into memory), "" when it reads.
+std::string inflate_error(const std::string& bytes) {
+  try {
+    const auto* p = reinterpret_cast<const std::uint8_t*>(bytes.data());
+    std::string inflated;
+    const auto entries = st::inflate_npz(p, bytes.size(), "f.npz", [&](const std::uint8_t* q, std::size_t n) {
+      inflated.append(reinterpret_cast<const char*>(q), n);
+    });
+    st::read_inflated_npz(reinterpret_cast<const std::uint8_t*>(inflated.data()), inflated.size(), entries, "f.npz");
+  } catch (const st::FileError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(Npz, InflatesCompressedArchivesIntoATemporaryFileAndReadsTheSameValues) {
+  const std::filesystem::path folder = std::filesystem::path(testing::TempDir()) / "npz-compressed";
+  std::filesystem::create_directories(folder);
+  const std::string bytes = compressed_npz_bytes();
+  const auto* p = reinterpret_cast<const std::uint8_t*>(bytes.data());
+  EXPECT_EQ(st::npz_inflated_size(p, bytes.size(), "f.npz"), 140u + 160u);  // the two .npy entries, as zipfile lists them
+  EXPECT_EQ(st::npz_inflated_size(reinterpret_cast<const std::uint8_t*>(npz_bytes().data()), npz_bytes().size(), "f.npz"), 0u);
+  EXPECT_EQ(inflate_error(bytes), "");
+  write_atomically((folder / "c.npz").string(), bytes);
+  const st::MappedFile mapped((folder / "c.npz").string());
+  const st::View& v = mapped.view();
+  const st::TensorInfo& theta = v.at("theta/w");
+  EXPECT_EQ(theta.dtype, st::DType::F32);
+  std::vector<double> xs;
+  v.values(theta, 0, 3, xs);
+  EXPECT_EQ(xs, (std::vector<double>{1.5, -2, 0.25}));
+  const st::TensorInfo& m = v.at("m/w");
+  EXPECT_EQ(m.shape, (std::vector<std::uint64_t>{2, 2}));
+  v.values(m, 0, 4, xs);
+  EXPECT_EQ(xs, (std::vector<double>{0.5, 1, 2, 4}));
+  mapped.release(m, 0, 4);  // the temporary's pages, given back as a stored archive's are
+  // Corrupt archives, each in one line naming the entry: the first central directory entry's CRC-32 (offset 16),
+  // its inflated size (24: 140 bytes) and its compressed size (20: 79 bytes, the stream cut short at 20).
+  const auto cd = bytes.find("PK\x01\x02");
+  ASSERT_NE(cd, std::string::npos);
+  ASSERT_EQ(static_cast<unsigned char>(bytes[cd + 24]), 140u);
+  auto with = [&](std::size_t at, unsigned char value) {
+    std::string b = bytes;
+    b[at] = static_cast<char>(value);
+    return b;
+  };
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {with(cd + 16, static_cast<unsigned char>(bytes[cd + 16] ^ 1)), "entry 'theta/w.npy': CRC-32 of its inflated bytes differs"},
+      {with(cd + 24, 100), "entry 'theta/w.npy' inflates to more than the 100 bytes its header declares"},
+      {with(cd + 24, 200), "entry 'theta/w.npy' inflates to 140 bytes; its header declares 200"},
+      {with(cd + 20, 20), "entry 'theta/w.npy': its deflate data ends before its stream does"},
+  };
+  for (const auto& [b, expected] : cases) {
+    const std::string e = inflate_error(b);
+    EXPECT_NE(e.find(expected), std::string::npos) << "got: " << e << "\nexpected: " << expected;
+    EXPECT_EQ(e.rfind("f.npz: ", 0), 0u) << e;
+  }
+  // Garbled deflate data: a block type of 3 (reserved) in the first entry's first byte.
+  const auto local = bytes.find("PK\x03\x04");
+  const std::size_t data = local + 30 + (static_cast<unsigned char>(bytes[local + 26]) | static_cast<unsigned char>(bytes[local + 27]) << 8) +
+                           (static_cast<unsigned char>(bytes[local + 28]) | static_cast<unsigned char>(bytes[local + 29]) << 8);
+  const std::string garbled = with(data, static_cast<unsigned char>(bytes[data] | 0x06));
+  EXPECT_NE(inflate_error(garbled).find("entry 'theta/w.npy': its deflate data is corrupt (zlib: invalid block type)"), std::string::npos)
+      << inflate_error(garbled);
 }
 
 /// A recorded step written by builtin:float: step 2 of pytorch-adamw over

@@ -7,13 +7,20 @@
 // the file and the entry:
 //   - no end-of-central-directory record, or one (or its ZIP64 record) that
 //     points outside the file; a central directory entry or local header cut short;
-//   - a compressed entry (np.savez_compressed: inflating would hold the whole
-//     tensor in memory), an encrypted one, an entry not named *.npy;
+//   - an entry compressed otherwise than by deflate, an encrypted one, an entry
+//     not named *.npy;
+//   - np.savez_compressed's deflated entries are inflated (zlib, a stream at a
+//     time) by inflate_npz into a sink, each checked to inflate to exactly its
+//     declared size with its declared CRC-32; MappedFile's sink is an unlinked
+//     temporary file, mapped as the stored archive would be (memory stays at
+//     the windows'; the disk holds the inflated arrays while the audit runs);
 //   - an .npy header that is not one: magic, version 1-3, a header that runs
 //     past its entry, a descr that is not one of '<f8' '<f4' '<f2' '<i8' '<i4'
 //     '<u8' '<u4' '|u1' '|i1' '|b1' and '<V2' (ml_dtypes' bfloat16, which NumPy
 //     saves as 2-byte void), big-endian data, Fortran order beyond one
 //     dimension, a shape whose product overflows, or data of another size.
+#include <zlib.h>
+
 #include <algorithm>
 #include <cstring>
 #include <limits>
@@ -117,8 +124,18 @@ TensorInfo npy(const Zip& z, std::string name, std::uint64_t begin, std::uint64_
 
 bool is_zip(const std::uint8_t* bytes, std::size_t size) { return size >= 4 && std::memcmp(bytes, "PK\x03\x04", 4) == 0; }
 
-View read_npz(const std::uint8_t* bytes, std::size_t size, const std::string& file) {
-  const Zip z{bytes, size, file};
+namespace {
+
+/// One entry of the central directory, checked to lie in the file.
+struct Entry {
+  std::string name;  ///< without ".npy"
+  std::uint64_t method = 0, data = 0, compressed = 0, uncompressed = 0, crc = 0;
+};
+
+/// The central directory's entries (every offset checked against the file).
+std::vector<Entry> entries_of(const Zip& z) {
+  const std::uint8_t* bytes = z.bytes;
+  const std::uint64_t size = z.size;
   // The end of central directory record: the last "PK\5\6", within the last 22 + 65535 bytes (its comment).
   if (size < 22) z.fail("is " + std::to_string(size) + " bytes long: too short for a ZIP archive");
   std::uint64_t eocd = size - 22;
@@ -138,7 +155,7 @@ View read_npz(const std::uint8_t* bytes, std::size_t size, const std::string& fi
     cd_at = le(bytes + record + 48, 8);
   }
   z.need(cd_at, cd_size, "the central directory");
-  std::vector<TensorInfo> tensors;
+  std::vector<Entry> out;
   std::uint64_t at = cd_at;
   for (std::uint64_t k = 0; k < entries; ++k) {
     z.need(at, 46, "central directory entry " + std::to_string(k));
@@ -167,26 +184,129 @@ View read_npz(const std::uint8_t* bytes, std::size_t size, const std::string& fi
     }
     const std::string where = "entry '" + excerpt(name, 80) + "'";
     if (flags & 1) z.fail(where + " is encrypted");
-    if (method != 0)
-      z.fail(where + " is compressed (method " + std::to_string(method) +
-             ", np.savez_compressed): audit reads np.savez's stored entries in place; save with np.savez or as safetensors");
-    if (compressed != uncompressed) z.fail(where + ": stored, yet " + std::to_string(compressed) + " bytes hold " + std::to_string(uncompressed));
+    if (method != 0 && method != 8)
+      z.fail(where + " is compressed by method " + std::to_string(method) +
+             " (read: stored, as np.savez writes, and deflate, as np.savez_compressed does)");
+    if (method == 0 && compressed != uncompressed)
+      z.fail(where + ": stored, yet " + std::to_string(compressed) + " bytes hold " + std::to_string(uncompressed));
     if (name.size() < 4 || name.compare(name.size() - 4, 4, ".npy") != 0) z.fail(where + " is not an .npy array");
     z.need(local, 30, where + "'s local header");
     if (std::memcmp(bytes + local, "PK\x03\x04", 4) != 0) z.fail(where + "'s local header has no signature");
     const std::uint64_t data = local + 30 + le(bytes + local + 26, 2) + le(bytes + local + 28, 2);
     z.need(data, compressed, where);
-    tensors.push_back(npy(z, name.substr(0, name.size() - 4), data, compressed));
+    out.push_back({.name = name.substr(0, name.size() - 4), .method = method, .data = data, .compressed = compressed,
+                   .uncompressed = uncompressed, .crc = le(e + 16, 4)});
     at += 46 + name_length + extra_length + comment_length;
   }
-  // Entries may not share bytes (a crafted archive could point two at one run).
+  return out;
+}
+
+/// The tensors of `entries` located in z (each entry's .npy at its `data`, `uncompressed` bytes long),
+/// no two sharing bytes (a crafted archive could point two at one run).
+View view_of(const Zip& z, const std::vector<Entry>& entries) {
+  std::vector<TensorInfo> tensors;
+  for (const Entry& e : entries) tensors.push_back(npy(z, e.name, e.data, e.uncompressed));
   std::vector<const TensorInfo*> order;
   for (const auto& t : tensors) order.push_back(&t);
   std::sort(order.begin(), order.end(), [](auto* a, auto* b) { return a->begin < b->begin; });
   for (std::size_t k = 1; k < order.size(); ++k)
     if (order[k]->begin < order[k - 1]->end)
       z.fail("entries '" + excerpt(order[k - 1]->name, 60) + ".npy' and '" + excerpt(order[k]->name, 60) + ".npy' overlap");
-  return View(bytes, std::move(tensors), file);
+  return View(z.bytes, std::move(tensors), z.file);
+}
+
+}  // namespace
+
+View read_npz(const std::uint8_t* bytes, std::size_t size, const std::string& file) {
+  const Zip z{bytes, size, file};
+  const std::vector<Entry> entries = entries_of(z);
+  for (const Entry& e : entries)
+    if (e.method != 0)
+      z.fail("entry '" + excerpt(e.name, 80) + ".npy' is compressed (np.savez_compressed): inflate_npz reads such an archive");
+  return view_of(z, entries);
+}
+
+std::uint64_t npz_inflated_size(const std::uint8_t* bytes, std::size_t size, const std::string& file) {
+  const std::vector<Entry> entries = entries_of(Zip{bytes, size, file});
+  if (std::none_of(entries.begin(), entries.end(), [](const Entry& e) { return e.method != 0; })) return 0;
+  std::uint64_t total = 0;
+  for (const Entry& e : entries) {
+    if (e.uncompressed > std::numeric_limits<std::uint64_t>::max() - total) Zip{bytes, size, file}.fail("inflated sizes overflow");
+    total += e.uncompressed;
+  }
+  return total;
+}
+
+std::vector<InflatedEntry> inflate_npz(const std::uint8_t* bytes, std::size_t size, const std::string& file,
+                                       const std::function<void(const std::uint8_t*, std::size_t)>& write) {
+  const Zip z{bytes, size, file};
+  std::vector<InflatedEntry> out;
+  std::uint64_t at = 0;
+  std::vector<std::uint8_t> buffer(std::size_t{1} << 16);
+  for (const Entry& e : entries_of(z)) {
+    const std::string where = "entry '" + excerpt(e.name, 80) + ".npy'";
+    std::uint64_t produced = 0;
+    uLong crc = crc32(0L, Z_NULL, 0);
+    auto emit = [&](const std::uint8_t* p, std::size_t n) {
+      if (n > e.uncompressed - produced)
+        z.fail(where + " inflates to more than the " + std::to_string(e.uncompressed) + " bytes its header declares");
+      produced += n;
+      for (std::size_t done = 0; done < n;) {  // crc32 takes at most 2^32 - 1 bytes at once
+        const auto chunk = static_cast<uInt>(std::min<std::size_t>(n - done, 1u << 30));
+        crc = crc32(crc, p + done, chunk);
+        done += chunk;
+      }
+      write(p, n);
+    };
+    if (e.method == 0) {
+      emit(bytes + e.data, e.compressed);
+    } else {
+      z_stream stream{};
+      if (inflateInit2(&stream, -MAX_WBITS) != Z_OK) z.fail(where + ": zlib cannot start inflating");  // raw deflate
+      std::uint64_t consumed = 0;
+      try {
+        while (true) {
+          if (stream.avail_in == 0 && consumed < e.compressed) {
+            const std::uint64_t n = std::min<std::uint64_t>(e.compressed - consumed, std::uint64_t{1} << 30);
+            stream.next_in = const_cast<Bytef*>(bytes + e.data + consumed);  // zlib does not write its input
+            stream.avail_in = static_cast<uInt>(n);
+            consumed += n;
+          }
+          stream.next_out = buffer.data();
+          stream.avail_out = static_cast<uInt>(buffer.size());
+          const int status = inflate(&stream, Z_NO_FLUSH);
+          emit(buffer.data(), buffer.size() - stream.avail_out);
+          if (status == Z_STREAM_END) break;
+          // Z_BUF_ERROR: no progress was possible, which with room for output means the input ran out.
+          if (status == Z_BUF_ERROR && stream.avail_in == 0 && consumed == e.compressed)
+            z.fail(where + ": its deflate data ends before its stream does (" + std::to_string(produced) + " bytes inflated)");
+          if (status != Z_OK)
+            z.fail(where + ": its deflate data is corrupt (zlib: " + (stream.msg ? excerpt(stream.msg, 60) : std::to_string(status)) + ")");
+        }
+      } catch (...) {
+        inflateEnd(&stream);
+        throw;
+      }
+      inflateEnd(&stream);
+    }
+    if (produced != e.uncompressed)
+      z.fail(where + " inflates to " + std::to_string(produced) + " bytes; its header declares " + std::to_string(e.uncompressed));
+    if (crc != e.crc) z.fail(where + ": CRC-32 of its inflated bytes differs from its header's (a corrupt archive)");
+    out.push_back({.name = e.name, .begin = at, .size = e.uncompressed});
+    at += e.uncompressed;
+  }
+  return out;
+}
+
+View read_inflated_npz(const std::uint8_t* inflated, std::size_t size, const std::vector<InflatedEntry>& entries,
+                       const std::string& file) {
+  const Zip z{inflated, size, file};
+  std::vector<Entry> located;
+  for (const InflatedEntry& e : entries) {
+    z.need(e.begin, e.size, "entry '" + excerpt(e.name, 80) + ".npy', inflated,");
+    located.push_back({.name = e.name, .data = e.begin, .compressed = e.size, .uncompressed = e.size});
+  }
+  return view_of(z, located);
 }
 
 }  // namespace adamconf::safetensors

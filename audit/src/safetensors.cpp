@@ -3,12 +3,14 @@
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <bit>
 #include <cerrno>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 
@@ -286,12 +288,71 @@ MappedFile::MappedFile(const std::string& path) {
   static const std::uint8_t nothing = 0;
   try {
     const auto* bytes = base_ ? static_cast<const std::uint8_t*>(base_) : &nothing;
-    view_ = is_zip(bytes, size_) ? std::make_unique<View>(read_npz(bytes, size_, path))
-                                 : std::make_unique<View>(bytes, size_, path);
+    if (!is_zip(bytes, size_)) {
+      view_ = std::make_unique<View>(bytes, size_, path);
+    } else if (const std::uint64_t inflated = npz_inflated_size(bytes, size_, path); inflated == 0) {
+      view_ = std::make_unique<View>(read_npz(bytes, size_, path));
+    } else {
+      inflate_into_temporary(bytes, inflated, path);
+    }
   } catch (...) {
     if (base_) ::munmap(base_, size_);
     throw;
   }
+}
+
+// np.savez_compressed: every entry inflated, a stream at a time, into an unlinked temporary file in
+// $TMPDIR (or /tmp), which is then mapped in place of the archive: the audit reads its windows from it
+// as from a stored archive, and the disk, not memory, holds the inflated arrays while it runs.
+void MappedFile::inflate_into_temporary(const std::uint8_t* bytes, std::uint64_t inflated, const std::string& path) {
+  const char* tmpdir = std::getenv("TMPDIR");
+  const std::string folder = tmpdir && *tmpdir ? tmpdir : "/tmp";
+  struct statvfs fs {};
+  if (::statvfs(folder.c_str(), &fs) == 0 && static_cast<std::uint64_t>(fs.f_bavail) * fs.f_frsize < inflated)
+    throw FileError(path + ": its compressed entries inflate to " + std::to_string(inflated) + " bytes; " + folder +
+                    " ($TMPDIR) has " + std::to_string(static_cast<std::uint64_t>(fs.f_bavail) * fs.f_frsize) +
+                    " free (save with np.savez, or as safetensors, to read in place)");
+  std::string name = folder + "/adamconf-npz-XXXXXX";
+  const int fd = ::mkstemp(name.data());
+  if (fd < 0) throw FileError(path + ": cannot make a temporary file in " + folder + " to inflate it into: " + std::strerror(errno));
+  ::unlink(name.c_str());  // gone with the last descriptor or mapping, however the audit ends
+  std::vector<InflatedEntry> entries;
+  void* mapped = nullptr;
+  try {
+    std::vector<std::uint8_t> pending;
+    auto flush = [&] {
+      for (std::size_t done = 0; done < pending.size();) {
+        const ssize_t n = ::write(fd, pending.data() + done, pending.size() - done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) throw FileError(path + ": cannot write its inflated entries to " + folder + ": " + std::strerror(errno));
+        done += static_cast<std::size_t>(n);
+      }
+      pending.clear();
+      // The archive's pages read so far are the file's (a read-only mapping never written): given back, so
+      // that inflating a large archive holds no more than its buffers (touched again, they are read again).
+      ::madvise(base_, size_, MADV_DONTNEED);
+    };
+    entries = inflate_npz(bytes, size_, path, [&](const std::uint8_t* p, std::size_t n) {
+      pending.insert(pending.end(), p, p + n);
+      if (pending.size() >= (std::size_t{1} << 22)) flush();
+    });
+    flush();
+    mapped = inflated > 0 ? ::mmap(nullptr, inflated, PROT_READ, MAP_PRIVATE, fd, 0) : nullptr;
+    if (mapped == MAP_FAILED) throw FileError(path + ": cannot map its inflated entries: " + std::strerror(errno));
+    ::close(fd);
+  } catch (...) {
+    ::close(fd);
+    throw;
+  }
+  try {
+    view_ = std::make_unique<View>(read_inflated_npz(static_cast<const std::uint8_t*>(mapped), inflated, entries, path));
+  } catch (...) {
+    ::munmap(mapped, inflated);
+    throw;
+  }
+  ::munmap(base_, size_);  // the archive itself is read no more
+  base_ = mapped;
+  size_ = inflated;
 }
 
 void MappedFile::release(const TensorInfo& t, std::uint64_t first, std::uint64_t count) const {

@@ -53,23 +53,27 @@ status=0; "$adamconf" audit merge "$tmp/s1.json" "$tmp/s3.json" >"$tmp/out" 2>"$
 status=0; "$adamconf" audit merge "$tmp/s1.json" "$tmp/s1.json" "$tmp/s2.json" "$tmp/s3.json" >"$tmp/out" 2>"$tmp/err" || status=$?
 [ $status = 2 ] && grep -q "s1.json: shard 1/3 is in an earlier report too" "$tmp/err" || fail "shard twice: exit $status: $(cat "$tmp/err")"
 
-## The same steps as NumPy .npz archives (np.savez; bfloat16 as ml_dtypes saves it): the same verdict over the same values.
-for case in mlp-for-loop-float32 mlp-fused-bfloat16; do
-  "$venv" - "$tmp/steps/$case/step-000002" "$tmp/npz-$case" <<'PY' || fail "np.savez of $case"
+## The same steps as NumPy .npz archives (np.savez, and np.savez_compressed, whose entries are inflated into a
+## temporary file; bfloat16 as ml_dtypes saves it): the same verdict over the same values.
+for case in mlp-for-loop-float32 mlp-fused-bfloat16 mlp-fused-mixed; do
+  for save in savez savez_compressed; do
+    "$venv" - "$tmp/steps/$case/step-000002" "$tmp/npz-$case-$save" "$save" <<'PY' || fail "np.$save of $case"
 import json, os, sys
 import ml_dtypes  # noqa: F401  (NumPy learns bfloat16)
 import numpy as np
 from safetensors.numpy import load_file
-src, dst = sys.argv[1], sys.argv[2]
+src, dst, save = sys.argv[1], sys.argv[2], getattr(np, sys.argv[3])
 os.makedirs(dst)
 for f in ("before", "after"):
-    np.savez(os.path.join(dst, f + ".npz"), **load_file(os.path.join(src, f + ".safetensors")))
+    save(os.path.join(dst, f + ".npz"), **load_file(os.path.join(src, f + ".safetensors")))
 m = json.load(open(os.path.join(src, "manifest.json")))
 m["before"], m["after"] = "before.npz", "after.npz"
 json.dump(m, open(os.path.join(dst, "manifest.json"), "w"))
 PY
-  "$adamconf" audit "$tmp/npz-$case/manifest.json" >"$tmp/out" 2>/dev/null || fail "$case as .npz: exit $?: $(cat "$tmp/out")"
-  grep -q '^verdict: PASS: 4 tensors, 136714 elements, 410142 values judged, 0 failures' "$tmp/out" || fail "$case as .npz: $(tail -1 "$tmp/out")"
+    "$adamconf" audit "$tmp/npz-$case-$save/manifest.json" >"$tmp/out" 2>/dev/null || fail "$case by np.$save: exit $?: $(cat "$tmp/out")"
+    grep -q '^verdict: PASS: 4 tensors, 136714 elements, 410142 values judged, 0 failures' "$tmp/out" ||
+      fail "$case by np.$save: $(tail -1 "$tmp/out")"
+  done
 done
 
 ## A planted bug: exit 1, and the JUnit report carries the failure naming tensor and element.

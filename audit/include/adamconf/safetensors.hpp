@@ -14,6 +14,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -86,16 +87,35 @@ class View {
 };
 
 /// The tensors of a NumPy .npz archive (np.savez: a ZIP of .npy files, each
-/// stored uncompressed): entry "theta/w.npy" is tensor "theta/w". Read as
+/// stored uncompressed; a deflated entry is refused, see inflate_npz):
+/// entry "theta/w.npy" is tensor "theta/w". Read as
 /// untrusted, as a safetensors file is (audit/src/npz.cpp says what is
 /// refused). `bytes` must start with the ZIP signature "PK\3\4".
 View read_npz(const std::uint8_t* bytes, std::size_t size, const std::string& file);
 /// Whether `bytes` start as a ZIP archive does (an .npz file).
 bool is_zip(const std::uint8_t* bytes, std::size_t size);
 
+/// An .npz archive with deflated entries (np.savez_compressed), read in two steps:
+/// npz_inflated_size says how many bytes its entries inflate to (0: none is
+/// compressed, read_npz reads it in place), inflate_npz writes every entry's
+/// .npy bytes in turn to `write` (each checked to inflate to exactly its
+/// declared size and CRC-32) and says where each begins in what was written,
+/// and read_inflated_npz reads the tensors from those bytes as read_npz would.
+/// Throws FileError naming the file and the entry.
+struct InflatedEntry {
+  std::string name;  ///< the tensor's name (the entry's without ".npy")
+  std::uint64_t begin = 0, size = 0;
+};
+std::uint64_t npz_inflated_size(const std::uint8_t* bytes, std::size_t size, const std::string& file);
+std::vector<InflatedEntry> inflate_npz(const std::uint8_t* bytes, std::size_t size, const std::string& file,
+                                       const std::function<void(const std::uint8_t*, std::size_t)>& write);
+View read_inflated_npz(const std::uint8_t* inflated, std::size_t size, const std::vector<InflatedEntry>& entries,
+                       const std::string& file);
+
 /// A file mapped read-only (pages are read as they are touched, so a file
 /// larger than memory is streamed) and its View: a safetensors file, or an
-/// .npz archive (told apart by its first bytes). Throws FileError naming the
+/// .npz archive (told apart by its first bytes; a compressed one is inflated
+/// into an unlinked temporary file in $TMPDIR, mapped in its place). Throws FileError naming the
 /// path when it cannot be opened or is neither.
 class MappedFile {
  public:
@@ -110,7 +130,9 @@ class MappedFile {
   void release(const TensorInfo& t, std::uint64_t first, std::uint64_t count) const;
 
  private:
-  void* base_ = nullptr;
+  void inflate_into_temporary(const std::uint8_t* bytes, std::uint64_t inflated, const std::string& path);
+
+  void* base_ = nullptr;  ///< the file's mapping (a compressed .npz: its inflated entries')
   std::size_t size_ = 0;
   std::unique_ptr<View> view_;
 };
