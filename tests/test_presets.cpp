@@ -7,6 +7,7 @@
 #include <cmath>
 #include <functional>
 #include <iostream>
+#include <limits>
 #include <map>
 #include <set>
 
@@ -552,6 +553,32 @@ TEST(Presets, StorageFormatsRoundAsBfloat16AndFloat16Do) {
   EXPECT_EQ(round_to_format(1.0 + 3 * std::ldexp(1.0, -8), bfloat16_format), 1.0 + std::ldexp(1.0, -6));
   for (const char* name : {"float32", "float64", "bfloat16", "float16"}) EXPECT_TRUE(format_by_name(name)) << name;
   EXPECT_FALSE(format_by_name("bf16"));
+}
+
+// round_to_format of a double takes the hardware's conversion for float32 (within its normal range) and
+// float64; it must round exactly as the same algorithm in MPFR does: ties to even, the edges of the normal
+// range, the overflow threshold (largest + ulp/2 is inf, just below it the largest), float32's subnormals.
+TEST(Presets, DoublesRoundToFloat32AndFloat64AsInMpfr) {
+  const double largest32 = float32_format.largest_finite(), half_ulp32 = std::ldexp(1.0, 127 - 24);
+  EXPECT_EQ(largest32, static_cast<double>(std::numeric_limits<float>::max()));
+  EXPECT_EQ(float64_format.largest_finite(), std::numeric_limits<double>::max());
+  std::vector<double> xs = {1.0 + std::ldexp(1.0, -24), 1.0 + 3 * std::ldexp(1.0, -24), 0.1, -0.1, 1e-8, 0.999,
+                            std::ldexp(1.0, -126), std::nextafter(std::ldexp(1.0, -126), 0.0), std::ldexp(1.5, -140),
+                            std::ldexp(1.0, -150), std::ldexp(1.0, -149), largest32, largest32 + half_ulp32,
+                            std::nextafter(largest32 + half_ulp32, 0.0), -(largest32 + half_ulp32), std::ldexp(1.0, 129),
+                            std::ldexp(1.0, 200), std::numeric_limits<double>::max(), std::numeric_limits<double>::denorm_min()};
+  std::uint64_t state = 12345;
+  for (int k = 0; k < 20000; ++k) {  // random bit patterns over float32's range and beyond
+    state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+    const double x = std::ldexp(1.0 + static_cast<double>(state >> 12) * 0x1p-52, static_cast<int>(state % 320) - 170);
+    xs.push_back(k % 2 ? x : -x);
+  }
+  for (const double x : xs)
+    for (const FloatFormat& f : {float32_format, float64_format}) {
+      const double fast = round_to_format(x, f), exact = round_to_format(R(x), f);
+      EXPECT_TRUE(fast == exact || (std::isnan(fast) && std::isnan(exact))) << f.name << " " << std::hexfloat << x << ": " << fast
+                                                                            << " against MPFR's " << exact;
+    }
 }
 
 TEST(Presets, UnknownNamesAndOptionsGiveOneLineErrors) {

@@ -3,12 +3,18 @@
 // of a value, the unit roundoff, and text forms (hex floats as Python's float.hex).
 #pragma once
 
+#include <bit>
 #include <cmath>
+#include <cstdint>
 #include <limits>
 #include <optional>
 #include <string>
+#include <type_traits>
 
 namespace adamconf {
+
+/// 2^e as a double, exactly, for a normal power (-1022 <= e <= 1023): its bits built, no libm call.
+constexpr double normal_power_of_two(int e) { return std::bit_cast<double>(static_cast<std::uint64_t>(e + 1023) << 52); }
 
 struct FloatFormat {
   const char* name;  ///< "float32" or "float64": the names users type
@@ -21,9 +27,13 @@ struct FloatFormat {
   /// The smallest positive subnormal, 2^(emin - p + 1); the absolute error of a
   /// rounding into the subnormal range is at most half of it.
   double smallest_subnormal() const { return std::ldexp(1.0, min_exponent - precision + 1); }
-  double largest_finite() const {
-    return std::ldexp(2.0 - std::ldexp(1.0, 1 - precision), max_exponent);
+  /// (2 - 2^(1-p)) 2^emax, exact (every format here has emax <= 1023 and p <= 53).
+  constexpr double largest_finite() const {
+    return (2.0 - normal_power_of_two(1 - precision)) * normal_power_of_two(max_exponent);
   }
+  /// Whether this is float32 or float64, whose roundings of a double the hardware does.
+  constexpr bool is_float32() const { return precision == 24 && min_exponent == -126 && max_exponent == 127; }
+  constexpr bool is_float64() const { return precision == 53 && min_exponent == -1022 && max_exponent == 1023; }
 };
 
 inline constexpr FloatFormat float32_format{"float32", 24, -126, 127};
@@ -51,7 +61,11 @@ int quantum_exponent(const Real& x, const FloatFormat& f) {
     int e = 0;
     // x = frac * 2^e, 0.5 <= |frac| < 1, so the leading bit is 2^(e-1)
     if constexpr (requires { mpfr_get_exp(x.backend().data()); }) e = static_cast<int>(mpfr_get_exp(x.backend().data()));
-    else (void)frexp(x, &e);
+    else if constexpr (std::is_same_v<Real, double>) {
+      const int biased = static_cast<int>(std::bit_cast<std::uint64_t>(x) >> 52 & 0x7ff);
+      if (biased != 0 && biased != 0x7ff) e = biased - 1022;  // a normal double: its exponent field, as frexp reads it
+      else (void)frexp(x, &e);
+    } else (void)frexp(x, &e);
     leading = std::max(e - 1, f.min_exponent);
   }
   return leading - (f.precision - 1);
@@ -71,6 +85,12 @@ double round_to_format(const Real& x, const FloatFormat& f) {
   using std::floor;
   using std::ldexp;
   if (x == 0) return 0.0;
+  if constexpr (std::is_same_v<Real, double>) {
+    // The hardware's conversion rounds to nearest even, as below; float32's only where x is within its normal
+    // range (a conversion into float32's subnormals would follow MXCSR's flush-to-zero, which builtin:float sets).
+    if (f.is_float64() && std::isfinite(x)) return x;
+    if (f.is_float32() && std::fabs(x) >= 0x1p-126 && std::fabs(x) <= 0x1p+129) return static_cast<double>(static_cast<float>(x));
+  }
   const int q = quantum_exponent(x, f);
   const Real scaled = ldexp(x, -q);  // an integer after rounding, |scaled| < 2^p
   Real r = floor(scaled);
