@@ -85,6 +85,12 @@ class TorchOptimizer:
         self.quantized = self._probe_quantized()
         self.module = module_name
         self.dtypes = [d for d in DTYPES if master_weights or self._steps_in(DTYPES[d])]
+        if self.quantized and self.module.split(".")[0] == "torchao":
+            # torchao keeps a small tensor's state (below 4096 elements, or not whole blocks) in the
+            # parameter's dtype (torch.zeros_like(p), torchao/optim/adam.py:78), bfloat16 beside bfloat16
+            # parameters; adamconf's quantized formats hold a small tensor's state in float32, as
+            # bitsandbytes does. That split is not modelled: bfloat16 and float16 are not offered.
+            self.dtypes = [d for d in self.dtypes if d not in ("bfloat16", "float16")]
 
     def _takes_amsgrad(self):
         try:
@@ -201,7 +207,9 @@ class TorchOptimizer:
         # once when it stores them: float32 opmath. The single-tensor and foreach paths round each op.
         # bitsandbytes computes every parameter dtype in float32 (backends/cpu/ops.py casts g and p to float32
         # and copies p back) and keeps its states in float32.
-        float32_math = self.extra.get("fused") or self.module.split(".")[0] == "bitsandbytes"
+        # torchao likewise (single_param_adam, torchao/optim/adam.py:178-180: "compute in FP32"), rounding
+        # theta, and m and v (held in the parameters' dtype by _AdamW), to that dtype once, to nearest.
+        float32_math = self.extra.get("fused") or self.module.split(".")[0] in ("bitsandbytes", "torchao")
         precision = (["precision=master-weights"] if self.master_weights
                      else ["precision=float32-opmath"] if float32_math else [])
         state_format = self.state_format or (self.state_names or {}).get("state_dtype")
