@@ -468,24 +468,26 @@ std::string identify_quantization(ProbeSession& session, const CandidateFit& bes
   id.notes.push_back("probe quantization: tells apart the quantized state formats (8192 elements, the second step's codes)");
   const ImplementationState& before = r.states[0];
   const ImplementationState& after = r.states[1];
+  // The exact step and its bounds, once: they do not depend on which quantized format stores a state (the
+  // error model asks only whether one is quantized; the candidates below differ in their maps and blocks).
+  Probe stated_probe = plain;
+  stated_probe.options = session.stated;
+  const ExactStep exact = exact_single_step(setup_for(Candidate{best.label, best.convention, best.eps_inside_sqrt},
+                                                      stated_probe, session.dtype),
+                                            c, r.theta[0], before, 1);
   std::string out;
   for (const auto& [q, name, exported] : {std::tuple{Quantity::m, "m", &after.m_quantized},
                                           std::tuple{Quantity::v, "v", &after.v_quantized}}) {
     const std::string stated_name = q == Quantity::m ? session.stated.state_formats.m : session.stated.state_formats.v;
     if (!quantized_format_by_name(stated_name)) continue;
+    std::vector<R> exact_values, bounds;
+    for (std::size_t i = 0; i < n; ++i) {
+      exact_values.push_back(q == Quantity::m ? exact.record.elements[i].m : exact.record.elements[i].v);
+      bounds.push_back(q == Quantity::m ? exact.bounds[i].m : exact.bounds[i].v);
+    }
     std::string fitting, stated_off;
     for (const std::string& candidate : quantized_format_names()) {
       const QuantizedFormat f = *quantized_format_by_name(candidate);
-      Probe p = plain;
-      p.options = session.stated;
-      (q == Quantity::m ? p.options.state_formats.m : p.options.state_formats.v) = candidate;
-      const Setup setup = setup_for(Candidate{best.label, best.convention, best.eps_inside_sqrt}, p, session.dtype);
-      const ExactStep exact = exact_single_step(setup, c, r.theta[0], before, 1);
-      std::vector<R> exact_values, bounds;
-      for (std::size_t i = 0; i < n; ++i) {
-        exact_values.push_back(q == Quantity::m ? exact.record.elements[i].m : exact.record.elements[i].v);
-        bounds.push_back(q == Quantity::m ? exact.bounds[i].m : exact.bounds[i].v);
-      }
       CountingVerdicts verdicts;
       std::string why;
       try {
