@@ -85,7 +85,14 @@ class TorchOptimizer:
         self.quantized = self._probe_quantized()
         self.module = module_name
         self.dtypes = [d for d in DTYPES if master_weights or self._steps_in(DTYPES[d])]
-        if self.quantized and self.module.split(".")[0] == "torchao":
+        narrow_stepped = not master_weights  # under master weights the class steps a float32 master
+        if narrow_stepped and self.module.split(".")[0] == "optimi" and self.extra.get("kahan_sum", None) is not False:
+            # optimi's default (kahan_sum None, optimi/adam.py:100) turns Kahan summation on for bfloat16 and
+            # float16 parameters: storage arithmetic with a compensated theta (kahan_comp, not exported) and an
+            # uncompensated decay, which no convention here models; with kahan_sum=False it steps in storage
+            # arithmetic, which is modelled.
+            self.dtypes = [d for d in self.dtypes if d not in ("bfloat16", "float16")]
+        if narrow_stepped and self.quantized and self.module.split(".")[0] == "torchao":
             # torchao keeps a small tensor's state (below 4096 elements, or not whole blocks) in the
             # parameter's dtype (torch.zeros_like(p), torchao/optim/adam.py:78), bfloat16 beside bfloat16
             # parameters; adamconf's quantized formats hold a small tensor's state in float32, as

@@ -34,3 +34,15 @@ quantized bitsandbytes.optim:AdamW8bit "m: no known quantized format fits its co
 [ "$(grep -c 'probed in' "$tmp/out")" = 1 ] && grep -q '^heavyball.AdamW:bfloat16 .*probed in bfloat16' "$tmp/out" ||
   fail "identify --dtype bfloat16 did not probe HeavyBall's bfloat16 optimizer alone: $(grep 'probed in' "$tmp/out")"
 grep -q "stochastic-rounding, as its hello states (the probe fits it" "$tmp/out" || fail "HeavyBall bfloat16 precision: $(grep precision: "$tmp/out")"
+
+# Low-precision dtypes are offered where the class's arithmetic is modelled: optimi's default, Kahan summation over
+# bfloat16 parameters, is not (check says so in one line); with kahan_sum=False optimi steps in storage arithmetic.
+optimi="$venv $src/adapters/torch/torch_optim_adapter.py optimi:AdamW --preset optimi-adamw"
+status=0; "$adamconf" check --impl "$optimi" --preset optimi-adamw --dtype bfloat16 --cases 2 >"$tmp/out" 2>&1 || status=$?
+[ $status = 2 ] && grep -q "optimi.AdamW (torch .*) does not offer bfloat16 (it offers: float32 float64)" "$tmp/out" ||
+  fail "optimi's default offered bfloat16: exit $status: $(tail -2 "$tmp/out")"
+"$adamconf" check --impl "$optimi --args kahan_sum=False" --preset optimi-adamw --dtype bfloat16 --step-counter int32 --cases 10 \
+  --property step-one-closed-form --property trajectory-agrees-with-reference >"$tmp/out" 2>&1 ||
+  fail "optimi kahan_sum=False in bfloat16: $(cat "$tmp/out")"
+grep -qE '^  pass  trajectory-agrees-with-reference ' "$tmp/out" || fail "optimi kahan_sum=False bfloat16 trajectory: $(cat "$tmp/out")"
+echo "optimi bfloat16: offered with kahan_sum=False only; $(tail -1 "$tmp/out")"
