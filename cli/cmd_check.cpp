@@ -110,7 +110,9 @@ void validate_pins(CheckRun& run, const PropertyContext& ctx, const std::string&
   if (!ctx.capabilities.supports_dtype(run.dtype)) {
     std::string offered;
     for (const auto& d : ctx.capabilities.dtypes) offered += " " + d;
-    throw std::invalid_argument(name + " does not offer " + run.dtype + " (it offers:" + offered + ")");
+    const auto why = ctx.capabilities.dtypes_refused.find(run.dtype);
+    throw std::invalid_argument(name + " does not offer " + run.dtype +
+                                (why == ctx.capabilities.dtypes_refused.end() ? "" : ": " + why->second) + " (it offers:" + offered + ")");
   }
   for (const auto& [flag, on] : {std::pair{"amsgrad", run.options.amsgrad}, std::pair{"maximize", run.options.maximize},
                                  std::pair{"bias_correction", !run.options.bias_correction}})

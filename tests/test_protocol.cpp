@@ -168,6 +168,16 @@ TEST(Protocol, TheHelloStatesTheFirstMomentsDecayInItsOwnFormat) {
   EXPECT_THROW(PrecisionRules(float32_format, Precision::storage, wide).validate_state_formats(), std::invalid_argument);
 }
 
+// A dtype the optimizer steps in a way no convention models is not offered, with why: check quotes it.
+TEST(Protocol, TheHelloSaysWhyADtypeIsNotOffered) {
+  const AdapterInfo plain = hello("[]");
+  EXPECT_TRUE(plain.optimizers[0].dtypes_refused.empty());
+  const AdapterInfo stated = hello(R"([], "dtypes_refused": {"bfloat16": "Kahan summation is not modelled"})");
+  EXPECT_EQ(stated.optimizers[0].dtypes_refused.at("bfloat16"), "Kahan summation is not modelled");
+  expect_hello_refused(R"([], "dtypes_refused": ["bfloat16"])", "\"dtypes_refused\" is not an object");
+  expect_hello_refused(R"([], "dtypes_refused": {"bfloat16": 1})", "\"dtypes_refused\".bfloat16 is not a string");
+}
+
 TEST(Protocol, HelloIsReadAndTheOptimizerOffered) {
   ProcessImplementation p(shell_adapter("exit 0"), 5);
   EXPECT_EQ(p.info().name, "sh");

@@ -85,19 +85,23 @@ class TorchOptimizer:
         self.quantized = self._probe_quantized()
         self.module = module_name
         self.dtypes = [d for d in DTYPES if master_weights or self._steps_in(DTYPES[d])]
-        narrow_stepped = not master_weights  # under master weights the class steps a float32 master
-        if narrow_stepped and self.module.split(".")[0] == "optimi" and self.extra.get("kahan_sum", None) is not False:
+        # Dtypes the class steps but in a way no convention models: not offered, and the hello says why
+        # ("dtypes_refused"), which check quotes. Under master weights the class steps a float32 master.
+        self.dtypes_refused = {}
+        why = None
+        if not master_weights and self.module.split(".")[0] == "optimi" and self.extra.get("kahan_sum", None) is not False:
             # optimi's default (kahan_sum None, optimi/adam.py:100) turns Kahan summation on for bfloat16 and
-            # float16 parameters: storage arithmetic with a compensated theta (kahan_comp, not exported) and an
-            # uncompensated decay, which no convention here models; with kahan_sum=False it steps in storage
-            # arithmetic, which is modelled.
-            self.dtypes = [d for d in self.dtypes if d not in ("bfloat16", "float16")]
-        if narrow_stepped and self.quantized and self.module.split(".")[0] == "torchao":
+            # float16 parameters; with kahan_sum=False it steps in storage arithmetic, which is modelled.
+            why = "optimi's default, Kahan summation over bfloat16/float16 parameters, is not modelled (kahan_sum=False is)"
+        if not master_weights and self.quantized and self.module.split(".")[0] == "torchao":
             # torchao keeps a small tensor's state (below 4096 elements, or not whole blocks) in the
             # parameter's dtype (torch.zeros_like(p), torchao/optim/adam.py:78), bfloat16 beside bfloat16
-            # parameters; adamconf's quantized formats hold a small tensor's state in float32, as
-            # bitsandbytes does. That split is not modelled: bfloat16 and float16 are not offered.
-            self.dtypes = [d for d in self.dtypes if d not in ("bfloat16", "float16")]
+            # parameters; adamconf's quantized formats hold a small tensor's state in float32, as bitsandbytes does.
+            why = ("torchao keeps a small tensor's state in the parameters' dtype beside its quantized ones "
+                   "(zeros_like(p)), which adamconf's quantized formats do not model (they hold it in float32)")
+        if why:
+            self.dtypes_refused = {d: why for d in self.dtypes if d in ("bfloat16", "float16")}
+            self.dtypes = [d for d in self.dtypes if d not in self.dtypes_refused]
 
     def _takes_amsgrad(self):
         try:
@@ -228,6 +232,7 @@ class TorchOptimizer:
         elif self.quantized:  # 8-bit classes: m and v blockwise-quantized from 4096 elements
             formats = [f"m_format={self.quantized}-signed", f"v_format={self.quantized}-unsigned"]
         return {"name": self.name, "presets": [self.preset], "dtypes": self.dtypes,
+                **({"dtypes_refused": self.dtypes_refused} if self.dtypes_refused else {}),
                 "hyperparameters": self.hyperparameters, "options": self.options + counter + precision + formats,
                 "state": self.state_names is not None, "lr_schedule": "lr" in self.accepts}
 

@@ -187,6 +187,15 @@ AdapterInfo parse_hello(const std::string& line, const std::string& default_name
     opt.name = o.at("name").get<std::string>();
     opt.presets = strings(o, "presets", where);
     opt.dtypes = strings(o, "dtypes", where);
+    if (o.contains("dtypes_refused")) {  // {"bfloat16": "why"}: what check says when asked for one
+      const Json& r = o.at("dtypes_refused");
+      if (!r.is_object()) throw AdapterFailure("adapter hello: " + where + "\"dtypes_refused\" is not an object", false);
+      for (const auto& [dtype, why] : r.items()) {
+        if (!why.is_string())
+          throw AdapterFailure("adapter hello: " + where + "\"dtypes_refused\"." + excerpt(dtype, 20) + " is not a string", false);
+        opt.dtypes_refused[excerpt(dtype, 20)] = excerpt(why.get<std::string>(), 300);
+      }
+    }
     std::vector<std::string> hyperparameters = strings(o, "hyperparameters", where);
     if (hyperparameters.empty()) hyperparameters = {"lr", "beta1", "beta2", "eps"};
     try {
@@ -498,6 +507,7 @@ Capabilities AdapterImplementation::capabilities() const {
   Capabilities c;
   c.presets = o.presets;
   c.dtypes = o.dtypes;
+  c.dtypes_refused = o.dtypes_refused;
   c.options = o.options;
   c.state_io = o.state;
   c.lr_schedule = o.lr_schedule;

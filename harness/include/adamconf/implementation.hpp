@@ -129,6 +129,8 @@ struct RunResult {
 struct Capabilities {
   std::vector<std::string> presets;  ///< presets it implements
   std::vector<std::string> dtypes;   ///< "float32", "float64"
+  /// Dtypes it does not offer, each with why (an adapter's "dtypes_refused"); check quotes the reason.
+  std::map<std::string, std::string> dtypes_refused;
   std::vector<std::string> options;  ///< of "amsgrad", "maximize", "bias_correction"
   std::vector<std::string> hyperparameters{"lr", "beta1", "beta2", "eps", "eps_root", "weight_decay"};  ///< it reads
   /// Those it fixes at a value it cannot change (dlib's eps 1e-8): never varied, skipped where a claim needs them to vary.

@@ -23,6 +23,8 @@ std::string hello_request();
 struct AdapterOptimizer {
   std::string name;
   std::vector<std::string> presets, dtypes, hyperparameters, options;
+  /// Dtypes it does not offer, each with why (its "dtypes_refused": {"bfloat16": "..."}), for check's one line.
+  std::map<std::string, std::string> dtypes_refused;
   /// Hyperparameters it fixes (an entry "eps=1e-8" of its list): it cannot take another value.
   std::map<std::string, std::string> fixed;
   /// How it holds the step count: an entry "step_counter=float32" of its options list.
