@@ -119,7 +119,7 @@ def record(tx, directory, preset, hyperparameters, steps=None, options=None):
         _hyperparameters(preset, hyperparameters)  # refused now rather than at the first step
     steps = None if steps is None else set(steps)
 
-    def write(count, names, dtype, amsgrad, before, after):
+    def write(count, names, dtype, own, amsgrad, before, after):
         count = int(count)
         if steps is not None and count not in steps:
             return
@@ -127,7 +127,8 @@ def record(tx, directory, preset, hyperparameters, steps=None, options=None):
         stated = {"amsgrad": amsgrad, "maximize": False, "step_counter": "int32", "subnormals": "flushed"}
         manifest = {"adamconf_audit": 1, "preset": preset, "dtype": dtype, "options": {**stated, **(options or {})},
                     "hyperparameters": hyper, "groups": [hyper], "before": "before.safetensors",
-                    "after": "after.safetensors", "tensors": [{"name": n, "group": 0} for n in names],
+                    "after": "after.safetensors",
+                    "tensors": [{"name": n, "group": 0, **({"dtype": own[n]} if n in own else {})} for n in names],
                     "recorded_by": f"adamconf_optax_recorder, optax {optax.__version__}, jax {jax.__version__}"}
         folder = os.path.join(directory, f"step-{count:06d}")
         os.makedirs(folder, exist_ok=True)
@@ -146,15 +147,22 @@ def record(tx, directory, preset, hyperparameters, steps=None, options=None):
         names = [_name(p) for p, _ in paths]
         if len(set(names)) != len(names):
             raise ValueError("adamconf recorder: two parameters with one name: " + ", ".join(names))
-        dtypes = {str(x.dtype) for _, x in paths}
-        if len(dtypes) != 1 or next(iter(dtypes)) not in DTYPES:
-            raise ValueError(f"adamconf recorder: the parameters' dtypes {sorted(dtypes)}: a manifest has one of {DTYPES}")
-        dtype = next(iter(dtypes))
+        # The manifest's dtype is the one most elements have (the first such); a parameter of another dtype names
+        # its own in its "tensors" entry (mixed precision: float32 parameters beside bfloat16 ones).
+        leaf_dtypes = [str(x.dtype) for _, x in paths]
+        elements = {}
+        for (_, x), d in zip(paths, leaf_dtypes):
+            elements[d] = elements.get(d, 0) + int(np.prod(x.shape))
+        unknown = sorted(d for d in elements if d not in DTYPES)
+        if not elements or unknown:
+            raise ValueError(f"adamconf recorder: parameters of dtype {unknown or 'none'}: a manifest takes {DTYPES}")
+        dtype = max(elements, key=elements.get)
+        own = {n: d for n, d in zip(names, leaf_dtypes) if d != dtype}
         s0, s1 = _adam_state(state), _adam_state(new_state)
         amsgrad = isinstance(s0, optax.ScaleByAmsgradState)
         if amsgrad != (preset == "optax-amsgrad"):
             raise ValueError(f"adamconf recorder: preset {preset} for an Optax {type(s0).__name__}")
-        if any(str(x.dtype) != dtype for x in jax.tree_util.tree_leaves(s0.mu)):
+        if [str(x.dtype) for x in treedef.flatten_up_to(s0.mu)] != leaf_dtypes:
             raise ValueError("adamconf recorder: mu_dtype other than the parameters' dtype (m_decay=in-format)")
 
         def tensors(theta, s, grad=None):
@@ -169,7 +177,7 @@ def record(tx, directory, preset, hyperparameters, steps=None, options=None):
 
         def host(count, before, after):
             to_numpy = lambda t: jax.tree_util.tree_map(np.asarray, t)  # noqa: E731
-            write(count, names, dtype, amsgrad, to_numpy(before), to_numpy(after))
+            write(count, names, dtype, own, amsgrad, to_numpy(before), to_numpy(after))
 
         args = (s1.count, tensors(params, s0, grads), tensors(after, s1))
         if any(isinstance(x, jax.core.Tracer) for x in jax.tree_util.tree_leaves(args)):

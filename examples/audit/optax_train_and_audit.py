@@ -2,7 +2,8 @@
 
 A small MLP built in code (no download; its first kernel has 131072 elements)
 is trained a few steps in float32 on JAX's CPU backend with optax.adamw and
-optax.adam, each op by op (eager) and under jax.jit, recorded with
+optax.adam, each op by op (eager) and under jax.jit (adamw also in mixed precision: the
+first layer in bfloat16, the second in float32), recorded with
 recorders/adamconf_optax_recorder.py, and every recorded step is audited: all
 must pass. Then two planted bugs, each an adamw that is wrong in one place,
 must fail, the report naming the tensor and the element:
@@ -67,9 +68,12 @@ def stale_state(tx):
     return optax.GradientTransformation(tx.init, update)
 
 
-def train(tx, preset, hyper, folder, steps, jit, seed=0):
+def train(tx, preset, hyper, folder, steps, jit, seed=0, mixed=False):
+    """`mixed`: the first layer in bfloat16, the second in float32 (one step over parameters of two dtypes)."""
     tx = record(tx, folder, preset=preset, hyperparameters=hyper)
     params = init_mlp(jax.random.PRNGKey(2 * seed))
+    if mixed:
+        params["dense0"] = jax.tree_util.tree_map(lambda x: x.astype(jnp.bfloat16), params["dense0"])
     state = tx.init(params)
 
     def step(params, state, x, y):
@@ -100,6 +104,10 @@ def main():
             for manifest in train(make(), preset, hyper, folder, args.steps, mode == "jit", args.seed):
                 audits.expect_pass(manifest, f"{name:6} {mode:5} float32")
     preset, make, hyper = OPTIMIZERS["adamw"]
+    for mode in ("eager", "jit"):  # mixed precision: the manifest names the float32 layer's own dtype
+        for manifest in train(make(), preset, hyper, os.path.join(args.out, f"mlp-adamw-{mode}-mixed"), args.steps,
+                              mode == "jit", args.seed, mixed=True):
+            audits.expect_pass(manifest, f"adamw  {mode:5} mixed")
     for name, wrap, needle in [("decay-skipped", decay_skipped, "FAIL dense0.kernel element "),
                                ("stale-state", stale_state, "FAIL dense0.kernel element 65536: m")]:
         manifests = train(wrap(make()), preset, hyper, os.path.join(args.out, f"planted-{name}"), args.steps, jit=False)
