@@ -203,6 +203,14 @@ TEST(Npz, InflatesCompressedArchivesIntoATemporaryFileAndReadsTheSameValues) {
   v.values(m, 0, 4, xs);
   EXPECT_EQ(xs, (std::vector<double>{0.5, 1, 2, 4}));
   mapped.release(m, 0, 4);  // the temporary's pages, given back as a stored archive's are
+  // An archive of one stored and one deflated entry (zipfile can write one; numpy does not): both inflated alike.
+  std::filesystem::copy_file(std::string(ADAMCONF_SOURCE_DIR) + "/tests/data/two-arrays-mixed.npz", folder / "mixed.npz",
+                             std::filesystem::copy_options::overwrite_existing);
+  const st::MappedFile mixed((folder / "mixed.npz").string());
+  mixed.view().values(mixed.view().at("theta/w"), 0, 3, xs);
+  EXPECT_EQ(xs, (std::vector<double>{1.5, -2, 0.25}));
+  mixed.view().values(mixed.view().at("m/w"), 0, 4, xs);
+  EXPECT_EQ(xs, (std::vector<double>{0.5, 1, 2, 4}));
   // Corrupt archives, each in one line naming the entry: the first central directory entry's CRC-32 (offset 16),
   // its inflated size (24: 140 bytes) and its compressed size (20: 79 bytes, the stream cut short at 20).
   const auto cd = bytes.find("PK\x01\x02");

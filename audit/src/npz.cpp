@@ -258,8 +258,12 @@ std::vector<InflatedEntry> inflate_npz(const std::uint8_t* bytes, std::size_t si
       }
       write(p, n);
     };
-    if (e.method == 0) {
-      emit(bytes + e.data, e.compressed);
+    if (e.method == 0) {  // a stored entry beside deflated ones: copied in pieces, as inflated ones are written
+      for (std::uint64_t done = 0; done < e.compressed;) {
+        const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(e.compressed - done, buffer.size()));
+        emit(bytes + e.data + done, n);
+        done += n;
+      }
     } else {
       z_stream stream{};
       if (inflateInit2(&stream, -MAX_WBITS) != Z_OK) z.fail(where + ": zlib cannot start inflating");  // raw deflate
