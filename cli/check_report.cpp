@@ -82,6 +82,8 @@ std::string option_flags(const PresetOptions& options) {
   }
   if (!f.compensation.empty()) s += " --compensation-format " + f.compensation;
   if (f.m_decay_in_format) s += " --m-decay in-format";
+  if (f.v_decay_in_format) s += " --v-decay in-format";
+  if (f.direction_in_format) s += " --direction in-format";
   return s;
 }
 
@@ -257,6 +259,8 @@ std::string render_json(const CheckRun& run) {
     j["options"]["state_formats"] = {{"m", f.m}, {"v", f.v}, {"vmax", f.vmax}};  // "" for theta's format
     if (!f.compensation.empty()) j["options"]["state_formats"]["compensation"] = f.compensation;
     if (f.m_decay_in_format) j["options"]["state_formats"]["m_decay"] = "in-format";
+    if (f.v_decay_in_format) j["options"]["state_formats"]["v_decay"] = "in-format";
+    if (f.direction_in_format) j["options"]["state_formats"]["direction"] = "in-format";
   }
   j["pinned"] = run.pinned;
   j["seed"] = run.seed;

@@ -108,14 +108,18 @@ OpenedImplementation open_implementation(const std::string& impl, const AdapterT
     }
     // Several optimizers claiming the preset: the one of them offering the dtype, where only one
     // does; otherwise the choice is the user's, not adamconf's.
-    std::vector<const AdapterOptimizer*> claiming, with_dtype;
+    // Where none offers it and one of them says why, that one: check quotes its reason.
+    std::vector<const AdapterOptimizer*> claiming, with_dtype, refusing;
     for (const auto& opt : process->info().optimizers)
       if (std::find(opt.presets.begin(), opt.presets.end(), preset) != opt.presets.end()) {
         claiming.push_back(&opt);
         if (std::find(opt.dtypes.begin(), opt.dtypes.end(), dtype) != opt.dtypes.end()) with_dtype.push_back(&opt);
+        if (opt.dtypes_refused.count(dtype)) refusing.push_back(&opt);
       }
     if (claiming.size() > 1 && with_dtype.size() == 1) {
       o = with_dtype.front();
+    } else if (claiming.size() > 1 && with_dtype.empty() && !refusing.empty()) {
+      o = refusing.front();
     } else if (claiming.size() > 1) {
       std::string names;
       for (const AdapterOptimizer* c : claiming) names += (names.empty() ? "" : ", ") + c->name;

@@ -43,6 +43,16 @@ void SpecOptions::add_to(CLI::App& command, bool preset_required) {
                      "to it, before the sum in the arithmetic's (Optax's mu_dtype=bfloat16); an adapter may state it "
                      "in its hello (m_decay=in-format)")
       ->check(CLI::IsMember({"arithmetic", "in-format"}));
+  command.add_option("--v-decay", v_decay,
+                     "where b2 v is computed: arithmetic (the default) or in-format, in v's own format with b2 rounded "
+                     "to it (tinygrad's float32 v beside float64 parameters); an adapter may state it in its hello "
+                     "(v_decay=in-format)")
+      ->check(CLI::IsMember({"arithmetic", "in-format"}));
+  command.add_option("--direction", direction,
+                     "where m_hat/(sqrt(v_hat) + eps) is computed: arithmetic (the default) or in-format, in the "
+                     "moments' own format from the stored moments (tinygrad's float32 m and v beside float64 "
+                     "parameters); an adapter may state it in its hello (direction=in-format)")
+      ->check(CLI::IsMember({"arithmetic", "in-format"}));
   command.add_option("--compensation-format", compensation_format,
                      "kahan-summation: the format the Kahan compensation is stored in when it is not theta's (float32: "
                      "torchdistx AnyPrecisionAdamW's compensation_buffer_dtype); an adapter may state it in its hello "
@@ -60,6 +70,8 @@ StateFormats SpecOptions::state_formats() const {
   f.vmax = pick(vmax_format, "--vmax-format");
   if (!compensation_format.empty()) f.compensation = state_format_name(compensation_format, "--compensation-format");
   f.m_decay_in_format = m_decay == "in-format";
+  f.v_decay_in_format = v_decay == "in-format";
+  f.direction_in_format = direction == "in-format";
   return f;
 }
 
@@ -77,7 +89,8 @@ OptimizerSpec SpecOptions::spec() const {
   if (scalars_given()) options.scalars = scalars_by_name(scalars, "--scalars");
   if (precision_given()) options.precision = precision_by_name(precision, "--precision");
   options.state_formats = state_formats();
-  if (!options.state_formats.any()) options.state_formats = preset_by_name(preset).state_formats;  // the preset's own
+  if (!options.state_formats.any() && !options.state_formats.any_decay_or_direction())
+    options.state_formats = preset_by_name(preset).state_formats;  // the preset's own
   return make_spec(preset, options, overrides);
 }
 

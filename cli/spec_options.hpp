@@ -29,9 +29,11 @@ struct SpecOptions {
   /// --state-format (all three), --m-format, --v-format, --vmax-format; "" when not given.
   std::string state_format, m_format, v_format, vmax_format, compensation_format;
   std::string m_decay;  ///< --m-decay: "in-format", "arithmetic", or "" when not given
+  std::string v_decay;  ///< --v-decay: likewise
+  std::string direction;  ///< --direction: "in-format", "arithmetic", or "" when not given
   bool state_formats_given() const {
     return !state_format.empty() || !m_format.empty() || !v_format.empty() || !vmax_format.empty() ||
-           !compensation_format.empty() || !m_decay.empty();
+           !compensation_format.empty() || !m_decay.empty() || !v_decay.empty() || !direction.empty();
   }
   /// The state formats given (--m-format over --state-format); throws std::invalid_argument for an unknown format.
   StateFormats state_formats() const;

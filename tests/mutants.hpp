@@ -327,6 +327,19 @@ struct MomentSumInMFormat : FloatAdam<F> {
   }
 };
 
+/// tinygrad's float32 direction beside float64 parameters, where the convention says
+/// the direction is computed in the float64 arithmetic (no direction=in-format).
+template <class F>
+struct DirectionInMomentsFormatUnstated : FloatAdam<F> {
+  void hold_hyperparameters() override { this->direction_in_format_ = true; }
+};
+
+/// b2 v in v's float32 beside float64 parameters, where the convention says b2 v is in the arithmetic.
+template <class F>
+struct SecondMomentDecayInFormatUnstated : FloatAdam<F> {
+  void hold_hyperparameters() override { this->v_decay_in_format_ = true; }
+};
+
 template <class F>
 struct MaximizeIgnored : FloatAdam<F> {
   F incoming_gradient(F g) const override { return g; }
@@ -757,6 +770,11 @@ inline std::vector<PrecisionMutant> precision_zoo() {
   bfloat16_variance.state_formats.v = "bfloat16";
   PresetOptions optax_mu_dtype{};  // Optax's mu_dtype=bfloat16 beside float32 parameters
   optax_mu_dtype.state_formats = {.m = "bfloat16", .m_decay_in_format = true};
+  // tinygrad's float32 moments beside float64 parameters, each convention with one choice left out
+  PresetOptions tinygrad_direction_in_float64{}, tinygrad_v_decay_in_float64{};
+  tinygrad_direction_in_float64.state_formats = {
+      .m = "float32", .v = "float32", .m_decay_in_format = true, .v_decay_in_format = true};
+  tinygrad_v_decay_in_float64.state_formats = {.m = "float32", .v = "float32", .m_decay_in_format = true};
   kahan.precision = Precision::kahan_summation;
   opmath.precision = Precision::float32_opmath;
   master.precision = Precision::master_weights;
@@ -802,6 +820,14 @@ inline std::vector<PrecisionMutant> precision_zoo() {
       {{"moment-sum-in-m-format", "Optax's mu_dtype read as b1 m + (1 - b1) g rounded to bfloat16 before the update uses it",
         factory<MomentSumInMFormat>("m"), "optax-adamw", optax_mu_dtype},
        float32_format, Precision::storage},
+      {{"direction-in-float32-unstated", "the direction m_hat/(sqrt(v_hat) + eps) computed in the float32 moments' "
+        "format beside float64 parameters (tinygrad's default) where the convention computes it in float64",
+        factory<DirectionInMomentsFormatUnstated>("m"), "tinygrad-adamw", tinygrad_direction_in_float64},
+       float64_format, Precision::storage},
+      {{"variance-decay-in-float32-unstated", "b2 v computed in v's float32 beside float64 parameters where the "
+        "convention computes it in float64",
+        factory<SecondMomentDecayInFormatUnstated>("m"), "tinygrad-adam", tinygrad_v_decay_in_float64},
+       float64_format, Precision::storage},
       // bitsandbytes' 8-bit states (the preset's own formats: m and v quantized from 4096 elements)
       {{"quantized-codes-truncated", "codes by truncation, the code at or below x / scale, not the nearest",
         factory<QuantizedCodesTruncated>("m"), "bitsandbytes-adamw8bit", PresetOptions{}},

@@ -95,7 +95,8 @@ INSTANTIATE_TEST_SUITE_P(Presets, StoragePrecision, ::testing::Values("pytorch-a
 /// parameters under float32 opmath; bfloat16 states beside a float32 master
 /// of float16 parameters; a bfloat16 v (and vmax) beside float32 parameters;
 /// a float32 Kahan compensation beside bfloat16 parameters; Optax's
-/// mu_dtype=bfloat16 (b1 m in bfloat16) beside float32 parameters.
+/// mu_dtype=bfloat16 (b1 m in bfloat16) beside float32 parameters; tinygrad's
+/// float32 moments and direction beside float64 parameters.
 /// 30 cases per property, the large classes left out.
 TEST(StateFormats, PassEveryPropertyWithEachStateTensorInItsOwnFormat) {
   struct Combination {
@@ -112,6 +113,10 @@ TEST(StateFormats, PassEveryPropertyWithEachStateTensorInItsOwnFormat) {
       {"pytorch-adamw", bfloat16_format, Precision::kahan_summation, {.compensation = "float32"}},
       // Optax's mu_dtype=bfloat16 beside float32 parameters: b1 mu in bfloat16, the sum in float32.
       {"optax-adamw", float32_format, Precision::storage, {.m = "bfloat16", .m_decay_in_format = true}},
+      // tinygrad's default float32 m and v beside float64 parameters: b1 m and b2 v in float32, the
+      // direction in float32 from the stored moments, the decay and lr in float64.
+      {"tinygrad-adamw", float64_format, Precision::storage,
+       {.m = "float32", .v = "float32", .m_decay_in_format = true, .v_decay_in_format = true, .direction_in_format = true}},
   };
   for (const Combination& c : combinations) {
     FloatImplementation impl("float (" + c.preset + " order)");

@@ -143,15 +143,23 @@ rc::Gen<Scenario> gen_fast_scenario() {
                      rc::gen::element(float32_format, float64_format, bfloat16_format, float16_format),
                      rc::gen::element(Precision::storage, Precision::float32_opmath, Precision::master_weights,
                                       Precision::stochastic_rounding, Precision::kahan_summation),
-                     rc::gen::arbitrary<bool>()),
-      [](const std::tuple<Preset, FloatFormat, Precision, bool>& t) {
-        const auto& [preset, dtype, precision, amsgrad] = t;
+                     rc::gen::arbitrary<bool>(), rc::gen::arbitrary<bool>()),
+      [](const std::tuple<Preset, FloatFormat, Precision, bool, bool>& t) {
+        const auto& [preset, dtype, precision, amsgrad, moments_narrower] = t;
         ScenarioShape shape;
         shape.preset = preset.name;
         shape.dtype = dtype;
         shape.options.amsgrad = amsgrad && preset.amsgrad != AmsgradVariant::none;
         shape.options.precision = is_storage_format(dtype) ? precision : Precision::storage;
         shape.max_elements = 6;
+        // Moments in a narrower format, both decays and the direction in it: tinygrad's float32 moments
+        // beside float64 parameters, and bfloat16 ones beside float32 (the fast path's own range).
+        const bool wide = dtype.name == float64_format.name || dtype.name == float32_format.name;
+        if (moments_narrower && wide) {
+          const std::string moments = dtype.name == float64_format.name ? "float32" : "bfloat16";
+          shape.options.state_formats = {.m = moments, .v = moments, .m_decay_in_format = true,
+                                         .v_decay_in_format = true, .direction_in_format = true};
+        }
         return gen::scenario(shape);
       });
 }

@@ -168,6 +168,36 @@ TEST(Protocol, TheHelloStatesTheFirstMomentsDecayInItsOwnFormat) {
   EXPECT_THROW(PrecisionRules(float32_format, Precision::storage, wide).validate_state_formats(), std::invalid_argument);
 }
 
+// tinygrad's float32 moments beside float64 parameters: b2 v in v's format and the direction in the
+// moments' format, stated in the hello; each refused in one line beside a format that cannot hold it.
+TEST(Protocol, TheHelloStatesTheSecondMomentsDecayAndTheDirectionInTheMomentsFormat) {
+  const AdapterInfo stated = hello(
+      R"(["m_format=float32", "v_format=float32", "m_decay=in-format", "v_decay=in-format", "direction=in-format"])");
+  const StateFormats& f = stated.optimizers[0].state_formats;
+  EXPECT_TRUE(f.m_decay_in_format && f.v_decay_in_format && f.direction_in_format);
+  EXPECT_FALSE(hello(R"(["v_format=float32", "v_decay=arithmetic"])").optimizers[0].state_formats.v_decay_in_format);
+  expect_hello_refused(R"(["v_decay=float32"])", "v_decay 'float32': expected in-format or arithmetic");
+  expect_hello_refused(R"(["direction=yes"])", "direction 'yes': expected in-format or arithmetic");
+  EXPECT_NO_THROW(PrecisionRules(float64_format, Precision::storage, f).validate_state_formats());
+  // Beside float32 parameters the moments' format is the arithmetic's: nothing to compute in it.
+  try {
+    PrecisionRules(float32_format, Precision::storage, f).validate_state_formats();
+    ADD_FAILURE() << "float32 moments in float32 arithmetic accepted";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("narrower than the float32 arithmetic"), std::string::npos) << e.what();
+  }
+  // The direction reads both moments: in two formats it has no one format.
+  StateFormats split = f;
+  split.v = "float64";
+  split.v_decay_in_format = false;
+  try {
+    PrecisionRules(float64_format, Precision::storage, split).validate_state_formats();
+    ADD_FAILURE() << "a direction in the moments' format with m and v in two formats accepted";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("m is float32, v float64"), std::string::npos) << e.what();
+  }
+}
+
 // A dtype the optimizer steps in a way no convention models is not offered, with why: check quotes it.
 TEST(Protocol, TheHelloSaysWhyADtypeIsNotOffered) {
   const AdapterInfo plain = hello("[]");

@@ -255,6 +255,21 @@ static std::string* state_format_entry(const std::string& entry, StateFormats& i
   return q ? into.of(*q) : nullptr;
 }
 
+/// "m_decay=in-format" (v_decay, direction): the flag of `into` it sets, or
+/// nullptr for another entry; throws for a value other than in-format or arithmetic.
+static bool* where_computed(const std::string& entry, StateFormats& into) {
+  const auto eq = entry.find('=');
+  if (eq == std::string::npos) return nullptr;
+  const std::string key = entry.substr(0, eq), where = entry.substr(eq + 1);
+  bool* flag = key == "m_decay"     ? &into.m_decay_in_format
+               : key == "v_decay"   ? &into.v_decay_in_format
+               : key == "direction" ? &into.direction_in_format
+                                    : nullptr;
+  if (flag && where != "in-format" && where != "arithmetic")
+    throw std::invalid_argument(key + " '" + excerpt(where, 40) + "': expected in-format or arithmetic");
+  return flag;
+}
+
 void read_option_list(const std::vector<std::string>& entries, AdapterOptimizer& into) {
   for (const std::string& entry : entries) {
     std::string* format = state_format_entry(entry, into.state_formats);
@@ -262,12 +277,8 @@ void read_option_list(const std::vector<std::string>& entries, AdapterOptimizer&
       *format = state_format_name(entry.substr(entry.find('=') + 1), entry.substr(0, entry.find('=')));
     else if (entry.rfind("step_counter=", 0) == 0)
       into.step_counter = step_counter_by_name(entry.substr(13), "step_counter");
-    else if (entry.rfind("m_decay=", 0) == 0) {
-      const std::string where = entry.substr(8);
-      if (where != "in-format" && where != "arithmetic")
-        throw std::invalid_argument("m_decay '" + excerpt(where, 40) + "': expected in-format or arithmetic");
-      into.state_formats.m_decay_in_format = where == "in-format";
-    }
+    else if (bool* in_format = where_computed(entry, into.state_formats))
+      *in_format = entry.substr(entry.find('=') + 1) == "in-format";
     else if (entry.rfind("subnormals=", 0) == 0)
       into.subnormals = subnormals_by_name(entry.substr(11), "subnormals");
     else if (entry.rfind("scalars=", 0) == 0)

@@ -95,6 +95,8 @@ std::string describe(const StateFormats& s) {
   for (const Quantity q : kStoredFormats)
     if (const std::string& format = *s.of(q); !format.empty()) out += (out.empty() ? "" : ", ") + std::string(name(q)) + "=" + format;
   if (s.m_decay_in_format) out += (out.empty() ? "" : ", ") + std::string("b1 m in m's format");
+  if (s.v_decay_in_format) out += (out.empty() ? "" : ", ") + std::string("b2 v in v's format");
+  if (s.direction_in_format) out += (out.empty() ? "" : ", ") + std::string("direction in the moments' format");
   return out;
 }
 
@@ -147,6 +149,7 @@ std::string describe(const Transform& t) {
     s += "(eps=" + to_string(a->eps_placement);
     if (a->eps_scaled_by_sqrt_bc2) s += ", eps_scaled_by_sqrt_bc2";
     if (a->eps_floor) s += ", eps_floor";
+    if (a->reciprocal_product) s += ", reciprocal_product";
     if (a->complements_wide) s += ", complements_wide";
     if (a->debiased_moments) s += ", debiased_moments";
     if (a->counter != StepCounter::integer) s += ", counter=" + to_string(a->counter);
@@ -218,6 +221,9 @@ void Convention::validate() const {
     throw std::invalid_argument("debiased moments need eps after bias correction and no AMSGrad: " + describe());
   if (a.eps_floor && (a.eps_placement != EpsPlacement::after_bias_correction || a.eps_scaled_by_sqrt_bc2))
     throw std::invalid_argument("eps as a floor needs eps after bias correction, not scaled by sqrt(bc2): " + describe());
+  if (a.reciprocal_product && (a.eps_placement != EpsPlacement::after_bias_correction || a.eps_scaled_by_sqrt_bc2))
+    throw std::invalid_argument("the reciprocal product needs eps after bias correction, not scaled by sqrt(bc2): " +
+                                describe());
 }
 
 }  // namespace adamconf

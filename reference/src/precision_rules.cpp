@@ -34,6 +34,8 @@ PrecisionRules::PrecisionRules(const FloatFormat& dtype, Precision precision, co
   }
   compensation_given_ = !states.compensation.empty();
   m_decay_in_format_ = states.m_decay_in_format;
+  v_decay_in_format_ = states.v_decay_in_format;
+  direction_in_format_ = states.direction_in_format;
 }
 
 const std::optional<QuantizedFormat>& PrecisionRules::quantized(Quantity q) const {
@@ -66,6 +68,17 @@ void PrecisionRules::validate_state_formats() const {
     throw std::invalid_argument(std::string("b1 m in m's format needs m in a format narrower than the ") +
                                 arithmetic_->name + " arithmetic (m is " + format_of(Quantity::m).name +
                                 "): Optax's mu_dtype=bfloat16 beside float32 parameters");
+  if (v_decay_in_format_ && format_of(Quantity::v).precision >= arithmetic_->precision)
+    throw std::invalid_argument(std::string("b2 v in v's format needs v in a format narrower than the ") +
+                                arithmetic_->name + " arithmetic (v is " + format_of(Quantity::v).name +
+                                "): tinygrad's float32 v beside float64 parameters");
+  if (direction_in_format_ &&
+      (format_of(Quantity::m).name != format_of(Quantity::v).name ||
+       format_of(Quantity::m).precision >= arithmetic_->precision || any_quantized()))
+    throw std::invalid_argument(std::string("the direction in the moments' format needs m and v in one float format "
+                                            "narrower than the ") +
+                                arithmetic_->name + " arithmetic (m is " + format_of(Quantity::m).name + ", v " +
+                                format_of(Quantity::v).name + "): tinygrad's float32 m and v beside float64 parameters");
   if (compensation_given_ && !kahan_summation())
     throw std::invalid_argument(std::string("a compensation format (") + states_[3]->name +
                                 ") applies only to --precision kahan-summation over bfloat16 or float16, not to " +

@@ -8,6 +8,13 @@ namespace adamconf {
 namespace {
 
 ScaleByAdam eps_after() { return ScaleByAdam{.eps_placement = EpsPlacement::after_bias_correction}; }
+/// tinygrad's: eps after bias correction, the direction m (recip(bc1) recip(D)) (tensor.py Tensor.div multiplies
+/// by a reciprocal, and on the CPU the two reciprocals are multiplied first).
+ScaleByAdam tinygrad_direction() {
+  ScaleByAdam a = eps_after();
+  a.reciprocal_product = true;
+  return a;
+}
 ScaleByAdam eps_hat() { return ScaleByAdam{.eps_placement = EpsPlacement::before_bias_correction}; }
 /// eps after bias correction, written m (sqrt(bc2)/bc1)/(sqrt(v) + eps sqrt(bc2)).
 ScaleByAdam eps_scaled_by_sqrt_bc2() {
@@ -186,14 +193,14 @@ std::vector<Preset> make_presets() {
                .source = "tinygrad 0.14 tinygrad/nn/optim.py Adam = LAMB(adam=True): b1_t *= b1 (float32 running "
                          "products); m_hat = m/(1-b1_t); v_hat = v/(1-b2_t); p -= lr m_hat/(sqrt(v_hat) + eps)",
                .summary = "Algorithm 1, beta^t as float32 running products; eps 1e-8",
-               .convention = {.chain = {eps_after(), ScaleByLearningRate{}, ApplyUpdate{}}},
+               .convention = {.chain = {tinygrad_direction(), ScaleByLearningRate{}, ApplyUpdate{}}},
                .defaults = Hyperparameters{.lr = "0.001", .beta1 = "0.9", .beta2 = "0.999", .eps = "1e-8", .weight_decay = "0"},
                .hyperparameters = kAdamHyper});
   p.push_back({.name = "tinygrad-adamw",
                .source = "tinygrad 0.14 nn/optim.py AdamW = LAMB(adam=True, weight_decay=wd): up = m_hat/(sqrt(v_hat) + eps) "
                          "+ wd p; p -= lr up (the decay in the update, of the old p, as Optax's add_decayed_weights)",
                .summary = "decay added to the update before lr scaling; wd 0.01",
-               .convention = {.chain = {eps_after(), AddDecayedWeights{}, ScaleByLearningRate{}, ApplyUpdate{}}},
+               .convention = {.chain = {tinygrad_direction(), AddDecayedWeights{}, ScaleByLearningRate{}, ApplyUpdate{}}},
                .defaults = Hyperparameters{.lr = "0.001", .beta1 = "0.9", .beta2 = "0.999", .eps = "1e-8", .weight_decay = "0.01"},
                .hyperparameters = kAdamWdHyper});
   p.push_back({.name = "bitsandbytes-adam",
@@ -365,8 +372,8 @@ Convention Preset::resolve(const PresetOptions& options) const {
   c.adam().counter = options.step_counter;
   c.precision = options.precision;
   // The options' formats, or where they name none the preset's own (bitsandbytes' 8-bit states).
-  c.state_formats = options.state_formats.any() || options.state_formats.m_decay_in_format ? options.state_formats
-                                                                                           : state_formats;
+  c.state_formats = options.state_formats.any() || options.state_formats.any_decay_or_direction() ? options.state_formats
+                                                                                                 : state_formats;
   c.subnormals = options.subnormals;
   c.scalars = options.scalars;
   return c;

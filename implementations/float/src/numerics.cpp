@@ -87,6 +87,7 @@ Plan plan_of(const Convention& convention) {
       p.amsgrad = a->amsgrad;
       p.counter = a->counter;
       p.eps_floor = a->eps_floor;
+      p.reciprocal_product = a->reciprocal_product;
       if (a->debiased_moments) {  // the moments are held bias-corrected: nothing to correct after
         p.debiased_moments = true;
         p.bias_correction1 = p.bias_correction2 = false;

@@ -134,6 +134,14 @@ struct ScaleByAdam {
   /// (HeavyBall 3.2 utils.py eps_sqrt: `item.clamp_min(0).sqrt().clamp(min=eps)`, its default
   /// "eps_clamp" division). Needs eps after bias correction, not scaled by sqrt(bc2).
   bool eps_floor = false;
+  /// The direction of eps after bias correction as m ((1/bc1) (1/D)): each
+  /// division a multiplication by a reciprocal, the two reciprocals multiplied
+  /// first, four roundings where m/bc1/D has three (tinygrad 0.14 tensor.py
+  /// Tensor.div: `a.alu(Ops.MUL, b.reciprocal())`, and its rewrite rules
+  /// reassociate the product: up = m_hat / (sqrt(v_hat) + eps) computes
+  /// m * (recip(1 - b1_t) * recip(D)) on the CPU). The error model's "The
+  /// direction" counts k = 4. Needs eps after bias correction, not scaled by sqrt(bc2).
+  bool reciprocal_product = false;
   /// The complements 1 - beta (the moments' weights) and 1 - beta^t (the bias
   /// corrections) formed from beta held in float32 or double, never in a
   /// storage format (bfloat16, float16), whatever the parameters' format; each
@@ -326,6 +334,23 @@ struct StateFormats {
   /// t's bfloat16 and adds it to the float32 (1 - decay) g in float32). Only
   /// with an m format narrower than the arithmetic.
   bool m_decay_in_format = false;
+  /// The second moment's decay b2 v' in v's own format likewise (tinygrad's
+  /// default float32 v beside float64 parameters: `self.b2 * self.v[i]` is
+  /// float32, `(1.0 - self.b2) * (g * g)` float64, their sum float64, cast to
+  /// v's float32; tinygrad/nn/optim.py LAMB._step). Only with a v format
+  /// narrower than the arithmetic.
+  bool v_decay_in_format = false;
+  /// The direction m_hat / (sqrt(v_hat) + eps) computed in the moments'
+  /// format from the stored moments, eps and the bias corrections held in it,
+  /// before the arithmetic's own operations take it up (tinygrad's default
+  /// float32 m and v beside float64 parameters: m / (1.0 - b1_t) with a
+  /// float32 b1_t is float32, and the direction becomes float64 only where
+  /// `+ self.wd * t` or `self.lr * ... * up` meets a float64 tensor). Needs m
+  /// and v in one format narrower than the arithmetic. The error model's
+  /// "Direction in the moments' format".
+  bool direction_in_format = false;
+  /// Whether any choice beyond the formats themselves is made.
+  bool any_decay_or_direction() const { return m_decay_in_format || v_decay_in_format || direction_in_format; }
   bool any() const { return !m.empty() || !v.empty() || !vmax.empty() || !compensation.empty(); }
   /// The entry of stored value q (m, v, vmax or compensation); nullptr for theta and theta + compensation.
   const std::string* of(Quantity q) const {

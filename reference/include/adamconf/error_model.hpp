@@ -9,6 +9,7 @@
 #include <bit>
 #include <cstdint>
 #include <limits>
+#include <memory>
 #include <vector>
 
 #include <cfenv>
@@ -137,6 +138,17 @@ class ErrorModel {
     m_decay_in_format_ = rules.m_decay_in_format() && m_store_.rounds;
     if (m_decay_in_format_) m_format_ = &rules.format_of(Quantity::m);
     v_store_ = store_rule(rules.format_of(Quantity::v), false);
+    v_decay_in_format_ = rules.v_decay_in_format() && v_store_.rounds;
+    if (v_decay_in_format_) v_format_ = &rules.format_of(Quantity::v);
+    // "Direction in the moments' format": the direction's part of the model,
+    // run by a model whose arithmetic is the moments' format (its u, eta,
+    // largest value, eps held in it), told every step's scalars.
+    if (rules.direction_in_format() && m_store_.rounds)
+      direction_model_ = std::make_shared<ErrorModel>(
+          PrecisionRules(rules.format_of(Quantity::m), Precision::storage, StateFormats{},
+                         rules.flushes_subnormals() ? Subnormals::flushed : Subnormals::gradual,
+                         rules.scalars_in_float32() ? Scalars::float32 : Scalars::working),
+          hyper, 0);
     vmax_store_ = store_rule(rules.format_of(Quantity::vmax), false);
     compensation_store_ = store_rule(rules.format_of(Quantity::compensation), false);
     kahan_ = rules.kahan_summation();
@@ -226,6 +238,7 @@ class ErrorModel {
   void begin_step(const StepScalars<Real>& s) {
     using std::abs;
     s_ = s;
+    if (direction_model_) direction_model_->begin_step(s);
     // Kahan: the step starts from s = theta + c, whose error is the compensated bound.
     if (kahan_)
       for (auto& b : bounds_) b.theta = b.compensated;
@@ -257,6 +270,10 @@ class ErrorModel {
     if (m_decay_in_format_) {
       using std::abs;
       d_b1_in_m_ = up(Real(abs(s.moment_beta1 - Real(round_to_format(s.moment_beta1, *m_format_)))));
+    }
+    if (v_decay_in_format_) {
+      using std::abs;
+      d_b2_in_v_ = up(Real(abs(s.moment_beta2 - Real(round_to_format(s.moment_beta2, *v_format_)))));
     }
     // A moment scalar whose error is unbounded (a debiased beta's 1 - beta^t within its error of 0:
     // HeavyBall's form with 0.999 held in bfloat16 is (1 - 1)/(1 - 1)) may be inf or NaN, and then
@@ -340,7 +357,12 @@ class ErrorModel {
       e_vmax = max(U{b.vmax}, e_v);
       e_v_used = e_vmax;
     }
-    const DirectionError d = direction_error(adam, e, e_v_used, e_vmax);
+    // "Direction in the moments' format": the direction reads the stored moments, in their format's arithmetic.
+    const DirectionError d =
+        direction_model_ ? direction_model_->direction_error(adam, e, U{stored_bound(e_v_used.x, e.v_used, v_store_)}, e_vmax)
+                         : direction_error(adam, e, e_v_used, e_vmax);
+    const U e_m_read = direction_model_ ? U{stored_bound(e_m.x, e.m, m_store_)} : e_m;
+    const U direction_eta = direction_model_ ? max(eta_, direction_model_->eta_) : eta_;
     b.m = (e_m + reference_u_ * up(e.m)).x;
     b.v = (e_v + reference_u_ * up(e.v)).x;
     b.vmax = (e_vmax + reference_u_ * up(e.vmax)).x;
@@ -348,8 +370,10 @@ class ErrorModel {
     // the implementation: then even m = 0 gives 0/0, and nothing is bounded.
     update_error_[i] = !d.factor.is_finite()
                            ? U::infinite()
-                           : times(up(e.direction), d.factor) + times(d.r_over_m * e_m, U::exact(1) + d.factor) + eta_;
-    underflow_error_[i] = underflow_error(d.denom_low);
+                           : times(up(e.direction), d.factor) + times(d.r_over_m * e_m_read, U::exact(1) + d.factor) +
+                                 direction_eta;
+    underflow_error_[i] = direction_model_ ? max(underflow_error(d.denom_low), direction_model_->underflow_error(d.denom_low))
+                                           : underflow_error(d.denom_low);
   }
 
   // "add_decayed_weights": E(u') = E(u) + wd E(theta) + delta(wd)|theta| + rho(wd theta) + rho(u')
@@ -461,6 +485,10 @@ class ErrorModel {
     const U e_v = times(b2h_, bv) + times(c2h_, e_g2) + hyperparameter_error(d_b2_, d_c2_, v_prev, g2) +
                   max(standard_v, lerp_v);
     if ((g + eg) * (g + eg) >= D::exact(largest_)) return U::infinite();
+    if (v_decay_in_format_) {
+      // "Moments in their formats": b2 held in v's format and b2 v' rounded to it, as m's above.
+      return e_v + d_b2_in_v_ * v_prev + v_store_.u * ((b2h_ + d_b2_in_v_) * (v_prev + bv)) + v_store_.eta;
+    }
     return e_v;
   }
 
@@ -527,7 +555,8 @@ class ErrorModel {
       const U e_s = sqrt_error(x_exact, e_x) + U::exact(3) * u_ * s + eta_;
       // eps as a floor: max(s, eps) errs by at most the larger of its operands' errors
       const U e_d = adam.eps_floor ? max(e_s, d_eps_) : e_s + d_eps_ + sum_error(up(e.denom), s, e_s, up(h_.eps), d_eps_);
-      d.factor = compose(compose(r_bc1_, reciprocal_error(d.denom_low, e_d)), gamma3_);
+      // four roundings where the reciprocals are multiplied first (ScaleByAdam::reciprocal_product)
+      d.factor = compose(compose(r_bc1_, reciprocal_error(d.denom_low, e_d)), adam.reciprocal_product ? gamma4_ : gamma3_);
       d.r_over_m = inverse_bc1_ / d.denom_low;
     } else {
       const Real x_exact = e.v_used + h_.eps_root;
@@ -975,6 +1004,11 @@ class ErrorModel {
   bool m_decay_in_format_ = false;          // "Moments in m's format"
   const FloatFormat* m_format_ = nullptr;   // m's format, where b1 m' is computed in it
   U d_b1_in_m_{0};                          // |b1 - fl_S(b1)|, S m's format, this step
+  bool v_decay_in_format_ = false;          // the same for v ("Moments in their formats")
+  const FloatFormat* v_format_ = nullptr;
+  U d_b2_in_v_{0};
+  // "Direction in the moments' format": the model of the direction's arithmetic (shared: a model is copied)
+  std::shared_ptr<ErrorModel> direction_model_;
   bool kahan_ = false;    // kahan-summation over a storage format: bounds_[i].compensated tracks theta + c
   bool flush_ = false;    // subnormals flushed ("Flushed subnormals"): eta is the smallest normal
   bool scalars32_ = false;  // "Scalars in float32": scalars may be held in float32 where the arithmetic is wider

@@ -52,6 +52,10 @@ class PrecisionRules {
   bool kahan_summation() const { return narrow() && precision_ == Precision::kahan_summation; }
   /// StateFormats::m_decay_in_format: b1 m' computed in m's own format (Optax's mu_dtype).
   bool m_decay_in_format() const { return m_decay_in_format_; }
+  /// StateFormats::v_decay_in_format: b2 v' computed in v's own format (tinygrad's float32 v beside float64).
+  bool v_decay_in_format() const { return v_decay_in_format_; }
+  /// StateFormats::direction_in_format: the direction computed in the moments' format (m's, which is v's).
+  bool direction_in_format() const { return direction_in_format_; }
   /// Whether a result below the smallest normal may be flushed to 0 and a
   /// subnormal operand read as 0 (Subnormals::flushed).
   bool flushes_subnormals() const { return subnormals_ == Subnormals::flushed; }
@@ -83,6 +87,8 @@ class PrecisionRules {
   std::array<const FloatFormat*, 4> states_;  ///< kStoredFormats: m, v, vmax, compensation
   std::array<std::optional<QuantizedFormat>, 4> quantized_{};  ///< the same, where quantized
   bool m_decay_in_format_ = false;            ///< StateFormats::m_decay_in_format
+  bool v_decay_in_format_ = false;            ///< StateFormats::v_decay_in_format
+  bool direction_in_format_ = false;          ///< StateFormats::direction_in_format
   bool compensation_given_ = false;
   Subnormals subnormals_ = Subnormals::gradual;
   Scalars scalars_ = Scalars::working;

@@ -83,6 +83,8 @@ struct Plan {
   bool debiased_moments = false;
   /// ScaleByAdam::eps_floor: u = m_hat / max(sqrt(v_hat), eps).
   bool eps_floor = false;
+  /// ScaleByAdam::reciprocal_product: u = m ((1/bc1) (1/D)) (tinygrad).
+  bool reciprocal_product = false;
   /// Scalars::float32: lr_t and the bias corrections held in float32 (Keras' lr, tinygrad's beta^t).
   bool scalars_in_float32 = false;
 };
@@ -174,6 +176,8 @@ class FloatAdam {
     if (spec.convention.adam().complements_wide) numerics_.power = Numerics::Power::pow_double;
     plan_ = make_plan(spec.convention);
     m_decay_in_format_ = spec.convention.state_formats.m_decay_in_format;
+    v_decay_in_format_ = spec.convention.state_formats.v_decay_in_format;
+    direction_in_format_ = spec.convention.state_formats.direction_in_format;
     lr_ = parse_in_format<F>(spec.hyper.lr);
     b1_ = parse_in_format<F>(spec.hyper.beta1);
     b2_ = parse_in_format<F>(spec.hyper.beta2);
@@ -420,11 +424,12 @@ class FloatAdam {
   virtual void update_moments(F g, F& m, F& v) const {
     const F b1 = moment_b1_, b2 = moment_b2_;  // beta, or this step's debiased beta
     const F c1 = moment_c1_, c2 = moment_c2_;
-    if (m_decay_in_format_ && m_in_) {
-      // Optax's mu_dtype: decay * mu in mu's format (b1 rounded to it), + (1 - decay) g in F
-      const F decayed = stored_value(F(stored_value(b1, m_in_) * m), m_in_);
-      m = c1 * g + decayed;
-      v = b2 * v + c2 * (g * g);
+    const bool m_own = m_decay_in_format_ && m_in_, v_own = v_decay_in_format_ && v_in_;
+    if (m_own || v_own) {
+      // Optax's mu_dtype, tinygrad's float32 moments: decay * state in the state's format (the
+      // decay rounded to it), + (1 - decay) g in F
+      m = m_own ? F(c1 * g + stored_value(F(stored_value(b1, m_in_) * m), m_in_)) : F(b1 * m + c1 * g);
+      v = v_own ? F(c2 * (g * g) + stored_value(F(stored_value(b2, v_in_) * v), v_in_)) : F(b2 * v + c2 * (g * g));
       return;
     }
     switch (numerics_.moments) {
@@ -501,7 +506,14 @@ class FloatAdam {
     update_moments(g, m_[i], v_[i]);
     const F v_used = second_moment_in_use(i);
     F update;
-    if (plan_.eps == EpsPlacement::after_bias_correction &&
+    // (the eps-scaled-by-sqrt(bc2) order and AMSGrad over v_hat keep F's arithmetic: within the bound too)
+    if (direction_in_format_ && m_in_ && plan_.eps == EpsPlacement::after_bias_correction &&
+        plan_.amsgrad != AmsgradVariant::max_of_v_hat &&
+        numerics_.denominator != Numerics::Denominator::eps_scaled_by_sqrt_bc2) {
+      F direction = direction_in_moments_format(m_[i], v_used, s);
+      if (plan_.additive_decay) direction = direction + wd_ * theta;
+      update = -(s.lr * direction);
+    } else if (plan_.eps == EpsPlacement::after_bias_correction &&
         numerics_.denominator == Numerics::Denominator::eps_scaled_by_sqrt_bc2 && eps_root_ == F(0) &&
         plan_.amsgrad != AmsgradVariant::max_of_v_hat) {
       const bool in_double = numerics_.power == Numerics::Power::pow_double;
@@ -523,7 +535,8 @@ class FloatAdam {
                                 : F(s.lr / s.bc1);
         update = (-step_size * m_[i]) / denom;  // addcdiv: value * t1 / t2
       } else {
-        F direction = (m_[i] / s.bc1) / denom;
+        F direction = plan_.reciprocal_product ? F(m_[i] * F(F(F(1) / s.bc1) * F(F(1) / denom)))
+                                               : F((m_[i] / s.bc1) / denom);
         if (plan_.additive_decay) direction = direction + wd_ * theta;
         update = -(s.lr * direction);
       }
@@ -538,6 +551,22 @@ class FloatAdam {
     theta = theta + update;
     if (plan_.decay_after) theta = decay(theta, *plan_.decay_after, s);
     return theta;
+  }
+
+  /// StateFormats::direction_in_format: m_hat/(sqrt(v_hat) + eps) with every
+  /// operation rounded to the moments' format, from the moments as stored,
+  /// the bias corrections, eps and eps_root held in it (tinygrad's float32 m and v
+  /// beside float64 parameters). An operation on values of that format
+  /// computed in F and rounded to it is the format's own (F has at least
+  /// 2p + 2 bits: double for float32, float for bfloat16 and float16).
+  F direction_in_moments_format(F m, F v, const Scalars& s) const {
+    const auto r = [&](F x) { return stored_value(x, m_in_); };
+    const F bc1 = r(s.bc1), bc2 = r(s.bc2), eps = r(F(eps_));
+    const F v_hat = r(r(v) / bc2);
+    const F root = r(sqrt_in(eps_root_ != F(0) ? r(v_hat + r(eps_root_)) : v_hat));
+    const F denom = plan_.eps_floor ? (root < eps ? eps : root) : r(root + eps);
+    if (plan_.reciprocal_product) return r(r(m) * r(r(F(1) / bc1) * r(F(1) / denom)));
+    return r(r(r(m) / bc1) / denom);
   }
 
   /// Values as F holds them (rounded to a storage format).
@@ -585,6 +614,8 @@ class FloatAdam {
   const FloatFormat* stored_in_ = nullptr;
   const FloatFormat *m_in_ = nullptr, *v_in_ = nullptr, *vmax_in_ = nullptr;  // state formats of their own
   bool m_decay_in_format_ = false;  // StateFormats::m_decay_in_format: b1 m in m_in_'s format
+  bool v_decay_in_format_ = false;  // StateFormats::v_decay_in_format: b2 v in v_in_'s format
+  bool direction_in_format_ = false;  // StateFormats::direction_in_format: the direction in m_in_'s format
   const FloatFormat* compensation_in_ = nullptr;  // the compensation's format, where not theta's
   ThetaRounding theta_rounding_ = ThetaRounding::nearest;
   std::uint64_t seed_ = 0;
