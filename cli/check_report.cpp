@@ -134,6 +134,8 @@ std::string render_header(const CheckRun& run) {
                                 ? "float32 arithmetic, theta rounded to " + run.dtype + " stochastically"
                             : run.options.precision == Precision::kahan_summation
                                 ? "float32 arithmetic, theta and its Kahan compensation in " + run.dtype
+                            : run.options.precision == Precision::storage_kahan
+                                ? "every operation in " + run.dtype + ", the update accumulated into a Kahan compensation"
                                 : "float32 arithmetic, " + run.dtype + " when stored";
     stated += "\n  precision " + to_string(run.options.precision) + ", as the adapter's hello states: " + how;
   }

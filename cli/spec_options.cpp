@@ -21,8 +21,10 @@ void SpecOptions::add_to(CLI::App& command, bool preset_required) {
                      "PyTorch CPU), float32-opmath (float32 arithmetic, rounded to the dtype once when stored: "
                      "PyTorch's fused CUDA kernel, apex), master-weights (a float32 master and state, the model's "
                      "copy in the dtype: apex amp O2), stochastic-rounding (float32 arithmetic, theta rounded to "
-                     "the dtype stochastically: torchao) or kahan-summation (float32 arithmetic, theta and a Kahan "
-                     "compensation in the dtype: optimi); an adapter may state it in its hello");
+                     "the dtype stochastically: torchao), kahan-summation (float32 arithmetic, theta and a Kahan "
+                     "compensation in the dtype: torchdistx) or storage-kahan (every operation in the dtype, the "
+                     "update accumulated into a Kahan compensation: optimi's kahan_sum); an adapter may state it in "
+                     "its hello");
   command.add_option("--subnormals", subnormals,
                      "how the arithmetic treats subnormal numbers: gradual (IEEE 754, the default) or flushed (a "
                      "result below the smallest normal may be 0, a subnormal operand is read as 0: XLA and "

@@ -671,6 +671,12 @@ struct KahanCompensationDropped : FloatAdam<F> {  // c is computed and stored bu
   F compensated_theta(std::size_t i) const override { return this->theta_[i]; }
 };
 
+/// storage-kahan (optimi's kahan_sum): the update applied to theta directly, the compensation left at 0.
+template <class F>
+struct StorageKahanUpdateUncompensated : FloatAdam<F> {
+  F apply_update(std::size_t, F theta, F update) override { return theta + update; }
+};
+
 template <class F>
 struct KahanCompensationLostOnImport : FloatAdam<F> {  // the compensation restarts from 0 on load
   void import_state(const ImplementationState& s) override {
@@ -776,6 +782,8 @@ inline std::vector<PrecisionMutant> precision_zoo() {
       .m = "float32", .v = "float32", .m_decay_in_format = true, .v_decay_in_format = true};
   tinygrad_v_decay_in_float64.state_formats = {.m = "float32", .v = "float32", .m_decay_in_format = true};
   kahan.precision = Precision::kahan_summation;
+  PresetOptions storage_kahan{};
+  storage_kahan.precision = Precision::storage_kahan;
   opmath.precision = Precision::float32_opmath;
   master.precision = Precision::master_weights;
   stochastic.precision = Precision::stochastic_rounding;
@@ -862,6 +870,10 @@ inline std::vector<PrecisionMutant> precision_zoo() {
       {{"kahan-compensation-sign-flipped", "the compensation holds theta - x instead of x - theta",
         factory<KahanCompensationSignFlipped>("m"), "pytorch-adam", kahan},
        float16_format, Precision::kahan_summation},
+      {{"storage-kahan-update-uncompensated", "optimi's kahan_sum claimed, the update added to theta directly "
+        "(the compensation stays 0): plain bfloat16 steps",
+        factory<StorageKahanUpdateUncompensated>("m"), "optimi-adam", storage_kahan},
+       bfloat16_format, Precision::storage_kahan},
   };
 }
 
@@ -972,4 +984,10 @@ namespace adamconf {
 /// It is a bfloat16 implementation: it runs in bfloat16 arithmetic under storage.
 template <>
 inline constexpr bool runs_in_storage_arithmetic<mutants::ComplementsFromStorageBetas> = true;
+}  // namespace adamconf
+
+namespace adamconf {
+/// optimi's kahan_sum runs in bfloat16 arithmetic (storage-kahan).
+template <>
+inline constexpr bool runs_in_storage_arithmetic<mutants::StorageKahanUpdateUncompensated> = true;
 }  // namespace adamconf

@@ -82,6 +82,20 @@ TEST_P(StoragePrecision, PassesEveryPropertyInBfloat16AndFloat16UnderEveryConven
   }
 }
 
+/// storage-kahan, optimi's kahan_sum: storage arithmetic with the update accumulated into a
+/// compensation; in both formats, on optimi's presets (debiased betas, decay of theta alone) and PyTorch's.
+TEST(StorageKahan, PassesEveryPropertyInBfloat16AndFloat16) {
+  for (const char* preset : {"optimi-adam", "optimi-adamw", "pytorch-adamw"}) {
+    FloatImplementation impl(std::string("float (") + preset + " order)");
+    PresetOptions options;
+    options.precision = Precision::storage_kahan;
+    const Tally t = check_all(impl, preset, options, 30, false, {bfloat16_format, float16_format});
+    EXPECT_GT(t.passed, 40) << "most properties must run and pass, not skip";
+    std::cout << "  " << preset << " storage-kahan: " << t.passed << " pass, " << t.skipped << " skip, " << t.failed
+              << " fail (bfloat16 + float16); worst observed/allowed " << t.worst_ratio << "\n      " << t.worst << "\n";
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Presets, StoragePrecision, ::testing::Values("pytorch-adamw", "pytorch-adam"),
                          [](const auto& info) {
                            std::string n = info.param;

@@ -18,7 +18,8 @@ const FloatFormat* canonical(const FloatFormat& f) {
 PrecisionRules::PrecisionRules(const FloatFormat& dtype, Precision precision, const StateFormats& states,
                                Subnormals subnormals, Scalars scalars)
     : dtype_(canonical(dtype)), precision_(precision), subnormals_(subnormals), scalars_(scalars) {
-  arithmetic_ = narrow() && precision != Precision::storage ? &float32_format : dtype_;
+  arithmetic_ = narrow() && precision != Precision::storage && precision != Precision::storage_kahan ? &float32_format
+                                                                                                     : dtype_;
   reported_ = master_weights() ? &float32_format : dtype_;
   for (std::size_t k = 0; k < states_.size(); ++k) {
     const Quantity q = kStoredFormats[k];

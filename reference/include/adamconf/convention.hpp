@@ -268,6 +268,16 @@ enum class Precision {
   /// section 4; optimi's kahan_sum, optimi/optimizer.py). m, v and vmax are
   /// rounded to nearest. An adapter reports c in each state as "compensation".
   kahan_summation,
+  /// Every operation rounded to the storage format, as `storage`, with a
+  /// Kahan-compensated parameter: theta and c in the storage format, the
+  /// update accumulated into c and theta moved by it, the rounding's residual
+  /// kept in c; the decay (or an L2 term) reads theta alone. torch-optimi's
+  /// default for bfloat16/float16 parameters (kahan_sum None, optimi/adam.py
+  /// _single_param_adam: `kahan_comp.addcdiv_(exp_avg, exp_avg_sq.sqrt().add_(eps),
+  /// value=-lr)`, `grad.copy_(param)`, `param.add_(kahan_comp)`,
+  /// `kahan_comp.add_(grad.sub_(param))`; `param.mul_(1 - lr wd)` before).
+  /// An adapter reports c in each state as "compensation".
+  storage_kahan,
 };
 std::string to_string(Precision p);
 

@@ -152,6 +152,12 @@ class ErrorModel {
     vmax_store_ = store_rule(rules.format_of(Quantity::vmax), false);
     compensation_store_ = store_rule(rules.format_of(Quantity::compensation), false);
     kahan_ = rules.kahan_summation();
+    // "Compensated storage": theta alone is the compensated value rounded to S once more.
+    compensated_storage_ = rules.compensated_storage();
+    if (compensated_storage_) {
+      theta_store_.rounds = true;
+      compensation_bound_.assign(elements, U{0});
+    }
     quantized_ = rules.any_quantized();
     float32_u_ = U::exact(ldexp(Bound(1), -24));
     double_u_ = U::exact(ldexp(Bound(1), -53));
@@ -313,6 +319,8 @@ class ErrorModel {
     const U e_operands = times(wdh_, U{bounds_[i].theta}) + d_wd_ * t;
     const U e_product = e_operands + product_error(wdf_, theta, wd_ * t, e_operands);
     grad_error_[i] = grad_error_[i] + e_product + sum_error(up(g_out), up(g_in), grad_error_[i], wd_ * t, e_product);
+    // "Compensated storage": wd theta reads theta alone, without c.
+    if (compensated_storage_) grad_error_[i] = grad_error_[i] + wdh_ * compensation_bound_[i];
     // g + wd theta may overflow the arithmetic format (float16: theta near 65504): then it may be inf.
     if (up(g_out) + grad_error_[i] >= D::exact(largest_)) grad_error_[i] = U::infinite();
   }
@@ -327,8 +335,10 @@ class ErrorModel {
     const U su = up(s);
     const U e_f = su * d_wd_ + wd_ * e_s + U::exact(2) * product_error(decay_factor(s), h_.weight_decay, su * wd_, su * d_wd_ + wd_ * e_s) + rho(up(factor));
     const U out = up(theta_out);
-    bounds_[i].theta =
-        (times(up(factor) + e_f, U{bounds_[i].theta}) + times(up(theta_in), e_f) + rho(out) + reference_u_ * out).x;
+    // "Compensated storage": the decay multiplies theta alone, leaving c undecayed: |1 - f| |c| more.
+    const U undecayed = compensated_storage_ ? up(Real(1) - factor) * compensation_bound_[i] : U{0};
+    bounds_[i].theta = (times(up(factor) + e_f, U{bounds_[i].theta}) + times(up(theta_in), e_f) + rho(out) + undecayed +
+                        reference_u_ * out).x;
   }
 
   // scale_by_adam, section by section of docs/error-model.md: "Moments" for m
@@ -398,6 +408,16 @@ class ErrorModel {
   void apply_update(std::size_t i, const Real& theta_in, const Real& u, const Real& theta_out) {
     const U t{bounds_[i].theta};
     const U out = up(theta_out);
+    if (compensated_storage_) {
+      // "Compensated storage": c1 = rn(c + u), theta' = rn(theta + c1), c' = rn(c1 + rn(theta - theta')):
+      // theta' + c' = theta + c1 exactly where |c1| <= |theta| (Fast2Sum), and within the roundings of
+      // the difference and of c' otherwise; only c1's rounding reaches the compensated value.
+      const U c1 = compensation_bound_[i] + up(u) + update_error_[i];
+      const U roundings = U::exact(2) * storage_u_ * c1 + U::exact(5) * storage_u_ * storage_u_ * (out + t) +
+                          U::exact(3) * storage_eta_;
+      bounds_[i].theta = (t + update_error_[i] + roundings + reference_u_ * out).x;
+      return;
+    }
     bounds_[i].theta = (t + update_error_[i] + sum_error(out, up(theta_in), t, up(u), update_error_[i]) +
                         reference_u_ * out).x;
   }
@@ -411,6 +431,9 @@ class ErrorModel {
   void end_element(std::size_t i, const ElementRecord<Real>& e) {
     ElementBounds<Bound>& b = bounds_[i];
     if (kahan_) b.compensated = compensated_bound(b.theta, e.theta);
+    // "Compensated storage": the new c is a rounding residual of theta', |c'| <= 4 u_S |theta'| + 2 eta_S.
+    if (compensated_storage_)
+      compensation_bound_[i] = U::exact(4) * storage_u_ * (up(e.theta) + U{b.compensated}) + U::exact(2) * storage_eta_;
     b.theta = stored_bound(b.theta, e.theta, theta_store_);
     b.m = stored_bound(b.m, e.m, m_store_);
     b.v = stored_bound(b.v, e.v, v_store_);
@@ -425,6 +448,7 @@ class ErrorModel {
     using std::abs;
     bounds_[i].compensated = up(formation).x;
     bounds_[i].theta = (up(formation) + up(abs(compensation))).x;
+    if (compensated_storage_) compensation_bound_[i] = up(abs(compensation));
   }
 
  private:
@@ -1010,6 +1034,8 @@ class ErrorModel {
   // "Direction in the moments' format": the model of the direction's arithmetic (shared: a model is copied)
   std::shared_ptr<ErrorModel> direction_model_;
   bool kahan_ = false;    // kahan-summation over a storage format: bounds_[i].compensated tracks theta + c
+  bool compensated_storage_ = false;  // storage-kahan: "Compensated storage"
+  std::vector<U> compensation_bound_;  // storage-kahan: |c| of each element, at most
   bool flush_ = false;    // subnormals flushed ("Flushed subnormals"): eta is the smallest normal
   bool scalars32_ = false;  // "Scalars in float32": scalars may be held in float32 where the arithmetic is wider
   Real scalar_u_exact_, scalar_eta_exact_;  // u and eta of the scalars' computation (float32's under scalars32_)

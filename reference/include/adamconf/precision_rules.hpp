@@ -15,6 +15,7 @@
 //   master-weights       float32     float32 (the master)          a dtype copy, bit for bit
 //   stochastic-rounding  float32     dtype (either neighbour)      a rounding seed per case
 //   kahan-summation      float32     dtype                         a compensation in dtype
+//   storage-kahan        dtype       dtype                         a compensation in dtype
 //
 // m, v, vmax and the Kahan compensation are held in theta's format unless a
 // format of their own is given (StateFormats), never wider than the arithmetic.
@@ -43,13 +44,19 @@ class PrecisionRules {
   /// Whether the precision convention applies: dtype is narrower than float32.
   bool narrow() const { return is_storage_format(*dtype_); }
   /// Every operation rounded to the storage format (storage over a narrow dtype).
-  bool rounds_every_operation() const { return narrow() && precision_ == Precision::storage; }
+  bool rounds_every_operation() const {
+    return narrow() && (precision_ == Precision::storage || precision_ == Precision::storage_kahan);
+  }
   /// A float32 master theta and state, and the dtype copy of theta beside them.
   bool master_weights() const { return narrow() && precision_ == Precision::master_weights; }
   /// theta rounded to the dtype stochastically; each case carries a rounding seed.
   bool stochastic_rounding() const { return narrow() && precision_ == Precision::stochastic_rounding; }
   /// theta and a Kahan compensation in the dtype; the states carry the compensation.
-  bool kahan_summation() const { return narrow() && precision_ == Precision::kahan_summation; }
+  bool kahan_summation() const {
+    return narrow() && (precision_ == Precision::kahan_summation || precision_ == Precision::storage_kahan);
+  }
+  /// storage-kahan: a Kahan compensation beside storage arithmetic (optimi's kahan_sum).
+  bool compensated_storage() const { return narrow() && precision_ == Precision::storage_kahan; }
   /// StateFormats::m_decay_in_format: b1 m' computed in m's own format (Optax's mu_dtype).
   bool m_decay_in_format() const { return m_decay_in_format_; }
   /// StateFormats::v_decay_in_format: b2 v' computed in v's own format (tinygrad's float32 v beside float64).

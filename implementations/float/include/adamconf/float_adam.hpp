@@ -139,6 +139,8 @@ struct StoragePlan {
   const FloatFormat* compensation_in = nullptr;
   /// m and v blockwise-quantized (tensors of the format's min_size and more).
   std::optional<QuantizedFormat> m_quantized, v_quantized;
+  /// storage-kahan: storage arithmetic with a Kahan compensation in F (optimi's kahan_sum).
+  bool compensated_storage = false;
 };
 
 /// sqrt, fma and pow of F: std's for float and double, StorageFloat's own
@@ -197,7 +199,7 @@ class FloatAdam {
     m_.assign(n, F(0));
     v_.assign(n, F(0));
     vmax_.assign(plan_.amsgrad == AmsgradVariant::none ? 0 : n, F(0));
-    compensation_.assign(theta_rounding_ == ThetaRounding::kahan ? n : 0, F(0));
+    compensation_.assign(theta_rounding_ == ThetaRounding::kahan || compensated_storage_ ? n : 0, F(0));
     step_ = 0;
     if (state) import_state(*state);
     power1_ = power_after(b1_, step_);
@@ -239,7 +241,7 @@ class FloatAdam {
     if (m_quantized_) m_before_ = m_;
     if (v_quantized_) v_before_ = v_;
     for (std::size_t i = 0; i < theta_.size(); ++i) {
-      if (!compensation_.empty()) theta_[i] = compensated_theta(i);  // Kahan: the step starts from theta + c
+      if (theta_rounding_ == ThetaRounding::kahan) theta_[i] = compensated_theta(i);  // Kahan: the step starts from theta + c
       theta_[i] = step_element(i, static_cast<F>(grad[i]), s);
       if (stored_in_ || m_in_ || v_in_ || vmax_in_) store(i);
     }
@@ -271,6 +273,9 @@ class FloatAdam {
     vmax_in_ = vmax;
     compensation_in_ = compensation;
   }
+
+  /// storage-kahan: a compensation beside the storage arithmetic (call before init).
+  void compensate_in_storage() { compensated_storage_ = true; }
 
   /// A step in which this tensor has no gradient (PyTorch's grad None): nothing changes.
   virtual void no_gradient() {}
@@ -548,7 +553,7 @@ class FloatAdam {
       update = -(m_[i] * alpha / denominator_eps_hat(v_used));
       if (plan_.additive_decay) update = update - s.lr * (wd_ * theta);
     }
-    theta = theta + update;
+    theta = apply_update(i, theta, update);
     if (plan_.decay_after) theta = decay(theta, *plan_.decay_after, s);
     return theta;
   }
@@ -569,6 +574,16 @@ class FloatAdam {
     return r(r(r(m) / bc1) / denom);
   }
 
+  /// theta moved by the update: theta + u, or under storage-kahan (optimi's kahan_sum,
+  /// optimi/adam.py _single_param_adam) c1 = c + u, theta' = theta + c1, c' = c1 + (theta - theta'),
+  /// each operation in F.
+  virtual F apply_update(std::size_t i, F theta, F update) {
+    if (!compensated_storage_) return theta + update;
+    const F c1 = compensation_[i] + update;
+    const F moved = theta + c1;
+    compensation_[i] = c1 + F(theta - moved);
+    return moved;
+  }
   /// Values as F holds them (rounded to a storage format).
   static std::vector<F> in_format(const std::vector<double>& xs) {
     std::vector<F> out;
@@ -617,6 +632,7 @@ class FloatAdam {
   bool v_decay_in_format_ = false;  // StateFormats::v_decay_in_format: b2 v in v_in_'s format
   bool direction_in_format_ = false;  // StateFormats::direction_in_format: the direction in m_in_'s format
   const FloatFormat* compensation_in_ = nullptr;  // the compensation's format, where not theta's
+  bool compensated_storage_ = false;  // storage-kahan: c accumulates the update, theta moves by it
   ThetaRounding theta_rounding_ = ThetaRounding::nearest;
   std::uint64_t seed_ = 0;
   Numerics numerics_;
@@ -699,6 +715,7 @@ class FloatImplementationOf : public Implementation {
         plan.stored_in = &f, plan.theta = ThetaRounding::kahan;
         return run_in<float>(setup, cases, plan);
       case Precision::master_weights: plan.copy_in = &f; return run_in<float>(setup, cases, plan);
+      case Precision::storage_kahan: plan.compensated_storage = true; break;
       case Precision::storage: break;
     }
     if constexpr (runs_in_storage_arithmetic<Engine>) {
@@ -726,6 +743,7 @@ class FloatImplementationOf : public Implementation {
       // Each tensor's random bits from the case's seed and its index.
       if (plan.stored_in) engines[k].store_in(*plan.stored_in, plan.theta, splitmix64(c.rounding_seed + k));
       engines[k].store_states_in(plan.m_in, plan.v_in, plan.vmax_in, plan.compensation_in);
+      if (plan.compensated_storage) engines[k].compensate_in_storage();
 
       engines[k].init(spec, numerics, part_of(c.theta0, slices[k]), state);
       engines[k].quantize_states_in(plan.m_quantized, plan.v_quantized);  // bitsandbytes' 8-bit states
