@@ -126,11 +126,11 @@ if o.get("subnormals", "gradual") != "gradual":
     notes.append("subnormals " + o["subnormals"])
 if o.get("scalars", "working") != "working" and r["dtype"] == "float64":
     notes.append("scalars " + o["scalars"])
-formats = {k: v for k, v in o.get("state_formats", {}).items() if v and v != r["dtype"] and k != "m_decay"}
+where = {"m_decay": "b1 m in m's format", "v_decay": "b2 v in v's format", "direction": "direction in the moments' format"}
+formats = {k: v for k, v in o.get("state_formats", {}).items() if v and v != r["dtype"] and k not in where}
 if formats:
     notes.append("states " + ", ".join(f"{k} {v}" for k, v in formats.items()))
-if o.get("state_formats", {}).get("m_decay") == "in-format":
-    notes.append("b1 m in m's format")
+notes += [text for k, text in where.items() if o.get("state_formats", {}).get(k) == "in-format"]
 preset = r["preset"] + flags + (f" ({'; '.join(notes)})" if notes else "")
 print(f"| {library} | {r['implementation']} | {preset} | {r['dtype']} | {verdict} | "
       f"{counts['pass']} / {counts['fail']} / {counts['skip']} | "

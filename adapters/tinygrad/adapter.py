@@ -3,7 +3,7 @@
 (docs/protocol.md, adamconf-adapter/2).
 
     adamconf check --impl ".venv/bin/python adapters/tinygrad/adapter.py" --preset tinygrad-adam
-    adamconf check --impl ".venv/bin/python adapters/tinygrad/adapter.py" --preset tinygrad-adamw --dtype bfloat16
+    adamconf check --impl ".venv/bin/python adapters/tinygrad/adapter.py" --preset tinygrad-adamw --dtype float64
     adamconf check --impl ".venv/bin/python adapters/tinygrad/adapter.py --optim-dtype float64" --preset tinygrad-adamw --dtype float64
     adamconf check --impl ".venv/bin/python adapters/tinygrad/adapter.py --dev CPU" --preset tinygrad-adamw
     adamconf check --impl ".venv/bin/python adapters/tinygrad/adapter.py --no-jit" --preset tinygrad-adam --timeout 600
@@ -19,18 +19,25 @@ rate is a float32 tensor, beta1^t and beta2^t are float32 running products
     p = p - (lr up).cast(p.dtype)
 
 so AdamW's decay is added to the update, of the old p, before the lr scaling
-(Optax's add_decayed_weights). The hello states m_format=float32 and
-v_format=float32 (the state beside bfloat16, float16 and float64 parameters)
-and precision=float32-opmath for bfloat16 and float16 (the closest convention
-adamconf has; tinygrad's promotion rounds (1 - b1) g, g g and wd p to the
-parameter's dtype and the update lr up to it before the subtraction; the
-README's conformance matrix says whether the bound holds for it), and
-scalars=float32 (lr and the running products are float32 tensors).
---optim-dtype float64 sets OPTIM_DTYPE=float64: float64 moments, offered for
-float64 parameters alone, where the step is float64 but for lr, b1_t and b2_t
-(scalars=float32). With the default float32 moments, a float64 parameter's
-direction is computed in float32 (its gradient cast down: 2^200 is inf there),
-which no convention here models, and its checks fail.
+(Optax's add_decayed_weights). Each division is a multiplication by a
+reciprocal (Tensor.div), and on the CPU the direction is m (recip(1 - b1_t)
+recip(D)): the presets say reciprocal_product. The hello states scalars=float32
+(lr and the running products are float32 tensors). Its entries:
+
+- tinygrad.nn.optim.Adam and AdamW for float32 parameters. bfloat16 and
+  float16 are refused with the reason (dtypes_refused): tinygrad's promotion
+  rounds (1 - b1) g, g g and wd p to the parameter's dtype between float32
+  operations, which no convention models.
+- "tinygrad.nn.optim.Adam (float64 parameters)" and AdamW's, the same classes
+  for float64 parameters with the default float32 moments: b1 m and b2 v in
+  float32, each summed with the float64 (1 - b) g and cast to float32, and the
+  direction in float32 from the stored moments; it meets float64 in + wd p and
+  lr up. The hello states m_format=float32, v_format=float32,
+  m_decay=in-format, v_decay=in-format and direction=in-format. check picks
+  this entry for --dtype float64 by itself (the one offering it).
+- --optim-dtype float64 sets OPTIM_DTYPE=float64: float64 moments, offered
+  for float64 parameters alone, where the step is float64 but for lr, b1_t
+  and b2_t.
 
 The device: the adapter selects DEV=CPU:X86 (tinygrad's own x86 code
 emitter, no compiler) by default, the one CPU backend that runs every dtype
@@ -98,24 +105,23 @@ class RunningProducts:
 class TinygradOptimizer:
     """tinygrad.nn.optim.Adam or AdamW, as adamconf drives it."""
 
-    def __init__(self, name, preset, fn, decay, tg, jit, optim_dtype="float32"):
+    def __init__(self, name, preset, fn, decay, tg, jit, optim_dtype, dtypes, options, refused=None):
+        """dtypes: the parameters' dtypes this entry offers; options: the numerics its hello states
+        for them; refused: {dtype: why} for the dtypes it leaves out."""
         self.name, self.preset, self.fn, self.decay, self.tg, self.jit = name, preset, fn, decay, tg, jit
-        d = tg.dtypes
-        self.dtypes = {"float32": d.float32, "float64": d.float64, "bfloat16": d.bfloat16, "float16": d.float16}
-        # OPTIM_DTYPE=float64: float64 moments, offered for float64 parameters only (the whole step
-        # in float64 but its float32 lr, b1_t and b2_t); the default keeps float32 moments for all.
-        self.state_dtype = self.dtypes[optim_dtype]
-        if optim_dtype == "float64":
-            self.dtypes = {"float64": d.float64}
+        self.dtypes = {k: getattr(tg.dtypes, k) for k in dtypes}
+        self.state_dtype = getattr(tg.dtypes, optim_dtype)
+        self.options, self.refused = list(options), dict(refused or {})
         self.products = RunningProducts(tg.np)
         self.io = BufferIo(tg)
         self.slots = {}
 
     def hello(self):
         hyper = ["lr", "beta1", "beta2", "eps"] + (["weight_decay"] if self.decay else [])
-        states = ([] if self.state_dtype == self.tg.dtypes.float64
-                  else ["precision=float32-opmath", "m_format=float32", "v_format=float32"])
-        return entry(self.name, [self.preset], list(self.dtypes), hyper, options=states + ["scalars=float32"], state=True)
+        out = entry(self.name, [self.preset], list(self.dtypes), hyper, options=self.options, state=True)
+        if self.refused:
+            out["dtypes_refused"] = self.refused
+        return out
 
     def slot(self, n, dtype, h):
         """The optimizer whose kernels step a tensor of n elements of dtype with h's constants."""
@@ -161,6 +167,37 @@ class TinygradOptimizer:
         for x in tensors:
             x.release()
         return {"theta": thetas, "states": recorded}
+
+
+# The numerics each entry's hello states (docs/protocol.md). lr, b1_t and b2_t are float32 tensors
+# whatever the parameters' dtype (scalars=float32).
+SCALARS = ["scalars=float32"]
+# Float32 m and v beside float64 parameters (the default OPTIM_DTYPE): `self.b1 * self.m[i]` is
+# float32 and `(1.0 - self.b1) * g` float64, their sum float64 cast to m's float32 (likewise v);
+# m_hat, v_hat and the direction are float32 (m, v, b1_t, b2_t and eps are), and it meets float64
+# only in `+ self.wd * t` and `self.lr * r * up` (tinygrad/nn/optim.py LAMB._step).
+FLOAT32_MOMENTS_OF_FLOAT64 = ["m_format=float32", "v_format=float32", "m_decay=in-format", "v_decay=in-format",
+                              "direction=in-format"] + SCALARS
+NARROW_NOT_MODELLED = ("tinygrad's promotion rounds (1 - b1) g, g g, wd p and lr up to the parameter's dtype between "
+                       "float32 operations (m = fl32(b1 m + fl(c1 g))); no convention here models it")
+
+
+def optimizers_of(tg, jit, optim_dtype):
+    """The hello's entries: Adam and AdamW, and with the default float32 moments a second entry of
+    each for float64 parameters, whose direction tinygrad computes in float32 (its own numerics)."""
+    out = []
+    for cls, preset, decay in (("Adam", "tinygrad-adam", False), ("AdamW", "tinygrad-adamw", True)):
+        name, fn = f"tinygrad.nn.optim.{cls}", getattr(tg.optim, cls)
+        if optim_dtype == "float64":  # OPTIM_DTYPE=float64: float64 moments, offered for float64 parameters only
+            out.append(TinygradOptimizer(name, preset, fn, decay, tg, jit, "float64", ["float64"], SCALARS))
+            continue
+        out.append(TinygradOptimizer(name, preset, fn, decay, tg, jit, "float32", ["float32"], SCALARS,
+                                     {"bfloat16": NARROW_NOT_MODELLED, "float16": NARROW_NOT_MODELLED,
+                                      "float64": f"offered by '{name} (float64 parameters)', whose float32 moments "
+                                                 "and direction its hello states"}))
+        out.append(TinygradOptimizer(f"{name} (float64 parameters)", preset, fn, decay, tg, jit, "float32", ["float64"],
+                                     FLOAT32_MOMENTS_OF_FLOAT64))
+    return out
 
 
 class Slot:
@@ -316,11 +353,7 @@ def main():
         name = f"tinygrad {version('tinygrad')} (DEV={args.dev}, {renderer}, {'eager' if args.no_jit else 'TinyJit'}{optim})"
     except Exception as e:
         return refuse_at_start("tinygrad", e)
-    jit = not args.no_jit
-    optimizers = [TinygradOptimizer("tinygrad.nn.optim.Adam", "tinygrad-adam", tg.optim.Adam, False, tg, jit, args.optim_dtype),
-                  TinygradOptimizer("tinygrad.nn.optim.AdamW", "tinygrad-adamw", tg.optim.AdamW, True, tg, jit,
-                                    args.optim_dtype)]
-    serve({o.name: o for o in optimizers}, name)
+    serve({o.name: o for o in optimizers_of(tg, not args.no_jit, args.optim_dtype)}, name)
     return 0
 
 

@@ -89,10 +89,11 @@ class TorchOptimizer:
         # ("dtypes_refused"), which check quotes. Under master weights the class steps a float32 master.
         self.dtypes_refused = {}
         why = None
-        if not master_weights and self.module.split(".")[0] == "optimi" and self.extra.get("kahan_sum", None) is not False:
-            # optimi's default (kahan_sum None, optimi/adam.py:100) turns Kahan summation on for bfloat16 and
-            # float16 parameters; with kahan_sum=False it steps in storage arithmetic, which is modelled.
-            why = "optimi's default, Kahan summation over bfloat16/float16 parameters, is not modelled (kahan_sum=False is)"
+        # optimi's default (kahan_sum None, optimi/adam.py:100) turns Kahan summation on for bfloat16 and
+        # float16 parameters: storage arithmetic, the update accumulated into kahan_comp and theta moved by it
+        # (precision=storage-kahan; kahan_comp is the state's "compensation"). kahan_sum=False: storage arithmetic.
+        self.kahan = (not master_weights and self.module.split(".")[0] == "optimi"
+                      and self.extra.get("kahan_sum", None) is not False)
         if not master_weights and self.quantized and self.module.split(".")[0] == "torchao":
             # torchao keeps a small tensor's state (below 4096 elements, or not whole blocks) in the
             # parameter's dtype (torch.zeros_like(p), torchao/optim/adam.py:78), bfloat16 beside bfloat16
@@ -222,7 +223,8 @@ class TorchOptimizer:
         # theta, and m and v (held in the parameters' dtype by _AdamW), to that dtype once, to nearest.
         float32_math = self.extra.get("fused") or self.module.split(".")[0] in ("bitsandbytes", "torchao")
         precision = (["precision=master-weights"] if self.master_weights
-                     else ["precision=float32-opmath"] if float32_math else [])
+                     else ["precision=float32-opmath"] if float32_math
+                     else ["precision=storage-kahan"] if self.kahan else [])
         state_format = self.state_format or (self.state_names or {}).get("state_dtype")
         formats = [f"{k}_format={state_format}" for k in ("m", "v", "vmax")] if state_format else []
         if self.quantized == "torchao-fp8":  # float8_e4m3fn codes, scale absmax / 448
@@ -291,6 +293,12 @@ class TorchOptimizer:
                  layout["v"]: torch.tensor(s["v"], dtype=state_dtype), **self.state_names["other"]}
         if options.get("amsgrad"):
             state[layout["vmax"]] = torch.tensor(s["vmax"], dtype=state_dtype)
+        if self.kahan and dtype in (torch.bfloat16, torch.float16):
+            # optimi's compensation, and the group marked as summing with it (its first step would
+            # otherwise find kahan_comp set and kahan_sum still None, and step without it)
+            n = param.numel()
+            state["kahan_comp"] = torch.tensor(s.get("compensation") or [0.0] * n, dtype=dtype)
+            group_of_param(optimizer, param)["kahan_sum"] = True
         if self.state_names["group_step"]:
             self.set_group_step(optimizer, param, step)
         else:
@@ -350,8 +358,15 @@ class TorchOptimizer:
                     with torch.no_grad():
                         s[key].copy_(s[key].to(DTYPES[name]))  # to nearest even, and back exactly
 
+    def tensor_state(self, optimizer, param, options, layout):
+        out = self.plain_tensor_state(optimizer, param, options, layout)
+        if self.kahan and param.dtype in (torch.bfloat16, torch.float16):  # optimi's kahan_comp
+            comp = (optimizer.state.get(param) or {}).get("kahan_comp")
+            out["compensation"] = comp.tolist() if torch.is_tensor(comp) else [0.0] * param.numel()
+        return out
+
     @staticmethod
-    def tensor_state(optimizer, param, options, layout):
+    def plain_tensor_state(optimizer, param, options, layout):
         s = optimizer.state.get(param)
         if not s:  # never had a gradient: torch has no state for it yet
             n = param.numel()

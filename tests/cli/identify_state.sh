@@ -36,13 +36,23 @@ quantized bitsandbytes.optim:AdamW8bit "m: no known quantized format fits its co
 grep -q "stochastic-rounding, as its hello states (the probe fits it" "$tmp/out" || fail "HeavyBall bfloat16 precision: $(grep precision: "$tmp/out")"
 
 # Low-precision dtypes are offered where the class's arithmetic is modelled: optimi's default, Kahan summation over
-# bfloat16 parameters, is not (check says so in one line); with kahan_sum=False optimi steps in storage arithmetic.
+# bfloat16 parameters, is storage-kahan (its hello says so, and kahan_comp travels as the compensation); with
+# kahan_sum=False optimi steps in storage arithmetic.
 optimi="$venv $src/adapters/torch/torch_optim_adapter.py optimi:AdamW --preset optimi-adamw"
-status=0; "$adamconf" check --impl "$optimi" --preset optimi-adamw --dtype bfloat16 --cases 2 >"$tmp/out" 2>&1 || status=$?
-[ $status = 2 ] && grep -q "optimi.AdamW (torch .*) does not offer bfloat16: optimi's default, Kahan summation .* is not modelled (kahan_sum=False is) (it offers: float32 float64)" "$tmp/out" ||
-  fail "optimi's default offered bfloat16: exit $status: $(tail -2 "$tmp/out")"
+"$adamconf" check --impl "$optimi" --preset optimi-adamw --dtype bfloat16 --cases 10 \
+  --property trajectory-agrees-with-reference --property each-step-agrees-with-reference >"$tmp/out" 2>&1 ||
+  fail "optimi's default in bfloat16: $(cat "$tmp/out")"
+grep -q "precision storage-kahan, as the adapter's hello states" "$tmp/out" || fail "optimi's Kahan not stated: $(head -5 "$tmp/out")"
+[ "$(grep -cE '^  pass  (trajectory|each-step)-agrees-with-reference ' "$tmp/out")" = 2 ] ||
+  fail "optimi kahan_sum bfloat16: $(cat "$tmp/out")"
+echo "optimi bfloat16, kahan_sum (storage-kahan): $(tail -1 "$tmp/out")"
+# A dtype whose arithmetic is not modelled is refused in one line quoting why (tinygrad's bfloat16).
+tinygrad="$venv $src/adapters/tinygrad/adapter.py"
+status=0; "$adamconf" check --impl "$tinygrad" --preset tinygrad-adamw --dtype bfloat16 --cases 2 >"$tmp/out" 2>&1 || status=$?
+[ $status = 2 ] && grep -q "tinygrad.nn.optim.AdamW (tinygrad .*) does not offer bfloat16: tinygrad's promotion rounds (1 - b1) g, g g, wd p and lr up to the parameter's dtype .* (it offers: float32)" "$tmp/out" ||
+  fail "tinygrad offered bfloat16: exit $status: $(tail -2 "$tmp/out")"
 "$adamconf" check --impl "$optimi --args kahan_sum=False" --preset optimi-adamw --dtype bfloat16 --step-counter int32 --cases 10 \
   --property step-one-closed-form --property trajectory-agrees-with-reference >"$tmp/out" 2>&1 ||
   fail "optimi kahan_sum=False in bfloat16: $(cat "$tmp/out")"
 grep -qE '^  pass  trajectory-agrees-with-reference ' "$tmp/out" || fail "optimi kahan_sum=False bfloat16 trajectory: $(cat "$tmp/out")"
-echo "optimi bfloat16: offered with kahan_sum=False only; $(tail -1 "$tmp/out")"
+echo "optimi bfloat16, kahan_sum=False (storage): $(tail -1 "$tmp/out")"
