@@ -84,6 +84,7 @@ class TorchOptimizer:
         self.state_names = self._probe_state()
         self.quantized = self._probe_quantized()
         self.module = module_name
+        self.library = module_name.split(".")[0]  # optimi, torchao, bitsandbytes, torch: whose numerics
         self.dtypes = [d for d in DTYPES if master_weights or self._steps_in(DTYPES[d])]
         # Dtypes the class steps but in a way no convention models: not offered, and the hello says why
         # ("dtypes_refused"), which check quotes. Under master weights the class steps a float32 master.
@@ -92,9 +93,9 @@ class TorchOptimizer:
         # optimi's default (kahan_sum None, optimi/adam.py:100) turns Kahan summation on for bfloat16 and
         # float16 parameters: storage arithmetic, the update accumulated into kahan_comp and theta moved by it
         # (precision=storage-kahan; kahan_comp is the state's "compensation"). kahan_sum=False: storage arithmetic.
-        self.kahan = (not master_weights and self.module.split(".")[0] == "optimi"
+        self.kahan = (not master_weights and self.library == "optimi"
                       and self.extra.get("kahan_sum", None) is not False)
-        if not master_weights and self.quantized and self.module.split(".")[0] == "torchao":
+        if not master_weights and self.quantized and self.library == "torchao":
             # torchao keeps a small tensor's state (below 4096 elements, or not whole blocks) in the
             # parameter's dtype (torch.zeros_like(p), torchao/optim/adam.py:78), bfloat16 beside bfloat16
             # parameters; adamconf's quantized formats hold a small tensor's state in float32, as bitsandbytes does.
@@ -221,7 +222,7 @@ class TorchOptimizer:
         # and copies p back) and keeps its states in float32.
         # torchao likewise (single_param_adam, torchao/optim/adam.py:178-180: "compute in FP32"), rounding
         # theta, and m and v (held in the parameters' dtype by _AdamW), to that dtype once, to nearest.
-        float32_math = self.extra.get("fused") or self.module.split(".")[0] in ("bitsandbytes", "torchao")
+        float32_math = self.extra.get("fused") or self.library in ("bitsandbytes", "torchao")
         precision = (["precision=master-weights"] if self.master_weights
                      else ["precision=float32-opmath"] if float32_math
                      else ["precision=storage-kahan"] if self.kahan else [])
@@ -312,7 +313,7 @@ class TorchOptimizer:
         torchao_quantized_state."""
         if "m_codes" not in s or "v_codes" not in s:
             raise ValueError(f"{self.name}: a state with codes for only one of m and v")
-        if self.module.split(".")[0] == "bitsandbytes":
+        if self.library == "bitsandbytes":
             group = group_of_param(optimizer, param)
             gindex = next(i for i, g in enumerate(optimizer.param_groups) if g is group)
             pindex = next(i for i, p in enumerate(group["params"]) if p is param)

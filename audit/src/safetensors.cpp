@@ -337,7 +337,7 @@ void MappedFile::inflate_into_temporary(const std::uint8_t* bytes, std::uint64_t
       if (pending.size() >= (std::size_t{1} << 22)) flush();
     });
     flush();
-    mapped = inflated > 0 ? ::mmap(nullptr, inflated, PROT_READ, MAP_PRIVATE, fd, 0) : nullptr;
+    mapped = ::mmap(nullptr, inflated, PROT_READ, MAP_PRIVATE, fd, 0);  // inflated > 0: the caller's
     if (mapped == MAP_FAILED) throw FileError(path + ": cannot map its inflated entries: " + std::strerror(errno));
     ::close(fd);
   } catch (...) {
