@@ -144,7 +144,10 @@ std::string render_header(const CheckRun& run) {
               "subnormal operand is read as 0";
   if (run.scalars_from_adapter)
     stated += "\n  scalars in float32, as the adapter's hello states: lr_t, the betas and the bias corrections may "
-              "be held in float32";
+              "be held in float32" +
+              std::string(run.options.scalars == Scalars::weak_dtype
+                              ? ", and 1 - beta1, 1 - beta2 and wd in " + run.dtype + " (weak scalars)"
+                              : "");
   if (run.state_formats_from_adapter)
     stated += "\n  state formats " + describe(run.options.state_formats) + ", as the adapter's hello states";
   if (!run.held.empty()) {

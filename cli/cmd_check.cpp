@@ -93,7 +93,7 @@ void resolve_options_from_hello(CheckRun& run, const CheckOptions& o, const Capa
   }
   if (!o.spec.scalars_given()) {
     run.options.scalars = caps.scalars;
-    run.scalars_from_adapter = caps.scalars == Scalars::float32;
+    run.scalars_from_adapter = caps.scalars != Scalars::working;
   }
   if (!o.spec.state_formats_given()) {
     run.options.state_formats = caps.state_formats;

@@ -31,8 +31,10 @@ void SpecOptions::add_to(CLI::App& command, bool preset_required) {
                      "TensorFlow on the CPU, CUDA's -ftz); an adapter may state it in its hello (subnormals=flushed)");
   command.add_option("--scalars", scalars,
                      "where the implementation holds its scalars (lr_t, betas, beta^t, eps, wd): working (its "
-                     "arithmetic's format or double, the default) or float32 whatever the parameters' format (Keras 3's "
-                     "float32 learning rate, MLX, tinygrad); an adapter may state it in its hello (scalars=float32)");
+                     "arithmetic's format or double, the default), float32 whatever the parameters' format (Keras 3's "
+                     "float32 learning rate, MLX, tinygrad), or weak-dtype: as float32, and 1 - beta1, 1 - beta2 and wd "
+                     "in the parameters' dtype (tinygrad over bfloat16); an adapter may state it in its hello "
+                     "(scalars=float32)");
   command.add_option("--state-format", state_format,
                      "the format m, v and vmax are stored in when it is not theta's: bfloat16, float16, float32 or "
                      "float64 (TransformerEngine's FusedAdam keeps float32 states beside bfloat16 parameters); no "

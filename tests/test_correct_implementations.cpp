@@ -82,6 +82,22 @@ TEST_P(StoragePrecision, PassesEveryPropertyInBfloat16AndFloat16UnderEveryConven
   }
 }
 
+/// Scalars::weak_dtype, tinygrad over bfloat16: float32 opmath and moments, lr and beta^t in float32,
+/// and 1 - beta1, 1 - beta2 and wd held in bfloat16 (weak Python floats meeting bfloat16 tensors).
+TEST(WeakScalars, TinygradsBfloat16PassesEveryProperty) {
+  for (const char* preset : {"tinygrad-adam", "tinygrad-adamw"}) {
+    FloatImplementation impl(std::string("float (") + preset + " order)");
+    PresetOptions options;
+    options.precision = Precision::float32_opmath;
+    options.scalars = Scalars::weak_dtype;
+    options.state_formats = {.m = "float32", .v = "float32"};
+    const Tally t = check_all(impl, preset, options, 30, false, {bfloat16_format});
+    EXPECT_GT(t.passed, 20) << "most properties must run and pass, not skip";
+    std::cout << "  " << preset << " bfloat16, scalars weak-dtype: " << t.passed << " pass, " << t.skipped << " skip, "
+              << t.failed << " fail; worst observed/allowed " << t.worst_ratio << "\n      " << t.worst << "\n";
+  }
+}
+
 /// storage-kahan, optimi's kahan_sum: storage arithmetic with the update accumulated into a
 /// compensation; in both formats, on optimi's presets (debiased betas, decay of theta alone) and PyTorch's.
 TEST(StorageKahan, PassesEveryPropertyInBfloat16AndFloat16) {

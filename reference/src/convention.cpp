@@ -46,12 +46,15 @@ Subnormals subnormals_by_name(const std::string& name, const std::string& where)
   throw std::invalid_argument(where + " '" + name.substr(0, 40) + "': expected gradual or flushed");
 }
 
-std::string to_string(Scalars s) { return s == Scalars::float32 ? "float32" : "working"; }
+std::string to_string(Scalars s) {
+  return s == Scalars::float32 ? "float32" : s == Scalars::weak_dtype ? "weak-dtype" : "working";
+}
 
 Scalars scalars_by_name(const std::string& name, const std::string& where) {
   if (name == "working") return Scalars::working;
   if (name == "float32") return Scalars::float32;
-  throw std::invalid_argument(where + " '" + name.substr(0, 40) + "': expected working or float32");
+  if (name == "weak-dtype") return Scalars::weak_dtype;
+  throw std::invalid_argument(where + " '" + name.substr(0, 40) + "': expected working, float32 or weak-dtype");
 }
 
 Precision precision_by_name(const std::string& name, const std::string& where) {
@@ -183,6 +186,7 @@ std::string Convention::describe() const {
   if (state_formats.any()) s += " with " + adamconf::describe(state_formats);
   if (subnormals == Subnormals::flushed) s += " with subnormals flushed";
   if (scalars == Scalars::float32) s += " with scalars in float32";
+  if (scalars == Scalars::weak_dtype) s += " with scalars in float32, 1 - beta and wd in the dtype";
   return s;
 }
 

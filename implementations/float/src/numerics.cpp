@@ -73,7 +73,8 @@ std::vector<Numerics> numerics_variants() {
 
 Plan plan_of(const Convention& convention) {
   Plan p;
-  p.scalars_in_float32 = convention.scalars == Scalars::float32;
+  p.scalars_in_float32 = convention.scalars == Scalars::float32 || convention.scalars == Scalars::weak_dtype;
+  p.weak_scalars_in_dtype = convention.scalars == Scalars::weak_dtype;
   for (const auto& [transform, phase] : convention.with_phases()) {
     const Transform& t = *transform;
     if (std::holds_alternative<NegateGradient>(t)) p.negate = true;

@@ -298,10 +298,16 @@ Subnormals subnormals_by_name(const std::string& name, const std::string& where)
 /// rate (a float32 variable, cast to the parameter's dtype each step), MLX
 /// its lr (an mx.array, float32) and beta^t (a float32 power), tinygrad its lr
 /// and beta^t (float32 tensors, a running product). Under float32 and
-/// bfloat16 the two are one.
-enum class Scalars { working, float32 };
+/// bfloat16 the two are one. `weak-dtype`: as float32, and the Python floats
+/// that multiply a tensor of the parameters' dtype, 1 - beta1 (times g),
+/// 1 - beta2 (times g g) and the weight decay (times theta), held in that
+/// dtype: weak scalars take the tensor's dtype (tinygrad 0.14 over bfloat16
+/// and float16 parameters, tinygrad/nn/optim.py LAMB._step: `(1.0 - self.b1) * g`
+/// rounds 0.1 to bfloat16's 0.10009765625, the product then in float32 beside
+/// the float32 m). It changes nothing for float32 and float64.
+enum class Scalars { working, float32, weak_dtype };
 std::string to_string(Scalars s);
-/// "working" or "float32"; throws std::invalid_argument "<where> 'x': expected working or float32".
+/// "working", "float32" or "weak-dtype"; throws std::invalid_argument "<where> 'x': expected working, float32 or weak-dtype".
 Scalars scalars_by_name(const std::string& name, const std::string& where);
 /// "storage", "float32-opmath", "master-weights", "stochastic-rounding" or "kahan-summation";
 /// throws std::invalid_argument "<where> 'x': expected storage, float32-opmath, ...".

@@ -179,6 +179,14 @@ class ErrorModel {
     d_eps_ = up(representation_error(h_.eps));
     d_eps_root_ = up(representation_error(h_.eps_root));
     d_wd_ = up(representation_error(h_.weight_decay));
+    // "Scalars in float32", weak-dtype: 1 - beta1, 1 - beta2 and wd held in the storage format S too.
+    if (rules.weak_scalars_in_dtype()) {
+      using std::abs;
+      const auto held_in_s = [&](const Real& x) { return up(Real(abs(x - Real(round_to_format(x, storage_))))); };
+      d_c1_ = max(d_c1_, held_in_s(c1_));
+      d_c2_ = max(d_c2_, held_in_s(c2_));
+      d_wd_ = max(d_wd_, held_in_s(h_.weight_decay));
+    }
     // The largest magnitudes of the held scalars: an error E(x) is multiplied
     // by the implementation's h~, not by h (second order in float32; not in
     // bfloat16, where 1 - 0.99 is held as 0.01171875).
@@ -416,6 +424,9 @@ class ErrorModel {
       const U roundings = U::exact(2) * storage_u_ * c1 + U::exact(5) * storage_u_ * storage_u_ * (out + t) +
                           U::exact(3) * storage_eta_;
       bounds_[i].theta = (t + update_error_[i] + roundings + reference_u_ * out).x;
+      // The new c is a rounding residual of theta' (before any decay after it, which leaves c alone):
+      // |c'| <= 4 u_S |theta'| + 2 eta_S.
+      compensation_bound_[i] = U::exact(4) * storage_u_ * (out + U{bounds_[i].theta}) + U::exact(2) * storage_eta_;
       return;
     }
     bounds_[i].theta = (t + update_error_[i] + sum_error(out, up(theta_in), t, up(u), update_error_[i]) +
@@ -431,9 +442,6 @@ class ErrorModel {
   void end_element(std::size_t i, const ElementRecord<Real>& e) {
     ElementBounds<Bound>& b = bounds_[i];
     if (kahan_) b.compensated = compensated_bound(b.theta, e.theta);
-    // "Compensated storage": the new c is a rounding residual of theta', |c'| <= 4 u_S |theta'| + 2 eta_S.
-    if (compensated_storage_)
-      compensation_bound_[i] = U::exact(4) * storage_u_ * (up(e.theta) + U{b.compensated}) + U::exact(2) * storage_eta_;
     b.theta = stored_bound(b.theta, e.theta, theta_store_);
     b.m = stored_bound(b.m, e.m, m_store_);
     b.v = stored_bound(b.v, e.v, v_store_);

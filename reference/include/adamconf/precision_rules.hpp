@@ -67,7 +67,9 @@ class PrecisionRules {
   /// subnormal operand read as 0 (Subnormals::flushed).
   bool flushes_subnormals() const { return subnormals_ == Subnormals::flushed; }
   /// Whether the implementation may hold its scalars in float32 (Scalars::float32).
-  bool scalars_in_float32() const { return scalars_ == Scalars::float32; }
+  bool scalars_in_float32() const { return scalars_ == Scalars::float32 || scalars_ == Scalars::weak_dtype; }
+  /// Scalars::weak_dtype: 1 - beta1, 1 - beta2 and wd held in the dtype (a storage format) besides.
+  bool weak_scalars_in_dtype() const { return scalars_ == Scalars::weak_dtype && narrow(); }
   /// The format each operation rounds to.
   const FloatFormat& arithmetic() const { return *arithmetic_; }
   /// The format theta, and a state without a format of its own, is held and compared in.

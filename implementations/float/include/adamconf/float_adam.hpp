@@ -87,6 +87,8 @@ struct Plan {
   bool reciprocal_product = false;
   /// Scalars::float32: lr_t and the bias corrections held in float32 (Keras' lr, tinygrad's beta^t).
   bool scalars_in_float32 = false;
+  /// Scalars::weak_dtype: 1 - beta1, 1 - beta2 and wd held in the stored format besides (tinygrad).
+  bool weak_scalars_in_dtype = false;
 };
 Plan plan_of(const Convention& convention);
 
@@ -194,6 +196,11 @@ class FloatAdam {
     const bool wide = spec.convention.adam().complements_wide;
     moment_c1_ = complement_of(b1_, b1_d_, wide);
     moment_c2_ = complement_of(b2_, b2_d_, wide);
+    if (plan_.weak_scalars_in_dtype && stored_in_) {  // tinygrad: weak Python floats take the parameters' dtype
+      moment_c1_ = stored_value(moment_c1_, stored_in_);
+      moment_c2_ = stored_value(moment_c2_, stored_in_);
+      wd_ = stored_value(wd_, stored_in_);
+    }
     const std::size_t n = theta0.size();
     theta_ = in_format(theta0);
     m_.assign(n, F(0));
