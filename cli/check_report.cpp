@@ -136,6 +136,9 @@ std::string render_header(const CheckRun& run) {
                                 ? "float32 arithmetic, theta and its Kahan compensation in " + run.dtype
                             : run.options.precision == Precision::storage_kahan
                                 ? "every operation in " + run.dtype + ", the update accumulated into a Kahan compensation"
+                            : run.options.precision == Precision::promoted
+                                ? "float32 arithmetic, the products among " + run.dtype + " values (1 - beta1) g, g g, "
+                                  "(1 - beta2) g g, wd theta and the update lr u rounded to " + run.dtype
                                 : "float32 arithmetic, " + run.dtype + " when stored";
     stated += "\n  precision " + to_string(run.options.precision) + ", as the adapter's hello states: " + how;
   }

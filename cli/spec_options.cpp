@@ -22,9 +22,10 @@ void SpecOptions::add_to(CLI::App& command, bool preset_required) {
                      "PyTorch's fused CUDA kernel, apex), master-weights (a float32 master and state, the model's "
                      "copy in the dtype: apex amp O2), stochastic-rounding (float32 arithmetic, theta rounded to "
                      "the dtype stochastically: torchao), kahan-summation (float32 arithmetic, theta and a Kahan "
-                     "compensation in the dtype: torchdistx) or storage-kahan (every operation in the dtype, the "
-                     "update accumulated into a Kahan compensation: optimi's kahan_sum); an adapter may state it in "
-                     "its hello");
+                     "compensation in the dtype: torchdistx), storage-kahan (every operation in the dtype, the "
+                     "update accumulated into a Kahan compensation: optimi's kahan_sum) or promoted (float32 "
+                     "arithmetic, the products among the dtype's values and the update rounded to it: tinygrad over "
+                     "float16); an adapter may state it in its hello");
   command.add_option("--subnormals", subnormals,
                      "how the arithmetic treats subnormal numbers: gradual (IEEE 754, the default) or flushed (a "
                      "result below the smallest normal may be 0, a subnormal operand is read as 0: XLA and "

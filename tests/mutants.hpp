@@ -340,6 +340,13 @@ struct SecondMomentDecayInFormatUnstated : FloatAdam<F> {
   void hold_hyperparameters() override { this->v_decay_in_format_ = true; }
 };
 
+/// tinygrad's float16 step (promoted: (1 - b1) g, g g, (1 - b2) g g, wd theta and lr u rounded to
+/// float16) where the convention says float32 opmath, as tinygrad's bfloat16 entry states.
+template <class F>
+struct PromotedProductsUnstated : FloatAdam<F> {
+  void hold_hyperparameters() override { this->promoted_ = true; }
+};
+
 template <class F>
 struct MaximizeIgnored : FloatAdam<F> {
   F incoming_gradient(F g) const override { return g; }
@@ -781,6 +788,9 @@ inline std::vector<PrecisionMutant> precision_zoo() {
   tinygrad_direction_in_float64.state_formats = {
       .m = "float32", .v = "float32", .m_decay_in_format = true, .v_decay_in_format = true};
   tinygrad_v_decay_in_float64.state_formats = {.m = "float32", .v = "float32", .m_decay_in_format = true};
+  PresetOptions tinygrad_weak_opmath{};  // tinygrad's bfloat16 entry: float32 opmath and moments, weak-dtype scalars
+  tinygrad_weak_opmath.state_formats = {.m = "float32", .v = "float32"};
+  tinygrad_weak_opmath.scalars = Scalars::weak_dtype;
   kahan.precision = Precision::kahan_summation;
   PresetOptions storage_kahan{};
   storage_kahan.precision = Precision::storage_kahan;
@@ -836,6 +846,10 @@ inline std::vector<PrecisionMutant> precision_zoo() {
         "convention computes it in float64",
         factory<SecondMomentDecayInFormatUnstated>("m"), "tinygrad-adam", tinygrad_v_decay_in_float64},
        float64_format, Precision::storage},
+      {{"promoted-products-unstated", "tinygrad's float16 products (1 - b1) g, g g, (1 - b2) g g, wd theta and lr u "
+        "rounded to float16 where the convention (float32-opmath, weak-dtype) computes them in float32",
+        factory<PromotedProductsUnstated>("m"), "tinygrad-adamw", tinygrad_weak_opmath},
+       float16_format, Precision::float32_opmath},
       // bitsandbytes' 8-bit states (the preset's own formats: m and v quantized from 4096 elements)
       {{"quantized-codes-truncated", "codes by truncation, the code at or below x / scale, not the nearest",
         factory<QuantizedCodesTruncated>("m"), "bitsandbytes-adamw8bit", PresetOptions{}},

@@ -98,6 +98,22 @@ TEST(WeakScalars, TinygradsBfloat16PassesEveryProperty) {
   }
 }
 
+/// Precision::promoted, tinygrad over float16: float32 moments and sums, the products among float16
+/// values ((1 - b1) g, g g, (1 - b2) g g, wd theta) and lr u rounded to float16, theta - lr u in it.
+TEST(PromotedPrecision, TinygradsFloat16PassesEveryProperty) {
+  for (const char* preset : {"tinygrad-adam", "tinygrad-adamw"}) {
+    FloatImplementation impl(std::string("float (") + preset + " order)");
+    PresetOptions options;
+    options.precision = Precision::promoted;
+    options.scalars = Scalars::weak_dtype;
+    options.state_formats = {.m = "float32", .v = "float32"};
+    const Tally t = check_all(impl, preset, options, 30, false, {float16_format});
+    EXPECT_GT(t.passed, 20) << "most properties must run and pass, not skip";
+    std::cout << "  " << preset << " float16, precision promoted: " << t.passed << " pass, " << t.skipped << " skip, "
+              << t.failed << " fail; worst observed/allowed " << t.worst_ratio << "\n      " << t.worst << "\n";
+  }
+}
+
 /// storage-kahan, optimi's kahan_sum: storage arithmetic with the update accumulated into a
 /// compensation; in both formats, on optimi's presets (debiased betas, decay of theta alone) and PyTorch's.
 TEST(StorageKahan, PassesEveryPropertyInBfloat16AndFloat16) {

@@ -143,7 +143,7 @@ rc::Gen<Scenario> gen_fast_scenario() {
                      rc::gen::element(float32_format, float64_format, bfloat16_format, float16_format),
                      rc::gen::element(Precision::storage, Precision::float32_opmath, Precision::master_weights,
                                       Precision::stochastic_rounding, Precision::kahan_summation,
-                                      Precision::storage_kahan),
+                                      Precision::storage_kahan, Precision::promoted),
                      rc::gen::arbitrary<bool>(), rc::gen::arbitrary<bool>()),
       [](const std::tuple<Preset, FloatFormat, Precision, bool, bool>& t) {
         const auto& [preset, dtype, precision, amsgrad, moments_narrower] = t;

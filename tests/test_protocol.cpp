@@ -198,6 +198,23 @@ TEST(Protocol, TheHelloStatesTheSecondMomentsDecayAndTheDirectionInTheMomentsFor
   }
 }
 
+// tinygrad's float16 entry: its precision, each operation in the dtype its operands promote to.
+TEST(Protocol, TheHelloStatesPromotedPrecision) {
+  const AdapterInfo stated =
+      hello(R"(["precision=promoted", "m_format=float32", "v_format=float32", "scalars=weak-dtype"])");
+  EXPECT_EQ(stated.optimizers[0].precision, Precision::promoted);
+  EXPECT_EQ(stated.optimizers[0].scalars, Scalars::weak_dtype);
+  expect_hello_refused(R"(["precision=promote"])",
+                       "precision 'promote': expected storage, float32-opmath, master-weights, stochastic-rounding, "
+                       "kahan-summation, storage-kahan or promoted");
+  const PrecisionRules rules(float16_format, Precision::promoted, stated.optimizers[0].state_formats);
+  EXPECT_TRUE(rules.promoted());
+  EXPECT_EQ(rules.arithmetic().name, std::string("float32"));
+  EXPECT_NO_THROW(rules.validate_state_formats());
+  // Over float32 and float64 every precision convention is the format's own arithmetic.
+  EXPECT_FALSE(PrecisionRules(float32_format, Precision::promoted).promoted());
+}
+
 // A dtype the optimizer steps in a way no convention models is not offered, with why: check quotes it.
 TEST(Protocol, TheHelloSaysWhyADtypeIsNotOffered) {
   const AdapterInfo plain = hello("[]");

@@ -34,6 +34,7 @@ std::string to_string(Precision p) {
     case Precision::stochastic_rounding: return "stochastic-rounding";
     case Precision::kahan_summation: return "kahan-summation";
     case Precision::storage_kahan: return "storage-kahan";
+    case Precision::promoted: return "promoted";
   }
   return "storage";
 }
@@ -59,11 +60,12 @@ Scalars scalars_by_name(const std::string& name, const std::string& where) {
 
 Precision precision_by_name(const std::string& name, const std::string& where) {
   for (Precision p : {Precision::storage, Precision::float32_opmath, Precision::master_weights,
-                      Precision::stochastic_rounding, Precision::kahan_summation, Precision::storage_kahan})
+                      Precision::stochastic_rounding, Precision::kahan_summation, Precision::storage_kahan,
+                      Precision::promoted})
     if (name == to_string(p)) return p;
   throw std::invalid_argument(where + " '" + name.substr(0, 40) +
-                              "': expected storage, float32-opmath, master-weights, stochastic-rounding, kahan-summation "
-                              "or storage-kahan");
+                              "': expected storage, float32-opmath, master-weights, stochastic-rounding, kahan-summation, "
+                              "storage-kahan or promoted");
 }
 
 const char* name(Quantity q) {

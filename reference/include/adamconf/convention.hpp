@@ -278,6 +278,20 @@ enum class Precision {
   /// `kahan_comp.add_(grad.sub_(param))`; `param.mul_(1 - lr wd)` before).
   /// An adapter reports c in each state as "compensation".
   storage_kahan,
+  /// Each operation in the type its operands promote to (tinygrad's dtype
+  /// lattice, weak Python floats taking the tensor's dtype): among the
+  /// dtype's tensors and weak scalars in the dtype, rounded to it, where the
+  /// dtype has arithmetic of its own (float16 on x86 CPUs), and in float32
+  /// where the float32 moments or lr join. So (1 - beta1) g, g g,
+  /// (1 - beta2) (g g) and wd theta are rounded to the dtype (g g overflowing
+  /// past its largest value), m, v, the direction and u = direction + wd theta
+  /// are float32, lr u is cast to the dtype and theta - it is the dtype's
+  /// subtraction. tinygrad 0.14 over float16 parameters (tinygrad/nn/optim.py
+  /// LAMB._step: `(1.0 - self.b1) * g`, `(1.0 - self.b2) * (g * g)`,
+  /// `self.wd * t.detach()`, `(self.lr * r * up).cast(t.dtype)`; Optimizer.
+  /// _apply_update: `t.detach() - up`). m and v have formats of their own
+  /// (float32: StateFormats).
+  promoted,
 };
 std::string to_string(Precision p);
 
@@ -309,7 +323,8 @@ enum class Scalars { working, float32, weak_dtype };
 std::string to_string(Scalars s);
 /// "working", "float32" or "weak-dtype"; throws std::invalid_argument "<where> 'x': expected working, float32 or weak-dtype".
 Scalars scalars_by_name(const std::string& name, const std::string& where);
-/// "storage", "float32-opmath", "master-weights", "stochastic-rounding" or "kahan-summation";
+/// "storage", "float32-opmath", "master-weights", "stochastic-rounding", "kahan-summation",
+/// "storage-kahan" or "promoted";
 /// throws std::invalid_argument "<where> 'x': expected storage, float32-opmath, ...".
 Precision precision_by_name(const std::string& name, const std::string& where);
 

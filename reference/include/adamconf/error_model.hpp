@@ -159,6 +159,9 @@ class ErrorModel {
       compensation_bound_.assign(elements, U{0});
     }
     quantized_ = rules.any_quantized();
+    // "Promoted products": the products among the dtype's values rounded to it (its u, eta, largest value).
+    promoted_ = rules.promoted();
+    if (promoted_) dtype_ops_ = store_rule(storage_, false);
     float32_u_ = U::exact(ldexp(Bound(1), -24));
     double_u_ = U::exact(ldexp(Bound(1), -53));
     storage_eta_ = U::exact(ldexp(Bound(1), storage_.min_exponent - (flush_ ? 0 : storage_.precision - 1)));
@@ -182,10 +185,9 @@ class ErrorModel {
     // "Scalars in float32", weak-dtype: 1 - beta1, 1 - beta2 and wd held in the storage format S too.
     if (rules.weak_scalars_in_dtype()) {
       using std::abs;
-      const auto held_in_s = [&](const Real& x) { return up(Real(abs(x - Real(round_to_format(x, storage_))))); };
-      d_c1_ = max(d_c1_, held_in_s(c1_));
-      d_c2_ = max(d_c2_, held_in_s(c2_));
-      d_wd_ = max(d_wd_, held_in_s(h_.weight_decay));
+      d_c1_ = max(d_c1_, held_error(c1_, storage_));
+      d_c2_ = max(d_c2_, held_error(c2_, storage_));
+      d_wd_ = max(d_wd_, held_error(h_.weight_decay, storage_));
     }
     // The largest magnitudes of the held scalars: an error E(x) is multiplied
     // by the implementation's h~, not by h (second order in float32; not in
@@ -281,14 +283,8 @@ class ErrorModel {
       set_moment_scalars(debiased_scalars(h_.beta1, s.moment_beta1, s.t), b1_, c1_, c1u_, d_b1_, d_c1_, b1h_, c1h_, b1f_, c1f_);
       set_moment_scalars(debiased_scalars(h_.beta2, s.moment_beta2, s.t), b2_, c2_, c2u_, d_b2_, d_c2_, b2h_, c2h_, b2f_, c2f_);
     }
-    if (m_decay_in_format_) {
-      using std::abs;
-      d_b1_in_m_ = up(Real(abs(s.moment_beta1 - Real(round_to_format(s.moment_beta1, *m_format_)))));
-    }
-    if (v_decay_in_format_) {
-      using std::abs;
-      d_b2_in_v_ = up(Real(abs(s.moment_beta2 - Real(round_to_format(s.moment_beta2, *v_format_)))));
-    }
+    if (m_decay_in_format_) d_b1_in_m_ = held_error(s.moment_beta1, *m_format_);
+    if (v_decay_in_format_) d_b2_in_v_ = held_error(s.moment_beta2, *v_format_);
     // A moment scalar whose error is unbounded (a debiased beta's 1 - beta^t within its error of 0:
     // HeavyBall's form with 0.999 held in bfloat16 is (1 - 1)/(1 - 1)) may be inf or NaN, and then
     // even an exactly zero moment term (0 * NaN) is not exact: nothing of the step is bounded.
@@ -327,6 +323,10 @@ class ErrorModel {
     const U e_operands = times(wdh_, U{bounds_[i].theta}) + d_wd_ * t;
     const U e_product = e_operands + product_error(wdf_, theta, wd_ * t, e_operands);
     grad_error_[i] = grad_error_[i] + e_product + sum_error(up(g_out), up(g_in), grad_error_[i], wd_ * t, e_product);
+    // "Promoted products": wd theta and g + wd theta, both among the dtype's values, rounded to it too.
+    if (promoted_)
+      grad_error_[i] = grad_error_[i] + promoted_rounding(wdh_ * (t + U{bounds_[i].theta})) +
+                       promoted_rounding(up(g_out) + grad_error_[i]);
     // "Compensated storage": wd theta reads theta alone, without c.
     if (compensated_storage_) grad_error_[i] = grad_error_[i] + wdh_ * compensation_bound_[i];
     // g + wd theta may overflow the arithmetic format (float16: theta near 65504): then it may be inf.
@@ -398,7 +398,9 @@ class ErrorModel {
   void add_decayed_weights(std::size_t i, const Real& theta, const Real& u_in, const Real& u_out) {
     const U t = up(theta);
     const U e_operands = times(wdh_, U{bounds_[i].theta}) + d_wd_ * t;
-    const U e_product = e_operands + product_error(wdf_, theta, wd_ * t, e_operands);
+    U e_product = e_operands + product_error(wdf_, theta, wd_ * t, e_operands);
+    // "Promoted products": wd theta, a weak scalar times the dtype's theta, rounded to the dtype.
+    if (promoted_) e_product = e_product + promoted_rounding(wdh_ * (t + U{bounds_[i].theta}));
     update_error_[i] =
         update_error_[i] + e_product + sum_error(up(u_out), up(u_in), update_error_[i], wd_ * t, e_product);
   }
@@ -415,6 +417,8 @@ class ErrorModel {
   // "apply_update": E(theta') = E(theta) + E(u) + rho(theta')
   void apply_update(std::size_t i, const Real& theta_in, const Real& u, const Real& theta_out) {
     const U t{bounds_[i].theta};
+    // "Promoted products": lr u cast to the dtype before the dtype's subtraction (its rounding: "Storing").
+    if (promoted_) update_error_[i] = update_error_[i] + promoted_rounding(up(u) + update_error_[i]);
     const U out = up(theta_out);
     if (compensated_storage_) {
       // "Compensated storage": c1 = rn(c + u), theta' = rn(theta + c1), c' = rn(c1 + rn(theta - theta')):
@@ -479,6 +483,8 @@ class ErrorModel {
                          sum_error(m, b1m, e_b1m + product_error(b1f_, e.m_prev, b1m, e_b1m),
                                    c1g, e_c1g + product_error(c1f_, e.grad, c1g, e_c1g));
     U e_m = times(b1h_, bm) + times(c1h_, eg) + hyperparameter_error(d_b1_, d_c1_, m_prev, g) + max(standard_m, lerp_m);
+    // "Promoted products": (1 - b1) g rounded to the dtype before the float32 sum.
+    if (promoted_) e_m = e_m + promoted_rounding(c1h_ * (g + eg));
     if (m_decay_in_format_) {
       // "Moments in m's format": b1 held in m's format S (|b1 - fl_S(b1)|) and b1 m'
       // rounded to S (u_S |b1~ m'~| + eta_S), charged on top of the arithmetic's rounding.
@@ -514,9 +520,17 @@ class ErrorModel {
         square + product_error(c2f_, g2_exact, c2g2, e_c2g2) + product_error(b2f_, e.v_prev, b2v, e_b2v) +
         sum_error(v, b2v, e_b2v + product_error(b2f_, e.v_prev, b2v, e_b2v), c2g2,
                   e_c2g2 + square + product_error(c2f_, g2_exact, c2g2, e_c2g2));
-    const U e_v = times(b2h_, bv) + times(c2h_, e_g2) + hyperparameter_error(d_b2_, d_c2_, v_prev, g2) +
+    U e_v = times(b2h_, bv) + times(c2h_, e_g2) + hyperparameter_error(d_b2_, d_c2_, v_prev, g2) +
                   max(standard_v, lerp_v);
     if ((g + eg) * (g + eg) >= D::exact(largest_)) return U::infinite();
+    if (promoted_) {
+      // "Promoted products": g g rounded to the dtype (inf from its largest value on), then
+      // (1 - b2) (g g)~ rounded to it, before the float32 sum.
+      const U square_reach = (g + eg) * (g + eg);
+      if (square_reach.x >= dtype_ops_.overflow) return U::infinite();
+      const U rounded_square = promoted_rounding(square_reach);
+      e_v = e_v + times(c2h_, rounded_square) + promoted_rounding(c2h_ * (square_reach + rounded_square));
+    }
     if (v_decay_in_format_) {
       // "Moments in their formats": b2 held in v's format and b2 v' rounded to it, as m's above.
       return e_v + d_b2_in_v_ * v_prev + v_store_.u * ((b2h_ + d_b2_in_v_) * (v_prev + bv)) + v_store_.eta;
@@ -638,6 +652,15 @@ class ErrorModel {
     r.overflow = Bound(f.largest_finite());
     return r;
   }
+
+  /// |x - fl_f(x)|: the representation error of x held in format f, rounded up.
+  U held_error(const Real& x, const FloatFormat& f) const {
+    using std::abs;
+    return up(Real(abs(x - Real(round_to_format(x, f)))));
+  }
+
+  /// "Promoted products": the rounding to the dtype of a value of magnitude at most `reach`.
+  U promoted_rounding(const U& reach) const { return dtype_ops_.u * reach + dtype_ops_.eta; }
 
   /// The bound on x (computed within `bound`) stored by rule `s`:
   /// E + u_S (|x| + E) + eta_S; an exact zero stays exact, and a value that
@@ -1043,6 +1066,8 @@ class ErrorModel {
   std::shared_ptr<ErrorModel> direction_model_;
   bool kahan_ = false;    // kahan-summation over a storage format: bounds_[i].compensated tracks theta + c
   bool compensated_storage_ = false;  // storage-kahan: "Compensated storage"
+  bool promoted_ = false;  // promoted: "Promoted products"
+  StoreRule dtype_ops_;    // promoted: the dtype's rounding of a product among its values
   std::vector<U> compensation_bound_;  // storage-kahan: |c| of each element, at most
   bool flush_ = false;    // subnormals flushed ("Flushed subnormals"): eta is the smallest normal
   bool scalars32_ = false;  // "Scalars in float32": scalars may be held in float32 where the arithmetic is wider

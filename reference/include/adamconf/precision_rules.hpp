@@ -16,6 +16,7 @@
 //   stochastic-rounding  float32     dtype (either neighbour)      a rounding seed per case
 //   kahan-summation      float32     dtype                         a compensation in dtype
 //   storage-kahan        dtype       dtype                         a compensation in dtype
+//   promoted             float32     dtype (the dtype's subtraction)  the dtype's products rounded to it
 //
 // m, v, vmax and the Kahan compensation are held in theta's format unless a
 // format of their own is given (StateFormats), never wider than the arithmetic.
@@ -57,6 +58,9 @@ class PrecisionRules {
   }
   /// storage-kahan: a Kahan compensation beside storage arithmetic (optimi's kahan_sum).
   bool compensated_storage() const { return narrow() && precision_ == Precision::storage_kahan; }
+  /// promoted: the products among the dtype's tensors and weak scalars, lr u
+  /// and theta - lr u rounded to the dtype, the rest in float32 (tinygrad over float16).
+  bool promoted() const { return narrow() && precision_ == Precision::promoted; }
   /// StateFormats::m_decay_in_format: b1 m' computed in m's own format (Optax's mu_dtype).
   bool m_decay_in_format() const { return m_decay_in_format_; }
   /// StateFormats::v_decay_in_format: b2 v' computed in v's own format (tinygrad's float32 v beside float64).

@@ -143,6 +143,8 @@ struct StoragePlan {
   std::optional<QuantizedFormat> m_quantized, v_quantized;
   /// storage-kahan: storage arithmetic with a Kahan compensation in F (optimi's kahan_sum).
   bool compensated_storage = false;
+  /// promoted: float32 arithmetic with the dtype's products rounded to it (tinygrad over float16).
+  bool promoted = false;
 };
 
 /// sqrt, fma and pow of F: std's for float and double, StorageFloat's own
@@ -283,6 +285,8 @@ class FloatAdam {
 
   /// storage-kahan: a compensation beside the storage arithmetic (call before init).
   void compensate_in_storage() { compensated_storage_ = true; }
+  /// Precision::promoted (call after store_in): the products among the dtype's values rounded to it.
+  void promote_in_dtype() { promoted_ = true; }
 
   /// A step in which this tensor has no gradient (PyTorch's grad None): nothing changes.
   virtual void no_gradient() {}
@@ -436,6 +440,11 @@ class FloatAdam {
   virtual void update_moments(F g, F& m, F& v) const {
     const F b1 = moment_b1_, b2 = moment_b2_;  // beta, or this step's debiased beta
     const F c1 = moment_c1_, c2 = moment_c2_;
+    if (promoted_) {  // tinygrad over float16: (1 - b1) g, g g and (1 - b2) (g g) in the dtype, the sums in F
+      m = b1 * m + in_dtype(c1 * g);
+      v = b2 * v + in_dtype(c2 * in_dtype(g * g));
+      return;
+    }
     const bool m_own = m_decay_in_format_ && m_in_, v_own = v_decay_in_format_ && v_in_;
     if (m_own || v_own) {
       // Optax's mu_dtype, tinygrad's float32 moments: decay * state in the state's format (the
@@ -476,6 +485,7 @@ class FloatAdam {
   }
 
   virtual F add_l2(F g, F theta) const {
+    if (promoted_) return in_dtype(g + in_dtype(wd_ * theta));
     return numerics_.moments == Numerics::Moments::fma ? fma_in(wd_, theta, g) : F(g + wd_ * theta);
   }
 
@@ -523,7 +533,7 @@ class FloatAdam {
         plan_.amsgrad != AmsgradVariant::max_of_v_hat &&
         numerics_.denominator != Numerics::Denominator::eps_scaled_by_sqrt_bc2) {
       F direction = direction_in_moments_format(m_[i], v_used, s);
-      if (plan_.additive_decay) direction = direction + wd_ * theta;
+      if (plan_.additive_decay) direction = direction + decay_term(theta);
       update = -(s.lr * direction);
     } else if (plan_.eps == EpsPlacement::after_bias_correction &&
         numerics_.denominator == Numerics::Denominator::eps_scaled_by_sqrt_bc2 && eps_root_ == F(0) &&
@@ -549,7 +559,7 @@ class FloatAdam {
       } else {
         F direction = plan_.reciprocal_product ? F(m_[i] * F(F(F(1) / s.bc1) * F(F(1) / denom)))
                                                : F((m_[i] / s.bc1) / denom);
-        if (plan_.additive_decay) direction = direction + wd_ * theta;
+        if (plan_.additive_decay) direction = direction + decay_term(theta);
         update = -(s.lr * direction);
       }
     } else {
@@ -558,7 +568,7 @@ class FloatAdam {
                           ? static_cast<F>(static_cast<double>(s.lr) * std::sqrt(s.bc2_d) / s.bc1_d)
                           : F(s.lr * sqrt_in(s.bc2) / s.bc1);
       update = -(m_[i] * alpha / denominator_eps_hat(v_used));
-      if (plan_.additive_decay) update = update - s.lr * (wd_ * theta);
+      if (plan_.additive_decay) update = update - s.lr * decay_term(theta);
     }
     theta = apply_update(i, theta, update);
     if (plan_.decay_after) theta = decay(theta, *plan_.decay_after, s);
@@ -585,12 +595,18 @@ class FloatAdam {
   /// optimi/adam.py _single_param_adam) c1 = c + u, theta' = theta + c1, c' = c1 + (theta - theta'),
   /// each operation in F.
   virtual F apply_update(std::size_t i, F theta, F update) {
+    if (promoted_) return theta + in_dtype(update);  // (lr up).cast(t.dtype), then t - it (rounded when stored)
     if (!compensated_storage_) return theta + update;
     const F c1 = compensation_[i] + update;
     const F moved = theta + c1;
     compensation_[i] = c1 + F(theta - moved);
     return moved;
   }
+  /// add_decayed_weights' wd theta: in F, or under promoted a product among the dtype's values.
+  F decay_term(F theta) const { return promoted_ ? in_dtype(wd_ * theta) : F(wd_ * theta); }
+  /// promoted: x rounded to the parameters' dtype (an operation among its values).
+  F in_dtype(F x) const { return stored_value(x, stored_in_); }
+
   /// Values as F holds them (rounded to a storage format).
   static std::vector<F> in_format(const std::vector<double>& xs) {
     std::vector<F> out;
@@ -640,6 +656,7 @@ class FloatAdam {
   bool direction_in_format_ = false;  // StateFormats::direction_in_format: the direction in m_in_'s format
   const FloatFormat* compensation_in_ = nullptr;  // the compensation's format, where not theta's
   bool compensated_storage_ = false;  // storage-kahan: c accumulates the update, theta moves by it
+  bool promoted_ = false;  // promoted: the dtype's products, lr u and theta - lr u rounded to stored_in_
   ThetaRounding theta_rounding_ = ThetaRounding::nearest;
   std::uint64_t seed_ = 0;
   Numerics numerics_;
@@ -723,6 +740,9 @@ class FloatImplementationOf : public Implementation {
         return run_in<float>(setup, cases, plan);
       case Precision::master_weights: plan.copy_in = &f; return run_in<float>(setup, cases, plan);
       case Precision::storage_kahan: plan.compensated_storage = true; break;
+      case Precision::promoted:
+        plan.stored_in = &f, plan.promoted = true;
+        return run_in<float>(setup, cases, plan);
       case Precision::storage: break;
     }
     if constexpr (runs_in_storage_arithmetic<Engine>) {
@@ -751,6 +771,7 @@ class FloatImplementationOf : public Implementation {
       if (plan.stored_in) engines[k].store_in(*plan.stored_in, plan.theta, splitmix64(c.rounding_seed + k));
       engines[k].store_states_in(plan.m_in, plan.v_in, plan.vmax_in, plan.compensation_in);
       if (plan.compensated_storage) engines[k].compensate_in_storage();
+      if (plan.promoted) engines[k].promote_in_dtype();
 
       engines[k].init(spec, numerics, part_of(c.theta0, slices[k]), state);
       engines[k].quantize_states_in(plan.m_quantized, plan.v_quantized);  // bitsandbytes' 8-bit states
