@@ -43,21 +43,26 @@ void SpecOptions::add_to(CLI::App& command, bool preset_required) {
   command.add_option("--m-format", m_format, "the format of m alone (over --state-format)");
   command.add_option("--v-format", v_format, "the format of v alone (over --state-format)");
   command.add_option("--vmax-format", vmax_format, "the format of vmax alone (over --state-format)");
-  command.add_option("--m-decay", m_decay,
-                     "where b1 m is computed: arithmetic (the default) or in-format, in m's own format with b1 rounded "
-                     "to it, before the sum in the arithmetic's (Optax's mu_dtype=bfloat16); an adapter may state it "
-                     "in its hello (m_decay=in-format)")
-      ->check(CLI::IsMember({"arithmetic", "in-format"}));
-  command.add_option("--v-decay", v_decay,
-                     "where b2 v is computed: arithmetic (the default) or in-format, in v's own format with b2 rounded "
-                     "to it (tinygrad's float32 v beside float64 parameters); an adapter may state it in its hello "
-                     "(v_decay=in-format)")
-      ->check(CLI::IsMember({"arithmetic", "in-format"}));
-  command.add_option("--direction", direction,
-                     "where m_hat/(sqrt(v_hat) + eps) is computed: arithmetic (the default) or in-format, in the "
-                     "moments' own format from the stored moments (tinygrad's float32 m and v beside float64 "
-                     "parameters); an adapter may state it in its hello (direction=in-format)")
-      ->check(CLI::IsMember({"arithmetic", "in-format"}));
+  // StateFormats' choices of where a part of the step is computed: arithmetic (the default) or in-format.
+  struct InFormatChoice {
+    const char* flag;
+    std::string* value;
+    const char* what;
+  };
+  for (const InFormatChoice& c :
+       {InFormatChoice{.flag = "--m-decay", .value = &m_decay,
+                       .what = "where b1 m is computed: arithmetic (the default) or in-format, in m's own format with "
+                               "b1 rounded to it, before the sum in the arithmetic's (Optax's mu_dtype=bfloat16); an "
+                               "adapter may state it in its hello (m_decay=in-format)"},
+        InFormatChoice{.flag = "--v-decay", .value = &v_decay,
+                       .what = "where b2 v is computed: arithmetic (the default) or in-format, in v's own format with "
+                               "b2 rounded to it (tinygrad's float32 v beside float64 parameters); an adapter may "
+                               "state it in its hello (v_decay=in-format)"},
+        InFormatChoice{.flag = "--direction", .value = &direction,
+                       .what = "where m_hat/(sqrt(v_hat) + eps) is computed: arithmetic (the default) or in-format, in "
+                               "the moments' own format from the stored moments (tinygrad's float32 m and v beside "
+                               "float64 parameters); an adapter may state it in its hello (direction=in-format)"}})
+    command.add_option(c.flag, *c.value, c.what)->check(CLI::IsMember({"arithmetic", "in-format"}));
   command.add_option("--compensation-format", compensation_format,
                      "kahan-summation: the format the Kahan compensation is stored in when it is not theta's (float32: "
                      "torchdistx AnyPrecisionAdamW's compensation_buffer_dtype); an adapter may state it in its hello "

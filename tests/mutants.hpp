@@ -331,13 +331,13 @@ struct MomentSumInMFormat : FloatAdam<F> {
 /// the direction is computed in the float64 arithmetic (no direction=in-format).
 template <class F>
 struct DirectionInMomentsFormatUnstated : FloatAdam<F> {
-  void hold_hyperparameters() override { this->direction_in_format_ = true; }
+  void hold_hyperparameters() override { this->computed_in_.direction_in_format = true; }
 };
 
 /// b2 v in v's float32 beside float64 parameters, where the convention says b2 v is in the arithmetic.
 template <class F>
 struct SecondMomentDecayInFormatUnstated : FloatAdam<F> {
-  void hold_hyperparameters() override { this->v_decay_in_format_ = true; }
+  void hold_hyperparameters() override { this->computed_in_.v_decay_in_format = true; }
 };
 
 /// tinygrad's float16 step (promoted: (1 - b1) g, g g, (1 - b2) g g, wd theta and lr u rounded to

@@ -488,7 +488,7 @@ class ErrorModel {
     if (m_decay_in_format_) {
       // "Moments in m's format": b1 held in m's format S (|b1 - fl_S(b1)|) and b1 m'
       // rounded to S (u_S |b1~ m'~| + eta_S), charged on top of the arithmetic's rounding.
-      e_m = e_m + d_b1_in_m_ * m_prev + m_store_.u * ((b1h_ + d_b1_in_m_) * (m_prev + bm)) + m_store_.eta;
+      e_m = e_m + decay_in_format_charge(d_b1_in_m_, b1h_, m_prev, bm, m_store_);
     }
     return e_m;
   }
@@ -533,7 +533,7 @@ class ErrorModel {
     }
     if (v_decay_in_format_) {
       // "Moments in their formats": b2 held in v's format and b2 v' rounded to it, as m's above.
-      return e_v + d_b2_in_v_ * v_prev + v_store_.u * ((b2h_ + d_b2_in_v_) * (v_prev + bv)) + v_store_.eta;
+      return e_v + decay_in_format_charge(d_b2_in_v_, b2h_, v_prev, bv, v_store_);
     }
     return e_v;
   }
@@ -657,6 +657,12 @@ class ErrorModel {
   U held_error(const Real& x, const FloatFormat& f) const {
     using std::abs;
     return up(Real(abs(x - Real(round_to_format(x, f)))));
+  }
+
+  /// "Moments in their formats": the decay b (held within b_held) of a state x' (within e) computed in the
+  /// state's format S: b held in S (d_held |x'|) and b x' rounded to S (u_S |b~ x'~| + eta_S).
+  U decay_in_format_charge(const U& d_held, const U& b_held, const U& x, const U& e, const StoreRule& s) const {
+    return d_held * x + s.u * ((b_held + d_held) * (x + e)) + s.eta;
   }
 
   /// "Promoted products": the rounding to the dtype of a value of magnitude at most `reach`.

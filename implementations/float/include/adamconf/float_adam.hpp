@@ -181,9 +181,7 @@ class FloatAdam {
     // double, as PyTorch's Python floats do (a float32 or float64 engine is within it either way).
     if (spec.convention.adam().complements_wide) numerics_.power = Numerics::Power::pow_double;
     plan_ = make_plan(spec.convention);
-    m_decay_in_format_ = spec.convention.state_formats.m_decay_in_format;
-    v_decay_in_format_ = spec.convention.state_formats.v_decay_in_format;
-    direction_in_format_ = spec.convention.state_formats.direction_in_format;
+    computed_in_ = spec.convention.state_formats;
     lr_ = parse_in_format<F>(spec.hyper.lr);
     b1_ = parse_in_format<F>(spec.hyper.beta1);
     b2_ = parse_in_format<F>(spec.hyper.beta2);
@@ -445,12 +443,16 @@ class FloatAdam {
       v = b2 * v + in_dtype(c2 * in_dtype(g * g));
       return;
     }
-    const bool m_own = m_decay_in_format_ && m_in_, v_own = v_decay_in_format_ && v_in_;
+    const bool m_own = computed_in_.m_decay_in_format && m_in_, v_own = computed_in_.v_decay_in_format && v_in_;
     if (m_own || v_own) {
       // Optax's mu_dtype, tinygrad's float32 moments: decay * state in the state's format (the
       // decay rounded to it), + (1 - decay) g in F
-      m = m_own ? F(c1 * g + stored_value(F(stored_value(b1, m_in_) * m), m_in_)) : F(b1 * m + c1 * g);
-      v = v_own ? F(c2 * (g * g) + stored_value(F(stored_value(b2, v_in_) * v), v_in_)) : F(b2 * v + c2 * (g * g));
+      // (IEEE addition is commutative: decayed + c g is b m + c g where nothing is in a format of its own)
+      const auto decayed = [](F b, F x, bool own, const FloatFormat* in) {
+        return own ? stored_value(F(stored_value(b, in) * x), in) : F(b * x);
+      };
+      m = F(decayed(b1, m, m_own, m_in_) + c1 * g);
+      v = F(decayed(b2, v, v_own, v_in_) + c2 * (g * g));
       return;
     }
     switch (numerics_.moments) {
@@ -529,7 +531,7 @@ class FloatAdam {
     const F v_used = second_moment_in_use(i);
     F update;
     // (the eps-scaled-by-sqrt(bc2) order and AMSGrad over v_hat keep F's arithmetic: within the bound too)
-    if (direction_in_format_ && m_in_ && plan_.eps == EpsPlacement::after_bias_correction &&
+    if (computed_in_.direction_in_format && m_in_ && plan_.eps == EpsPlacement::after_bias_correction &&
         plan_.amsgrad != AmsgradVariant::max_of_v_hat &&
         numerics_.denominator != Numerics::Denominator::eps_scaled_by_sqrt_bc2) {
       F direction = direction_in_moments_format(m_[i], v_used, s);
@@ -651,9 +653,9 @@ class FloatAdam {
 
   const FloatFormat* stored_in_ = nullptr;
   const FloatFormat *m_in_ = nullptr, *v_in_ = nullptr, *vmax_in_ = nullptr;  // state formats of their own
-  bool m_decay_in_format_ = false;  // StateFormats::m_decay_in_format: b1 m in m_in_'s format
-  bool v_decay_in_format_ = false;  // StateFormats::v_decay_in_format: b2 v in v_in_'s format
-  bool direction_in_format_ = false;  // StateFormats::direction_in_format: the direction in m_in_'s format
+  // The convention's in-format choices (b1 m in m_in_'s format, b2 v in v_in_'s, the direction in
+  // m_in_'s); its formats themselves are m_in_, v_in_, vmax_in_.
+  StateFormats computed_in_{};
   const FloatFormat* compensation_in_ = nullptr;  // the compensation's format, where not theta's
   bool compensated_storage_ = false;  // storage-kahan: c accumulates the update, theta moves by it
   bool promoted_ = false;  // promoted: the dtype's products, lr u and theta - lr u rounded to stored_in_
