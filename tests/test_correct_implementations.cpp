@@ -114,6 +114,23 @@ TEST(PromotedPrecision, TinygradsFloat16PassesEveryProperty) {
   }
 }
 
+/// Blockwise-quantized states beside bfloat16 and float16 parameters under float32 opmath: a tensor
+/// below the format's size keeps its state in the parameters' dtype (torchao's zeros_like(p)) or in
+/// float32 (bitsandbytes), and a quantized tensor's codes are those of its float32 moments.
+TEST(QuantizedStates, PassEveryPropertyBesideBfloat16AndFloat16Parameters) {
+  for (const char* preset : {"torchao-adamw8bit", "torchao-adamw4bit", "torchao-adamw-fp8", "bitsandbytes-adamw8bit"}) {
+    FloatImplementation impl(std::string("float (") + preset + " order)");
+    PresetOptions options;
+    options.precision = Precision::float32_opmath;
+    options.state_formats = preset_by_name(preset).state_formats;
+    const Tally t = check_all(impl, preset, options, 10, false, {bfloat16_format, float16_format});
+    EXPECT_GT(t.passed, 40) << "most properties must run and pass, not skip";
+    std::cout << "  " << preset << " bfloat16 + float16, float32-opmath: " << t.passed << " pass, " << t.skipped
+              << " skip, " << t.failed << " fail; worst observed/allowed " << t.worst_ratio << "\n      " << t.worst
+              << "\n";
+  }
+}
+
 /// storage-kahan, optimi's kahan_sum: storage arithmetic with the update accumulated into a
 /// compensation; in both formats, on optimi's presets (debiased betas, decay of theta alone) and PyTorch's.
 TEST(StorageKahan, PassesEveryPropertyInBfloat16AndFloat16) {

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "adamconf/nearest_code.hpp"
+#include "adamconf/precision_rules.hpp"
 #include "adamconf/quantization_maps.hpp"
 
 using adamconf::LinspaceRounding;
@@ -260,4 +261,23 @@ TEST(NearestCode, TorchaoStoresTheNearestCodeAndBitsandbytesCpuDoesNot) {
       if (!verdict.first_failure.empty()) std::printf("  first: %s\n", verdict.first_failure.c_str());
     }
   }
+}
+
+// A tensor below a quantized format's size keeps that state where its library keeps it: torchao in
+// the parameters' dtype (torch.zeros_like(p), torchao/optim/adam.py _new_buffer), bitsandbytes in
+// float32 (its 32-bit state); over float32 parameters the two are one.
+TEST(QuantizedFormats, SmallTensorsKeepTheirStateWhereTheLibraryKeepsIt) {
+  using namespace adamconf;
+  const StateFormats torchao{.m = "torchao-dynamic8-signed", .v = "torchao-dynamic8-unsigned"};
+  const StateFormats bnb{.m = "bnb-dynamic8-signed", .v = "bnb-dynamic8-unsigned"};
+  for (const FloatFormat& dtype : {bfloat16_format, float16_format}) {
+    const PrecisionRules torchao_rules(dtype, Precision::float32_opmath, torchao);
+    EXPECT_EQ(torchao_rules.format_of(Quantity::m).name, dtype.name);
+    EXPECT_EQ(torchao_rules.format_of(Quantity::v).name, dtype.name);
+    EXPECT_EQ(PrecisionRules(dtype, Precision::float32_opmath, bnb).format_of(Quantity::v).name, std::string("float32"));
+  }
+  EXPECT_EQ(PrecisionRules(float32_format, Precision::storage, torchao).format_of(Quantity::m).name, std::string("float32"));
+  for (const char* name : {"torchao-dynamic8-signed", "torchao-dynamic4-signed", "torchao-linear4-unsigned", "torchao-fp8-e4m3"})
+    EXPECT_TRUE(quantized_format_by_name(name)->small_in_dtype) << name;
+  EXPECT_FALSE(quantized_format_by_name("bnb-dynamic8-signed")->small_in_dtype);
 }

@@ -87,23 +87,15 @@ class TorchOptimizer:
         self.library = module_name.split(".")[0]  # optimi, torchao, bitsandbytes, torch: whose numerics
         self.dtypes = [d for d in DTYPES if master_weights or self._steps_in(DTYPES[d])]
         # Dtypes the class steps but in a way no convention models: not offered, and the hello says why
-        # ("dtypes_refused"), which check quotes. Under master weights the class steps a float32 master.
+        # ("dtypes_refused"), which check quotes; none today. Under master weights the class steps a float32 master.
         self.dtypes_refused = {}
-        why = None
         # optimi's default (kahan_sum None, optimi/adam.py:100) turns Kahan summation on for bfloat16 and
         # float16 parameters: storage arithmetic, the update accumulated into kahan_comp and theta moved by it
         # (precision=storage-kahan; kahan_comp is the state's "compensation"). kahan_sum=False: storage arithmetic.
         self.kahan = (not master_weights and self.library == "optimi"
                       and self.extra.get("kahan_sum", None) is not False)
-        if not master_weights and self.quantized and self.library == "torchao":
-            # torchao keeps a small tensor's state (below 4096 elements, or not whole blocks) in the
-            # parameter's dtype (torch.zeros_like(p), torchao/optim/adam.py:78), bfloat16 beside bfloat16
-            # parameters; adamconf's quantized formats hold a small tensor's state in float32, as bitsandbytes does.
-            why = ("torchao keeps a small tensor's state in the parameters' dtype beside its quantized ones "
-                   "(zeros_like(p)), which adamconf's quantized formats do not model (they hold it in float32)")
-        if why:
-            self.dtypes_refused = {d: why for d in self.dtypes if d in ("bfloat16", "float16")}
-            self.dtypes = [d for d in self.dtypes if d not in self.dtypes_refused]
+        # torchao keeps a small tensor's state (below 4096 elements, or not whole blocks) in the parameters'
+        # dtype (torch.zeros_like(p), torchao/optim/adam.py:78): its quantized formats say so (small_in_dtype).
 
     def _takes_amsgrad(self):
         try:

@@ -29,9 +29,12 @@ PrecisionRules::PrecisionRules(const FloatFormat& dtype, Precision precision, co
       continue;
     }
     state_format_name(given, std::string(name(q)) + " format");  // throws for an unknown name
-    // A quantized state's values are float32: a small tensor's state, and every dequantized element.
+    // A quantized state's dequantized elements are float32 values; a tensor it does not quantize keeps
+    // the state in float32 (bitsandbytes), or in theta's format (torchao: QuantizedFormat::small_in_dtype).
     quantized_[k] = quantized_format_by_name(given);
-    states_[k] = quantized_[k] ? &float32_format : known_format(given);
+    states_[k] = !quantized_[k]                 ? known_format(given)
+                 : quantized_[k]->small_in_dtype ? reported_
+                                                 : &float32_format;
   }
   compensation_given_ = !states.compensation.empty();
   m_decay_in_format_ = states.m_decay_in_format;

@@ -206,6 +206,15 @@ class ErrorModel {
     gamma4_ = gamma(4);
   }
 
+  /// A tensor whose m or v (q) a blockwise-quantized format stores as codes: the
+  /// bound of that state is the arithmetic's, before quantization, which the
+  /// quantized judge takes as its tolerance ("Quantized states"); the float
+  /// format its small tensors keep (format_of) does not round it.
+  void store_as_computed(Quantity q) {
+    if (q == Quantity::m) m_store_.rounds = false;
+    if (q == Quantity::v) v_store_.rounds = false;
+  }
+
   /// Bounds after the last step.
   const std::vector<ElementBounds<Bound>>& bounds() const { return bounds_; }
   /// The next step starts from state known exactly (an implementation's own

@@ -20,6 +20,8 @@
 //
 // m, v, vmax and the Kahan compensation are held in theta's format unless a
 // format of their own is given (StateFormats), never wider than the arithmetic.
+// A blockwise-quantized state format's tensors below its size keep the state in
+// float32 or theta's format (QuantizedFormat::small_in_dtype): format_of names it.
 #pragma once
 
 #include <array>

@@ -43,6 +43,11 @@ struct QuantizedFormat {
   bool whole_blocks_only = false;
   /// The smallest scale: max(absmax, min_scale) (torchao's amax.clip(1e-12), in float32); 0: none.
   double min_scale = 0;
+  /// Where a tensor the format does not quantize keeps this state: in the
+  /// parameters' dtype (torchao: torch.zeros_like(p), torchao/optim/adam.py
+  /// _new_buffer, bfloat16 beside bfloat16 parameters), or in float32
+  /// (bitsandbytes' 32-bit state). Over float32 parameters the two are one.
+  bool small_in_dtype = false;
   /// The map as built with each of torch.linspace's CPU roundings (they differ by up to 2 ulps
   /// at a few codes, quantization_maps.hpp); an implementation's map is one of them.
   std::vector<float> map(LinspaceRounding rounding) const;

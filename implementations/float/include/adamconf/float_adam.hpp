@@ -642,8 +642,9 @@ class FloatAdam {
         if (theta_rounding_ == ThetaRounding::kahan) compensation_[i] = compensation_of(x, theta_[i]);
       }
     }
-    m_[i] = stored_value(m_[i], m_in_ ? m_in_ : stored_in_);
-    v_[i] = stored_value(v_[i], v_in_ ? v_in_ : stored_in_);
+    // A quantized tensor's m and v stay as computed until quantize() stores them as codes.
+    if (!m_quantized_) m_[i] = stored_value(m_[i], m_in_ ? m_in_ : stored_in_);
+    if (!v_quantized_) v_[i] = stored_value(v_[i], v_in_ ? v_in_ : stored_in_);
     if (!vmax_.empty()) vmax_[i] = stored_value(vmax_[i], vmax_in_ ? vmax_in_ : stored_in_);
   }
   /// x rounded to nearest even in `format` (exact through double: F has at most 53 bits); x itself for none.
