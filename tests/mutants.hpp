@@ -728,6 +728,13 @@ struct QuantizedScaleBeforeUpdate : FloatAdam<F> {
   }
 };
 
+/// Beside bfloat16 parameters, each moment rounded to bfloat16 (its small tensors' format) before its
+/// code is chosen: codes of a rounded copy, not of the float32 moment (torchao quantizes the float32 one).
+template <class F>
+struct QuantizedCodesOfRoundedMoments : FloatAdam<F> {
+  F quantizer_input(F x) const override { return this->stored_value(x, this->stored_in_); }
+};
+
 /// Blocks of 2048 where the format documents 256.
 template <class F>
 struct QuantizedBlocksOf2048 : FloatAdam<F> {
@@ -788,6 +795,8 @@ inline std::vector<PrecisionMutant> precision_zoo() {
   tinygrad_direction_in_float64.state_formats = {
       .m = "float32", .v = "float32", .m_decay_in_format = true, .v_decay_in_format = true};
   tinygrad_v_decay_in_float64.state_formats = {.m = "float32", .v = "float32", .m_decay_in_format = true};
+  PresetOptions torchao_states{};  // torchao's 8-bit states, as its preset names them
+  torchao_states.state_formats = preset_by_name("torchao-adamw8bit").state_formats;
   PresetOptions tinygrad_weak_opmath{};  // tinygrad's bfloat16 entry: float32 opmath and moments, weak-dtype scalars
   tinygrad_weak_opmath.state_formats = {.m = "float32", .v = "float32"};
   tinygrad_weak_opmath.scalars = Scalars::weak_dtype;
@@ -854,6 +863,10 @@ inline std::vector<PrecisionMutant> precision_zoo() {
       {{"quantized-codes-truncated", "codes by truncation, the code at or below x / scale, not the nearest",
         factory<QuantizedCodesTruncated>("m"), "bitsandbytes-adamw8bit", PresetOptions{}},
        float32_format, Precision::storage},
+      {{"quantized-codes-of-rounded-moments", "beside bfloat16 parameters, each code chosen for the moment rounded "
+        "to bfloat16 (its small tensors' format), not for the float32 moment",
+        factory<QuantizedCodesOfRoundedMoments>("m"), "torchao-adamw8bit", torchao_states},
+       bfloat16_format, Precision::float32_opmath},
       {{"quantized-scale-before-update", "each block's absmax taken before the step's update",
         factory<QuantizedScaleBeforeUpdate>("m"), "bitsandbytes-adamw8bit", PresetOptions{}},
        float32_format, Precision::storage},

@@ -60,8 +60,9 @@ ErrorModel<R, Bound> tensor_model(const Setup& setup, const RunCase& c, const Te
   std::size_t tensor_size = part.size;  // part may be a chunk of its tensor (the verifier's)
   for (const TensorSlice& s : slices_of(c))
     if (s.offset <= part.offset && part.offset < s.offset + s.size) tensor_size = s.size;
+  const PrecisionRules rules = setup.rules();
   for (const Quantity q : {Quantity::m, Quantity::v})
-    if (const auto& f = setup.rules().quantized(q); f && f->quantizes(tensor_size)) model.store_as_computed(q);
+    if (const auto& f = rules.quantized(q); f && f->quantizes(tensor_size)) model.store_as_computed(q);
   if (setup.rules().kahan_summation() && c.initial_state && !c.initial_state->compensation.empty())
     for (std::size_t i = 0; i < part.size; ++i)
       if (const double c0 = c.initial_state->compensation.at(part.offset + i); c0 != 0)

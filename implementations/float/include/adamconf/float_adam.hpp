@@ -350,7 +350,7 @@ class FloatAdam {
       const float scale = f.scale_of(block_scale(before, x, first, last));
       q.scales[b] = scale;
       for (std::size_t i = first; i < last; ++i) {
-        const float normed = scale == 0 ? 0.0f : static_cast<float>(x[i]) / scale;
+        const float normed = scale == 0 ? 0.0f : static_cast<float>(quantizer_input(x[i])) / scale;
         q.codes[i] = code_of(order, normed);
         x[i] = static_cast<F>(dequantized(map, q.codes[i], scale));
       }
@@ -370,6 +370,8 @@ class FloatAdam {
     return order.codes[static_cast<std::size_t>(nearest_codes(order.values, normed).lowest)];
   }
   virtual std::size_t block_of(const QuantizedFormat& f) const { return f.block; }
+  /// The value an element's code is chosen for: the moment as computed (float32).
+  virtual F quantizer_input(F x) const { return x; }
   /// Blocks of a tensor of n elements: the last one partial.
   virtual std::size_t blocks_of(std::size_t n, std::size_t block) const { return (n + block - 1) / block; }
   /// Whether a tensor of n elements is kept quantized: from the format's min_size.
