@@ -352,6 +352,9 @@ class ErrorModel {
     const U su = up(s);
     const U e_f = su * d_wd_ + wd_ * e_s + U::exact(2) * product_error(decay_factor(s), h_.weight_decay, su * wd_, su * d_wd_ + wd_ * e_s) + rho(up(factor));
     const U out = up(theta_out);
+    // A theta that may be inf (its bound unbounded: an update that overflowed) times an exact 0
+    // (1 - wd at wd = 1, ONNX's post-decay) is NaN in IEEE arithmetic, not 0: still unbounded.
+    if (factor == 0 && !U{bounds_[i].theta}.is_finite()) return;
     // "Compensated storage": the decay multiplies theta alone, leaving c undecayed: |1 - f| |c| more.
     const U undecayed = compensated_storage_ ? up(Real(1) - factor) * compensation_bound_[i] : U{0};
     bounds_[i].theta = (times(up(factor) + e_f, U{bounds_[i].theta}) + times(up(theta_in), e_f) + rho(out) + undecayed +
@@ -674,8 +677,12 @@ class ErrorModel {
     return d_held * x + s.u * ((b_held + d_held) * (x + e)) + s.eta;
   }
 
-  /// "Promoted products": the rounding to the dtype of a value of magnitude at most `reach`.
-  U promoted_rounding(const U& reach) const { return dtype_ops_.u * reach + dtype_ops_.eta; }
+  /// "Promoted products": the rounding to the dtype of a value of magnitude at most `reach`; a value
+  /// that may reach the dtype's largest one may be inf (lr u cast to float16 from a float32 u): no bound.
+  U promoted_rounding(const U& reach) const {
+    if (reach.x >= dtype_ops_.overflow) return U::infinite();
+    return dtype_ops_.u * reach + dtype_ops_.eta;
+  }
 
   /// The bound on x (computed within `bound`) stored by rule `s`:
   /// E + u_S (|x| + E) + eta_S; an exact zero stays exact, and a value that
