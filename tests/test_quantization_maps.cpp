@@ -272,11 +272,11 @@ TEST(QuantizedFormats, SmallTensorsKeepTheirStateWhereTheLibraryKeepsIt) {
   const StateFormats bnb{.m = "bnb-dynamic8-signed", .v = "bnb-dynamic8-unsigned"};
   for (const FloatFormat& dtype : {bfloat16_format, float16_format}) {
     const PrecisionRules torchao_rules(dtype, Precision::float32_opmath, torchao);
-    EXPECT_EQ(torchao_rules.format_of(Quantity::m).name, dtype.name);
-    EXPECT_EQ(torchao_rules.format_of(Quantity::v).name, dtype.name);
-    EXPECT_EQ(PrecisionRules(dtype, Precision::float32_opmath, bnb).format_of(Quantity::v).name, std::string("float32"));
+    EXPECT_EQ(std::string(torchao_rules.format_of(Quantity::m).name), dtype.name);
+    EXPECT_EQ(std::string(torchao_rules.format_of(Quantity::v).name), dtype.name);
+    EXPECT_EQ(std::string(PrecisionRules(dtype, Precision::float32_opmath, bnb).format_of(Quantity::v).name), "float32");
   }
-  EXPECT_EQ(PrecisionRules(float32_format, Precision::storage, torchao).format_of(Quantity::m).name, std::string("float32"));
+  EXPECT_EQ(std::string(PrecisionRules(float32_format, Precision::storage, torchao).format_of(Quantity::m).name), "float32");
   for (const char* name : {"torchao-dynamic8-signed", "torchao-dynamic4-signed", "torchao-linear4-unsigned", "torchao-fp8-e4m3"})
     EXPECT_TRUE(quantized_format_by_name(name)->small_in_dtype) << name;
   EXPECT_FALSE(quantized_format_by_name("bnb-dynamic8-signed")->small_in_dtype);
