@@ -82,36 +82,33 @@ TEST_P(StoragePrecision, PassesEveryPropertyInBfloat16AndFloat16UnderEveryConven
   }
 }
 
-/// Scalars::weak_dtype, tinygrad over bfloat16: float32 opmath and moments, lr and beta^t in float32,
-/// and 1 - beta1, 1 - beta2 and wd held in bfloat16 (weak Python floats meeting bfloat16 tensors).
-TEST(WeakScalars, TinygradsBfloat16PassesEveryProperty) {
+/// tinygrad's presets over a narrow dtype with its float32 moments and weak-dtype scalars (lr and
+/// beta^t in float32, 1 - beta1, 1 - beta2 and wd held in the dtype), under `precision`.
+void expect_tinygrad_passes_every_property(Precision precision, const FloatFormat& dtype) {
   for (const char* preset : {"tinygrad-adam", "tinygrad-adamw"}) {
     FloatImplementation impl(std::string("float (") + preset + " order)");
     PresetOptions options;
-    options.precision = Precision::float32_opmath;
+    options.precision = precision;
     options.scalars = Scalars::weak_dtype;
     options.state_formats = {.m = "float32", .v = "float32"};
-    const Tally t = check_all(impl, preset, options, 30, false, {bfloat16_format});
+    const Tally t = check_all(impl, preset, options, 30, false, {dtype});
     EXPECT_GT(t.passed, 20) << "most properties must run and pass, not skip";
-    std::cout << "  " << preset << " bfloat16, scalars weak-dtype: " << t.passed << " pass, " << t.skipped << " skip, "
-              << t.failed << " fail; worst observed/allowed " << t.worst_ratio << "\n      " << t.worst << "\n";
+    std::cout << "  " << preset << " " << dtype.name << ", precision " << to_string(precision) << ": " << t.passed
+              << " pass, " << t.skipped << " skip, " << t.failed << " fail; worst observed/allowed " << t.worst_ratio
+              << "\n      " << t.worst << "\n";
   }
+}
+
+/// Scalars::weak_dtype, tinygrad over bfloat16: float32 opmath and moments (bfloat16 has no arithmetic
+/// of its own on the CPU: the products with the weak scalars are float32).
+TEST(WeakScalars, TinygradsBfloat16PassesEveryProperty) {
+  expect_tinygrad_passes_every_property(Precision::float32_opmath, bfloat16_format);
 }
 
 /// Precision::promoted, tinygrad over float16: float32 moments and sums, the products among float16
 /// values ((1 - b1) g, g g, (1 - b2) g g, wd theta) and lr u rounded to float16, theta - lr u in it.
 TEST(PromotedPrecision, TinygradsFloat16PassesEveryProperty) {
-  for (const char* preset : {"tinygrad-adam", "tinygrad-adamw"}) {
-    FloatImplementation impl(std::string("float (") + preset + " order)");
-    PresetOptions options;
-    options.precision = Precision::promoted;
-    options.scalars = Scalars::weak_dtype;
-    options.state_formats = {.m = "float32", .v = "float32"};
-    const Tally t = check_all(impl, preset, options, 30, false, {float16_format});
-    EXPECT_GT(t.passed, 20) << "most properties must run and pass, not skip";
-    std::cout << "  " << preset << " float16, precision promoted: " << t.passed << " pass, " << t.skipped << " skip, "
-              << t.failed << " fail; worst observed/allowed " << t.worst_ratio << "\n      " << t.worst << "\n";
-  }
+  expect_tinygrad_passes_every_property(Precision::promoted, float16_format);
 }
 
 /// Blockwise-quantized states beside bfloat16 and float16 parameters under float32 opmath: a tensor

@@ -55,15 +55,15 @@ ReferenceAdam<R> tensor_reference(const Setup& setup, const RunCase& c, std::siz
 template <class Bound>
 ErrorModel<R, Bound> tensor_model(const Setup& setup, const RunCase& c, const TensorSlice& part,
                                   const ReferenceAdam<R>& reference) {
-  ErrorModel<R, Bound> model(setup.rules(), reference.hyper(), part.size);
+  const PrecisionRules rules = setup.rules();
+  ErrorModel<R, Bound> model(rules, reference.hyper(), part.size);
   // A quantized tensor's m and v are judged by their codes, against the bound before quantization.
   std::size_t tensor_size = part.size;  // part may be a chunk of its tensor (the verifier's)
   for (const TensorSlice& s : slices_of(c))
     if (s.offset <= part.offset && part.offset < s.offset + s.size) tensor_size = s.size;
-  const PrecisionRules rules = setup.rules();
   for (const Quantity q : {Quantity::m, Quantity::v})
     if (const auto& f = rules.quantized(q); f && f->quantizes(tensor_size)) model.store_as_computed(q);
-  if (setup.rules().kahan_summation() && c.initial_state && !c.initial_state->compensation.empty())
+  if (rules.kahan_summation() && c.initial_state && !c.initial_state->compensation.empty())
     for (std::size_t i = 0; i < part.size; ++i)
       if (const double c0 = c.initial_state->compensation.at(part.offset + i); c0 != 0)
         model.set_initial_theta_error(i, ldexp(abs(reference.theta()[i]), -24), R(c0));
