@@ -3,9 +3,13 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <type_traits>
+#include <variant>
 
+#include "adamconf/atomic_file.hpp"
 #include "adamconf/golden.hpp"
 #include "commands.hpp"
+#include "implementation_option.hpp"
 #include "installed_data.hpp"
 #include "progress.hpp"
 
@@ -65,30 +69,74 @@ void add_golden_command(CLI::App& app) {
   auto file = std::make_shared<std::string>();
   auto results = std::make_shared<std::string>();
   auto verbose = std::make_shared<bool>(false);
-  auto* check = golden->add_subcommand("check", "compare an implementation's results with a golden file");
-  check->add_option("FILE", *file, "golden file")->required();
-  check->add_option("--results", *results, "the implementation's results (golden/FORMAT.md)")->required();
+  auto impl = std::make_shared<std::string>(), optimizer = std::make_shared<std::string>();
+  auto saved = std::make_shared<std::string>();
+  auto timeouts = std::make_shared<AdapterTimeouts>();
+  auto* check = golden->add_subcommand("check", "compare an implementation's results with a golden file, or run an "
+                                                "implementation over it and compare");
+  check->add_option("FILE", *file, "golden file (a trajectory, or quantized steps)")->required();
+  auto* results_option = check->add_option("--results", *results, "the implementation's results (golden/FORMAT.md)");
+  auto* impl_option = check->add_option("--impl", *impl, "run this implementation over the file instead (as check's "
+                                                         "--impl: an adapter command, torch:MODULE:CLASS, builtin:float)");
+  results_option->excludes(impl_option);
+  check->add_option("--optimizer", *optimizer, "with --impl: the adapter's optimizer (default: the one offering the file's preset)");
+  check->add_option("--save-results", *saved, "with --impl: also write its results file here (atomically)")->needs(impl_option);
+  add_timeout_options(*check, *timeouts);
   check->add_flag("--all-steps", *verbose, "print every step, not only failing ones and a summary");
-  check->callback([file, results, verbose] {
-    const golden::GoldenTrace g = golden::load(*file);
-    const golden::Results r = golden::load_results(*results);
-    const golden::CheckReport report = golden::check(g, r);
-    std::printf("%s (%s, %s): %zu values compared", g.name.c_str(), g.preset.c_str(), g.dtype.name, report.compared);
+  check->callback([file, results, verbose, impl, optimizer, saved, timeouts] {
+    if (results->empty() && impl->empty()) throw std::invalid_argument("golden check: give --results FILE or --impl IMPL");
+    const auto g = golden::load_any(*file);
+    golden::Results r;
+    if (!impl->empty()) {
+      const std::string preset = std::visit([](const auto& golden) { return golden.preset; }, g);
+      const std::string dtype = std::visit([](const auto& golden) { return std::string(golden.dtype.name); }, g);
+      OpenedImplementation opened;
+      try {
+        opened = open_implementation(*impl, *timeouts, *optimizer, preset, dtype);
+      } catch (const AdapterFailure& e) {
+        std::printf("adamconf golden check: FAIL: the adapter did not start: %s\n", e.what());
+        exit_status = 1;
+        return;
+      }
+      try {
+        r = std::visit([&](const auto& golden) { return golden::run(golden, *opened.implementation); }, g);
+      } catch (const ImplementationError& e) {
+        std::printf("adamconf golden check: FAIL: %s\n", e.what());
+        exit_status = 1;
+        return;
+      }
+      r.path = opened.implementation->name();
+      if (!saved->empty()) write_atomically(*saved, golden::render_results(r));
+    } else {
+      r = golden::load_results(*results);
+    }
+    const golden::CheckReport report = std::visit([&](const auto& golden) { return golden::check(golden, r); }, g);
+    std::visit(
+        [&](const auto& golden) {
+          const bool quantized = std::is_same_v<std::decay_t<decltype(golden)>, golden::QuantizedGolden>;
+          std::printf("%s (%s, %s%s): %zu values compared", golden.name.c_str(), golden.preset.c_str(), golden.dtype.name,
+                      quantized ? ", one step from each given quantized state" : "", report.compared);
+        },
+        g);
     if (report.unjudged) std::printf(", %zu with a bound beyond the format (not judged)", report.unjudged);
     std::printf("\n");
-    std::printf("  %-6s %-5s %12s %12s %12s  %s\n", "step", "field", "max ulps", "rms ulps", "allowed", "worst element");
+    std::printf("  %-6s %-9s %12s %12s %12s  %s\n", "step", "field", "max ulps", "rms ulps", "allowed", "worst element");
     double max_ulps = 0;
     for (const auto& s : report.steps) {
       max_ulps = std::max(max_ulps, s.max_error_ulps);
-      if (*verbose || s.failures)
-        std::printf("  %-6d %-5s %12.4g %12.4g %12.4g  %s%s\n", s.t, s.quantity.c_str(), s.max_error_ulps,
-                    s.rms_error_ulps, s.max_allowed_ulps, s.worst.c_str(),
+      if (!*verbose && !s.failures) continue;
+      if (s.codes)  // codes have no ulps: a code is acceptable or not
+        std::printf("  %-6d %-9s %12s %12s %12s  %s%s\n", s.t, s.quantity.c_str(), "-", "-", "-",
+                    s.failures ? (std::to_string(s.failures) + " codes not acceptable; first: " + s.worst).c_str() : "",
                     s.failures ? "  FAIL" : "");
+      else
+        std::printf("  %-6d %-9s %12.4g %12.4g %12.4g  %s%s\n", s.t, s.quantity.c_str(), s.max_error_ulps,
+                    s.rms_error_ulps, s.max_allowed_ulps, s.worst.c_str(), s.failures ? "  FAIL" : "");
     }
     if (report.pass() && report.unjudged == report.compared) {
       // A check never passes vacuously: every bound allowed any value.
       std::printf("FAIL: nothing judged: every one of the %zu values had a bound beyond %s's largest finite value\n",
-                  report.compared, g.dtype.name);
+                  report.compared, std::visit([](const auto& golden) { return golden.dtype.name; }, g));
       exit_status = 1;
     } else if (report.pass()) {
       std::printf("pass: every value within its allowed error; max error %.4g ulps\n", max_ulps);

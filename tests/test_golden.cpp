@@ -14,6 +14,7 @@
 #include "adamconf/atomic_file.hpp"
 #include "adamconf/float_adam.hpp"
 #include "adamconf/golden.hpp"
+#include "mutants.hpp"
 
 namespace adamconf::golden {
 namespace {
@@ -50,10 +51,21 @@ TEST(Golden, CommittedFilesMatchTheReference) {
   const VerifyReport report = verify(kTraces, nullptr);
   for (const auto& p : report.problems) ADD_FAILURE() << p;
   EXPECT_GT(report.files, 150u);
-  std::size_t bytes = 0;
-  for (const auto& e : fs::recursive_directory_iterator(kTraces))
-    if (e.is_regular_file()) bytes += e.file_size();
-  std::cout << "  " << report.files << " committed golden files match the reference; " << bytes / 1024 << " KiB\n";
+  std::size_t bytes = 0, quantized_bytes = 0, quantized_files = 0;
+  for (const auto& e : fs::recursive_directory_iterator(kTraces)) {
+    if (!e.is_regular_file()) continue;
+    if (e.path().filename() == "float32-quantized-steps.json") {
+      // A quantized state needs a tensor of the format's size (4096 elements and more) and every element's
+      // codes: about 0.4 MiB a step. Each file has three steps, and stays below 1.5 MiB.
+      EXPECT_LT(e.file_size(), 3u << 19) << e.path();
+      quantized_bytes += e.file_size();
+      ++quantized_files;
+    } else {
+      bytes += e.file_size();
+    }
+  }
+  std::cout << "  " << report.files << " committed golden files match the reference; " << bytes / 1024 << " KiB, and "
+            << quantized_files << " quantized-steps files " << quantized_bytes / 1024 << " KiB\n";
   // About 19 KiB a file (a long-run file 160 KiB): 27 presets' files are 5.4 MiB. The cap keeps the set
   // small enough to read and to clone, and grows with the presets, never with one file's size.
   EXPECT_LT(bytes, 8u << 20) << "keep the golden set small enough to read";
@@ -276,6 +288,142 @@ TEST(Golden, StateFormatFilesCompareEachStateInItsOwnFormat) {
       EXPECT_EQ(std::string(e.what()).find('\n'), std::string::npos) << e.what();
     }
   }
+}
+
+/// An implementation's results for a quantized-steps file: each step run from
+/// the state the file gives, its theta and its new codes and scales.
+Results run_on(const QuantizedGolden& g, Implementation& impl) {
+  Setup setup{make_spec(g.preset, g.options), g.dtype};
+  setup.spec.hyper = g.hyper;
+  Results r;
+  r.golden = g.name;
+  for (const auto& step : g.steps) {
+    RunCase c;
+    c.theta0 = step.theta;
+    c.grads = {step.gradient};
+    c.lrs = {step.lr};
+    c.initial_state = quantized_state(setup.rules(), step.t, step.m, step.v);
+    c.record_states = true;
+    const RunResult run = impl.run(setup, {c}).front();
+    r.values["theta"].push_back(run.theta.front());
+    for (const auto& [name, tensor] : {std::pair{"m", run.states.front().m_quantized.at(0)},
+                                       std::pair{"v", run.states.front().v_quantized.at(0)}}) {
+      r.values[std::string(name) + "_codes"].emplace_back(tensor.codes.begin(), tensor.codes.end());
+      r.values[std::string(name) + "_scales"].push_back(tensor.scales);
+    }
+  }
+  return r;
+}
+
+TEST(Golden, QuantizedStepFilesPassCorrectQuantizersAndNameTheBlockAndCodeOfAWrongOne) {
+  // Every quantized preset's file: builtin:float passes it, step by step from the file's states.
+  FloatImplementation impl("float");
+  std::size_t files = 0, values = 0, judged_codes = 0;
+  for (const auto& spec : catalogue()) {
+    if (spec.quantized_steps.empty()) continue;
+    const auto loaded = load_any(kTraces + "/" + spec.relative_path());
+    ASSERT_TRUE(std::holds_alternative<QuantizedGolden>(loaded)) << spec.name();
+    const QuantizedGolden& g = std::get<QuantizedGolden>(loaded);
+    ASSERT_EQ(g.steps.size(), 3u);
+    const CheckReport report = check(g, run_on(g, impl));
+    EXPECT_TRUE(report.pass()) << g.name;
+    for (const auto& s : report.steps) {
+      if (s.failures) ADD_FAILURE() << g.name << " step " << s.t << " " << s.quantity << ": " << s.worst;
+      if (s.codes) judged_codes += g.elements;
+    }
+    ++files;
+    values += report.compared;
+  }
+  EXPECT_EQ(files, 5u);  // bitsandbytes' two 8-bit presets, torchao's 8-bit, 4-bit and fp8
+  std::cout << "  builtin:float passes " << files << " quantized-steps files (" << values << " values, " << judged_codes
+            << " codes)\n";
+
+  // Codes by truncation fail, each failing step naming block, element, the code stored and the nearest.
+  const QuantizedGolden g =
+      std::get<QuantizedGolden>(load_any(kTraces + "/bitsandbytes-adamw8bit/float32-quantized-steps.json"));
+  std::unique_ptr<Implementation> truncating;
+  for (const mutants::Mutant& m : mutants::zoo())
+    if (m.name == "quantized-codes-truncated") truncating = m.make();
+  for (const mutants::PrecisionMutant& m : mutants::precision_zoo())
+    if (m.mutant.name == "quantized-codes-truncated") truncating = m.mutant.make();
+  ASSERT_TRUE(truncating);
+  const CheckReport report = check(g, run_on(g, *truncating));
+  EXPECT_FALSE(report.pass());
+  bool named = false;
+  for (const auto& s : report.steps)
+    if (s.failures && s.codes) {
+      EXPECT_TRUE(std::regex_search(s.worst, std::regex("^block [0-9]+ element [0-9]+ => code [0-9]+  expected code [0-9]+")))
+          << s.worst;
+      named = true;
+    }
+  EXPECT_TRUE(named);
+
+  // One theta perturbed past its allowed error fails that step's theta, and only it.
+  Results r = run_on(g, impl);
+  r.values["theta"][1][4100] = static_cast<float>(r.values["theta"][1][4100] + 1e-3);
+  const CheckReport one = check(g, r);
+  EXPECT_EQ(one.failures, 1u);
+  for (const auto& s : one.steps)
+    if (s.failures) {
+      EXPECT_EQ(s.t, 2);
+      EXPECT_EQ(s.quantity, "theta");
+      EXPECT_EQ(s.worst_element, 4100u);
+    }
+}
+
+TEST(Golden, QuantizedStepFilesAndTheirResultsGetOneLineErrorsNamingTheField) {
+  const std::string path = kTraces + "/torchao-adamw4bit/float32-quantized-steps.json";
+  const std::string valid = read(path);
+  TempDir dir;
+  const auto expect_error = [&](const std::string& text, const std::string& expected, const std::string& what) {
+    write(dir.path / "broken.json", text);
+    try {
+      (void)load_any((dir.path / "broken.json").string());
+      ADD_FAILURE() << what << ": no error";
+    } catch (const FileError& e) {
+      EXPECT_NE(std::string(e.what()).find(expected), std::string::npos) << what << ": " << e.what();
+      EXPECT_EQ(std::string(e.what()).find('\n'), std::string::npos) << e.what();
+    }
+  };
+  const auto replaced = [&](const std::string& from, const std::string& to) {
+    std::string text = valid;
+    const auto at = text.find(from);
+    EXPECT_NE(at, std::string::npos) << from;
+    return text.replace(at, from.size(), to);
+  };
+  expect_error(replaced("\"block\": 128", "\"block\": 256"), "quantized.m.block: expected 128", "wrong block");
+  expect_error(replaced("\"format\": \"torchao-dynamic4-signed\"", "\"format\": \"bnb-dynamic8-signed\""),
+               "quantized.m.format: expected \"torchao-dynamic4-signed\"", "wrong map");
+  expect_error(replaced("\"m_codes\": [0,", "\"m_codes\": [16,"), "trace[0].m_codes[0]: expected an integer in [0, 15]",
+               "a 4-bit code of 16");
+  expect_error(replaced("\"elements\": 4224", "\"elements\": 4000"), "elements: torchao-dynamic4-signed does not quantize",
+               "a tensor the format does not quantize");
+  expect_error(valid.substr(0, valid.size() / 2), "broken.json", "truncated");
+
+  // Results of the wrong shape, or without the codes, name the results field.
+  const QuantizedGolden g = std::get<QuantizedGolden>(load_any(path));
+  FloatImplementation impl("float");
+  const Results good = run_on(g, impl);
+  Results r = good;
+  r.values.erase("v_codes");
+  EXPECT_THROW(
+      {
+        try {
+          (void)check(g, r);
+        } catch (const FileError& e) {
+          EXPECT_NE(std::string(e.what()).find("v_codes: missing"), std::string::npos) << e.what();
+          throw;
+        }
+      },
+      FileError);
+  r = good;
+  r.values["m_codes"][2][7] = 16;  // not a 4-bit code
+  EXPECT_THROW((void)check(g, r), FileError);
+  r = good;
+  r.values["m_scales"][0].pop_back();
+  EXPECT_THROW((void)check(g, r), FileError);
+  // A trajectory golden file's loader refuses a quantized-steps file (its format), in one line.
+  EXPECT_THROW((void)load(path), FileError);
 }
 
 TEST(Golden, WritesAreAtomic) {

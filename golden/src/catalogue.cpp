@@ -118,6 +118,64 @@ GoldenSpec make(const Preset& preset, const FloatFormat& dtype, const Scenario& 
   return g;
 }
 
+/// The codes a before-state may hold: every code both builds of the map read
+/// the same (so that an implementation's map gives the file's inputs), NaN
+/// codes left out, and for v (never negative) only codes of values >= 0.
+std::vector<int> usable_codes(const QuantizedFormat& f, bool nonnegative) {
+  const std::vector<float> fused = f.map(LinspaceRounding::fused), separate = f.map(LinspaceRounding::separate);
+  std::vector<int> out;
+  for (std::size_t c = 0; c < fused.size(); ++c)
+    if (fused[c] == separate[c] && fused[c] == fused[c] && (!nonnegative || fused[c] >= 0)) out.push_back(static_cast<int>(c));
+  return out;
+}
+
+/// A quantized-steps file (FORMAT.md, "Quantized states") for a preset whose
+/// m and v are quantized: one tensor the formats quantize, with a partial last
+/// block where the format quantizes one, and three steps from given states.
+GoldenSpec quantized_steps(const Preset& preset) {
+  GoldenSpec g;
+  g.preset = preset.name;
+  g.dtype = float32_format;
+  g.scenario = "quantized-steps";
+  g.description = "one step from each of three given quantized states: the first step (every code and scale 0), "
+                  "the second and the 1000th from random codes and scales";
+  g.seed = fnv1a(preset.name + "/float32-quantized-steps");
+  g.overrides["lr"] = "0.01";
+  if (preset.exposes("weight_decay")) g.overrides["weight_decay"] = "0.01";
+  const PrecisionRules rules(float32_format, make_spec(preset.name, {}, g.overrides).convention);
+  const QuantizedFormat &fm = *rules.quantized(Quantity::m), &fv = *rules.quantized(Quantity::v);
+  // bitsandbytes quantizes a partial last block (here of 129 elements); torchao only whole blocks.
+  const std::size_t n = fm.min_size + (fm.whole_blocks_only ? fm.block : fm.block / 2 + 1);
+  Rng rng{g.seed};
+  std::vector<double> theta;
+  for (std::size_t i = 0; i < n; ++i) theta.push_back(value(rng, float32_format, rng.range(-3, 1)));
+  std::vector<int> scale(n);
+  for (int& s : scale) s = rng.range(-6, 3);
+  const auto gradient = [&] {
+    std::vector<double> grad;
+    for (std::size_t i = 0; i < n; ++i) grad.push_back(value(rng, float32_format, scale[i] + rng.range(-2, 2)));
+    return grad;
+  };
+  const auto random_state = [&](const QuantizedFormat& f, bool nonnegative, int lo, int hi) {
+    const std::vector<int> codes = usable_codes(f, nonnegative);
+    QuantizedTensor q;
+    for (std::size_t i = 0; i < n; ++i) q.codes.push_back(codes[static_cast<std::size_t>(rng.range(0, static_cast<int>(codes.size()) - 1))]);
+    for (std::size_t b = 0; b < (n + f.block - 1) / f.block; ++b) q.scales.push_back(std::abs(value(rng, float32_format, rng.range(lo, hi))));
+    return q;
+  };
+  const QuantizedTensor zero_m{.codes = std::vector<int>(n, 0), .scales = std::vector<double>((n + fm.block - 1) / fm.block, 0.0)};
+  const QuantizedTensor zero_v{.codes = std::vector<int>(n, 0), .scales = std::vector<double>((n + fv.block - 1) / fv.block, 0.0)};
+  g.quantized_steps.push_back({.t = 1, .theta = theta, .grad = gradient(), .m = zero_m, .v = zero_v});
+  for (const int t : {2, 1000}) {
+    std::vector<double> before;
+    for (std::size_t i = 0; i < n; ++i) before.push_back(value(rng, float32_format, rng.range(-3, 1)));
+    const std::vector<double> grad = gradient();
+    const QuantizedTensor m = random_state(fm, false, -1, 4), v = random_state(fv, true, 2, 10);
+    g.quantized_steps.push_back({.t = t, .theta = before, .grad = grad, .m = m, .v = v});
+  }
+  return g;
+}
+
 }  // namespace
 
 std::string GoldenSpec::name() const { return preset + "/" + dtype.name + "-" + scenario; }
@@ -157,6 +215,7 @@ std::vector<GoldenSpec> catalogue() {
     out.push_back(make(p, bfloat16_format, master_random, master));
   }
   for (const auto& p : presets()) {
+    if (PrecisionRules(float32_format, p.resolve({})).any_quantized()) out.push_back(quantized_steps(p));
     for (const FloatFormat& dtype : {float32_format, float64_format}) {
       // A quantized state (bitsandbytes' 8-bit) is a float32 parameter's: no float64 files.
       if (dtype.precision != 24 && p.state_formats.any()) continue;

@@ -6,8 +6,35 @@
 #include "adamconf/golden.hpp"
 #include "adamconf/precision_rules.hpp"
 #include "adamconf/judge.hpp"
+#include "internal.hpp"
 
 namespace adamconf::golden {
+
+StepCheck detail::judge_row(int t, const std::string& quantity, const std::vector<double>& values,
+                            const std::vector<R>& exact, const std::vector<R>& allowed, const FloatFormat& format,
+                            CheckReport& report) {
+  StepCheck s;
+  s.t = t;
+  s.quantity = quantity;
+  // Every value judged as the properties judge one (judge(): the one NaN,
+  // infinity and not-in-the-format policy), through one recorder per step.
+  Recorder recorder;
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    const Judged j = recorder.record(values[i], exact[i], allowed[i], format, [i] { return "element " + std::to_string(i); });
+    s.max_allowed_ulps = std::max(s.max_allowed_ulps, j.comparison.allowed_ulps);
+    if (j.worst) s.worst_element = i;
+    if (j.comparison.unbounded) ++report.unjudged;
+    ++report.compared;
+  }
+  const ErrorStatistics& statistics = recorder.statistics();
+  s.max_error_ulps = statistics.max_error_ulps;
+  s.rms_error_ulps = statistics.rms_ulps();
+  s.worst_ratio = statistics.worst_ratio;
+  s.worst = statistics.worst;
+  s.failures = recorder.failures();
+  report.failures += s.failures;
+  return s;
+}
 
 CheckReport check(const GoldenTrace& g, const Results& results) {
   // Shape errors name the results file and the field: "<results>: theta: ...".
@@ -29,31 +56,9 @@ CheckReport check(const GoldenTrace& g, const Results& results) {
     // The format the quantity is stored in: float32 for a master's theta, a state format of its own.
     const FloatFormat& format =
         PrecisionRules(g.dtype, g.options.precision, g.options.state_formats).format_of(*quantity_by_name(quantity));
-    for (const auto& step : g.trace) {
-      const std::size_t t = static_cast<std::size_t>(step.t - 1);
-      StepCheck s;
-      s.t = step.t;
-      s.quantity = quantity;
-      // Every value judged as the properties judge one (judge(): the one NaN,
-      // infinity and not-in-the-format policy), through one recorder per step.
-      Recorder recorder;
-      for (std::size_t i = 0; i < g.elements; ++i) {
-        const Judged j = recorder.record(values[t][i], step.exact.at(quantity)[i], step.allowed.at(quantity)[i], format,
-                                         [i] { return "element " + std::to_string(i); });
-        s.max_allowed_ulps = std::max(s.max_allowed_ulps, j.comparison.allowed_ulps);
-        if (j.worst) s.worst_element = i;
-        if (j.comparison.unbounded) ++report.unjudged;
-        ++report.compared;
-      }
-      const ErrorStatistics& statistics = recorder.statistics();
-      s.max_error_ulps = statistics.max_error_ulps;
-      s.rms_error_ulps = statistics.rms_ulps();
-      s.worst_ratio = statistics.worst_ratio;
-      s.worst = statistics.worst;
-      s.failures = recorder.failures();
-      report.failures += s.failures;
-      report.steps.push_back(std::move(s));
-    }
+    for (const auto& step : g.trace)
+      report.steps.push_back(detail::judge_row(step.t, quantity, values[static_cast<std::size_t>(step.t - 1)],
+                                               step.exact.at(quantity), step.allowed.at(quantity), format, report));
   }
   // Zero values compared is no pass (a golden file recording no step used to
   // pass any results).

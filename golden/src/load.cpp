@@ -2,88 +2,17 @@
 // file gives FileError("<file>: <field>: <problem>"), never a crash.
 #include <set>
 
-#include "adamconf/bounded_json.hpp"
 #include "adamconf/golden.hpp"
+#include "internal.hpp"
 #include "adamconf/precision_rules.hpp"
 
 namespace adamconf::golden {
 
 namespace {
-using Json = nlohmann::json;
-
-/// A JSON value with the path that leads to it, for error messages.
-struct Node {
-  const Json& json;
-  std::string path;
-  const std::string& file;
-
-  [[noreturn]] void fail(const std::string& problem) const {
-    throw FileError(file + ": " + (path.empty() ? "top level" : path) + ": " + problem);
-  }
-  Node operator[](const std::string& key) const {
-    if (!json.is_object()) fail("expected an object");
-    const auto it = json.find(key);
-    if (it == json.end()) Node{json, path.empty() ? key : path + "." + key, file}.fail("missing");
-    return {*it, path.empty() ? key : path + "." + key, file};
-  }
-  Node operator[](std::size_t i) const { return {json.at(i), path + "[" + std::to_string(i) + "]", file}; }
-  bool has(const std::string& key) const { return json.is_object() && json.contains(key); }
-  std::size_t size(std::size_t expected = SIZE_MAX) const {
-    if (!json.is_array()) fail("expected an array");
-    if (expected != SIZE_MAX && json.size() != expected)
-      fail("has " + std::to_string(json.size()) + " entries, expected " + std::to_string(expected));
-    return json.size();
-  }
-  std::string text() const {
-    if (!json.is_string()) fail("expected a string, got " + excerpt(json));
-    return json.get<std::string>();
-  }
-  bool boolean() const {
-    if (!json.is_boolean()) fail("expected true or false, got " + excerpt(json));
-    return json.get<bool>();
-  }
-  long long integer(long long lo, long long hi) const {
-    if (!json.is_number_integer()) fail("expected an integer, got " + excerpt(json));
-    const long long v = json.get<long long>();
-    if (v < lo || v > hi) fail("expected an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) + "], got " + excerpt(json));
-    return v;
-  }
-  /// A hex float (or decimal) string, or a number; "nan"/"inf" strings.
-  double number() const {
-    if (json.is_number()) return json.get<double>();
-    if (json.is_string()) {
-      const std::string s = json.get<std::string>();
-      if (s == "nan") return std::numeric_limits<double>::quiet_NaN();
-      if (auto v = parse_double(s)) return *v;
-    }
-    fail("expected a number or a hex float string, got " + excerpt(json));
-  }
-  /// An exact decimal string.
-  R decimal_value() const {
-    const std::string s = text();
-    try {
-      return parse_decimal<R>(s);
-    } catch (const std::invalid_argument&) {
-      fail("expected a decimal number, got \"" + excerpt(s) + "\"");
-    }
-  }
-};
-
-std::string read_file(const std::string& path) {
-  try {
-    return read_bounded_file(path);
-  } catch (const std::runtime_error& e) {
-    throw FileError(e.what());
-  }
-}
-
-Json parse_text(const std::string& text, const std::string& path) {
-  try {
-    return parse_bounded_json(text);
-  } catch (const JsonTextError& e) {
-    throw FileError(path + (e.where.empty() ? "" : ":" + e.where) + ": " + e.what());
-  }
-}
+using detail::Json;
+using detail::Node;
+using detail::parse_text;
+using detail::read_file;
 
 const std::set<std::string> kStateFields{"theta", "m", "v", "vmax"};
 const std::set<std::string> kKnownFields{"theta", "m", "v", "vmax", "m_hat", "v_hat", "update"};
@@ -92,30 +21,25 @@ const std::set<std::string> kKnownFields{"theta", "m", "v", "vmax", "m_hat", "v_
 GoldenTrace load(const std::string& path) { return load_text(read_file(path), path); }
 Results load_results(const std::string& path) { return load_results_text(read_file(path), path); }
 
-GoldenTrace load_text(const std::string& text, const std::string& path) {
-  const Json json = parse_text(text, path);
-  const Node root{json, "", path};
-  GoldenTrace g;
-  g.path = path;
-  if (root["format"].text() != kFormat)
-    root["format"].fail("unsupported format \"" + excerpt(root["format"].text()) + "\" (this adamconf reads " + kFormat + ")");
-  g.name = root["name"].text();
-  g.preset = root["preset"].text();
+namespace detail {
+
+void read_optimizer(const Node& root, std::string& preset, FloatFormat& dtype, PresetOptions& chosen, Hyperparameters& hyper) {
+  preset = root["preset"].text();
   try {
-    (void)preset_by_name(g.preset);
+    (void)preset_by_name(preset);
   } catch (const std::invalid_argument& e) {
     root["preset"].fail(e.what());
   }
-  const auto dtype = format_by_name(root["dtype"].text());
-  if (!dtype) root["dtype"].fail("expected \"float32\", \"float64\", \"bfloat16\" or \"float16\"");
-  g.dtype = *dtype;
+  const auto format = format_by_name(root["dtype"].text());
+  if (!format) root["dtype"].fail("expected \"float32\", \"float64\", \"bfloat16\" or \"float16\"");
+  dtype = *format;
   const Node options = root["options"];
-  g.options = {.amsgrad = options["amsgrad"].boolean(),
+  chosen = {.amsgrad = options["amsgrad"].boolean(),
                .maximize = options["maximize"].boolean(),
                .bias_correction = options["bias_correction"].boolean()};
   if (options.has("precision")) {
     try {
-      g.options.precision = precision_by_name(options["precision"].text(), "precision");
+      chosen.precision = precision_by_name(options["precision"].text(), "precision");
     } catch (const std::invalid_argument& e) {
       options["precision"].fail(e.what());
     }
@@ -124,22 +48,39 @@ GoldenTrace load_text(const std::string& text, const std::string& path) {
     const Node formats = options["state_formats"];
     for (const Quantity q : kStateQuantities) {
       try {
-        *g.options.state_formats.of(q) = state_format_name(formats[name(q)].text(), name(q));
+        *chosen.state_formats.of(q) = state_format_name(formats[name(q)].text(), name(q));
       } catch (const std::invalid_argument& e) {
         formats[name(q)].fail(e.what());
       }
     }
     try {
-      PrecisionRules(g.dtype, preset_by_name(g.preset).resolve(g.options)).validate_state_formats();
+      PrecisionRules(dtype, preset_by_name(preset).resolve(chosen)).validate_state_formats();
     } catch (const std::invalid_argument& e) {
       formats.fail(e.what());
     }
   }
-  const Node hyper = root["hyperparameters"];
+  const Node values = root["hyperparameters"];
   for (const auto& name : Hyperparameters::names()) {
-    g.hyper.get(name) = hyper[name].text();
-    (void)hyper[name].decimal_value();
+    hyper.get(name) = values[name].text();
+    (void)values[name].decimal_value();
   }
+}
+
+void expect_format(const Node& root, const char* format) {
+  if (root["format"].text() != format)
+    root["format"].fail("unsupported format \"" + excerpt(root["format"].text()) + "\" (this adamconf reads " + format + ")");
+}
+
+}  // namespace detail
+
+namespace {
+
+GoldenTrace trace_from(const Node& root) {
+  GoldenTrace g;
+  g.path = root.file;
+  detail::expect_format(root, kFormat);
+  g.name = root["name"].text();
+  detail::read_optimizer(root, g.preset, g.dtype, g.options, g.hyper);
   g.digits = static_cast<int>(root["digits"].integer(1, 77));
   g.elements = static_cast<std::size_t>(root["elements"].integer(1, 1 << 20));
   g.steps = static_cast<std::size_t>(root["steps"].integer(1, 1 << 24));
@@ -209,6 +150,20 @@ GoldenTrace load_text(const std::string& text, const std::string& path) {
   return g;
 }
 
+}  // namespace
+
+GoldenTrace load_text(const std::string& text, const std::string& path) {
+  const Json json = parse_text(text, path);
+  return trace_from(Node{json, "", path});
+}
+
+std::variant<GoldenTrace, QuantizedGolden> load_any(const std::string& path) {
+  const Json json = parse_text(read_file(path), path);
+  const Node root{json, "", path};
+  if (root.has("format") && root["format"].json == kQuantizedFormat) return detail::quantized_from(root);
+  return trace_from(root);
+}
+
 Results load_results_text(const std::string& text, const std::string& path) {
   const Json json = parse_text(text, path);
   const Node root{json, "", path};
@@ -217,7 +172,7 @@ Results load_results_text(const std::string& text, const std::string& path) {
   Results r;
   r.path = path;
   r.golden = root["golden"].text();
-  for (const char* q : {"theta", "m", "v", "vmax"}) {
+  for (const char* q : {"theta", "m", "v", "vmax", "m_codes", "m_scales", "v_codes", "v_scales"}) {
     if (!root.has(q)) continue;
     const Node steps = root[q];
     std::vector<std::vector<double>> values;

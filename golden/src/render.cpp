@@ -9,6 +9,7 @@
 #include "adamconf/error_model.hpp"
 #include "adamconf/golden.hpp"
 #include "adamconf/reference_adam.hpp"
+#include "internal.hpp"
 
 namespace adamconf::golden {
 
@@ -38,7 +39,6 @@ std::string mpfr_text(const R& x, int digits, mpfr_rnd_t mode) {
   return out;
 }
 
-int digits_for(const FloatFormat& f) { return f.precision <= 24 ? 12 : 21; }
 
 /// The steps whose values a file records: all of them, or for long runs the
 /// first ten, every 50th and the last.
@@ -58,40 +58,17 @@ std::string decimal_rounded_up(const R& x, int digits) {
 }
 
 std::string render(const GoldenSpec& g) {
+  if (!g.quantized_steps.empty()) return detail::render_quantized(g);
   const OptimizerSpec spec = make_spec(g.preset, g.options, g.overrides);
   const auto hyper = values_of<R>(spec.hyper);
-  const int digits = digits_for(g.dtype);
+  const int digits = detail::digits_for(g.dtype);
   const bool amsgrad = spec.convention.adam().amsgrad != AmsgradVariant::none;
   std::vector<std::string> fields{"theta", "m", "v"};
   if (amsgrad) fields.push_back("vmax");
   if (g.all_fields)
     for (const char* f : {"m_hat", "v_hat", "update"}) fields.push_back(f);
 
-  Json header;
-  header["format"] = kFormat;
-  header["name"] = g.name();
-  header["made_by"] = {{"command", "adamconf golden regenerate"},
-                       {"adamconf", ADAMCONF_VERSION},
-                       {"reference", "MPFR " + std::to_string(significand_bits<R>()) + "-bit significand"},
-                       {"error_model", "docs/error-model.md, trajectory bound from step 1"}};
-  header["preset"] = g.preset;
-  header["options"] = {{"amsgrad", g.options.amsgrad}, {"maximize", g.options.maximize},
-                       {"bias_correction", g.options.bias_correction}};
-  // Only where it is not the default, so that the float32/float64 files stay as they were.
-  if (g.options.precision != Precision::storage) header["options"]["precision"] = to_string(g.options.precision);
-  if (g.options.state_formats.any()) {
-    Json formats = Json::object();
-    for (const Quantity q : kStateQuantities) formats[name(q)] = PrecisionRules(g.dtype, spec.convention).format_of(q).name;
-    header["options"]["state_formats"] = formats;
-  }
-  Json chain = Json::array();
-  for (const auto& t : spec.convention.chain) chain.push_back(describe(t));
-  header["convention"] = chain;
-  Json h = Json::object();
-  for (const auto& name : Hyperparameters::names()) h[name] = spec.hyper.get(name);
-  header["hyperparameters"] = h;
-  header["dtype"] = g.dtype.name;
-  header["scenario"] = {{"name", g.scenario}, {"description", g.description}, {"seed", g.seed}};
+  Json header = detail::header_of(g, spec, kFormat, "docs/error-model.md, trajectory bound from step 1");
   header["digits"] = digits;
   header["elements"] = g.theta0.size();
   header["steps"] = g.grads.size();
@@ -136,7 +113,7 @@ std::string render(const GoldenSpec& g) {
           if (!isfinite(bound))
             throw std::logic_error("step " + std::to_string(t + 1) + ", " + field + "[" + std::to_string(i) +
                                    "] would have an infinite error bound; choose inputs that have none");
-          allowed.push_back(decimal_rounded_up(bound + abs(x - parse_decimal<R>(text)), 3));
+          allowed.push_back(detail::allowed_text(bound, x, text));
         }
       }
       step[field] = exact;
@@ -154,13 +131,55 @@ std::string render(const GoldenSpec& g) {
          "\n  ],\n  \"trace\": [\n" + trace + "\n  ]\n}\n";
 }
 
+namespace detail {
+
+int digits_for(const FloatFormat& f) { return f.precision <= 24 ? 12 : 21; }
+
+nlohmann::ordered_json header_of(const GoldenSpec& g, const OptimizerSpec& spec, const char* format, const char* error_model) {
+  nlohmann::ordered_json header;
+  header["format"] = format;
+  header["name"] = g.name();
+  header["made_by"] = {{"command", "adamconf golden regenerate"},
+                       {"adamconf", ADAMCONF_VERSION},
+                       {"reference", "MPFR " + std::to_string(significand_bits<R>()) + "-bit significand"},
+                       {"error_model", error_model}};
+  header["preset"] = g.preset;
+  header["options"] = {{"amsgrad", g.options.amsgrad}, {"maximize", g.options.maximize},
+                       {"bias_correction", g.options.bias_correction}};
+  // Only where it is not the default, so that the float32/float64 files stay as they were.
+  if (g.options.precision != Precision::storage) header["options"]["precision"] = to_string(g.options.precision);
+  if (g.options.state_formats.any()) {
+    nlohmann::ordered_json formats = nlohmann::ordered_json::object();
+    for (const Quantity q : kStateQuantities) formats[name(q)] = PrecisionRules(g.dtype, spec.convention).format_of(q).name;
+    header["options"]["state_formats"] = formats;
+  }
+  nlohmann::ordered_json chain = nlohmann::ordered_json::array();
+  for (const auto& t : spec.convention.chain) chain.push_back(describe(t));
+  header["convention"] = chain;
+  nlohmann::ordered_json h = nlohmann::ordered_json::object();
+  for (const auto& name : Hyperparameters::names()) h[name] = spec.hyper.get(name);
+  header["hyperparameters"] = h;
+  header["dtype"] = g.dtype.name;
+  header["scenario"] = {{"name", g.scenario}, {"description", g.description}, {"seed", g.seed}};
+  return header;
+}
+
+std::string allowed_text(const R& bound, const R& exact, const std::string& printed) {
+  return decimal_rounded_up(bound + abs(exact - parse_decimal<R>(printed)), 3);
+}
+
+}  // namespace detail
+
 std::string render_index(const std::vector<GoldenSpec>& specs) {
   Json index;
   index["format"] = "adamconf-golden-index/1";
   Json files = Json::array();
-  for (const auto& g : specs)
+  for (const auto& g : specs) {
+    const bool quantized = !g.quantized_steps.empty();  // steps of their own, not a trajectory
     files.push_back({{"file", g.relative_path()}, {"preset", g.preset}, {"dtype", g.dtype.name},
-                     {"scenario", g.scenario}, {"steps", g.grads.size()}, {"elements", g.theta0.size()}});
+                     {"scenario", g.scenario}, {"steps", quantized ? g.quantized_steps.size() : g.grads.size()},
+                     {"elements", quantized ? g.quantized_steps.front().theta.size() : g.theta0.size()}});
+  }
   index["files"] = files;
   return index.dump(1) + "\n";
 }

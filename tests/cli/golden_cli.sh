@@ -36,4 +36,25 @@ grep -q 'elements: expected an integer' <("$adamconf" golden check "$tmp/element
 "$adamconf" golden check "$src/golden/traces/kingma-ba/float32-random.json" --results "$tmp/results.json" >"$tmp/out" 2>"$tmp/err"
 [ $? -eq 2 ] || fail "results with 1 step for a 12-step file must exit 2"
 echo "wrong shape: $(cat "$tmp/err")"
+# A quantized-steps file, run through --impl: builtin:float passes it; one code moved fails, naming block and element.
+quantized="$src/golden/traces/bitsandbytes-adamw8bit/float32-quantized-steps.json"
+"$adamconf" golden check "$quantized" --impl builtin:float --save-results "$tmp/q.json" >"$tmp/out" 2>&1 ||
+  fail "builtin:float fails the quantized-steps file: $(cat "$tmp/out")"
+grep -q "one step from each given quantized state): [1-9][0-9]* values compared" "$tmp/out" || fail "no count: $(cat "$tmp/out")"
+grep -q '"m_codes":\[\[[0-9]' "$tmp/q.json" || fail "the saved results hold no m codes"
+"$adamconf" golden check "$quantized" --results "$tmp/q.json" >"$tmp/out" 2>&1 || fail "the saved results fail: $(cat "$tmp/out")"
+perl -pi -e 's/"m_codes":\[\[(\d+)/'"'"'"m_codes":[['"'"'.(($1 + 128) % 256)/e' "$tmp/q.json"
+"$adamconf" golden check "$quantized" --results "$tmp/q.json" >"$tmp/out" 2>&1
+[ $? -eq 1 ] || fail "a code moved by 128 must fail: $(cat "$tmp/out")"
+grep -q "m codes .* 1 codes not acceptable; first: block 0 element 0 => code [0-9]*  expected code" "$tmp/out" ||
+  fail "the failure does not name block, element and codes: $(cat "$tmp/out")"
+echo "quantized steps, one code moved: $(grep FAIL "$tmp/out" | head -1)"
+# --results and --impl together, or neither: exit 2, one line.
+for args in "--results $tmp/q.json --impl builtin:float" ""; do
+  "$adamconf" golden check "$quantized" $args >"$tmp/out" 2>"$tmp/err"
+  status=$?
+  [ $status -eq 2 ] || fail "golden check with '$args' exits $status, expected 2"
+  [ "$(wc -l <"$tmp/err")" -eq 1 ] || fail "golden check with '$args': expected one line, got: $(cat "$tmp/err")"
+  echo "golden check '$args': $(cat "$tmp/err")"
+done
 echo "golden CLI: all checks passed"
