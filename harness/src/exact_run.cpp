@@ -1,6 +1,9 @@
 #include "adamconf/exact_run.hpp"
 
 #include <limits>
+#include <stdexcept>
+
+#include "adamconf/quantized_judge.hpp"
 
 namespace adamconf {
 
@@ -45,6 +48,41 @@ template bool step_tensor(ReferenceAdam<R>&, ErrorModel<R, double>&, StepRecord<
 template bool step_tensor(ReferenceAdam<R>&, ErrorModel<R, long double>&, StepRecord<R>&, const RunCase&,
                           std::size_t, std::size_t, const TensorSlice&, std::vector<R>&);
 
+bool quantized_tensor(const PrecisionRules& rules, const TensorSlice& tensor) {
+  for (const Quantity q : {Quantity::m, Quantity::v})
+    if (const auto& f = rules.quantized(q); f && f->quantizes(tensor.size)) return true;
+  return false;
+}
+
+template <class Model>
+void charge_quantization(const Setup& setup, const RunCase& c, std::size_t k, const TensorSlice& part,
+                         const ReferenceAdam<R>& reference, Model& model) {
+  const PrecisionRules rules = setup.rules();
+  const TensorSlice tensor = slices_of(c).at(k);
+  for (const Quantity q : {Quantity::m, Quantity::v}) {
+    const std::optional<QuantizedFormat>& f = rules.quantized(q);
+    if (!f || !f->quantizes(tensor.size)) continue;
+    // A block's scale is its maximum: the part must hold whole blocks of the tensor (its last one may be partial).
+    const bool aligned = (part.offset - tensor.offset) % f->block == 0 &&
+                         (part.size % f->block == 0 || part.offset + part.size == tensor.offset + tensor.size);
+    if (!aligned)
+      throw std::logic_error("elements " + std::to_string(part.offset) + ".." + std::to_string(part.offset + part.size) +
+                             " of a quantized tensor are not whole blocks of " + std::to_string(f->block));
+    const auto& st = reference.state();
+    std::vector<R> bounds;
+    for (const auto& b : model.bounds()) bounds.push_back(R(q == Quantity::m ? b.m : b.v));
+    const std::vector<R> reach = quantization_reach(*f, q == Quantity::m ? st.m : st.v, bounds);
+    for (std::size_t i = 0; i < reach.size(); ++i) model.set_stored_error(q, i, reach[i]);
+  }
+}
+
+template void charge_quantization(const Setup&, const RunCase&, std::size_t, const TensorSlice&, const ReferenceAdam<R>&,
+                                  ErrorModel<R>&);
+template void charge_quantization(const Setup&, const RunCase&, std::size_t, const TensorSlice&, const ReferenceAdam<R>&,
+                                  ErrorModel<R, double>&);
+template void charge_quantization(const Setup&, const RunCase&, std::size_t, const TensorSlice&, const ReferenceAdam<R>&,
+                                  ErrorModel<R, long double>&);
+
 namespace {
 
 /// Tensor k of `c` through every step into `out`, its bound evaluated in
@@ -79,6 +117,9 @@ bool run_tensor(const Setup& setup, const RunCase& c, std::size_t k, const Tenso
       // exact: a double or long double is an MPFR number
       bounds[ts.offset + i] = ElementBounds<R>{R(b.theta), R(b.m), R(b.v), R(b.vmax), R(b.compensated)};
     }
+    // The next step reads a quantized tensor's stored states: its m and v bounds after this step are the
+    // arithmetic's (its codes are judged against them), the next step's the quantization's.
+    if (t + 1 < c.grads.size() && has_gradient(c, t, k)) charge_quantization(setup, c, k, ts, reference, model);
   }
   return true;
 }

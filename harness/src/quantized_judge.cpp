@@ -43,6 +43,87 @@ std::optional<std::vector<float>> map_in_use(const QuantizedFormat& f, const Qua
 
 }  // namespace
 
+BlockWindow quantization_window(const QuantizedFormat& f, const OrderedMap& order,
+                                const std::vector<R>& exact, const std::vector<R>& bounds, std::size_t b) {
+  BlockWindow w;
+  w.first = b * f.block;
+  w.last = std::min(exact.size(), w.first + f.block);
+  const double u = std::ldexp(1.0, -24);  // the quantizer's float32 arithmetic
+  R top = 0, error = 0;  // the exact block maximum, and the largest error of a value it is taken of
+  for (std::size_t i = w.first; i < w.last; ++i) {
+    top = std::max(top, R(abs(exact[i])));
+    error = std::max(error, bounds[i]);
+  }
+  // The scale: the block maximum, or the format's smallest scale above it (torchao's clip(1e-12)),
+  // max(S, c) within the same error (1-Lipschitz).
+  const R floor = R(static_cast<float>(f.min_scale));
+  if (top < floor) top = floor;
+  R scale_error = error;
+  if (f.fp8) {  // scale = fl32(max / 448): the maximum's error over 448, and the division's rounding
+    top /= 448;
+    scale_error = error / 448 + u * top;
+  }
+  w.scale = top;
+  w.scale_error = scale_error;
+  w.codes_known = !(top == 0 || scale_error >= top);  // else every code reads back as 0, or the scale is not known
+  if (!w.codes_known) return w;
+  const R low = top - scale_error;
+  for (std::size_t i = w.first; i < w.last; ++i) {
+    const R x = exact[i] / top;  // the value the code stands for: exact / scale
+    const double xd = static_cast<double>(x);
+    // x~ = fl32(m~ / s~): |m~/s~ - m/s| <= (E_i + |x| E_s)/(s - E_s), its rounding u|x|, and the
+    // distance comparison's roundings, which can pick either code within u gap / 2 of a midpoint.
+    const R delta = (bounds[i] + abs(x) * scale_error) / low + u * abs(x) + u * local_gap(order.values, xd);
+    // The acceptable codes by value (an fp8 map is not ascending, and reads 0 at two codes).
+    const CodeRange range = acceptable_codes(order.values, x, delta);
+    w.codes.push_back({.lowest = order.codes[static_cast<std::size_t>(range.lowest)],
+                       .highest = order.codes[static_cast<std::size_t>(range.highest)]});
+    w.normalized.push_back(xd);
+    w.x.push_back(x);
+    w.delta.push_back(delta);
+  }
+  return w;
+}
+
+std::vector<R> quantization_reach(const QuantizedFormat& f, const std::vector<R>& exact, const std::vector<R>& bounds) {
+  const std::size_t n = exact.size(), blocks = (n + f.block - 1) / f.block;
+  const R u = ldexp(R(1), -24), tiny = ldexp(R(1), -149);  // float32: relative rounding, and the subnormal spacing
+  std::vector<R> reach(n, R(0));
+  // Either build of the map (an implementation uses one): the window's x and delta are the map's
+  // neither, so only the codes are looked up on each.
+  const std::vector<float> fused = f.map(LinspaceRounding::fused), separate = f.map(LinspaceRounding::separate);
+  const OrderedMap fused_order = ordered(fused), separate_order = ordered(separate);
+  std::vector<const OrderedMap*> builds{&fused_order};
+  if (separate != fused) builds.push_back(&separate_order);
+  R largest = 0;  // the largest magnitude a code reads (1, or 448 for fp8)
+  for (const float c : fused_order.values) largest = std::max(largest, R(std::fabs(c)));
+  for (std::size_t b = 0; b < blocks; ++b) {
+    const BlockWindow w = quantization_window(f, fused_order, exact, bounds, b);
+    const R s_lo = w.scale - w.scale_error, s_hi = w.scale + w.scale_error;
+    for (std::size_t i = w.first; i < w.last; ++i) {
+      R lo, hi;  // the stored value fl32(map[c] * s) lies in [lo, hi]
+      if (!w.codes_known) {
+        hi = largest * s_hi * (1 + u) + tiny;
+        lo = -hi;
+      } else {
+        const std::size_t j = i - w.first;
+        for (const OrderedMap* order : builds) {
+          const CodeRange r = acceptable_codes(order->values, w.x[j], w.delta[j]);  // positions in the order
+          const R v_lo = R(order->values[static_cast<std::size_t>(r.lowest)]);
+          const R v_hi = R(order->values[static_cast<std::size_t>(r.highest)]);
+          const R low = std::min(v_lo * s_lo, v_lo * s_hi), high = std::max(v_hi * s_lo, v_hi * s_hi);
+          lo = order == builds.front() ? low : std::min(lo, low);
+          hi = order == builds.front() ? high : std::max(hi, high);
+        }
+        lo -= u * abs(lo) + tiny;
+        hi += u * abs(hi) + tiny;
+      }
+      reach[i] = std::max({R(exact[i] - lo), R(hi - exact[i]), R(0)});
+    }
+  }
+  return reach;
+}
+
 void judge_quantized_tensor(const QuantizedFormat& f, const QuantizedTensor& q, const std::vector<double>& values,
                             std::size_t offset, const std::vector<R>& exact, const std::vector<R>& bounds,
                             const std::string& at, const char* what, QuantizedVerdicts& out) {
@@ -60,50 +141,25 @@ void judge_quantized_tensor(const QuantizedFormat& f, const QuantizedTensor& q, 
   if (!map)
     out.fail(at + std::string(what) + ": the values do not read back as fl32(map[code] * scale) on " + f.name +
              "'s map (either build of torch.linspace)");
-  const double u = std::ldexp(1.0, -24);  // the quantizer's float32 arithmetic
   const OrderedMap order = ordered(*map);
   for (std::size_t b = 0; b < blocks; ++b) {
-    const std::size_t first = b * f.block, last = std::min(n, first + f.block);
-    R top = 0, error = 0;  // the exact block maximum, and the largest error of a value it is taken of
-    for (std::size_t i = first; i < last; ++i) {
-      top = std::max(top, R(abs(exact[i])));
-      error = std::max(error, bounds[i]);
-    }
+    const BlockWindow w = quantization_window(f, order, exact, bounds, b);
     const auto block_where = [&] {
-      return at + "block " + std::to_string(b) + " (elements " + std::to_string(first) + ".." + std::to_string(last - 1) +
-             "): " + what + " scale";
+      return at + "block " + std::to_string(b) + " (elements " + std::to_string(w.first) + ".." +
+             std::to_string(w.last - 1) + "): " + what + " scale";
     };
-    // The scale: the block maximum, or the format's smallest scale above it (torchao's clip(1e-12)),
-    // max(S, c) within the same error (1-Lipschitz).
-    const R floor = R(static_cast<float>(f.min_scale));
-    if (top < floor) top = floor;
-    R scale_error = error;
-    if (f.fp8) {  // scale = fl32(max / 448): the maximum's error over 448, and the division's rounding
-      top /= 448;
-      scale_error = error / 448 + u * top;
-    }
-    out.scale(q.scales[b], top, scale_error, block_where);
-    if (top == 0 || scale_error >= top) continue;  // every code reads back as 0, or the scale is not known
-    const R low = top - scale_error;
-    error = scale_error;
-    for (std::size_t i = first; i < last; ++i) {
-      const R x = exact[i] / top;  // the value the code stands for: exact / scale
-      const double xd = static_cast<double>(x);
-      // x~ = fl32(m~ / s~): |m~/s~ - m/s| <= (E_i + |x| E_s)/(s - E_s), its rounding u|x|, and the
-      // distance comparison's roundings, which can pick either code within u gap / 2 of a midpoint.
-      const R delta = (bounds[i] + abs(x) * error) / low + u * abs(x) + u * local_gap(order.values, xd);
-      // The acceptable codes by value (an fp8 map is not ascending, and reads 0 at two codes).
-      const CodeRange range = acceptable_codes(order.values, x, delta);
+    out.scale(q.scales[b], w.scale, w.scale_error, block_where);
+    if (!w.codes_known) continue;
+    for (std::size_t i = w.first; i < w.last; ++i) {
+      const CodeRange& range = w.codes[i - w.first];
       const float value = (*map)[static_cast<std::size_t>(q.codes[i])];
-      const bool accepted = value >= order.values[static_cast<std::size_t>(range.lowest)] &&
-                            value <= order.values[static_cast<std::size_t>(range.highest)];
-      const int lowest = order.codes[static_cast<std::size_t>(range.lowest)];
-      const int highest = order.codes[static_cast<std::size_t>(range.highest)];
-      out.code(q.codes[i], accepted, lowest, highest, [&] {
+      const bool accepted = value >= (*map)[static_cast<std::size_t>(range.lowest)] &&
+                            value <= (*map)[static_cast<std::size_t>(range.highest)];
+      out.code(q.codes[i], accepted, range.lowest, range.highest, [&] {
         return at + "block " + std::to_string(b) + " element " + std::to_string(i) + ": " + what + " (exact " +
-               show_value(static_cast<double>(exact[i])) + ", / scale = " + show_value(xd) + ", map[" +
-               std::to_string(lowest) + "] = " + show_value((*map)[static_cast<std::size_t>(lowest)]) + ", map[" +
-               std::to_string(q.codes[i]) + "] = " + show_value(value) + ")";
+               show_value(static_cast<double>(exact[i])) + ", / scale = " + show_value(w.normalized[i - w.first]) +
+               ", map[" + std::to_string(range.lowest) + "] = " + show_value((*map)[static_cast<std::size_t>(range.lowest)]) +
+               ", map[" + std::to_string(q.codes[i]) + "] = " + show_value(value) + ")";
       });
     }
   }

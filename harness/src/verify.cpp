@@ -72,15 +72,23 @@ std::optional<ChunkOutcome> verify_chunk_in(const Setup& setup, const RunCase& c
   std::vector<R> grad;
   R allowed;
   // Each value compared in the format it is stored in (a state format of its own where given).
-  const FloatFormat &f_theta = rules.format_of(Quantity::theta), &f_m = rules.format_of(Quantity::m),
-                    &f_v = rules.format_of(Quantity::v), &f_vmax = rules.format_of(Quantity::vmax);
+  // A quantized state reads back as fl32(map[code] * scale), whatever format its small tensors keep.
+  const auto read_back_in = [&](Quantity q) -> const FloatFormat& {
+    const auto& f = rules.quantized(q);
+    return f && f->quantizes(slices[chunk.tensor].size) ? float32_format : rules.format_of(q);
+  };
+  const FloatFormat &f_theta = rules.format_of(Quantity::theta), &f_m = read_back_in(Quantity::m),
+                    &f_v = read_back_in(Quantity::v), &f_vmax = rules.format_of(Quantity::vmax);
   auto check = [&](double observed, const R& exact, const Bound& bound, std::size_t t, std::size_t flat,
                    Quantity what, const FloatFormat& format, bool output = true) {
     allowed = bound;  // exact: a double or long double is an MPFR number
     check_value(out, format, observed, exact, allowed, slices, chunk.tensor, t, flat, what, output);
   };
   for (std::size_t t = 0; t < c.grads.size(); ++t) {
-    step_tensor(reference, model, record, c, t, chunk.tensor, part, grad);
+    // A quantized tensor's states read back from their codes: judged, and read by the next step, within
+    // what a correct quantizer may store.
+    if (step_tensor(reference, model, record, c, t, chunk.tensor, part, grad))
+      charge_quantization(setup, c, chunk.tensor, part, reference, model);
     const auto& bounds = model.bounds();
     if (!finite(bounds)) return std::nullopt;
     const auto& st = reference.state();
@@ -160,9 +168,14 @@ Verification verify_trajectory(const Setup& setup, const RunCase& c, const RunRe
         return v;
       }
   std::vector<Chunk> chunks;
-  for (std::size_t k = 0; k < slices.size(); ++k)
-    for (std::size_t b = slices[k].offset; b < slices[k].offset + slices[k].size; b += settings.chunk)
-      chunks.push_back({k, b, std::min(b + settings.chunk, slices[k].offset + slices[k].size)});
+  // A quantized tensor's chunks hold whole blocks (every block size divides 256).
+  const PrecisionRules rules = setup.rules();
+  const std::size_t whole_blocks = (std::max<std::size_t>(settings.chunk, 1) + 255) / 256 * 256;
+  for (std::size_t k = 0; k < slices.size(); ++k) {
+    const std::size_t size = quantized_tensor(rules, slices[k]) ? whole_blocks : std::max<std::size_t>(settings.chunk, 1);
+    for (std::size_t b = slices[k].offset; b < slices[k].offset + slices[k].size; b += size)
+      chunks.push_back({k, b, std::min(b + size, slices[k].offset + slices[k].size)});
+  }
   std::vector<ChunkOutcome> outcomes(chunks.size());
   const std::size_t work = c.theta0.size() * c.grads.size();
   const std::size_t threads =
@@ -210,7 +223,9 @@ Verification verify_trajectory(const Setup& setup, const RunCase& c, const RunRe
       at = o.worst_at;
     }
   }
-  if (at) v.element = cut_element(setup, c, result, slices, *at, first ? INFINITY : worst);
+  // An element of a quantized tensor is not a case of its own (its bound depends on its block): no trace.
+  if (at && !quantized_tensor(rules, slices[at->tensor]))
+    v.element = cut_element(setup, c, result, slices, *at, first ? INFINITY : worst);
   return v;
 }
 

@@ -136,12 +136,12 @@ rc::Gen<Scenario> structured_scenario(const ScenarioShape& shape, StructureClass
       const int n = many ? *uniform(100, 131) : *uniform(1, 9);
       for (int k = 0; k < n; ++k) sizes.push_back(*small_tensor_size());
       steps = static_cast<std::size_t>(*uniform(1, many ? 5 : 13));
-    } else if (kind == StructureClass::quantized) {
+    } else if (kind == StructureClass::quantized || kind == StructureClass::quantized_trajectory) {
       // bitsandbytes' min_8bit_size 4096 and blocks of 256: below, at and above the size, a partial
       // last block, whole blocks above the size (torchao quantizes only those), and one case in four
       // a tensor of 1025 blocks (the last of one element).
       std::vector<std::size_t> all{4095, 4096, 4097, 4096 + *uniform<std::size_t>(2, 256), 4352};  // 4352: 17 whole blocks
-      if (*uniform(0, 4) == 0) all.push_back((1u << 18) + 1);
+      if (kind == StructureClass::quantized && *uniform(0, 4) == 0) all.push_back((1u << 18) + 1);
       if (shape.one_tensor) sizes.push_back(all[*uniform<std::size_t>(0, all.size())]);
       else sizes = all;
       steps = static_cast<std::size_t>(*uniform(2, 5));

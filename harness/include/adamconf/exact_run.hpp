@@ -78,6 +78,18 @@ template <class Model>
 bool step_tensor(ReferenceAdam<R>& reference, Model& model, StepRecord<R>& record, const RunCase& c, std::size_t t,
                  std::size_t k, const TensorSlice& part, std::vector<R>& grad);
 
+/// Whether tensor `tensor` stores m or v quantized (a quantized format of its size).
+bool quantized_tensor(const PrecisionRules& rules, const TensorSlice& tensor);
+
+/// After a step of a trajectory in which tensor k had a gradient: a
+/// quantized tensor's m and v are what a correct quantizer stored, so the
+/// bounds the next step reads become quantization_reach of the exact values
+/// (docs/error-model.md, "Quantized states across steps"). `part` holds whole
+/// blocks of the tensor. Nothing where the tensor is not quantized.
+template <class Model>
+void charge_quantization(const Setup& setup, const RunCase& c, std::size_t k, const TensorSlice& part,
+                         const ReferenceAdam<R>& reference, Model& model);
+
 /// The reference's view of an implementation state (values are exact).
 OptimizerState<R> to_reference_state(const ImplementationState& s);
 

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "adamconf/implementation.hpp"
+#include "adamconf/nearest_code.hpp"
 #include "adamconf/quantized_format.hpp"
 #include "adamconf/real.hpp"
 
@@ -30,6 +31,30 @@ class QuantizedVerdicts {
   /// An element's code, acceptable or not, and the acceptable codes lowest..highest.
   virtual void code(int code, bool accepted, int lowest, int highest, const std::function<std::string()>& where) = 0;
 };
+
+/// Block b of a quantized state tensor as a correct quantizer leaves it, from
+/// the exact new values and their error bounds: the exact scale (the block
+/// maximum; at least the format's smallest scale; over 448 for fp8), its
+/// allowed error, and per element the acceptable codes, lowest..highest by
+/// value on the ordered map (codes of its map). codes_known is false where the scale is 0
+/// or its error reaches it: every code reads back as 0 there, or any may.
+struct BlockWindow {
+  std::size_t first = 0, last = 0;  ///< elements [first, last)
+  R scale, scale_error;
+  bool codes_known = false;
+  std::vector<CodeRange> codes;     ///< per element of the block, where codes_known
+  std::vector<double> normalized;   ///< exact / scale per element, for messages
+  std::vector<R> x, delta;          ///< per element: exact / scale, and how far the quantizer may move it
+};
+BlockWindow quantization_window(const QuantizedFormat& f, const OrderedMap& order,
+                                const std::vector<R>& exact, const std::vector<R>& bounds, std::size_t b);
+
+/// Per element, how far from its exact value x_i the value a correct
+/// quantizer stores may read back: fl32(map[c] * s) for every acceptable code
+/// c (under either build of the map) and every scale s within the block's
+/// allowed error. The error of a quantized state between two steps of a
+/// trajectory (docs/error-model.md, "Quantized states across steps").
+std::vector<R> quantization_reach(const QuantizedFormat& f, const std::vector<R>& exact, const std::vector<R>& bounds);
 
 /// The quantized state `q` of n elements (values[offset + i] what code i reads
 /// back as), judged against the exact new values and their error bounds (n

@@ -17,6 +17,9 @@ enum class StructureClass {
   mixed,        ///< 1..8 tensors, or 100..130 (one case in four), sizes 0..17 and up to 64; groups; no-grad steps
   large,        ///< chunk-boundary tensors (65535, 65536, 65537, 2^17 + 3), sometimes >= 2^20 elements in all; 2..3 steps
   quantized,    ///< a quantized format's thresholds: 4095, 4096, 4097 elements, a partial last block, 17 whole blocks, sometimes 2^18 + 1; 2..4 steps
+  /// the same thresholds without the 2^18 + 1 tensor: whole trajectories of quantized states, verified in MPFR
+  /// (the fast exact path takes no quantized state)
+  quantized_trajectory,
 };
 
 namespace gen {

@@ -215,6 +215,13 @@ class ErrorModel {
     if (q == Quantity::v) v_store_.rounds = false;
   }
 
+  /// A quantized state between two steps of a trajectory ("Quantized states
+  /// across steps"): the next step reads the value a correct quantizer stored,
+  /// within `error` of the exact one, whatever the arithmetic's error was.
+  void set_stored_error(Quantity q, std::size_t i, const Real& error) {
+    (q == Quantity::m ? bounds_[i].m : bounds_[i].v) = up(error).x;
+  }
+
   /// Bounds after the last step.
   const std::vector<ElementBounds<Bound>>& bounds() const { return bounds_; }
   /// The next step starts from state known exactly (an implementation's own
