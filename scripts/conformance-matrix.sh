@@ -15,7 +15,8 @@
 # --first-dtype runs each row in its first dtype only (CI's short matrix).
 # --readme replaces the table between the README's conformance-matrix markers
 # (written to a temporary file and renamed: an interrupted run loses nothing).
-# Exit status 1 when a row fails without its documented finding, or passes with one (a stale finding); a row whose library is not installed is
+# Exit status 1 when a row fails without its documented finding, fails a property its finding does not reach
+# (scripts/conformance-findings), or passes with one (a stale finding); a row whose library is not installed is
 # listed as "not installed", not failed.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -51,7 +52,9 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
 venv="$root/.venv/bin/python"
-rows_file="$root/scripts/conformance-matrix.rows"
+# (tests point these at rows and findings of their own)
+rows_file="${ADAMCONF_MATRIX_ROWS:-$root/scripts/conformance-matrix.rows}"
+findings_file="${ADAMCONF_MATRIX_FINDINGS:-$root/scripts/conformance-findings}"
 mapfile -t rows < <(grep -vE '^(#|[[:space:]]*$)' "$rows_file" | { [ -n "$library_filter" ] && grep -E "^[^|]*($library_filter)" || cat; } |
   { [ -n "$implementation_filter" ] && grep -iE "^[^|]*\|[^|]*($implementation_filter)" || cat; })
 expand() { eval "echo \"$1\""; }  # $build, $root, $python, $venv in a row's fields
@@ -98,10 +101,16 @@ for row in "${rows[@]}"; do
       failed=1
       continue
     fi
-    "$python" - "$work/r.json" "$library" "$finding" "$start" "$end" "$optional" >> "$table" <<'EOF2'
-import json, sys
+    # the properties the finding may fail (scripts/conformance-findings); none: an undocumented finding
+    reach=$(grep -v '^#' "$findings_file" | awk -v f="$finding" 'index($0, f "|") == 1 { print substr($0, length(f) + 2) }')
+    if [ -n "$finding" ] && [ -z "$reach" ]; then
+      echo "conformance-matrix: finding $finding has no line in scripts/conformance-findings" >&2
+      failed=1
+    fi
+    "$python" - "$work/r.json" "$library" "$finding" "$start" "$end" "$optional" "$reach" >> "$table" <<'EOF2'
+import json, re, sys
 r = json.load(open(sys.argv[1]))
-library, finding, optional = sys.argv[2], sys.argv[3], sys.argv[6] == "1"
+library, finding, optional, reach = sys.argv[2], sys.argv[3], sys.argv[6] == "1", sys.argv[7]
 counts = {"pass": 0, "fail": 0, "skip": 0}
 worst = None
 medians = []
@@ -117,6 +126,12 @@ if r["passed"]:
                         f" (finding {finding} no longer reproduces)" if finding else "")
 else:
     verdict = f"FAIL: finding {finding}" if finding else "FAIL"
+    # a property the finding does not reach: a failure of its own, which the finding must not hide
+    beyond = sorted({p["id"] for p in r["properties"] if p["status"] not in ("pass", "skip")
+                     and finding and not re.search(reach or "^$", p["id"])})
+    if beyond:
+        verdict += ", and " + ", ".join(beyond) + " beyond it"
+        open(sys.argv[1] + ".beyond", "w").write(" ".join(beyond))
 o = r["options"]
 flags = "".join(f" --{k.replace('_', '-')}" for k in ("amsgrad", "maximize") if o.get(k))
 notes = [f"step counter {o['step_counter']}"] if o.get("step_counter", "integer") != "integer" else []
@@ -137,7 +152,12 @@ print(f"| {library} | {r['implementation']} | {preset} | {r['dtype']} | {verdict
       f"{'-' if worst is None else f'{worst:.3g}'}{f' ({max(medians):.2g})' if medians else ''} | "
       f"{float(sys.argv[5]) - float(sys.argv[4]):.1f} s |")
 EOF2
+    [ "${PIPESTATUS[0]}" -eq 0 ] || { echo "conformance-matrix: $library $label $dtype: its report could not be read" >&2; failed=1; }
     # a failure with its documented finding is expected; a stale finding, or any other failure, fails the matrix
+    if [ -e "$work/r.json.beyond" ]; then
+      echo "conformance-matrix: $library $label $dtype fails $(cat "$work/r.json.beyond"), beyond finding $finding" >&2
+      failed=1
+    fi
     if [ -n "$optional" ]; then
       :  # either verdict
     elif [ -n "$finding" ]; then
@@ -145,7 +165,7 @@ EOF2
     else
       [ "$status" -eq 0 ] || failed=1
     fi
-    rm -f "$work/r.json"
+    rm -f "$work/r.json" "$work/r.json.beyond"
   done
 done
 echo >> "$table"
