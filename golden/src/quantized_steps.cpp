@@ -6,6 +6,7 @@
 // rendering (through the one quantized judge, quantized_judge.hpp), loading
 // and checking.
 #include <cmath>
+#include <map>
 #include <set>
 #include <stdexcept>
 
@@ -30,54 +31,30 @@ const QuantizedFormat& quantized_format(const PrecisionRules& rules, Quantity q)
 
 std::size_t blocks_of(const QuantizedFormat& f, std::size_t n) { return (n + f.block - 1) / f.block; }
 
-/// The verdicts of the quantized judge, kept: each block's exact scale and
-/// allowed error, each element's acceptable codes lowest..highest.
-struct Kept final : QuantizedVerdicts {
-  std::vector<R> scales, allowed;
-  std::vector<std::pair<int, int>> codes;
-  [[noreturn]] void fail(const std::string& what) override { throw std::logic_error(what); }
-  void scale(double, const R& exact, const R& error, const std::function<std::string()>&) override {
-    scales.push_back(exact);
-    allowed.push_back(error);
-  }
-  void code(int, bool, int lowest, int highest, const std::function<std::string()>&) override {
-    codes.emplace_back(lowest, highest);
-  }
-};
-
 /// What a correct quantizer may store for the exact new values of one state
-/// tensor, from the one judge: the judge's acceptable range under each build
-/// of the map (torch.linspace's two CPU roundings; an implementation uses one),
-/// as the set of codes whose value lies in it.
+/// tensor, from the judge's own block windows (quantized_judge.hpp) under
+/// either build of the map (torch.linspace's two CPU roundings; an
+/// implementation uses one): each block's exact scale and its error, and per
+/// element every code whose value lies in an acceptable range.
 QuantizedGolden::After acceptable_after(const QuantizedFormat& f, const std::vector<R>& exact, const std::vector<R>& bounds,
                                         const char* what) {
-  const std::size_t n = exact.size();
-  const std::vector<float> fused = f.map(LinspaceRounding::fused), separate = f.map(LinspaceRounding::separate);
-  // The judge reads the map off the values it is given: codes the two builds read differently make it use
-  // the one asked for.
-  int differing = -1;
-  for (std::size_t c = 0; c < fused.size() && differing < 0; ++c)
-    if (fused[c] != separate[c]) differing = static_cast<int>(c);
-  std::vector<std::set<int>> acceptable(n);
+  std::vector<std::set<int>> acceptable(exact.size());
   QuantizedGolden::After out;
-  for (const std::vector<float>* map : {&fused, &separate}) {
-    if (map == &separate && differing < 0) break;  // one build
-    const int c = std::max(differing, 0);
-    const QuantizedTensor q{.codes = std::vector<int>(n, c), .scales = std::vector<double>(blocks_of(f, n), 1.0)};
-    const std::vector<double> values(n, dequantized(*map, c, 1.0));
-    Kept kept;
-    judge_quantized_tensor(f, q, values, 0, exact, bounds, "", what, kept);
-    if (kept.codes.size() != n)
+  const std::size_t blocks = blocks_of(f, exact.size());
+  for_each_build_window(f, exact, bounds, [&](const std::vector<float>& map, const BlockWindow& w) {
+    if (!w.codes_known)
       throw std::logic_error(std::string(what) + ": a block's scale is 0 or not known, so any code would pass; choose other inputs");
-    out.scales_exact = kept.scales;
-    out.scales_allowed = kept.allowed;
-    for (std::size_t i = 0; i < n; ++i) {
-      const float lo = (*map)[static_cast<std::size_t>(kept.codes[i].first)];
-      const float hi = (*map)[static_cast<std::size_t>(kept.codes[i].second)];
-      for (std::size_t k = 0; k < map->size(); ++k)
-        if (lo <= (*map)[k] && (*map)[k] <= hi) acceptable[i].insert(static_cast<int>(k));  // NaN codes never
+    if (out.scales_exact.size() < blocks) {  // the scale does not depend on the map
+      out.scales_exact.push_back(w.scale);
+      out.scales_allowed.push_back(w.scale_error);
     }
-  }
+    for (std::size_t i = w.first; i < w.last; ++i) {
+      const float lo = map[static_cast<std::size_t>(w.codes[i - w.first].lowest)];
+      const float hi = map[static_cast<std::size_t>(w.codes[i - w.first].highest)];
+      for (std::size_t k = 0; k < map.size(); ++k)
+        if (lo <= map[k] && map[k] <= hi) acceptable[i].insert(static_cast<int>(k));  // NaN codes never
+    }
+  });
   for (const auto& codes : acceptable) out.acceptable.emplace_back(codes.begin(), codes.end());
   return out;
 }
@@ -297,6 +274,13 @@ CheckReport check(const QuantizedGolden& g, const Results& results) {
   };
   CheckReport report;
   const auto& theta = rows("theta", g.elements);
+  // Each state's rows, checked for shape once: codes per element, scales per block.
+  std::map<std::string, const std::vector<std::vector<double>>*> state_rows;
+  for (const Quantity q : kQuantized) {
+    const std::string prefix = name(q);
+    state_rows[prefix + "_codes"] = &rows(prefix + "_codes", g.elements);
+    state_rows[prefix + "_scales"] = &rows(prefix + "_scales", blocks_of(*rules.quantized(q), g.elements));
+  }
   for (std::size_t k = 0; k < g.steps.size(); ++k) {
     const QuantizedGolden::Step& step = g.steps[k];
     report.steps.push_back(detail::judge_row(step.t, "theta", theta[k], step.theta_exact, step.theta_allowed,
@@ -306,13 +290,13 @@ CheckReport check(const QuantizedGolden& g, const Results& results) {
       const std::string prefix = name(q);
       const QuantizedGolden::After& after = q == Quantity::m ? step.m_after : step.v_after;
       // A block's scale is a float32 value judged like any other.
-      report.steps.push_back(detail::judge_row(step.t, prefix + " scales", rows(prefix + "_scales", after.scales_exact.size())[k],
+      report.steps.push_back(detail::judge_row(step.t, prefix + " scales", (*state_rows.at(prefix + "_scales"))[k],
                                                after.scales_exact, after.scales_allowed, float32_format, report));
       StepCheck s;
       s.t = step.t;
       s.quantity = prefix + " codes";
       s.codes = true;
-      const std::vector<double>& codes = rows(prefix + "_codes", g.elements)[k];
+      const std::vector<double>& codes = (*state_rows.at(prefix + "_codes"))[k];
       for (std::size_t i = 0; i < g.elements; ++i) {
         const double c = codes[i];
         if (!(c >= 0 && c < static_cast<double>(std::size_t{1} << f.bits) && c == std::floor(c)))

@@ -70,57 +70,56 @@ BlockWindow quantization_window(const QuantizedFormat& f, const OrderedMap& orde
   const R low = top - scale_error;
   for (std::size_t i = w.first; i < w.last; ++i) {
     const R x = exact[i] / top;  // the value the code stands for: exact / scale
-    const double xd = static_cast<double>(x);
     // x~ = fl32(m~ / s~): |m~/s~ - m/s| <= (E_i + |x| E_s)/(s - E_s), its rounding u|x|, and the
     // distance comparison's roundings, which can pick either code within u gap / 2 of a midpoint.
-    const R delta = (bounds[i] + abs(x) * scale_error) / low + u * abs(x) + u * local_gap(order.values, xd);
+    const R delta = (bounds[i] + abs(x) * scale_error) / low + u * abs(x) + u * local_gap(order.values, static_cast<double>(x));
     // The acceptable codes by value (an fp8 map is not ascending, and reads 0 at two codes).
     const CodeRange range = acceptable_codes(order.values, x, delta);
     w.codes.push_back({.lowest = order.codes[static_cast<std::size_t>(range.lowest)],
                        .highest = order.codes[static_cast<std::size_t>(range.highest)]});
-    w.normalized.push_back(xd);
     w.x.push_back(x);
     w.delta.push_back(delta);
   }
   return w;
 }
 
-std::vector<R> quantization_reach(const QuantizedFormat& f, const std::vector<R>& exact, const std::vector<R>& bounds) {
-  const std::size_t n = exact.size(), blocks = (n + f.block - 1) / f.block;
-  const R u = ldexp(R(1), -24), tiny = ldexp(R(1), -149);  // float32: relative rounding, and the subnormal spacing
-  std::vector<R> reach(n, R(0));
-  // Either build of the map (an implementation uses one): the window's x and delta are the map's
-  // neither, so only the codes are looked up on each.
+void for_each_build_window(const QuantizedFormat& f, const std::vector<R>& exact, const std::vector<R>& bounds,
+                           const std::function<void(const std::vector<float>&, const BlockWindow&)>& visit) {
+  const std::size_t blocks = (exact.size() + f.block - 1) / f.block;
   const std::vector<float> fused = f.map(LinspaceRounding::fused), separate = f.map(LinspaceRounding::separate);
-  const OrderedMap fused_order = ordered(fused), separate_order = ordered(separate);
-  std::vector<const OrderedMap*> builds{&fused_order};
-  if (separate != fused) builds.push_back(&separate_order);
-  R largest = 0;  // the largest magnitude a code reads (1, or 448 for fp8)
-  for (const float c : fused_order.values) largest = std::max(largest, R(std::fabs(c)));
-  for (std::size_t b = 0; b < blocks; ++b) {
-    const BlockWindow w = quantization_window(f, fused_order, exact, bounds, b);
+  for (const std::vector<float>* map : {&fused, &separate}) {
+    if (map == &separate && separate == fused) break;  // one build
+    const OrderedMap order = ordered(*map);
+    for (std::size_t b = 0; b < blocks; ++b) visit(*map, quantization_window(f, order, exact, bounds, b));
+  }
+}
+
+std::vector<R> quantization_reach(const QuantizedFormat& f, const std::vector<R>& exact, const std::vector<R>& bounds) {
+  const R u = ldexp(R(1), -24), tiny = ldexp(R(1), -149);  // float32: relative rounding, and the subnormal spacing
+  std::vector<R> reach(exact.size(), R(0));
+  // Over either build (an implementation uses one), each on its own window: delta reads its map's gaps.
+  for_each_build_window(f, exact, bounds, [&](const std::vector<float>& map, const BlockWindow& w) {
     const R s_lo = w.scale - w.scale_error, s_hi = w.scale + w.scale_error;
+    R largest = 0;  // the largest magnitude a code reads (1, or 448 for fp8)
+    if (!w.codes_known)
+      for (const float c : map)
+        if (!std::isnan(c)) largest = std::max(largest, R(std::fabs(c)));
     for (std::size_t i = w.first; i < w.last; ++i) {
       R lo, hi;  // the stored value fl32(map[c] * s) lies in [lo, hi]
       if (!w.codes_known) {
-        hi = largest * s_hi * (1 + u) + tiny;
+        hi = largest * s_hi;
         lo = -hi;
       } else {
-        const std::size_t j = i - w.first;
-        for (const OrderedMap* order : builds) {
-          const CodeRange r = acceptable_codes(order->values, w.x[j], w.delta[j]);  // positions in the order
-          const R v_lo = R(order->values[static_cast<std::size_t>(r.lowest)]);
-          const R v_hi = R(order->values[static_cast<std::size_t>(r.highest)]);
-          const R low = std::min(v_lo * s_lo, v_lo * s_hi), high = std::max(v_hi * s_lo, v_hi * s_hi);
-          lo = order == builds.front() ? low : std::min(lo, low);
-          hi = order == builds.front() ? high : std::max(hi, high);
-        }
-        lo -= u * abs(lo) + tiny;
-        hi += u * abs(hi) + tiny;
+        const CodeRange& r = w.codes[i - w.first];
+        const R v_lo = R(map[static_cast<std::size_t>(r.lowest)]), v_hi = R(map[static_cast<std::size_t>(r.highest)]);
+        lo = std::min(v_lo * s_lo, v_lo * s_hi);
+        hi = std::max(v_hi * s_lo, v_hi * s_hi);
       }
-      reach[i] = std::max({R(exact[i] - lo), R(hi - exact[i]), R(0)});
+      lo -= u * abs(lo) + tiny;
+      hi += u * abs(hi) + tiny;
+      reach[i] = std::max({reach[i], R(exact[i] - lo), R(hi - exact[i])});
     }
-  }
+  });
   return reach;
 }
 
@@ -157,7 +156,7 @@ void judge_quantized_tensor(const QuantizedFormat& f, const QuantizedTensor& q, 
                             value <= (*map)[static_cast<std::size_t>(range.highest)];
       out.code(q.codes[i], accepted, range.lowest, range.highest, [&] {
         return at + "block " + std::to_string(b) + " element " + std::to_string(i) + ": " + what + " (exact " +
-               show_value(static_cast<double>(exact[i])) + ", / scale = " + show_value(w.normalized[i - w.first]) +
+               show_value(static_cast<double>(exact[i])) + ", / scale = " + show_value(static_cast<double>(w.x[i - w.first])) +
                ", map[" + std::to_string(range.lowest) + "] = " + show_value((*map)[static_cast<std::size_t>(range.lowest)]) +
                ", map[" + std::to_string(q.codes[i]) + "] = " + show_value(value) + ")";
       });

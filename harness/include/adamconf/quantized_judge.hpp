@@ -43,11 +43,16 @@ struct BlockWindow {
   R scale, scale_error;
   bool codes_known = false;
   std::vector<CodeRange> codes;     ///< per element of the block, where codes_known
-  std::vector<double> normalized;   ///< exact / scale per element, for messages
   std::vector<R> x, delta;          ///< per element: exact / scale, and how far the quantizer may move it
 };
 BlockWindow quantization_window(const QuantizedFormat& f, const OrderedMap& order,
                                 const std::vector<R>& exact, const std::vector<R>& bounds, std::size_t b);
+
+/// Each build of f's map (torch.linspace's two CPU roundings; one where they
+/// agree) and each block's window on it, in order: what a correct quantizer
+/// may store under either build, which an implementation's map is one of.
+void for_each_build_window(const QuantizedFormat& f, const std::vector<R>& exact, const std::vector<R>& bounds,
+                           const std::function<void(const std::vector<float>& map, const BlockWindow&)>& visit);
 
 /// Per element, how far from its exact value x_i the value a correct
 /// quantizer stores may read back: fl32(map[c] * s) for every acceptable code
