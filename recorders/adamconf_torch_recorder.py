@@ -13,6 +13,9 @@ parameter group's hyperparameters as the optimizer held them at that step). Then
 
     adamconf audit audit-steps/step-000003/manifest.json
 
+bitsandbytes' Adam/AdamW/Adam8bit/AdamW8bit and torchao's _AdamW/AdamW8bit/AdamW4bit/AdamWFp8 are recorded
+with their own presets; a quantized state as its codes, block scales and the float32 values they read back as.
+
 The hooks are torch.optim.Optimizer.register_step_pre_hook and
 register_step_post_hook (PyTorch >= 2.0). Files are written through a
 temporary name and renamed, the manifest last: a folder with a manifest is
@@ -35,6 +38,36 @@ STATE_KEYS = {"m": "exp_avg", "v": "exp_avg_sq", "vmax": "max_exp_avg_sq", "step
 BNB_KEYS = {"m": ("state1", "absmax1", "qmap1"), "v": ("state2", "absmax2", "qmap2")}
 BNB_PRESETS = {"Adam": "bitsandbytes-adam", "AdamW": "bitsandbytes-adamw", "Adam8bit": "bitsandbytes-adam8bit",
                "AdamW8bit": "bitsandbytes-adamw8bit"}
+# torchao's (optim/adam.py _AdamBase): the state keys of torch.optim (step a float32 tensor, lr a float32 tensor); in
+# its low-bit classes a tensor of 4096 elements and more in whole blocks keeps exp_avg and exp_avg_sq as
+# OptimState8bit / OptimState4bit / OptimStateFp8 (codes, a float32 scale per block; subclass_*.py), a smaller one
+# plain tensors of the parameter's dtype. Its Adam8bit/4bit/Fp8 (L2 decay) have no preset here.
+TORCHAO_PRESETS = {"_AdamW": "torchao-adamw", "AdamW8bit": "torchao-adamw8bit", "AdamW4bit": "torchao-adamw4bit",
+                   "AdamWFp8": "torchao-adamw-fp8"}
+
+
+def _library_class(optimizer):
+    """The first class of the optimizer's (a subclass's bases included) that is a bitsandbytes or torchao class
+    with a preset, or None."""
+    for cls in type(optimizer).__mro__:
+        if (cls.__module__.startswith("bitsandbytes") and cls.__name__ in BNB_PRESETS) or (
+                cls.__module__.startswith("torchao") and cls.__name__ in TORCHAO_PRESETS):
+            return cls
+    return None
+
+
+def _torchao_quantized(x, field, name, shape):
+    """A torchao quantized state tensor as the audit reads one: one code per element (OptimState4bit packs two a
+    byte, the high nibble first; OptimStateFp8's codes are float8_e4m3fn bit patterns), the block scales, and
+    the float32 values they read back as (dequantize())."""
+    codes = x.codes.detach().reshape(-1)
+    if codes.dtype == torch.float8_e4m3fn:
+        codes = codes.view(torch.uint8)
+    elif x.qmap.numel() == 16:
+        codes = torch.stack([codes >> 4, codes & 0b1111], dim=-1).reshape(-1)
+    return {f"{field}_codes/{name}": codes.clone().reshape(shape).contiguous(),
+            f"{field}_scales/{name}": x.scale.detach().reshape(-1).float().clone().contiguous(),
+            f"{field}/{name}": x.dequantize().float().reshape(shape).contiguous()}
 
 
 def _decimal(x):
@@ -52,6 +85,13 @@ class StepRecorder:
         self.steps = None if steps is None else set(steps)
         self.count = 0
         self.preset = preset or self._preset_of(optimizer)
+        library_class = _library_class(optimizer)
+        self.library = library_class.__module__.split(".")[0] if library_class else "torch"  # whose numerics
+        if self.library == "torchao" and library_class.__name__ != "_AdamW" and any(
+                g.get("amsgrad", False) for g in optimizer.param_groups):
+            # torchao/optim/adam.py:127-128 keeps max_exp_avg_sq of a quantized tensor quantized too: not modelled
+            raise ValueError(f"adamconf recorder: torchao's {library_class.__name__} with amsgrad=True keeps "
+                             "max_exp_avg_sq quantized, which adamconf does not model yet; record it without amsgrad")
         self.names = dict(names or {})
         if model is not None:
             self.names.update({id(p): n for n, p in model.named_parameters()})
@@ -64,8 +104,10 @@ class StepRecorder:
     def _preset_of(optimizer):
         # A subclass claims its base class's convention (the one it is audited against).
         kind = type(optimizer).__name__
-        if type(optimizer).__module__.startswith("bitsandbytes") and kind in BNB_PRESETS:
-            return BNB_PRESETS[kind]
+        library_class = _library_class(optimizer)
+        if library_class is not None:
+            presets = BNB_PRESETS if library_class.__module__.startswith("bitsandbytes") else TORCHAO_PRESETS
+            return presets[library_class.__name__]
         decoupled = any(g.get("decoupled_weight_decay", False) for g in optimizer.param_groups)
         if isinstance(optimizer, torch.optim.AdamW) or (isinstance(optimizer, torch.optim.Adam) and decoupled):
             return "pytorch-adamw"
@@ -101,6 +143,9 @@ class StepRecorder:
             for field, key in STATE_KEYS.items():
                 if key in state:
                     value = state[key]
+                    if hasattr(value, "codes"):  # torchao's OptimState8bit/4bit/Fp8
+                        out.update(_torchao_quantized(value, field, name, p.shape))
+                        continue
                     out[f"{field}/{name}"] = (value.detach().clone().contiguous() if torch.is_tensor(value)
                                               else torch.tensor(float(value), dtype=torch.float64))
         return out
@@ -125,8 +170,9 @@ class StepRecorder:
             # The fused CPU kernel computes in float32 and rounds once when it stores (FusedAdamKernel.cpp: opmath);
             # the for-loop and foreach paths round each operation to the dtype; bitsandbytes computes every
             # dtype in float32 (backends/cpu/ops.py casts g and p to float32 and copies p back).
-            bnb = type(self.optimizer).__module__.startswith("bitsandbytes")
-            options["precision"] = "float32-opmath" if groups[0].get("fused") or bnb else "storage"
+            # torchao computes in float32 too (single_param_adam, torchao/optim/adam.py:178-180) and rounds once.
+            float32_math = self.library in ("bitsandbytes", "torchao")
+            options["precision"] = "float32-opmath" if groups[0].get("fused") or float32_math else "storage"
         steps = [s[STATE_KEYS["step"]] for s in self.optimizer.state.values() if STATE_KEYS["step"] in s]
         if steps and torch.is_tensor(steps[0]) and steps[0].dtype == torch.float32:
             options["step_counter"] = "float32"  # state['step'] a float32 tensor (torch/optim/adam.py _init_group)

@@ -266,8 +266,8 @@ class Auditor {
                        file.find("vmax/" + name);
       fresh = !any;
       if (fresh) return;
-      m = tensor_of(file, "m", name, true, n, &rules.format_of(Quantity::m));
-      v = tensor_of(file, "v", name, true, n, &rules.format_of(Quantity::v));
+      m = tensor_of(file, "m", name, true, n, &rules.read_back_format(Quantity::m, n));
+      v = tensor_of(file, "v", name, true, n, &rules.read_back_format(Quantity::v, n));
       if (amsgrad_) vmax = tensor_of(file, "vmax", name, true, n, &rules.format_of(Quantity::vmax));
       step = step_count(file, file.at("step/" + name));
     };
@@ -551,9 +551,7 @@ class Auditor {
       }
       AuditVerdicts verdicts(recorder, out, settings_.shown_failures, p.first);
       try {
-        judge_quantized_tensor(f, tensor, *values, 0, exact_values, bounds,
-                               verdict.name + " (blocks and elements counted from element " + std::to_string(p.first) + "), ",
-                               field, verdicts);
+        judge_quantized_tensor(f, tensor, *values, 0, exact_values, bounds, verdict.name + " ", field, verdicts, p.first);
       } catch (const UnjudgedTensor&) {
       }
     }

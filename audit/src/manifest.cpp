@@ -94,6 +94,8 @@ Manifest parse_manifest(const std::string& text, const std::string& path) {
   } catch (const std::invalid_argument& e) {
     fail(e.what());
   }
+  if (m.setup.spec.convention.adam().amsgrad != AmsgradVariant::none && m.setup.rules().any_quantized())
+    fail(std::string("options.amsgrad: ") + kQuantizedAmsgradNotModelled);
   if (j.contains("groups")) {
     if (!j["groups"].is_array()) fail("groups is " + excerpt(j["groups"]) + ", not an array");
     for (std::size_t g = 0; g < j["groups"].size(); ++g) {

@@ -98,6 +98,21 @@ class StaleState(torch.optim.AdamW):
         return out
 
 
+def _codes_off_by_one():
+    """torchao's AdamW8bit whose quantizer stores the next code up for the first parameter's m from element 65536."""
+    import torchao.optim
+
+    class CodesOffByOne(torchao.optim.AdamW8bit):
+        def step(self, closure=None):
+            out = super().step(closure)
+            m = self.state[self.param_groups[0]["params"][0]]["exp_avg"]
+            with torch.no_grad():
+                codes = m.codes.view(-1)
+                codes[65536:] = (codes[65536:].int() + 1).clamp(max=255).to(torch.uint8)
+            return out
+    return CodesOffByOne
+
+
 def train(kind, dtype, optimizer_class, options, folder, steps, seed=0, setup="plain"):
     """`setup` plain: one group, lr 1e-3, weight decay 0.01. groups: as fine-tuning scripts do, weight decay
     0.01 on the matrices and none on biases and norms (two parameter groups), a linear warmup of the learning
@@ -134,6 +149,8 @@ def main():
     parser.add_argument("--seed", type=int, default=0, help="of the models' initial weights and the batches")
     parser.add_argument("--setups", default="plain,groups", help="plain (one group) and groups (two groups, warmup, AMSGrad)")
     parser.add_argument("--bitsandbytes", action="store_true", help="also record bitsandbytes' AdamW and AdamW8bit (CPU)")
+    parser.add_argument("--torchao", action="store_true",
+                        help="also record torchao's AdamW, AdamW8bit, AdamW4bit and AdamWFp8 (CPU, torch.compile)")
     args = parser.parse_args()
     audits = Audits(args.adamconf)
     for kind in args.models.split(","):
@@ -160,6 +177,18 @@ def main():
                     audits.expect_pass(manifest, f"bitsandbytes {cls.__name__:9}")
                 elif k == 0:
                     audits.expect_failure(manifest, "bnb-8bit-cpu-not-nearest", expect, kind="finding")
+    # torchao's low-bit AdamW (quantized m and v for the MLP's two weights, plain states for its biases) in float32
+    # and bfloat16: every recorded step passes, codes and block scales included; a quantizer that stores the
+    # next code up from element 65536 of the first weight's m on fails, naming the tensor, block and code.
+    if args.torchao:
+        import torchao.optim
+        for cls in (torchao.optim._AdamW, torchao.optim.AdamW8bit, torchao.optim.AdamW4bit, torchao.optim.AdamWFp8):
+            for dtype_name in ("float32", "bfloat16"):
+                folder = os.path.join(args.out, f"torchao-{cls.__name__}-{dtype_name}")
+                for manifest in train("mlp", DTYPES[dtype_name], cls, {}, folder, args.steps, args.seed):
+                    audits.expect_pass(manifest, f"torchao {cls.__name__:9} {dtype_name:9}")
+        manifests = train("mlp", torch.float32, _codes_off_by_one(), {}, os.path.join(args.out, "planted-torchao-codes"), args.steps)
+        audits.expect_failure(manifests[0], "torchao-codes-off-by-one", "FAIL 0.weight block 256 element 65536: m")
     return audits.finish(f"torch {torch.__version__}")
 
 

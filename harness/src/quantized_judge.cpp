@@ -125,8 +125,11 @@ std::vector<R> quantization_reach(const QuantizedFormat& f, const std::vector<R>
 
 void judge_quantized_tensor(const QuantizedFormat& f, const QuantizedTensor& q, const std::vector<double>& values,
                             std::size_t offset, const std::vector<R>& exact, const std::vector<R>& bounds,
-                            const std::string& at, const char* what, QuantizedVerdicts& out) {
+                            const std::string& at, const char* what, QuantizedVerdicts& out, std::size_t first) {
   const std::size_t n = exact.size(), blocks = (n + f.block - 1) / f.block;
+  // Blocks and elements as the whole tensor counts them.
+  const auto block_name = [&](std::size_t b) { return "block " + std::to_string(first / f.block + b); };
+  const auto element_name = [&](std::size_t i) { return "element " + std::to_string(first + i); };
   if (q.codes.size() != n || q.scales.size() != blocks)
     out.fail(at + std::string(what) + ": " + std::to_string(q.codes.size()) + " codes and " +
              std::to_string(q.scales.size()) + " scales for " + std::to_string(n) + " elements, where " + f.name +
@@ -134,7 +137,7 @@ void judge_quantized_tensor(const QuantizedFormat& f, const QuantizedTensor& q, 
   const std::size_t codes = std::size_t{1} << f.bits;
   for (std::size_t i = 0; i < n; ++i)
     if (static_cast<std::size_t>(q.codes[i]) >= codes)
-      out.fail(at + "element " + std::to_string(i) + ": " + what + " code " + std::to_string(q.codes[i]) + ", where " +
+      out.fail(at + element_name(i) + ": " + what + " code " + std::to_string(q.codes[i]) + ", where " +
                f.name + " has " + std::to_string(codes) + " codes");
   const std::optional<std::vector<float>> map = map_in_use(f, q, values, offset, n);
   if (!map)
@@ -144,8 +147,8 @@ void judge_quantized_tensor(const QuantizedFormat& f, const QuantizedTensor& q, 
   for (std::size_t b = 0; b < blocks; ++b) {
     const BlockWindow w = quantization_window(f, order, exact, bounds, b);
     const auto block_where = [&] {
-      return at + "block " + std::to_string(b) + " (elements " + std::to_string(w.first) + ".." +
-             std::to_string(w.last - 1) + "): " + what + " scale";
+      return at + block_name(b) + " (elements " + std::to_string(first + w.first) + ".." +
+             std::to_string(first + w.last - 1) + "): " + what + " scale";
     };
     out.scale(q.scales[b], w.scale, w.scale_error, block_where);
     if (!w.codes_known) continue;
@@ -155,7 +158,7 @@ void judge_quantized_tensor(const QuantizedFormat& f, const QuantizedTensor& q, 
       const bool accepted = value >= (*map)[static_cast<std::size_t>(range.lowest)] &&
                             value <= (*map)[static_cast<std::size_t>(range.highest)];
       out.code(q.codes[i], accepted, range.lowest, range.highest, [&] {
-        return at + "block " + std::to_string(b) + " element " + std::to_string(i) + ": " + what + " (exact " +
+        return at + block_name(b) + " " + element_name(i) + ": " + what + " (exact " +
                show_value(static_cast<double>(exact[i])) + ", / scale = " + show_value(static_cast<double>(w.x[i - w.first])) +
                ", map[" + std::to_string(range.lowest) + "] = " + show_value((*map)[static_cast<std::size_t>(range.lowest)]) +
                ", map[" + std::to_string(q.codes[i]) + "] = " + show_value(value) + ")";

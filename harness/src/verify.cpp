@@ -71,14 +71,11 @@ std::optional<ChunkOutcome> verify_chunk_in(const Setup& setup, const RunCase& c
   StepRecord<R> record;
   std::vector<R> grad;
   R allowed;
-  // Each value compared in the format it is stored in (a state format of its own where given).
-  // A quantized state reads back as fl32(map[code] * scale), whatever format its small tensors keep.
-  const auto read_back_in = [&](Quantity q) -> const FloatFormat& {
-    const auto& f = rules.quantized(q);
-    return f && f->quantizes(slices[chunk.tensor].size) ? float32_format : rules.format_of(q);
-  };
-  const FloatFormat &f_theta = rules.format_of(Quantity::theta), &f_m = read_back_in(Quantity::m),
-                    &f_v = read_back_in(Quantity::v), &f_vmax = rules.format_of(Quantity::vmax);
+  // Each value compared in the format it is stored in (a state format of its own where given; a
+  // quantized state as the float32 values its codes read back as).
+  const std::size_t elements = slices[chunk.tensor].size;
+  const FloatFormat &f_theta = rules.format_of(Quantity::theta), &f_m = rules.read_back_format(Quantity::m, elements),
+                    &f_v = rules.read_back_format(Quantity::v, elements), &f_vmax = rules.format_of(Quantity::vmax);
   auto check = [&](double observed, const R& exact, const Bound& bound, std::size_t t, std::size_t flat,
                    Quantity what, const FloatFormat& format, bool output = true) {
     allowed = bound;  // exact: a double or long double is an MPFR number

@@ -80,8 +80,7 @@ Property structured_each_step_agrees() {
 /// Why a property that steps tensors a quantized format stores cannot run under these options, or "".
 std::string quantized_amsgrad_not_modelled(const PropertyContext& ctx) {
   if (!ctx.rules().any_quantized() || ctx.convention().adam().amsgrad == AmsgradVariant::none) return "";
-  return "AMSGrad beside a quantized state: torchao keeps a quantized tensor's maximum quantized too (max_exp_avg_sq), "
-         "which adamconf does not model yet";
+  return kQuantizedAmsgradNotModelled;
 }
 
 Property quantized_trajectory_agrees() {

@@ -67,6 +67,11 @@ const FloatFormat& PrecisionRules::format_of(Quantity q) const {
   return *reported_;
 }
 
+const FloatFormat& PrecisionRules::read_back_format(Quantity q, std::uint64_t elements) const {
+  const std::optional<QuantizedFormat>& f = quantized(q);
+  return f && f->quantizes(elements) ? float32_format : format_of(q);
+}
+
 void PrecisionRules::validate_state_formats() const {
   if (m_decay_in_format_ && format_of(Quantity::m).precision >= arithmetic_->precision)
     throw std::invalid_argument(std::string("b1 m in m's format needs m in a format narrower than the ") +

@@ -7,9 +7,26 @@
 source "$(dirname "$0")/common.sh" "$@"
 venv="$src/.venv/bin/python"
 [ -x "$venv" ] || fail "$venv is missing: scripts/install-deps.sh installs PyTorch 2 and safetensors there"
-"$venv" "$src/examples/audit/train_and_audit.py" "$adamconf" "$tmp/steps" --steps 2 --bitsandbytes >"$tmp/example.txt" 2>&1 ||
+"$venv" "$src/examples/audit/train_and_audit.py" "$adamconf" "$tmp/steps" --steps 2 --bitsandbytes --torchao >"$tmp/example.txt" 2>&1 ||
   { cat "$tmp/example.txt"; fail "examples/audit/train_and_audit.py"; }
 tail -1 "$tmp/example.txt"
+# torchao's four AdamW classes in float32 and bfloat16, two steps each, and its planted quantizer bug
+[ "$(grep -c '^torchao .* exit 0: verdict: PASS' "$tmp/example.txt")" -eq 16 ] || fail "torchao's steps: $(grep '^torchao' "$tmp/example.txt")"
+grep -q "^planted torchao-codes-off-by-one .*: True" "$tmp/example.txt" || fail "torchao's planted bug: $(cat "$tmp/example.txt")"
+# The recorder refuses, before any step, what the audit cannot judge: torchao's quantized AMSGrad maximum.
+"$venv" - "$src/recorders" >"$tmp/refused" 2>&1 <<'PY' || fail "torchao AdamW8bit with amsgrad: $(cat "$tmp/refused")"
+import sys, torch
+sys.path.insert(0, sys.argv[1])
+from adamconf_torch_recorder import StepRecorder
+import torchao.optim
+model = torch.nn.Linear(64, 64)
+try:
+    StepRecorder(torchao.optim.AdamW8bit(model.parameters(), amsgrad=True), "unused", model=model)
+except ValueError as e:
+    assert "max_exp_avg_sq quantized, which adamconf does not model yet" in str(e), e
+else:
+    raise AssertionError("no error")
+PY
 "$venv" "$src/examples/audit/optax_train_and_audit.py" "$adamconf" "$tmp/optax" >"$tmp/optax.txt" 2>&1 ||
   { cat "$tmp/optax.txt"; fail "examples/audit/optax_train_and_audit.py"; }
 tail -1 "$tmp/optax.txt"

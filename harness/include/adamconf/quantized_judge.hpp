@@ -64,9 +64,11 @@ std::vector<R> quantization_reach(const QuantizedFormat& f, const std::vector<R>
 /// The quantized state `q` of n elements (values[offset + i] what code i reads
 /// back as), judged against the exact new values and their error bounds (n
 /// each). `at` starts every message ("step 2, tensor 1 "), `what` names the
-/// state ("m").
+/// state ("m"). `first`: where q's first element lies in its whole tensor (a
+/// whole number of blocks in; an audit's window), so that messages count the
+/// blocks and elements of the whole tensor.
 void judge_quantized_tensor(const QuantizedFormat& f, const QuantizedTensor& q, const std::vector<double>& values,
                             std::size_t offset, const std::vector<R>& exact, const std::vector<R>& bounds,
-                            const std::string& at, const char* what, QuantizedVerdicts& out);
+                            const std::string& at, const char* what, QuantizedVerdicts& out, std::size_t first = 0);
 
 }  // namespace adamconf

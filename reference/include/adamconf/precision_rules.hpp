@@ -25,6 +25,7 @@
 #pragma once
 
 #include <array>
+#include <cstdint>
 
 #include "adamconf/convention.hpp"
 #include "adamconf/quantized_format.hpp"
@@ -85,6 +86,10 @@ class PrecisionRules {
   /// The blockwise-quantized format stored value q is kept in (tensors of its
   /// min_size and more), where its format names one; nullopt otherwise.
   const std::optional<QuantizedFormat>& quantized(Quantity q) const;
+  /// The format quantity q of a tensor of `elements` is read and judged in: a
+  /// quantized state reads back as fl32(map[code] * scale), float32 whatever
+  /// format a smaller tensor keeps; format_of(q) otherwise.
+  const FloatFormat& read_back_format(Quantity q, std::uint64_t elements) const;
   /// Whether any state is quantized.
   bool any_quantized() const { return quantized_[0] || quantized_[1]; }
   /// Throws std::invalid_argument in one line unless every state format is

@@ -24,6 +24,11 @@
 
 namespace adamconf {
 
+/// Why nothing judges AMSGrad beside a quantized state (check skips with it, audit refuses with it).
+inline constexpr const char* kQuantizedAmsgradNotModelled =
+    "AMSGrad beside a quantized state: torchao keeps a quantized tensor's maximum quantized too (max_exp_avg_sq), "
+    "which adamconf does not model yet";
+
 struct QuantizedFormat {
   std::string name;    ///< as --m-format / --v-format and the hello name it
   std::string source;  ///< where the library builds it
