@@ -151,6 +151,7 @@ def main():
     parser.add_argument("--bitsandbytes", action="store_true", help="also record bitsandbytes' AdamW and AdamW8bit (CPU)")
     parser.add_argument("--torchao", action="store_true",
                         help="also record torchao's AdamW, AdamW8bit, AdamW4bit and AdamWFp8 (CPU, torch.compile)")
+    parser.add_argument("--torchao-models", default="mlp", help="the models --torchao trains (mlp,transformer)")
     args = parser.parse_args()
     audits = Audits(args.adamconf)
     for kind in args.models.split(","):
@@ -184,9 +185,10 @@ def main():
         import torchao.optim
         for cls in (torchao.optim._AdamW, torchao.optim.AdamW8bit, torchao.optim.AdamW4bit, torchao.optim.AdamWFp8):
             for dtype_name in ("float32", "bfloat16"):
-                folder = os.path.join(args.out, f"torchao-{cls.__name__}-{dtype_name}")
-                for manifest in train("mlp", DTYPES[dtype_name], cls, {}, folder, args.steps, args.seed):
-                    audits.expect_pass(manifest, f"torchao {cls.__name__:9} {dtype_name:9}")
+                for kind in args.torchao_models.split(","):
+                    folder = os.path.join(args.out, f"torchao-{kind}-{cls.__name__}-{dtype_name}")
+                    for manifest in train(kind, DTYPES[dtype_name], cls, {}, folder, args.steps, args.seed):
+                        audits.expect_pass(manifest, f"torchao {kind:12} {cls.__name__:9} {dtype_name:9}")
         manifests = train("mlp", torch.float32, _codes_off_by_one(), {}, os.path.join(args.out, "planted-torchao-codes"), args.steps)
         audits.expect_failure(manifests[0], "torchao-codes-off-by-one", "FAIL 0.weight block 256 element 65536: m")
     return audits.finish(f"torch {torch.__version__}")
