@@ -46,13 +46,22 @@ TORCHAO_PRESETS = {"_AdamW": "torchao-adamw", "AdamW8bit": "torchao-adamw8bit", 
                    "AdamWFp8": "torchao-adamw-fp8"}
 
 
-def _library_class(optimizer):
-    """The first class of the optimizer's (a subclass's bases included) that is a bitsandbytes or torchao class
-    with a preset, or None."""
+def _library_of(optimizer):
+    """Whose numerics the optimizer's are: "bitsandbytes" or "torchao" where one of its classes (a subclass's
+    bases included) comes from there, else "torch"."""
     for cls in type(optimizer).__mro__:
-        if (cls.__module__.startswith("bitsandbytes") and cls.__name__ in BNB_PRESETS) or (
-                cls.__module__.startswith("torchao") and cls.__name__ in TORCHAO_PRESETS):
-            return cls
+        if cls.__module__.split(".")[0] in ("bitsandbytes", "torchao"):
+            return cls.__module__.split(".")[0]
+    return "torch"
+
+
+def _library_preset(optimizer):
+    """The preset of the first bitsandbytes or torchao class among the optimizer's (a subclass's bases included)
+    that has one, or None."""
+    for cls in type(optimizer).__mro__:
+        presets = {"bitsandbytes": BNB_PRESETS, "torchao": TORCHAO_PRESETS}.get(cls.__module__.split(".")[0], {})
+        if cls.__name__ in presets:
+            return presets[cls.__name__]
     return None
 
 
@@ -85,13 +94,20 @@ class StepRecorder:
         self.steps = None if steps is None else set(steps)
         self.count = 0
         self.preset = preset or self._preset_of(optimizer)
-        library_class = _library_class(optimizer)
-        self.library = library_class.__module__.split(".")[0] if library_class else "torch"  # whose numerics
-        if self.library == "torchao" and library_class.__name__ != "_AdamW" and any(
-                g.get("amsgrad", False) for g in optimizer.param_groups):
-            # torchao/optim/adam.py:127-128 keeps max_exp_avg_sq of a quantized tensor quantized too: not modelled
-            raise ValueError(f"adamconf recorder: torchao's {library_class.__name__} with amsgrad=True keeps "
-                             "max_exp_avg_sq quantized, which adamconf does not model yet; record it without amsgrad")
+        self.library = _library_of(optimizer)
+        if self.library == "torchao":
+            # What the audit cannot judge, refused before any step. A low-bit class (a finite block_size; _AdamW's
+            # is inf) keeps max_exp_avg_sq of a quantized tensor quantized too (torchao/optim/adam.py:127-128).
+            kind = type(optimizer).__name__
+            if getattr(optimizer, "block_size", float("inf")) != float("inf") and any(
+                    g.get("amsgrad", False) for g in optimizer.param_groups):
+                raise ValueError(f"adamconf recorder: torchao's {kind} with amsgrad=True keeps max_exp_avg_sq "
+                                 "quantized, which adamconf does not model yet; record it without amsgrad")
+            # bf16_stochastic_round rounds bfloat16 parameters stochastically (adam.py:207, _fp32_to_bf16_sr): no preset models it.
+            if getattr(optimizer, "bf16_stochastic_round", False) and any(
+                    p.dtype == torch.bfloat16 for g in optimizer.param_groups for p in g["params"]):
+                raise ValueError(f"adamconf recorder: torchao's {kind} with bf16_stochastic_round=True over bfloat16 "
+                                 "parameters rounds them stochastically, which no torchao preset models yet")
         self.names = dict(names or {})
         if model is not None:
             self.names.update({id(p): n for n, p in model.named_parameters()})
@@ -104,10 +120,9 @@ class StepRecorder:
     def _preset_of(optimizer):
         # A subclass claims its base class's convention (the one it is audited against).
         kind = type(optimizer).__name__
-        library_class = _library_class(optimizer)
-        if library_class is not None:
-            presets = BNB_PRESETS if library_class.__module__.startswith("bitsandbytes") else TORCHAO_PRESETS
-            return presets[library_class.__name__]
+        library_preset = _library_preset(optimizer)
+        if library_preset is not None:
+            return library_preset
         decoupled = any(g.get("decoupled_weight_decay", False) for g in optimizer.param_groups)
         if isinstance(optimizer, torch.optim.AdamW) or (isinstance(optimizer, torch.optim.Adam) and decoupled):
             return "pytorch-adamw"

@@ -13,7 +13,8 @@ tail -1 "$tmp/example.txt"
 # torchao's four AdamW classes in float32 and bfloat16, two steps each, and its planted quantizer bug
 [ "$(grep -c '^torchao .* exit 0: verdict: PASS' "$tmp/example.txt")" -eq 16 ] || fail "torchao's steps: $(grep '^torchao' "$tmp/example.txt")"
 grep -q "^planted torchao-codes-off-by-one .*: True" "$tmp/example.txt" || fail "torchao's planted bug: $(cat "$tmp/example.txt")"
-# The recorder refuses, before any step, what the audit cannot judge: torchao's quantized AMSGrad maximum.
+# The recorder refuses, before any step, what the audit cannot judge: torchao's quantized AMSGrad maximum, and
+# its stochastic rounding of bfloat16 parameters.
 "$venv" - "$src/recorders" >"$tmp/refused" 2>&1 <<'PY' || fail "torchao AdamW8bit with amsgrad: $(cat "$tmp/refused")"
 import sys, torch
 sys.path.insert(0, sys.argv[1])
@@ -26,6 +27,15 @@ except ValueError as e:
     assert "max_exp_avg_sq quantized, which adamconf does not model yet" in str(e), e
 else:
     raise AssertionError("no error")
+bf16 = torch.nn.Linear(64, 64).to(torch.bfloat16)
+try:
+    StepRecorder(torchao.optim.AdamW8bit(bf16.parameters(), bf16_stochastic_round=True), "unused", model=bf16)
+except ValueError as e:
+    assert "rounds them stochastically, which no torchao preset models yet" in str(e), e
+else:
+    raise AssertionError("no error")
+# _AdamW (block_size inf: nothing quantized) takes amsgrad: recorded as torchao-adamw
+assert StepRecorder(torchao.optim._AdamW(model.parameters(), amsgrad=True), "unused", model=model).preset == "torchao-adamw"
 PY
 "$venv" "$src/examples/audit/optax_train_and_audit.py" "$adamconf" "$tmp/optax" >"$tmp/optax.txt" 2>&1 ||
   { cat "$tmp/optax.txt"; fail "examples/audit/optax_train_and_audit.py"; }
