@@ -46,6 +46,9 @@ step="$tmp/steps/mlp-fused-bfloat16/step-000002/manifest.json"
 "$adamconf" audit "$step" --jobs 2 --json "$tmp/r.json" --junit "$tmp/r.xml" --html "$tmp/r.html" >"$tmp/out" 2>"$tmp/err" ||
   fail "a correct fused bfloat16 step: exit $?: $(cat "$tmp/out" "$tmp/err")"
 grep -q '^verdict: PASS: 4 tensors, 136714 elements, 410142 values judged, 0 failures' "$tmp/out" || fail "verdict: $(cat "$tmp/out")"
+# Progress off a terminal: a line as each quarter of the elements is passed (windows of 4096 at a time), the last at the end.
+[ "$(grep -c '^audit: elements [0-9]*/136714$' "$tmp/err")" -eq 4 ] && grep -q '^audit: elements 136714/136714$' "$tmp/err" ||
+  fail "progress lines: $(cat "$tmp/err")"
 "$python" - "$tmp/r.json" "$tmp/r.xml" "$tmp/r.html" <<'PY' || fail "reports"
 import json, sys, xml.etree.ElementTree as ET
 r = json.load(open(sys.argv[1]))
