@@ -36,8 +36,8 @@
 //
 // Every operation here is forced inline ([[gnu::always_inline]]): GCC left the
 // lower reading's + out of line, called hundreds of times an element on the
-// fast exact path; inlined, an audit's fast path takes 8% less time (0.37 s ->
-// 0.34 s over 262144 float32 elements, one thread).
+// fast exact path; inlined, an audit's fast path runs 5% fewer instructions
+// (callgrind: 944 M -> 897 M over a 65536-element float32 step, one thread).
 #pragma once
 
 #include <algorithm>
