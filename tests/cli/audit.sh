@@ -20,20 +20,20 @@ import sys, torch
 sys.path.insert(0, sys.argv[1])
 from adamconf_torch_recorder import StepRecorder
 import torchao.optim
-model = torch.nn.Linear(64, 64)
-try:
-    StepRecorder(torchao.optim.AdamW8bit(model.parameters(), amsgrad=True), "unused", model=model)
-except ValueError as e:
-    assert "max_exp_avg_sq quantized, which adamconf does not model yet" in str(e), e
-else:
-    raise AssertionError("no error")
-bf16 = torch.nn.Linear(64, 64).to(torch.bfloat16)
-try:
-    StepRecorder(torchao.optim.AdamW8bit(bf16.parameters(), bf16_stochastic_round=True), "unused", model=bf16)
-except ValueError as e:
-    assert "rounds them stochastically, which no torchao preset models yet" in str(e), e
-else:
-    raise AssertionError("no error")
+
+def refused(model, optimizer, reason):
+    try:
+        StepRecorder(optimizer, "unused", model=model)
+    except ValueError as e:
+        assert reason in str(e), e
+    else:
+        raise AssertionError(f"no error: {reason}")
+
+model, bf16 = torch.nn.Linear(64, 64), torch.nn.Linear(64, 64).to(torch.bfloat16)
+refused(model, torchao.optim.AdamW8bit(model.parameters(), amsgrad=True),
+        "max_exp_avg_sq quantized, which adamconf does not model yet")
+refused(bf16, torchao.optim.AdamW8bit(bf16.parameters(), bf16_stochastic_round=True),
+        "rounds them stochastically, which no torchao preset models yet")
 # _AdamW (block_size inf: nothing quantized) takes amsgrad: recorded as torchao-adamw
 assert StepRecorder(torchao.optim._AdamW(model.parameters(), amsgrad=True), "unused", model=model).preset == "torchao-adamw"
 PY
