@@ -10,6 +10,7 @@
 #include <rapidcheck.h>
 #include <rapidcheck/gtest.h>
 
+#include <bit>
 #include <cmath>
 #include <random>
 
@@ -137,7 +138,7 @@ TEST(Enclosure, DecimalsAndIntegersAreEnclosedExactly) {
 // ---- the fast step against the MPFR step ----
 
 /// A scenario of any preset in any format and precision convention.
-rc::Gen<Scenario> gen_fast_scenario() {
+rc::Gen<Scenario> gen_fast_scenario(std::size_t max_elements = 6) {
   return rc::gen::mapcat(
       rc::gen::tuple(rc::gen::elementOf(presets()),
                      rc::gen::element(float32_format, float64_format, bfloat16_format, float16_format),
@@ -145,14 +146,14 @@ rc::Gen<Scenario> gen_fast_scenario() {
                                       Precision::stochastic_rounding, Precision::kahan_summation,
                                       Precision::storage_kahan, Precision::promoted),
                      rc::gen::arbitrary<bool>(), rc::gen::arbitrary<bool>()),
-      [](const std::tuple<Preset, FloatFormat, Precision, bool, bool>& t) {
+      [max_elements](const std::tuple<Preset, FloatFormat, Precision, bool, bool>& t) {
         const auto& [preset, dtype, precision, amsgrad, moments_narrower] = t;
         ScenarioShape shape;
         shape.preset = preset.name;
         shape.dtype = dtype;
         shape.options.amsgrad = amsgrad && preset.amsgrad != AmsgradVariant::none;
         shape.options.precision = is_storage_format(dtype) ? precision : Precision::storage;
-        shape.max_elements = 6;
+        shape.max_elements = max_elements;
         // Moments in a narrower format, both decays and the direction in it: tinygrad's float32 moments
         // beside float64 parameters, and bfloat16 ones beside float32 (the fast path's own range).
         const bool wide = dtype.name == float64_format.name || dtype.name == float32_format.name;
@@ -323,6 +324,152 @@ RC_GTEST_PROP(FastPath, EnclosesTheMpfrValueAndAllowedError, ()) {
       },
       fast->elements());
   RC_TAG(compared > 0 ? "compared" : "nothing decided");
+}
+
+/// The same element stepped in a batch and alone: every interval end and
+/// reading equal bit for bit.
+template <class T>
+void expect_same_bits(const FastStep::Element<T>& a, const FastStep::Element<T>& b) {
+  const auto same = [](T x, T y) {
+    if constexpr (std::is_same_v<T, double>) return std::bit_cast<std::uint64_t>(x) == std::bit_cast<std::uint64_t>(y);
+    else return x == y;  // long double (float64 targets): never batched
+  };
+  const auto enclosure = [&](const Enclosure<T>& x, const Enclosure<T>& y) { return same(x.lo, y.lo) && same(x.hi, y.hi); };
+  const auto bounds = [&](const ElementBounds<T>& x, const ElementBounds<T>& y) {
+    return same(x.theta, y.theta) && same(x.m, y.m) && same(x.v, y.v) && same(x.vmax, y.vmax) &&
+           same(x.compensated, y.compensated);
+  };
+  const auto show = [](const char* what, const Enclosure<T>& x, const Enclosure<T>& y) {
+    RC_LOG() << what << ": batched [" << hex_float_short(static_cast<double>(x.lo)) << ", " << hex_float_short(static_cast<double>(x.hi))
+             << "], alone [" << hex_float_short(static_cast<double>(y.lo)) << ", " << hex_float_short(static_cast<double>(y.hi)) << "]\n";
+  };
+  show("theta", a.theta, b.theta), show("m", a.m, b.m), show("v", a.v, b.v), show("vmax", a.vmax, b.vmax);
+  RC_ASSERT(enclosure(a.theta, b.theta) && enclosure(a.m, b.m) && enclosure(a.v, b.v) && enclosure(a.vmax, b.vmax));
+  RC_ASSERT(bounds(a.low, b.low) && bounds(a.high, b.high));
+}
+
+/// Batches (lanes.hpp) are an evaluation order, not a second path: any preset,
+/// format and precision convention, tensors of up to 4 batches and a partial
+/// one (the generators' zeros, subnormals and huge values mixing decisions
+/// within a batch), stepped in batches and one element at a time, decide the
+/// same elements with the same intervals and readings, bit for bit.
+RC_GTEST_PROP(FastPath, BatchesGiveLaneForLaneWhatOneElementAtATimeGives, ()) {
+  const Scenario s = *gen_fast_scenario(4 * kBatchLanes + 1);
+  const std::size_t t = *rc::gen::inRange<std::size_t>(0, s.run.grads.size());
+  const Setup setup{s.spec, s.dtype};
+  if (!FastStep::takes(setup)) RC_DISCARD("quantized states are judged in MPFR");
+  const RunCase one = one_step_of(s, t, 0);
+  std::optional<FastStep> batched, alone;
+  bool batched_threw = false, alone_threw = false;
+  try {
+    batched.emplace(setup, one, 0, FastStep::Batching::lanes_at_any_size);
+  } catch (const Undecided&) {
+    batched_threw = true;
+  }
+  try {
+    alone.emplace(setup, one, 0, FastStep::Batching::one_at_a_time);
+  } catch (const Undecided&) {
+    alone_threw = true;
+  }
+  RC_ASSERT(batched_threw == alone_threw);
+  if (alone_threw) RC_DISCARD("the step's scalars are decided in MPFR");
+  RC_ASSERT(alone->batched() == 0u);
+  for (std::size_t i = 0; i < one.theta0.size(); ++i) {
+    RC_ASSERT(batched->decided(i) == alone->decided(i));
+    if (!alone->decided(i)) continue;
+    RC_LOG() << "element " << i << "\n";
+    std::visit(
+        [&](const auto& a) {
+          using Elements = std::decay_t<decltype(a)>;
+          expect_same_bits(a[i], std::get<Elements>(alone->elements())[i]);
+        },
+        batched->elements());
+  }
+  RC_TAG(batched->batched() > 0 ? "some elements decided in batches" : "no batch decided");
+}
+
+/// The reference itself on lanes: every intermediate of every element's step
+/// (the record the error model is told) equal, bit for bit, to the scalar
+/// enclosure's, or the lane's batch undecided.
+RC_GTEST_PROP(FastPath, TheReferenceOnLanesRecordsWhatItRecordsOnEachElement, ()) {
+  using L = Lanes<kBatchLanes>;
+  const Scenario s = *gen_fast_scenario(kBatchLanes);
+  const Setup setup{s.spec, s.dtype};
+  const std::size_t n = s.run.theta0.size();
+  const auto hyper = group_hyperparameters(setup.spec.hyper, s.run, 0);
+  std::vector<Enclosure<L>> theta0(1), grad(1);
+  for (int j = 0; j < kBatchLanes; ++j) {
+    theta0[0].lo.v[j] = theta0[0].hi.v[j] = s.run.theta0[std::min<std::size_t>(j, n - 1)];
+    grad[0].lo.v[j] = grad[0].hi.v[j] = s.run.grads[0][std::min<std::size_t>(j, n - 1)];
+  }
+  ReferenceAdam<Enclosure<L>> lanes(setup.spec.convention, values_of<Enclosure<L>>(hyper), theta0);
+  StepRecord<Enclosure<L>> batch;
+  lanes.step_into(batch, grad);
+  if (!batch.undecided.empty()) RC_DISCARD("the batch is undecided");
+  for (std::size_t i = 0; i < n; ++i) {
+    ReferenceAdam<Enclosure<double>> alone(setup.spec.convention, values_of<Enclosure<double>>(hyper), {Enclosure<double>(s.run.theta0[i])});
+    StepRecord<Enclosure<double>> one;
+    alone.step_into(one, {Enclosure<double>(s.run.grads[0][i])});
+    RC_ASSERT(one.undecided.empty());
+    const auto& a = batch.elements[0];
+    const auto& b = one.elements[0];
+    const int j = static_cast<int>(i);
+    for (const auto& [what, x, y] : {std::tuple{"theta_in", a.theta_in, b.theta_in}, std::tuple{"grad", a.grad, b.grad},
+                                     std::tuple{"m", a.m, b.m}, std::tuple{"v", a.v, b.v}, std::tuple{"m_hat", a.m_hat, b.m_hat},
+                                     std::tuple{"v_hat", a.v_hat, b.v_hat}, std::tuple{"denom", a.denom, b.denom},
+                                     std::tuple{"direction", a.direction, b.direction}, std::tuple{"update", a.update, b.update},
+                                     std::tuple{"theta", a.theta, b.theta}}) {
+      RC_LOG() << "element " << i << " " << what << ": lane [" << hex_float_short(x.lo[j]) << ", " << hex_float_short(x.hi[j])
+               << "], alone [" << hex_float_short(y.lo) << ", " << hex_float_short(y.hi) << "]\n";
+      RC_ASSERT(std::bit_cast<std::uint64_t>(x.lo[j]) == std::bit_cast<std::uint64_t>(y.lo));
+      RC_ASSERT(std::bit_cast<std::uint64_t>(x.hi[j]) == std::bit_cast<std::uint64_t>(y.hi));
+    }
+  }
+}
+
+/// Batches over an ordinary step whose gradients are 0 at every 7th element
+/// and subnormal at every 11th (batches whose lanes answer "is it zero"
+/// differently, decided lane by lane or stepped again one at a time): the same
+/// bits as one element at a time, and most elements decided in batches.
+TEST(FastPath, BatchesOfMixedZeroAndSubnormalGradientsMatchOneAtATime) {
+  std::mt19937_64 random(20261205);
+  std::normal_distribution<double> normal(0, 1);
+  for (const char* preset : {"pytorch-adamw", "optax-adamw", "pytorch-adam"})
+    for (const FloatFormat& dtype : {float32_format, bfloat16_format}) {
+      const Preset& p = preset_by_name(preset);
+      const adamconf::Setup setup{.spec = {.preset = p.name, .hyper = p.defaults, .convention = p.convention}, .dtype = dtype};
+      RunCase one;
+      const std::size_t n = 1001;
+      ImplementationState state{.step = 3};
+      one.grads.emplace_back();
+      for (std::size_t i = 0; i < n; ++i) {
+        one.theta0.push_back(round_to_format(R(normal(random)), dtype));
+        state.m.push_back(i % 13 == 0 ? 0.0 : round_to_format(R(normal(random) * 1e-2), dtype));
+        state.v.push_back(i % 13 == 0 ? 0.0 : round_to_format(R(std::fabs(normal(random)) * 1e-4), dtype));
+        const double g = i % 7 == 0 ? 0.0 : i % 11 == 0 ? std::ldexp(1.0, dtype.min_exponent - 2) : normal(random) * 1e-2;
+        one.grads[0].push_back(round_to_format(R(g), dtype));
+      }
+      one.initial_state = state;
+      const FastStep batched(setup, one, 0, FastStep::Batching::lanes);
+      const FastStep alone(setup, one, 0, FastStep::Batching::one_at_a_time);
+      std::size_t decided = 0;
+      for (std::size_t i = 0; i < n; ++i) {
+        ASSERT_EQ(batched.decided(i), alone.decided(i)) << preset << " " << dtype.name << " element " << i;
+        if (!alone.decided(i)) continue;
+        ++decided;
+        const auto& a = std::get<std::vector<FastStep::Element<double>>>(batched.elements())[i];
+        const auto& b = std::get<std::vector<FastStep::Element<double>>>(alone.elements())[i];
+        for (const auto& [x, y] : {std::pair{a.theta, b.theta}, std::pair{a.m, b.m}, std::pair{a.v, b.v}}) {
+          EXPECT_EQ(std::bit_cast<std::uint64_t>(x.lo), std::bit_cast<std::uint64_t>(y.lo)) << preset << " element " << i;
+          EXPECT_EQ(std::bit_cast<std::uint64_t>(x.hi), std::bit_cast<std::uint64_t>(y.hi)) << preset << " element " << i;
+        }
+        for (const auto& [x, y] : {std::pair{a.low.theta, b.low.theta}, std::pair{a.low.m, b.low.m}, std::pair{a.low.v, b.low.v},
+                                   std::pair{a.high.theta, b.high.theta}, std::pair{a.high.m, b.high.m}, std::pair{a.high.v, b.high.v}})
+          EXPECT_EQ(std::bit_cast<std::uint64_t>(x), std::bit_cast<std::uint64_t>(y)) << preset << " element " << i;
+      }
+      EXPECT_GE(decided, n * 99 / 100) << preset << " " << dtype.name;
+      EXPECT_GE(batched.batched(), n / 2) << preset << " " << dtype.name << ": " << batched.batched() << " of " << n << " in batches";
+    }
 }
 
 /// Ordinary steps (normal-range theta and gradients, the presets' defaults):

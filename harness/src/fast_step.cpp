@@ -9,20 +9,6 @@ namespace adamconf {
 
 namespace {
 
-template <class T>
-using LowReading = ErrorModel<Enclosure<T>, T, true>;
-template <class T>
-using HighReading = ErrorModel<Enclosure<T>, T, false>;
-
-/// Both readings, told what the reference did.
-template <class T>
-using BothReadings = BothObservers<Enclosure<T>, LowReading<T>, HighReading<T>>;
-
-template <class T>
-std::vector<Enclosure<T>> points(const std::vector<double>& xs) {
-  return {xs.begin(), xs.end()};
-}
-
 /// |observed - x| rounded up (0 only where they are equal: a difference of two values rounds to 0 only then).
 template <class T>
 T distance_up(double observed, T x) {
@@ -65,63 +51,158 @@ std::optional<Certificate> certify_value(double observed, const Enclosure<T>& x,
 // fast path is for targets of at most 24 bits, where double enclosures are twice as fast. FastStep itself runs float64 (the tests do).
 bool FastStep::takes(const Setup& setup) { return setup.dtype.precision <= 24 && !setup.rules().any_quantized(); }
 
-FastStep::FastStep(const Setup& setup, const RunCase& c, std::size_t t) {
+FastStep::FastStep(const Setup& setup, const RunCase& c, std::size_t t, Batching batching) {
   if (setup.dtype.precision <= 24) {
-    run(setup, c, t, elements_.emplace<std::vector<Element<double>>>());
+    run(setup, c, t, batching, elements_.emplace<std::vector<Element<double>>>());
   } else {
-    run(setup, c, t, elements_.emplace<std::vector<Element<long double>>>());
+    run(setup, c, t, batching, elements_.emplace<std::vector<Element<long double>>>());
   }
 }
 
+namespace {
+
+/// Element idx[min(b L + j, n - 1)] in lane j of batch b: a batch's last lanes
+/// repeat its last element, so that they answer every decision as it does.
+std::size_t element_in(const std::vector<std::size_t>& idx, std::size_t b, int lanes, int j) {
+  return idx[std::min(b * static_cast<std::size_t>(lanes) + static_cast<std::size_t>(j), idx.size() - 1)];
+}
+
+/// The values xs[idx[..]] as points, L to a number (one for a scalar enclosure).
+template <class E>
+std::vector<E> packed(const std::vector<double>& xs, const std::vector<std::size_t>& idx) {
+  using Num = decltype(E::lo);
+  constexpr int L = lanes_v<Num>;
+  std::vector<E> out((idx.size() + L - 1) / L);
+  for (std::size_t b = 0; b < out.size(); ++b) {
+    if constexpr (L == 1) {
+      out[b] = E(xs[idx[b]]);
+    } else {
+      Num x;
+      for (int j = 0; j < L; ++j) x.v[j] = xs[element_in(idx, b, L, j)];
+      out[b] = E(x);
+    }
+  }
+  return out;
+}
+
+/// Lane j of a number (the number itself for a scalar).
+template <class Num>
+auto lane(const Num& x, int j) {
+  if constexpr (is_lanes_v<Num>) return x[j];
+  else return (void)j, x;
+}
+template <class T, class Num>
+Enclosure<T> lane(const Enclosure<Num>& x, int j) {
+  return Enclosure<T>::between(lane(x.lo, j), lane(x.hi, j));
+}
+template <class T, class Num>
+ElementBounds<T> lane(const ElementBounds<Num>& b, int j) {
+  return {.theta = lane(b.theta, j), .m = lane(b.m, j), .v = lane(b.v, j), .vmax = lane(b.vmax, j),
+          .compensated = lane(b.compensated, j)};
+}
+
+/// Whether a tensor's elements may be stepped in batches of kBatchLanes (Lanes):
+/// double enclosures, no Kahan compensation given (its charge is per element).
 template <class T>
-void FastStep::run(const Setup& setup, const RunCase& c, std::size_t t, std::vector<Element<T>>& out) {
-  using E = Enclosure<T>;
+bool steps_in_batches(const PrecisionRules& rules, const RunCase& c) {
+  const bool kahan = rules.kahan_summation() && c.initial_state && !c.initial_state->compensation.empty();
+  return std::is_same_v<T, double> && !kahan;
+}
+
+}  // namespace
+
+template <class T>
+template <class Num>
+void FastStep::Slice<T>::step(const std::vector<std::size_t>& idx, std::vector<std::size_t>& undecided) {
+  using E = Enclosure<Num>;
+  constexpr int L = lanes_v<Num>;
+  if (idx.empty()) return;
+  const std::size_t batches = (idx.size() + L - 1) / L;
+  // As tensor_reference and tensor_model (exact_run.hpp) build them, on enclosures.
+  std::optional<OptimizerState<E>> state;
+  if (c.initial_state) {
+    const ImplementationState s = tensor_state(*c.initial_state, part, k);
+    state = OptimizerState<E>{s.step, packed<E>(s.m, idx), packed<E>(s.v, idx),
+                              s.vmax.empty() ? std::vector<E>{} : packed<E>(s.vmax, idx)};
+  }
+  std::vector<E> theta0 = packed<E>(part_of(c.theta0, part), idx);
+  const bool kahan = rules.kahan_summation() && c.initial_state && !c.initial_state->compensation.empty();
+  if constexpr (L == 1) {
+    if (kahan)
+      for (std::size_t b = 0; b < batches; ++b) theta0[b] += E(c.initial_state->compensation.at(part.offset + idx[b]));
+  }
+  ReferenceAdam<E> reference(setup.spec.convention, values_of<E>(group_hyperparameters(setup.spec.hyper, c, part.group)),
+                             std::move(theta0), state);
+  ErrorModel<E, Num, true> low(rules, reference.hyper(), batches);
+  ErrorModel<E, Num, false> high(rules, reference.hyper(), batches);
+  if constexpr (L == 1) {
+    if (kahan)
+      for (std::size_t b = 0; b < batches; ++b)
+        if (const double c0 = c.initial_state->compensation.at(part.offset + idx[b]); c0 != 0) {
+          const E formation = ldexp(abs(reference.theta()[b]), -24);
+          low.set_initial_theta_error(b, formation, E(c0));
+          high.set_initial_theta_error(b, formation, E(c0));
+        }
+  }
+  StepRecord<E> record;
+  const bool stepped = has_gradient(c, t, k);
+  if (stepped) {
+    std::optional<E> lr;
+    if (!c.lrs.empty()) lr = parse_decimal<E>(c.lrs[t]);
+    reference.step_into(record, packed<E>(part_of(c.grads[t], part), idx), lr,
+                        BothObservers<E, ErrorModel<E, Num, true>, ErrorModel<E, Num, false>>{low, high});
+  }
+  std::vector<char> batch_decided(batches, 1);
+  for (const std::size_t b : record.undecided) batch_decided[b] = 0;
+  const auto& st = reference.state();
+  for (std::size_t b = 0; b < batches; ++b)
+    for (int j = 0; j < L && b * L + static_cast<std::size_t>(j) < idx.size(); ++j) {
+      const std::size_t i = idx[b * L + static_cast<std::size_t>(j)];
+      if (!batch_decided[b]) {
+        undecided.push_back(i);
+        continue;
+      }
+      Element<T>& e = out[part.offset + i];
+      e.low = lane<T>(low.bounds()[b], j);
+      e.high = lane<T>(high.bounds()[b], j);
+      if (stepped) {  // else theta, the state and the bounds stay as they were
+        const ElementRecord<E>& r = record.elements[b];
+        e.theta = lane<T>(r.theta, j), e.m = lane<T>(r.m, j), e.v = lane<T>(r.v, j), e.vmax = lane<T>(r.vmax, j);
+      } else {
+        e.theta = lane<T>(reference.theta()[b], j), e.m = lane<T>(st.m[b], j), e.v = lane<T>(st.v[b], j);
+        e.vmax = st.vmax.empty() ? Enclosure<T>(0) : lane<T>(st.vmax[b], j);
+      }
+    }
+}
+
+template <class T>
+void FastStep::run(const Setup& setup, const RunCase& c, std::size_t t, Batching batching, std::vector<Element<T>>& out) {
   validate_case(c);
   const PrecisionRules rules = setup.rules();
   out.assign(c.theta0.size(), {});
   decided_.assign(c.theta0.size(), 1);
   const auto slices = slices_of(c);
   for (std::size_t k = 0; k < slices.size(); ++k) {
-    const TensorSlice& part = slices[k];
-    // As tensor_reference and tensor_model (exact_run.hpp) build them, on enclosures.
-    std::optional<OptimizerState<E>> state;
-    if (c.initial_state) {
-      const ImplementationState s = tensor_state(*c.initial_state, part, k);
-      state = OptimizerState<E>{s.step, points<T>(s.m), points<T>(s.v), points<T>(s.vmax)};
-    }
-    std::vector<E> theta0 = points<T>(part_of(c.theta0, part));
-    const bool kahan = rules.kahan_summation() && c.initial_state && !c.initial_state->compensation.empty();
-    if (kahan)
-      for (std::size_t i = 0; i < part.size; ++i) theta0[i] += E(c.initial_state->compensation.at(part.offset + i));
-    ReferenceAdam<E> reference(setup.spec.convention, values_of<E>(group_hyperparameters(setup.spec.hyper, c, part.group)),
-                               std::move(theta0), state);
-    LowReading<T> low(rules, reference.hyper(), part.size);
-    HighReading<T> high(rules, reference.hyper(), part.size);
-    if (kahan)
-      for (std::size_t i = 0; i < part.size; ++i)
-        if (const double c0 = c.initial_state->compensation.at(part.offset + i); c0 != 0) {
-          const E formation = ldexp(abs(reference.theta()[i]), -24);
-          low.set_initial_theta_error(i, formation, E(c0));
-          high.set_initial_theta_error(i, formation, E(c0));
-        }
-    if (has_gradient(c, t, k)) {
-      std::optional<E> lr;
-      if (!c.lrs.empty()) lr = parse_decimal<E>(c.lrs[t]);
-      StepRecord<E> record;
-      reference.step_into(record, points<T>(part_of(c.grads[t], part)), lr, BothReadings<T>{low, high});
-      for (const std::size_t i : record.undecided) decided_[part.offset + i] = 0;
-      for (std::size_t i = 0; i < part.size; ++i) {
-        const ElementRecord<E>& e = record.elements[i];
-        out[part.offset + i] = {.theta = e.theta, .m = e.m, .v = e.v, .vmax = e.vmax, .low = low.bounds()[i],
-                                .high = high.bounds()[i]};
+    Slice<T> slice{.setup = setup, .rules = rules, .c = c, .t = t, .k = k, .part = slices[k], .out = out};
+    std::vector<std::size_t> rest(slices[k].size);
+    for (std::size_t i = 0; i < rest.size(); ++i) rest[i] = i;
+    const bool batches = batching == Batching::lanes_at_any_size ||
+                         (batching == Batching::lanes && slices[k].size >= kBatchesFrom);
+    if (batches && steps_in_batches<T>(rules, c)) {
+      // Batches first; a batch whose lanes answered a decision differently (or that an
+      // enclosure could not decide) is stepped again element by element.
+      std::vector<std::size_t> unbatched;
+      try {
+        slice.template step<Lanes<kBatchLanes>>(rest, unbatched);
+        batched_ += rest.size() - unbatched.size();
+        rest = std::move(unbatched);
+      } catch (const Undecided&) {
+        // a decision of the whole step: the scalar enclosures below decide it alike, or throw it to the caller
       }
-    } else {  // no gradient: theta, the state and the bounds stay as they were
-      const auto& st = reference.state();
-      for (std::size_t i = 0; i < part.size; ++i)
-        out[part.offset + i] = {.theta = reference.theta()[i], .m = st.m[i], .v = st.v[i],
-                                .vmax = st.vmax.empty() ? E(0) : st.vmax[i], .low = low.bounds()[i],
-                                .high = high.bounds()[i]};
     }
+    std::vector<std::size_t> undecided;
+    slice.template step<T>(rest, undecided);
+    for (const std::size_t i : undecided) decided_[slices[k].offset + i] = 0;
   }
 }
 

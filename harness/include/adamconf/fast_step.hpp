@@ -43,10 +43,20 @@ struct Certificate {
 /// hyperparameters; a tensor without a gradient at t keeps its values.
 class FastStep {
  public:
+  /// How elements are stepped: kBatchLanes at a time on Lanes of double where
+  /// the setup allows it (double enclosures, no Kahan compensation) and a
+  /// tensor has at least kBatchesFrom elements (a batch computes the step's
+  /// scalars in every lane: for a handful of elements that costs more than
+  /// the batches save), each batch whose lanes answer a decision differently
+  /// again one at a time; in batches at any size (the tests' comparison); or
+  /// every element alone. The results are the same bit for bit (lanes.hpp).
+  enum class Batching { lanes, lanes_at_any_size, one_at_a_time };
+  static constexpr std::size_t kBatchesFrom = 64;
+
   /// Throws Undecided where a decision of the whole step (a scalar of step t)
   /// cannot be made in an enclosure; the caller then decides every value in MPFR.
   /// Quantized states are not taken here (their codes are judged in MPFR).
-  FastStep(const Setup& setup, const RunCase& c, std::size_t t = 0);
+  FastStep(const Setup& setup, const RunCase& c, std::size_t t = 0, Batching batching = Batching::lanes);
 
   /// Whether callers should take the fast path for this setup: a target of at
   /// most 24 bits (float64's long double enclosures are slower than MPFR's
@@ -56,6 +66,8 @@ class FastStep {
   bool decided(std::size_t i) const { return decided_[i] != 0; }
   /// The element count.
   std::size_t size() const { return decided_.size(); }
+  /// How many elements a batch decided (the rest were stepped one at a time).
+  std::size_t batched() const { return batched_; }
   /// The implementation's `observed` quantity q (theta, m, v, vmax, or
   /// theta_plus_compensation against theta's exact value and the compensated
   /// bound) of element i, certified to pass judge(observed, exact, allowed,
@@ -74,10 +86,26 @@ class FastStep {
 
  private:
   template <class T>
-  void run(const Setup& setup, const RunCase& c, std::size_t t, std::vector<Element<T>>& out);
+  void run(const Setup& setup, const RunCase& c, std::size_t t, Batching batching, std::vector<Element<T>>& out);
+  /// One tensor of a step, whose elements (or some of them) are stepped on
+  /// enclosures of Num: T itself, one element at a time, or Lanes of double, a
+  /// batch at a time (lanes.hpp).
+  template <class T>
+  struct Slice {
+    const Setup& setup;
+    const PrecisionRules& rules;
+    const RunCase& c;
+    std::size_t t, k;
+    TensorSlice part;
+    std::vector<Element<T>>& out;
+    /// Steps elements idx of the tensor into out; those not decided are appended to `undecided`.
+    template <class Num>
+    void step(const std::vector<std::size_t>& idx, std::vector<std::size_t>& undecided);
+  };
 
   Elements elements_;
   std::vector<char> decided_;
+  std::size_t batched_ = 0;
 };
 
 }  // namespace adamconf

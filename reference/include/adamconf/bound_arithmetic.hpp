@@ -45,26 +45,31 @@
 #include <limits>
 #include <type_traits>
 
+#include "adamconf/lanes.hpp"
+
 namespace adamconf {
 
-/// The hardware binary types, rounded outward here; anything else is exact enough.
+/// The hardware binary types (and lanes of double), rounded outward here; anything else is exact enough.
 template <class T>
-inline constexpr bool is_directed_v = std::is_same_v<T, double> || std::is_same_v<T, long double>;
+inline constexpr bool is_directed_v = std::is_same_v<T, double> || std::is_same_v<T, long double> || is_lanes_v<T>;
 
 /// 2^(1-p): the relative spacing of T (2^-52 for double, 2^-63 for x87 long double).
 template <class T>
-inline constexpr T spacing_v = std::numeric_limits<T>::epsilon();
+inline constexpr scalar_of_t<T> spacing_v = std::numeric_limits<scalar_of_t<T>>::epsilon();
 
 template <class T>
 [[gnu::always_inline]] inline T nudge_up(T x) {
-  if constexpr (is_directed_v<T>) return x * (1 + spacing_v<T>) + std::numeric_limits<T>::denorm_min();
+  using S = scalar_of_t<T>;
+  if constexpr (is_directed_v<T>) return x * T(1 + spacing_v<T>) + T(std::numeric_limits<S>::denorm_min());
   else return x;
 }
 template <class T>
 [[gnu::always_inline]] inline T nudge_down(T x) {
+  using S = scalar_of_t<T>;
   if constexpr (is_directed_v<T>) {
-    const T y = x * (1 - spacing_v<T>) - std::numeric_limits<T>::denorm_min();
-    return y > 0 ? std::min(y, std::numeric_limits<T>::max()) : T(0);
+    using std::min;
+    const T y = x * T(1 - spacing_v<T>) - T(std::numeric_limits<S>::denorm_min());
+    return select(y > T(0), min(y, T(std::numeric_limits<S>::max())), T(0));
   } else {
     return x > 0 ? x : T(0);
   }
@@ -85,20 +90,27 @@ template <class T, bool Lower>
 template <class T, bool Lower>
 [[gnu::always_inline]] inline T round_down_side(T x) {
   if constexpr (Lower) {
-    if constexpr (is_directed_v<T>) return std::min(nudge_up<T>(x), std::numeric_limits<T>::max());
-    else return x;
+    if constexpr (is_directed_v<T>) {
+      using std::min;
+      return min(nudge_up<T>(x), T(std::numeric_limits<scalar_of_t<T>>::max()));
+    } else {
+      return x;
+    }
   } else {
     return nudge_down<T>(x);
   }
 }
 
+// Each operation below picks per lane (pick: a scalar, MPFR included, takes
+// one branch; lanes of double compute both and choose lane by lane), so a
+// batch's bounds are, lane for lane, what the scalar operations give.
 template <class T, bool Lower = false>
 struct Up {
   T x;
   static Up exact(const T& v) { return Up{v}; }  ///< v is representable: no rounding
   static Up infinite() { return Up{T(std::numeric_limits<double>::infinity())}; }
-  bool is_zero() const { return x == 0; }
-  bool is_finite() const {
+  auto is_zero() const { return x == T(0); }
+  auto is_finite() const {
     using std::isfinite;
     return isfinite(x);
   }
@@ -113,47 +125,53 @@ struct Down {
 // ---- upper bounds ----
 template <class T, bool L>
 [[gnu::always_inline]] inline Up<T, L> operator+(const Up<T, L>& a, const Up<T, L>& b) {
-  if (a.x == 0) return b;  // an exact zero added is exact: 0 + 0 stays 0, as in MPFR
-  if (b.x == 0) return a;
-  return {round_up_side<T, L>(a.x + b.x)};
+  // an exact zero added is exact: 0 + 0 stays 0, as in MPFR
+  return {pick(a.x == T(0), ADAMCONF_BRANCH(T) { return b.x; },
+               ADAMCONF_BRANCH(T) { return pick(b.x == T(0), ADAMCONF_BRANCH(T) { return a.x; }, ADAMCONF_BRANCH(T) { return round_up_side<T, L>(a.x + b.x); }); })};
 }
 template <class T, bool L>
 [[gnu::always_inline]] inline Up<T, L> operator*(const Up<T, L>& a, const Up<T, L>& b) {
-  if (a.x == 0 || b.x == 0) return {T(0)};
-  return {round_up_side<T, L>(a.x * b.x)};
+  return {pick((a.x == T(0)) | (b.x == T(0)), ADAMCONF_BRANCH(T) { return T(0); }, ADAMCONF_BRANCH(T) { return round_up_side<T, L>(a.x * b.x); })};
 }
 template <class T, bool L>
 [[gnu::always_inline]] inline Up<T, L> operator/(const Up<T, L>& a, const Down<T, L>& b) {
-  if (a.x == 0) return {T(0)};
-  if (b.x == 0 || !a.is_finite()) return Up<T, L>::infinite();
-  return {round_up_side<T, L>(a.x / b.x)};
+  return {pick(a.x == T(0), ADAMCONF_BRANCH(T) { return T(0); },
+               ADAMCONF_BRANCH(T) {
+                 return pick((b.x == T(0)) | (!a.is_finite()), ADAMCONF_BRANCH(T) { return Up<T, L>::infinite().x; },
+                             ADAMCONF_BRANCH(T) { return round_up_side<T, L>(a.x / b.x); });
+               })};
 }
 template <class T, bool L>
 [[gnu::always_inline]] inline Up<T, L> sqrt(const Up<T, L>& a) {
   using std::sqrt;
-  return {a.x == 0 ? T(0) : round_up_side<T, L>(sqrt(a.x))};
+  return {pick(a.x == T(0), ADAMCONF_BRANCH(T) { return T(0); }, ADAMCONF_BRANCH(T) { return round_up_side<T, L>(sqrt(a.x)); })};
 }
 template <class T, bool L>
-inline Up<T, L> max(const Up<T, L>& a, const Up<T, L>& b) { return a.x < b.x ? b : a; }
+inline Up<T, L> max(const Up<T, L>& a, const Up<T, L>& b) {
+  return {pick(a.x < b.x, ADAMCONF_BRANCH(T) { return b.x; }, ADAMCONF_BRANCH(T) { return a.x; })};
+}
 template <class T, bool L>
-inline Up<T, L> min(const Up<T, L>& a, const Up<T, L>& b) { return b.x < a.x ? b : a; }
+inline Up<T, L> min(const Up<T, L>& a, const Up<T, L>& b) {
+  return {pick(b.x < a.x, ADAMCONF_BRANCH(T) { return b.x; }, ADAMCONF_BRANCH(T) { return a.x; })};
+}
 template <class T, bool L>
-inline bool operator>=(const Up<T, L>& a, const Down<T, L>& b) { return a.x >= b.x; }
+inline auto operator>=(const Up<T, L>& a, const Down<T, L>& b) { return a.x >= b.x; }
 
 // ---- lower bounds ----
 template <class T, bool L>
 [[gnu::always_inline]] inline Down<T, L> operator+(const Down<T, L>& a, const Down<T, L>& b) { return {round_down_side<T, L>(a.x + b.x)}; }
 template <class T, bool L>
 [[gnu::always_inline]] inline Down<T, L> operator*(const Down<T, L>& a, const Down<T, L>& b) {
-  if (a.x == 0 || b.x == 0) return {T(0)};
-  return {round_down_side<T, L>(a.x * b.x)};
+  return {pick((a.x == T(0)) | (b.x == T(0)), ADAMCONF_BRANCH(T) { return T(0); }, ADAMCONF_BRANCH(T) { return round_down_side<T, L>(a.x * b.x); })};
 }
 /// a - b, at least 0 (every quantity here is nonnegative).
 template <class T, bool L>
 [[gnu::always_inline]] inline Down<T, L> operator-(const Down<T, L>& a, const Up<T, L>& b) {
-  if (!b.is_finite()) return {T(0)};
-  const T d = a.x - b.x;
-  return {d > 0 ? round_down_side<T, L>(d) : T(0)};
+  return {pick(!b.is_finite(), ADAMCONF_BRANCH(T) { return T(0); },
+               ADAMCONF_BRANCH(T) {
+                 const T d = a.x - b.x;
+                 return pick(d > T(0), ADAMCONF_BRANCH(T) { return round_down_side<T, L>(d); }, ADAMCONF_BRANCH(T) { return T(0); });
+               })};
 }
 template <class T, bool L>
 [[gnu::always_inline]] inline Down<T, L> sqrt(const Down<T, L>& a) {

@@ -62,8 +62,8 @@ struct ElementBounds {
 template <class Bound>
 bool all_finite(const ElementBounds<Bound>& b) {
   if constexpr (is_directed_v<Bound>) {
-    constexpr Bound top = std::numeric_limits<Bound>::max();
-    return b.theta <= top && b.m <= top && b.v <= top && b.vmax <= top && b.compensated <= top;
+    const Bound top(std::numeric_limits<scalar_of_t<Bound>>::max());  // every lane of a batch
+    return all(b.theta <= top) && all(b.m <= top) && all(b.v <= top) && all(b.vmax <= top) && all(b.compensated <= top);
   } else {
     return true;
   }
@@ -105,7 +105,7 @@ class ErrorModel {
       static_assert(!std::is_same_v<Bound, double> || FLT_EVAL_METHOD == 0,
                     "a double bound needs double arithmetic without excess precision");
       // Round to nearest, and (x87) the full significand: 1 + 2^(1-p) must not round to 1.
-      volatile Bound one = 1;
+      volatile scalar_of_t<Bound> one = 1;
       if (std::fegetround() != FE_TONEAREST || one + spacing_v<Bound> == one)
         throw std::logic_error("the error bound in hardware floating point needs round-to-nearest at full precision");
     }
@@ -521,7 +521,8 @@ class ErrorModel {
     const Real g2_exact = e.grad * e.grad;
     const U g2 = up(g2_exact);
     const U e_g2 = times(U::exact(2) * g, eg) + times(eg, eg);
-    const U rounding_g2 = g2_exact == 0 ? U{0} : rho(g2);  // g g, exact for g = 0
+    const U rounding_g2{pick(equal_each(g2_exact, Real(0)), ADAMCONF_BRANCH(Bound) { return Bound(0); },
+                             ADAMCONF_BRANCH(Bound) { return rho(g2).x; })};  // g g, exact for g = 0
     const U c2g2 = c2u_ * g2;
     const U square = max(c2u_ * rounding_g2,
                          g * product_error(c2f_, e.grad, c2u_ * g, times(c2h_, eg) + d_c2_ * g));  // c2 (g g) or (c2 g) g
@@ -648,9 +649,11 @@ class ErrorModel {
   /// An operand x held within `error` of its exact value, read under
   /// flushed subnormals: 0 if the implementation's copy may be subnormal.
   U denormal_read(const Real& x, const U& error) const {
-    if (x == 0 && error.is_zero()) return error;  // an exact zero stays exact
-    const D low = down(x) - error;              // the least magnitude the implementation's copy may have
-    return low.x >= smallest_normal_.x ? error : error + eta_;
+    const D low = down(x) - error;  // the least magnitude the implementation's copy may have
+    // an exact zero stays exact (lane by lane: every choice here is per element)
+    return U{pick(equal_each(x, Real(0)) & error.is_zero(), ADAMCONF_BRANCH(Bound) { return error.x; }, ADAMCONF_BRANCH(Bound) {
+      return pick(low.x >= smallest_normal_.x, ADAMCONF_BRANCH(Bound) { return error.x; }, ADAMCONF_BRANCH(Bound) { return (error + eta_).x; });
+    })};
   }
 
   /// How one tensor is stored: whether storing rounds at all (its format is
@@ -697,10 +700,11 @@ class ErrorModel {
   Bound stored_bound(Bound bound, const Real& x, const StoreRule& s) const {
     if (!s.rounds) return bound;
     const U err{bound};
-    if (x == 0 && err.is_zero()) return bound;
     const U reach = up(x) + err;
-    if (reach.x >= s.overflow) return U::infinite().x;
-    return (err + s.u * reach + s.eta).x;
+    return pick(equal_each(x, Real(0)) & err.is_zero(), ADAMCONF_BRANCH(Bound) { return bound; }, ADAMCONF_BRANCH(Bound) {
+      return pick(reach.x >= s.overflow, ADAMCONF_BRANCH(Bound) { return U::infinite().x; },
+                  ADAMCONF_BRANCH(Bound) { return (err + s.u * reach + s.eta).x; });
+    });
   }
 
   // "Storing" under kahan-summation, with x the float32 result and E its bound:
@@ -714,12 +718,14 @@ class ErrorModel {
   //   E(theta + c) = E + r + (u_32 + u_64)(|x| + E + r).
   Bound compensated_bound(Bound bound, const Real& x) const {
     const U err{bound};
-    if (x == 0 && err.is_zero()) return 0;
     const U reach = up(x) + err;
-    if (reach.x >= storage_overflow_) return U::infinite().x;
     const StoreRule& c = compensation_store_;
-    const U r = c.rounds ? c.u * (storage_u_ * reach + storage_eta_) + c.eta : U{0};
-    return (err + r + (float32_u_ + double_u_) * (reach + r)).x;
+    return pick(equal_each(x, Real(0)) & err.is_zero(), ADAMCONF_BRANCH(Bound) { return Bound(0); }, ADAMCONF_BRANCH(Bound) {
+      return pick(reach.x >= storage_overflow_, ADAMCONF_BRANCH(Bound) { return U::infinite().x; }, ADAMCONF_BRANCH(Bound) {
+        const U r = c.rounds ? c.u * (storage_u_ * reach + storage_eta_) + c.eta : U{0};
+        return (err + r + (float32_u_ + double_u_) * (reach + r)).x;
+      });
+    });
   }
 
   /// |x| rounded to Bound away from zero (up) or toward zero (down). A long
@@ -742,7 +748,7 @@ class ErrorModel {
   /// x >= 0 rounded to 53 bits away from zero or toward it, as to_bound reads an
   /// MPFR value into a long double: the upper reading is then never below it.
   static Bound to_53_bits(Bound x, bool away) {
-    if constexpr (std::is_same_v<Bound, double>) {
+    if constexpr (!std::is_same_v<Bound, long double>) {  // double, or lanes of double
       return x;
     } else {
       int e = 0;
@@ -766,7 +772,8 @@ class ErrorModel {
   /// |x| rounded down, at most Bound's largest finite value.
   static D down(const Real& x) {
     if constexpr (is_enclosure_v<Real>) {
-      return D{std::min(Lower ? x.magnitude_high() : to_53_bits(x.magnitude_low(), false), std::numeric_limits<Bound>::max())};
+      using std::min;
+      return D{min(Lower ? x.magnitude_high() : to_53_bits(x.magnitude_low(), false), Bound(std::numeric_limits<scalar_of_t<Bound>>::max()))};
     } else if constexpr (is_directed_v<Bound>) {
       return D{std::min(to_bound(x, false), std::numeric_limits<Bound>::max())};
     } else {
@@ -841,10 +848,17 @@ class ErrorModel {
   /// beta1 is 17% off and the product's rounding with it.)
   U product_error(const Factor& h, const Real& x, const U& product, const U& operand_error = U{0}) const {
     using std::abs;
-    if (h.zero || (product.is_zero() && operand_error.is_zero())) return U{0};
-    if (h.power_of_two)
-      return !product.is_zero() && abs(Real(h.value * x)) >= ldexp(Real(1), target_.min_exponent) ? U{0} : eta_;
-    return rho(product + operand_error);
+    if (h.zero) return U{0};
+    // lane by lane (lanes.hpp): an exactly zero product is exact; a power of two errs only below the normal range
+    if (h.power_of_two)  // eta where the product's bound is 0; else exact unless h x may be subnormal
+      return U{pick(product.is_zero(), ADAMCONF_BRANCH(Bound) { return eta_.x; },
+                    ADAMCONF_BRANCH(Bound) {
+                      return pick(at_least(abs(Real(h.value * x)), ldexp(Real(1), target_.min_exponent)),
+                                  ADAMCONF_BRANCH(Bound) { return Bound(0); },
+                                  ADAMCONF_BRANCH(Bound) { return eta_.x; });
+                    })};
+    return U{pick(product.is_zero() & operand_error.is_zero(), ADAMCONF_BRANCH(Bound) { return Bound(0); },
+                  ADAMCONF_BRANCH(Bound) { return rho(product + operand_error).x; })};
   }
 
   /// a * b where 0 * inf is 0: an exactly zero term has no error, however
@@ -1067,10 +1081,11 @@ class ErrorModel {
 
   /// "E(sqrt x)": the worst |sqrt(x +- e) - sqrt(x)| over |e| <= E(x).
   static U sqrt_error(const Real& x, const U& ex) {
-    if (ex.is_zero()) return U{0};
-    if (x == 0) return sqrt(ex);
     const D xl = down(x);
-    return min(ex / (sqrt(xl) + sqrt(xl - ex)), sqrt(ex));
+    return U{pick(ex.is_zero(), ADAMCONF_BRANCH(Bound) { return Bound(0); }, ADAMCONF_BRANCH(Bound) {
+      return pick(equal_each(x, Real(0)), ADAMCONF_BRANCH(Bound) { return sqrt(ex).x; },
+                  ADAMCONF_BRANCH(Bound) { return min(ex / (sqrt(xl) + sqrt(xl - ex)), sqrt(ex)).x; });
+    })};
   }
 
   // Legend, in the notation of docs/error-model.md. A name ending in u (c1u_)
