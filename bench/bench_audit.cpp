@@ -23,6 +23,7 @@
 
 #include "adamconf/atomic_file.hpp"
 #include "adamconf/audit.hpp"
+#include "adamconf/fast_step.hpp"
 #include "adamconf/float_adam.hpp"
 #include "bench_clock.hpp"
 #include "adamconf/safetensors.hpp"
@@ -103,16 +104,45 @@ double audit_peak_mb(const std::string& adamconf, const std::string& manifest) {
   const std::string proc = "/proc/" + std::to_string(child) + "/status";
   while (waitpid(child, &status, WNOHANG) == 0) {
     if (std::FILE* f = std::fopen(proc.c_str(), "r")) {
-      char line[256];
-      double kb = 0;
-      while (std::fgets(line, sizeof line, f))
-        if (std::sscanf(line, "VmHWM: %lf kB", &kb) == 1) peak_kb = std::max(peak_kb, kb);
+      char line[256], name[64] = "";
+      double kb = 0, hwm = 0;
+      while (std::fgets(line, sizeof line, f)) {
+        std::sscanf(line, "Name: %63s", name);
+        if (std::sscanf(line, "VmHWM: %lf kB", &kb) == 1) hwm = kb;
+      }
+      // only once exec'd: before, the child is this process's copy (and its memory)
+      if (std::string(name) == "adamconf") peak_kb = std::max(peak_kb, hwm);
       std::fclose(f);
     }
     usleep(20000);
   }
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) return -1;
   return peak_kb / 1024.0;
+}
+
+/// The fast exact path alone (FastStep over a pytorch-adamw float32 step of n elements from a
+/// resumed state) in batches of lanes and one element at a time: CPU seconds of each, side by side.
+std::pair<double, double> fast_step_seconds(std::size_t n) {
+  const Preset& p = preset_by_name("pytorch-adamw");
+  const Setup setup{OptimizerSpec{p.name, {}, p.defaults, p.convention}, float32_format};
+  RunCase c;
+  c.theta0 = gen::seeded_theta0(7, float32_format, n);
+  c.grads = {gen::seeded_gradients(7, float32_format, 1e-8, 1, n).front()};
+  ImplementationState state{.step = 9};
+  for (std::size_t i = 0; i < n; ++i) {
+    state.m.push_back(static_cast<float>(c.grads[0][i] * 0.5));
+    state.v.push_back(static_cast<float>(c.grads[0][i] * c.grads[0][i] * 0.25 + 1e-12));
+  }
+  c.initial_state = state;
+  auto time = [&](FastStep::Batching batching) {
+    const double t0 = cpu_seconds();
+    const FastStep fast(setup, c, 0, batching);
+    volatile std::size_t sink = fast.batched();
+    (void)sink;
+    return cpu_seconds() - t0;
+  };
+  const double alone = time(FastStep::Batching::one_at_a_time), lanes = time(FastStep::Batching::lanes);
+  return {lanes, alone};
 }
 
 }  // namespace
@@ -146,6 +176,12 @@ int main(int argc, char** argv) {
   (void)cpu_all;
   const double rate = double(n) / cpu1;
   std::printf("fast exact path against every value in MPFR, one thread: %.1fx\n", cpu_mpfr / cpu1);
+  const std::size_t fast_n = std::min<std::size_t>(n, 1u << 18);
+  const auto [lanes_s, alone_s] = fast_step_seconds(fast_n);
+  std::printf("fast exact path (FastStep, %zu elements) in batches of %d lanes (%s) against one element at a time: "
+              "%.2f CPU-s against %.2f, %.2fx\n",
+              fast_n, kBatchLanes, kBatchLanes == 8 ? "AVX-512" : kBatchLanes == 4 ? "AVX2" : "SSE2", lanes_s, alone_s,
+              alone_s / lanes_s);
   const std::string adamconf = (std::filesystem::path(argv[0]).parent_path() / ".." / "adamconf").string();
   const double peak_n = audit_peak_mb(adamconf, manifest);
   const std::string manifest4 = record(dir / "4n", 4 * n);
