@@ -425,6 +425,8 @@ RC_GTEST_PROP(FastPath, TheReferenceOnLanesRecordsWhatItRecordsOnEachElement, ()
       RC_ASSERT(std::bit_cast<std::uint64_t>(x.hi[j]) == std::bit_cast<std::uint64_t>(y.hi));
     }
   }
+  RC_TAG(n > 1 ? "several elements in the batch" : "one element in the batch");
+  RC_TAG(setup.spec.convention.adam().amsgrad != AmsgradVariant::none ? "AMSGrad" : "no AMSGrad");
 }
 
 /// Batches over an ordinary step whose gradients are 0 at every 7th element

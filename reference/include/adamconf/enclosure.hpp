@@ -156,6 +156,12 @@ class Enclosure {
     if (any((!points) & (!disjoint))) throw Undecided();
     return points & (a.lo == b.lo);
   }
+  /// x = y where y > x, lane by lane (AMSGrad's running maximum): Undecided where a lane cannot answer.
+  friend void raise_to(Enclosure& x, const Enclosure& y) {
+    const Mask above = y.lo > x.hi, not_above = y.hi <= x.lo;
+    if (!all(above | not_above)) throw Undecided();
+    x = between(select(above, y.lo, x.lo), select(above, y.hi, x.hi));
+  }
   /// a >= b lane by lane (a >= b itself for a scalar): Undecided where a lane cannot answer.
   friend Mask at_least(const Enclosure& a, const Enclosure& b) {
     const Mask yes = a.lo >= b.hi, no = a.hi < b.lo;
@@ -289,6 +295,11 @@ template <class Real>
   requires(!requires(const Real& x) { x.lo; })
 bool equal_each(const Real& a, const Real& b) {
   return a == b;
+}
+template <class Real>
+  requires(!requires(const Real& x) { x.lo; })
+void raise_to(Real& x, const Real& y) {
+  if (y > x) x = y;
 }
 
 template <class T>

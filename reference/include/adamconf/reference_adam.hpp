@@ -358,7 +358,7 @@ class ReferenceAdam {
     rec.v = v;
     const Real* v_used = &v;
     if (adam.amsgrad == AmsgradVariant::max_of_raw_v) {
-      if (v > vmax) vmax = v;  // Reddi et al.; PyTorch stores the raw max
+      raise_to(vmax, v);  // vmax = v where v > vmax (Reddi et al.; PyTorch stores the raw max)
       v_used = &vmax;
     }
     rec.m_hat = m;
@@ -366,7 +366,7 @@ class ReferenceAdam {
     rec.v_hat = *v_used;
     rec.v_hat *= inverse_bc2_;
     if (adam.amsgrad == AmsgradVariant::max_of_v_hat) {
-      if (rec.v_hat > vmax) vmax = rec.v_hat;  // Optax scale_by_amsgrad: max over nu_hat
+      raise_to(vmax, rec.v_hat);  // Optax scale_by_amsgrad: max over nu_hat
       rec.v_hat = vmax;
     }
     rec.vmax = vmax;
