@@ -281,5 +281,25 @@ TEST(DebiasedMoments, HeavyBallsExpm1FormLiesWithinTheBoundFromStepOne) {
   expect_heavyball_moments_within_bounds<double>(float64_format);
 }
 
+/// "Products": a zero gradient on a zero state, with betas that are powers of
+/// two (every product exactly 0, of exact operands), leaves m and v exactly 0
+/// and their bounds exactly 0 in every format: a power-of-two factor's
+/// subnormal charge (eta) is for a product that may be subnormal, not for an
+/// exact zero. (The batched rewrite of product_error once charged eta here.)
+TEST(ExactZeros, StayExactUnderPowerOfTwoBetas) {
+  using Real = ReferenceReal;
+  for (const FloatFormat& format : {float32_format, bfloat16_format, float64_format}) {
+    const OptimizerSpec spec = make_spec("pytorch-adam", {}, {{"beta1", "0.5"}, {"beta2", "0.75"}});
+    ReferenceAdam<Real> reference(spec.convention, values_of<Real>(spec.hyper), {Real(1), Real(0)});
+    ErrorModel<Real> model(PrecisionRules(format, spec.convention), reference.hyper(), 2);
+    reference.step({Real(0), Real(0)}, std::nullopt, model);
+    for (std::size_t i = 0; i < 2; ++i) {
+      EXPECT_EQ(reference.state().m[i], 0) << format.name;
+      EXPECT_EQ(model.bounds()[i].m, 0) << format.name << " element " << i;
+      EXPECT_EQ(model.bounds()[i].v, 0) << format.name << " element " << i;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace adamconf

@@ -849,16 +849,16 @@ class ErrorModel {
   U product_error(const Factor& h, const Real& x, const U& product, const U& operand_error = U{0}) const {
     using std::abs;
     if (h.zero) return U{0};
-    // lane by lane (lanes.hpp): an exactly zero product is exact; a power of two errs only below the normal range
-    if (h.power_of_two)  // eta where the product's bound is 0; else exact unless h x may be subnormal
-      return U{pick(product.is_zero(), ADAMCONF_BRANCH(Bound) { return eta_.x; },
-                    ADAMCONF_BRANCH(Bound) {
-                      return pick(at_least(abs(Real(h.value * x)), ldexp(Real(1), target_.min_exponent)),
-                                  ADAMCONF_BRANCH(Bound) { return Bound(0); },
-                                  ADAMCONF_BRANCH(Bound) { return eta_.x; });
-                    })};
+    // Lane by lane (lanes.hpp): an exactly zero product of exact operands is exact; a power of two
+    // errs only below the normal range (eta where the product's bound is 0, its operands not exact).
     return U{pick(product.is_zero() & operand_error.is_zero(), ADAMCONF_BRANCH(Bound) { return Bound(0); },
-                  ADAMCONF_BRANCH(Bound) { return rho(product + operand_error).x; })};
+                  ADAMCONF_BRANCH(Bound) {
+                    if (!h.power_of_two) return rho(product + operand_error).x;
+                    return pick(product.is_zero(), ADAMCONF_BRANCH(Bound) { return eta_.x; }, ADAMCONF_BRANCH(Bound) {
+                      return pick(at_least(abs(Real(h.value * x)), ldexp(Real(1), target_.min_exponent)),
+                                  ADAMCONF_BRANCH(Bound) { return Bound(0); }, ADAMCONF_BRANCH(Bound) { return eta_.x; });
+                    });
+                  })};
   }
 
   /// a * b where 0 * inf is 0: an exactly zero term has no error, however
