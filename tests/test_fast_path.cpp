@@ -135,6 +135,53 @@ TEST(Enclosure, DecimalsAndIntegersAreEnclosedExactly) {
   EXPECT_THROW((void)(Enclosure<double>(0x1p1000) * Enclosure<double>(0x1p1000)), Undecided);
 }
 
+/// Every Lanes operation is, lane for lane, the scalar operation the enclosure
+/// and the bounds use on double, bit for bit, over boundary values as data
+/// (signed zeros, subnormals, the largest, infinities, NaN).
+TEST(Lanes, EveryOperationIsTheScalarOneLaneByLane) {
+  using L = Lanes<kBatchLanes>;
+  const double inf = std::numeric_limits<double>::infinity(), nan = std::numeric_limits<double>::quiet_NaN();
+  const std::vector<double> nasty{0.0, -0.0, 0x1p-1074, -0x1p-1074, 0x1p-1022, 0x1.fffffffffffffp+1023, -0x1.fffffffffffffp+1023,
+                                  1.0, -1.0, 0.1, -3.5, 1e300, 1e-300, inf, -inf, nan};
+  const auto bits = [](double x) { return std::bit_cast<std::uint64_t>(x); };
+  std::size_t compared = 0;
+  for (std::size_t start = 0; start < nasty.size(); ++start) {
+    L a, b;
+    for (int j = 0; j < kBatchLanes; ++j) {
+      a.v[j] = nasty[(start + static_cast<std::size_t>(j)) % nasty.size()];
+      b.v[j] = nasty[(start * 7 + 3 + static_cast<std::size_t>(j) * 5) % nasty.size()];
+    }
+    const L sum = a + b, difference = a - b, product = a * b, quotient = a / b, negated = -a, absolute = fabs(a), root = sqrt(a),
+            larger = max(a, b), smaller = min(a, b), fused = fma(a, b, a), scaled = ldexp(a, -3);
+    const LaneMask<kBatchLanes> less = a < b, finite = isfinite(a), not_a_number = isnan(a);
+    for (int j = 0; j < kBatchLanes; ++j) {
+      const double x = a[j], y = b[j];
+      EXPECT_EQ(bits(sum[j]), bits(x + y)) << x << " + " << y;
+      EXPECT_EQ(bits(difference[j]), bits(x - y)) << x << " - " << y;
+      EXPECT_EQ(bits(product[j]), bits(x * y)) << x << " * " << y;
+      if (!std::isnan(x / y)) EXPECT_EQ(bits(quotient[j]), bits(x / y)) << x << " / " << y;
+      EXPECT_EQ(bits(negated[j]), bits(-x)) << "-" << x;
+      EXPECT_EQ(bits(absolute[j]), bits(std::fabs(x))) << "|" << x << "|";
+      if (!std::isnan(std::sqrt(x))) EXPECT_EQ(bits(root[j]), bits(std::sqrt(x))) << "sqrt " << x;
+      EXPECT_EQ(bits(larger[j]), bits(std::max(x, y))) << "max " << x << " " << y;
+      EXPECT_EQ(bits(smaller[j]), bits(std::min(x, y))) << "min " << x << " " << y;
+      if (!std::isnan(std::fma(x, y, x))) EXPECT_EQ(bits(fused[j]), bits(std::fma(x, y, x))) << "fma " << x << " " << y;
+      EXPECT_EQ(bits(scaled[j]), bits(std::ldexp(x, -3))) << "ldexp " << x;
+      EXPECT_EQ(less.lane(j), x < y) << x << " < " << y;
+      EXPECT_EQ(finite.lane(j), static_cast<bool>(std::isfinite(x))) << "isfinite " << x;
+      EXPECT_EQ(not_a_number.lane(j), static_cast<bool>(std::isnan(x))) << "isnan " << x;
+      ++compared;
+    }
+  }
+  EXPECT_EQ(compared, nasty.size() * kBatchLanes);
+  // A decision of a whole batch: every lane alike, else Undecided.
+  EXPECT_TRUE(static_cast<bool>(L(1.0) < L(2.0)));
+  EXPECT_FALSE(static_cast<bool>(L(2.0) < L(1.0)));
+  L mixed(1.0);
+  mixed.v[kBatchLanes - 1] = 3.0;
+  EXPECT_THROW((void)static_cast<bool>(mixed < L(2.0)), Undecided);
+}
+
 // ---- the fast step against the MPFR step ----
 
 /// A scenario of any preset in any format and precision convention.

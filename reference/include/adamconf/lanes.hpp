@@ -121,7 +121,11 @@ struct Lanes {
 
   // ---- functions, lane by lane (found by argument-dependent lookup) ----
   friend Lanes select(LaneMask<N> c, const Lanes& a, const Lanes& b) { return of(c.m ? a.v : b.v); }
-  friend Lanes fabs(const Lanes& a) { return of(a.v < 0 ? -a.v : a.v); }  // -0 stays -0: |x| = 0 either way
+  /// The sign bit cleared, as std::fabs does (|-0| = +0, bit for bit).
+  friend Lanes fabs(const Lanes& a) {
+    using M = typename LaneVectors<N>::M;
+    return of((V)((M)a.v & std::numeric_limits<std::int64_t>::max()));
+  }
   friend LaneMask<N> isfinite(const Lanes& a) { return fabs(a) <= Lanes(std::numeric_limits<double>::max()); }
   friend LaneMask<N> isnan(const Lanes& a) { return {a.v != a.v}; }
   /// std::max's and std::min's choices, lane by lane: (a < b) ? b : a and (b < a) ? b : a.
