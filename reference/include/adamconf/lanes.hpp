@@ -1,5 +1,6 @@
 // Lanes<N>: N doubles operated on at once, the number type of the fast exact
-// path's element batches (docs/error-model.md, "The fast exact path", "Lanes").
+// path's element batches (docs/error-model.md, "The fast exact path", "Batches
+// of lanes").
 // Every arithmetic operation is the same IEEE 754 double operation applied to
 // each lane (GCC's vector extensions; a lane's result is bit for bit what the
 // double operation gives), so an Enclosure<Lanes<N>> or an error-model bound
