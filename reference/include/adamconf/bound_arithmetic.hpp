@@ -109,7 +109,7 @@ struct Up {
   T x;
   static Up exact(const T& v) { return Up{v}; }  ///< v is representable: no rounding
   static Up infinite() { return Up{T(std::numeric_limits<double>::infinity())}; }
-  auto is_zero() const { return x == T(0); }
+  auto is_zero() const { return x == 0; }
   auto is_finite() const {
     using std::isfinite;
     return isfinite(x);
@@ -126,25 +126,25 @@ struct Down {
 template <class T, bool L>
 [[gnu::always_inline]] inline Up<T, L> operator+(const Up<T, L>& a, const Up<T, L>& b) {
   // an exact zero added is exact: 0 + 0 stays 0, as in MPFR
-  return {pick(a.x == T(0), ADAMCONF_BRANCH(T) { return b.x; },
-               ADAMCONF_BRANCH(T) { return pick(b.x == T(0), ADAMCONF_BRANCH(T) { return a.x; }, ADAMCONF_BRANCH(T) { return round_up_side<T, L>(a.x + b.x); }); })};
+  return {pick(a.x == 0, ADAMCONF_BRANCH(T) { return b.x; },
+               ADAMCONF_BRANCH(T) { return pick(b.x == 0, ADAMCONF_BRANCH(T) { return a.x; }, ADAMCONF_BRANCH(T) { return round_up_side<T, L>(a.x + b.x); }); })};
 }
 template <class T, bool L>
 [[gnu::always_inline]] inline Up<T, L> operator*(const Up<T, L>& a, const Up<T, L>& b) {
-  return {pick((a.x == T(0)) | (b.x == T(0)), ADAMCONF_BRANCH(T) { return T(0); }, ADAMCONF_BRANCH(T) { return round_up_side<T, L>(a.x * b.x); })};
+  return {pick((a.x == 0) | (b.x == 0), ADAMCONF_BRANCH(T) { return T(0); }, ADAMCONF_BRANCH(T) { return round_up_side<T, L>(a.x * b.x); })};
 }
 template <class T, bool L>
 [[gnu::always_inline]] inline Up<T, L> operator/(const Up<T, L>& a, const Down<T, L>& b) {
-  return {pick(a.x == T(0), ADAMCONF_BRANCH(T) { return T(0); },
+  return {pick(a.x == 0, ADAMCONF_BRANCH(T) { return T(0); },
                ADAMCONF_BRANCH(T) {
-                 return pick((b.x == T(0)) | (!a.is_finite()), ADAMCONF_BRANCH(T) { return Up<T, L>::infinite().x; },
+                 return pick((b.x == 0) | (!a.is_finite()), ADAMCONF_BRANCH(T) { return Up<T, L>::infinite().x; },
                              ADAMCONF_BRANCH(T) { return round_up_side<T, L>(a.x / b.x); });
                })};
 }
 template <class T, bool L>
 [[gnu::always_inline]] inline Up<T, L> sqrt(const Up<T, L>& a) {
   using std::sqrt;
-  return {pick(a.x == T(0), ADAMCONF_BRANCH(T) { return T(0); }, ADAMCONF_BRANCH(T) { return round_up_side<T, L>(sqrt(a.x)); })};
+  return {pick(a.x == 0, ADAMCONF_BRANCH(T) { return T(0); }, ADAMCONF_BRANCH(T) { return round_up_side<T, L>(sqrt(a.x)); })};
 }
 template <class T, bool L>
 inline Up<T, L> max(const Up<T, L>& a, const Up<T, L>& b) {
@@ -162,7 +162,7 @@ template <class T, bool L>
 [[gnu::always_inline]] inline Down<T, L> operator+(const Down<T, L>& a, const Down<T, L>& b) { return {round_down_side<T, L>(a.x + b.x)}; }
 template <class T, bool L>
 [[gnu::always_inline]] inline Down<T, L> operator*(const Down<T, L>& a, const Down<T, L>& b) {
-  return {pick((a.x == T(0)) | (b.x == T(0)), ADAMCONF_BRANCH(T) { return T(0); }, ADAMCONF_BRANCH(T) { return round_down_side<T, L>(a.x * b.x); })};
+  return {pick((a.x == 0) | (b.x == 0), ADAMCONF_BRANCH(T) { return T(0); }, ADAMCONF_BRANCH(T) { return round_down_side<T, L>(a.x * b.x); })};
 }
 /// a - b, at least 0 (every quantity here is nonnegative).
 template <class T, bool L>
@@ -170,7 +170,7 @@ template <class T, bool L>
   return {pick(!b.is_finite(), ADAMCONF_BRANCH(T) { return T(0); },
                ADAMCONF_BRANCH(T) {
                  const T d = a.x - b.x;
-                 return pick(d > T(0), ADAMCONF_BRANCH(T) { return round_down_side<T, L>(d); }, ADAMCONF_BRANCH(T) { return T(0); });
+                 return pick(d > 0, ADAMCONF_BRANCH(T) { return round_down_side<T, L>(d); }, ADAMCONF_BRANCH(T) { return T(0); });
                })};
 }
 template <class T, bool L>

@@ -291,10 +291,10 @@ template <class Real>
 bool at_least(const Real& a, const Real& b) {
   return a >= b;
 }
-template <class Real>
+template <class Real, class B>
   requires(!requires(const Real& x) { x.lo; })
-bool equal_each(const Real& a, const Real& b) {
-  return a == b;
+bool equal_each(const Real& a, const B& b) {
+  return a == b;  // (b an int: MPFR compares without a temporary)
 }
 template <class Real>
   requires(!requires(const Real& x) { x.lo; })

@@ -521,7 +521,7 @@ class ErrorModel {
     const Real g2_exact = e.grad * e.grad;
     const U g2 = up(g2_exact);
     const U e_g2 = times(U::exact(2) * g, eg) + times(eg, eg);
-    const U rounding_g2{pick(equal_each(g2_exact, Real(0)), ADAMCONF_BRANCH(Bound) { return Bound(0); },
+    const U rounding_g2{pick(equal_each(g2_exact, 0), ADAMCONF_BRANCH(Bound) { return Bound(0); },
                              ADAMCONF_BRANCH(Bound) { return rho(g2).x; })};  // g g, exact for g = 0
     const U c2g2 = c2u_ * g2;
     const U square = max(c2u_ * rounding_g2,
@@ -651,7 +651,7 @@ class ErrorModel {
   U denormal_read(const Real& x, const U& error) const {
     const D low = down(x) - error;  // the least magnitude the implementation's copy may have
     // an exact zero stays exact (lane by lane: every choice here is per element)
-    return U{pick(equal_each(x, Real(0)) & error.is_zero(), ADAMCONF_BRANCH(Bound) { return error.x; }, ADAMCONF_BRANCH(Bound) {
+    return U{pick(equal_each(x, 0) & error.is_zero(), ADAMCONF_BRANCH(Bound) { return error.x; }, ADAMCONF_BRANCH(Bound) {
       return pick(low.x >= smallest_normal_.x, ADAMCONF_BRANCH(Bound) { return error.x; }, ADAMCONF_BRANCH(Bound) { return (error + eta_).x; });
     })};
   }
@@ -701,7 +701,7 @@ class ErrorModel {
     if (!s.rounds) return bound;
     const U err{bound};
     const U reach = up(x) + err;
-    return pick(equal_each(x, Real(0)) & err.is_zero(), ADAMCONF_BRANCH(Bound) { return bound; }, ADAMCONF_BRANCH(Bound) {
+    return pick(equal_each(x, 0) & err.is_zero(), ADAMCONF_BRANCH(Bound) { return bound; }, ADAMCONF_BRANCH(Bound) {
       return pick(reach.x >= s.overflow, ADAMCONF_BRANCH(Bound) { return U::infinite().x; },
                   ADAMCONF_BRANCH(Bound) { return (err + s.u * reach + s.eta).x; });
     });
@@ -720,7 +720,7 @@ class ErrorModel {
     const U err{bound};
     const U reach = up(x) + err;
     const StoreRule& c = compensation_store_;
-    return pick(equal_each(x, Real(0)) & err.is_zero(), ADAMCONF_BRANCH(Bound) { return Bound(0); }, ADAMCONF_BRANCH(Bound) {
+    return pick(equal_each(x, 0) & err.is_zero(), ADAMCONF_BRANCH(Bound) { return Bound(0); }, ADAMCONF_BRANCH(Bound) {
       return pick(reach.x >= storage_overflow_, ADAMCONF_BRANCH(Bound) { return U::infinite().x; }, ADAMCONF_BRANCH(Bound) {
         const U r = c.rounds ? c.u * (storage_u_ * reach + storage_eta_) + c.eta : U{0};
         return (err + r + (float32_u_ + double_u_) * (reach + r)).x;
@@ -1083,7 +1083,7 @@ class ErrorModel {
   static U sqrt_error(const Real& x, const U& ex) {
     const D xl = down(x);
     return U{pick(ex.is_zero(), ADAMCONF_BRANCH(Bound) { return Bound(0); }, ADAMCONF_BRANCH(Bound) {
-      return pick(equal_each(x, Real(0)), ADAMCONF_BRANCH(Bound) { return sqrt(ex).x; },
+      return pick(equal_each(x, 0), ADAMCONF_BRANCH(Bound) { return sqrt(ex).x; },
                   ADAMCONF_BRANCH(Bound) { return min(ex / (sqrt(xl) + sqrt(xl - ex)), sqrt(ex)).x; });
     })};
   }
