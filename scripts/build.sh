@@ -6,8 +6,9 @@
 # Rust adapters are left out, and the conformance matrix says "not installed".
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# ADAMCONF_NATIVE=OFF builds binaries that run on any x86-64 (CMakeLists.txt).
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DADAMCONF_NATIVE="${ADAMCONF_NATIVE:-ON}" >/dev/null
+# ADAMCONF_NATIVE=ON builds for this machine's processor: audits 2.6 times as
+# fast with AVX-512, the property suite about a fifth slower (CMakeLists.txt).
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DADAMCONF_NATIVE="${ADAMCONF_NATIVE:-OFF}" >/dev/null
 cmake --build build -j "$(nproc)"
 if command -v cargo >/dev/null 2>&1; then
   # Compiled crates are kept outside the checkout, like pip's cache (a clean
