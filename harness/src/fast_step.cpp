@@ -101,12 +101,16 @@ ElementBounds<T> lane(const ElementBounds<Num>& b, int j) {
           .compensated = lane(b.compensated, j)};
 }
 
+/// Whether the case starts from a Kahan compensation, which the step adds to theta.
+bool compensation_given(const PrecisionRules& rules, const RunCase& c) {
+  return rules.kahan_summation() && c.initial_state && !c.initial_state->compensation.empty();
+}
+
 /// Whether a tensor's elements may be stepped in batches of kBatchLanes (Lanes):
 /// double enclosures, no Kahan compensation given (its charge is per element).
 template <class T>
 bool steps_in_batches(const PrecisionRules& rules, const RunCase& c) {
-  const bool kahan = rules.kahan_summation() && c.initial_state && !c.initial_state->compensation.empty();
-  return std::is_same_v<T, double> && !kahan;
+  return std::is_same_v<T, double> && !compensation_given(rules, c);
 }
 
 }  // namespace
@@ -126,7 +130,7 @@ void FastStep::Slice<T>::step(const std::vector<std::size_t>& idx, std::vector<s
                               s.vmax.empty() ? std::vector<E>{} : packed<E>(s.vmax, idx)};
   }
   std::vector<E> theta0 = packed<E>(part_of(c.theta0, part), idx);
-  const bool kahan = rules.kahan_summation() && c.initial_state && !c.initial_state->compensation.empty();
+  const bool kahan = compensation_given(rules, c);
   if constexpr (L == 1) {
     if (kahan)
       for (std::size_t b = 0; b < batches; ++b) theta0[b] += E(c.initial_state->compensation.at(part.offset + idx[b]));

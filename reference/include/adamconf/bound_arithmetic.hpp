@@ -131,13 +131,13 @@ template <class T, bool L>
 }
 template <class T, bool L>
 [[gnu::always_inline]] inline Up<T, L> operator*(const Up<T, L>& a, const Up<T, L>& b) {
-  return {pick((a.x == 0) | (b.x == 0), ADAMCONF_BRANCH(T) { return T(0); }, ADAMCONF_BRANCH(T) { return round_up_side<T, L>(a.x * b.x); })};
+  return {pick(either(a.x == 0, b.x == 0), ADAMCONF_BRANCH(T) { return T(0); }, ADAMCONF_BRANCH(T) { return round_up_side<T, L>(a.x * b.x); })};
 }
 template <class T, bool L>
 [[gnu::always_inline]] inline Up<T, L> operator/(const Up<T, L>& a, const Down<T, L>& b) {
   return {pick(a.x == 0, ADAMCONF_BRANCH(T) { return T(0); },
                ADAMCONF_BRANCH(T) {
-                 return pick((b.x == 0) | (!a.is_finite()), ADAMCONF_BRANCH(T) { return Up<T, L>::infinite().x; },
+                 return pick(either(b.x == 0, !a.is_finite()), ADAMCONF_BRANCH(T) { return Up<T, L>::infinite().x; },
                              ADAMCONF_BRANCH(T) { return round_up_side<T, L>(a.x / b.x); });
                })};
 }
@@ -162,7 +162,7 @@ template <class T, bool L>
 [[gnu::always_inline]] inline Down<T, L> operator+(const Down<T, L>& a, const Down<T, L>& b) { return {round_down_side<T, L>(a.x + b.x)}; }
 template <class T, bool L>
 [[gnu::always_inline]] inline Down<T, L> operator*(const Down<T, L>& a, const Down<T, L>& b) {
-  return {pick((a.x == 0) | (b.x == 0), ADAMCONF_BRANCH(T) { return T(0); }, ADAMCONF_BRANCH(T) { return round_down_side<T, L>(a.x * b.x); })};
+  return {pick(either(a.x == 0, b.x == 0), ADAMCONF_BRANCH(T) { return T(0); }, ADAMCONF_BRANCH(T) { return round_down_side<T, L>(a.x * b.x); })};
 }
 /// a - b, at least 0 (every quantity here is nonnegative).
 template <class T, bool L>

@@ -127,7 +127,7 @@ class Enclosure {
     return extremes(a, b, [](T x, T y) { return x * y; }, [](T x, T y, T r) { return product_exact(x, y, r); });
   }
   friend Enclosure operator/(const Enclosure& a, const Enclosure& b) {
-    if (any((b.lo <= 0) & (b.hi >= 0))) throw Undecided();  // a divisor that may be 0
+    if (any(both(b.lo <= 0, b.hi >= 0))) throw Undecided();  // a divisor that may be 0
     return extremes(a, b, [](T x, T y) { return x / y; }, [](T x, T y, T r) { return quotient_exact(x, y, r); });
   }
   Enclosure& operator+=(const Enclosure& b) { return *this = *this + b; }
@@ -136,11 +136,7 @@ class Enclosure {
   Enclosure& operator/=(const Enclosure& b) { return *this = *this / b; }
 
   // ---- decisions (a batch's: every lane alike, else Undecided) ----
-  friend bool operator<(const Enclosure& a, const Enclosure& b) {
-    if (all(a.hi < b.lo)) return true;
-    if (all(a.lo >= b.hi)) return false;
-    throw Undecided();
-  }
+  friend bool operator<(const Enclosure& a, const Enclosure& b) { return static_cast<bool>(less_each(a, b)); }
   friend bool operator>(const Enclosure& a, const Enclosure& b) { return b < a; }
   friend bool operator<=(const Enclosure& a, const Enclosure& b) { return !(b < a); }
   friend bool operator>=(const Enclosure& a, const Enclosure& b) { return !(a < b); }
@@ -151,23 +147,25 @@ class Enclosure {
   friend bool operator!=(const Enclosure& a, const Enclosure& b) { return !(a == b); }
   /// a == b lane by lane (a == b itself for a scalar): Undecided where a lane cannot answer.
   friend Mask equal_each(const Enclosure& a, const Enclosure& b) {
-    const Mask points = a.is_point() & b.is_point();
-    const Mask disjoint = (a.hi < b.lo) | (b.hi < a.lo);
-    if (any((!points) & (!disjoint))) throw Undecided();
-    return points & (a.lo == b.lo);
+    const Mask points = both(a.is_point(), b.is_point());
+    const Mask disjoint = either(a.hi < b.lo, b.hi < a.lo);
+    if (any(both(!points, !disjoint))) throw Undecided();
+    return both(points, a.lo == b.lo);
+  }
+  /// a < b lane by lane (a < b itself for a scalar): every real of a below every real of b, or
+  /// none of them; Undecided where a lane's intervals overlap.
+  friend Mask less_each(const Enclosure& a, const Enclosure& b) {
+    const Mask below = a.hi < b.lo;
+    if (!all(either(below, a.lo >= b.hi))) throw Undecided();
+    return below;
   }
   /// x = y where y > x, lane by lane (AMSGrad's running maximum): Undecided where a lane cannot answer.
   friend void raise_to(Enclosure& x, const Enclosure& y) {
-    const Mask above = y.lo > x.hi, not_above = y.hi <= x.lo;
-    if (!all(above | not_above)) throw Undecided();
+    const Mask above = less_each(x, y);
     x = between(select(above, y.lo, x.lo), select(above, y.hi, x.hi));
   }
   /// a >= b lane by lane (a >= b itself for a scalar): Undecided where a lane cannot answer.
-  friend Mask at_least(const Enclosure& a, const Enclosure& b) {
-    const Mask yes = a.lo >= b.hi, no = a.hi < b.lo;
-    if (!all(yes | no)) throw Undecided();
-    return yes;
-  }
+  friend Mask at_least(const Enclosure& a, const Enclosure& b) { return !less_each(a, b); }
 
   // ---- functions (found by argument-dependent lookup, as `using std::sqrt; sqrt(x)` asks) ----
   friend Enclosure abs(const Enclosure& a) {
@@ -245,19 +243,19 @@ class Enclosure {
   static Mask sum_exact(T a, T b) {  // TwoSum (Knuth): the error of RN(a + b) exactly
     using std::isfinite;
     const T s = a + b, bb = s - a;
-    return isfinite(s) & ((a - (s - bb)) + (b - bb) == T(0));
+    return both(isfinite(s), (a - (s - bb)) + (b - bb) == T(0));
   }
   static Mask product_exact(T a, T b, T r) {
-    return pick(r == T(0), ADAMCONF_BRANCH(Mask) { return Mask((a == T(0)) | (b == T(0))); },
-                ADAMCONF_BRANCH(Mask) { return Mask(residual_exact_range(r) & fma_zero(a, b, -r)); });
+    return pick(r == T(0), ADAMCONF_BRANCH(Mask) { return either(a == T(0), b == T(0)); },
+                ADAMCONF_BRANCH(Mask) { return both(residual_exact_range(r), fma_zero(a, b, -r)); });
   }
   static Mask quotient_exact(T a, T b, T r) {
-    return pick(r == T(0), ADAMCONF_BRANCH(Mask) { return Mask(a == T(0)); },
-                ADAMCONF_BRANCH(Mask) { return Mask(residual_exact_range(r) & residual_exact_range(a) & fma_zero(r, b, -a)); });
+    return pick(r == T(0), ADAMCONF_BRANCH(Mask) { return a == T(0); },
+                ADAMCONF_BRANCH(Mask) { return both(both(residual_exact_range(r), residual_exact_range(a)), fma_zero(r, b, -a)); });
   }
   static Mask root_exact(T x, T r) {
-    return pick(r == T(0), ADAMCONF_BRANCH(Mask) { return Mask(x == T(0)); },
-                ADAMCONF_BRANCH(Mask) { return Mask(residual_exact_range(x) & fma_zero(r, r, -x)); });
+    return pick(r == T(0), ADAMCONF_BRANCH(Mask) { return x == T(0); },
+                ADAMCONF_BRANCH(Mask) { return both(residual_exact_range(x), fma_zero(r, r, -x)); });
   }
   /// The interval of op over the corners of a and b (op monotone in each operand on intervals
   /// not holding a pole): the least and largest corner (the first of equal ones), each pushed

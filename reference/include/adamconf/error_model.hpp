@@ -651,7 +651,7 @@ class ErrorModel {
   U denormal_read(const Real& x, const U& error) const {
     const D low = down(x) - error;  // the least magnitude the implementation's copy may have
     // an exact zero stays exact (lane by lane: every choice here is per element)
-    return U{pick(equal_each(x, 0) & error.is_zero(), ADAMCONF_BRANCH(Bound) { return error.x; }, ADAMCONF_BRANCH(Bound) {
+    return U{pick(both(equal_each(x, 0), error.is_zero()), ADAMCONF_BRANCH(Bound) { return error.x; }, ADAMCONF_BRANCH(Bound) {
       return pick(low.x >= smallest_normal_.x, ADAMCONF_BRANCH(Bound) { return error.x; }, ADAMCONF_BRANCH(Bound) { return (error + eta_).x; });
     })};
   }
@@ -701,7 +701,7 @@ class ErrorModel {
     if (!s.rounds) return bound;
     const U err{bound};
     const U reach = up(x) + err;
-    return pick(equal_each(x, 0) & err.is_zero(), ADAMCONF_BRANCH(Bound) { return bound; }, ADAMCONF_BRANCH(Bound) {
+    return pick(both(equal_each(x, 0), err.is_zero()), ADAMCONF_BRANCH(Bound) { return bound; }, ADAMCONF_BRANCH(Bound) {
       return pick(reach.x >= s.overflow, ADAMCONF_BRANCH(Bound) { return U::infinite().x; },
                   ADAMCONF_BRANCH(Bound) { return (err + s.u * reach + s.eta).x; });
     });
@@ -720,7 +720,7 @@ class ErrorModel {
     const U err{bound};
     const U reach = up(x) + err;
     const StoreRule& c = compensation_store_;
-    return pick(equal_each(x, 0) & err.is_zero(), ADAMCONF_BRANCH(Bound) { return Bound(0); }, ADAMCONF_BRANCH(Bound) {
+    return pick(both(equal_each(x, 0), err.is_zero()), ADAMCONF_BRANCH(Bound) { return Bound(0); }, ADAMCONF_BRANCH(Bound) {
       return pick(reach.x >= storage_overflow_, ADAMCONF_BRANCH(Bound) { return U::infinite().x; }, ADAMCONF_BRANCH(Bound) {
         const U r = c.rounds ? c.u * (storage_u_ * reach + storage_eta_) + c.eta : U{0};
         return (err + r + (float32_u_ + double_u_) * (reach + r)).x;
@@ -851,7 +851,7 @@ class ErrorModel {
     if (h.zero) return U{0};
     // Lane by lane (lanes.hpp): an exactly zero product of exact operands is exact; a power of two
     // errs only below the normal range (eta where the product's bound is 0, its operands not exact).
-    return U{pick(product.is_zero() & operand_error.is_zero(), ADAMCONF_BRANCH(Bound) { return Bound(0); },
+    return U{pick(both(product.is_zero(), operand_error.is_zero()), ADAMCONF_BRANCH(Bound) { return Bound(0); },
                   ADAMCONF_BRANCH(Bound) {
                     if (!h.power_of_two) return rho(product + operand_error).x;
                     return pick(product.is_zero(), ADAMCONF_BRANCH(Bound) { return eta_.x; }, ADAMCONF_BRANCH(Bound) {
