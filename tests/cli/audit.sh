@@ -107,6 +107,20 @@ PY
 done
 
 ## A planted bug: exit 1, and the JUnit report carries the failure naming tensor and element.
+## A real step gone wrong: PyTorch 2.15's for-loop AdamW, the first step of a fresh process, whose sqrt ran in a
+## low-accuracy oneMKL VML kernel on one thread's chunk (pytorch/pytorch#188792; tests/data/pytorch-vml-race/README.md).
+## Its 64 "corrupted" elements' updates are off by 1.0e-7 to 3.2e-7 (a float32 step's honest error is below 9e-9 there:
+## a few roundings of |theta| <= 0.0625 and lr = 0.001, u = 2^-24); its 64 "clean" ones, of the other chunk, by at most 3.7e-9.
+status=0
+"$adamconf" audit "$src/tests/data/pytorch-vml-race/manifest.json" --json "$tmp/race.json" >"$tmp/out" 2>&1 || status=$?
+[ $status = 1 ] || fail "the VML race step: exit $status, expected 1: $(cat "$tmp/out")"
+"$python" - "$tmp/race.json" <<'PY' || fail "the VML race step: $(cat "$tmp/out")"
+import json, sys
+r = json.load(open(sys.argv[1]))
+failures = {t["name"]: t["failures"] for t in r["tensors"]}
+assert failures == {"corrupted": 64, "clean": 0}, failures
+PY
+
 status=0
 "$adamconf" audit "$tmp/steps/planted-stale-state/step-000002/manifest.json" --junit "$tmp/bug.xml" >"$tmp/out" 2>&1 || status=$?
 [ $status = 1 ] || fail "stale state: exit $status"
