@@ -27,7 +27,7 @@ from audit_steps import Audits  # noqa: E402
 
 # oneMKL 2024.2 (in PyTorch's wheels) picks each VML function's kernel on its first call, and first calls racing on
 # the intra-op threads can run one thread's chunk in a low-accuracy kernel (pytorch/pytorch#188792): AdamW's sqrt
-# then puts half a tensor's updates off by up to 3.2e-4 relative, and the audit fails that step (3 of 80 runs of
+# then puts half a tensor's updates off by up to 3.2e-4 relative, and the audit fails that step (3 of 79 runs of
 # this example under load, its first step; tests/data/pytorch-vml-race). This example is about AdamW's formula on
 # each path, so it resolves sqrt's kernels first, on one element, as the proposed fix (#188791) does.
 for _dtype in (torch.float32, torch.float64):
