@@ -106,7 +106,6 @@ PY
   done
 done
 
-## A planted bug: exit 1, and the JUnit report carries the failure naming tensor and element.
 ## A real step gone wrong: PyTorch 2.15's for-loop AdamW, the first step of a fresh process, whose sqrt ran in a
 ## low-accuracy oneMKL VML kernel on one thread's chunk (pytorch/pytorch#188792; tests/data/pytorch-vml-race/README.md).
 ## Its 64 "corrupted" elements' updates are off by 1.0e-7 to 3.2e-7 (a float32 step's honest error is below 9e-9 there:
@@ -121,6 +120,7 @@ failures = {t["name"]: t["failures"] for t in r["tensors"]}
 assert failures == {"corrupted": 64, "clean": 0}, failures
 PY
 
+## A planted bug: exit 1, and the JUnit report carries the failure naming tensor and element.
 status=0
 "$adamconf" audit "$tmp/steps/planted-stale-state/step-000002/manifest.json" --junit "$tmp/bug.xml" >"$tmp/out" 2>&1 || status=$?
 [ $status = 1 ] || fail "stale state: exit $status"
