@@ -1,10 +1,15 @@
 // Correct float implementations must pass every property: each preset with its
 // source's order of operations (100 cases per property), and six re-orderings
 // every implementation may use (pow vs running product, sqrt(v)/sqrt(bc2) vs
-// sqrt(v/bc2), fma, lerp) on every preset (20 cases per property).
+// sqrt(v/bc2), fma, lerp) on every preset (20 cases per property); a root
+// within one ulp on the presets that allow one.
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <cmath>
 #include <iostream>
+#include <limits>
+#include <type_traits>
 
 #include "adamconf/float_adam.hpp"
 #include "adamconf/property.hpp"
@@ -203,6 +208,45 @@ TEST(Subnormals, FlushedPassesEveryPropertyInBothFormats) {
     std::cout << "  " << preset << " with subnormals flushed: " << t.passed << " pass, " << t.skipped << " skip, "
               << t.failed << " fail; worst observed/allowed " << t.worst_ratio << "\n      " << t.worst << "\n";
   }
+}
+
+/// A square root within one ulp, as MKL VML's (ATen's CPU sqrt) may be: of the two floats around
+/// the exact root it takes the farther one, the worst such a root may do. It counts the roots it
+/// moved, so that the test below cannot pass on roots that were all exact.
+template <class F>
+struct FartherRoot : FloatAdam<F> {
+  static inline std::atomic<long> moved{0};
+  F root(F x) const override {
+    const F r = FloatAdam<F>::root(x);
+    if constexpr (std::is_floating_point_v<F>) {
+      if (!(x > 0) || !std::isfinite(r)) return r;
+      const F residual = std::fma(r, r, -x);  // r^2 - x rounded once: its sign is exact
+      if (residual == 0) return r;
+      ++moved;
+      return std::nextafter(r, residual < 0 ? std::numeric_limits<F>::infinity() : F(0));
+    }
+    return r;
+  }
+};
+
+/// ScaleByAdam::sqrt_within_one_ulp: an implementation whose root errs by nearly an ulp passes every
+/// property of the presets that say their libraries take such a root, one of each denominator the
+/// error model distinguishes (sqrt(v)/sqrt(bc2) + eps, eps-hat, eps scaled by sqrt(bc2), eps as a floor).
+TEST(RootWithinOneUlp, PassesEveryPropertyOfThePresetsThatAllowIt) {
+  FartherRoot<float>::moved = 0;
+  FartherRoot<double>::moved = 0;
+  for (const char* preset : {"pytorch-adamw", "keras-adamw", "bitsandbytes-adamw", "heavyball-adamw"}) {
+    ASSERT_TRUE(preset_by_name(preset).convention.adam().sqrt_within_one_ulp) << preset;
+    FloatImplementationOf<FartherRoot> impl(std::string("float (") + preset + " order), root within one ulp");
+    const Tally t = check_all(impl, preset, {}, 40);
+    EXPECT_GT(t.passed, 40) << "most properties must run and pass, not skip";
+    std::cout << "  " << preset << ": " << t.passed << " pass, " << t.skipped << " skip, " << t.failed
+              << " fail (float32 + float64); worst observed/allowed " << t.worst_ratio << "\n      " << t.worst << "\n";
+  }
+  std::cout << "  roots moved to the farther float: " << FartherRoot<float>::moved << " float32, "
+            << FartherRoot<double>::moved << " float64\n";
+  EXPECT_GT(FartherRoot<float>::moved, 1000);
+  EXPECT_GT(FartherRoot<double>::moved, 1000);
 }
 
 class SourceOrdering : public ::testing::TestWithParam<std::string> {};

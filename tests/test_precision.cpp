@@ -296,6 +296,40 @@ TEST(EpsScaledBySqrtBc2, ItsOrderIsChargedTheAmplifiedUnderflowThatThePlainRuleM
   EXPECT_GT(beyond_plain, 0);
 }
 
+// "Bias correction, square root, epsilon": a convention whose root is within one
+// ulp (ScaleByAdam::sqrt_within_one_ulp, ATen's CPU sqrt) errs by 2u s in the
+// root s of the denominator D, one u more than a correctly rounded root. To
+// first order that u s of D is a relative u s/D of the direction, so the bound
+// on theta after the step grows by |update| u s/D, the rest of the model alike
+// (terms of order u^2 |update| aside): derived here from the exact step, for
+// each denominator the model distinguishes, in float32 and float64.
+TEST(RootWithinOneUlp, IsChargedOneMoreUnitOfTheRootInTheDenominator) {
+  for (const char* preset : {"pytorch-adamw", "keras-adamw", "bitsandbytes-adamw", "heavyball-adamw"}) {
+    for (const FloatFormat& f : {float32_format, float64_format}) {
+      const adamconf::Setup within_one_ulp = setup_for(preset, f, Precision::storage);
+      ASSERT_TRUE(within_one_ulp.spec.convention.adam().sqrt_within_one_ulp) << preset;
+      adamconf::Setup correctly_rounded = within_one_ulp;
+      correctly_rounded.spec.convention.adam().sqrt_within_one_ulp = false;
+      RunCase c;
+      c.theta0 = {0.5};
+      c.grads = {{0.3}};
+      c.initial_state = ImplementationState{.step = 9, .m = {0.01}, .v = {0.0004}};
+      const auto a = exact_trajectory(within_one_ulp, c), b = exact_trajectory(correctly_rounded, c);
+      const auto& e = a[0].record.elements[0];
+      // s: the root the denominator adds eps to (or floors by eps), sqrt(v) for eps-hat
+      const bool eps_hat = within_one_ulp.spec.convention.adam().eps_placement == EpsPlacement::before_bias_correction;
+      const R s = sqrt(eps_hat ? e.v : e.v_hat);
+      const R expected = abs(e.update) * R(std::ldexp(1.0, -f.precision)) * s / e.denom;
+      const R grown = a[0].bounds[0].theta - b[0].bounds[0].theta;
+      EXPECT_LT(abs(grown / expected - 1), R(1e-3)) << preset << " " << f.name << ": the bound grew by " << grown.str(6)
+                                                     << ", |update| u s/D is " << expected.str(6);
+      EXPECT_EQ(a[0].bounds[0].m, b[0].bounds[0].m) << "no root enters m";
+    }
+  }
+  for (const char* preset : {"optax-adamw", "torchao-adamw", "kingma-ba"})
+    EXPECT_FALSE(preset_by_name(preset).convention.adam().sqrt_within_one_ulp) << preset << ": correctly rounded";
+}
+
 // "Overflow of intermediates", v_hat: the state after one step with beta2 = 0
 // and g = 2^58 holds v = 2^116; resumed under beta2 = 0.9999 at step 2, bc2 =
 // 2e-4 and v / bc2 = 5000 2^116 is beyond float32's range although sqrt(v) /

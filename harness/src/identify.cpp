@@ -94,7 +94,7 @@ struct Candidate {
 /// Algorithm 1 forms, with eps inside the square root. Without weight decay on
 /// offer, only conventions without decay.
 /// The convention's arithmetic in exact numbers: a choice of rounding order
-/// alone (eps scaled by sqrt(bc2), lr t / t, complements not formed in a storage format) or of what the state holds
+/// alone (eps scaled by sqrt(bc2), lr t / t, complements not formed in a storage format, a root within one ulp) or of what the state holds
 /// (debiased moments) changes no exact theta, so probes cannot tell it apart;
 /// its looser bound would only make it win ties.
 Convention exact_arithmetic(Convention c) {
@@ -103,6 +103,7 @@ Convention exact_arithmetic(Convention c) {
   // Moments held bias-corrected (optimi) step theta by the same exact numbers as Kingma & Ba's
   // (DebiasedMoments test): one candidate, not two that the looser bound's would win ties between.
   c.adam().debiased_moments = false;
+  c.adam().sqrt_within_one_ulp = false;  // a root within one ulp: a rounding choice
   for (Transform& t : c.chain)  // HeavyBall's lr t / t is lr
     if (auto* l = std::get_if<ScaleByLearningRate>(&t)) l->warmup_ratio = false;
   return c;

@@ -159,6 +159,7 @@ std::string describe(const Transform& t) {
     if (a->reciprocal_product) s += ", reciprocal_product";
     if (a->complements_wide) s += ", complements_wide";
     if (a->debiased_moments) s += ", debiased_moments";
+    if (a->sqrt_within_one_ulp) s += ", sqrt_within_one_ulp";
     if (a->counter != StepCounter::integer) s += ", counter=" + to_string(a->counter);
     if (!a->bias_correction1) s += ", no_bias_correction1";
     if (!a->bias_correction2) s += ", no_bias_correction2";

@@ -27,6 +27,14 @@ ScaleByAdam wide_complements(ScaleByAdam adam) {
   adam.complements_wide = true;
   return adam;
 }
+/// `adam` with the denominator's root taken by ATen's CPU `sqrt` (MKL VML, within one ulp:
+/// ScaleByAdam::sqrt_within_one_ulp): the libraries whose eager CPU step calls `tensor.sqrt()`
+/// or `torch._foreach_sqrt` (PyTorch's for-loop and foreach paths, transformers, torch-optimi,
+/// HeavyBall and bitsandbytes where torch.compile is off or falls back, Keras on its torch backend).
+ScaleByAdam aten_root(ScaleByAdam adam) {
+  adam.sqrt_within_one_ulp = true;
+  return adam;
+}
 
 std::vector<Preset> make_presets() {
   // Locals, not namespace-scope constants: presets() may be first called during
@@ -54,7 +62,7 @@ std::vector<Preset> make_presets() {
                .source = "PyTorch 1.13 torch/optim/adam.py _single_tensor_adam: grad += wd*param; "
                "denom = sqrt(v)/sqrt(bc2) + eps; param -= lr/bc1 * m/denom",
                .summary = "L2 weight decay through the gradient; eps after bias correction",
-               .convention = {.chain = {AddL2ToGradient{}, wide_complements(eps_after()), ScaleByLearningRate{}, ApplyUpdate{}}},
+               .convention = {.chain = {AddL2ToGradient{}, aten_root(wide_complements(eps_after())), ScaleByLearningRate{}, ApplyUpdate{}}},
                .defaults = Hyperparameters{.lr = "0.001", .beta1 = "0.9", .beta2 = "0.999", .eps = "1e-8", .weight_decay = "0"},
                .hyperparameters = kAdamWdHyper,
                .amsgrad = AmsgradVariant::max_of_raw_v,
@@ -62,7 +70,7 @@ std::vector<Preset> make_presets() {
   p.push_back({.name = "pytorch-adamw",
                .source = "PyTorch 1.13 torch/optim/adamw.py _single_tensor_adamw: param *= 1 - lr*wd, then Adam",
                .summary = "decoupled decay theta*(1 - lr*wd) before the Adam step",
-               .convention = {.chain = {DecayWeights{.scale = DecayScale::learning_rate}, wide_complements(eps_after()), ScaleByLearningRate{}, ApplyUpdate{}}},
+               .convention = {.chain = {DecayWeights{.scale = DecayScale::learning_rate}, aten_root(wide_complements(eps_after())), ScaleByLearningRate{}, ApplyUpdate{}}},
                .defaults = Hyperparameters{.lr = "0.001", .beta1 = "0.9", .beta2 = "0.999", .eps = "1e-8", .weight_decay = "0.01"},
                .hyperparameters = kAdamWdHyper,
                .amsgrad = AmsgradVariant::max_of_raw_v,
@@ -78,14 +86,14 @@ std::vector<Preset> make_presets() {
                .source = "Keras 3 keras/optimizers/adam.py: alpha = lr sqrt(1-b2^t)/(1-b1^t), "
                "var -= m alpha/(sqrt(v) + eps); base optimizer decay var -= var*wd*lr first",
                .summary = "eps-hat; decoupled decay theta*(1 - lr*wd); eps 1e-7",
-               .convention = {.chain = {DecayWeights{.scale = DecayScale::learning_rate}, eps_hat(), ScaleByLearningRate{}, ApplyUpdate{}}},
+               .convention = {.chain = {DecayWeights{.scale = DecayScale::learning_rate}, aten_root(eps_hat()), ScaleByLearningRate{}, ApplyUpdate{}}},
                .defaults = Hyperparameters{.lr = "0.001", .beta1 = "0.9", .beta2 = "0.999", .eps = "1e-7", .weight_decay = "0"},
                .hyperparameters = kAdamWdHyper,
                .amsgrad = AmsgradVariant::max_of_raw_v});
   p.push_back({.name = "keras-adamw",
                .source = "Keras 3 keras/optimizers/adamw.py (Adam with weight_decay=0.004)",
                .summary = "as keras-adam with weight decay 0.004",
-               .convention = {.chain = {DecayWeights{.scale = DecayScale::learning_rate}, eps_hat(), ScaleByLearningRate{}, ApplyUpdate{}}},
+               .convention = {.chain = {DecayWeights{.scale = DecayScale::learning_rate}, aten_root(eps_hat()), ScaleByLearningRate{}, ApplyUpdate{}}},
                .defaults = Hyperparameters{.lr = "0.001", .beta1 = "0.9", .beta2 = "0.999", .eps = "1e-7", .weight_decay = "0.004"},
                .hyperparameters = kAdamWdHyper,
                .amsgrad = AmsgradVariant::max_of_raw_v});
@@ -153,7 +161,7 @@ std::vector<Preset> make_presets() {
                .source = "HuggingFace transformers <= 4.x transformers/optimization.py AdamW: step_size = lr sqrt(bc2)/bc1; "
                "p -= step_size m/(sqrt(v) + eps); then p -= lr*wd*p (on the updated p); correct_bias flag",
                .summary = "eps-hat; decay of the updated theta by (1 - lr*wd); eps 1e-6",
-               .convention = {.chain = {wide_complements(eps_hat()), ScaleByLearningRate{}, ApplyUpdate{}, DecayWeights{.scale = DecayScale::learning_rate}}},
+               .convention = {.chain = {aten_root(wide_complements(eps_hat())), ScaleByLearningRate{}, ApplyUpdate{}, DecayWeights{.scale = DecayScale::learning_rate}}},
                .defaults = Hyperparameters{.lr = "0.001", .beta1 = "0.9", .beta2 = "0.999", .eps = "1e-6", .weight_decay = "0"},
                .hyperparameters = kAdamWdHyper,
                .offers_bias_correction_switch = true});
@@ -208,7 +216,7 @@ std::vector<Preset> make_presets() {
                          "m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2; p *= 1 - lr wd if wd > 0; "
                          "p += -lr c2/c1 m/(sqrt(v) + eps c2), c2 = sqrt(1-b2^t): the decay is decoupled in Adam too",
                .summary = "decoupled decay theta*(1 - lr*wd) before the update; eps scaled by sqrt(bc2)",
-               .convention = {.chain = {DecayWeights{.scale = DecayScale::learning_rate}, wide_complements(eps_scaled_by_sqrt_bc2()), ScaleByLearningRate{},
+               .convention = {.chain = {DecayWeights{.scale = DecayScale::learning_rate}, aten_root(wide_complements(eps_scaled_by_sqrt_bc2())), ScaleByLearningRate{},
                                         ApplyUpdate{}}},
                .defaults = Hyperparameters{.lr = "0.001", .beta1 = "0.9", .beta2 = "0.999", .eps = "1e-8", .weight_decay = "0"},
                .hyperparameters = kAdamWdHyper});
@@ -216,7 +224,7 @@ std::vector<Preset> make_presets() {
                .source = "bitsandbytes 0.50 optim/adam.py AdamW (as bitsandbytes-adam, weight_decay=1e-2), "
                          "backends/cpu/ops.py _optimizer_update_32bit_cpu",
                .summary = "as bitsandbytes-adam with weight decay 0.01",
-               .convention = {.chain = {DecayWeights{.scale = DecayScale::learning_rate}, wide_complements(eps_scaled_by_sqrt_bc2()), ScaleByLearningRate{},
+               .convention = {.chain = {DecayWeights{.scale = DecayScale::learning_rate}, aten_root(wide_complements(eps_scaled_by_sqrt_bc2())), ScaleByLearningRate{},
                                         ApplyUpdate{}}},
                .defaults = Hyperparameters{.lr = "0.001", .beta1 = "0.9", .beta2 = "0.999", .eps = "1e-8", .weight_decay = "0.01"},
                .hyperparameters = kAdamWdHyper});
@@ -227,7 +235,7 @@ std::vector<Preset> make_presets() {
                          "bitsandbytes-adam), backends/cpu/ops.py _optimizer_update_8bit_blockwise_cpu: m, v dequantized, "
                          "updated in float32, quantized again (tensors below min_8bit_size 4096: the 32-bit kernel)",
                .summary = "as bitsandbytes-adam, m and v 8-bit blockwise-quantized (dynamic maps, blocks of 256, from 4096 elements)",
-               .convention = {.chain = {DecayWeights{.scale = DecayScale::learning_rate}, wide_complements(eps_scaled_by_sqrt_bc2()), ScaleByLearningRate{},
+               .convention = {.chain = {DecayWeights{.scale = DecayScale::learning_rate}, aten_root(wide_complements(eps_scaled_by_sqrt_bc2())), ScaleByLearningRate{},
                                         ApplyUpdate{}}},
                .defaults = Hyperparameters{.lr = "0.001", .beta1 = "0.9", .beta2 = "0.999", .eps = "1e-8", .weight_decay = "0"},
                .hyperparameters = kAdamWdHyper,
@@ -235,7 +243,7 @@ std::vector<Preset> make_presets() {
   p.push_back({.name = "bitsandbytes-adamw8bit",
                .source = "bitsandbytes 0.50.2 optim/adamw.py AdamW8bit (as bitsandbytes-adam8bit, weight_decay=1e-2)",
                .summary = "as bitsandbytes-adamw, m and v 8-bit blockwise-quantized (dynamic maps, blocks of 256, from 4096 elements)",
-               .convention = {.chain = {DecayWeights{.scale = DecayScale::learning_rate}, wide_complements(eps_scaled_by_sqrt_bc2()), ScaleByLearningRate{},
+               .convention = {.chain = {DecayWeights{.scale = DecayScale::learning_rate}, aten_root(wide_complements(eps_scaled_by_sqrt_bc2())), ScaleByLearningRate{},
                                         ApplyUpdate{}}},
                .defaults = Hyperparameters{.lr = "0.001", .beta1 = "0.9", .beta2 = "0.999", .eps = "1e-8", .weight_decay = "0.01"},
                .hyperparameters = kAdamWdHyper,
@@ -264,7 +272,7 @@ std::vector<Preset> make_presets() {
                .defaults = Hyperparameters{.lr = "0.001", .beta1 = "0.9", .beta2 = "0.999", .eps = "1e-5", .weight_decay = "0.0001"},
                .hyperparameters = kAdamWdHyper});
   // torch-optimi 0.3.3: the moments held bias-corrected, updated with debiased betas.
-  const ScaleByAdam debiased{.debiased_moments = true};
+  const ScaleByAdam debiased{.debiased_moments = true, .sqrt_within_one_ulp = true};
   p.push_back({.name = "optimi-adam",
                .source = "torch-optimi 0.3.3 optimi/adam.py:263-265 beta_hat = debias_beta(beta, step) (utils.py:36 "
                          "(beta**step - beta)/(beta**step - 1)); :377 grad += wd p; :380-381 m.lerp_(g, 1 - beta1_hat), "
@@ -298,7 +306,7 @@ std::vector<Preset> make_presets() {
                .summary = "decoupled decay theta*(1 - lr*wd); moments held bias-corrected (debiased betas); "
                           "eps as a floor: m_hat/max(sqrt(v_hat), eps); lr 0.0025, betas (0.9, 0.99), wd 0",
                .convention = {.chain = {DecayWeights{.scale = DecayScale::learning_rate},
-                                        ScaleByAdam{.eps_floor = true, .debiased_moments = true},
+                                        ScaleByAdam{.eps_floor = true, .debiased_moments = true, .sqrt_within_one_ulp = true},
                                         ScaleByLearningRate{.warmup_ratio = true}, ApplyUpdate{}}},
                .defaults = Hyperparameters{.lr = "0.0025", .beta1 = "0.9", .beta2 = "0.99", .eps = "1e-8", .weight_decay = "0"},
                .hyperparameters = kAdamWdHyper});

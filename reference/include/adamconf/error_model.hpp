@@ -595,7 +595,7 @@ class ErrorModel {
       // that rounds in the subnormal range is amplified by 1/D', which
       // underflow_error reads from denom_low.
       const U s = sqrt(up(e.v_used));
-      const U e_s = sqrt_error(e.v_used, e_v_used) + u_ * s + eta_;
+      const U e_s = sqrt_error(e.v_used, e_v_used) + root_rounding(adam) * s + eta_;
       const U c = sqrt(bc2_);
       const U e_c = c * (r_sqrt_bc2_ + u_);
       const U eps_c = up(h_.eps) * c;
@@ -618,7 +618,8 @@ class ErrorModel {
       const Real x_exact = e.v_hat + h_.eps_root;
       const U e_x = e_v_hat + d_eps_root_ + (h_.eps_root > 0 ? rho(up(x_exact)) : U{0});
       const U s = sqrt(up(x_exact));
-      const U e_s = sqrt_error(x_exact, e_x) + U::exact(3) * u_ * s + eta_;
+      // sqrt(v_hat), or sqrt(v) / sqrt(bc2) with sqrt(bc2) rounded: the root and two roundings
+      const U e_s = sqrt_error(x_exact, e_x) + (root_rounding(adam) + U::exact(2) * u_) * s + eta_;
       // eps as a floor: max(s, eps) errs by at most the larger of its operands' errors
       const U e_d = adam.eps_floor ? max(e_s, d_eps_) : e_s + d_eps_ + sum_error(up(e.denom), s, e_s, up(h_.eps), d_eps_);
       // four roundings where the reciprocals are multiplied first (ScaleByAdam::reciprocal_product)
@@ -628,13 +629,20 @@ class ErrorModel {
       const Real x_exact = e.v_used + h_.eps_root;
       const U e_x = e_v_used + d_eps_root_ + (h_.eps_root > 0 ? rho(up(x_exact)) : U{0});
       const U s = sqrt(up(x_exact));
-      const U e_s = sqrt_error(x_exact, e_x) + U::exact(2) * u_ * s + eta_;
+      const U e_s = sqrt_error(x_exact, e_x) + (root_rounding(adam) + u_) * s + eta_;
       const U e_d = e_s + d_eps_ + sum_error(up(e.denom), s, e_s, up(h_.eps), d_eps_);
       d.factor = compose(compose(compose(r_sqrt_bc2_, r_bc1_), reciprocal_error(d.denom_low, e_d)), gamma4_);
       d.r_over_m = eps_hat_scale_ / d.denom_low;
     }
     return d;
   }
+
+  /// The relative error of the denominator's square root: a correctly rounded
+  /// root errs by u, one within one ulp (ScaleByAdam::sqrt_within_one_ulp) by
+  /// 2u, an ulp being at most 2u of a normal value (a subnormal root's
+  /// spacing is the eta charged beside it; no root of a nonnegative float is
+  /// subnormal).
+  U root_rounding(const ScaleByAdam& adam) const { return adam.sqrt_within_one_ulp ? U::exact(2) * u_ : u_; }
 
   // "Underflow of intermediate products": an intermediate of lr * m *
   // sqrt(bc2)/(bc1 D) (PyTorch's lr/bc1 * m, say) that rounds in the

@@ -499,24 +499,27 @@ class FloatAdam {
         eps_root_ != F(0)) {
       F v_hat = v_used / s.bc2;
       if (plan_.amsgrad == AmsgradVariant::max_of_v_hat) v_hat = vmax_[i] = std::max(vmax_[i], v_hat);
-      return with_eps(sqrt_in(F(v_hat + eps_root_)));
+      return with_eps(root(F(v_hat + eps_root_)));
     }
     const F sqrt_bc2 = numerics_.power == Numerics::Power::pow_double ? static_cast<F>(std::sqrt(s.bc2_d))
                                                                      : sqrt_in(s.bc2);
-    return with_eps(sqrt_in(v_used) / sqrt_bc2);
+    return with_eps(root(v_used) / sqrt_bc2);
   }
 
+  /// The denominator's square root of the second moment (not the scalar sqrt(bc2)): correctly rounded.
+  virtual F root(F x) const { return sqrt_in(x); }
+
   /// eps applied to the denominator's square root: root + eps, or max(root, eps) (ScaleByAdam::eps_floor).
-  virtual F with_eps(F root) const {
-    if (!plan_.eps_floor) return root + eps_;
-    return root < eps_ ? F(eps_) : root;
+  virtual F with_eps(F v_root) const {
+    if (!plan_.eps_floor) return v_root + eps_;
+    return v_root < eps_ ? F(eps_) : v_root;
   }
 
   /// What eps is multiplied by in the eps-scaled-by-sqrt(bc2) order (burn's Adam, bitsandbytes): sqrt(bc2).
   virtual F eps_scale(F sqrt_bc2) const { return sqrt_bc2; }
 
   /// The denominator for eps-hat: sqrt(v) + eps.
-  virtual F denominator_eps_hat(F v_used) const { return sqrt_in(F(v_used + eps_root_)) + eps_; }
+  virtual F denominator_eps_hat(F v_used) const { return root(F(v_used + eps_root_)) + eps_; }
 
   /// The second moment the denominator uses, updating the raw AMSGrad max.
   virtual F second_moment_in_use(std::size_t i) {
@@ -546,7 +549,7 @@ class FloatAdam {
       const F sqrt_bc2 = in_double ? static_cast<F>(std::sqrt(s.bc2_d)) : sqrt_in(s.bc2);
       // eps c: the scalar eps (held as opmath holds it) times c, rounded to F like every operation
       const F eps_c = static_cast<F>(static_cast<Eps>(eps_) * static_cast<Eps>(eps_scale(sqrt_bc2)));
-      const F denom = sqrt_in(v_used) + eps_c;
+      const F denom = root(v_used) + eps_c;
       if (in_double) {  // bitsandbytes backends/cpu/ops.py: p += -(lr c2/c1) (m/(sqrt(v) + eps c2)), scalars in Python
         const F step_size = static_cast<F>(static_cast<double>(s.lr) * std::sqrt(s.bc2_d) / s.bc1_d);
         update = -step_size * (m_[i] / denom);
@@ -589,8 +592,8 @@ class FloatAdam {
     const auto r = [&](F x) { return stored_value(x, m_in_); };
     const F bc1 = r(s.bc1), bc2 = r(s.bc2), eps = r(F(eps_));
     const F v_hat = r(r(v) / bc2);
-    const F root = r(sqrt_in(eps_root_ != F(0) ? r(v_hat + r(eps_root_)) : v_hat));
-    const F denom = plan_.eps_floor ? (root < eps ? eps : root) : r(root + eps);
+    const F v_root = r(root(eps_root_ != F(0) ? r(v_hat + r(eps_root_)) : v_hat));
+    const F denom = plan_.eps_floor ? (v_root < eps ? eps : v_root) : r(v_root + eps);
     if (plan_.reciprocal_product) return r(r(m) * r(r(F(1) / bc1) * r(F(1) / denom)));
     return r(r(r(m) / bc1) / denom);
   }
